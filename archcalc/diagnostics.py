@@ -1,0 +1,144 @@
+"""Diagnostics are data: a stable code, a severity, a location, a message and a hint.
+
+The engine and the loader create them; reporters render them. Nothing here prints.
+Every code a diagnostic can carry is listed in ``CATALOGUE`` with its severity and a
+short explanation, which ``archcalc explain CODE`` and the docs show.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+ERROR = "error"
+WARNING = "warning"
+
+
+class Mark(NamedTuple):
+    """A 1-based position in a spec file (YAML marks are 0-based; +1 happens once, in the loader)."""
+
+    file: str
+    line: int
+    column: int
+
+
+NO_MARK = Mark("", 0, 0)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    severity: str
+    message: str
+    hint: str = ""
+    file: str = ""
+    line: int = 0
+    column: int = 0
+    layer: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def as_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "layer": self.layer,
+            "hint": self.hint,
+        }
+
+
+def make(code: str, message: str, mark: Mark | None, hint: str = "", layer: str | None = None,
+         severity: str | None = None) -> Diagnostic:
+    """Build a diagnostic whose severity comes from the catalogue unless overridden."""
+    mark = mark or NO_MARK
+    return Diagnostic(code, severity or CATALOGUE[code][0], message, hint,
+                      mark.file, mark.line, mark.column, layer)
+
+
+# code: (severity, one-line summary, explanation)
+CATALOGUE: dict[str, tuple[str, str, str]] = {
+    # --- reading the file -------------------------------------------------------------
+    "yaml-syntax": (ERROR, "the file is not valid YAML",
+                    "The YAML parser stopped at the given position. Fix the syntax there; a "
+                    "common cause is a missing space after ':' or inconsistent indentation."),
+    "file-encoding": (ERROR, "the file is not UTF-8 text",
+                      "Spec files must be UTF-8 encoded text."),
+    "empty-file": (ERROR, "the file holds no spec",
+                   "The file is empty or holds only comments."),
+    "forbidden-tag": (ERROR, "a YAML tag that archcalc refuses",
+                      "Specs are loaded safely: tags such as !!python/object construct nothing and "
+                      "are rejected. Remove the tag."),
+    "duplicate-key": (ERROR, "a mapping repeats a key",
+                      "YAML silently keeps the last of two equal keys; archcalc refuses, because the "
+                      "first value is almost always a mistake."),
+    "too-large": (ERROR, "the spec expands beyond archcalc's limits",
+                  "Alias expansion, repeat counts and the number of leaf layers are bounded so that "
+                  "hostile files fail fast instead of exhausting memory."),
+    "number-too-large": (ERROR, "an integer literal is too large",
+                         "Integers in a spec must have at most a few thousand digits."),
+    # --- structure ----------------------------------------------------------------------
+    "not-a-mapping": (ERROR, "the top level of a spec must be a mapping",
+                      "A spec is a mapping with at least `input` and `layers`."),
+    "missing-field": (ERROR, "a required field is missing",
+                      "The kind or the top level requires this field; the message names it."),
+    "unknown-field": (ERROR, "a field the kind does not accept",
+                      "Each kind accepts a fixed set of fields (see `archcalc schema`). A typo is the "
+                      "usual cause; the hint suggests the nearest accepted name."),
+    "unknown-kind": (ERROR, "a layer kind that is neither built in nor a declared block",
+                     "Use one of the kinds of `archcalc schema`, or declare a block under `blocks`."),
+    "bad-entry": (ERROR, "a layer entry of the wrong form",
+                  "A layer entry is a bare kind (`- relu`), a kind with its primary value "
+                  "(`- dense: 4096`) or a kind with a mapping of fields, as a one-key mapping."),
+    "wrong-type": (ERROR, "a value of the wrong type",
+                   "The field expects another type; the message says what was expected and found."),
+    "bad-value": (ERROR, "a value of the right type but outside its range",
+                  "Sizes are positive integers, rates lie in [0, 1), and so on."),
+    "duplicate-name": (ERROR, "two layers have the same name",
+                       "Layer names must be unique in a network; rename one of them."),
+    # --- blocks -------------------------------------------------------------------------
+    "unknown-arg": (ERROR, "a block call passes an argument the block does not declare",
+                    "Declare the argument under the block's `args`, or fix its spelling."),
+    "missing-arg": (ERROR, "a block call omits a required argument",
+                    "Arguments declared with a `null` default must be given at every call."),
+    "undefined-reference": (ERROR, "`$name` names no argument of the enclosing block",
+                            "References resolve against the arguments of the block being expanded."),
+    "bad-expression": (ERROR, "an argument expression cannot be evaluated",
+                       "`${...}` accepts integers, argument names, + - * // % and parentheses."),
+    "block-recursion": (ERROR, "a block reaches itself",
+                        "A block may use other blocks, but never itself, directly or indirectly."),
+    "bad-block": (ERROR, "a block definition is malformed",
+                  "A block is a mapping with `layers` and optional `args`; its name must not be a "
+                  "built-in kind."),
+    # --- shapes -------------------------------------------------------------------------
+    "bad-input": (ERROR, "the input shape is not [H, W, C] or [N]",
+                  "`input` is a list of positive integers: three for a volume, one for a vector."),
+    "nonpositive-output": (ERROR, "a layer's output would have no rows or columns",
+                           "The window is larger than the (padded) input. Pad more, use a smaller "
+                           "kernel or stride, or feed a larger input."),
+    "groups-mismatch": (ERROR, "groups must divide both input channels and filters",
+                        "Grouped convolution splits channels evenly into groups."),
+    "needs-flat-input": (ERROR, "a dense layer received a volume",
+                         "Insert `flatten` (or a global pooling layer) before the dense layer."),
+    "needs-volume": (ERROR, "a spatial layer received a flat vector",
+                     "Convolutions and pooling need an [H, W, C] input."),
+    "merge-mismatch": (ERROR, "branches cannot be merged",
+                       "`add` needs equal shapes; `concat` needs equal spatial sizes."),
+    "expect-mismatch": (ERROR, "a layer's output differs from its `expect`",
+                        "The pinned shape and the computed one disagree: either the spec or the "
+                        "expectation is wrong."),
+    "total-mismatch": (ERROR, "a pinned total differs from the computed one",
+                       "The top-level `expect` block pins totals; they disagree with the network."),
+    "budget-exceeded": (ERROR, "a total exceeds its budget",
+                        "`expect.max_params`/`max_macs` or `--max-params`/`--max-macs` bound a total."),
+    "window-drops-input": (WARNING, "a window leaves real input rows or columns unseen",
+                           "The window arithmetic does not divide exactly, so the last input rows or "
+                           "columns are never covered by any window (frameworks floor this silently). "
+                           "Change the input size or the padding; the hint gives exact values."),
+    "activation-after-softmax": (WARNING, "a layer follows softmax",
+                                 "Softmax normally ends a classifier; a layer after it is usually a mistake."),
+}

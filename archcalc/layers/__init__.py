@@ -1,0 +1,20 @@
+"""The layer registry: every leaf kind, in one visible place.
+
+Each module declares its kinds as ``LayerKind`` records (fields with types and defaults,
+and pure shape/params/buffers/MACs rules). Adding a kind means writing one record and
+listing its module here.
+"""
+from __future__ import annotations
+
+from . import activations, conv, dense, misc, pool
+from .base import LayerKind
+
+REGISTRY: dict[str, LayerKind] = {}
+for _module in (conv, pool, dense, misc, activations):
+    for _kind in _module.KINDS:
+        assert _kind.name not in REGISTRY, _kind.name
+        REGISTRY[_kind.name] = _kind
+
+# Composite kinds are handled by the engine itself; their names are reserved here so that
+# blocks cannot shadow them and did-you-mean can suggest them.
+COMPOSITES = ("repeat", "parallel", "residual")

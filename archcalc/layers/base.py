@@ -1,0 +1,219 @@
+"""The vocabulary every layer kind is declared in: field types, the LayerKind record, and
+the exceptions a rule raises to report a problem (the engine turns them into located
+diagnostics and stamps the layer name on them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+Shape = tuple  # (H, W, C) for a volume, (N,) for a flat vector
+
+
+class FieldError(Exception):
+    """A field value is unacceptable. ``expected``/``found`` make 'expected X, found Y'."""
+
+    def __init__(self, expected: str, found, code: str = "wrong-type"):
+        super().__init__(expected)
+        self.expected = expected
+        self.found = found
+        self.code = code
+
+
+class RuleError(Exception):
+    """A shape rule cannot produce an output. ``field`` names the field to point at."""
+
+    def __init__(self, code: str, message: str, hint: str = "", field: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.field = field
+
+
+def describe_found(value) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+# ---------------------------------------------------------------------------- field types
+@dataclass(frozen=True)
+class FieldType:
+    """How a field's YAML value is checked and normalised. ``schema`` is its JSON Schema."""
+
+    name: str
+    check: Callable[[object], object]
+    schema: dict
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _positive_int(v):
+    if not _is_int(v):
+        raise FieldError("a positive integer", v)
+    if v < 1:
+        raise FieldError("a positive integer", v, code="bad-value")
+    return v
+
+
+def _nonneg_int(v):
+    if not _is_int(v):
+        raise FieldError("a non-negative integer", v)
+    if v < 0:
+        raise FieldError("a non-negative integer", v, code="bad-value")
+    return v
+
+
+def _pair(v):
+    """int or [a, b] of positive ints -> (a, b)."""
+    if _is_int(v):
+        return (_positive_int(v),) * 2
+    if isinstance(v, list) and len(v) == 2 and all(_is_int(x) for x in v):
+        return (_positive_int(v[0]), _positive_int(v[1]))
+    raise FieldError("a positive integer or a list [height, width] of two", v)
+
+
+def _padding(v):
+    """'valid' | 'same' | int | [ph, pw] | [top, bottom, left, right] -> 'same' or a 4-tuple."""
+    if isinstance(v, str):
+        if v == "same":
+            return "same"
+        if v == "valid":
+            return (0, 0, 0, 0)
+        raise FieldError("'valid', 'same', an integer or a list of 2 or 4 integers", v, code="bad-value")
+    if _is_int(v):
+        p = _nonneg_int(v)
+        return (p, p, p, p)
+    if isinstance(v, list) and all(_is_int(x) for x in v):
+        if len(v) == 2:
+            ph, pw = (_nonneg_int(x) for x in v)
+            return (ph, ph, pw, pw)
+        if len(v) == 4:
+            return tuple(_nonneg_int(x) for x in v)
+    raise FieldError("'valid', 'same', an integer, [ph, pw] or [top, bottom, left, right]", v)
+
+
+def _bool(v):
+    if not isinstance(v, bool):
+        raise FieldError("true or false", v)
+    return v
+
+
+def _rate(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise FieldError("a number in [0, 1)", v)
+    if not 0 <= v < 1:
+        raise FieldError("a number in [0, 1)", v, code="bad-value")
+    return v
+
+
+def _shape(v):
+    if (isinstance(v, list) and len(v) in (1, 3) and all(_is_int(x) for x in v)):
+        if all(x >= 1 for x in v):
+            return tuple(v)
+        raise FieldError("positive sizes", v, code="bad-value")
+    raise FieldError("a shape [H, W, C] or [N] of positive integers", v)
+
+
+POSITIVE_INT = FieldType("positive int", _positive_int, {"type": "integer", "minimum": 1})
+NONNEG_INT = FieldType("non-negative int", _nonneg_int, {"type": "integer", "minimum": 0})
+PAIR = FieldType("int or [h, w]", _pair, {"oneOf": [
+    {"type": "integer", "minimum": 1},
+    {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 2}]})
+PADDING = FieldType("padding", _padding, {"oneOf": [
+    {"enum": ["valid", "same"]}, {"type": "integer", "minimum": 0},
+    {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2},
+    {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 4, "maxItems": 4}]})
+BOOL = FieldType("bool", _bool, {"type": "boolean"})
+RATE = FieldType("rate", _rate, {"type": "number", "minimum": 0, "exclusiveMaximum": 1})
+SHAPE = FieldType("shape", _shape, {"type": "array", "items": {"type": "integer", "minimum": 1},
+                                    "minItems": 1, "maxItems": 3})
+
+
+def choice(*options: str) -> FieldType:
+    def check(v):
+        if not isinstance(v, str):
+            raise FieldError("one of " + ", ".join(repr(o) for o in options), v)
+        if v not in options:
+            raise FieldError("one of " + ", ".join(repr(o) for o in options), v, code="bad-value")
+        return v
+
+    return FieldType("choice", check, {"enum": list(options)})
+
+
+@dataclass(frozen=True)
+class Field:
+    type: FieldType
+    default: object = None
+    required: bool = False
+    doc: str = ""
+
+
+REQUIRED = object()
+
+
+def field_(type_: FieldType, default=REQUIRED, doc: str = "") -> Field:
+    if default is REQUIRED:
+        return Field(type_, None, True, doc)
+    return Field(type_, default, False, doc)
+
+
+# ---------------------------------------------------------------------------- the kind record
+def _zero(inp, out, f) -> int:
+    return 0
+
+
+def _same_shape(inp, f):
+    return inp
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """One leaf kind: its fields and its rules. Rules are pure functions of shapes and fields.
+
+    shape(inp, fields) -> out            validates, then computes; raises RuleError
+    params(inp, out, fields) -> int      learned parameters
+    buffers(inp, out, fields) -> int     non-learned state (batch-norm running statistics)
+    macs(inp, out, fields) -> int        multiply-accumulates
+    describe(fields) -> str              the settings shown in tables ("3×3/1, same")
+    warnings(inp, out, fields) -> iter   (code, message, hint) tuples for suspicious-but-legal use
+    weighted                             counts towards `depth`
+    """
+
+    name: str
+    doc: str
+    fields: dict = field(default_factory=dict)
+    primary: str | None = None
+    shape: Callable = _same_shape
+    params: Callable = _zero
+    buffers: Callable = _zero
+    macs: Callable = _zero
+    describe: Callable = lambda f: ""
+    warnings: Callable | None = None
+    weighted: bool = False
+    group: str = "other"  # for breakdowns: conv, dense, norm, pool, activation, other
+
+
+def require_volume(inp, kind: str):
+    if len(inp) != 3:
+        raise RuleError("needs-volume", f"{kind} needs an [H, W, C] input, but receives the flat vector "
+                        f"[{inp[0]}]", hint="remove the flatten before it, or use dense")
+
+
+def fmt_shape(shape) -> str:
+    return "×".join(str(x) for x in shape)

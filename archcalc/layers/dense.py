@@ -1,0 +1,59 @@
+"""dense — fully connected layer on a flat vector (or a 1×1×C volume).
+
+params in·units (+ units with bias); MACs in·units.
+"""
+from __future__ import annotations
+
+from .activations import ACTIVATION_NAMES
+from .base import BOOL, POSITIVE_INT, LayerKind, RuleError, choice, field_, fmt_shape
+
+
+def features(inp) -> int:
+    return inp[0] if len(inp) == 1 else inp[2]
+
+
+def shape(inp, f):
+    if len(inp) == 3 and (inp[0], inp[1]) != (1, 1):
+        n = inp[0] * inp[1] * inp[2]
+        raise RuleError("needs-flat-input",
+                        f"dense needs a flat input, but receives the volume {fmt_shape(inp)}",
+                        hint=f"insert `- flatten` before it ({fmt_shape(inp)} = {n:,} features) or a "
+                             "global pooling layer")
+    return (f["units"],)
+
+
+def params(inp, out, f):
+    return features(inp) * f["units"] + (f["units"] if f["bias"] else 0)
+
+
+def macs(inp, out, f):
+    return features(inp) * f["units"]
+
+
+def describe(f):
+    text = f"{f['units']} units"
+    if not f["bias"]:
+        text += ", no bias"
+    if f["activation"]:
+        text += f", {f['activation']}"
+    return text
+
+
+DENSE = LayerKind(
+    name="dense",
+    doc="Fully connected layer: [N] (or [1, 1, N]) -> [units].",
+    primary="units",
+    fields={
+        "units": field_(POSITIVE_INT, doc="number of outputs"),
+        "bias": field_(BOOL, True, doc="add a bias per unit"),
+        "activation": field_(choice(*ACTIVATION_NAMES), None, doc="a fused activation (adds no params)"),
+    },
+    shape=shape,
+    params=params,
+    macs=macs,
+    describe=describe,
+    weighted=True,
+    group="dense",
+)
+
+KINDS = [DENSE]

@@ -1,0 +1,50 @@
+"""Shape-keeping and reshaping kinds without weights: batchnorm, dropout, lrn, flatten, identity."""
+from __future__ import annotations
+
+from .base import POSITIVE_INT, RATE, LayerKind, field_
+
+
+def _channels(shape) -> int:
+    return shape[-1]
+
+
+BATCHNORM = LayerKind(
+    name="batchnorm",
+    doc="Batch normalisation over channels: 2·C parameters (γ, β) and 2·C buffers "
+        "(running mean and variance).",
+    params=lambda inp, out, f: 2 * _channels(inp),
+    buffers=lambda inp, out, f: 2 * _channels(inp),
+    group="norm",
+)
+
+DROPOUT = LayerKind(
+    name="dropout",
+    doc="Dropout (training only); shape unchanged.",
+    primary="rate",
+    fields={"rate": field_(RATE, 0.5, doc="probability of dropping a value")},
+    describe=lambda f: f"p={f['rate']:g}",
+    group="other",
+)
+
+LRN = LayerKind(
+    name="lrn",
+    doc="Local response normalisation across channels (AlexNet); no parameters.",
+    primary="size",
+    fields={"size": field_(POSITIVE_INT, 5, doc="number of neighbouring channels")},
+    describe=lambda f: f"size {f['size']}",
+    group="norm",
+)
+
+
+def _flatten(inp, f):
+    n = 1
+    for x in inp:
+        n *= x
+    return (n,)
+
+
+FLATTEN = LayerKind(name="flatten", doc="[H, W, C] -> [H·W·C].", shape=_flatten, group="other")
+
+IDENTITY = LayerKind(name="identity", doc="Passes its input through unchanged.", group="other")
+
+KINDS = [BATCHNORM, DROPOUT, LRN, FLATTEN, IDENTITY]

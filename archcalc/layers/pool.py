@@ -1,0 +1,65 @@
+"""maxpool, avgpool — windowed pooling; globalavgpool, globalmaxpool — pool a volume to 1×1×C.
+
+Pooling keeps channels, has no parameters and, by the fvcore/torchvision convention the
+contract adopts, no MACs.
+"""
+from __future__ import annotations
+
+from .base import BOOL, PADDING, PAIR, LayerKind, field_, require_volume
+from .conv import window_shape, window_warnings
+
+
+
+
+def pool_shape(kind):
+    def shape(inp, f):
+        require_volume(inp, kind)
+        h, w = window_shape(inp, f, "size", kind, ceil=f["ceil"])
+        return (h, w, inp[2])
+    return shape
+
+
+def describe(f):
+    kh, kw = f["size"]
+    sh, sw = f["stride"] or f["size"]
+    text = f"{kh}×{kw}/{sh if sh == sw else f'{sh}×{sw}'}"
+    pad = f["padding"]
+    if pad == "same":
+        text += ", same"
+    elif pad != (0, 0, 0, 0):
+        text += ", pad " + (str(pad[0]) if len(set(pad)) == 1 else ",".join(map(str, pad)))
+    if f["ceil"]:
+        text += ", ceil"
+    return text
+
+
+def _pool(kind: str, what: str) -> LayerKind:
+    return LayerKind(
+        name=kind,
+        doc=f"{what} pooling over windows; channels kept, no parameters.",
+        primary="size",
+        fields={
+            "size": field_(PAIR, doc="window size, int or [h, w]"),
+            "stride": field_(PAIR, None, doc="stride, int or [sh, sw]; defaults to the window size"),
+            "padding": field_(PADDING, (0, 0, 0, 0), doc="same forms as conv"),
+            "ceil": field_(BOOL, False, doc="ceil instead of floor, dropping a last window that starts "
+                                            "in the end padding (PyTorch's rule)"),
+        },
+        shape=pool_shape(kind),
+        describe=describe,
+        warnings=lambda inp, out, f: () if f["ceil"] else window_warnings(inp, out, f, "size", kind),
+        group="pool",
+    )
+
+
+def _global(kind: str, what: str) -> LayerKind:
+    def shape(inp, f):
+        require_volume(inp, kind)
+        return (1, 1, inp[2])
+
+    return LayerKind(name=kind, doc=f"Global {what} pooling: [H, W, C] -> [1, 1, C].",
+                     shape=shape, group="pool")
+
+
+KINDS = [_pool("maxpool", "Max"), _pool("avgpool", "Average"),
+         _global("globalavgpool", "average"), _global("globalmaxpool", "max")]

@@ -1,0 +1,28 @@
+"""Resolve a SPEC argument (built-in name, path, or '-') to a parsed Document."""
+from __future__ import annotations
+
+import os
+
+from . import source, zoo
+
+
+class SpecNotFound(Exception):
+    def __init__(self, spec: str, suggestion: str = ""):
+        super().__init__(spec)
+        self.spec = spec
+        self.suggestion = suggestion
+
+
+def load_spec(spec: str) -> source.Document:
+    """Raises SpecNotFound (unknown name), IsADirectoryError/PermissionError/OSError (unreadable)."""
+    if spec == "-":
+        return source.read("-")
+    if os.path.exists(spec):
+        if os.path.isdir(spec):
+            raise IsADirectoryError(spec)
+        return source.read(spec)
+    path = zoo.find(spec)
+    if path is None:
+        raise SpecNotFound(spec, zoo.suggest(spec))
+    doc = source.read(path)
+    return doc

@@ -1,0 +1,239 @@
+"""YAML text -> plain values that remember where they came from.
+
+``yaml.compose`` gives a node tree with 0-based marks and constructs nothing, so hostile
+tags are never executed. We build ``LMap``/``LList`` (a dict and a list that carry the
+marks of their items) and plain scalars; the +1 that makes marks 1-based happens here,
+once. Problems are returned as diagnostics, never raised.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from .diagnostics import Diagnostic, Mark, make
+
+# Expanded node count above which aliases are refused (a "billion laughs" file has
+# billions; the largest built-in spec has a few thousand).
+MAX_EXPANDED_NODES = 200_000
+
+
+class LMap(dict):
+    """A YAML mapping: ``mark`` of the mapping, ``key_marks``/``value_marks`` per key."""
+
+    __slots__ = ("mark", "key_marks", "value_marks")
+
+
+class LList(list):
+    """A YAML sequence: ``mark`` of the sequence, ``item_marks`` per item."""
+
+    __slots__ = ("mark", "item_marks")
+
+
+def mark_of_value(container, key) -> Mark | None:
+    if isinstance(container, LMap):
+        return container.value_marks.get(key)
+    if isinstance(container, LList):
+        return container.item_marks[key]
+    return None
+
+
+@dataclass
+class Document:
+    """One loaded spec: the located value tree plus what is needed to show source lines."""
+
+    file: str
+    text: str
+    root: object = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def line(self, number: int) -> str:
+        lines = self.text.splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+class _Converter:
+    def __init__(self, file: str):
+        import yaml.constructor
+
+        self.file = file
+        self.ctor = yaml.constructor.SafeConstructor()
+        self.diagnostics: list[Diagnostic] = []
+        self.budget = MAX_EXPANDED_NODES
+        self.memo: dict[int, object] = {}
+        self.sizes: dict[int, int] = {}
+
+    def mark(self, node) -> Mark:
+        m = node.start_mark
+        return Mark(self.file, m.line + 1, m.column + 1)
+
+    def expanded_size(self, node) -> int:
+        """Node count with every alias expanded, computed without expanding anything."""
+        key = id(node)
+        size = self.sizes.get(key)
+        if size is None:
+            self.sizes[key] = 1  # a cycle (impossible in YAML 1.1 composer, but be safe)
+            value = node.value
+            if isinstance(value, list):
+                if value and isinstance(value[0], tuple):
+                    size = 1 + sum(self.expanded_size(k) + self.expanded_size(v) for k, v in value)
+                else:
+                    size = 1 + sum(self.expanded_size(v) for v in value)
+            else:
+                size = 1
+            self.sizes[key] = size
+        return size
+
+    def convert(self, node):
+        key = id(node)
+        if key in self.memo:  # an alias: share the converted value, do not copy it
+            return self.memo[key]
+        tag = node.tag
+        if tag == _MAP or (node.id == "mapping" and tag == _MAP):
+            value = self.convert_map(node)
+        elif tag == _SEQ:
+            value = LList()
+            value.mark = self.mark(node)
+            value.item_marks = []
+            for item in node.value:
+                value.append(self.convert(item))
+                value.item_marks.append(self.mark(item))
+        else:
+            value = self.convert_scalar(node)
+        self.memo[key] = value
+        return value
+
+    def convert_map(self, node) -> LMap:
+        value = LMap()
+        value.mark = self.mark(node)
+        value.key_marks = {}
+        value.value_marks = {}
+        for key_node, value_node in node.value:
+            key = self.convert(key_node)
+            kmark = self.mark(key_node)
+            if isinstance(key, (LMap, LList)):
+                self.diagnostics.append(make("wrong-type", "a mapping key must be a plain value, "
+                                             "found a collection", kmark))
+                continue
+            if not isinstance(key, str):
+                key = "" if key is None else (str(key).lower() if isinstance(key, bool) else str(key))
+            if key in value:
+                first = value.key_marks[key]
+                self.diagnostics.append(make(
+                    "duplicate-key", f"key {key!r} appears twice in this mapping",
+                    kmark, hint=f"the first {key!r} is at line {first.line}, column {first.column}; "
+                    "remove or rename one"))
+                continue
+            value[key] = self.convert(value_node)
+            value.key_marks[key] = kmark
+            value.value_marks[key] = self.mark(value_node)
+        return value
+
+    def convert_scalar(self, node):
+        tag = node.tag
+        if node.id != "scalar":
+            self.diagnostics.append(make(
+                "forbidden-tag", f"the tag {tag!r} is not allowed in a spec", self.mark(node),
+                hint="remove the tag; specs use plain YAML values only"))
+            return None
+        if tag == _STR or tag == _TIMESTAMP:
+            return node.value
+        if tag == _INT:
+            try:
+                return self.ctor.construct_yaml_int(node)
+            except ValueError:
+                self.diagnostics.append(make(
+                    "number-too-large", f"the integer {node.value[:20]}... has too many digits",
+                    self.mark(node), hint="use a realistic size"))
+                return None
+        if tag == _FLOAT:
+            return self.ctor.construct_yaml_float(node)
+        if tag == _BOOL:
+            return self.ctor.construct_yaml_bool(node)
+        if tag == _NULL:
+            return None
+        self.diagnostics.append(make(
+            "forbidden-tag", f"the tag {tag!r} is not allowed in a spec", self.mark(node),
+            hint="specs are loaded safely; remove the tag"))
+        return None
+
+
+def _loader_class():
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+
+
+def parse(text: str, file: str) -> Document:
+    """Parse YAML text into a Document. Never raises for bad input."""
+    import yaml
+
+    doc = Document(file=file, text=text)
+    try:
+        node = yaml.compose(text, Loader=_loader_class())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Mark(file, mark.line + 1, mark.column + 1) if mark else Mark(file, 1, 1)
+        problem = exc.problem or "invalid YAML"
+        context = f" ({exc.context})" if exc.context else ""
+        doc.diagnostics.append(make("yaml-syntax", f"{problem}{context}", where,
+                                    hint="check indentation and that every ':' is followed by a space"))
+        return doc
+    except yaml.YAMLError as exc:  # reader errors (control characters) carry no problem_mark
+        line = getattr(exc, "position", None)
+        doc.diagnostics.append(make("yaml-syntax", str(exc).splitlines()[0], Mark(file, 1, 1),
+                                    hint="the file contains characters YAML does not allow"))
+        return doc
+    except RecursionError:
+        doc.diagnostics.append(make("too-large", "the YAML nesting is too deep", Mark(file, 1, 1)))
+        return doc
+    if node is None:
+        doc.diagnostics.append(make("empty-file", "the file holds no YAML document", Mark(file, 1, 1),
+                                    hint="a spec needs at least `input` and `layers`"))
+        return doc
+    conv = _Converter(file)
+    try:
+        size = conv.expanded_size(node)
+        if size > MAX_EXPANDED_NODES:
+            doc.diagnostics.append(make(
+                "too-large", f"the document expands to {size:,} YAML nodes (limit "
+                f"{MAX_EXPANDED_NODES:,}); aliases multiply what they reference",
+                conv.mark(node), hint="use `repeat` or blocks instead of nested aliases"))
+            return doc
+        doc.root = conv.convert(node)
+    except RecursionError:
+        doc.diagnostics.append(make("too-large", "the YAML nesting is too deep", Mark(file, 1, 1)))
+        return doc
+    doc.diagnostics.extend(conv.diagnostics)
+    return doc
+
+
+def read(path: str) -> Document:
+    """Read and parse a spec file or ``-`` (standard input). OSError propagates: the CLI maps it to exit 2."""
+    if path == "-":
+        data = sys.stdin.buffer.read()
+        file = "<stdin>"
+    else:
+        with open(path, "rb") as fh:
+            data = fh.read()
+        file = path
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        doc = Document(file=file, text="")
+        doc.diagnostics.append(make(
+            "file-encoding", f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not valid UTF-8",
+            Mark(file, line, column), hint="save the file as UTF-8"))
+        return doc
+    return parse(text, file)
