@@ -68,92 +68,45 @@ def write(text: str):
     sys.stdout.flush()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Commands live in ``archcalc/commands/<name>.py`` and are imported only when invoked,
+    so `archcalc show ... --format json` pays for no other command's imports."""
+
+    COMMANDS = {
+        "show": "archcalc.commands.show:show",
+        "list": "archcalc.commands.list_:list_",
+        "validate": "archcalc.commands.validate:validate",
+        "diff": "archcalc.commands.diff:diff",
+        "explain": "archcalc.commands.explain:explain",
+        "schema": "archcalc.commands.schema:schema",
+    }
+
+    def list_commands(self, ctx):
+        return [name for name in self.COMMANDS if self._available(name)]
+
+    def _available(self, name) -> bool:
+        import importlib.util
+
+        return importlib.util.find_spec(self.COMMANDS[name].split(":")[0]) is not None
+
+    def get_command(self, ctx, name):
+        target = self.COMMANDS.get(name)
+        if target is None or not self._available(name):
+            return None
+        import importlib
+
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],
+                                              "max_content_width": 100})
 @click.version_option(__version__, prog_name="archcalc")
 def main():
     """archcalc — exact shapes, parameters and MACs of neural networks from YAML specs.
 
     SPEC is a built-in network (`archcalc list`), a spec file, or - for standard input.
     """
-
-
-SHOW_FORMATS = ("table", "json", "markdown", "csv")
-
-
-@main.command()
-@click.argument("spec")
-@click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
-              show_default=True, help="Output format.")
-@click.option("--input", "input_shape", metavar="HxWxC", callback=_shape_option,
-              help="Override the spec's input shape, e.g. 224x224x3.")
-@click.option("--depth", type=click.IntRange(min=0), default=None,
-              help="Table: collapse blocks below this nesting level (0 = top-level rows only).")
-@click.option("--width", type=click.IntRange(min=40), default=None,
-              help="Table width in columns (default: the terminal's).")
-def show(spec, fmt, input_shape, depth, width):
-    """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
-    try:
-        analysis = analyse_spec(spec, input_shape)
-    except UsageProblem as exc:
-        _fail_usage(str(exc))
-    from .render import reporter
-
-    options = {"depth": depth, "width": width}
-    write(reporter(fmt).render_show(analysis, options))
-    sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)
-
-
-@main.command("list")
-@click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
-              show_default=True, help="Output format.")
-@click.option("--width", type=click.IntRange(min=40), default=None, help="Table width in columns.")
-def list_(fmt, width):
-    """List the built-in networks with their size and cost."""
-    from . import zoo
-    from .engine import analyze
-    from .loading import load_spec
-    from .render import reporter
-
-    rows = []
-    failed = False
-    for name in zoo.names():
-        analysis = analyze(load_spec(name))
-        failed = failed or bool(analysis.errors)
-        t = analysis.totals
-        rows.append({"name": name, "title": analysis.title,
-                     "input": list(analysis.input) if analysis.input else None,
-                     "output": list(analysis.output) if analysis.output else None,
-                     "params": t.params, "macs": t.macs, "depth": t.depth, "layers": t.layers})
-    write(reporter(fmt).render_list(rows, {"width": width}))
-    sys.exit(EXIT_ERRORS if failed else EXIT_OK)
-
-
-@main.command()
-@click.argument("paths", nargs=-1, required=True)
-@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
-def validate(paths, strict):
-    """Check spec files and report every problem, located. Exit 1 on any error."""
-    from .engine import analyze
-
-    errors = warnings = 0
-    unreadable = False
-    for path in paths:
-        try:
-            analysis = analyze(load_document(path))
-        except UsageProblem as exc:
-            click.echo(f"archcalc: error: {exc}", err=True)
-            unreadable = True
-            continue
-        for d in analysis.diagnostics:
-            click.echo(f"{d.file}:{d.line}:{d.column}: [{d.severity}] {d.code} {d.message}"
-                       + (f" (hint: {d.hint})" if d.hint else ""))
-        errors += len(analysis.errors)
-        warnings += len(analysis.warnings)
-    click.echo(f"{len(paths)} file{'s' if len(paths) != 1 else ''} checked: {errors} error"
-               f"{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}")
-    if unreadable:
-        sys.exit(EXIT_USAGE)
-    sys.exit(EXIT_ERRORS if errors or (strict and warnings) else EXIT_OK)
 
 
 def run():

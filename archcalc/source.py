@@ -189,8 +189,10 @@ def parse(text: str, file: str) -> Document:
                                     hint="check indentation and that every ':' is followed by a space"))
         return doc
     except yaml.YAMLError as exc:  # reader errors (control characters) carry no problem_mark
-        line = getattr(exc, "position", None)
-        doc.diagnostics.append(make("yaml-syntax", str(exc).splitlines()[0], Mark(file, 1, 1),
+        pos = getattr(exc, "position", 0) or 0
+        line = text.count("\n", 0, pos) + 1
+        column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        doc.diagnostics.append(make("yaml-syntax", str(exc).splitlines()[0], Mark(file, line, column),
                                     hint="the file contains characters YAML does not allow"))
         return doc
     except RecursionError:

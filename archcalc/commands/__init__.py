@@ -1,0 +1,1 @@
+"""One module per command; `archcalc.cli.LazyGroup.COMMANDS` lists them."""
