@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,8 +74,7 @@ class Ref:
 
     def branch(self) -> "Ref":
         """A sibling walker starting from the current volume (for parallel/shortcut paths)."""
-        r = Ref(*self.shape)
-        return r
+        return Ref(*self.shape)
 
     def absorb(self, other: "Ref"):
         self.rows += other.rows
@@ -97,8 +95,8 @@ def ref_lenet5() -> Ref:
     return r
 
 
-def ref_alexnet() -> Ref:
-    r = Ref(227, 227, 3)
+def ref_alexnet(size: int = 227) -> Ref:
+    r = Ref(size, size, 3)
     r.conv(96, 11, 4).pool(3, 2).conv(256, 5, 1, 2).pool(3, 2)
     r.conv(384, 3, 1, 1).conv(384, 3, 1, 1).conv(256, 3, 1, 1).pool(3, 2)
     r.dense(4096).dense(4096).dense(1000)
@@ -383,11 +381,14 @@ def test_alexnet_conv_names():
 
 
 def stage_outputs(data: dict, prefix: str) -> list[int]:
-    """Output of the last leaf generated for the named composite `prefix`."""
-    inside = [layer for layer in data["layers"]
-              if layer["name"] == prefix or re.match(re.escape(prefix) + r"[^0-9a-z]", layer["name"])]
+    """Output volume of the named composite `prefix` (a block use or a repeat): archcalc
+    names the leaves inside it `prefix.<...>` and lists merges as no layer of their own, so
+    the composite's output is the input of the first layer after its last leaf."""
+    layers = data["layers"]
+    inside = [i for i, layer in enumerate(layers) if layer["name"].startswith(prefix + ".")]
     assert inside, f"no layer named after {prefix!r}"
-    return inside[-1]["output"]
+    after = inside[-1] + 1
+    return layers[after]["input"] if after < len(layers) else data["output"]
 
 
 RESNET_STAGES = {
@@ -458,15 +459,24 @@ def test_alexnet_224_is_rejected():
     errors = [d for d in data["diagnostics"] if d["severity"] == "error"]
     conv1 = [d for d in errors if d.get("layer") == "conv1"]
     assert conv1, errors
+    assert "expect" in conv1[0]["code"]
     # at 224: floor((224 - 11)/4) + 1 = 54, but the paper draws 55
     assert "55" in conv1[0]["message"] and "54" in conv1[0]["message"]
     # the diagnostic points at the conv1 entry of the file
     lines = ALEXNET_224.read_text().splitlines()
     conv1_line = next(i for i, text in enumerate(lines, 1) if "name: conv1," in text)
     assert conv1[0]["line"] == conv1_line
-    assert data["output"] == [1000]
-    # the shape keeps flowing after the mismatch: 54 -> 26 -> 26 -> 12 -> 12 -> 5, 5*5*256 = 6400
+    # every later volume the paper draws is off by one as well
+    flagged = {d.get("layer") for d in errors}
+    assert {"conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5"} <= flagged
+    # the shape keeps flowing after the mismatch: 54 -> 26 -> 26 -> 12 -> 12 -> 5, 5*5*256 = 6400,
+    # so fc6 has 6400*4096 + 4096 params and the paper's total (62,378,344) is missed
     assert by_name(data)["fc6"]["input"] == [6400]
+    ref = ref_alexnet(224)
+    assert (data["totals"]["params"], data["totals"]["macs"]) == (ref.params, ref.macs)
+    assert ref.params != 62378344
+    assert any("params" in d["message"] for d in errors if not d.get("layer"))
+    assert data["output"] == [1000]
 
 
 def test_alexnet_224_validate_fails():
@@ -474,3 +484,18 @@ def test_alexnet_224_validate_fails():
     assert "Traceback" not in p.stdout + p.stderr
     assert p.returncode == 1
     assert "conv1" in p.stdout + p.stderr
+
+
+def test_python_api_agrees():
+    """The in-process API (archcalc.load / archcalc.analyze) gives the same totals."""
+    sys.path.insert(0, str(ROOT))
+    archcalc = pytest.importorskip("archcalc")
+    if not (hasattr(archcalc, "load") and hasattr(archcalc, "analyze")):
+        pytest.skip("no archcalc.load/analyze")
+    for name in NAMES:
+        params, macs, depth, buffers, _inp, output = PUBLISHED[name]
+        analysis = archcalc.analyze(archcalc.load(name))
+        t = analysis.totals
+        assert (t.params, t.macs, t.depth, t.buffers) == (params, macs, depth, buffers), name
+        assert list(analysis.output) == output
+        assert not analysis.diagnostics
