@@ -14,6 +14,7 @@ archcalc is run as a subprocess (the contract), once per network (results are ca
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import subprocess
 import sys
@@ -72,11 +73,11 @@ class Ref:
         self.shape = [units]
         return self
 
-    def branch(self) -> "Ref":
+    def branch(self) -> Ref:
         """A sibling walker starting from the current volume (for parallel/shortcut paths)."""
         return Ref(*self.shape)
 
-    def absorb(self, other: "Ref"):
+    def absorb(self, other: Ref):
         self.rows += other.rows
         self.buffers += other.buffers
 
@@ -219,10 +220,11 @@ NAMES = list(PUBLISHED)
 # --------------------------------------------------------------------------------------
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "archcalc", *args], capture_output=True,
-                          text=True, cwd=ROOT, input=stdin, timeout=60)
+                          text=True, cwd=ROOT, input=stdin, timeout=60,
+                          check=False)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def show(spec: str) -> tuple[int, dict | None, str]:
     p = run("show", spec, "--format", "json")
     try:
@@ -355,7 +357,7 @@ def test_alexnet_volume_chain():
 def test_sequential_nets_chain_input_to_output():
     for name in ("lenet5", "alexnet", "vgg16", "vgg19"):
         layers = clean(name)["layers"]
-        for before, after in zip(layers, layers[1:]):
+        for before, after in itertools.pairwise(layers):
             assert after["input"] == before["output"], (name, after["name"])
 
 
