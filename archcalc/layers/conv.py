@@ -105,15 +105,15 @@ def describe(f):
     elif pad == (0, 0, 0, 0):
         text += ", valid"
     elif len(set(pad)) == 1:
-        text += f", pad {pad[0]}"
+        text += f", p{pad[0]}"
     else:
-        text += ", pad " + ",".join(map(str, pad))
+        text += ", p" + ",".join(map(str, pad))
     if f["dilation"] != (1, 1):
         text += f", dil {f['dilation'][0]}"
     if f["groups"] != 1:
         text += f", g{f['groups']}"
     if not f["bias"]:
-        text += ", no bias"
+        text += ", -bias"
     if f["activation"]:
         text += f", {f['activation']}"
     return text

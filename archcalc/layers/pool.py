@@ -27,7 +27,7 @@ def describe(f):
     if pad == "same":
         text += ", same"
     elif pad != (0, 0, 0, 0):
-        text += ", pad " + (str(pad[0]) if len(set(pad)) == 1 else ",".join(map(str, pad)))
+        text += ", p" + (str(pad[0]) if len(set(pad)) == 1 else ",".join(map(str, pad)))
     if f["ceil"]:
         text += ", ceil"
     return text
