@@ -103,7 +103,7 @@ def describe(f):
     if pad == "same":
         text += ", same"
     elif pad == (0, 0, 0, 0):
-        text += ", valid"
+        pass  # valid is the default: say nothing
     elif len(set(pad)) == 1:
         text += f", p{pad[0]}"
     else:

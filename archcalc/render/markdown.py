@@ -1,0 +1,40 @@
+"""GitHub-flavoured Markdown for `show` and `list` (pull-request comments, docs)."""
+from __future__ import annotations
+
+from ..layers import REGISTRY
+from . import numbers
+
+
+def _table(header, rows, right) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    for row in rows:
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |")
+    return lines
+
+
+def render_show(analysis, options=None) -> str:
+    t = analysis.totals
+    title = f"### {analysis.name}" + (f" — {analysis.title}" if analysis.title else "")
+    rows = [(i + 1, f"`{layer.name}`", layer.kind, REGISTRY[layer.kind].describe(layer.fields),
+             numbers.shape(layer.output), numbers.exact(layer.params), numbers.exact(layer.macs))
+            for i, layer in enumerate(analysis.layers)]
+    lines = [title, ""]
+    lines += _table(("#", "Layer", "Kind", "Settings", "Output", "Params", "MACs"), rows, {0, 4, 5, 6})
+    lines += ["", f"**Params** {numbers.exact(t.params)} ({numbers.human(t.params)}) · "
+              f"**Buffers** {numbers.exact(t.buffers)} · "
+              f"**MACs** {numbers.exact(t.macs)} ({numbers.human(t.macs)}) · "
+              f"**FLOPs** {numbers.human(t.flops)} · **Depth** {t.depth} · "
+              f"**Input** {numbers.shape(analysis.input)} → **Output** {numbers.shape(analysis.output)}"]
+    if analysis.diagnostics:
+        lines += ["", "**Diagnostics**", ""]
+        lines += [f"- {d.severity} `{d.code}` {d.file}:{d.line}:{d.column}"
+                  + (f" ({d.layer})" if d.layer else "") + f": {d.message}"
+                  + (f" — hint: {d.hint}" if d.hint else "") for d in analysis.diagnostics]
+    return "\n".join(lines) + "\n"
+
+
+def render_list(rows, options=None) -> str:
+    body = [(f"`{r['name']}`", r["title"], numbers.shape(r["input"]), numbers.exact(r["params"]),
+             numbers.exact(r["macs"]), r["depth"]) for r in rows]
+    return "\n".join(_table(("Name", "Title", "Input", "Params", "MACs", "Depth"), body, {2, 3, 4, 5})) + "\n"
