@@ -1,37 +1,163 @@
-"""`archcalc validate PATH...`: located diagnostics for many files, exit 1 on error."""
+"""`archcalc validate PATH...`: every problem of every spec file, located, for CI.
+
+Parsing the command line, checking the files and rendering are kept apart: ``expand_paths``
+turns arguments into files, ``check_file`` turns one file into a ``FileReport`` (never
+raising), and a reporter from ``PROBLEM_REPORTERS`` renders them all at once. One process
+checks every file: the engine is imported once and no file costs a re-import.
+
+Exit codes: 2 if any path could not be read (or matched nothing); else 1 if any file has an
+error (or, with ``--strict``, a warning); else 0.
+"""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageProblem, load_document
+from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageProblem, load_document, write
+from ..render.problems import PROBLEM_REPORTERS, FileReport, summarise
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+GLOB_CHARACTERS = "*?["
+# --max-* option -> the total it bounds
+BUDGET_OPTIONS = {"max_params": "params", "max_macs": "macs", "max_flops": "flops"}
+
+
+def _count_option(ctx, param, value):
+    if value is None:
+        return None
+    from ..engine import parse_count
+
+    number = parse_count(value)
+    if number is None or number < 0:
+        raise click.BadParameter(f"expected a count such as 5000000, 5M or 2.5G, found {value!r}")
+    return (number, value)
+
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("-f", "--format", "fmt", type=click.Choice(tuple(PROBLEM_REPORTERS)), default=None,
+              help="Output format [default: github when GITHUB_ACTIONS=true, else pretty].")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
-def validate(paths, strict):
-    """Check spec files and report every problem, located. Exit 1 on any error."""
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print only errors (and warnings with --strict); no summary when all is well.")
+@click.option("--max-params", callback=_count_option, metavar="COUNT",
+              help="Fail when a network has more parameters, e.g. 5M.")
+@click.option("--max-macs", callback=_count_option, metavar="COUNT",
+              help="Fail when a network needs more multiply-accumulates, e.g. 2G.")
+@click.option("--max-flops", callback=_count_option, metavar="COUNT",
+              help="Fail when a network needs more FLOPs (2 × MACs), e.g. 4G.")
+@click.option("--color/--no-color", default=None,
+              help="Colour the pretty format [default: only on a terminal, unless NO_COLOR is set].")
+def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color):
+    """Check spec files and report every problem, located. Exit 1 on any error.
+
+    PATH is a spec file, a glob (expanded here too, for shells that do not), a directory
+    (every *.yaml / *.yml below it), a built-in network name, or - for standard input.
+    """
+    budgets = {option: bound for option, bound in
+               (("max_params", max_params), ("max_macs", max_macs), ("max_flops", max_flops))
+               if bound is not None}
+    if fmt is None:
+        fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "pretty"
+    if color is None:
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+    reports = [FileReport(file=path, unreadable=problem) if problem else check_file(path, budgets)
+               for path, problem in expand_paths(paths)]
+    summary = summarise(reports)
+    for report in reports:
+        if report.unreadable is not None:
+            click.echo(f"archcalc: error: {report.unreadable}", err=True)
+    options = {"quiet": quiet, "strict": strict, "color": fmt == "pretty" and color}
+    write(PROBLEM_REPORTERS[fmt](reports, summary, options))
+    if summary.unreadable:
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_ERRORS if summary.errors or (strict and summary.warnings) else EXIT_OK)
+
+
+# ---------------------------------------------------------------------------------- paths
+def expand_paths(arguments) -> list[tuple[str, str | None]]:
+    """Arguments -> (path, problem) in the order given, each file once. ``problem`` is set
+    for an argument that names nothing to check."""
+    seen: set[str] = set()
+    result: list[tuple[str, str | None]] = []
+
+    def add(path, problem=None):
+        key = path if problem or path == "-" else os.path.normpath(path)
+        if key not in seen:
+            seen.add(key)
+            result.append((path, problem))
+
+    for arg in arguments:
+        if arg == "-" or os.path.isfile(arg):
+            add(arg)
+        elif os.path.isdir(arg):
+            found = _specs_below(arg)
+            if not found:
+                add(arg, f"{arg!r} is a directory without .yaml or .yml files")
+            for path in found:
+                add(path)
+        elif any(c in arg for c in GLOB_CHARACTERS):
+            import glob
+
+            matches = sorted(p for p in glob.glob(arg, recursive=True) if os.path.isfile(p))
+            if not matches:
+                add(arg, f"the pattern {arg!r} matches no file")
+            for path in matches:
+                add(path)
+        else:  # a missing file or a built-in name: load_document tells which
+            add(arg)
+    return result
+
+
+def _specs_below(directory: str) -> list[str]:
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(SPEC_SUFFIXES))
+    return found
+
+
+# ---------------------------------------------------------------------------------- checks
+def check_file(path: str, budgets: dict) -> FileReport:
+    """Load and analyse one spec. Never raises for anything the file contains."""
+    from ..diagnostics import Mark, make
     from ..engine import analyze
 
-    errors = warnings = 0
-    unreadable = False
-    for path in paths:
-        try:
-            analysis = analyze(load_document(path))
-        except UsageProblem as exc:
-            click.echo(f"archcalc: error: {exc}", err=True)
-            unreadable = True
-            continue
-        for d in analysis.diagnostics:
-            click.echo(f"{d.file}:{d.line}:{d.column}: [{d.severity}] {d.code} {d.message}"
-                       + (f" (hint: {d.hint})" if d.hint else ""))
-        errors += len(analysis.errors)
-        warnings += len(analysis.warnings)
-    click.echo(f"{len(paths)} file{'s' if len(paths) != 1 else ''} checked: {errors} error"
-               f"{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}")
-    if unreadable:
-        sys.exit(EXIT_USAGE)
-    sys.exit(EXIT_ERRORS if errors or (strict and warnings) else EXIT_OK)
+    try:
+        doc = load_document(path)
+    except UsageProblem as exc:
+        return FileReport(file=path, unreadable=str(exc))
+    try:
+        analysis = analyze(doc)
+    except RecursionError:
+        # Only a pathological nesting gets here; the file is reported, the run goes on.
+        too_deep = make("too-large", "the spec nests too deeply to analyse", Mark(doc.file, 1, 1),
+                        hint="flatten the nesting of blocks, repeats and branches")
+        return FileReport(file=doc.file, diagnostics=doc.diagnostics + [too_deep], source_text=doc.text)
+    diagnostics = analysis.diagnostics
+    complete = analysis.output is not None and not analysis.errors
+    if complete and budgets:
+        diagnostics = diagnostics + budget_diagnostics(doc, analysis, budgets)
+    return FileReport(file=doc.file, diagnostics=diagnostics, source_text=doc.text, name=analysis.name,
+                      totals=analysis.totals.as_dict() if complete else None)
 
 
+def budget_diagnostics(doc, analysis, budgets: dict) -> list:
+    """`budget-exceeded` for every --max-* bound a network's totals exceed, located at the
+    start of the spec (the budget is about the whole network)."""
+    from ..diagnostics import Mark, make
+
+    mark = getattr(doc.root, "mark", None) or Mark(doc.file, 1, 1)
+    totals = analysis.totals.as_dict()
+    found = []
+    for option, (limit, text) in budgets.items():
+        total = BUDGET_OPTIONS[option]
+        if totals[total] > limit:
+            flag = "--" + option.replace("_", "-")
+            found.append(make("budget-exceeded", f"{total} {totals[total]:,} exceed the budget "
+                              f"`{flag} {text}` ({limit:,}) by {totals[total] - limit:,}", mark,
+                              hint="shrink the network or raise the budget"))
+    return found

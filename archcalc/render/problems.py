@@ -45,7 +45,11 @@ class FileReport:
 
     @cached_property
     def _lines(self) -> list[str]:
-        return self.source_text.splitlines()
+        # YAML's own line breaks, so that line numbers from its marks find the right line
+        # (str.splitlines would also split at form feeds and other separators YAML ignores).
+        import re
+
+        return re.split(r"\r\n|[\r\n\x85\u2028\u2029]", self.source_text)
 
     def source_line(self, number: int) -> str:
         return self._lines[number - 1] if 0 < number <= len(self._lines) else ""
