@@ -15,10 +15,13 @@ layer name.
 """
 from __future__ import annotations
 
+from math import prod
+
 from .analysis import Analysis, Group, LayerResult, Totals
 from .diagnostics import ERROR, Diagnostic, Mark, make
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, describe_found, fmt_shape
+from .metrics import STORED_GROUPS, input_field, through_merge, through_window
 from .source import Document, LList, LMap
 
 # Bounds that keep hostile specs fast: the number of leaf layers a network may expand to.
@@ -153,6 +156,10 @@ class _Compiler:
     def __init__(self, blocks, diagnostics: list[Diagnostic]):
         self.blocks = blocks  # name -> (definition LMap, mark)
         self.diagnostics = diagnostics
+        # A block body depends only on the block and its argument values, so it is compiled
+        # once per distinct call: a chain of blocks that each call the previous one twice
+        # would otherwise take exponential time before the size bound could reject it.
+        self.bodies: dict[tuple, Seq] = {}
 
     def error(self, code, message, mark, hint="", layer=None):
         self.diagnostics.append(make(code, message, mark, hint=hint, layer=layer))
@@ -425,8 +432,13 @@ class _Compiler:
         if not ok:
             return None
         node = Composite(block, name, mark, expect, expect_mark)
-        node.body = self.layer_list(definition.get("layers"), definition.value_marks.get("layers", def_mark),
-                                    new_env, stack + (block,))
+        key = (block, tuple(sorted((arg, repr(value)) for arg, (value, _) in new_env.items())))
+        body = self.bodies.get(key)
+        if body is None:
+            body = self.layer_list(definition.get("layers"), definition.value_marks.get("layers", def_mark),
+                                   new_env, stack + (block,))
+            self.bodies[key] = body
+        node.body = body
         node.size = node.body.size
         return node
 
@@ -473,6 +485,12 @@ class _Evaluator:
         self.record = record  # False when probing other input sizes: rules only
         self.after_softmax = False
         self.params = self.buffers = self.macs = 0
+        # Memory, in values for one sample (metrics.py). The state walked is
+        # (shape, depth, receptive field, held): `held` marks a tensor that a branch point
+        # keeps alive, so the next storing layer must not free it.
+        self.activations = self.merge_activations = 0
+        self.live = self.peak = 0
+        self.windows: dict = {}  # (id(fields), input shape) -> window axes: repeats reuse both
 
     def report(self, code, message, mark, layer, hint="", severity=None):
         if self.record:
@@ -505,7 +523,7 @@ class _Evaluator:
         return state
 
     def leaf(self, node: Leaf, state, scope: _Scope):
-        shape, depth = state
+        shape, depth, field, held = state
         kind = node.kind
         name = self.unique(scope.prefix + node.name, node.mark) if node.name else \
             scope.generated(kind.name, self.used)
@@ -536,13 +554,29 @@ class _Evaluator:
         self.params += params
         self.buffers += buffers
         self.macs += macs
+        stored = 0
+        if kind.group in STORED_GROUPS:
+            stored = prod(out)
+            self.activations += stored
+            live = self.live + stored
+            if live > self.peak:
+                self.peak = live
+            self.live = live if held else live - prod(shape)
+            held = False
+        if field is not None and kind.window is not None:
+            key = (id(fields), shape)
+            axes = self.windows.get(key)
+            if axes is None:
+                axes = self.windows[key] = kind.window(shape, fields) or ()
+            if axes:
+                field = through_window(field, axes)
         if self.record:
             mark = node.mark
             self.layers.append(LayerResult(name, kind.name, shape, out, params, buffers, macs, fields,
-                                           mark.line, mark.column, depth, scope.path))
+                                           mark.line, mark.column, depth, scope.path, stored, field))
         else:
             self.layers.append(None)
-        return (out, depth)
+        return (out, depth, field, held)
 
     def open_group(self, scope: _Scope, kind: str, shape):
         group = Group(scope.prefix[:-1], kind, len(scope.path) - 1, len(self.layers), input=shape)
@@ -592,10 +626,11 @@ class _Evaluator:
 
     def branches(self, node: Composite, state, scope: _Scope):
         outs = []
+        shared = (state[0], state[1], state[2], True)  # the input stays alive until the merge
         for branch, local in zip(node.branches, node.branch_names):
             self.after_softmax = False
             if not branch.items:
-                outs.append(state)  # an empty branch is the identity
+                outs.append(shared)  # an empty branch is the identity
                 continue
             if local == "":
                 sub = scope
@@ -605,7 +640,7 @@ class _Evaluator:
                     name += "_"
                 self.used.add(name)
                 sub = _Scope(name + ".", scope.path + (name,))
-            out = self.seq(branch, state, sub)
+            out = self.seq(branch, shared, sub)
             if out is None:
                 return None
             outs.append(out)
@@ -622,7 +657,7 @@ class _Evaluator:
                                 f"({fmt_shape(shape)}): add needs equal shapes", node.mark, where,
                                 hint=_projection_hint(state[0], first, shape, label))
                     return None
-            return (first, depth)
+            return self.merge(first, depth, state, outs)
         if any(len(s) != len(shapes[0]) for s in shapes) or \
                 (len(shapes[0]) == 3 and any(s[:2] != shapes[0][:2] for s in shapes)):
             desc = ", ".join(f"{label} {fmt_shape(s)}" for label, s in zip(labels, shapes))
@@ -631,7 +666,24 @@ class _Evaluator:
                         hint="give every branch the same stride and padding ('same' keeps sizes)")
             return None
         channels = sum(s[-1] for s in shapes)
-        return (shapes[0][:-1] + (channels,), depth)
+        return self.merge(shapes[0][:-1] + (channels,), depth, state, outs)
+
+    def merge(self, shape, depth, state, outs):
+        """The merged tensor is stored; then the branch outputs and the branch point's input
+        are freed (the input only if nothing further out still holds it)."""
+        stored = prod(shape)
+        self.activations += stored
+        self.merge_activations += stored
+        live = self.live + stored
+        if live > self.peak:
+            self.peak = live
+        for out in outs:
+            if not out[3]:
+                live -= prod(out[0])
+        if not state[3]:
+            live -= prod(state[0])
+        self.live = live
+        return (shape, depth, through_merge([out[2] for out in outs]), False)
 
 
 def _projection_hint(inp, main, other, label) -> str:
@@ -726,13 +778,19 @@ def analyze(doc: Document, input_shape=None) -> Analysis:
         return analysis
 
     evaluator = _Evaluator(diagnostics)
-    out = evaluator.seq(program, (shape, 0), _Scope("", ())) if shape is not None else None
+    if shape is not None:
+        evaluator.live = evaluator.peak = prod(shape)
+        out = evaluator.seq(program, (shape, 0, input_field(shape), False), _Scope("", ()))
+    else:
+        out = None
     analysis.layers = evaluator.layers
     analysis.groups = evaluator.groups
     analysis.output = out[0] if out else None
     analysis.totals = Totals(params=evaluator.params, buffers=evaluator.buffers, macs=evaluator.macs,
                              depth=out[1] if out else max((l.depth for l in evaluator.layers), default=0),
-                             layers=len(evaluator.layers))
+                             layers=len(evaluator.layers), activations=evaluator.activations,
+                             merge_activations=evaluator.merge_activations,
+                             peak_activations=evaluator.peak, input_values=prod(shape) if shape else 0)
     if out is not None:
         _check_totals(root, analysis, diagnostics)
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:
@@ -856,7 +914,7 @@ def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics):
         probe: list[Diagnostic] = []
         evaluator = _Evaluator(probe, record=True)
         evaluator.layers = _Discard()
-        out = evaluator.seq(program, (candidate, 0), _Scope("", ()))
+        out = evaluator.seq(program, (candidate, 0, None, False), _Scope("", ()))
         return out is not None and not any(d.code == "window-drops-input" or d.severity == ERROR
                                            for d in probe)
 
@@ -880,8 +938,7 @@ def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics):
     for i, d in enumerate(diagnostics):
         if d.code == "window-drops-input":
             hint = f"{extra}; or {d.hint}" if d.hint else extra
-            diagnostics[i] = Diagnostic(d.code, d.severity, d.message, hint, d.file, d.line, d.column,
-                                        d.layer)
+            diagnostics[i] = d.replace(hint=hint)
 
 
 class _Discard(list):
