@@ -6,7 +6,6 @@ short explanation, which ``archcalc explain CODE`` and the docs show.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 ERROR = "error"
@@ -24,16 +23,41 @@ class Mark(NamedTuple):
 NO_MARK = Mark("", 0, 0)
 
 
-@dataclass(frozen=True)
 class Diagnostic:
-    code: str
-    severity: str
-    message: str
-    hint: str = ""
-    file: str = ""
-    line: int = 0
-    column: int = 0
-    layer: str | None = None
+    """One problem. Immutable by convention; a plain class because dataclass creation costs
+    milliseconds at import and archcalc's start-up is a feature."""
+
+    __slots__ = ("code", "severity", "message", "hint", "file", "line", "column", "layer")
+
+    def __init__(self, code: str, severity: str, message: str, hint: str = "", file: str = "",
+                 line: int = 0, column: int = 0, layer: str | None = None):
+        self.code = code
+        self.severity = severity
+        self.message = message
+        self.hint = hint
+        self.file = file
+        self.line = line
+        self.column = column
+        self.layer = layer
+
+    def _key(self) -> tuple:
+        return (self.code, self.severity, self.message, self.hint, self.file, self.line, self.column,
+                self.layer)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Diagnostic) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (f"Diagnostic({self.code!r}, {self.severity!r}, {self.message!r}, file={self.file!r}, "
+                f"line={self.line}, column={self.column}, layer={self.layer!r})")
+
+    def replace(self, **changes) -> "Diagnostic":
+        values = dict(zip(self.__slots__, self._key()))
+        values.update(changes)
+        return Diagnostic(**values)
 
     @property
     def is_error(self) -> bool:
@@ -139,6 +163,16 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                            "The window arithmetic does not divide exactly, so the last input rows or "
                            "columns are never covered by any window (frameworks floor this silently). "
                            "Change the input size or the padding; the hint gives exact values."),
+    "excess-padding": (WARNING, "a window is padded by more than half its size",
+                       "A side padded by more than half the (effective) window produces border outputs "
+                       "computed mostly, or only, from padding. It is legal for conv but rarely meant; "
+                       "PyTorch refuses it for pooling. Use at most half the window per side."),
+    "empty-layers": (ERROR, "`layers` holds no layer",
+                     "A network needs at least one layer; an empty `layers` is usually a mistake in "
+                     "indentation."),
+    "unused-block": (WARNING, "a block is declared but never used",
+                     "Nothing calls this block (directly or through another used block); remove it "
+                     "or call it."),
     "activation-after-softmax": (WARNING, "a layer follows softmax",
                                  "Softmax normally ends a classifier; a layer after it is usually a mistake."),
 }

@@ -8,7 +8,6 @@ once. Problems are returned as diagnostics, never raised.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 
 from .diagnostics import Diagnostic, Mark, make
 
@@ -37,14 +36,16 @@ def mark_of_value(container, key) -> Mark | None:
     return None
 
 
-@dataclass
 class Document:
     """One loaded spec: the located value tree plus what is needed to show source lines."""
 
-    file: str
-    text: str
-    root: object = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    __slots__ = ("file", "text", "root", "diagnostics")
+
+    def __init__(self, file: str, text: str, root=None, diagnostics: list[Diagnostic] | None = None):
+        self.file = file
+        self.text = text
+        self.root = root
+        self.diagnostics = diagnostics if diagnostics is not None else []
 
     def line(self, number: int) -> str:
         lines = self.text.splitlines()
