@@ -1,5 +1,5 @@
 """`python -m archcalc` runs the same entry point as the `archcalc` console script."""
-from archcalc.cli import run
+from archcalc.app import main
 
 if __name__ == "__main__":
-    run()
+    main()

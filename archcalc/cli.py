@@ -15,57 +15,27 @@ import click
 
 from . import __version__
 
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
-
-
-class UsageProblem(Exception):
-    """A problem that is the caller's, not the spec's: exit 2 with a message on stderr."""
+from .app import (EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageProblem, analyse_spec,  # noqa: F401 - re-exported
+                  load_document, write)
 
 
 def parse_shape(text: str) -> tuple:
-    """'224x224x3', '224,224,3', '224×224×3' or '784' -> a shape tuple."""
-    parts = [p for p in text.replace("×", "x").replace(",", "x").replace(" ", "").split("x") if p]
-    if len(parts) not in (1, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise click.BadParameter(f"expected HxWxC (e.g. 224x224x3) or N, found {text!r}")
-    return tuple(int(p) for p in parts)
+    """--input's parser: app.parse_shape with click's error."""
+    from .app import parse_shape as parse
+
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _shape_option(ctx, param, value):
     return None if value is None else parse_shape(value)
 
 
-def load_document(spec: str):
-    """Load SPEC or raise UsageProblem with a message fit for the user."""
-    from .loading import SpecNotFound, load_spec
-
-    try:
-        return load_spec(spec)
-    except SpecNotFound as exc:
-        from . import zoo
-
-        hint = f" (did you mean: {exc.suggestion}?)" if exc.suggestion else ""
-        raise UsageProblem(f"no such file or built-in network: {spec!r}{hint}; "
-                           f"built-in: {', '.join(zoo.names())}") from None
-    except IsADirectoryError:
-        raise UsageProblem(f"{spec!r} is a directory, not a spec file") from None
-    except OSError as exc:
-        raise UsageProblem(f"cannot read {spec!r}: {exc.strerror or exc}") from None
-
-
-def analyse_spec(spec: str, input_shape=None):
-    from .engine import analyze
-
-    return analyze(load_document(spec), input_shape=input_shape)
-
-
 def _fail_usage(message: str):
     click.echo(f"archcalc: error: {message}", err=True)
     sys.exit(EXIT_USAGE)
-
-
-def write(text: str):
-    sys.stdout.write(text)
-    sys.stdout.flush()
 
 
 class LazyGroup(click.Group):

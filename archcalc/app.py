@@ -1,0 +1,128 @@
+"""The click-free part of the command line: loading a SPEC argument with user-facing errors,
+exit codes, and the fast path that answers `archcalc show SPEC --format json` without
+importing click (a third of the start-up budget) — see ``fast_show``.
+"""
+from __future__ import annotations
+
+import sys
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageProblem(Exception):
+    """A problem that is the caller's, not the spec's: exit 2 with a message on stderr."""
+
+
+def parse_shape(text: str) -> tuple:
+    """'224x224x3', '224,224,3', '224×224×3' or '784' -> a shape tuple; ValueError otherwise."""
+    parts = [p for p in text.replace("×", "x").replace(",", "x").replace(" ", "").split("x") if p]
+    if len(parts) not in (1, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"expected HxWxC (e.g. 224x224x3) or N, found {text!r}")
+    return tuple(int(p) for p in parts)
+
+
+def load_document(spec: str):
+    """Load SPEC or raise UsageProblem with a message fit for the user."""
+    from .loading import SpecNotFound, load_spec
+
+    try:
+        return load_spec(spec)
+    except SpecNotFound as exc:
+        from . import zoo
+
+        hint = f" (did you mean: {exc.suggestion}?)" if exc.suggestion else ""
+        raise UsageProblem(f"no such file or built-in network: {spec!r}{hint}; "
+                           f"built-in: {', '.join(zoo.names())}") from None
+    except IsADirectoryError:
+        raise UsageProblem(f"{spec!r} is a directory, not a spec file") from None
+    except OSError as exc:
+        raise UsageProblem(f"cannot read {spec!r}: {exc.strerror or exc}") from None
+
+
+def analyse_spec(spec: str, input_shape=None):
+    from .engine import analyze
+
+    return analyze(load_document(spec), input_shape=input_shape)
+
+
+def write(text: str):
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+# Formats whose reporters need neither click nor rich.
+_FAST_FORMATS = ("json", "csv", "markdown")
+
+
+def _fast_show_arguments(argv: list[str]):
+    """(spec, format, input shape) when argv is exactly `show SPEC` with --format/-f among
+    _FAST_FORMATS and optionally --input; None for anything else, which click then parses
+    (and reports, if it is wrong). Deliberately narrow: it must never accept what click
+    would reject, nor read an option differently."""
+    if len(argv) < 2 or argv[0] != "show":
+        return None
+    spec = fmt = shape = None
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in ("--format", "-f", "--input"):
+            if not eq:
+                if i + 1 >= len(argv):
+                    return None
+                value = argv[i + 1]
+                i += 1
+            if name == "--input":
+                if shape is not None:
+                    return None
+                try:
+                    shape = parse_shape(value)
+                except ValueError:
+                    return None
+            else:
+                if fmt is not None or value not in _FAST_FORMATS:
+                    return None
+                fmt = value
+        elif arg == "-" or not arg.startswith("-"):
+            if spec is not None:
+                return None
+            spec = arg
+        else:
+            return None
+        i += 1
+    if spec is None or fmt is None:
+        return None
+    return spec, fmt, shape
+
+
+def fast_show(argv: list[str]) -> int | None:
+    """Run `show` for the machine formats without click; None when argv is not that case."""
+    parsed = _fast_show_arguments(argv)
+    if parsed is None:
+        return None
+    spec, fmt, shape = parsed
+    try:
+        analysis = analyse_spec(spec, shape)
+    except UsageProblem as exc:
+        sys.stderr.write(f"archcalc: error: {exc}\n")
+        return EXIT_USAGE
+    from .render import reporter
+
+    write(reporter(fmt).render_show(analysis, {}))
+    return EXIT_ERRORS if analysis.errors else EXIT_OK
+
+
+def main():
+    """The console script: the fast path when it applies, else the click command line."""
+    try:
+        code = fast_show(sys.argv[1:])
+    except BrokenPipeError:
+        code = EXIT_OK
+        sys.stdout = None
+    except Exception:  # noqa: BLE001 - let the full CLI report it the one, tested way
+        code = None
+    if code is not None:
+        sys.exit(code)
+    from .cli import run
+
+    run()

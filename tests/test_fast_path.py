@@ -1,0 +1,48 @@
+"""The click-free fast path for `show SPEC --format json|csv|markdown` must be
+indistinguishable from the click command, and must step aside for anything else."""
+from __future__ import annotations
+
+import pytest
+
+from archcalc import app
+
+SAME_AS_CLICK = [
+    ["show", "lenet5", "--format", "json"],
+    ["show", "lenet5", "-f", "csv"],
+    ["show", "--format=markdown", "alexnet"],
+    ["show", "vgg16", "--format", "json", "--input", "32x32x3"],
+    ["show", "specs/examples/alexnet-224.yaml", "--format", "json"],  # exit 1: expect mismatches
+    ["show", "no-such-network", "--format", "json"],                  # exit 2: unknown name
+]
+
+
+@pytest.mark.parametrize("argv", SAME_AS_CLICK, ids=" ".join)
+def test_fast_path_matches_click(argv, cli, capsys, monkeypatch):
+    monkeypatch.chdir(app.__file__.rsplit("/archcalc/", 1)[0])
+    code = app.fast_show(argv)
+    fast = capsys.readouterr()
+    assert code is not None, "the fast path should have handled this"
+    slow = cli(*argv)
+    assert (code, fast.out, fast.err) == (slow.code, slow.out, slow.err)
+
+
+STEP_ASIDE = [
+    ["show", "lenet5"],                                  # table: needs rich, goes through click
+    ["show", "lenet5", "--format", "table"],
+    ["show", "lenet5", "--format", "json", "--depth", "1"],
+    ["show", "lenet5", "--format", "yaml"],              # not a format: click reports it
+    ["show", "lenet5", "--format"],                      # missing value
+    ["show", "lenet5", "--format", "json", "--format", "csv"],
+    ["show", "lenet5", "vgg16", "--format", "json"],     # two specs
+    ["show", "--format", "json"],                        # no spec
+    ["show", "lenet5", "--format", "json", "--input", "2x2"],  # bad shape: click's message
+    ["validate", "lenet5"],
+    ["--help"],
+    [],
+]
+
+
+@pytest.mark.parametrize("argv", STEP_ASIDE, ids=lambda a: " ".join(a) or "(none)")
+def test_fast_path_steps_aside(argv, capsys):
+    assert app.fast_show(argv) is None
+    assert capsys.readouterr() == ("", "")
