@@ -160,6 +160,7 @@ class _Compiler:
         # once per distinct call: a chain of blocks that each call the previous one twice
         # would otherwise take exponential time before the size bound could reject it.
         self.bodies: dict[tuple, Seq] = {}
+        self.called: set[str] = set()  # blocks reached from the network, for `unused-block`
 
     def error(self, code, message, mark, hint="", layer=None):
         self.diagnostics.append(make(code, message, mark, hint=hint, layer=layer))
@@ -395,6 +396,7 @@ class _Compiler:
 
     def block_call(self, block, body, mark, body_mark, env, stack):
         definition, def_mark = self.blocks[block]
+        self.called.add(block)
         if block in stack or len(stack) >= MAX_BLOCK_DEPTH:
             chain = " -> ".join(stack[stack.index(block):] + (block,)) if block in stack else \
                 f"{MAX_BLOCK_DEPTH} nested blocks"
@@ -772,6 +774,13 @@ def analyze(doc: Document, input_shape=None) -> Analysis:
                                 hint="add `layers:` with one entry per layer"))
         return analysis
     program = compiler.layer_list(root["layers"], root.value_marks["layers"], {}, ())
+    if root["layers"] is None or (isinstance(root["layers"], LList) and not root["layers"]):
+        diagnostics.append(make("empty-layers", "`layers` holds no layer", root.key_marks["layers"],
+                                hint="list the layers under `layers:`, one `- kind` entry each"))
+    for block, (_definition, bmark) in blocks.items():
+        if block not in compiler.called:
+            diagnostics.append(make("unused-block", f"block {block!r} is declared but never used", bmark,
+                                    hint="call it as a layer kind (`- " + block + ": {...}`) or remove it"))
     if program.size > MAX_LEAVES:
         diagnostics.append(make("too-large", f"the network expands to {program.size:,} layers (limit "
                                 f"{MAX_LEAVES:,})", root.value_marks["layers"]))

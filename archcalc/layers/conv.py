@@ -72,27 +72,114 @@ def macs(inp, out, f):
     return out[0] * out[1] * out[2] * kh * kw * (inp[2] // f["groups"])
 
 
-def window_warnings(inp, out, f, kernel_key: str, what: str):
-    """Warn when real input rows/columns at the end are never covered by any window."""
+def window_warnings(inp, out, f, kernel_key: str, what: str, ceil: bool = False):
+    """Warn when padding exceeds half the window, and when real input rows/columns at the end
+    are never covered by any window (not in ceil mode, which keeps the last partial window).
+
+    One warning per check and layer: when both axes lose input, rows and columns are told together.
+    """
     kh, kw = f[kernel_key]
-    for axis_name, (n, k, s, d, pb, pe), o in zip(("rows", "columns"), resolve_axes(inp, f, kernel_key),
-                                                  out):
-        lost = window.dropped_input(n, k, s, d, pb, pe, o)
-        if not lost:
-            continue
+    axes = resolve_axes(inp, f, kernel_key)
+    excess = _excess_padding(axes, f, what)
+    if excess:
+        yield excess
+    if ceil:
+        return
+    losses = [window.dropped_input(n, k, s, d, pb, pe, o) for (n, k, s, d, pb, pe), o in zip(axes, out)]
+    if not any(losses):
+        return
+    (sh, sw) = (axes[0][2], axes[1][2])
+    kernel = f"{kh}×{kw}/{sh if sh == sw else f'{sh}×{sw}'}"
+
+    def arithmetic(axis, o):
+        n, k, s, d, pb, pe = axis
         e = window.effective_kernel(k, d)
-        exact = (n + pb + pe - e) / s + 1
-        pad = window.exact_padding(n + pb + pe, k, s, d)
-        hint = ""
-        if pad is not None and f.get("padding") != "same":
-            hint = (f"padding {pad} more {axis_name[:-1]}{'s' if pad > 1 else ''} "
-                    f"(total {pb + pe + pad}) would make this layer exact: "
-                    f"({n} + {pb + pe + pad} − {e})/{s} + 1 = {(n + pb + pe + pad - e) // s + 1}")
-        yield ("window-drops-input",
-               f"{what} {kh}×{kw}/{s} over {n} {axis_name}: "
-               f"({n} + {pb + pe} − {e})/{s} + 1 = {exact:g} is floored to {o}, so the last {lost} input "
-               f"{axis_name[:-1] if lost == 1 else axis_name} {'is' if lost == 1 else 'are'} never seen",
-               hint)
+        return f"({n} + {pb + pe} − {e})/{s} + 1 = {_exact_quotient(n + pb + pe - e, s, 1)} is floored to {o}"
+
+    def unseen(lost, noun):
+        return f"the last input {noun}" if lost == 1 else f"the last {lost} input {noun}s"
+
+    if all(losses) and axes[0] == axes[1]:
+        lost = losses[0]
+        message = (f"{what} {kernel} over {inp[0]}×{inp[1]}: {arithmetic(axes[0], out[0])}, so "
+                   f"{unseen(lost, 'row')} and {'column' if lost == 1 else 'columns'} are never seen")
+    elif all(losses):
+        message = (f"{what} {kernel} over {inp[0]}×{inp[1]}: rows {arithmetic(axes[0], out[0])} and "
+                   f"columns {arithmetic(axes[1], out[1])}, so {unseen(losses[0], 'row')} and "
+                   f"{unseen(losses[1], 'column')} are never seen")
+    else:
+        i = 0 if losses[0] else 1
+        noun = ("row", "column")[i]
+        message = (f"{what} {kernel} over {inp[i]} {noun}s: {arithmetic(axes[i], out[i])}, so "
+                   f"{unseen(losses[i], noun)} {'is' if losses[i] == 1 else 'are'} never seen")
+    yield ("window-drops-input", message, _padding_hint(axes, losses, f))
+
+
+def _excess_padding(axes, f, what: str):
+    """A side padded by more than half the (effective) window makes border outputs that see
+    mostly, or only, padding: legal, but rarely meant (and PyTorch refuses it for pooling)."""
+    if f.get("padding") == "same":
+        return None
+    worst = None
+    for (n, k, s, d, pb, pe), noun in zip(axes, ("rows", "columns")):
+        e = window.effective_kernel(k, d)
+        for side, p in (("before", pb), ("after", pe)):
+            if 2 * p > e and (worst is None or p * worst[1] > worst[0] * e):
+                worst = (p, e, noun, side)
+    if worst is None:
+        return None
+    p, e, noun, side = worst
+    seen = "only padding" if p >= e else f"{p} {noun} of padding and only {e - p} of input"
+    pooling = "" if what == "conv" else "; PyTorch refuses pooling padding above half the window"
+    return ("excess-padding",
+            f"{what} pads {p} {noun} {side} the input, more than half its {e}-wide window: the "
+            f"border outputs see {seen}",
+            f"at most {e // 2} per side keeps every window mostly on the input ('same' picks it "
+            f"for you){pooling}")
+
+
+def _exact_quotient(numerator: int, denominator: int, plus: int) -> str:
+    """numerator/denominator + plus in decimals, exactly when they terminate (54.25), else to
+    two places with an ellipsis (72.33…). Integers only: sizes can be huge."""
+    whole, rest = divmod(numerator, denominator)
+    whole += plus
+    if not rest:
+        return str(whole)
+    digits = ""
+    for _ in range(4):
+        rest *= 10
+        digit, rest = divmod(rest, denominator)
+        digits += str(digit)
+        if not rest:
+            return f"{whole}.{digits}"
+    return f"{whole}.{digits[:2]}…"
+
+
+def _padding_hint(axes, losses, f) -> str:
+    """The padding that makes this layer exact, written as a `padding:` value, when one exists."""
+    if f.get("padding") == "same":
+        return ""
+    pads = []
+    extra = []
+    for (n, k, s, d, pb, pe), lost in zip(axes, losses):
+        add = window.exact_padding(n + pb + pe, k, s, d) if lost else 0
+        if add is None:
+            return ""
+        extra.append(add)
+        pads.append((pb + add // 2, pe + add - add // 2))
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right:
+        value = str(top)
+    elif top == bottom and left == right:
+        value = f"[{top}, {left}]"
+    else:
+        value = f"[{top}, {bottom}, {left}, {right}]"
+    outputs = []
+    for (n, k, s, d, pb, pe), add in zip(axes, extra):
+        e = window.effective_kernel(k, d)
+        outputs.append((n + pb + pe + add - e) // s + 1)
+    what = " and ".join(f"{a} more {noun}{'s' if a > 1 else ''}" for a, noun in zip(extra, ("row", "column")) if a)
+    return f"`padding: {value}` ({what}) would make this layer exact, giving {outputs[0]}×{outputs[1]}"
 
 
 def describe(f):

@@ -47,7 +47,7 @@ def _pool(kind: str, what: str) -> LayerKind:
         },
         shape=pool_shape(kind),
         describe=describe,
-        warnings=lambda inp, out, f: () if f["ceil"] else window_warnings(inp, out, f, "size", kind),
+        warnings=lambda inp, out, f: window_warnings(inp, out, f, "size", kind, ceil=f["ceil"]),
         group="pool",
     )
 
