@@ -1,0 +1,99 @@
+"""`archcalc diff A B`: two networks side by side, or two versions of one network layer by
+layer, with CI gates (`--fail-on 'params>+5%'`).
+
+Exit codes: 0 both specs load without errors and no gate fails; 1 either spec has errors or
+a gate fails; 2 usage error (bad --fail-on rule included), unreadable file, unknown name.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..cli import EXIT_ERRORS, EXIT_OK, UsageProblem, _fail_usage, _shape_option, analyse_spec, write
+
+DIFF_FORMATS = ("table", "json", "markdown")
+DIFF_REPORTERS = {
+    "table": "archcalc.render.diff_table",
+    "json": "archcalc.render.diff_json",
+    "markdown": "archcalc.render.diff_markdown",
+}
+
+
+def _gates_option(ctx, param, values):
+    from ..diff import GateSyntaxError, parse_gate
+
+    try:
+        return tuple(parse_gate(v) for v in values)
+    except GateSyntaxError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@click.option("-f", "--format", "fmt", type=click.Choice(DIFF_FORMATS), default="table",
+              show_default=True, help="Output format.")
+@click.option("--mode", type=click.Choice(("auto", "versions", "networks")), default="auto",
+              show_default=True,
+              help="versions: align the layers and list what changed; networks: compare totals, "
+                   "kinds and resolutions only; auto: versions when both have the same name or "
+                   "share most layer names.")
+@click.option("--all", "show_all", is_flag=True, help="List unchanged layers too (versions mode).")
+@click.option("--fail-on", "gates", metavar="RULE", multiple=True, callback=_gates_option,
+              help="Exit 1 when RULE holds, e.g. 'params>+5%' (relative change), 'macs>+0' or "
+                   "'params>+1M' (change B − A), 'depth>20' (B's value). Repeatable. Quote it: "
+                   "> is the shell's.")
+@click.option("--input", "input_shape", metavar="HxWxC", callback=_shape_option,
+              help="Override both specs' input shape, e.g. 224x224x3.")
+@click.option("--width", type=click.IntRange(min=40), default=None,
+              help="Table width in columns (default: the terminal's).")
+def diff(a, b, fmt, mode, show_all, gates, input_shape, width):
+    """Compare network A with network B (each a built-in name, a spec file, or - for stdin).
+
+    Shows the totals side by side with change and ratio, the share of params and MACs per
+    layer kind, and each network's resolution ladder. When A and B are two versions of one
+    network, it also lists the added, removed and changed layers and every layer downstream
+    whose shape or counts moved because of them.
+    """
+    import importlib
+
+    from ..diff import compare
+
+    if a == "-" and b == "-":
+        _fail_usage("only one of A and B can be - (standard input)")
+    try:
+        old = analyse_spec(a, input_shape)
+        new = analyse_spec(b, input_shape)
+    except UsageProblem as exc:
+        _fail_usage(str(exc))
+    result = compare(old, new, None if mode == "auto" else mode)
+    gate_results = []
+    for gate in gates:
+        try:
+            gate_results.append(gate.check(result))
+        except KeyError:
+            _fail_usage(f"--fail-on {gate.text!r}: neither network has the total {gate.total!r}")
+    options = {"all": show_all, "width": width, "gates": gate_results}
+    write(importlib.import_module(DIFF_REPORTERS[fmt]).render_diff(result, options))
+    _report_problems(a, old, b, new, gate_results)
+    failed = bool(old.errors or new.errors or any(r.failed for r in gate_results))
+    sys.exit(EXIT_ERRORS if failed else EXIT_OK)
+
+
+def _report_problems(spec_a, old, spec_b, new, gate_results):
+    """Diagnostics of either spec and failed gates go to stderr, one per line, so that CI
+    logs show them whatever the output format."""
+    from ..render.diff_cells import gate_message
+    from ..render.problems import clean, headline
+
+    for spec, analysis in ((spec_a, old), (spec_b, new)):
+        for d in analysis.diagnostics:
+            click.echo(f"{d.file}:{d.line}:{d.column}: [{d.severity}] {d.code} {clean(headline(d))}",
+                       err=True)
+        if analysis.errors:
+            n = len(analysis.errors)
+            click.echo(f"archcalc: {spec} has {n} error{'s' if n != 1 else ''}", err=True)
+    for r in gate_results:
+        if r.failed:
+            click.echo(f"archcalc: gate {gate_message(r)}", err=True)

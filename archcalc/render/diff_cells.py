@@ -1,0 +1,185 @@
+"""The text of each cell of `archcalc diff`, shared by the table and Markdown reporters.
+
+Plain strings only (no rich), so that both reporters say the same thing. A cell that
+differs between A and B is a pair ``(a_text, b_text)``; the table stacks the two, the
+Markdown joins them with an arrow.
+"""
+from __future__ import annotations
+
+import os
+
+from ..diff import ADDED, REMOVED, Diff, GateResult, KindRow, LayerChange, TotalRow, settings_text
+from . import numbers
+from .problems import clean
+
+TOTAL_LABELS = {"input": "Input", "output": "Output", "params": "Params", "buffers": "Buffers",
+                "macs": "MACs", "flops": "FLOPs", "depth": "Depth", "layers": "Layers",
+                "activations": "Activations"}
+# Totals that are counts of things, shown exactly; everything else in human units.
+_COUNTS = {"depth", "layers"}
+GROUP_LABELS = {"conv": "conv", "dense": "dense", "norm": "norm", "pool": "pool",
+                "activation": "activation", "other": "other"}
+
+
+def side_labels(diff: Diff) -> tuple[str, str]:
+    """How A and B are called: their names, else their file names, else A and B."""
+    a, b = diff.a, diff.b
+    if a.name and b.name and a.name != b.name:
+        return clean(a.name), clean(b.name)
+    fa, fb = os.path.basename(a.file or ""), os.path.basename(b.file or "")
+    if fa and fb and fa != fb:
+        return clean(fa), clean(fb)
+    return "A", "B"
+
+
+def mode_line(diff: Diff) -> str:
+    if diff.mode == "versions":
+        return (f"Compared as two versions of one network ({diff.mode_reason}); "
+                "--mode networks compares them as separate networks.")
+    return (f"Compared as two networks ({diff.mode_reason}); "
+            "--mode versions aligns them layer by layer.")
+
+
+def total_label(key: str) -> str:
+    return TOTAL_LABELS.get(key, key.replace("_", " ").capitalize())
+
+
+def _amount(key: str, value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, tuple) or isinstance(value, list):
+        return numbers.shape(value)
+    if key.endswith("_bytes"):
+        return numbers.human(value) + "B"
+    return numbers.exact(value)
+
+
+def _change(key: str, change: int) -> str:
+    if change == 0:
+        return "0"
+    if key in _COUNTS:
+        return f"{change:+,}"
+    text = numbers.signed(change)
+    return text + "B" if key.endswith("_bytes") else text
+
+
+def total_cells(row: TotalRow) -> tuple[str, str, str, str, str]:
+    """(label, A, B, change, ratio)."""
+    if not row.numeric:
+        same = row.a == row.b
+        return (total_label(row.key), _amount(row.key, row.a), _amount(row.key, row.b),
+                "" if same or row.a is None or row.b is None else "changed", "")
+    return (total_label(row.key), _amount(row.key, row.a), _amount(row.key, row.b),
+            _change(row.key, row.change), numbers.ratio(row.b, row.a))
+
+
+def breakdown_cells(row: KindRow, diff: Diff) -> tuple[str, ...]:
+    """(group, A params, A share, A MACs, A share, B params, B share, B MACs, B share)."""
+    ta, tb = diff.a.totals, diff.b.totals
+    cells = [GROUP_LABELS.get(row.group, row.group)]
+    for sums, totals in ((row.a, ta), (row.b, tb)):
+        if not sums.layers:
+            cells += ["—", "", "—", ""]
+            continue
+        cells += [numbers.human(sums.params), _share(sums.params, totals.params),
+                  numbers.human(sums.macs), _share(sums.macs, totals.macs)]
+    return tuple(cells)
+
+
+def _share(part: int, whole: int) -> str:
+    return numbers.share(part, whole) if part else ""
+
+
+def ladder_cells(rungs) -> tuple[str, str]:
+    """('227 → 55 → 27 → 13 → 6', '3 → 96 → 256 → 384 → 256'); a non-square size shows as
+    H×W."""
+    if not rungs:
+        return "— (no spatial input)", ""
+    sizes = " → ".join(str(r.height) if r.height == r.width else f"{r.height}×{r.width}" for r in rungs)
+    return sizes, " → ".join(str(r.channels) for r in rungs)
+
+
+# --------------------------------------------------------------------------- changes
+def _value_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, (tuple, list)):
+        if value and len(set(value)) == 1:
+            return str(value[0])
+        return "×".join(str(v) for v in value)
+    return str(value)
+
+
+def _pair_or_one(a: str, b: str):
+    return a if a == b else (a, b)
+
+
+def change_cells(change: LayerChange) -> dict:
+    """Cells by column: Change, Layer, Kind, Settings, Output, Params, MACs, ΔParams, ΔMACs.
+    A value that differs between the versions is a pair (old, new)."""
+    a, b = change.a, change.b
+    one = b or a
+    status = "" if change.status == "unchanged" else change.status
+    if change.status in (ADDED, REMOVED):
+        return {"Change": status, "Layer": clean(one.name), "Kind": one.kind,
+                "Settings": clean(settings_text(one)), "Output": numbers.shape(one.output),
+                "Params": _count(one.params), "MACs": numbers.human(one.macs),
+                "ΔParams": _delta(change.delta("params"), exact=True),
+                "ΔMACs": _delta(change.delta("macs"))}
+    if change.kind_changed:
+        settings = (clean(settings_text(a)), clean(settings_text(b)))
+    elif change.fields:
+        settings = ", ".join(f"{f.field} {clean(_value_text(f.a))} → {clean(_value_text(f.b))}"
+                             for f in change.fields)
+    else:
+        settings = clean(settings_text(b))
+    return {"Change": status,
+            "Layer": _pair_or_one(clean(a.name), clean(b.name)) if change.renamed else clean(b.name),
+            "Kind": _pair_or_one(a.kind, b.kind),
+            "Settings": settings,
+            "Output": _pair_or_one(numbers.shape(a.output), numbers.shape(b.output)),
+            "Params": _pair_or_one(_count(a.params), _count(b.params)),
+            "MACs": _pair_or_one(numbers.human(a.macs), numbers.human(b.macs)),
+            "ΔParams": _delta(change.delta("params"), exact=True),
+            "ΔMACs": _delta(change.delta("macs"))}
+
+
+def _count(n: int) -> str:
+    return numbers.exact(n) if n else ""
+
+
+def _delta(n: int, exact: bool = False) -> str:
+    if n == 0:
+        return ""
+    return f"{n:+,}" if exact else numbers.signed(n)
+
+
+def counts_line(diff: Diff, shown: int) -> str:
+    counts = diff.counts()
+    parts = [f"{n} {status}" for status, n in counts.items() if n]
+    total = sum(counts.values())
+    hidden = total - shown
+    tail = f"; {hidden} unchanged not shown (--all shows them)" if hidden else ""
+    return (", ".join(parts) or "no layers") + tail
+
+
+def visible_changes(diff: Diff, show_all: bool) -> list[LayerChange]:
+    return [c for c in diff.changes or () if show_all or c.status != "unchanged"]
+
+
+# ----------------------------------------------------------------------------- gates
+def gate_message(result: GateResult) -> str:
+    """'params>+5% failed: params 62,378,344 → 138,357,544 (+75,979,200, +121.8%), more
+    than +5%'."""
+    gate = result.gate
+    verdict = "failed" if result.failed else "passed"
+    relative = numbers.relative(result.change, result.a)
+    change = f"{result.change:+,}" + (f", {relative}" if relative else "")
+    bound = gate.operator_text if result.failed else f"not {gate.operator_text}"
+    what = {"level": f"{gate.total} is {result.b:,}",
+            "change": f"the change is {result.change:+,}",
+            "relative": f"the change is {relative or ('from 0' if result.b else '0%')}"}[gate.measure]
+    return (f"{gate.text} {verdict}: {gate.total} {result.a:,} → {result.b:,} ({change}); "
+            f"{what}, {bound} {gate.threshold_text}")

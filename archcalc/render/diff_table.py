@@ -1,0 +1,98 @@
+"""The rich view of `archcalc diff`: totals side by side, the kind breakdown, the resolution
+ladders, and (two versions of one network) the layer-by-layer changes, then the gates."""
+from __future__ import annotations
+
+from . import diff_cells as cells
+
+
+def render_diff(diff, options=None) -> str:
+    from rich.text import Text
+
+    from .table import make_console
+
+    options = options or {}
+    console = make_console(options.get("width"))
+    label_a, label_b = cells.side_labels(diff)
+    title = Text()
+    title.append(f"{label_a} → {label_b}", style="bold")
+    console.print(title)
+    console.print(Text(cells.mode_line(diff), style="dim"))
+    console.print(_totals_table(diff, label_a, label_b))
+    console.print(_breakdown_table(diff, label_a, label_b))
+    console.print(_ladder_table(diff, label_a, label_b))
+    if diff.changes is not None:
+        shown = cells.visible_changes(diff, options.get("all", False))
+        console.print(_changes_table(diff, shown))
+    results = options.get("gates") or ()
+    if results:
+        console.print(Text("Gates", style="bold"))
+        for result in results:
+            console.print(Text(("✗ " if result.failed else "✓ ") + cells.gate_message(result),
+                               style="red" if result.failed else "green"))
+    return "\n".join(line.rstrip() for line in console.file.getvalue().split("\n"))
+
+
+def _table(title: str, **kwargs):
+    from rich import box
+    from rich.table import Table
+
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title=title,
+                 title_justify="left", title_style="bold", **kwargs)
+
+
+def _totals_table(diff, label_a, label_b):
+    table = _table("Totals")
+    table.add_column("", no_wrap=True)
+    for title in (label_a, label_b, "Change", "Ratio"):
+        table.add_column(title, justify="right", no_wrap=True, overflow="ellipsis")
+    for row in diff.totals:
+        label, a, b, change, ratio = cells.total_cells(row)
+        table.add_row(label, a, b, change, ratio,
+                      style="bold" if row.key in ("params", "macs") else None)
+    return table
+
+
+def _breakdown_table(diff, label_a, label_b):
+    table = _table("By kind (share of each network's total)")
+    table.add_column("Kind", no_wrap=True)
+    for label in (label_a, label_b):
+        table.add_column(f"{label} params", justify="right", no_wrap=True, overflow="ellipsis")
+        table.add_column("%", justify="right", no_wrap=True, style="dim")
+        table.add_column("MACs", justify="right", no_wrap=True)
+        table.add_column("%", justify="right", no_wrap=True, style="dim")
+    for row in diff.breakdown:
+        table.add_row(*cells.breakdown_cells(row, diff))
+    return table
+
+
+def _ladder_table(diff, label_a, label_b):
+    table = _table("Resolution ladder (spatial size → widest channels at that size)")
+    table.add_column("", no_wrap=True)
+    table.add_column("Size", overflow="fold")
+    table.add_column("Channels", overflow="fold")
+    for label, rungs in ((label_a, diff.ladders[0]), (label_b, diff.ladders[1])):
+        table.add_row(label, *cells.ladder_cells(rungs))
+    return table
+
+
+_CHANGE_COLUMNS = ("Change", "Layer", "Kind", "Settings", "Output", "Params", "ΔParams", "ΔMACs")
+_RIGHT = {"Output", "Params", "ΔParams", "ΔMACs"}
+_STYLES = {"added": "green", "removed": "red", "changed": "yellow", "renamed": "cyan",
+           "affected": None, "unchanged": "dim"}
+
+
+def _changes_table(diff, shown):
+    table = _table(f"Layers: {cells.counts_line(diff, len(shown))}")
+    for title in _CHANGE_COLUMNS:
+        table.add_column(title, justify="right" if title in _RIGHT else "left",
+                         no_wrap=title in _RIGHT, overflow="fold")
+    for change in shown:
+        row = cells.change_cells(change)
+        table.add_row(*(_stacked(row[title]) for title in _CHANGE_COLUMNS),
+                      style=_STYLES.get(change.status))
+    return table
+
+
+def _stacked(cell) -> str:
+    """An (old, new) pair as two lines: old above, the new one below behind an arrow."""
+    return f"{cell[0]}\n→ {cell[1]}" if isinstance(cell, tuple) else cell
