@@ -45,3 +45,34 @@ def share(part: int, whole: int) -> str:
 
 def signed(n: int) -> str:
     return f"+{human(n)}" if n > 0 else human(n)
+
+
+def ratio(new: int | None, old: int | None) -> str:
+    """138357544 vs 62378344 -> '×2.22' (three significant digits); '' when old is 0 or missing."""
+    if not old or new is None:
+        return ""
+    value = new / old
+    if value >= 999.5:
+        text = f"{value:,.0f}"
+    elif value >= 0.9995:
+        text = _digits(value, 3)
+        if len(text.split(".")[0]) > len(str(int(value))):  # 9.996 rounds to 10.0, not 10.00
+            text = _digits(float(text), 3)
+    else:
+        text = f"{value:.3g}"
+        if "e" in text:  # three significant digits would need an exponent
+            text = "<0.001" if value else "0"
+    return f"×{text}"
+
+
+def relative(change: int | None, old: int | None) -> str:
+    """The change as a signed percentage of ``old``: '+121.8%', '-3.0%', '0%'; '' when old is 0."""
+    if not old or change is None:
+        return ""
+    if change == 0:
+        return "0%"
+    pct = 100 * change / old
+    text = f"{pct:+.1f}%"
+    if text in ("+0.0%", "-0.0%"):
+        return "+<0.1%" if change > 0 else "-<0.1%"
+    return text
