@@ -85,6 +85,7 @@ def render_show(analysis, options=None) -> str:
         if _minimum_width(rows, plan) <= console.width:
             break
     console.print(_build_table(analysis, rows, plan, console.width))
+    console.print()
     console.print(_footer(analysis))
     text = _strip(console.file.getvalue())
     if analysis.diagnostics:
@@ -129,6 +130,7 @@ def _show_rows(analysis, depth):
                None)
 
 
+_GAP = 2  # spaces between two columns
 # How narrow a text column may get before the next plan (fewer columns) is preferred.
 _SHRINK_TO = {"Layer": 14, "Kind": 7, "Settings": 10}
 
@@ -138,15 +140,15 @@ def _natural_widths(rows, plan) -> dict:
 
 
 def _minimum_width(rows, plan) -> int:
-    """Numbers at full width, text columns at their shrink limit, one space between columns."""
+    """Numbers at full width, text columns at their shrink limit, two spaces between columns."""
     widths = _natural_widths(rows, plan)
-    return len(plan) - 1 + sum(min(w, _SHRINK_TO.get(t, w)) for t, w in widths.items())
+    return _GAP * (len(plan) - 1) + sum(min(w, _SHRINK_TO.get(t, w)) for t, w in widths.items())
 
 
 def _fitted_widths(rows, plan, width) -> dict:
     """Shrink Settings, then Layer, then Kind (rich only shrinks wrapping columns)."""
     widths = _natural_widths(rows, plan)
-    excess = len(plan) - 1 + sum(widths.values()) - width
+    excess = _GAP * (len(plan) - 1) + sum(widths.values()) - width
     for title in ("Settings", "Layer", "Kind"):
         if excess <= 0 or title not in widths:
             continue
@@ -164,8 +166,8 @@ def _build_table(analysis, rows, plan, width):
     from rich import box
     from rich.table import Table
 
-    # no padding and no edges: the box's one-space divider is the only gap between columns
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=0,
+    # no edges; the box's one-space divider plus one space of padding separate the columns
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
                   title=_title(analysis), title_justify="left", title_style="bold")
     widths = _fitted_widths(rows, plan, width)
     for title in plan:
