@@ -637,9 +637,10 @@ class _Evaluator:
             if local == "":
                 sub = scope
             else:
-                name = scope.prefix + local
+                name, n = scope.prefix + local, 1
                 while name in self.used and local == "shortcut":  # a second unnamed residual
-                    name += "_"
+                    n += 1
+                    name = f"{scope.prefix}{local}{n}"
                 self.used.add(name)
                 sub = _Scope(name + ".", scope.path + (name,))
             out = self.seq(branch, shared, sub)
