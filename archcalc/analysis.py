@@ -2,18 +2,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .diagnostics import Diagnostic
+
+
+class ReceptiveField(NamedTuple):
+    """Per spatial axis (height, width): the input pixels one output position depends on.
+
+    ``size`` is the span seen by one output position (padding included, never clipped),
+    ``jump`` the distance in input pixels between neighbouring output positions (the
+    effective stride), ``start`` the input coordinate of the first pixel seen by output
+    position 0 (0-based; negative means padding). Position i sees
+    ``start + i·jump … start + i·jump + size − 1``.
+    """
+
+    size: tuple
+    jump: tuple
+    start: tuple
+
+    def as_dict(self) -> dict:
+        return {"size": list(self.size), "jump": list(self.jump), "start": list(self.start)}
 
 
 class LayerResult:
     """One leaf layer as analysed. ``path`` is the tuple of enclosing scope names."""
 
     __slots__ = ("name", "kind", "input", "output", "params", "buffers", "macs", "fields",
-                 "line", "column", "depth", "path")
+                 "line", "column", "depth", "path", "activations", "receptive_field")
 
     def __init__(self, name, kind, input, output, params, buffers, macs, fields, line, column, depth,
-                 path):
+                 path, activations=0, receptive_field=None):
         self.name = name
         self.kind = kind
         self.input = input
@@ -26,11 +45,15 @@ class LayerResult:
         self.column = column
         self.depth = depth
         self.path = path
+        # values this layer's output adds to memory (0 for in-place kinds; see metrics.py)
+        self.activations = activations
+        self.receptive_field = receptive_field  # ReceptiveField, None for a flat-input network
 
     def as_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "input": list(self.input),
                 "output": list(self.output), "params": self.params, "buffers": self.buffers,
-                "macs": self.macs}
+                "macs": self.macs, "activations": self.activations,
+                "receptive_field": self.receptive_field and self.receptive_field.as_dict()}
 
 
 @dataclass
@@ -54,14 +77,26 @@ class Totals:
     macs: int = 0
     depth: int = 0
     layers: int = 0
+    # Memory (metrics.py states the conventions). Counts are values, scaled by ``batch``;
+    # bytes are counts times ``bytes_per_value``.
+    activations: int = 0          # every stored output of a forward pass, merges included
+    merge_activations: int = 0    # the part of ``activations`` made by parallel/residual merges
+    peak_activations: int = 0     # the most values alive at once during inference
+    input_values: int = 0         # the network input batch
+    batch: int = 1
+    dtype: str = "fp32"
+    bytes_per_value: int = 4
 
     @property
     def flops(self) -> int:
         return 2 * self.macs
 
     def as_dict(self) -> dict:
+        b = self.bytes_per_value
         return {"params": self.params, "buffers": self.buffers, "macs": self.macs,
-                "flops": self.flops, "depth": self.depth, "layers": self.layers}
+                "flops": self.flops, "depth": self.depth, "layers": self.layers,
+                "activations": self.activations, "activation_bytes": self.activations * b,
+                "param_bytes": self.params * b, "peak_activation_bytes": self.peak_activations * b}
 
 
 @dataclass

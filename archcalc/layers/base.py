@@ -193,6 +193,9 @@ class LayerKind:
     describe(fields) -> str              the settings shown in tables ("3×3/1, same")
     warnings(inp, out, fields) -> iter   (code, message, hint) tuples for suspicious-but-legal use
     weighted                             counts towards `depth`
+    window(inp, fields) -> axes | None   the spatial window per axis, ((e, s, p_begin), (e, s,
+                                         p_begin)) with e the effective kernel, for the receptive
+                                         field; None (the default) for kinds that act per position
     """
 
     name: str
@@ -206,6 +209,7 @@ class LayerKind:
     describe: Callable = lambda f: ""
     warnings: Callable | None = None
     weighted: bool = False
+    window: Callable | None = None
     group: str = "other"  # for breakdowns: conv, dense, norm, pool, activation, other
 
 

@@ -25,6 +25,12 @@ def resolve_axes(inp, f, kernel_key: str):
     return ((inp[0], kh, sh, dh, pt, pb_), (inp[1], kw, sw, dw, pl, pr))
 
 
+def window_axes(inp, f, kernel_key: str):
+    """((e, s, p_begin), (e, s, p_begin)): what the receptive-field recurrence needs per axis."""
+    return tuple((window.effective_kernel(k, d), s, pb)
+                 for n, k, s, d, pb, pe in resolve_axes(inp, f, kernel_key))
+
+
 def window_shape(inp, f, kernel_key: str, what: str, ceil: bool = False):
     """Spatial output (H, W) of a windowed layer, with a located error when it is empty."""
     out = []
@@ -227,6 +233,7 @@ CONV = LayerKind(
     describe=describe,
     warnings=lambda inp, out, f: window_warnings(inp, out, f, "kernel", "conv"),
     weighted=True,
+    window=lambda inp, f: window_axes(inp, f, "kernel"),
     group="conv",
 )
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .base import POSITIVE_INT, RATE, LayerKind, field_
+from .pool import whole_window
 
 
 def _channels(shape) -> int:
@@ -43,7 +44,8 @@ def _flatten(inp, f):
     return (n,)
 
 
-FLATTEN = LayerKind(name="flatten", doc="[H, W, C] -> [H·W·C].", shape=_flatten, group="other")
+FLATTEN = LayerKind(name="flatten", doc="[H, W, C] -> [H·W·C].", shape=_flatten, window=whole_window,
+                    group="other")
 
 IDENTITY = LayerKind(name="identity", doc="Passes its input through unchanged.", group="other")
 

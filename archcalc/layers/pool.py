@@ -6,7 +6,7 @@ contract adopts, no MACs.
 from __future__ import annotations
 
 from .base import BOOL, PADDING, PAIR, LayerKind, field_, require_volume
-from .conv import window_shape, window_warnings
+from .conv import window_axes, window_shape, window_warnings
 
 
 
@@ -48,8 +48,16 @@ def _pool(kind: str, what: str) -> LayerKind:
         shape=pool_shape(kind),
         describe=describe,
         warnings=lambda inp, out, f: window_warnings(inp, out, f, "size", kind, ceil=f["ceil"]),
+        window=lambda inp, f: window_axes(inp, f, "size"),
         group="pool",
     )
+
+
+def whole_window(inp, f):
+    """One window over the whole volume (global pooling, flatten): each output sees everything."""
+    if len(inp) != 3:
+        return None
+    return ((inp[0], inp[0], 0), (inp[1], inp[1], 0))
 
 
 def _global(kind: str, what: str) -> LayerKind:
@@ -58,7 +66,7 @@ def _global(kind: str, what: str) -> LayerKind:
         return (1, 1, inp[2])
 
     return LayerKind(name=kind, doc=f"Global {what} pooling: [H, W, C] -> [1, 1, C].",
-                     shape=shape, group="pool")
+                     shape=shape, window=whole_window, group="pool")
 
 
 KINDS = [_pool("maxpool", "Max"), _pool("avgpool", "Average"),

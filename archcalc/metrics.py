@@ -1,0 +1,121 @@
+"""Memory and receptive-field arithmetic: the conventions, in one place. Pure integers.
+
+Activation memory
+-----------------
+A layer *stores* its output when it is a convolution, a dense layer, a pooling layer or a
+normalisation (batchnorm, lrn): the kinds whose ``group`` is in ``STORED_GROUPS``. The
+merge of a ``parallel``/``residual`` (concat or add) stores its output too. Element-wise
+activations (relu, tanh, … — frameworks run them in place), dropout (the identity at
+inference), flatten (a view) and identity store nothing: their ``activations`` is 0.
+
+* ``activations`` (a layer): the values its output stores, times the batch.
+* ``Totals.activations``: the sum over layers plus the merge outputs — the forward pass's
+  activations. VGG-16 at 224: 13,547,520 (convs) + 1,530,368 (pools) + 9,192 (dense).
+* ``Totals.peak_activations``: the most values alive at once during inference, walking the
+  layers in execution order: the network input is alive at the start; a storing layer needs
+  its input and its output at the same time, after which the input is freed unless a branch
+  point still holds it (the input of a ``parallel``/``residual`` stays alive until the
+  merge; every branch's output stays alive until the merge).
+* Training estimate (``training_bytes``): the forward activations and the input batch are
+  kept for the backward pass, plus the weights (params and buffers), one gradient per
+  parameter, and the optimizer state — SGD with momentum keeps one value per parameter,
+  Adam two. Everything in the chosen dtype; framework workspace and allocator overhead are
+  not included, so read it as a lower bound.
+
+``--batch N`` multiplies activations, MACs (hence FLOPs) and the peak by N — every tensor of
+a batch grows by the same factor — and leaves parameters alone. ``--dtype`` sets the bytes
+per value for every byte figure.
+
+Receptive field
+---------------
+Per spatial axis, for a window of effective kernel e = d·(k − 1) + 1, stride s and padding
+p_begin before the data, from the receptive field (r, j, a) of its input:
+
+    r_out = r_in + (e − 1)·j_in      size
+    j_out = j_in·s                   jump (effective stride)
+    a_out = a_in − p_begin·j_in      start: input coordinate of output position 0's first pixel
+
+starting from (1, 1, 0) at the input. Per-position layers (activations, batchnorm, dense on
+a flat vector) keep their input's field. Global pooling and flatten are one window over the
+whole volume (e = s = its size), so they and everything after them see the whole input.
+A merge takes the union of its branches' fields: the earliest start and the latest end (for
+branches with the same jump, as in every real network, this is exact; with different jumps
+the larger one is kept). Networks with a flat input have no receptive field (None).
+"""
+from __future__ import annotations
+
+from .analysis import ReceptiveField
+
+STORED_GROUPS = frozenset(("conv", "dense", "pool", "norm"))
+
+DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+
+# Optimizer state kept per parameter, in values.
+OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2}
+
+INPUT_FIELD = ReceptiveField((1, 1), (1, 1), (0, 0))
+
+
+def input_field(shape) -> ReceptiveField | None:
+    return INPUT_FIELD if shape is not None and len(shape) == 3 else None
+
+
+def through_window(rf: ReceptiveField, axes) -> ReceptiveField:
+    """The recurrence above for both axes; ``axes`` = ((e, s, p_begin), (e, s, p_begin))."""
+    (eh, sh, ph), (ew, sw, pw) = axes
+    (rh, rw), (jh, jw), (ah, aw) = rf
+    return ReceptiveField((rh + (eh - 1) * jh, rw + (ew - 1) * jw), (jh * sh, jw * sw),
+                          (ah - ph * jh, aw - pw * jw))
+
+
+def through_merge(fields) -> ReceptiveField | None:
+    """The union of the branches' receptive fields (see the module docstring)."""
+    first = fields[0]
+    if first is None:
+        return None
+    # Written out per axis, without generators: a residual network merges once per block.
+    (rh, rw), (jh, jw), (bh, bw) = first
+    eh, ew = bh + rh, bw + rw  # one past the last pixel seen
+    for other in fields:
+        if other is first or other == first:
+            continue
+        (orh, orw), (ojh, ojw), (obh, obw) = other
+        bh, bw = min(bh, obh), min(bw, obw)
+        eh, ew = max(eh, obh + orh), max(ew, obw + orw)
+        jh, jw = max(jh, ojh), max(jw, ojw)
+    return ReceptiveField((eh - bh, ew - bw), (jh, jw), (bh, bw))
+
+
+def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
+    """Scale an analysis to a batch and a precision, in place, after its checks have run
+    (a spec's `expect` totals are per sample). Returns the analysis."""
+    if dtype not in DTYPE_BYTES:
+        raise ValueError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPE_BYTES)}")
+    totals = analysis.totals
+    totals.dtype, totals.bytes_per_value = dtype, DTYPE_BYTES[dtype]
+    factor = batch // totals.batch if batch % totals.batch == 0 else None
+    if factor is None or batch < 1:
+        raise ValueError(f"cannot rescale a batch of {totals.batch} to {batch}")
+    if factor != 1:
+        for layer in analysis.layers:
+            layer.macs *= factor
+            layer.activations *= factor
+        for key in ("macs", "activations", "merge_activations", "peak_activations", "input_values"):
+            setattr(totals, key, getattr(totals, key) * factor)
+        totals.batch = batch
+    return analysis
+
+
+def training_bytes(totals) -> dict[str, int]:
+    """The training estimate per optimizer, in bytes (see the module docstring)."""
+    b = totals.bytes_per_value
+    base = (totals.activations + totals.input_values + totals.params + totals.buffers
+            + totals.params) * b  # kept activations, input, weights, buffers, gradients
+    return {name: base + state * totals.params * b for name, state in OPTIMIZER_STATE.items()}
+
+
+def memory_dict(totals) -> dict:
+    """The JSON `memory` object: the settings the byte figures were computed with."""
+    return {"batch": totals.batch, "dtype": totals.dtype, "bytes_per_value": totals.bytes_per_value,
+            "input_values": totals.input_values, "merge_activations": totals.merge_activations,
+            "peak_activations": totals.peak_activations, "training_bytes": training_bytes(totals)}
