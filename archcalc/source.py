@@ -75,7 +75,7 @@ class _Converter:
 
     def mark(self, node) -> Mark:
         m = node.start_mark
-        return Mark(self.file, m.line + 1, m.column + 1)
+        return _new_tuple(Mark, (self.file, m.line + 1, m.column + 1))  # Mark(...) without its checks
 
     def expanded_size(self, node) -> int:
         """Node count with every alias expanded, computed without expanding anything."""
@@ -149,6 +149,10 @@ class _Converter:
         if tag == _STR or tag == _TIMESTAMP:
             return node.value
         if tag == _INT:
+            text = node.value
+            # The common case, decimal digits without a leading zero (YAML 1.1 reads 010 as octal).
+            if len(text) < 19 and text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
+                return int(text)
             try:
                 return self.ctor.construct_yaml_int(node)
             except ValueError:
@@ -168,10 +172,35 @@ class _Converter:
         return None
 
 
-def _loader_class():
-    import yaml
+_new_tuple = tuple.__new__
+_LOADER = None
+# Scalars resolved per (value, style): a spec repeats the same few values ("conv", "3", "64")
+# hundreds of times, and `archcalc validate` reads a thousand specs in one process.
+_RESOLVED: dict = {}
 
-    return getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+
+def _loader_class():
+    global _LOADER
+    if _LOADER is None:
+        import yaml
+
+        base = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
+        scalar = yaml.ScalarNode
+
+        class Loader(base):
+            def resolve(self, kind, value, implicit):
+                if kind is not scalar or len(value) > 40:
+                    return super().resolve(kind, value, implicit)
+                key = (value, implicit)
+                tag = _RESOLVED.get(key)
+                if tag is None:
+                    tag = super().resolve(kind, value, implicit)
+                    if len(_RESOLVED) < 50_000:
+                        _RESOLVED[key] = tag
+                return tag
+
+        _LOADER = Loader
+    return _LOADER
 
 
 def parse(text: str, file: str) -> Document:
@@ -205,7 +234,8 @@ def parse(text: str, file: str) -> Document:
         return doc
     conv = _Converter(file)
     try:
-        size = conv.expanded_size(node)
+        # Without an alias ('*name') nothing is expanded: the node count is bounded by the text.
+        size = conv.expanded_size(node) if "*" in text or len(text) > 100_000 else 0
         if size > MAX_EXPANDED_NODES:
             doc.diagnostics.append(make(
                 "too-large", f"the document expands to {size:,} YAML nodes (limit "

@@ -124,7 +124,7 @@ def window_warnings(inp, out, f, kernel_key: str, what: str, ceil: bool = False)
 def _excess_padding(axes, f, what: str):
     """A side padded by more than half the (effective) window makes border outputs that see
     mostly, or only, padding: legal, but rarely meant (and PyTorch refuses it for pooling)."""
-    if f.get("padding") == "same":
+    if f.get("padding") in ("same", (0, 0, 0, 0)):
         return None
     worst = None
     for (n, k, s, d, pb, pe), noun in zip(axes, ("rows", "columns")):
