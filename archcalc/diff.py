@@ -392,7 +392,7 @@ class Gate:
 
     @property
     def threshold_text(self) -> str:
-        sign = "+" if self.value > 0 and self.measure != "level" else ""
+        sign = "+" if self.value >= 0 and self.measure != "level" else ""
         number = _fraction_text(self.value)
         return f"{sign}{number}{'%' if self.measure == 'relative' else ''}"
 

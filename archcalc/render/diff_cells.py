@@ -74,16 +74,21 @@ def total_cells(row: TotalRow) -> tuple[str, str, str, str, str]:
 
 
 def breakdown_cells(row: KindRow, diff: Diff) -> tuple[str, ...]:
-    """(group, A params, A share, A MACs, A share, B params, B share, B MACs, B share)."""
+    """(group, A params, A MACs, B params, B MACs), each amount with its share of that
+    network's total: '123.6 M (89.4%)'."""
     ta, tb = diff.a.totals, diff.b.totals
     cells = [GROUP_LABELS.get(row.group, row.group)]
     for sums, totals in ((row.a, ta), (row.b, tb)):
         if not sums.layers:
-            cells += ["—", "", "—", ""]
+            cells += ["—", "—"]
             continue
-        cells += [numbers.human(sums.params), _share(sums.params, totals.params),
-                  numbers.human(sums.macs), _share(sums.macs, totals.macs)]
+        cells += [_with_share(sums.params, totals.params), _with_share(sums.macs, totals.macs)]
     return tuple(cells)
+
+
+def _with_share(part: int, whole: int) -> str:
+    share = _share(part, whole)
+    return f"{numbers.human(part)} ({share})" if share else numbers.human(part)
 
 
 def _share(part: int, whole: int) -> str:
@@ -171,15 +176,14 @@ def visible_changes(diff: Diff, show_all: bool) -> list[LayerChange]:
 
 # ----------------------------------------------------------------------------- gates
 def gate_message(result: GateResult) -> str:
-    """'params>+5% failed: params 62,378,344 → 138,357,544 (+75,979,200, +121.8%), more
-    than +5%'."""
+    """'params>+5% failed: params 62,378,344 → 138,357,544, change +75,979,200 (+121.8%),
+    more than +5%'."""
     gate = result.gate
     verdict = "failed" if result.failed else "passed"
     relative = numbers.relative(result.change, result.a)
-    change = f"{result.change:+,}" + (f", {relative}" if relative else "")
+    text = (f"{gate.text} {verdict}: {gate.total} {result.a:,} → {result.b:,}, "
+            f"change {result.change:+,}" + (f" ({relative})" if relative else ""))
     bound = gate.operator_text if result.failed else f"not {gate.operator_text}"
-    what = {"level": f"{gate.total} is {result.b:,}",
-            "change": f"the change is {result.change:+,}",
-            "relative": f"the change is {relative or ('from 0' if result.b else '0%')}"}[gate.measure]
-    return (f"{gate.text} {verdict}: {gate.total} {result.a:,} → {result.b:,} ({change}); "
-            f"{what}, {bound} {gate.threshold_text}")
+    if gate.measure == "level":
+        return f"{text}; {result.b:,} is {bound} {gate.threshold_text}"
+    return f"{text}, {bound} {gate.threshold_text}"

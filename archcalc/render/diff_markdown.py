@@ -16,8 +16,8 @@ def render_diff(diff, options=None) -> str:
     lines += _table(("", label_a, label_b, "Change", "Ratio"),
                     [cells.total_cells(row) for row in diff.totals], {1, 2, 3, 4})
     lines += ["", "**By kind** (share of each network's total)", ""]
-    lines += _table(("Kind", f"{label_a} params", "%", "MACs", "%", f"{label_b} params", "%", "MACs", "%"),
-                    [cells.breakdown_cells(row, diff) for row in diff.breakdown], set(range(1, 9)))
+    lines += _table(("Kind", f"{label_a} params", f"{label_a} MACs", f"{label_b} params", f"{label_b} MACs"),
+                    [cells.breakdown_cells(row, diff) for row in diff.breakdown], {1, 2, 3, 4})
     lines += ["", "**Resolution ladder** (spatial size → widest channels at that size)", ""]
     lines += _table(("", "Size", "Channels"),
                     [(label, *cells.ladder_cells(rungs))

@@ -17,12 +17,18 @@ def render_diff(diff, options=None) -> str:
     title.append(f"{label_a} → {label_b}", style="bold")
     console.print(title)
     console.print(Text(cells.mode_line(diff), style="dim"))
-    console.print(_totals_table(diff, label_a, label_b))
-    console.print(_breakdown_table(diff, label_a, label_b))
-    console.print(_ladder_table(diff, label_a, label_b))
+    sections = [("Totals", _totals_table(diff, label_a, label_b)),
+                ("By kind (share of each network's total)", _breakdown_table(diff, label_a, label_b)),
+                ("Resolution ladder (spatial size → widest channels at that size)",
+                 _ladder_table(diff, label_a, label_b))]
     if diff.changes is not None:
         shown = cells.visible_changes(diff, options.get("all", False))
-        console.print(_changes_table(diff, shown))
+        sections.append((f"Layers: {cells.counts_line(diff, len(shown))}", _changes_table(shown)))
+    console.print()
+    for heading, table in sections:
+        # Headings are printed, not table titles: a title would wrap at the table's width.
+        console.print(Text(heading, style="bold"))
+        console.print(table)
     results = options.get("gates") or ()
     if results:
         console.print(Text("Gates", style="bold"))
@@ -32,16 +38,15 @@ def render_diff(diff, options=None) -> str:
     return "\n".join(line.rstrip() for line in console.file.getvalue().split("\n"))
 
 
-def _table(title: str, **kwargs):
+def _table():
     from rich import box
     from rich.table import Table
 
-    return Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title=title,
-                 title_justify="left", title_style="bold", **kwargs)
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
 
 
 def _totals_table(diff, label_a, label_b):
-    table = _table("Totals")
+    table = _table()
     table.add_column("", no_wrap=True)
     for title in (label_a, label_b, "Change", "Ratio"):
         table.add_column(title, justify="right", no_wrap=True, overflow="ellipsis")
@@ -53,20 +58,18 @@ def _totals_table(diff, label_a, label_b):
 
 
 def _breakdown_table(diff, label_a, label_b):
-    table = _table("By kind (share of each network's total)")
+    table = _table()
     table.add_column("Kind", no_wrap=True)
     for label in (label_a, label_b):
         table.add_column(f"{label} params", justify="right", no_wrap=True, overflow="ellipsis")
-        table.add_column("%", justify="right", no_wrap=True, style="dim")
-        table.add_column("MACs", justify="right", no_wrap=True)
-        table.add_column("%", justify="right", no_wrap=True, style="dim")
+        table.add_column(f"{label} MACs", justify="right", no_wrap=True, overflow="ellipsis")
     for row in diff.breakdown:
         table.add_row(*cells.breakdown_cells(row, diff))
     return table
 
 
 def _ladder_table(diff, label_a, label_b):
-    table = _table("Resolution ladder (spatial size → widest channels at that size)")
+    table = _table()
     table.add_column("", no_wrap=True)
     table.add_column("Size", overflow="fold")
     table.add_column("Channels", overflow="fold")
@@ -75,22 +78,37 @@ def _ladder_table(diff, label_a, label_b):
     return table
 
 
-_CHANGE_COLUMNS = ("Change", "Layer", "Kind", "Settings", "Output", "Params", "ΔParams", "ΔMACs")
+_CHANGE_COLUMNS = ("Change", "Layer", "Settings", "Output", "Params", "ΔParams", "ΔMACs")
 _RIGHT = {"Output", "Params", "ΔParams", "ΔMACs"}
 _STYLES = {"added": "green", "removed": "red", "changed": "yellow", "renamed": "cyan",
            "affected": None, "unchanged": "dim"}
 
 
-def _changes_table(diff, shown):
-    table = _table(f"Layers: {cells.counts_line(diff, len(shown))}")
+def _changes_table(shown):
+    table = _table()
+    rows = [(_with_kind(cells.change_cells(change)), change.status) for change in shown]
+    # Names are what a reader looks for: give them their width (up to 32) before settings.
+    longest = max((len(line) for row, _ in rows for line in _stacked(row["Layer"]).split("\n")),
+                  default=5)
     for title in _CHANGE_COLUMNS:
         table.add_column(title, justify="right" if title in _RIGHT else "left",
-                         no_wrap=title in _RIGHT, overflow="fold")
-    for change in shown:
-        row = cells.change_cells(change)
-        table.add_row(*(_stacked(row[title]) for title in _CHANGE_COLUMNS),
-                      style=_STYLES.get(change.status))
+                         no_wrap=title in _RIGHT or title == "Change", overflow="fold",
+                         min_width=min(longest, 32) if title == "Layer" else None)
+    for row, status in rows:
+        table.add_row(*(_stacked(row[title]) for title in _CHANGE_COLUMNS), style=_STYLES.get(status))
     return table
+
+
+def _with_kind(row: dict) -> dict:
+    """The kind leads the settings ("conv 3×3/1, p1"): one column fewer for the numbers."""
+    kind, settings = row["Kind"], row["Settings"]
+    if isinstance(kind, tuple) or isinstance(settings, tuple):
+        ka, kb = kind if isinstance(kind, tuple) else (kind, kind)
+        sa, sb = settings if isinstance(settings, tuple) else (settings, settings)
+        row["Settings"] = (f"{ka} {sa}".strip(), f"{kb} {sb}".strip())
+    else:
+        row["Settings"] = f"{kind} {settings}".strip()
+    return row
 
 
 def _stacked(cell) -> str:
