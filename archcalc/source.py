@@ -172,6 +172,49 @@ class _Converter:
         return None
 
 
+# Deepest nesting a spec may have. Real specs nest a dozen levels; libyaml composes
+# recursively in C, so a file nested thousands deep would crash the process instead.
+MAX_NESTING = 200
+
+
+def _nesting_bound(text: str) -> int:
+    """An upper bound of the YAML nesting depth, cheaply: open flow brackets at any point plus
+    the longest run of indentation and block indicators that starts a line."""
+    import re
+
+    flow = deepest = 0
+    for c in re.sub(r"[^\[\]{}]+", "", text):
+        if c in "[{":
+            flow += 1
+            deepest = max(deepest, flow)
+        else:
+            flow -= 1
+    block = max(map(len, re.findall(r"^[ \t?-]*", text, re.M)), default=0)
+    return deepest + block
+
+
+def _deep_position(text: str, limit: int) -> tuple[int, int]:
+    """(line, column) where the nesting bound first passes ``limit`` (only for refused files)."""
+    flow, line, column, prefix = 0, 1, 1, True
+    block = 0
+    for c in text:
+        if c == "\n":
+            line, column, prefix, block = line + 1, 1, True, 0
+            continue
+        if prefix and c in " \t?-":
+            block += 1
+        else:
+            prefix = False
+        if c in "[{":
+            flow += 1
+        elif c in "]}":
+            flow -= 1
+        if flow + block > limit:
+            return line, column
+        column += 1
+    return 1, 1
+
+
 _new_tuple = tuple.__new__
 _LOADER = None
 # Scalars resolved per (value, style): a spec repeats the same few values ("conv", "3", "64")
@@ -209,6 +252,14 @@ def parse(text: str, file: str) -> Document:
 
     doc = Document(file=file, text=text)
     try:
+        depth = _nesting_bound(text)
+        if depth > MAX_NESTING:
+            line, column = _deep_position(text, MAX_NESTING)
+            doc.diagnostics.append(make(
+                "too-large", f"the YAML nests too deeply: beyond {MAX_NESTING} levels of indentation "
+                "and brackets",
+                Mark(file, line, column), hint="a spec nests a dozen levels at most; use blocks and `repeat`"))
+            return doc
         node = yaml.compose(text, Loader=_loader_class())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
