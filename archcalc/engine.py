@@ -310,7 +310,8 @@ class _Compiler:
                 accepted = ", ".join(list(kind.fields) + list(COMMON_KEYS))
                 self.error("unknown-field", f"{kind.name} has no field {key!r}", kmark, layer=name,
                            hint=(_did_you_mean(key, list(kind.fields) + list(COMMON_KEYS)) + " "
-                                 if _did_you_mean(key, kind.fields) else "") + f"accepted: {accepted}")
+                                 if _did_you_mean(key, list(kind.fields) + list(COMMON_KEYS)) else "")
+                           + f"accepted: {accepted}")
                 ok = False
                 continue
             vmark = fields.value_marks[key]
@@ -492,7 +493,7 @@ class _Evaluator:
         # keeps alive, so the next storing layer must not free it.
         self.activations = self.merge_activations = 0
         self.live = self.peak = 0
-        self.windows: dict = {}  # (id(fields), input shape) -> window axes: repeats reuse both
+        self.rules: dict = {}  # (id(leaf node), input shape) -> what the kind's rules give
 
     def report(self, code, message, mark, layer, hint="", severity=None):
         if self.record:
@@ -536,42 +537,43 @@ class _Evaluator:
             self.report("activation-after-softmax", f"{kind.name} follows softmax", node.mark, name,
                         hint="softmax usually ends a classifier; losses such as cross-entropy apply it "
                              "themselves")
-        try:
-            out = kind.shape(shape, fields)
-        except RuleError as exc:
-            mark = node.field_marks.get(exc.field, node.mark) if exc.field else node.mark
-            self.report(exc.code, exc.message, mark, name, hint=exc.hint)
-            return None
-        params = kind.params(shape, out, fields)
-        buffers = kind.buffers(shape, out, fields)
-        macs = kind.macs(shape, out, fields)
+        # A layer's rules depend only on the layer and its input shape; inside a repeat the
+        # same pair comes back thousands of times, so the results are kept.
+        key = (id(node), shape)
+        rule = self.rules.get(key)
+        if rule is None:
+            try:
+                out = kind.shape(shape, fields)
+            except RuleError as exc:
+                mark = node.field_marks.get(exc.field, node.mark) if exc.field else node.mark
+                self.report(exc.code, exc.message, mark, name, hint=exc.hint)
+                return None
+            rule = self.rules[key] = (
+                out, kind.params(shape, out, fields), kind.buffers(shape, out, fields),
+                kind.macs(shape, out, fields),
+                tuple(kind.warnings(shape, out, fields)) if kind.warnings is not None else (),
+                prod(out) if kind.group in STORED_GROUPS else 0,
+                (kind.window(shape, fields) or ()) if kind.window is not None else ())
+        out, params, buffers, macs, warnings, stored, axes = rule
         if kind.weighted:
             depth += 1
-        if kind.warnings is not None:
-            for code, message, hint in kind.warnings(shape, out, fields):
-                self.report(code, message, node.mark, name, hint=hint)
+        for code, message, hint in warnings:
+            self.report(code, message, node.mark, name, hint=hint)
         self.after_softmax = kind.name == "softmax" or fields.get("activation") == "softmax"
         if node.expect is not None:
             self.check_expect(node, out, name)
         self.params += params
         self.buffers += buffers
         self.macs += macs
-        stored = 0
-        if kind.group in STORED_GROUPS:
-            stored = prod(out)
+        if stored:
             self.activations += stored
             live = self.live + stored
             if live > self.peak:
                 self.peak = live
             self.live = live if held else live - prod(shape)
             held = False
-        if field is not None and kind.window is not None:
-            key = (id(fields), shape)
-            axes = self.windows.get(key)
-            if axes is None:
-                axes = self.windows[key] = kind.window(shape, fields) or ()
-            if axes:
-                field = through_window(field, axes)
+        if field is not None and axes:
+            field = through_window(field, axes)
         if self.record:
             mark = node.mark
             self.layers.append(LayerResult(name, kind.name, shape, out, params, buffers, macs, fields,
