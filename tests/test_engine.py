@@ -68,30 +68,25 @@ def test_totals_are_sums_of_the_layers(spec_file):
 
 
 # ----------------------------------------------------------------------------------- depth
+C1 = "conv: {filters: 2, kernel: 1}"  # a 1x1 conv keeping 4x4x2: one weight layer
+
+
 @pytest.mark.parametrize("layers, depth", [
     # weight layers only: conv, dense; pools, activations, flatten, batchnorm add nothing
-    ("[conv: {filters: 2, kernel: 1}, relu, maxpool: 2, batchnorm, flatten, dense: 3]", 2),
+    (f"[{C1}, relu, maxpool: 2, batchnorm, flatten, dense: 3]", 2),
     # a parallel whose longest branch has 3 convs adds 3, whichever order the branches are in
-    ("[conv: {filters: 2, kernel: 1}, parallel: {branches: [[conv: {filters: 2, kernel: 1}, "
-     "conv: {filters: 2, kernel: 1}, conv: {filters: 2, kernel: 1}], [conv: {filters: 2, kernel: 1}]]}]",
-     1 + 3),
-    ("[conv: {filters: 2, kernel: 1}, parallel: {branches: [[conv: {filters: 2, kernel: 1}], "
-     "[conv: {filters: 2, kernel: 1}, conv: {filters: 2, kernel: 1}, conv: {filters: 2, kernel: 1}]]}]",
-     1 + 3),
+    (f"[{C1}, parallel: {{branches: [[{C1}, {C1}, {C1}], [{C1}]]}}]", 1 + 3),
+    (f"[{C1}, parallel: {{branches: [[{C1}], [{C1}, {C1}, {C1}]]}}]", 1 + 3),
     # an identity branch: the other branch's single conv is the longest path
-    ("[parallel: {branches: [[], [conv: {filters: 2, kernel: 1}]]}]", 1),
+    (f"[parallel: {{branches: [[], [{C1}]]}}]", 1),
     # a pool-only branch next to a 2-conv branch
-    ("[parallel: {branches: [[maxpool: {size: 3, stride: 1, padding: 1}], "
-     "[conv: {filters: 2, kernel: 1}, conv: {filters: 2, kernel: 1}]]}]", 2),
-    # residual: main path 2 convs, 1-conv projection shortcut is off the longest path
-    ("[residual: {layers: [conv: {filters: 4, kernel: 1}, conv: {filters: 4, kernel: 1}], "
-     "shortcut: [conv: {filters: 4, kernel: 1}]}]", 2),
+    (f"[parallel: {{branches: [[maxpool: {{size: 3, stride: 1, padding: 1}}], [{C1}, {C1}]]}}]", 2),
+    # residual: main path 2 convs, the 1-conv projection shortcut is off the longest path
+    (f"[residual: {{layers: [{C1}, {C1}], shortcut: [{C1}]}}]", 2),
     # repeat 3 times of (conv, relu), then a dense after flatten: 3 + 1
-    ("[repeat: {times: 3, layers: [conv: {filters: 2, kernel: 1}, relu]}, flatten, dense: 2]", 4),
-    # a parallel nested inside a branch: outer branch 1 = conv then inner parallel (max 2) = 3
-    ("[parallel: {branches: [[conv: {filters: 2, kernel: 1}, parallel: {branches: "
-     "[[conv: {filters: 2, kernel: 1}, conv: {filters: 2, kernel: 1}], []]}], "
-     "[conv: {filters: 2, kernel: 1}]]}]", 3),
+    (f"[repeat: {{times: 3, layers: [{C1}, relu]}}, flatten, dense: 2]", 4),
+    # a parallel nested inside a branch: outer branch 1 = conv, then inner parallel (max 2) = 3
+    (f"[parallel: {{branches: [[{C1}, parallel: {{branches: [[{C1}, {C1}], []]}}], [{C1}]]}}]", 3),
 ])
 def test_depth_is_the_longest_chain_of_weight_layers(spec_file, layers, depth):
     a = analyse(spec_file, f"input: [4, 4, 2]\nlayers: {layers}\n")

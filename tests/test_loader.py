@@ -179,7 +179,7 @@ def test_the_c_loader_is_used_when_libyaml_is_present(monkeypatch):
     seen = []
     real_compose = yaml.compose
 
-    def recording_compose(stream, Loader):  # noqa: N803 - PyYAML's own parameter name
+    def recording_compose(stream, Loader):
         seen.append(Loader)
         return real_compose(stream, Loader=Loader)
 
