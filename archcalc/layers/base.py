@@ -4,7 +4,6 @@ diagnostics and stamps the layer name on them).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable
 
 Shape = tuple  # (H, W, C) for a volume, (N,) for a flat vector
@@ -50,13 +49,18 @@ def describe_found(value) -> str:
 
 
 # ---------------------------------------------------------------------------- field types
-@dataclass(frozen=True)
 class FieldType:
-    """How a field's YAML value is checked and normalised. ``schema`` is its JSON Schema."""
+    """How a field's YAML value is checked and normalised. ``schema`` is its JSON Schema.
 
-    name: str
-    check: Callable[[object], object]
-    schema: dict
+    The records of this module are plain slotted classes, not dataclasses: creating a
+    dataclass costs about a millisecond at import, and start-up time is a feature here."""
+
+    __slots__ = ("name", "check", "schema")
+
+    def __init__(self, name: str, check: Callable[[object], object], schema: dict):
+        self.name = name
+        self.check = check
+        self.schema = schema
 
 
 def _is_int(v) -> bool:
@@ -156,12 +160,14 @@ def choice(*options: str) -> FieldType:
     return FieldType("choice", check, {"enum": list(options)})
 
 
-@dataclass(frozen=True)
 class Field:
-    type: FieldType
-    default: object = None
-    required: bool = False
-    doc: str = ""
+    __slots__ = ("type", "default", "required", "doc")
+
+    def __init__(self, type: FieldType, default: object = None, required: bool = False, doc: str = ""):
+        self.type = type
+        self.default = default
+        self.required = required
+        self.doc = doc
 
 
 REQUIRED = object()
@@ -182,7 +188,10 @@ def _same_shape(inp, f):
     return inp
 
 
-@dataclass(frozen=True)
+def _no_settings(f) -> str:
+    return ""
+
+
 class LayerKind:
     """One leaf kind: its fields and its rules. Rules are pure functions of shapes and fields.
 
@@ -198,19 +207,30 @@ class LayerKind:
                                          field; None (the default) for kinds that act per position
     """
 
-    name: str
-    doc: str
-    fields: dict = field(default_factory=dict)
-    primary: str | None = None
-    shape: Callable = _same_shape
-    params: Callable = _zero
-    buffers: Callable = _zero
-    macs: Callable = _zero
-    describe: Callable = lambda f: ""
-    warnings: Callable | None = None
-    weighted: bool = False
-    window: Callable | None = None
-    group: str = "other"  # for breakdowns: conv, dense, norm, pool, activation, other
+    __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
+                 "warnings", "weighted", "window", "group")
+
+    def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
+                 shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
+                 macs: Callable = _zero, describe: Callable = _no_settings,
+                 warnings: Callable | None = None, weighted: bool = False,
+                 window: Callable | None = None, group: str = "other"):
+        self.name = name
+        self.doc = doc
+        self.fields = fields if fields is not None else {}
+        self.primary = primary
+        self.shape = shape
+        self.params = params
+        self.buffers = buffers
+        self.macs = macs
+        self.describe = describe
+        self.warnings = warnings
+        self.weighted = weighted
+        self.window = window
+        self.group = group  # for breakdowns: conv, dense, norm, pool, activation, other
+
+    def __repr__(self) -> str:
+        return f"LayerKind({self.name!r})"
 
 
 def require_volume(inp, kind: str):
