@@ -485,6 +485,7 @@ class _Evaluator:
         self.groups: list[Group] = []
         self.diagnostics = diagnostics
         self.used: set[str] = set()
+        self.reported_names: set = set()
         self.record = record  # False when probing other input sizes: rules only
         self.after_softmax = False
         self.params = self.buffers = self.macs = 0
@@ -500,7 +501,10 @@ class _Evaluator:
             self.diagnostics.append(make(code, message, mark, hint=hint, layer=layer, severity=severity))
 
     def unique(self, name: str, mark) -> str:
-        if name in self.used:
+        # One report per place in the file: a named layer inside an unnamed repeat of 1,000
+        # iterations is one mistake, not 999.
+        if name in self.used and (name, mark) not in self.reported_names:
+            self.reported_names.add((name, mark))
             self.report("duplicate-name", f"the layer name {name!r} is used twice", mark, name,
                         hint="names must be unique; give one a different `name` (names inside an "
                              "unnamed repeat repeat too: name the repeat to scope each iteration)")

@@ -284,7 +284,8 @@ def _footer(analysis) -> list:
         [("MACs    ", "bold"), (f"{numbers.human(t.macs):>8}  ({numbers.exact(t.macs)})   "
                                 f"FLOPs {numbers.human(t.flops)}", None)],
         [("Shape   ", "bold"), (f"{numbers.shape(analysis.input)} → {numbers.shape(analysis.output)}   "
-                                f"depth {t.depth} weight layers   {t.layers} layers", None)],
+                                f"depth {t.depth} weight layer{'s' if t.depth != 1 else ''}   "
+                                f"{t.layers} layer{'s' if t.layers != 1 else ''}", None)],
     ]
     errors, warnings = len(analysis.errors), len(analysis.warnings)
     if errors or warnings:
