@@ -21,7 +21,7 @@ from .analysis import Analysis, Group, LayerResult, Totals
 from .diagnostics import ERROR, Diagnostic, Mark, make
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, describe_found, fmt_shape
-from .metrics import STORED_GROUPS, input_field, through_merge, through_window
+from .metrics import STORED_GROUPS, effective_window, input_field, through_merge, through_window
 from .source import Document, LList, LMap
 
 # Bounds that keep hostile specs fast: the number of leaf layers a network may expand to.
@@ -48,11 +48,12 @@ class Leaf:
 
 
 class Seq:
-    __slots__ = ("items", "size")
+    __slots__ = ("items", "size", "names")
 
     def __init__(self, items):
         self.items = items
         self.size = sum(item.size if not isinstance(item, Leaf) else 1 for item in items)
+        self.names = tuple(item.name for item in items if item.name)  # explicit, to reserve
 
 
 class Composite:
@@ -465,12 +466,12 @@ class _Scope:
         self.counters: dict[str, int] = {}
         self.path = path
 
-    def generated(self, kind: str, used) -> str:
+    def generated(self, kind: str, used, reserved) -> str:
         n = self.counters.get(kind, 0)
         while True:
             n += 1
             name = f"{self.prefix}{kind}{n}"
-            if name not in used:
+            if name not in used and name not in reserved:
                 self.counters[kind] = n
                 return name
 
@@ -486,6 +487,9 @@ class _Evaluator:
         self.diagnostics = diagnostics
         self.used: set[str] = set()
         self.reported_names: set = set()
+        # explicit names of the sequence being walked: a generated `conv2` must not take the
+        # name that a later layer of the same sequence was given
+        self.reserved: set[str] = set()
         self.record = record  # False when probing other input sizes: rules only
         self.after_softmax = False
         self.params = self.buffers = self.macs = 0
@@ -522,6 +526,8 @@ class _Evaluator:
         if absorb and len(seq.items) == 1 and isinstance(seq.items[0], Composite) \
                 and seq.items[0].name is None and seq.items[0].kind not in ("repeat",):
             return self.composite(seq.items[0], state, scope, absorbed=True)
+        for name in seq.names:
+            self.reserved.add(scope.prefix + name)
         for item in seq.items:
             if state is None:
                 return None
@@ -533,7 +539,7 @@ class _Evaluator:
         shape, depth, field, held = state
         kind = node.kind
         name = self.unique(scope.prefix + node.name, node.mark) if node.name else \
-            scope.generated(kind.name, self.used)
+            scope.generated(kind.name, self.used, self.reserved)
         if not node.name:
             self.used.add(name)
         fields = node.fields
@@ -557,7 +563,7 @@ class _Evaluator:
                 kind.macs(shape, out, fields),
                 tuple(kind.warnings(shape, out, fields)) if kind.warnings is not None else (),
                 prod(out) if kind.group in STORED_GROUPS else 0,
-                (kind.window(shape, fields) or ()) if kind.window is not None else ())
+                effective_window(kind.window(shape, fields)) if kind.window is not None else ())
         out, params, buffers, macs, warnings, stored, axes = rule
         if kind.weighted:
             depth += 1
@@ -604,7 +610,7 @@ class _Evaluator:
         elif kind == "repeat" or kind == "residual":
             inner, group = scope, None  # an unnamed repeat or residual is sugar: no new scope
         else:
-            local = scope.generated(kind, self.used)[len(scope.prefix):]
+            local = scope.generated(kind, self.used, self.reserved)[len(scope.prefix):]
             self.used.add(scope.prefix + local)
             inner = scope.child(local)
             group = self.open_group(inner, kind, state[0])
