@@ -40,6 +40,13 @@ def _allow_references(schema: dict) -> dict:
     return {"anyOf": [items_too(schema), ref]}
 
 
+def _shape_schema() -> dict:
+    """[H, W, C] or [N]: the registry's SHAPE allows 1 to 3 items; a spec means 1 or 3."""
+    items = SHAPE.schema.get("items", {"type": "integer", "minimum": 1})
+    return {"description": "[height, width, channels] for a volume, [features] for a vector",
+            "anyOf": [{"type": "array", "items": items, "minItems": n, "maxItems": n} for n in (3, 1)]}
+
+
 def _yaml_default(value):
     """A field's normalised default written the way a user would (padding (0,0,0,0) -> 0)."""
     if isinstance(value, tuple):
@@ -135,7 +142,7 @@ def build_schema() -> dict:
                        "properties": totals, "additionalProperties": False},
         },
         "definitions": {
-            "shape": dict(SHAPE.schema),
+            "shape": _shape_schema(),
             "reference": REFERENCE,
             "layers": {"type": "array", "items": {"$ref": "#/definitions/entry"},
                        "description": "layers in order: `- kind`, `- kind: value` or `- kind: {fields}`"},
