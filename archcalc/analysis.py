@@ -29,10 +29,10 @@ class LayerResult:
     """One leaf layer as analysed. ``path`` is the tuple of enclosing scope names."""
 
     __slots__ = ("name", "kind", "input", "output", "params", "buffers", "macs", "fields",
-                 "line", "column", "depth", "path", "activations", "receptive_field")
+                 "line", "column", "depth", "path", "activations", "field")
 
     def __init__(self, name, kind, input, output, params, buffers, macs, fields, line, column, depth,
-                 path, activations=0, receptive_field=None):
+                 path, activations=0, field=None):
         self.name = name
         self.kind = kind
         self.input = input
@@ -47,13 +47,21 @@ class LayerResult:
         self.path = path
         # values this layer's output adds to memory (0 for in-place kinds; see metrics.py)
         self.activations = activations
-        self.receptive_field = receptive_field  # ReceptiveField, None for a flat-input network
+        self.field = field  # the receptive field as metrics.py's plain tuple; see receptive_field
+
+    @property
+    def receptive_field(self) -> ReceptiveField | None:
+        """None when the network's input is a flat vector."""
+        if self.field is None:
+            return None
+        rh, rw, jh, jw, ah, aw = self.field
+        return ReceptiveField((rh, rw), (jh, jw), (ah, aw))
 
     def as_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "input": list(self.input),
                 "output": list(self.output), "params": self.params, "buffers": self.buffers,
                 "macs": self.macs, "activations": self.activations,
-                "receptive_field": self.receptive_field and self.receptive_field.as_dict()}
+                "receptive_field": self.field and self.receptive_field.as_dict()}
 
 
 @dataclass

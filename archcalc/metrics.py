@@ -53,37 +53,45 @@ DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 # Optimizer state kept per parameter, in values.
 OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2}
 
-INPUT_FIELD = ReceptiveField((1, 1), (1, 1), (0, 0))
+# While the engine walks, a receptive field is a plain tuple (rh, rw, jh, jw, ah, aw) — size,
+# jump and start per axis — because it is updated at every windowed layer of a network that
+# may have a million; layers hand it out as a ReceptiveField.
+INPUT_FIELD = (1, 1, 1, 1, 0, 0)
+_POINTWISE = ((1, 1, 0), (1, 1, 0))
 
 
-def input_field(shape) -> ReceptiveField | None:
+def input_field(shape):
     return INPUT_FIELD if shape is not None and len(shape) == 3 else None
 
 
-def through_window(rf: ReceptiveField, axes) -> ReceptiveField:
+def effective_window(axes):
+    """A kind's window axes, or () when the window changes nothing (1×1, stride 1)."""
+    return () if not axes or axes == _POINTWISE else tuple(axes)
+
+
+def through_window(raw, axes):
     """The recurrence above for both axes; ``axes`` = ((e, s, p_begin), (e, s, p_begin))."""
     (eh, sh, ph), (ew, sw, pw) = axes
-    (rh, rw), (jh, jw), (ah, aw) = rf
-    return ReceptiveField((rh + (eh - 1) * jh, rw + (ew - 1) * jw), (jh * sh, jw * sw),
-                          (ah - ph * jh, aw - pw * jw))
+    rh, rw, jh, jw, ah, aw = raw
+    return (rh + (eh - 1) * jh, rw + (ew - 1) * jw, jh * sh, jw * sw, ah - ph * jh, aw - pw * jw)
 
 
-def through_merge(fields) -> ReceptiveField | None:
+def through_merge(raws):
     """The union of the branches' receptive fields (see the module docstring)."""
-    first = fields[0]
+    first = raws[0]
     if first is None:
         return None
     # Written out per axis, without generators: a residual network merges once per block.
-    (rh, rw), (jh, jw), (bh, bw) = first
+    rh, rw, jh, jw, bh, bw = first
     eh, ew = bh + rh, bw + rw  # one past the last pixel seen
-    for other in fields:
+    for other in raws:
         if other is first or other == first:
             continue
-        (orh, orw), (ojh, ojw), (obh, obw) = other
+        orh, orw, ojh, ojw, obh, obw = other
         bh, bw = min(bh, obh), min(bw, obw)
         eh, ew = max(eh, obh + orh), max(ew, obw + orw)
         jh, jw = max(jh, ojh), max(jw, ojw)
-    return ReceptiveField((eh - bh, ew - bw), (jh, jw), (bh, bw))
+    return (eh - bh, ew - bw, jh, jw, bh, bw)
 
 
 def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
