@@ -6,6 +6,8 @@ Every expected number is derived by hand in a comment.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import archcalc
@@ -328,3 +330,34 @@ def test_same_block_called_twice_gets_two_scopes(spec_file):
     assert codes(a) == []
     assert [(layer.name, layer.output) for layer in a.layers] == [
         ("head1.dense1", (2,)), ("head2.dense1", (2,)), ("head3.dense1", (3,))]
+
+
+def test_argument_default_derived_from_another_argument(cli, spec_file):
+    # c4 defaults to 4·c = 64 filters: 1·1·16·64 + 64 = 1,088 params
+    path = spec_file("""input: [8, 8, 16]
+blocks:
+  widen:
+    args: {c: null, c4: "${c * 4}"}
+    layers: [conv: {filters: $c4, kernel: 1}]
+layers:
+  - widen: {c: 16}
+""")
+    data = json.loads(cli("show", path, "--format", "json").out)
+    assert (data["output"], data["totals"]["params"]) == ([8, 8, 64], 1_088)
+
+
+def test_parallel_add_mismatch_hint_names_the_branch_not_a_shortcut(cli, spec_file):
+    # branch1: 3×3/2 conv, 16 → 32 channels: 8×8×16 becomes 4×4×32; branch2 is the identity
+    path = spec_file("""input: [8, 8, 16]
+layers:
+  - parallel:
+      merge: add
+      branches:
+        - [conv: {filters: 32, kernel: 3, stride: 2, padding: 1}]
+        - []
+""")
+    data = json.loads(cli("show", path, "--format", "json").out)
+    (d,) = data["diagnostics"]
+    assert d["code"] == "merge-mismatch"
+    assert "shortcut:" not in d["hint"]
+    assert "[conv: {filters: 32, kernel: 1, stride: 2}, batchnorm] as branch2" in d["hint"]
