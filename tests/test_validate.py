@@ -360,3 +360,13 @@ def test_pre_commit_hook_entry_runs_on_good_and_bad_files(run_process, spec_file
     bad = spec_file("input: [8]\nlayers:\n  - dense: {units: 0}\n")
     result = run_process(*entry[1:], *good, str(bad))
     assert result.code == 1 and "bad-value" in result.out and "Traceback" not in result.out + result.err
+
+
+def test_every_catalogue_code_is_documented():
+    from archcalc.diagnostics import CATALOGUE
+
+    text = (ROOT / "docs" / "diagnostics.md").read_text()
+    for code in CATALOGUE:
+        assert f"\n## {code}\n" in text, code
+        section = text.split(f"\n## {code}\n")[1].split("\n## ")[0]
+        assert f"] {code} " in section, f"{code}: no example output"
