@@ -173,16 +173,6 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "unused-block": (WARNING, "a block is declared but never used",
                      "Nothing calls this block (directly or through another used block); remove it "
                      "or call it."),
-    "excess-padding": (WARNING, "a window is padded by more than half its size",
-                       "A side padded by more than half the (effective) window produces border outputs "
-                       "computed mostly, or only, from padding. It is legal for conv but rarely meant; "
-                       "PyTorch refuses it for pooling. Use at most half the window per side."),
-    "empty-layers": (ERROR, "`layers` holds no layer",
-                     "A network needs at least one layer; an empty `layers` is usually a mistake in "
-                     "indentation."),
-    "unused-block": (WARNING, "a block is declared but never used",
-                     "Nothing calls this block (directly or through another used block); remove it "
-                     "or call it."),
     "activation-after-softmax": (WARNING, "a layer follows softmax",
                                  "Softmax normally ends a classifier; a layer after it is usually a mistake."),
 }
