@@ -20,6 +20,8 @@ from ..render.problems import PROBLEM_REPORTERS, FileReport, summarise
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 GLOB_CHARACTERS = "*?["
+# Below this many files a second process costs more (~50 ms to start) than it saves.
+PARALLEL_FROM = 100
 # --max-* option -> the total it bounds
 BUDGET_OPTIONS = {"max_params": "params", "max_macs": "macs", "max_flops": "flops"}
 
@@ -50,7 +52,10 @@ def _count_option(ctx, param, value):
               help="Fail when a network needs more FLOPs (2 × MACs), e.g. 4G.")
 @click.option("--color/--no-color", default=None,
               help="Colour the pretty format [default: only on a terminal, unless NO_COLOR is set].")
-def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color):
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Processes checking files in parallel; 0 = one per core when there are "
+                   f"at least {PARALLEL_FROM} files.")
+def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, jobs):
     """Check spec files and report every problem, located. Exit 1 on any error.
 
     PATH is a spec file, a glob (expanded here too, for shells that do not), a directory
@@ -64,8 +69,7 @@ def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color):
     if color is None:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
-    reports = [FileReport(file=path, unreadable=problem) if problem else check_file(path, budgets)
-               for path, problem in expand_paths(paths)]
+    reports = check_all(expand_paths(paths), budgets, jobs)
     summary = summarise(reports)
     for report in reports:
         if report.unreadable is not None:
@@ -121,6 +125,27 @@ def _specs_below(directory: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- checks
+def check_all(items, budgets: dict, jobs: int) -> list[FileReport]:
+    """One report per (path, problem), in order. Many files are shared among processes, one
+    per core: analysis is CPU-bound Python, so a second core halves a large CI run."""
+    paths = [path for path, problem in items if not problem]
+    workers = jobs or (os.cpu_count() or 1 if len(paths) >= PARALLEL_FROM else 1)
+    workers = min(workers, len(paths))
+    checked = None
+    if workers > 1 and "-" not in paths:
+        import multiprocessing
+
+        if "fork" in multiprocessing.get_all_start_methods():  # POSIX: workers inherit the imports
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                checked = pool.starmap(check_file, [(path, budgets) for path in paths],
+                                       chunksize=max(1, len(paths) // (workers * 8)))
+    if checked is None:
+        checked = [check_file(path, budgets) for path in paths]
+    by_path = iter(checked)
+    return [FileReport(file=path, unreadable=problem) if problem else next(by_path)
+            for path, problem in items]
+
+
 def check_file(path: str, budgets: dict) -> FileReport:
     """Load and analyse one spec. Never raises for anything the file contains."""
     from ..diagnostics import Mark, make
@@ -141,8 +166,9 @@ def check_file(path: str, budgets: dict) -> FileReport:
     complete = analysis.output is not None and not analysis.errors
     if complete and budgets:
         diagnostics = diagnostics + budget_diagnostics(doc, analysis, budgets)
-    return FileReport(file=doc.file, diagnostics=diagnostics, source_text=doc.text, name=analysis.name,
-                      totals=analysis.totals.as_dict() if complete else None)
+    # the text is kept only to quote lines under diagnostics (and to send less between processes)
+    return FileReport(file=doc.file, diagnostics=diagnostics, source_text=doc.text if diagnostics else "",
+                      name=analysis.name, totals=analysis.totals.as_dict() if complete else None)
 
 
 def budget_diagnostics(doc, analysis, budgets: dict) -> list:
