@@ -166,9 +166,11 @@ def render_pretty(reports, summary: Summary, options=None) -> str:
             if d.hint:
                 lines.append([("  hint: ", "cyan"), (clean(d.hint), None)])
             lines.append([])
-    if _show_summary(summary, options):
+    if options.get("summary", True) and _show_summary(summary, options):
         bad = summary.errors or summary.unreadable
         lines.append([(summary.line(), "bold red" if bad else "bold green")])
+    elif lines and not lines[-1]:
+        lines.pop()  # no summary to separate from
     if options.get("color"):
         return _with_rich(lines)
     return "".join("".join(text for text, _ in segments) + "\n" for segments in lines)

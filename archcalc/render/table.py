@@ -296,20 +296,12 @@ def _footer(analysis) -> list:
 
 
 def render_diagnostics(analysis) -> str:
-    """Located diagnostics with the source line and a caret (the validate reporters' 'pretty'
-    style, kept here so `show` needs no other module)."""
-    out = []
-    for d in analysis.diagnostics:
-        where = f"{d.file}:{d.line}:{d.column}"
-        layer = f" [{d.layer}]" if d.layer else ""
-        out.append(f"{where}: {d.severity}: {d.message} ({d.code}){layer}")
-        line = analysis.source_line(d.line)
-        if line:
-            out.append(f"  {d.line:>4} | {line}")
-            out.append(f"       | {' ' * (d.column - 1)}^")
-        if d.hint:
-            out.append(f"  hint: {d.hint}")
-    return "\n".join(out) + "\n"
+    """The diagnostics under the table, in validate's pretty format (source line and caret)."""
+    from .problems import FileReport, render_pretty, summarise
+
+    report = FileReport(file=analysis.file, diagnostics=analysis.diagnostics,
+                        source_text=analysis.source_text)
+    return render_pretty([report], summarise([report]), {"summary": False, "color": use_colour()})
 
 
 _LIST_COLUMNS = (Column("Name"), Column("Title", shrink_to=12), Column("Input", right=True),
