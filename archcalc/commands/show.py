@@ -6,6 +6,7 @@ import sys
 import click
 
 from ..cli import EXIT_ERRORS, EXIT_OK, UsageProblem, _fail_usage, _shape_option, analyse_spec, write
+from ..metrics import DTYPE_BYTES
 
 SHOW_FORMATS = ("table", "json", "markdown", "csv")
 
@@ -15,21 +16,38 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv")
 @click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
               show_default=True, help="Output format.")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=_shape_option,
-              help="Override the spec's input shape, e.g. 224x224x3.")
+              help="Override the spec's input shape, e.g. 224x224x3 (the spec's `expect` pins "
+                   "describe its own input and are then not checked; budgets are).")
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Table: collapse blocks below this nesting level (0 = top-level rows only).")
 @click.option("--width", type=click.IntRange(min=40), default=None,
               help="Table width in columns (default: the terminal's).")
-def show(spec, fmt, input_shape, depth, width):
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Batch size: scales MACs, FLOPs and activation memory (not parameters).")
+@click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="fp32", show_default=True,
+              help="Precision of every value, for the byte figures.")
+@click.option("--chart", is_flag=True,
+              help="Draw a bar per layer for parameters, MACs and activation memory instead of "
+                   "the table.")
+def show(spec, fmt, input_shape, depth, width, batch, dtype, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
+    if chart and fmt != "table":
+        _fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
     try:
         analysis = analyse_spec(spec, input_shape)
     except UsageProblem as exc:
         _fail_usage(str(exc))
+    from ..metrics import apply_batch
     from ..render import reporter
 
-    options = {"depth": depth, "width": width}
-    write(reporter(fmt).render_show(analysis, options))
+    apply_batch(analysis, batch, dtype)
+    options = {"depth": depth, "width": width, "batch": batch, "dtype": dtype}
+    if chart:
+        from ..render import chart as chart_reporter
+
+        write(chart_reporter.render_show(analysis, options))
+    else:
+        write(reporter(fmt).render_show(analysis, options))
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+from ..metrics import memory_dict
+
 
 def show_dict(analysis) -> dict:
     return {
@@ -12,6 +14,7 @@ def show_dict(analysis) -> dict:
         "input": list(analysis.input) if analysis.input else None,
         "output": list(analysis.output) if analysis.output else None,
         "totals": analysis.totals.as_dict(),
+        "memory": memory_dict(analysis.totals),
         "layers": [layer.as_dict() for layer in analysis.layers],
         "diagnostics": [d.as_dict() for d in analysis.diagnostics],
     }

@@ -76,3 +76,11 @@ def relative(change: int | None, old: int | None) -> str:
     if text in ("+0.0%", "-0.0%"):
         return "+<0.1%" if change > 0 else "-<0.1%"
     return text
+
+
+def byte_size(n: int | None) -> str:
+    """Decimal units, as memory figures are quoted: 553430176 -> '553 MB', 156 -> '156 B'."""
+    if n is None:
+        return "—"
+    text = human(n)
+    return f"{text}B" if text[-1].isalpha() else f"{text} B"
