@@ -239,5 +239,11 @@ def require_volume(inp, kind: str):
                         f"[{inp[0]}]", hint="remove the flatten before it, or use dense")
 
 
+def describe_bias_activation(f) -> str:
+    """The settings conv and dense share, as the tables show them: ', no bias, relu'."""
+    text = "" if f["bias"] else ", no bias"
+    return text + (f", {f['activation']}" if f["activation"] else "")
+
+
 def fmt_shape(shape) -> str:
     return "×".join(str(x) for x in shape)

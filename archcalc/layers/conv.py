@@ -7,8 +7,18 @@ from __future__ import annotations
 
 from . import window
 from .activations import ACTIVATION_NAMES
-from .base import (BOOL, PADDING, PAIR, POSITIVE_INT, LayerKind, RuleError, choice, field_,
-                   require_volume)
+from .base import (
+    BOOL,
+    PADDING,
+    PAIR,
+    POSITIVE_INT,
+    LayerKind,
+    RuleError,
+    choice,
+    describe_bias_activation,
+    field_,
+    require_volume,
+)
 
 
 def resolve_axes(inp, f, kernel_key: str):
@@ -205,11 +215,7 @@ def describe(f):
         text += f", dil {f['dilation'][0]}"
     if f["groups"] != 1:
         text += f", g{f['groups']}"
-    if not f["bias"]:
-        text += ", -bias"
-    if f["activation"]:
-        text += f", {f['activation']}"
-    return text
+    return text + describe_bias_activation(f)
 
 
 CONV = LayerKind(

@@ -5,7 +5,16 @@ params in·units (+ units with bias); MACs in·units.
 from __future__ import annotations
 
 from .activations import ACTIVATION_NAMES
-from .base import BOOL, POSITIVE_INT, LayerKind, RuleError, choice, field_, fmt_shape
+from .base import (
+    BOOL,
+    POSITIVE_INT,
+    LayerKind,
+    RuleError,
+    choice,
+    describe_bias_activation,
+    field_,
+    fmt_shape,
+)
 
 
 def features(inp) -> int:
@@ -31,12 +40,7 @@ def macs(inp, out, f):
 
 
 def describe(f):
-    text = f"{f['units']} units"
-    if not f["bias"]:
-        text += ", no bias"
-    if f["activation"]:
-        text += f", {f['activation']}"
-    return text
+    return f"{f['units']} units" + describe_bias_activation(f)
 
 
 DENSE = LayerKind(

@@ -9,8 +9,6 @@ from .base import BOOL, PADDING, PAIR, LayerKind, field_, require_volume
 from .conv import window_axes, window_shape, window_warnings
 
 
-
-
 def pool_shape(kind):
     def shape(inp, f):
         require_volume(inp, kind)
