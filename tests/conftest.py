@@ -88,6 +88,26 @@ def golden(request):
     return check
 
 
+def locate(text: str, token: str, nth: int = 1) -> tuple[int, int]:
+    """1-based (line, column) of the nth occurrence of ``token`` in ``text``: expected
+    locations are found in the spec text, never copied from archcalc's output."""
+    at = -1
+    for _ in range(nth):
+        at = text.index(token, at + 1)
+    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
+def analyse_text(spec_file, text: str):
+    """Write ``text`` to a spec file and analyse it through the public API."""
+    import archcalc
+
+    return archcalc.analyze(archcalc.load(str(spec_file(text))))
+
+
+def codes(analysis) -> list[str]:
+    return [d.code for d in analysis.diagnostics]
+
+
 @pytest.fixture
 def spec_file(tmp_path):
     """Write YAML text to a temporary spec file and return its path."""

@@ -9,27 +9,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
-import archcalc
-
-
-def analyse(spec_file, text: str):
-    return archcalc.analyze(archcalc.load(str(spec_file(text))))
-
-
-def codes(analysis) -> list[str]:
-    return [d.code for d in analysis.diagnostics]
+from conftest import analyse_text as analyse
+from conftest import codes, locate
 
 
 def errors(analysis) -> list[str]:
     return [d.code for d in analysis.errors]
-
-
-def locate(text: str, token: str, nth: int = 1) -> tuple[int, int]:
-    at = -1
-    for _ in range(nth):
-        at = text.index(token, at + 1)
-    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 def where(diagnostic) -> tuple[int, int]:

@@ -8,28 +8,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import analyse_text as analyse
+from conftest import codes, locate
 
-import archcalc
 from archcalc import zoo
-
-
-def analyse(spec_file, text: str):
-    return archcalc.analyze(archcalc.load(str(spec_file(text))))
-
-
-def codes(analysis) -> list[str]:
-    return [d.code for d in analysis.diagnostics]
 
 
 def names(analysis) -> list[str]:
     return [layer.name for layer in analysis.layers]
-
-
-def locate(text: str, token: str, nth: int = 1) -> tuple[int, int]:
-    at = -1
-    for _ in range(nth):
-        at = text.index(token, at + 1)
-    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 # ----------------------------------------------------------------------------------- concat

@@ -9,27 +9,10 @@ import json
 import time
 
 import pytest
+from conftest import analyse_text as analyse
+from conftest import codes, locate
 
-import archcalc
 from archcalc.engine import parse_count
-
-
-def analyse(spec_file, text: str):
-    return archcalc.analyze(archcalc.load(str(spec_file(text))))
-
-
-def locate(text: str, token: str, nth: int = 1) -> tuple[int, int]:
-    """1-based (line, column) of the nth occurrence of ``token`` in ``text``."""
-    at = -1
-    for _ in range(nth):
-        at = text.index(token, at + 1)
-    line = text.count("\n", 0, at) + 1
-    return line, at - (text.rfind("\n", 0, at) + 1) + 1
-
-
-def codes(analysis) -> list[str]:
-    return [d.code for d in analysis.diagnostics]
-
 
 # A small network whose totals are easy to add up by hand:
 #   conv 3x3, 4 filters, pad 1 on 8x8x3: 8x8x4; params 3·3·3·4 + 4 = 112; MACs 8·8·4·27 = 6,912

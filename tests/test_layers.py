@@ -11,12 +11,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
-import archcalc
-
-
-def analyse(spec_file, text: str):
-    return archcalc.analyze(archcalc.load(str(spec_file(text))))
+from conftest import analyse_text as analyse
+from conftest import locate
 
 
 def one_layer(spec_file, entry: str, inp):
@@ -24,13 +20,6 @@ def one_layer(spec_file, entry: str, inp):
     assert [(d.code, d.message) for d in a.errors] == []
     assert len(a.layers) == 1
     return a.layers[0]
-
-
-def locate(text: str, token: str, nth: int = 1) -> tuple[int, int]:
-    at = -1
-    for _ in range(nth):
-        at = text.index(token, at + 1)
-    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
 
 
 CONV_ROWS = [

@@ -8,20 +8,11 @@ import json
 
 import pytest
 import yaml
+from conftest import analyse_text as analyse
+from conftest import locate
 
 import archcalc
 from archcalc import source
-
-
-def locate(text: str, token: str, nth: int = 1) -> tuple[int, int]:
-    at = -1
-    for _ in range(nth):
-        at = text.index(token, at + 1)
-    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
-
-
-def analyse(spec_file, text: str):
-    return archcalc.analyze(archcalc.load(str(spec_file(text))))
 
 
 def summary(analysis):

@@ -13,19 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import locate as at
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 ALEXNET_224 = SPECS / "examples" / "alexnet-224.yaml"
-
-
-def at(text: str, token: str, occurrence: int = 1) -> tuple[int, int]:
-    """1-based (line, column) of the n-th occurrence of ``token`` in ``text``."""
-    index = -1
-    for _ in range(occurrence):
-        index = text.index(token, index + 1)
-    line = text.count("\n", 0, index) + 1
-    return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def diagnostics_of(cli, path, *options):
