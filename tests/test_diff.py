@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import pytest
 
-from archcalc.diff import compare, parse_gate, GateSyntaxError
+from archcalc.diff import GateSyntaxError, compare, parse_gate
 from archcalc.render import numbers
 
 ALEXNET_PARAMS, VGG16_PARAMS = 62_378_344, 138_357_544
