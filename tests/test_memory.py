@@ -170,3 +170,18 @@ def test_memory_stays_fast_on_a_huge_repeat(run_process, tmp_path):
     assert (result.code, result.err) == (0, "")
     assert "0 errors" in result.out
     assert elapsed < 4  # ~1 s on a laptop; generous for a loaded CI machine
+
+
+def test_table_memory_and_rf_columns_are_opt_in(cli):
+    plain = cli("show", "lenet5", "--width", "100")
+    assert plain.code == 0 and "Acts" not in plain.out and "Memory" not in plain.out
+    result = cli("show", "lenet5", "--memory", "--rf", "--width", "100")
+    assert (result.code, result.err) == (0, "")
+    rows = {line.split()[1]: line.split() for line in result.out.splitlines() if line[:3].strip().isdigit()}
+    # s4: 5·5·16 = 400 values · 4 B = 1.60 KB; receptive field 16, jump 4 (see
+    # test_receptive_field.py for the recurrence by hand)
+    assert rows["s4"][-3:] == ["1.60", "KB", "16/4"]
+    # the footer: activations 8,094·4 = 32,376 B, peak 5,880·4 = 23,520 B, weights
+    # 61,706·4 = 246,824 B; training 194,236·4 = 776,944 B (SGD-momentum), 255,942·4 (Adam)
+    assert "activations 32.4 KB   peak 23.5 KB   weights 247 KB   (fp32, batch 1)" in result.out
+    assert "≈ 777 KB with SGD-momentum, 1.02 MB with Adam" in result.out

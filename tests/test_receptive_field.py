@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 
 def show_json(cli, *args):
     result = cli("show", *args, "--format", "json")

@@ -26,10 +26,13 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv")
               help="Batch size: scales MACs, FLOPs and activation memory (not parameters).")
 @click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="fp32", show_default=True,
               help="Precision of every value, for the byte figures.")
+@click.option("--memory", is_flag=True,
+              help="Table: add an activation-memory column and memory/training footer lines.")
+@click.option("--rf", is_flag=True, help="Table: add a receptive-field column (size/jump, in pixels).")
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
                    "the table.")
-def show(spec, fmt, input_shape, depth, width, batch, dtype, chart):
+def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
         _fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
@@ -41,7 +44,8 @@ def show(spec, fmt, input_shape, depth, width, batch, dtype, chart):
     from ..render import reporter
 
     apply_batch(analysis, batch, dtype)
-    options = {"depth": depth, "width": width, "batch": batch, "dtype": dtype}
+    options = {"depth": depth, "width": width, "batch": batch, "dtype": dtype, "memory": memory,
+               "rf": rf}
     if chart:
         from ..render import chart as chart_reporter
 

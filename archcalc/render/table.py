@@ -198,6 +198,8 @@ _COLUMNS = {
     "%P": Column("%P", right=True, style="dim"),
     "MACs": Column("MACs", right=True),
     "%M": Column("%M", right=True, style="dim"),
+    "Acts": Column("Acts", right=True),  # --memory: bytes of stored activations (metrics.py)
+    "RF": Column("RF", right=True),      # --rf: receptive field size/jump
 }
 _SHRINK_ORDER = ("Settings", "Layer", "Kind")
 
@@ -206,13 +208,16 @@ def render_show(analysis, options=None) -> str:
     options = options or {}
     width = console_width(options.get("width"))
     rows = list(_show_rows(analysis, options.get("depth")))
+    extra = ("Acts",) * bool(options.get("memory")) + ("RF",) * bool(options.get("rf"))
     for plan in _PLANS:
-        columns = [_COLUMNS[title] for title in plan]
+        columns = [_COLUMNS[title] for title in plan + extra]
         if minimum_width(columns, rows) <= width:
             break
     lines = [[(_title(analysis), "bold")]]
     lines += grid(columns, rows, width, _SHRINK_ORDER)
     lines += [[]] + _footer(analysis)
+    if options.get("memory"):
+        lines += _memory_footer(analysis.totals)
     text = emit(lines)
     if analysis.diagnostics:
         text += "\n" + render_diagnostics(analysis)
@@ -222,6 +227,7 @@ def render_show(analysis, options=None) -> str:
 def _show_rows(analysis, depth):
     """Each row as ({column title: (text, style)}, row style)."""
     totals = analysis.totals
+    per_value = totals.bytes_per_value
     layers = analysis.layers
     group_names = {g.name for g in analysis.groups}
     for row in _rows(analysis, depth):
@@ -241,7 +247,9 @@ def _show_rows(analysis, depth):
                     "Params": (numbers.exact(params), None),
                     "%P": (numbers.share(params, totals.params), None),
                     "MACs": (numbers.human(macs), None),
-                    "%M": (numbers.share(macs, totals.macs), None)},
+                    "%M": (numbers.share(macs, totals.macs), None),
+                    "Acts": (numbers.byte_size(sum(m.activations for m in members) * per_value), None),
+                    "RF": ("", None)},
                    None if collapsed else "dim")
             continue
         _, index, layer = row
@@ -253,8 +261,35 @@ def _show_rows(analysis, depth):
                 "Params": (numbers.exact(layer.params) if layer.params else "", None),
                 "%P": (numbers.share(layer.params, totals.params) if layer.params else "", None),
                 "MACs": (numbers.human(layer.macs) if layer.macs else "", None),
-                "%M": (numbers.share(layer.macs, totals.macs) if layer.macs else "", None)},
+                "%M": (numbers.share(layer.macs, totals.macs) if layer.macs else "", None),
+                "Acts": (numbers.byte_size(layer.activations * per_value) if layer.activations else "",
+                         None),
+                "RF": (_field_text(layer.receptive_field), None)},
                None)
+
+
+def _field_text(rf) -> str:
+    """212/32: the receptive field's size and jump (height×width when they differ)."""
+    if rf is None:
+        return ""
+    size = str(rf.size[0]) if rf.size[0] == rf.size[1] else f"{rf.size[0]}×{rf.size[1]}"
+    jump = str(rf.jump[0]) if rf.jump[0] == rf.jump[1] else f"{rf.jump[0]}×{rf.jump[1]}"
+    return f"{size}/{jump}"
+
+
+def _memory_footer(totals) -> list:
+    from ..metrics import training_bytes
+
+    b = totals.bytes_per_value
+    train = training_bytes(totals)
+    return [
+        [("Memory  ", "bold"), (f"activations {numbers.byte_size(totals.activations * b)}   peak "
+                                f"{numbers.byte_size(totals.peak_activations * b)}   weights "
+                                f"{numbers.byte_size(totals.params * b)}   ({totals.dtype}, batch "
+                                f"{totals.batch})", None)],
+        [("Train   ", "bold"), (f"≈ {numbers.byte_size(train['sgd_momentum'])} with SGD-momentum, "
+                                f"{numbers.byte_size(train['adam'])} with Adam", None)],
+    ]
 
 
 def _group_placement(group, group_names) -> tuple[int, str]:
