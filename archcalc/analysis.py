@@ -1,7 +1,6 @@
 """Plain data produced by the engine and consumed by reporters. No behaviour beyond sums."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .diagnostics import Diagnostic
@@ -64,36 +63,55 @@ class LayerResult:
                 "receptive_field": self.field and self.receptive_field.as_dict()}
 
 
-@dataclass
 class Group:
     """A scope in the layer tree (a block call, a named repeat or one of its iterations, a
-    branch set): leaves ``start``..``end`` (exclusive) of ``Analysis.layers`` belong to it."""
+    branch set): leaves ``start``..``end`` (exclusive) of ``Analysis.layers`` belong to it.
 
-    name: str
-    kind: str
-    level: int
-    start: int
-    end: int = -1
-    input: tuple | None = None
-    output: tuple | None = None
+    The classes here are plain slotted classes, not dataclasses: creating a dataclass costs
+    about a millisecond at import, and `archcalc show --format json` has a start-up budget."""
+
+    __slots__ = ("name", "kind", "level", "start", "end", "input", "output")
+
+    def __init__(self, name: str, kind: str, level: int, start: int, end: int = -1,
+                 input: tuple | None = None, output: tuple | None = None):
+        self.name = name
+        self.kind = kind
+        self.level = level
+        self.start = start
+        self.end = end
+        self.input = input
+        self.output = output
+
+    def __repr__(self) -> str:
+        return f"Group({self.name!r}, {self.kind!r}, level={self.level}, {self.start}..{self.end})"
 
 
-@dataclass
 class Totals:
-    params: int = 0
-    buffers: int = 0
-    macs: int = 0
-    depth: int = 0
-    layers: int = 0
-    # Memory (metrics.py states the conventions). Counts are values, scaled by ``batch``;
-    # bytes are counts times ``bytes_per_value``.
-    activations: int = 0          # every stored output of a forward pass, merges included
-    merge_activations: int = 0    # the part of ``activations`` made by parallel/residual merges
-    peak_activations: int = 0     # the most values alive at once during inference
-    input_values: int = 0         # the network input batch
-    batch: int = 1
-    dtype: str = "fp32"
-    bytes_per_value: int = 4
+    """Whole-network totals. Memory (metrics.py states the conventions): counts are values,
+    scaled by ``batch``; bytes are counts times ``bytes_per_value``."""
+
+    __slots__ = ("params", "buffers", "macs", "depth", "layers", "activations", "merge_activations",
+                 "peak_activations", "input_values", "batch", "dtype", "bytes_per_value")
+
+    def __init__(self, params: int = 0, buffers: int = 0, macs: int = 0, depth: int = 0,
+                 layers: int = 0, activations: int = 0, merge_activations: int = 0,
+                 peak_activations: int = 0, input_values: int = 0, batch: int = 1,
+                 dtype: str = "fp32", bytes_per_value: int = 4):
+        self.params = params
+        self.buffers = buffers
+        self.macs = macs
+        self.depth = depth
+        self.layers = layers
+        self.activations = activations              # every stored output of a forward pass, merges included
+        self.merge_activations = merge_activations  # the part of ``activations`` made by merges
+        self.peak_activations = peak_activations    # the most values alive at once during inference
+        self.input_values = input_values            # the network input batch
+        self.batch = batch
+        self.dtype = dtype
+        self.bytes_per_value = bytes_per_value
+
+    def __repr__(self) -> str:
+        return f"Totals({self.as_dict()})"
 
     @property
     def flops(self) -> int:
@@ -107,19 +125,25 @@ class Totals:
                 "param_bytes": self.params * b, "peak_activation_bytes": self.peak_activations * b}
 
 
-@dataclass
 class Analysis:
-    name: str
-    file: str
-    input: tuple | None
-    output: tuple | None
-    title: str = ""
-    reference: str = ""
-    layers: list[LayerResult] = field(default_factory=list)
-    groups: list[Group] = field(default_factory=list)
-    totals: Totals = field(default_factory=Totals)
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    source_text: str = ""
+    __slots__ = ("name", "file", "input", "output", "title", "reference", "layers", "groups", "totals",
+                 "diagnostics", "source_text")
+
+    def __init__(self, name: str, file: str, input: tuple | None, output: tuple | None,
+                 title: str = "", reference: str = "", layers: list[LayerResult] | None = None,
+                 groups: list[Group] | None = None, totals: Totals | None = None,
+                 diagnostics: list[Diagnostic] | None = None, source_text: str = ""):
+        self.name = name
+        self.file = file
+        self.input = input
+        self.output = output
+        self.title = title
+        self.reference = reference
+        self.layers = layers if layers is not None else []
+        self.groups = groups if groups is not None else []
+        self.totals = totals if totals is not None else Totals()
+        self.diagnostics = diagnostics if diagnostics is not None else []
+        self.source_text = source_text
 
     @property
     def errors(self) -> list[Diagnostic]:
