@@ -45,7 +45,7 @@ def render_show(analysis, options=None) -> str:
     largest = [max((value(layer) for layer in drawn), default=0) for _, value, _ in columns]
 
     totals = analysis.totals
-    lines = [f"{analysis.name}: parameters, MACs and activation memory per layer "
+    lines = [f"{analysis.name or '(unnamed spec)'}: parameters, MACs and activation memory per layer "
              f"(batch {totals.batch}, {totals.dtype})", ""]
     header = " " * name_width
     for title, _, _ in columns:

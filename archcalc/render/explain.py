@@ -56,7 +56,7 @@ def _output_lines(layer) -> list[str]:
         dilations = [d for (_, _, _, d, _, _) in axes]
         if any(d != 1 for d in dilations):
             for name, (n, k, s, d, pb, pe) in _axis_names(axes):
-                lines.append(_line("effective k" if name == "" else f"effective k ({name})",
+                lines.append(_line("dilated k" if name == "" else f"dilated k ({name[0]})",
                                    f"{d}·({k} − 1) + 1 = {effective_kernel(k, d)}"))
         if f.get("padding") == "same":
             pads = ", ".join(f"{pb} + {pe}" for (_, _, _, _, pb, pe) in axes)
@@ -146,7 +146,8 @@ def _field_lines(layer) -> list[str]:
         return []
     kind = REGISTRY[layer.kind]
     axes = kind.window(layer.input, layer.fields) if kind.window is not None else None
-    summary = f"{numbers.shape(rf.size)} pixels, jump {_pair(rf.jump)}, start {_pair(rf.start)}"
+    start = str(rf.start[0]) if rf.start[0] == rf.start[1] else f"({rf.start[0]}, {rf.start[1]})"
+    summary = f"{numbers.shape(rf.size)} pixels, jump {_pair(rf.jump)}, start {start}"
     if not axes or all(a == (1, 1, 0) for a in axes):
         return [_line("receptive", f"{summary} (as its input)")]
     lines = []
@@ -198,7 +199,8 @@ def explain_layer(layer, analysis, width: int = 100) -> str:
 
 
 def header(analysis) -> str:
-    title = f"{analysis.name} — {analysis.title}" if analysis.title else analysis.name
+    name = analysis.name or "(unnamed spec)"
+    title = f"{name} — {analysis.title}" if analysis.title else name
     return f"{title}\ninput {numbers.shape(analysis.input)}\n"
 
 
