@@ -21,8 +21,29 @@ def show_dict(analysis) -> dict:
 
 
 def render_show(analysis, options=None) -> str:
-    return json.dumps(show_dict(analysis), indent=2) + "\n"
+    return dumps(show_dict(analysis))
 
 
 def render_list(rows, options=None) -> str:
-    return json.dumps(rows, indent=2) + "\n"
+    return _rows(rows, "") + "\n"
+
+
+def dumps(data: dict) -> str:
+    """Indented at the top level; each item of a list of objects (a layer, a diagnostic) on
+    one compact line: readable, diff-friendly, and fast for 100,000 layers (``indent`` would
+    put every number of every shape on a line of its own)."""
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            text = _rows(value, "  ")
+        else:
+            text = json.dumps(value, ensure_ascii=False)
+        parts.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def _rows(items: list, indent: str) -> str:
+    if not items:
+        return "[]"
+    lines = ",\n".join(f"{indent}  {json.dumps(item, ensure_ascii=False)}" for item in items)
+    return f"[\n{lines}\n{indent}]"
