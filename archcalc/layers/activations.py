@@ -1,7 +1,7 @@
 """Element-wise activations: shape unchanged, no parameters, no MACs (contract section 3)."""
 from __future__ import annotations
 
-from .base import LayerKind
+from .base import LayerKind, choice, field_
 
 ACTIVATION_NAMES = ("relu", "relu6", "leakyrelu", "tanh", "sigmoid", "softmax",
                     "gelu", "silu", "hardswish", "elu")
@@ -21,3 +21,6 @@ _DOCS = {
 
 KINDS = [LayerKind(name=n, doc=f"Activation: {_DOCS[n]}. Shape unchanged, no parameters.",
                    group="activation") for n in ACTIVATION_NAMES]
+
+# The fused-activation field that conv and dense share.
+ACTIVATION_FIELD = field_(choice(*ACTIVATION_NAMES), None, doc="a fused activation (adds no params)")

@@ -6,7 +6,7 @@ MACs H_out·W_out·filters·kh·kw·(C/groups).
 from __future__ import annotations
 
 from . import window
-from .activations import ACTIVATION_NAMES
+from .activations import ACTIVATION_FIELD
 from .base import (
     BOOL,
     PADDING,
@@ -14,7 +14,6 @@ from .base import (
     POSITIVE_INT,
     LayerKind,
     RuleError,
-    choice,
     describe_bias_activation,
     field_,
     require_volume,
@@ -231,7 +230,7 @@ CONV = LayerKind(
         "dilation": field_(PAIR, (1, 1), doc="dilation, int or [dh, dw]"),
         "groups": field_(POSITIVE_INT, 1, doc="channel groups; must divide input channels and filters"),
         "bias": field_(BOOL, True, doc="add a bias per filter"),
-        "activation": field_(choice(*ACTIVATION_NAMES), None, doc="a fused activation (adds no params)"),
+        "activation": ACTIVATION_FIELD,
     },
     shape=shape,
     params=params,

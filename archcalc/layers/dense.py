@@ -4,13 +4,12 @@ params in·units (+ units with bias); MACs in·units.
 """
 from __future__ import annotations
 
-from .activations import ACTIVATION_NAMES
+from .activations import ACTIVATION_FIELD
 from .base import (
     BOOL,
     POSITIVE_INT,
     LayerKind,
     RuleError,
-    choice,
     describe_bias_activation,
     field_,
     fmt_shape,
@@ -50,7 +49,7 @@ DENSE = LayerKind(
     fields={
         "units": field_(POSITIVE_INT, doc="number of outputs"),
         "bias": field_(BOOL, True, doc="add a bias per unit"),
-        "activation": field_(choice(*ACTIVATION_NAMES), None, doc="a fused activation (adds no params)"),
+        "activation": ACTIVATION_FIELD,
     },
     shape=shape,
     params=params,
