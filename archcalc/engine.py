@@ -47,6 +47,18 @@ class Leaf:
         self.expect_mark = expect_mark
 
 
+class Broken:
+    """Stands where an entry failed to compile (its error is already reported): its output
+    is unknown, so the shape flow stops there instead of carrying on as if it were absent."""
+
+    __slots__ = ()
+    name = None
+    size = 0
+
+
+BROKEN = Broken()
+
+
 class Seq:
     __slots__ = ("items", "size", "names")
 
@@ -243,8 +255,7 @@ class _Compiler:
         items = []
         for item, item_mark in zip(value, value.item_marks):
             node = self.entry(item, item_mark, env, stack)
-            if node is not None:
-                items.append(node)
+            items.append(BROKEN if node is None else node)
         return Seq(items)
 
     def entry(self, item, mark, env, stack):
@@ -536,7 +547,7 @@ class _Evaluator:
         for name in seq.names:
             self.reserved.add(scope.prefix + name)
         for item in seq.items:
-            if state is None:
+            if state is None or item is BROKEN:
                 return None
             state = self.leaf(item, state, scope) if isinstance(item, Leaf) else \
                 self.composite(item, state, scope)
@@ -631,7 +642,7 @@ class _Evaluator:
                     out = self.seq(node.body, out, inner)
                 else:
                     iteration = inner.child(str(i))
-                    body_kind = node.body.items[0].kind if len(node.body.items) == 1 else "repeat"
+                    body_kind = _kind_name(node.body.items[0]) if len(node.body.items) == 1 else "repeat"
                     sub = self.open_group(iteration, body_kind, out[0])
                     out = self.seq(node.body, out, iteration, absorb=True)
                     sub.end, sub.output = len(self.layers), out and out[0]
@@ -706,6 +717,12 @@ class _Evaluator:
             live -= prod(state[0])
         self.live = live
         return (shape, depth, through_merge([out[2] for out in outs]), False)
+
+
+def _kind_name(item) -> str:
+    if isinstance(item, Leaf):
+        return item.kind.name
+    return item.kind if isinstance(item, Composite) else "repeat"
 
 
 def _projection_hint(inp, main, other, label, kind="residual") -> str:

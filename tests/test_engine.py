@@ -254,3 +254,13 @@ def test_block_chain_within_limits_expands_fully(spec_file):
     assert codes(a) == []
     assert a.totals.layers == 8
     assert len({layer.name for layer in a.layers}) == 8
+
+
+def test_a_layer_that_fails_to_compile_stops_the_shape_flow(spec_file):
+    # the first conv misspells `kernel`, so its output is unknown: nothing after it may be
+    # computed from a guessed input, but the later layer's own field error is still reported
+    text = ("input: [32, 32, 3]\nlayers:\n  - conv: {filters: 16, kernal: 3}\n"
+            "  - conv: {filters: 16, kernel: 3, stride: 2}\n  - dense: {units: 0}\n")
+    analysis = analyse(spec_file, text)
+    assert codes(analysis) == ["unknown-field", "bad-value"]
+    assert (analysis.layers, analysis.output) == ([], None)
