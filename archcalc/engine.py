@@ -22,7 +22,7 @@ from .diagnostics import ERROR, Diagnostic, Mark, make
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, describe_found, fmt_shape
 from .metrics import STORED_GROUPS, effective_window, input_field, through_merge, through_window
-from .source import Document, LList, LMap
+from .source import REFUSED, Document, LList, LMap
 
 # Bounds that keep hostile specs fast: the number of leaf layers a network may expand to.
 MAX_LEAVES = 1_000_000
@@ -213,6 +213,8 @@ class _Compiler:
         try:
             return ftype.check(value), True
         except FieldError as exc:
+            if _holds_refused(value):
+                return None, False  # the loader has reported it
             shown = f" (from {raw!r})" if raw is not value and isinstance(raw, str) else ""
             self.error(exc.code, f"{owner} field `{key}` expects {exc.expected}, found "
                        f"{describe_found(exc.found)}{shown}", mark, layer=layer,
@@ -741,8 +743,29 @@ def _projection_hint(inp, main, other, label, kind="residual") -> str:
 
 
 # ------------------------------------------------------------------------------ entry point
+def _holds_refused(value) -> bool:
+    """True for a value the loader refused, or a list holding one (its report is enough)."""
+    return value is REFUSED or (isinstance(value, list) and any(_holds_refused(v) for v in value))
+
+
+# Loader refusals that leave a value empty: what is later said about that value is an echo.
+_REFUSALS = ("forbidden-tag", "number-too-large")
+
+
 def analyze(doc: Document, input_shape=None) -> Analysis:
     """Analyse a loaded spec. Never raises for a user's mistake."""
+    analysis = _analyze(doc, input_shape)
+    refused = {(d.line, d.column) for d in doc.diagnostics if d.code in _REFUSALS}
+    if refused:
+        # A refused value was reported once, where it stands; the follow-on complaints about
+        # the same place ("expects a positive integer, found nothing") would only repeat it.
+        loader = set(map(id, doc.diagnostics))
+        analysis.diagnostics[:] = [d for d in analysis.diagnostics
+                                   if id(d) in loader or (d.line, d.column) not in refused]
+    return analysis
+
+
+def _analyze(doc: Document, input_shape) -> Analysis:
     diagnostics = list(doc.diagnostics)
     root = doc.root
     file = doc.file
@@ -788,9 +811,10 @@ def analyze(doc: Document, input_shape=None) -> Analysis:
         try:
             shape = SHAPE.check(root["input"])
         except FieldError as exc:
-            diagnostics.append(make("bad-input", f"`input` expects {exc.expected}, found "
-                                    f"{describe_found(exc.found)}", root.value_marks["input"],
-                                    hint="e.g. `input: [224, 224, 3]` or `input: [784]`"))
+            if not _holds_refused(root["input"]):
+                diagnostics.append(make("bad-input", f"`input` expects {exc.expected}, found "
+                                        f"{describe_found(exc.found)}", root.value_marks["input"],
+                                        hint="e.g. `input: [224, 224, 3]` or `input: [784]`"))
     analysis.input = shape
 
     # blocks

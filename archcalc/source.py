@@ -16,6 +16,20 @@ from .diagnostics import Diagnostic, Mark, make
 MAX_EXPANDED_NODES = 200_000
 
 
+class Refused:
+    """Stands for a value the loader refused and reported (a forbidden tag, an integer too
+    long to read). It is not null, so that it is not mistaken for a value left empty on
+    purpose; the engine drops whatever else it would say about the same place."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "REFUSED"
+
+
+REFUSED = Refused()
+
+
 class LMap(dict):
     """A YAML mapping: ``mark`` of the mapping, ``key_marks``/``value_marks`` per key."""
 
@@ -145,7 +159,7 @@ class _Converter:
             self.diagnostics.append(make(
                 "forbidden-tag", f"the tag {tag!r} is not allowed in a spec", self.mark(node),
                 hint="remove the tag; specs use plain YAML values only"))
-            return None
+            return REFUSED
         if tag == _STR or tag == _TIMESTAMP:
             return node.value
         if tag == _INT:
@@ -159,7 +173,7 @@ class _Converter:
                 self.diagnostics.append(make(
                     "number-too-large", f"the integer {node.value[:20]}... has too many digits",
                     self.mark(node), hint="use a realistic size"))
-                return None
+                return REFUSED
         if tag == _FLOAT:
             return self.ctor.construct_yaml_float(node)
         if tag == _BOOL:
@@ -169,7 +183,7 @@ class _Converter:
         self.diagnostics.append(make(
             "forbidden-tag", f"the tag {tag!r} is not allowed in a spec", self.mark(node),
             hint="specs are loaded safely; remove the tag"))
-        return None
+        return REFUSED
 
 
 # Deepest nesting a spec may have. Real specs nest a dozen levels; libyaml composes

@@ -103,3 +103,16 @@ def test_unreadable_file_exits_2(run_process, tmp_path):
     result = run_process("validate", path, timeout=TIMEOUT)
     assert result.code == 2 and "Traceback" not in result.out + result.err
     assert result.err.startswith("archcalc: error: ")
+
+
+@pytest.mark.parametrize("text, code", [
+    ("input: !!python/object/apply:os.system ['echo pwned']\nlayers: [relu]\n", "forbidden-tag"),
+    ("input: [8]\nlayers:\n  - !!python/name:os.system\n  - relu\n", "forbidden-tag"),
+    ("input: [8]\nlayers:\n  - dense: " + "9" * 5000 + "\n", "number-too-large"),
+    ("input: [8, !!binary aGk=, 3]\nlayers: [relu]\n", "forbidden-tag"),
+])
+def test_a_refused_value_is_reported_once(cli, spec_file, text, code):
+    # the value the loader refused is not also "missing", "null" or of the "wrong type"
+    result = cli("validate", spec_file(text), "--format", "parsable")
+    problems = [line for line in result.out.splitlines() if ": [" in line]
+    assert result.code == 1 and len(problems) == 1 and f"] {code} " in problems[0], result.out
