@@ -44,7 +44,6 @@ the larger one is kept). Networks with a flat input have no receptive field (Non
 """
 from __future__ import annotations
 
-from .analysis import ReceptiveField
 
 STORED_GROUPS = frozenset(("conv", "dense", "pool", "norm"))
 
