@@ -101,7 +101,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                       "YAML silently keeps the last of two equal keys; archcalc refuses, because the "
                       "first value is almost always a mistake."),
     "too-large": (ERROR, "the spec expands beyond archcalc's limits",
-                  "Alias expansion, repeat counts and the number of leaf layers are bounded so that "
+                  "Alias expansion, repeat counts and the number of leaf layers and scopes (block "
+                  "calls, branch sets, repeat iterations) are bounded so that "
                   "hostile files fail fast instead of exhausting memory."),
     "number-too-large": (ERROR, "an integer literal is too large",
                          "Integers in a spec must have at most a few thousand digits."),

@@ -24,7 +24,10 @@ from .layers.base import SHAPE, FieldError, RuleError, describe_found, fmt_shape
 from .metrics import STORED_GROUPS, effective_window, input_field, through_merge, through_window
 from .source import REFUSED, Document, LList, LMap
 
-# Bounds that keep hostile specs fast: the number of leaf layers a network may expand to.
+# Bounds that keep hostile specs fast: how many leaf layers and scopes (block calls, branch
+# sets, repeat iterations) a network may expand to. A scope costs about as much to walk as
+# a layer, so 19 levels of blocks that each call the next twice (2^19 layers, as many
+# scopes) is refused at once instead of taking ten seconds.
 MAX_LEAVES = 1_000_000
 MAX_BLOCK_DEPTH = 64
 TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect")
@@ -374,7 +377,7 @@ class _Compiler:
             if not ok:
                 return None
             node.times = times
-            node.size = times * node.body.size
+            node.size = times * (node.body.size + 1)
         elif kind == "parallel":
             merge = "concat"
             if "merge" in body:
@@ -402,9 +405,9 @@ class _Compiler:
             node.branch_names = ["", "shortcut"]
             node.merge = "add"
         if node.branches is not None:
-            node.size = sum(b.size for b in node.branches)
+            node.size = sum(b.size for b in node.branches) + 1
         if node.size > MAX_LEAVES:
-            self.error("too-large", f"this {kind} expands to {node.size:,} layers (limit "
+            self.error("too-large", f"this {kind} expands to {node.size:,} layers and scopes (limit "
                        f"{MAX_LEAVES:,})", mark, layer=name, hint="use a smaller `times`")
             return None
         return node
@@ -459,7 +462,7 @@ class _Compiler:
                                    new_env, stack + (block,))
             self.bodies[key] = body
         node.body = body
-        node.size = node.body.size
+        node.size = node.body.size + 1
         return node
 
 
@@ -844,7 +847,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
             diagnostics.append(make("unused-block", f"block {block!r} is declared but never used", bmark,
                                     hint="call it as a layer kind (`- " + block + ": {...}`) or remove it"))
     if program.size > MAX_LEAVES:
-        diagnostics.append(make("too-large", f"the network expands to {program.size:,} layers (limit "
+        diagnostics.append(make("too-large", f"the network expands to {program.size:,} layers and scopes (limit "
                                 f"{MAX_LEAVES:,})", root.value_marks["layers"]))
         return analysis
 

@@ -6,7 +6,6 @@ Every expected number is derived by hand in a comment next to it.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from conftest import analyse_text as analyse
@@ -211,14 +210,12 @@ def test_cli_json_totals_and_exit_code_on_a_mismatch(cli, spec_file):
 
 # ---------------------------------------------------------------------------- the size guard
 def test_huge_repeat_is_refused_quickly(run_process, spec_file):
+    # refused before expanding: a hang would hit the subprocess timeout (no timed assertion)
     path = spec_file("input: [8]\nlayers:\n  - repeat: {times: 1000000000000, layers: [relu]}\n")
-    start = time.perf_counter()
     result = run_process("validate", path, timeout=20)
-    elapsed = time.perf_counter() - start
     assert result.code == 1
     assert "too-large" in result.out + result.err
     assert "Traceback" not in result.err
-    assert elapsed < 5
 
 
 def test_nested_repeats_multiply_before_the_guard(spec_file):
@@ -236,13 +233,12 @@ def test_doubling_block_chain_is_refused_quickly(run_process, spec_file):
     lines += [f"  b{i}: {{layers: [b{i - 1}, b{i - 1}]}}" for i in range(1, 41)]
     lines.append("layers: [b40]")
     path = spec_file("\n".join(lines) + "\n")
-    start = time.perf_counter()
-    result = run_process("validate", path, timeout=30)
-    elapsed = time.perf_counter() - start
+    result = run_process("validate", path, timeout=30)  # a hang hits the timeout
     assert result.code == 1
     assert "too-large" in result.out + result.err
-    assert "1,099,511,627,776" in result.out + result.err  # 2^40
-    assert elapsed < 5
+    # what is walked: 2^40 relus plus the block calls, 1 + 2 + ... + 2^40 = 2^41 − 1 of them:
+    # 1,099,511,627,776 + 2,199,023,255,551 = 3,298,534,883,327
+    assert "3,298,534,883,327 layers and scopes" in result.out + result.err
 
 
 def test_block_chain_within_limits_expands_fully(spec_file):
