@@ -46,3 +46,17 @@ def test_the_blocks_example_analyses(cli, spec_file):
     composite = next(b for b in _blocks("yaml") if b.startswith("blocks:"))
     result = cli("show", spec_file("input: [56, 56, 256]\n" + composite), "--format", "json")
     assert result.code == 0, result.out
+
+
+def test_the_shown_table_is_what_archcalc_prints(cli):
+    shown = re.search(r"```text\n\$ archcalc show alexnet\n(.*?)```", README, re.S).group(1)
+    result = cli("show", "alexnet", "--width", "100")
+    assert (result.code, result.out, result.err) == (0, shown, "")
+
+
+def test_the_shown_validate_excerpt_is_what_archcalc_prints(cli, monkeypatch):
+    shown = re.search(r"```text\n\$ archcalc validate specs/examples/alexnet-224.yaml\n(.*?)\.\.\.\n```",
+                      README, re.S).group(1)
+    monkeypatch.chdir(ROOT)
+    result = cli("validate", "specs/examples/alexnet-224.yaml")
+    assert result.code == 1 and result.out.startswith(shown)
