@@ -82,7 +82,7 @@ def main():
 def run():
     """Console-script entry: click plus the promises no traceback and quiet broken pipes."""
     try:
-        main(standalone_mode=True)
+        main(standalone_mode=True, prog_name="archcalc")
     except BrokenPipeError:
         # The reader went away (`archcalc show vgg16 | head`); that is not an error of ours.
         try:
