@@ -52,21 +52,25 @@ class LazyGroup(click.Group):
     }
 
     def list_commands(self, ctx):
-        return [name for name in self.COMMANDS if self._available(name)]
-
-    def _available(self, name) -> bool:
-        import importlib.util
-
-        return importlib.util.find_spec(self.COMMANDS[name].split(":")[0]) is not None
+        return list(self.COMMANDS)
 
     def get_command(self, ctx, name):
         target = self.COMMANDS.get(name)
-        if target is None or not self._available(name):
+        if target is None:
             return None
         import importlib
 
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
+
+    def resolve_command(self, ctx, args):
+        if args and args[0] not in self.COMMANDS and not args[0].startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(args[0], list(self.COMMANDS), n=1)
+            if close:
+                ctx.fail(f"No such command {args[0]!r}. Did you mean {close[0]!r}?")
+        return super().resolve_command(ctx, args)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"],

@@ -174,3 +174,8 @@ def test_budgets_still_hold_with_another_input(cli, spec_file):
     result = cli("show", path, "--format", "json", "--input", "64x64x3")
     assert result.code == 1
     assert [d["code"] for d in json.loads(result.out)["diagnostics"]] == ["budget-exceeded"]
+
+
+def test_mistyped_command_suggests_the_right_one(cli):
+    result = cli("shwo", "vgg16")
+    assert (result.code, result.out) == (2, "") and "Did you mean 'show'?" in result.err
