@@ -1,0 +1,468 @@
+"""Pass 1 of the engine: located YAML values -> a small tree of nodes.
+
+``Compiler`` normalises the three entry forms (bare kind, primary value, mapping), expands
+blocks with their arguments (``$name`` and ``${expr}``, evaluated by a tiny integer
+expression reader, never ``eval``), and checks every field generically against its kind's
+declaration. A block body is compiled once per distinct set of argument values; a repeat
+body once. Problems become diagnostics; an entry that fails leaves ``BROKEN`` in its place,
+which stops the shape flow when the evaluator reaches it.
+"""
+from __future__ import annotations
+
+from .diagnostics import Diagnostic, make
+from .layers import COMPOSITES, REGISTRY
+from .layers.base import SHAPE, FieldError, describe_found
+from .source import REFUSED, LList, LMap
+
+# Bounds that keep hostile specs fast: how many leaf layers and scopes (block calls, branch
+# sets, repeat iterations) a network may expand to. A scope costs about as much to walk as
+# a layer, so 19 levels of blocks that each call the next twice (2^19 layers, as many
+# scopes) is refused at once instead of taking ten seconds.
+MAX_LEAVES = 1_000_000
+MAX_BLOCK_DEPTH = 64
+COMMON_KEYS = ("name", "expect")
+
+
+# ------------------------------------------------------------------------------ the node tree
+class Leaf:
+    __slots__ = ("kind", "fields", "name", "mark", "field_marks", "expect", "expect_mark")
+
+    def __init__(self, kind, fields, name, mark, field_marks, expect, expect_mark):
+        self.kind = kind
+        self.fields = fields
+        self.name = name
+        self.mark = mark
+        self.field_marks = field_marks
+        self.expect = expect
+        self.expect_mark = expect_mark
+
+
+class Broken:
+    """Stands where an entry failed to compile (its error is already reported): its output
+    is unknown, so the shape flow stops there instead of carrying on as if it were absent."""
+
+    __slots__ = ()
+    name = None
+    size = 0
+
+
+BROKEN = Broken()
+
+
+class Seq:
+    __slots__ = ("items", "size", "names")
+
+    def __init__(self, items):
+        self.items = items
+        self.size = sum(item.size if not isinstance(item, Leaf) else 1 for item in items)
+        self.names = tuple(item.name for item in items if item.name)  # explicit, to reserve
+
+
+class Composite:
+    """Repeat, parallel/residual or a block call (kind = the block's name)."""
+
+    __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size",
+                 "times", "body", "branches", "branch_names", "merge")
+
+    def __init__(self, kind, name, mark, expect, expect_mark):
+        self.kind = kind
+        self.name = name
+        self.mark = mark
+        self.expect = expect
+        self.expect_mark = expect_mark
+        self.times = 1
+        self.body = None          # Seq, for repeat and block calls
+        self.branches = None      # list[Seq], for parallel and residual
+        self.branch_names = None
+        self.merge = None
+        self.size = 0
+
+
+def did_you_mean(word: str, options) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+# ------------------------------------------------------------------------ argument expressions
+class _ExprError(Exception):
+    pass
+
+
+def _eval_expression(text: str, env: dict):
+    """Integer arithmetic over block arguments: + - * // % and parentheses. Never ``eval``."""
+    import re
+
+    tokens = re.findall(r"\s*(\d+|[A-Za-z_][A-Za-z0-9_]*|//|[-+*%()])", text)
+    if "".join(t.strip() for t in tokens) != re.sub(r"\s+", "", text):
+        raise _ExprError(f"cannot read {text!r}")
+    pos = 0
+
+    def peek():
+        return tokens[pos].strip() if pos < len(tokens) else None
+
+    def take():
+        nonlocal pos
+        pos += 1
+        return tokens[pos - 1].strip()
+
+    def atom():
+        tok = take() if peek() is not None else None
+        if tok is None:
+            raise _ExprError("the expression ends too early")
+        if tok == "(":
+            value = expr()
+            if take() != ")" if peek() is not None else True:
+                raise _ExprError("a '(' is not closed")
+            return value
+        if tok == "-":
+            return -atom()
+        if tok.isdigit():
+            return int(tok)
+        if tok[0].isalpha() or tok[0] == "_":
+            if tok not in env:
+                raise _ExprError(f"no argument named {tok!r}")
+            value = env[tok][0]
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise _ExprError(f"argument {tok!r} is {describe_found(value)}, not an integer")
+            return value
+        raise _ExprError(f"unexpected {tok!r}")
+
+    def term():
+        value = atom()
+        while peek() in ("*", "//", "%"):
+            op = take()
+            rhs = atom()
+            if op == "*":
+                value *= rhs
+            elif rhs == 0:
+                raise _ExprError("division by zero")
+            else:
+                value = value // rhs if op == "//" else value % rhs
+        return value
+
+    def expr():
+        value = term()
+        while peek() in ("+", "-"):
+            value = value + term() if take() == "+" else value - term()
+        return value
+
+    result = expr()
+    if pos != len(tokens):
+        raise _ExprError(f"unexpected {tokens[pos].strip()!r}")
+    return result
+
+
+# ------------------------------------------------------------------------------- compilation
+class Compiler:
+    def __init__(self, blocks, diagnostics: list[Diagnostic]):
+        self.blocks = blocks  # name -> (definition LMap, mark)
+        self.diagnostics = diagnostics
+        # A block body depends only on the block and its argument values, so it is compiled
+        # once per distinct call: a chain of blocks that each call the previous one twice
+        # would otherwise take exponential time before the size bound could reject it.
+        self.bodies: dict[tuple, Seq] = {}
+        self.called: set[str] = set()  # blocks reached from the network, for `unused-block`
+
+    def error(self, code, message, mark, hint="", layer=None):
+        self.diagnostics.append(make(code, message, mark, hint=hint, layer=layer))
+
+    # -- values ---------------------------------------------------------------------------
+    def resolve(self, value, mark, env):
+        """Replace ``$name`` and ``${expr}`` by argument values. Returns (value, ok)."""
+        if isinstance(value, str) and value.startswith("$"):
+            if value.startswith("${") and value.endswith("}"):
+                try:
+                    return _eval_expression(value[2:-1], env), True
+                except _ExprError as exc:
+                    self.error("bad-expression", f"cannot evaluate {value!r}: {exc}", mark,
+                               hint="expressions use integers, argument names, + - * // % and ()")
+                    return None, False
+            name = value[1:]
+            if name in env:
+                return env[name][0], True
+            where = f"; this block's arguments are {', '.join(sorted(env))}" if env else \
+                " outside a block"
+            self.error("undefined-reference", f"{value!r} names no argument{where}", mark,
+                       hint=did_you_mean(name, env) or "declare it under the block's `args`")
+            return None, False
+        if isinstance(value, list) and any(isinstance(v, (str, list)) for v in value):
+            out, ok = [], True
+            for v in value:
+                r, good = self.resolve(v, mark, env)
+                out.append(r)
+                ok = ok and good
+            return out, ok
+        return value, True
+
+    def check_field(self, ftype, raw, mark, env, owner: str, key: str, layer):
+        value, ok = self.resolve(raw, mark, env)
+        if not ok:
+            return None, False
+        try:
+            return ftype.check(value), True
+        except FieldError as exc:
+            if holds_refused(value):
+                return None, False  # the loader has reported it
+            shown = f" (from {raw!r})" if raw is not value and isinstance(raw, str) else ""
+            self.error(exc.code, f"{owner} field `{key}` expects {exc.expected}, found "
+                       f"{describe_found(exc.found)}{shown}", mark, layer=layer,
+                       hint=_type_hint(exc.expected, exc.found))
+            return None, False
+
+    def name_of(self, fields: LMap, env, kind: str):
+        if "name" not in fields:
+            return None
+        mark = fields.value_marks["name"]
+        value, ok = self.resolve(fields["name"], mark, env)
+        if not ok:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+            self.error("wrong-type", f"{kind} field `name` expects a non-empty string, found "
+                       f"{describe_found(value)}", mark)
+            return None
+        value = str(value)
+        if "." in value:
+            self.error("bad-value", f"layer name {value!r} contains '.', which separates scopes in "
+                       "generated names", mark, hint="use '_' or '-' instead")
+            return None
+        return value
+
+    def expect_of(self, fields: LMap, env, kind, layer):
+        if "expect" not in fields:
+            return None, None
+        mark = fields.value_marks["expect"]
+        value, _ = self.check_field(SHAPE, fields["expect"], mark, env, kind, "expect", layer)
+        return value, mark
+
+    # -- entries --------------------------------------------------------------------------
+    def layer_list(self, value, mark, env, stack, what="layers") -> Seq:
+        if value is None:
+            return Seq([])
+        if not isinstance(value, LList):
+            self.error("wrong-type", f"`{what}` expects a list of layers, found {describe_found(value)}",
+                       mark, hint="write each layer on its own line starting with '- '")
+            return Seq([])
+        items = []
+        for item, item_mark in zip(value, value.item_marks):
+            node = self.entry(item, item_mark, env, stack)
+            items.append(BROKEN if node is None else node)
+        return Seq(items)
+
+    def entry(self, item, mark, env, stack):
+        if isinstance(item, str):
+            kind, kind_mark, body, body_mark = item, mark, None, mark
+        elif isinstance(item, LMap) and len(item) == 1:
+            kind = next(iter(item))
+            kind_mark, body, body_mark = item.key_marks[kind], item[kind], item.value_marks[kind]
+        elif isinstance(item, LMap) and item:
+            kinds = [k for k in item if k in REGISTRY or k in COMPOSITES or k in self.blocks]
+            hint = (f"indent the other keys under `{kinds[0]}:` so they become its fields"
+                    if len(kinds) == 1 else "a layer entry is a one-key mapping: `- kind: {fields}`")
+            self.error("bad-entry", f"a layer entry must have exactly one key (its kind), found "
+                       f"{len(item)} keys: {', '.join(item)}", mark, hint=hint)
+            return None
+        else:
+            self.error("bad-entry", f"a layer entry must be a kind name or a one-key mapping, found "
+                       f"{describe_found(item)}", mark,
+                       hint="e.g. `- relu`, `- dense: 4096` or `- conv: {filters: 64, kernel: 3}`")
+            return None
+
+        if kind in REGISTRY:
+            return self.leaf(REGISTRY[kind], body, kind_mark, body_mark, env)
+        if kind in COMPOSITES:
+            return self.composite(kind, body, kind_mark, body_mark, env, stack)
+        if kind in self.blocks:
+            return self.block_call(kind, body, kind_mark, body_mark, env, stack)
+        known = list(REGISTRY) + list(COMPOSITES) + list(self.blocks)
+        self.error("unknown-kind", f"unknown layer kind {kind!r}", kind_mark,
+                   hint=did_you_mean(kind, known) or "see `archcalc schema` for the kinds; "
+                   "reusable blocks are declared under `blocks`")
+        return None
+
+    def fields_of(self, kind_name, primary, body, mark, body_mark):
+        """Normalise the entry body to a mapping of fields (or None after an error)."""
+        if body is None:
+            fields = LMap()
+            fields.mark, fields.key_marks, fields.value_marks = mark, {}, {}
+            return fields
+        if isinstance(body, LMap):
+            return body
+        if primary is None:
+            self.error("bad-entry", f"{kind_name} has no primary field, so it cannot take the value "
+                       f"{describe_found(body)}", body_mark,
+                       hint=f"write `- {kind_name}` or `- {kind_name}: {{field: value}}`")
+            return None
+        fields = LMap({primary: body})
+        fields.mark, fields.key_marks, fields.value_marks = mark, {primary: body_mark}, {primary: body_mark}
+        return fields
+
+    def leaf(self, kind, body, mark, body_mark, env):
+        fields = self.fields_of(kind.name, kind.primary, body, mark, body_mark)
+        if fields is None:
+            return None
+        name = self.name_of(fields, env, kind.name)
+        expect, expect_mark = self.expect_of(fields, env, kind.name, name)
+        values, field_marks, ok = {}, {}, True
+        for key, raw in fields.items():
+            if key in COMMON_KEYS:
+                continue
+            spec = kind.fields.get(key)
+            kmark = fields.key_marks[key]
+            if spec is None:
+                accepted = ", ".join(list(kind.fields) + list(COMMON_KEYS))
+                self.error("unknown-field", f"{kind.name} has no field {key!r}", kmark, layer=name,
+                           hint=(did_you_mean(key, list(kind.fields) + list(COMMON_KEYS)) + " "
+                                 if did_you_mean(key, list(kind.fields) + list(COMMON_KEYS)) else "")
+                           + f"accepted: {accepted}")
+                ok = False
+                continue
+            vmark = fields.value_marks[key]
+            value, good = self.check_field(spec.type, raw, vmark, env, kind.name, key, name)
+            ok = ok and good
+            values[key] = value
+            field_marks[key] = vmark
+        for key, spec in kind.fields.items():
+            if key not in values:
+                if spec.required and ok:
+                    self.error("missing-field", f"{kind.name} requires the field `{key}`", mark,
+                               layer=name, hint=f"e.g. `- {kind.name}: {{{key}: ...}}`")
+                    ok = False
+                values[key] = spec.default
+        if not ok:
+            return None
+        return Leaf(kind, values, name, mark, field_marks, expect, expect_mark)
+
+    def composite(self, kind, body, mark, body_mark, env, stack):
+        if not isinstance(body, LMap):
+            example = {"repeat": "{times: 2, layers: [...]}", "parallel": "{branches: [[...], [...]]}",
+                       "residual": "{layers: [...], shortcut: [...]}"}[kind]
+            self.error("wrong-type", f"{kind} expects a mapping of fields, found {describe_found(body)}",
+                       body_mark, hint=f"e.g. `- {kind}: {example}`")
+            return None
+        accepted = {"repeat": ("times", "layers"), "parallel": ("branches", "merge"),
+                    "residual": ("layers", "shortcut")}[kind]
+        for key in body:
+            if key not in accepted and key not in COMMON_KEYS:
+                self.error("unknown-field", f"{kind} has no field {key!r}", body.key_marks[key],
+                           hint=(did_you_mean(key, accepted + COMMON_KEYS) + " ").lstrip()
+                           + "accepted: " + ", ".join(accepted + COMMON_KEYS))
+        name = self.name_of(body, env, kind)
+        expect, expect_mark = self.expect_of(body, env, kind, name)
+        node = Composite(kind, name, mark, expect, expect_mark)
+        for key in accepted:
+            if key not in body and key != "shortcut" and key != "merge":
+                self.error("missing-field", f"{kind} requires the field `{key}`", mark, layer=name)
+                return None
+        if kind == "repeat":
+            from .layers.base import POSITIVE_INT
+
+            times, ok = self.check_field(POSITIVE_INT, body["times"], body.value_marks["times"], env,
+                                         "repeat", "times", name)
+            node.body = self.layer_list(body["layers"], body.value_marks["layers"], env, stack)
+            if not ok:
+                return None
+            node.times = times
+            node.size = times * (node.body.size + 1)
+        elif kind == "parallel":
+            merge = "concat"
+            if "merge" in body:
+                from .layers.base import choice
+
+                merge, ok = self.check_field(choice("concat", "add"), body["merge"],
+                                             body.value_marks["merge"], env, "parallel", "merge", name)
+                if not ok:
+                    return None
+            branches, bmark = body["branches"], body.value_marks["branches"]
+            if not isinstance(branches, LList) or not branches:
+                self.error("wrong-type", "parallel field `branches` expects a non-empty list of layer "
+                           f"lists, found {describe_found(branches)}", bmark,
+                           hint="e.g. `branches: [[conv: {filters: 64, kernel: 1}], []]`")
+                return None
+            node.branches = [self.layer_list(b, m, env, stack, what="branches item")
+                             for b, m in zip(branches, branches.item_marks)]
+            node.branch_names = [f"branch{i}" for i in range(1, len(branches) + 1)]
+            node.merge = merge
+        else:  # residual: parallel [layers, shortcut] with merge add
+            main = self.layer_list(body["layers"], body.value_marks["layers"], env, stack)
+            short = self.layer_list(body.get("shortcut"), body.value_marks.get("shortcut", mark), env,
+                                    stack, what="shortcut")
+            node.branches = [main, short]
+            node.branch_names = ["", "shortcut"]
+            node.merge = "add"
+        if node.branches is not None:
+            node.size = sum(b.size for b in node.branches) + 1
+        if node.size > MAX_LEAVES:
+            self.error("too-large", f"this {kind} expands to {node.size:,} layers and scopes (limit "
+                       f"{MAX_LEAVES:,})", mark, layer=name, hint="use a smaller `times`")
+            return None
+        return node
+
+    def block_call(self, block, body, mark, body_mark, env, stack):
+        definition, def_mark = self.blocks[block]
+        self.called.add(block)
+        if block in stack or len(stack) >= MAX_BLOCK_DEPTH:
+            chain = " -> ".join(stack[stack.index(block):] + (block,)) if block in stack else \
+                f"{MAX_BLOCK_DEPTH} nested blocks"
+            self.error("block-recursion", f"block {block!r} reaches itself: {chain}", mark,
+                       hint="a block may use other blocks, but never itself")
+            return None
+        fields = self.fields_of(block, None, body, mark, body_mark)
+        if fields is None:
+            return None
+        name = self.name_of(fields, env, block)
+        expect, expect_mark = self.expect_of(fields, env, block, name)
+        declared = definition.get("args") or {}
+        new_env, ok = {}, True
+        for key, raw in fields.items():
+            if key in COMMON_KEYS:
+                continue
+            if key not in declared:
+                self.error("unknown-arg", f"block {block!r} has no argument {key!r}", fields.key_marks[key],
+                           layer=name, hint=(did_you_mean(key, declared) + " " if did_you_mean(key, declared)
+                                             else "") + "its arguments: " + (", ".join(declared) or "none"))
+                ok = False
+                continue
+            value, good = self.resolve(raw, fields.value_marks[key], env)
+            ok = ok and good
+            new_env[key] = (value, fields.value_marks[key])
+        for key, default in declared.items():
+            if key not in new_env:
+                if default is None:
+                    if ok:
+                        self.error("missing-arg", f"block {block!r} requires the argument `{key}`", mark,
+                                   layer=name, hint=f"pass it: `- {block}: {{{key}: ...}}`")
+                    ok = False
+                else:
+                    # a default may derive from earlier arguments: `c4: "${c * 4}"`
+                    value, good = self.resolve(default, declared.value_marks[key], new_env)
+                    ok = ok and good
+                    new_env[key] = (value, declared.value_marks[key])
+        if not ok:
+            return None
+        node = Composite(block, name, mark, expect, expect_mark)
+        key = (block, tuple(sorted((arg, repr(value)) for arg, (value, _) in new_env.items())))
+        body = self.bodies.get(key)
+        if body is None:
+            body = self.layer_list(definition.get("layers"), definition.value_marks.get("layers", def_mark),
+                                   new_env, stack + (block,))
+            self.bodies[key] = body
+        node.body = body
+        node.size = node.body.size + 1
+        return node
+
+
+def _type_hint(expected: str, found) -> str:
+    if isinstance(found, bool) and "integer" in expected:
+        return "YAML reads yes/no/on/off/true/false as booleans; write a number"
+    if isinstance(found, float) and "integer" in expected:
+        return f"sizes are whole numbers; did you mean {int(found)}?"
+    if isinstance(found, str) and found.isdigit() and "integer" in expected:
+        return f"remove the quotes: {found}"
+    return ""
+
+
+def holds_refused(value) -> bool:
+    """True for a value the loader refused, or a list holding one (its report is enough)."""
+    return value is REFUSED or (isinstance(value, list) and any(holds_refused(v) for v in value))
