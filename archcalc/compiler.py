@@ -205,9 +205,13 @@ class Compiler:
         except FieldError as exc:
             if holds_refused(value):
                 return None, False  # the loader has reported it
-            shown = f" (from {raw!r})" if raw is not value and isinstance(raw, str) else ""
+            shown, where = "", mark
+            if raw is not value and isinstance(raw, str):
+                shown = f" (from {raw!r}, line {mark.line})"
+                if raw[1:] in env:  # a plain `$arg`: the mistake is the value the call passed
+                    where = env[raw[1:]][1]
             self.error(exc.code, f"{owner} field `{key}` expects {exc.expected}, found "
-                       f"{describe_found(exc.found)}{shown}", mark, layer=layer,
+                       f"{describe_found(exc.found)}{shown}", where, layer=layer,
                        hint=_type_hint(exc.expected, exc.found))
             return None, False
 

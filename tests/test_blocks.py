@@ -346,3 +346,13 @@ layers:
     assert d["code"] == "merge-mismatch"
     assert "shortcut:" not in d["hint"]
     assert "[conv: {filters: 32, kernel: 1, stride: 2}, batchnorm] as branch2" in d["hint"]
+
+
+def test_a_bad_argument_is_reported_where_the_call_passes_it(spec_file):
+    text = ("input: [8, 8, 3]\nblocks:\n  b:\n    args: {c: null}\n"
+            "    layers: [conv: {filters: $c, kernel: 1}]\nlayers:\n  - b: {c: 0}\n")
+    analysis = analyse(spec_file, text)
+    (d,) = analysis.diagnostics
+    # the 0 at `{c: 0}` is the mistake; the message still names where `$c` is used (line 5)
+    assert (d.code, (d.line, d.column)) == ("bad-value", locate(text, "0}"))
+    assert "(from '$c', line 5)" in d.message
