@@ -179,3 +179,13 @@ def test_budgets_still_hold_with_another_input(cli, spec_file):
 def test_mistyped_command_suggests_the_right_one(cli):
     result = cli("shwo", "vgg16")
     assert (result.code, result.out) == (2, "") and "Did you mean 'show'?" in result.err
+
+
+def test_list_in_csv_and_markdown(cli):
+    rows = list(csv.DictReader(io.StringIO(cli("list", "--format", "csv").out)))
+    vgg19 = next(r for r in rows if r["name"] == "vgg19")
+    # VGG-19 (configuration E): torchvision publishes 143,667,240 params, 19.63 GMACs
+    assert (vgg19["params"], vgg19["macs"], vgg19["depth"]) == ("143667240", "19632062464", "19")
+    markdown = cli("list", "--format", "markdown")
+    assert markdown.code == 0
+    assert "| `lenet5` | LeNet-5 (modern form) | 32×32×1 | 61,706 | 416,520 | 5 |" in markdown.out
