@@ -14,9 +14,15 @@ import sys
 import click
 
 from . import __version__
-
-from .app import (EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageProblem, analyse_spec,  # noqa: F401 - re-exported
-                  load_document, write)
+from .app import (  # noqa: F401 - re-exported
+    EXIT_ERRORS,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageProblem,
+    analyse_spec,
+    load_document,
+    write,
+)
 
 
 def parse_shape(text: str) -> tuple:

@@ -122,7 +122,7 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "wrong-type": (ERROR, "a value of the wrong type",
                    "The field expects another type; the message says what was expected and found."),
     "bad-value": (ERROR, "a value of the right type but outside its range",
-                  "Sizes are positive integers, rates lie in [0, 1), and so on."),
+                  "Sizes are positive integers, rates lie in [0, 1], and so on."),
     "duplicate-name": (ERROR, "two layers have the same name",
                        "Layer names must be unique in a network; rename one of them."),
     # --- blocks -------------------------------------------------------------------------

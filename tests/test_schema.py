@@ -17,7 +17,7 @@ from archcalc.layers import COMPOSITES, REGISTRY
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 ZOO_FILES = sorted(SPECS.glob("*.yaml")) + sorted((SPECS / "examples").glob("*.yaml"))
 KEYWORDS = {"$schema", "$id", "$ref", "title", "description", "default", "type", "enum", "properties",
-            "required", "additionalProperties", "items", "minItems", "maxItems", "minimum",
+            "required", "additionalProperties", "items", "minItems", "maxItems", "minimum", "maximum",
             "exclusiveMaximum", "pattern", "anyOf", "oneOf", "minProperties", "maxProperties", "definitions"}
 
 
@@ -43,6 +43,8 @@ def tiny_errors(schema, value, root, path="$"):
         errors.append(f"{path}: {value!r} not in {schema['enum']}")
     if "minimum" in schema and isinstance(value, (int, float)) and value < schema["minimum"]:
         errors.append(f"{path}: {value} < {schema['minimum']}")
+    if "maximum" in schema and isinstance(value, (int, float)) and value > schema["maximum"]:
+        errors.append(f"{path}: {value} > {schema['maximum']}")
     if "exclusiveMaximum" in schema and isinstance(value, (int, float)) and value >= schema["exclusiveMaximum"]:
         errors.append(f"{path}: {value} >= {schema['exclusiveMaximum']}")
     if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
@@ -158,7 +160,7 @@ BAD = {
     "two-key entry": "input: [8]\nlayers:\n  - {dense: 3, relu: null}\n",
     "repeat without times": "input: [8]\nlayers:\n  - repeat: {layers: [relu]}\n",
     "merge neither add nor concat": "input: [8]\nlayers:\n  - parallel: {branches: [[]], merge: mul}\n",
-    "dropout rate 1": "input: [8]\nlayers:\n  - dropout: 1\n",
+    "dropout rate above 1": "input: [8]\nlayers:\n  - dropout: 1.5\n",
 }
 
 

@@ -10,7 +10,15 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, UsageProblem, _fail_usage, _shape_option, analyse_spec, write
+from ..cli import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    UsageProblem,
+    _fail_usage,
+    _shape_option,
+    analyse_spec,
+    write,
+)
 
 DIFF_FORMATS = ("table", "json", "markdown")
 DIFF_REPORTERS = {

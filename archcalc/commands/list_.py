@@ -6,7 +6,6 @@ import sys
 import click
 
 from ..cli import EXIT_ERRORS, EXIT_OK, write
-
 from .show import SHOW_FORMATS
 
 

@@ -5,7 +5,15 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, UsageProblem, _fail_usage, _shape_option, analyse_spec, write
+from ..cli import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    UsageProblem,
+    _fail_usage,
+    _shape_option,
+    analyse_spec,
+    write,
+)
 from ..metrics import DTYPE_BYTES
 
 SHOW_FORMATS = ("table", "json", "markdown", "csv")

@@ -120,9 +120,9 @@ def _bool(v):
 
 def _rate(v):
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise FieldError("a number in [0, 1)", v)
-    if not 0 <= v < 1:
-        raise FieldError("a number in [0, 1)", v, code="bad-value")
+        raise FieldError("a number in [0, 1]", v)
+    if not 0 <= v <= 1:
+        raise FieldError("a number in [0, 1]", v, code="bad-value")
     return v
 
 
@@ -144,7 +144,7 @@ PADDING = FieldType("padding", _padding, {"oneOf": [
     {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2, "maxItems": 2},
     {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 4, "maxItems": 4}]})
 BOOL = FieldType("bool", _bool, {"type": "boolean"})
-RATE = FieldType("rate", _rate, {"type": "number", "minimum": 0, "exclusiveMaximum": 1})
+RATE = FieldType("rate", _rate, {"type": "number", "minimum": 0, "maximum": 1})
 SHAPE = FieldType("shape", _shape, {"type": "array", "items": {"type": "integer", "minimum": 1},
                                     "minItems": 1, "maxItems": 3})
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import os
 
-from ..diff import ADDED, REMOVED, Diff, GateResult, KindRow, LayerChange, TotalRow, settings_text
+from ..diff import (
+    ADDED,
+    REMOVED,
+    Diff,
+    GateResult,
+    KindRow,
+    LayerChange,
+    TotalRow,
+    settings_text,
+)
 from . import numbers
 from .problems import clean
 
