@@ -35,11 +35,11 @@ def parse_shape(text: str) -> tuple:
         raise click.BadParameter(str(exc)) from None
 
 
-def _shape_option(ctx, param, value):
+def shape_option(ctx, param, value):
     return None if value is None else parse_shape(value)
 
 
-def _fail_usage(message: str):
+def fail_usage(message: str):
     click.echo(f"archcalc: error: {message}", err=True)
     sys.exit(EXIT_USAGE)
 

@@ -14,9 +14,9 @@ from ..cli import (
     EXIT_ERRORS,
     EXIT_OK,
     UsageProblem,
-    _fail_usage,
-    _shape_option,
     analyse_spec,
+    fail_usage,
+    shape_option,
     write,
 )
 
@@ -52,7 +52,7 @@ def _gates_option(ctx, param, values):
               help="Exit 1 when RULE holds, e.g. 'params>+5%' (relative change), 'macs>+0' or "
                    "'params>+1M' (change B − A), 'depth>20' (B's value). Repeatable. Quote it: "
                    "> is the shell's.")
-@click.option("--input", "input_shape", metavar="HxWxC", callback=_shape_option,
+@click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override both specs' input shape, e.g. 224x224x3.")
 @click.option("--width", type=click.IntRange(min=40), default=None,
               help="Table width in columns (default: the terminal's).")
@@ -69,19 +69,19 @@ def diff(a, b, fmt, mode, show_all, gates, input_shape, width):
     from ..diff import compare
 
     if a == "-" and b == "-":
-        _fail_usage("only one of A and B can be - (standard input)")
+        fail_usage("only one of A and B can be - (standard input)")
     try:
         old = analyse_spec(a, input_shape)
         new = analyse_spec(b, input_shape)
     except UsageProblem as exc:
-        _fail_usage(str(exc))
+        fail_usage(str(exc))
     result = compare(old, new, None if mode == "auto" else mode)
     gate_results = []
     for gate in gates:
         try:
             gate_results.append(gate.check(result))
         except KeyError:
-            _fail_usage(f"--fail-on {gate.text!r}: neither network has the total {gate.total!r}")
+            fail_usage(f"--fail-on {gate.text!r}: neither network has the total {gate.total!r}")
     options = {"all": show_all, "width": width, "gates": gate_results}
     write(importlib.import_module(DIFF_REPORTERS[fmt]).render_diff(result, options))
     _report_problems(a, old, b, new, gate_results)

@@ -22,9 +22,9 @@ from ..cli import (
     EXIT_ERRORS,
     EXIT_OK,
     UsageProblem,
-    _fail_usage,
-    _shape_option,
     analyse_spec,
+    fail_usage,
+    shape_option,
     write,
 )
 from ..metrics import DTYPE_BYTES
@@ -84,7 +84,7 @@ def _code_suggestion(word: str) -> str:
 @click.command()
 @click.argument("spec", metavar="SPEC|CODE")
 @click.argument("layer", required=False)
-@click.option("--input", "input_shape", metavar="HxWxC", callback=_shape_option,
+@click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Batch size: scales MACs and activations.")
@@ -104,7 +104,7 @@ def explain(spec, layer, input_shape, batch, dtype, width):
 
     if spec in CATALOGUE:
         if layer is not None:
-            _fail_usage(f"{spec!r} is a diagnostic code, which takes no LAYER; to explain a spec "
+            fail_usage(f"{spec!r} is a diagnostic code, which takes no LAYER; to explain a spec "
                         f"file of that name, write ./{spec}")
         write(render.render_code(spec, CATALOGUE[spec], width))
         sys.exit(EXIT_OK)
@@ -114,7 +114,7 @@ def explain(spec, layer, input_shape, batch, dtype, width):
             (analysis.layers, [d for d in analysis.diagnostics if d.layer is None or
                                d.layer not in {l.name for l in analysis.layers}])
     except UsageProblem as exc:
-        _fail_usage(str(exc) + (_code_suggestion(spec) if "no such file" in str(exc) else ""))
+        fail_usage(str(exc) + (_code_suggestion(spec) if "no such file" in str(exc) else ""))
     from ..metrics import apply_batch
 
     apply_batch(analysis, batch, dtype)

@@ -9,9 +9,9 @@ from ..cli import (
     EXIT_ERRORS,
     EXIT_OK,
     UsageProblem,
-    _fail_usage,
-    _shape_option,
     analyse_spec,
+    fail_usage,
+    shape_option,
     write,
 )
 from ..metrics import DTYPE_BYTES
@@ -23,7 +23,7 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv")
 @click.argument("spec")
 @click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
               show_default=True, help="Output format.")
-@click.option("--input", "input_shape", metavar="HxWxC", callback=_shape_option,
+@click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3 (the spec's `expect` pins "
                    "describe its own input and are then not checked; budgets are).")
 @click.option("--depth", type=click.IntRange(min=0), default=None,
@@ -43,11 +43,11 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv")
 def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
-        _fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
+        fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
     try:
         analysis = analyse_spec(spec, input_shape)
     except UsageProblem as exc:
-        _fail_usage(str(exc))
+        fail_usage(str(exc))
     from ..metrics import apply_batch
     from ..render import reporter
 
