@@ -67,7 +67,9 @@ def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, 
     if fmt is None:
         fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "pretty"
     if color is None:
-        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+        from ..render.terminal import use_colour
+
+        color = use_colour()
 
     reports = check_all(expand_paths(paths), budgets, jobs)
     summary = summarise(reports)

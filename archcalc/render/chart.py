@@ -9,7 +9,8 @@ drawn; the footer says how many.
 from __future__ import annotations
 
 from . import numbers
-from .table import console_width, render_diagnostics
+from .table import render_diagnostics
+from .terminal import console_width
 
 # index = eighths of a cell
 _PARTIAL = ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")

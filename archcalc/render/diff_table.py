@@ -8,7 +8,7 @@ from . import diff_cells as cells
 def render_diff(diff, options=None) -> str:
     from rich.text import Text
 
-    from .table import make_console
+    from .terminal import make_console
 
     options = options or {}
     console = make_console(options.get("width"))

@@ -171,23 +171,9 @@ def render_pretty(reports, summary: Summary, options=None) -> str:
         lines.append([(summary.line(), "bold red" if bad else "bold green")])
     elif lines and not lines[-1]:
         lines.pop()  # no summary to separate from
-    if options.get("color"):
-        return _with_rich(lines)
-    return "".join("".join(text for text, _ in segments) + "\n" for segments in lines)
+    from .terminal import emit
 
-
-def _with_rich(lines) -> str:
-    import io
-
-    from rich.console import Console
-    from rich.text import Text
-
-    buffer = io.StringIO()
-    console = Console(file=buffer, force_terminal=True, color_system="standard", soft_wrap=True,
-                      highlight=False, markup=False, emoji=False, width=10_000)
-    for segments in lines:
-        console.print(Text.assemble(*[(text, style or "") for text, style in segments]), soft_wrap=True)
-    return buffer.getvalue()
+    return emit(lines, colour=bool(options.get("color")))
 
 
 def render_parsable(reports, summary: Summary, options=None) -> str:

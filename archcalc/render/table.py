@@ -1,4 +1,4 @@
-"""The rich table for `archcalc show` and `archcalc list`.
+"""The table for `archcalc show` and `archcalc list`.
 
 One row per leaf layer, with rows for the scopes that contain them (block calls, named
 repeats and their iterations, branch sets) drawn as a tree with subtotals. ``depth``
@@ -6,48 +6,14 @@ collapses scopes nested deeper than it into their subtotal row, as torchinfo's `
 """
 from __future__ import annotations
 
-import io
-import os
-import sys
-
 from ..layers import REGISTRY
 from . import numbers
-
-
-def console_width(width: int | None) -> int:
-    """--width, else the terminal's, else COLUMNS, else 100."""
-    if width is not None:
-        return width
-    if sys.stdout.isatty():
-        try:
-            columns = os.get_terminal_size(sys.stdout.fileno()).columns
-            if columns >= 40:  # a pseudo-terminal may report 0
-                return columns
-        except OSError:
-            pass
-    columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() and int(columns) >= 40 else 100
-
-
-def use_colour() -> bool:
-    """Colour only on a terminal, and never with NO_COLOR set (https://no-color.org)."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-
-
-def make_console(width: int | None):
-    """A rich console that renders to a string, for views drawn with rich's own widgets."""
-    from rich.console import Console
-
-    colour = use_colour()
-    return Console(file=io.StringIO(), width=console_width(width), force_terminal=colour,
-                   no_color=not colour, highlight=False, emoji=False, soft_wrap=False)
-
+from .terminal import console_width, emit, use_colour
 
 # ------------------------------------------------------------------------------ the grid
 # Tables are laid out here, not by rich.Table: we already know every cell and the width,
 # and rich's per-cell rendering costs ~70 µs a cell (0.4 s for ResNet-152's 500 rows).
-# A line is a list of (text, style) pieces; ``emit`` joins them as plain text, or, on a
-# colour terminal, hands them to rich as styled Text.
+# A line is a list of (text, style) pieces, which ``terminal.emit`` prints.
 
 def cell_width(text: str) -> int:
     """Terminal columns of a string: East Asian wide characters take two."""
@@ -125,24 +91,6 @@ def _line(pieces):
             out.append((GAP, None))
         out.append(piece)
     return out
-
-
-def emit(lines) -> str:
-    """Plain text (trailing blanks stripped), or rich-styled text on a colour terminal."""
-    if not use_colour():
-        return "".join("".join(text for text, _ in line).rstrip() + "\n" for line in lines)
-    from rich.console import Console
-    from rich.text import Text
-
-    console = Console(file=io.StringIO(), force_terminal=True, highlight=False, emoji=False,
-                      width=10_000)
-    for line in lines:
-        text = Text()
-        for piece, style in line:
-            text.append(piece, style=style)
-        text.rstrip()
-        console.print(text, soft_wrap=True)
-    return console.file.getvalue()
 
 
 def _rows(analysis, depth):

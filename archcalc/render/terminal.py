@@ -1,0 +1,57 @@
+"""Where output meets the terminal: its width, whether to colour, and printing lines of
+styled pieces. rich is imported only when colour is actually drawn."""
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+
+def console_width(width: int | None) -> int:
+    """--width, else the terminal's, else COLUMNS, else 100."""
+    if width is not None:
+        return width
+    if sys.stdout.isatty():
+        try:
+            columns = os.get_terminal_size(sys.stdout.fileno()).columns
+            if columns >= 40:  # a pseudo-terminal may report 0
+                return columns
+        except OSError:
+            pass
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) >= 40 else 100
+
+
+def use_colour() -> bool:
+    """Colour only on a terminal that can show it, never with NO_COLOR set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def make_console(width: int | None):
+    """A rich console that renders to a string, for views drawn with rich's own widgets."""
+    from rich.console import Console
+
+    colour = use_colour()
+    return Console(file=io.StringIO(), width=console_width(width), force_terminal=colour,
+                   no_color=not colour, highlight=False, emoji=False, soft_wrap=False)
+
+
+def emit(lines, colour: bool | None = None) -> str:
+    """Lines of (text, style) pieces as plain text (trailing blanks stripped), or, when
+    ``colour`` (default: ``use_colour()``), styled by rich. Lines are never wrapped."""
+    if colour is None:
+        colour = use_colour()
+    if not colour:
+        return "".join("".join(text for text, _ in line).rstrip() + "\n" for line in lines)
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=io.StringIO(), force_terminal=True, highlight=False, emoji=False,
+                      width=10_000)
+    for line in lines:
+        text = Text()
+        for piece, style in line:
+            text.append(piece, style=style)
+        text.rstrip()
+        console.print(text, soft_wrap=True)
+    return console.file.getvalue()
