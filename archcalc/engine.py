@@ -496,6 +496,15 @@ def parse_count(value) -> int | None:
     return None
 
 
+def budget_problem(totals: dict, total: str, limit: int, stated: str, mark) -> Diagnostic | None:
+    """`budget-exceeded` when ``totals[total]`` is over ``limit``; ``stated`` is how the user
+    wrote the budget (`max_params: 5M` in a spec, `--max-params 5M` on the command line)."""
+    if totals[total] <= limit:
+        return None
+    return make("budget-exceeded", f"{total} {totals[total]:,} exceed the budget `{stated}` ({limit:,}) "
+                f"by {totals[total] - limit:,}", mark, hint="shrink the network or raise the budget")
+
+
 def _check_totals(root: LMap, analysis: Analysis, diagnostics, pinned: bool = True):
     """Check the top-level `expect`. Budgets (max_*) always hold; pinned totals describe the
     spec's own input, so with another input (``pinned=False``) only their form is checked."""
@@ -533,11 +542,9 @@ def _check_totals(root: LMap, analysis: Analysis, diagnostics, pinned: bool = Tr
                                     f"count such as '5M'), found {describe_found(want)}", mark))
             continue
         if key.startswith("max_"):
-            total = key[4:]
-            if totals[total] > number:
-                diagnostics.append(make("budget-exceeded", f"{total} {totals[total]:,} exceed the budget "
-                                        f"`{key}: {want}` ({number:,}) by {totals[total] - number:,}", mark,
-                                        hint="shrink the network or raise the budget"))
+            problem = budget_problem(totals, key[4:], number, f"{key}: {want}", mark)
+            if problem is not None:
+                diagnostics.append(problem)
             continue
         if pinned and totals[key] != number:
             diff = totals[key] - number

@@ -176,16 +176,11 @@ def check_file(path: str, budgets: dict) -> FileReport:
 def budget_diagnostics(doc, analysis, budgets: dict) -> list:
     """`budget-exceeded` for every --max-* bound a network's totals exceed, located at the
     start of the spec (the budget is about the whole network)."""
-    from ..diagnostics import Mark, make
+    from ..diagnostics import Mark
+    from ..engine import budget_problem
 
     mark = getattr(doc.root, "mark", None) or Mark(doc.file, 1, 1)
     totals = analysis.totals.as_dict()
-    found = []
-    for option, (limit, text) in budgets.items():
-        total = BUDGET_OPTIONS[option]
-        if totals[total] > limit:
-            flag = "--" + option.replace("_", "-")
-            found.append(make("budget-exceeded", f"{total} {totals[total]:,} exceed the budget "
-                              f"`{flag} {text}` ({limit:,}) by {totals[total] - limit:,}", mark,
-                              hint="shrink the network or raise the budget"))
-    return found
+    found = (budget_problem(totals, BUDGET_OPTIONS[option], limit, f"--{option.replace('_', '-')} {text}", mark)
+             for option, (limit, text) in budgets.items())
+    return [problem for problem in found if problem is not None]
