@@ -29,7 +29,7 @@ from .compiler import (
     did_you_mean,
     holds_refused,
 )
-from .diagnostics import ERROR, Diagnostic, Mark, make
+from .diagnostics import CATALOGUE, ERROR, Diagnostic, Mark, make
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, describe_found, fmt_shape
 from .metrics import (
@@ -70,18 +70,21 @@ class _Scope:
 
 
 class _Evaluator:
-    def __init__(self, diagnostics, record=True):
+    def __init__(self, diagnostics, probing=False):
         self.layers: list[LayerResult] = []
         self.groups: list[Group] = []
         self.diagnostics = diagnostics
         self.used: set[str] = set()
         self.reported_names: set = set()
-        # `expect` pins describe the spec's own input; with --input they are not checked
-        self.check_pins = True
+        # `expect` pins describe the spec's own input; with --input, or when probing another
+        # size, they are not checked
+        self.check_pins = not probing
         # explicit names of the sequence being walked: a generated `conv2` must not take the
         # name that a later layer of the same sequence was given
         self.reserved: set[str] = set()
-        self.record = record  # False when probing other input sizes: rules only
+        # Probing another input size for _suggest_inputs: no rows are kept, and the walk stops
+        # at the first problem that makes the size inexact (most candidates fail early).
+        self.record = not probing
         self.after_softmax = False
         self.params = self.buffers = self.macs = 0
         # Memory, in values for one sample (metrics.py). The state walked is
@@ -94,6 +97,8 @@ class _Evaluator:
     def report(self, code, message, mark, layer, hint="", severity=None):
         if self.record:
             self.diagnostics.append(make(code, message, mark, hint=hint, layer=layer, severity=severity))
+        elif code == "window-drops-input" or (severity or CATALOGUE[code][0]) == ERROR:
+            raise _NotExact
 
     def unique(self, name: str, mark) -> str:
         # One report per place in the file: a named layer inside an unnamed repeat of 1,000
@@ -560,12 +565,11 @@ def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics):
     h, w, c = shape
 
     def exact(candidate) -> bool:
-        probe: list[Diagnostic] = []
-        evaluator = _Evaluator(probe, record=True)
-        evaluator.layers = _Discard()
-        out = evaluator.seq(program, (candidate, 0, None, False), _Scope("", ()))
-        return out is not None and not any(d.code == "window-drops-input" or d.severity == ERROR
-                                           for d in probe)
+        try:
+            return _Evaluator([], probing=True).seq(program, (candidate, 0, None, False),
+                                                   _Scope("", ())) is not None
+        except _NotExact:
+            return False
 
     def nearest(make_shape):
         found = []
@@ -590,11 +594,5 @@ def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics):
             diagnostics[i] = d.replace(hint=hint)
 
 
-class _Discard(list):
-    """A list that forgets what is appended: probes need rules, not rows."""
-
-    def append(self, item):
-        pass
-
-    def __len__(self):
-        return 0
+class _NotExact(Exception):
+    """Raised by a probing walk at the first window that drops input, or the first error."""

@@ -260,3 +260,14 @@ def test_a_layer_that_fails_to_compile_stops_the_shape_flow(spec_file):
     analysis = analyse(spec_file, text)
     assert codes(analysis) == ["unknown-field", "bad-value"]
     assert (analysis.layers, analysis.output) == ([], None)
+
+
+def test_input_suggestion_ignores_the_specs_own_pins(spec_file):
+    # the spec pins conv1's 54×54 at 224; the probe for other sizes must not reject 227 for
+    # breaking that pin. 227: (227 − 11)/4 + 1 = 55 and (55 − 3)/2 + 1 = 27, both exact;
+    # 223 gives 54 but then (54 − 3)/2 + 1 = 26.5; 221, 222, 225, 226 leave (n − 11)/4 inexact.
+    text = ("input: [224, 224, 3]\nlayers:\n  - conv: {filters: 96, kernel: 11, stride: 4, expect: [54, 54, 96]}\n"
+            "  - maxpool: {size: 3, stride: 2}\n")
+    analysis = analyse(spec_file, text)
+    hints = [d.hint for d in analysis.diagnostics if d.code == "window-drops-input"]
+    assert hints and all("divides exactly: 227×227;" in h for h in hints)
