@@ -12,6 +12,7 @@ import textwrap
 
 from ..layers import REGISTRY
 from ..layers.conv import resolve_axes
+from ..layers.dense import features
 from ..layers.pool import whole_window
 from ..layers.window import effective_kernel
 from . import numbers
@@ -87,10 +88,6 @@ def _axis_names(axes):
 
 
 # -------------------------------------------------------------------------- params, MACs
-def _features(shape) -> int:
-    return shape[0] if len(shape) == 1 else shape[2]
-
-
 def _params_lines(layer) -> list[str]:
     f, inp = layer.fields, layer.input
     if layer.kind == "conv":
@@ -102,10 +99,10 @@ def _params_lines(layer) -> list[str]:
             text += f" + {f['filters']}"
         return [_line("params", f"{text} = {layer.params:,}")]
     if layer.kind == "dense":
-        text = f"{_features(inp)}·{f['units']}" + (f" + {f['units']}" if f["bias"] else "")
+        text = f"{features(inp)}·{f['units']}" + (f" + {f['units']}" if f["bias"] else "")
         return [_line("params", f"{text} = {layer.params:,}")]
     if layer.kind == "batchnorm":
-        c = _features(inp)
+        c = features(inp)
         return [_line("params", f"2·{c} = {layer.params:,} (γ and β per channel)"),
                 _line("buffers", f"2·{c} = {layer.buffers:,} (running mean and variance)")]
     lines = [_line("params", f"{layer.params:,}")]
@@ -123,7 +120,7 @@ def _macs_lines(layer, batch: int) -> list[str]:
         text = f"{scale}{_dot(out[0], out[1], out[2])}·({_dot(kh, kw, per_group)})"
         return [_line("MACs", f"{text} = {layer.macs:,}")]
     if layer.kind == "dense":
-        return [_line("MACs", f"{scale}{_features(inp)}·{f['units']} = {layer.macs:,}")]
+        return [_line("MACs", f"{scale}{features(inp)}·{f['units']} = {layer.macs:,}")]
     if layer.macs:
         return [_line("MACs", f"{layer.macs:,}")]
     return [_line("MACs", "0 (only conv and dense layers count multiply-accumulates)")]
