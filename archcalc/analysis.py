@@ -152,11 +152,3 @@ class Analysis:
     @property
     def warnings(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def source_line(self, number: int) -> str:
-        lines = self.source_text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""

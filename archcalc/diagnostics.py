@@ -59,10 +59,6 @@ class Diagnostic:
         values.update(changes)
         return Diagnostic(**values)
 
-    @property
-    def is_error(self) -> bool:
-        return self.severity == ERROR
-
     def as_dict(self) -> dict:
         return {
             "code": self.code,

@@ -42,14 +42,6 @@ class LList(list):
     __slots__ = ("mark", "item_marks")
 
 
-def mark_of_value(container, key) -> Mark | None:
-    if isinstance(container, LMap):
-        return container.value_marks.get(key)
-    if isinstance(container, LList):
-        return container.item_marks[key]
-    return None
-
-
 class Document:
     """One loaded spec: the located value tree plus what is needed to show source lines."""
 
@@ -60,10 +52,6 @@ class Document:
         self.text = text
         self.root = root
         self.diagnostics = diagnostics if diagnostics is not None else []
-
-    def line(self, number: int) -> str:
-        lines = self.text.splitlines()
-        return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
 _INT = "tag:yaml.org,2002:int"
