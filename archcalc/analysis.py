@@ -127,7 +127,7 @@ class Totals:
 
 class Analysis:
     __slots__ = ("name", "file", "input", "output", "title", "reference", "layers", "groups", "totals",
-                 "diagnostics", "source_text")
+                 "diagnostics", "source_text", "program", "blocks")
 
     def __init__(self, name: str, file: str, input: tuple | None, output: tuple | None,
                  title: str = "", reference: str = "", layers: list[LayerResult] | None = None,
@@ -144,6 +144,10 @@ class Analysis:
         self.totals = totals if totals is not None else Totals()
         self.diagnostics = diagnostics if diagnostics is not None else []
         self.source_text = source_text
+        # the compiled node tree and the valid block definitions (name -> (definition, mark)),
+        # for `archcalc export`, which writes the tree's structure; None before compiling
+        self.program = None
+        self.blocks = None
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -62,7 +62,7 @@ class Composite:
     """Repeat, parallel/residual or a block call (kind = the block's name)."""
 
     __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size",
-                 "times", "body", "branches", "branch_names", "merge")
+                 "times", "body", "branches", "branch_names", "merge", "args")
 
     def __init__(self, kind, name, mark, expect, expect_mark):
         self.kind = kind
@@ -75,6 +75,7 @@ class Composite:
         self.branches = None      # list[Seq], for parallel and residual
         self.branch_names = None
         self.merge = None
+        self.args = None          # block calls: argument name -> value (what the call resolved)
         self.size = 0
 
 
@@ -446,6 +447,7 @@ class Compiler:
         if not ok:
             return None
         node = Composite(block, name, mark, expect, expect_mark)
+        node.args = {arg: value for arg, (value, _) in new_env.items()}
         key = (block, tuple(sorted((arg, repr(value)) for arg, (value, _) in new_env.items())))
         body = self.bodies.get(key)
         if body is None:

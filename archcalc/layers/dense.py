@@ -4,12 +4,13 @@ params in·units (+ units with bias); MACs in·units.
 """
 from __future__ import annotations
 
-from .activations import ACTIVATION_FIELD
+from .activations import ACTIVATION_FIELD, fused_activation
 from .base import (
     BOOL,
     POSITIVE_INT,
     LayerKind,
     RuleError,
+    Torch,
     describe_bias_activation,
     field_,
     fmt_shape,
@@ -42,6 +43,14 @@ def describe(f):
     return f"{f['units']} units" + describe_bias_activation(f)
 
 
+def export(inp, out, f):
+    """nn.Linear; a 1×1×C volume is flattened first (PyTorch's Linear acts on the last axis)."""
+    bias = "" if f["bias"] else ", bias=False"
+    x = "{x}" if len(inp) == 1 else "torch.flatten({x}, 1)"
+    return Torch(f"nn.Linear({features(inp)}, {f['units']}{bias})",
+                 call=fused_activation(f, f"{{m}}({x})", out))
+
+
 DENSE = LayerKind(
     name="dense",
     doc="Fully connected layer: [N] (or [1, 1, N]) -> [units].",
@@ -57,6 +66,7 @@ DENSE = LayerKind(
     describe=describe,
     weighted=True,
     group="dense",
+    export=export,
 )
 
 KINDS = [DENSE]

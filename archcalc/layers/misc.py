@@ -1,7 +1,7 @@
 """Shape-keeping and reshaping kinds without weights: batchnorm, dropout, lrn, flatten, identity."""
 from __future__ import annotations
 
-from .base import POSITIVE_INT, RATE, LayerKind, field_
+from .base import POSITIVE_INT, RATE, LayerKind, Torch, field_
 from .pool import whole_window
 
 
@@ -16,6 +16,7 @@ BATCHNORM = LayerKind(
     params=lambda inp, out, f: 2 * _channels(inp),
     buffers=lambda inp, out, f: 2 * _channels(inp),
     group="norm",
+    export=lambda inp, out, f: Torch(f"nn.BatchNorm{2 if len(inp) == 3 else 1}d({_channels(inp)})"),
 )
 
 DROPOUT = LayerKind(
@@ -25,6 +26,7 @@ DROPOUT = LayerKind(
     fields={"rate": field_(RATE, 0.5, doc="probability of dropping a value")},
     describe=lambda f: f"p={f['rate']:g}",
     group="other",
+    export=lambda inp, out, f: Torch(f"nn.Dropout(p={f['rate']!r})"),
 )
 
 LRN = LayerKind(
@@ -34,6 +36,8 @@ LRN = LayerKind(
     fields={"size": field_(POSITIVE_INT, 5, doc="number of neighbouring channels")},
     describe=lambda f: f"size {f['size']}",
     group="norm",
+    # the spec gives only the size; α, β and k are PyTorch's defaults (they change no count)
+    export=lambda inp, out, f: Torch(f"nn.LocalResponseNorm({f['size']})"),
 )
 
 
@@ -45,8 +49,9 @@ def _flatten(inp, f):
 
 
 FLATTEN = LayerKind(name="flatten", doc="[H, W, C] -> [H·W·C].", shape=_flatten, window=whole_window,
-                    group="other")
+                    group="other", export=lambda inp, out, f: Torch("nn.Flatten()"))
 
-IDENTITY = LayerKind(name="identity", doc="Passes its input through unchanged.", group="other")
+IDENTITY = LayerKind(name="identity", doc="Passes its input through unchanged.", group="other",
+                     export=lambda inp, out, f: Torch("nn.Identity()"))
 
 KINDS = [BATCHNORM, DROPOUT, LRN, FLATTEN, IDENTITY]
