@@ -154,6 +154,10 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                      "Convolutions and pooling need an [H, W, C] input."),
     "merge-mismatch": (ERROR, "branches cannot be merged",
                        "`add` needs equal shapes; `concat` needs equal spatial sizes."),
+    "split-mismatch": (ERROR, "a parallel's channel split does not fit its input",
+                       "A branch's `channels: [start, stop]` must lie inside the input's channels, "
+                       "`split` counts must add up to them (one count per branch), and `split: equal` "
+                       "needs a channel count the number of branches divides."),
     "expect-mismatch": (ERROR, "a layer's output differs from its `expect`",
                         "The pinned shape and the computed one disagree: either the spec or the "
                         "expectation is wrong."),

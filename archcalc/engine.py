@@ -42,7 +42,7 @@ from .metrics import (
 from .source import Document, LList, LMap
 
 TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect")
-TOTAL_KEYS = ("params", "buffers", "macs", "flops", "depth", "layers", "output",
+TOTAL_KEYS = ("params", "trainable_params", "buffers", "macs", "flops", "depth", "layers", "output",
               "max_params", "max_macs", "max_flops")
 
 
@@ -88,6 +88,8 @@ class _Evaluator:
         self.record = not probing
         self.after_softmax = False
         self.params = self.buffers = self.macs = 0
+        self.trainable = 0
+        self.frozen = 0  # how many enclosing composites are `frozen: true`
         # Memory, in values for one sample (metrics.py). The state walked is
         # (shape, depth, receptive field, held): `held` marks a tensor that a branch point
         # keeps alive, so the next storing layer must not free it.
@@ -160,10 +162,16 @@ class _Evaluator:
             rule = self.rules[key] = (
                 out, kind.params(shape, out, fields), kind.buffers(shape, out, fields),
                 kind.macs(shape, out, fields),
+                kind.trainable(shape, out, fields) if kind.trainable is not None else None,
                 tuple(kind.warnings(shape, out, fields)) if kind.warnings is not None else (),
                 prod(out) if kind.group in STORED_GROUPS else 0,
                 effective_window(kind.window(shape, fields)) if kind.window is not None else ())
-        out, params, buffers, macs, warnings, stored, axes = rule
+        out, params, buffers, macs, trainable, warnings, stored, axes = rule
+        frozen = node.frozen or self.frozen > 0
+        if frozen:
+            trainable = 0
+        elif trainable is None:
+            trainable = params
         if kind.weighted:
             depth += 1
         for code, message, hint in warnings:
@@ -172,6 +180,7 @@ class _Evaluator:
         if node.expect is not None:
             self.check_expect(node, out, name)
         self.params += params
+        self.trainable += trainable
         self.buffers += buffers
         self.macs += macs
         if stored:
@@ -186,7 +195,8 @@ class _Evaluator:
         if self.record:
             mark = node.mark
             self.layers.append(LayerResult(name, kind.name, shape, out, params, buffers, macs, fields,
-                                           mark.line, mark.column, depth, scope.path, stored, field))
+                                           mark.line, mark.column, depth, scope.path, stored, field,
+                                           trainable, frozen))
         else:
             self.layers.append(None)
         return (out, depth, field, held)
@@ -214,6 +224,7 @@ class _Evaluator:
             inner = scope.child(local)
             group = self.open_group(inner, kind, state[0])
 
+        self.frozen += node.frozen
         if kind == "repeat":
             out = state
             for i in range(node.times):
@@ -231,6 +242,7 @@ class _Evaluator:
             out = self.branches(node, state, inner)
         else:  # block call
             out = self.seq(node.body, state, inner, absorb=True)
+        self.frozen -= node.frozen
         if group is not None:
             group.end, group.output = len(self.layers), out and out[0]
         if out is not None and node.expect is not None:
@@ -240,10 +252,18 @@ class _Evaluator:
     def branches(self, node: Composite, state, scope: _Scope):
         outs = []
         shared = (state[0], state[1], state[2], True)  # the input stays alive until the merge
-        for branch, local in zip(node.branches, node.branch_names):
+        slices = self.channel_slices(node, state[0], scope)
+        if slices is False:
+            return None
+        for i, (branch, local) in enumerate(zip(node.branches, node.branch_names)):
             self.after_softmax = False
+            branch_state = shared
+            if slices and slices[i] is not None:
+                # a view of the input's channels [start, stop): no copy, nothing stored
+                start, stop = slices[i]
+                branch_state = (state[0][:-1] + (stop - start,), state[1], state[2], True)
             if not branch.items:
-                outs.append(shared)  # an empty branch is the identity
+                outs.append(branch_state)  # an empty branch is the identity (of its slice)
                 continue
             if local == "":
                 sub = scope
@@ -254,7 +274,7 @@ class _Evaluator:
                     name = f"{scope.prefix}{local}{n}"
                 self.used.add(name)
                 sub = _Scope(name + ".", scope.path + (name,))
-            out = self.seq(branch, shared, sub)
+            out = self.seq(branch, branch_state, sub)
             if out is None:
                 return None
             outs.append(out)
@@ -281,6 +301,51 @@ class _Evaluator:
             return None
         channels = sum(s[-1] for s in shapes)
         return self.merge(shapes[0][:-1] + (channels,), depth, state, outs)
+
+    def channel_slices(self, node: Composite, shape, scope: _Scope):
+        """Per branch (start, stop) or None; None for no split; False after an error."""
+        if node.slices is None and node.split is None:
+            return None
+        where = scope.prefix[:-1] or node.kind
+        channels = shape[-1]
+        axis = "channels" if len(shape) == 3 else "features"
+        if node.split is not None:
+            value, mark = node.split
+            n = len(node.branches)
+            if value == "equal":
+                if channels % n:
+                    self.report("split-mismatch", f"{where}: `split: equal` cannot divide {channels} input "
+                                f"{axis} among {n} branches", mark, where,
+                                hint=f"{channels} = {n}·{channels // n} + {channels % n}: list the counts "
+                                     "instead, e.g. `split: [" + ", ".join(
+                                         str(channels // n + (i < channels % n)) for i in range(n)) + "]`")
+                    return False
+                sizes = (channels // n,) * n
+            else:
+                sizes = value
+                if sum(sizes) != channels:
+                    self.report("split-mismatch", f"{where}: `split` counts {' + '.join(map(str, sizes))} = "
+                                f"{sum(sizes)} {axis}, but the input has {channels}", mark, where,
+                                hint="the counts must add up to the input's channels")
+                    return False
+            slices, start = [], 0
+            for size in sizes:
+                slices.append((start, start + size))
+                start += size
+            return slices
+        slices = []
+        for piece in node.slices:
+            if piece is None:
+                slices.append(None)
+                continue
+            (start, stop), mark = piece
+            if stop > channels:
+                self.report("split-mismatch", f"{where}: branch `channels: [{start}, {stop}]` does not fit the "
+                            f"input's {channels} {axis} (indices 0 to {channels - 1})", mark, where,
+                            hint=f"the stop is exclusive and at most {channels}")
+                return False
+            slices.append((start, stop))
+        return slices
 
     def merge(self, shape, depth, state, outs):
         """The merged tensor is stored; then the branch outputs and the branch point's input
@@ -435,6 +500,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     analysis.groups = evaluator.groups
     analysis.output = out[0] if out else None
     analysis.totals = Totals(params=evaluator.params, buffers=evaluator.buffers, macs=evaluator.macs,
+                             trainable_params=evaluator.trainable,
                              depth=out[1] if out else max((l.depth for l in evaluator.layers), default=0),
                              layers=len(evaluator.layers), activations=evaluator.activations,
                              merge_activations=evaluator.merge_activations,
