@@ -138,6 +138,11 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     # --- shapes -------------------------------------------------------------------------
     "bad-input": (ERROR, "the input shape is not [H, W, C] or [N]",
                   "`input` is a list of positive integers: three for a volume, one for a vector."),
+    "channels-first-input": (WARNING, "the input looks channels-first",
+                             "Shapes are channels-last, [H, W, C]. An input whose first size is a "
+                             "typical channel count (1 to 4) and whose other two look like image "
+                             "sides, such as [3, 224, 224], is probably PyTorch's (C, H, W): every "
+                             "figure after it would be wrong. Write [224, 224, 3]."),
     "nonpositive-output": (ERROR, "a layer's output would have no rows or columns",
                            "The window is larger than the (padded) input. Pad more, use a smaller "
                            "kernel or stride, or feed a larger input."),

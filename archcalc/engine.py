@@ -59,7 +59,8 @@ class _Scope:
         n = self.counters.get(kind, 0)
         while True:
             n += 1
-            name = f"{self.prefix}{kind}{n}"
+            # `relu6` + 1 would read as `relu61`: a kind ending in a digit gets a separator
+            name = f"{self.prefix}{kind}_{n}" if kind[-1:].isdigit() else f"{self.prefix}{kind}{n}"
             if name not in used and name not in reserved:
                 self.counters[kind] = n
                 return name
@@ -478,9 +479,11 @@ def _analyze(doc: Document, input_shape) -> Analysis:
             shape = SHAPE.check(root["input"])
         except FieldError as exc:
             if not holds_refused(root["input"]):
-                diagnostics.append(make("bad-input", f"`input` expects {exc.expected}, found "
-                                        f"{describe_found(exc.found)}", root.value_marks["input"],
-                                        hint="e.g. `input: [224, 224, 3]` or `input: [784]`"))
+                diagnostics.append(_bad_input(root["input"], root.value_marks["input"], exc))
+        else:
+            problem = _channels_first(shape, root.value_marks["input"])
+            if problem is not None:
+                diagnostics.append(problem)
     analysis.input = shape
 
     # blocks
@@ -535,6 +538,54 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:
         _suggest_inputs(program, shape, analysis, diagnostics)
     return analysis
+
+
+def _bad_input(value, mark, exc) -> Diagnostic:
+    """`bad-input`, at the item that is wrong when the list has a plausible length."""
+    from .compiler import sizes_written_as_text
+
+    example = "e.g. `input: [224, 224, 3]` or `input: [784]`"
+    if isinstance(value, LList) and len(value) in (1, 3):
+        for i, (item, item_mark) in enumerate(zip(value, value.item_marks)):
+            if isinstance(item, int) and not isinstance(item, bool) and item >= 1:
+                continue
+            hint = "sizes are positive whole numbers"
+            number = _as_number(item)
+            if number is not None and number >= 1 and number == int(number):
+                hint = f"write {int(number)}" + (": YAML reads it as text" if isinstance(item, str) else "")
+            return make("bad-input", f"`input` item {i + 1} expects a positive integer, found "
+                        f"{describe_found(item)}", item_mark, hint=hint)
+    listed = sizes_written_as_text(value)
+    return make("bad-input", f"`input` expects {exc.expected}, found {describe_found(exc.found)}", mark,
+                hint=f"write a list: `input: {listed}`" if listed else example)
+
+
+def _as_number(item):
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, (int, float)):
+        return item
+    if isinstance(item, str):
+        try:
+            return float(item.replace("_", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def _channels_first(shape, mark) -> Diagnostic | None:
+    """[3, 224, 224] is a PyTorch user's (C, H, W): read channels-last it is a 3-row image with
+    224 channels. Warn when the first axis is a typical channel count (1 to 4) and the other
+    two look like image sides, not channels."""
+    if len(shape) != 3:
+        return None
+    c, h, w = shape
+    if c <= 4 and h >= 8 and w > 4 and h >= 4 * c:
+        return make("channels-first-input", f"`input: [{c}, {h}, {w}]` is read channels-last as "
+                    f"{c}×{h} pixels with {w} channels; it looks like PyTorch's channels-first "
+                    f"(C, H, W)", mark, hint=f"write `input: [{h}, {w}, {c}]` ([H, W, C]), or ignore "
+                    "this warning if the input really is that shape")
+    return None
 
 
 def _valid_block(block, definition, mark, def_mark, diagnostics) -> bool:
