@@ -10,9 +10,10 @@ which stops the shape flow when the evaluator reaches it.
 from __future__ import annotations
 
 from .diagnostics import Diagnostic, make
-from .layers import COMPOSITES, REGISTRY
+from .layers import COMPOSITES, MERGES, REGISTRY
 from .layers.base import SHAPE, FieldError, describe_found
 from .source import REFUSED, LList, LMap
+from .vocabulary import suggest_field, suggest_kind
 
 # Bounds that keep hostile specs fast: how many leaf layers and scopes (block calls, branch
 # sets, repeat iterations) a network may expand to. A scope costs about as much to walk as
@@ -323,7 +324,7 @@ class Compiler:
             return self.block_call(kind, body, kind_mark, body_mark, env, stack)
         known = list(REGISTRY) + list(COMPOSITES) + list(self.blocks)
         self.error("unknown-kind", f"unknown layer kind {kind!r}", kind_mark,
-                   hint=did_you_mean(kind, known) or "see `archcalc schema` for the kinds; "
+                   hint=suggest_kind(kind, known) or "see `archcalc schema` for the kinds; "
                    "reusable blocks are declared under `blocks`")
         return None
 
@@ -359,13 +360,12 @@ class Compiler:
             spec = kind.fields.get(key)
             kmark = fields.key_marks[key]
             if spec is None:
-                names = list(kind.fields) + list(common)
-                accepted = ", ".join(names)
-                suggestion = did_you_mean(key, names)
+                options = list(kind.fields) + list(common)
+                suggestion = suggest_field(key, options)
                 if key == "frozen":
                     suggestion = f"{kind.name} has no parameters to freeze;"
                 self.error("unknown-field", f"{kind.name} has no field {key!r}", kmark, layer=name,
-                           hint=(suggestion + " " if suggestion else "") + f"accepted: {accepted}")
+                           hint=_joined(suggestion, f"accepted: {', '.join(options)}"))
                 ok = False
                 continue
             vmark = fields.value_marks[key]
@@ -397,8 +397,8 @@ class Compiler:
         for key in body:
             if key not in accepted and key not in COMMON_KEYS:
                 self.error("unknown-field", f"{kind} has no field {key!r}", body.key_marks[key],
-                           hint=(did_you_mean(key, accepted + COMMON_KEYS) + " ").lstrip()
-                           + "accepted: " + ", ".join(accepted + COMMON_KEYS))
+                           hint=_joined(suggest_field(key, accepted + COMMON_KEYS),
+                                        "accepted: " + ", ".join(accepted + COMMON_KEYS)))
         name = self.name_of(body, env, kind)
         expect, expect_mark = self.expect_of(body, env, kind, name)
         node = Composite(kind, name, mark, expect, expect_mark)
@@ -424,7 +424,7 @@ class Compiler:
             if "merge" in body:
                 from .layers.base import choice
 
-                merge, ok = self.check_field(choice("concat", "add"), body["merge"],
+                merge, ok = self.check_field(choice(*MERGES), body["merge"],
                                              body.value_marks["merge"], env, "parallel", "merge", name)
                 if not ok:
                     return None
@@ -653,6 +653,13 @@ class Compiler:
         return node
 
 
+def _joined(suggestion: str, rest: str) -> str:
+    """'did you mean 'kernel'? accepted: …' or 'remove it: …; accepted: …'."""
+    if not suggestion:
+        return rest
+    return suggestion + (" " if suggestion.endswith(("?", ";")) else "; ") + rest
+
+
 def _type_hint(expected: str, found) -> str:
     if isinstance(found, bool) and "integer" in expected:
         return "YAML reads yes/no/on/off/true/false as booleans; write a number"
@@ -660,6 +667,24 @@ def _type_hint(expected: str, found) -> str:
         return f"sizes are whole numbers; did you mean {int(found)}?"
     if isinstance(found, str) and found.isdigit() and "integer" in expected:
         return f"remove the quotes: {found}"
+    listed = sizes_written_as_text(found)
+    if listed:
+        return f"write a list: `{listed}`"
+    return ""
+
+
+def sizes_written_as_text(found) -> str:
+    """'3x3', '3×3', '(3, 3)' or '224x224x3' -> '[3, 3]' / '[224, 224, 3]'; '' otherwise."""
+    import re
+
+    if not isinstance(found, str):
+        return ""
+    text = found.strip()
+    if re.fullmatch(r"\d+(\s*[x×X*]\s*\d+)+", text):
+        return "[" + ", ".join(re.split(r"\s*[x×X*]\s*", text)) + "]"
+    match = re.fullmatch(r"\(\s*(\d+(\s*,\s*\d+)*)\s*,?\s*\)", text)
+    if match:
+        return "[" + ", ".join(re.split(r"\s*,\s*", match.group(1))) + "]"
     return ""
 
 
