@@ -56,6 +56,7 @@ def broadcast_shape(shapes):
 MERGES = {
     "concat": Merge(lambda xs, out: f"torch.cat([{', '.join(xs)}], dim={channel_dim(out)})", _concat_shape),
     "add": Merge(lambda xs, out: " + ".join(xs), broadcast_shape),
+    "mul": Merge(lambda xs, out: " * ".join(xs), broadcast_shape),
 }
 
 # Attributes every nn.Module has (torch 2.13): a layer cannot take one of these names.
@@ -139,8 +140,27 @@ def shape_of(node, shape):
             shape = shape_of(node.body, shape)
         return shape
     if node.branches is not None:
-        return MERGES[node.merge].shape([shape_of(b, shape) if b.items else shape for b in node.branches])
+        slices = channel_slices(node, shape) or [None] * len(node.branches)
+        inputs = [shape if piece is None else tuple(shape[:-1]) + (piece[2],) for piece in slices]
+        return MERGES[node.merge].shape([shape_of(b, s) for b, s in zip(node.branches, inputs)])
     return shape_of(node.body, shape)
+
+
+def channel_slices(node, shape):
+    """Per branch (start, stop) of the input's channels, or None (all of them); None when the
+    parallel does not split (the engine has checked that the slices fit)."""
+    if node.split is not None:
+        value = node.split[0]
+        n = len(node.branches)
+        sizes = (shape[-1] // n,) * n if value == "equal" else value
+        slices, start = [], 0
+        for size in sizes:
+            slices.append((start, start + size, size))
+            start = start + size
+        return slices
+    if node.slices is not None and any(node.slices):
+        return [None if piece is None else (*piece[0], piece[0][1] - piece[0][0]) for piece in node.slices]
+    return None
 
 
 def leaf_count(node, memo) -> int:
@@ -165,13 +185,13 @@ def leaf_count(node, memo) -> int:
 class _Class:
     """An nn.Module class being written: its __init__ and forward lines."""
 
-    def __init__(self, prefix: str, concrete: bool = False):
+    def __init__(self, prefix: str, concrete: bool = False, params=()):
         self.prefix = prefix        # the scope of the instance walked: "layer1.0."
         self.concrete = concrete    # write values, not the enclosing class's argument names
         self.init: list[str] = []
         self.forward: list[str] = []
         self.containers: set[tuple] = set()
-        self.live = {"x"}
+        self.live = {"x", *params}  # variable names taken (the arguments' too)
 
     def ref(self, path) -> str:
         text = "self"
@@ -330,7 +350,10 @@ class _Writer:
             return out, dst
         if not self.check_names(parts, node.mark, layer.name):
             return out, dst
-        ref = cls.attach(parts, torch.module)
+        module = torch.module
+        if layer.frozen and layer.params:
+            module += ".requires_grad_(False)"  # `frozen: true`: not trained
+        ref = cls.attach(parts, module)
         cls.forward.append(f"{dst} = {torch.call.replace('{m}', ref).replace('{x}', src)}")
         return out, dst
 
@@ -365,16 +388,24 @@ class _Writer:
 
     def parallel(self, cls, node, shape, src, dst, scope):
         outs, names = [], []
-        for branch, local in zip(node.branches, node.branch_names):
+        slices = channel_slices(node, shape)
+        whole = shape
+        for i, (branch, local) in enumerate(zip(node.branches, node.branch_names)):
+            shape, source = whole, src
+            if slices is not None and slices[i] is not None:
+                start, stop, size = slices[i]
+                shape = tuple(whole[:-1]) + (size,)
+                to_end = (node.split is not None and i == len(slices) - 1) or str(stop) == str(whole[-1])
+                source = f"{src}[:, {'' if start == 0 else start}:{'' if to_end else stop}]"
             if not branch.items:
                 outs.append(shape)
-                names.append(src)
+                names.append(source)
                 continue
             sub = scope if local == "" else scope + (self.path_of(cls, len(scope), local),)
             var = cls.fresh(local or "out")
-            written = self.sequential(cls, branch, shape, src, var, sub)
+            written = self.sequential(cls, branch, shape, source, var, sub)
             if written is None:
-                out, written = self.seq(cls, branch, shape, src, var, sub)
+                out, written = self.seq(cls, branch, shape, source, var, sub)
             else:
                 out = written[0]
                 written = var
@@ -390,6 +421,8 @@ class _Writer:
             if name not in ("x", src, dst):
                 cls.live.discard(name)
         return out, dst
+
+
 
     def sequential(self, cls, branch: Seq, shape, src, var, sub):
         """A branch of plain leaves named 0, 1, … (torchvision's `downsample`) becomes one
@@ -461,7 +494,7 @@ class _Writer:
         body = Compiler(self.blocks, []).layer_list(definition.get("layers"),
                                                     definition.value_marks.get("layers", mark), env,
                                                     (node.kind,))
-        inner = _Class(cls.prefix + "".join(p + "." for p in scope))
+        inner = _Class(cls.prefix + "".join(p + "." for p in scope), params=[channel, *params.values()])
         _, result = self.seq(inner, body, inp, "x", "x", (), absorb=True)
         doc = definition.get("doc")
         name, used = self.finish(inner, node.kind, {channel: channel, **params}, result,
@@ -471,6 +504,18 @@ class _Writer:
 
     def finish(self, inner: _Class, base: str, params: dict, result: str, doc: str):
         """Render a class, share it with an identical earlier one, return (name, params used)."""
+        # arguments that forward needs (a channel slice) are kept as attributes
+        kept = []
+        for python in params.values():
+            pattern = rf"(?<![\w.\"']){python}\b"
+            if any(re.search(pattern, line) for line in inner.forward):
+                attribute = python
+                while attribute in MODULE_ATTRIBUTES or any(
+                        line.startswith(f"self.{attribute} =") for line in inner.init):
+                    attribute += "_"
+                kept.append(f"self.{attribute} = {python}")
+                inner.forward = [re.sub(pattern, f"self.{attribute}", line) for line in inner.forward]
+        inner.init = kept + inner.init
         body = "\n".join(inner.init + inner.forward) + "\n" + result
         used = {arg: python for arg, python in params.items() if re.search(rf"\b{python}\b", body)}
         channel = [p for p in used if p in ("in_channels", "in_features")]

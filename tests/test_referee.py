@@ -6,7 +6,8 @@ tests and docs) and random small specs (tests/strategies.py) are exported with
 `forward` runs on a meta tensor of the spec's input (batch 1), and PyTorch's own counts
 must equal archcalc's JSON exactly:
 
-* parameters: the sum of ``numel`` over ``parameters()``;
+* parameters: the sum of ``numel`` over ``parameters()``, and over those that require
+  gradients for ``trainable_params``;
 * buffers: batch-norm running mean and variance (``num_batches_tracked`` is not counted);
 * every leaf layer's output shape, from forward hooks on the modules named like the layers
   (NCHW turned into archcalc's HWC);
@@ -108,6 +109,7 @@ def measure(namespace) -> dict:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     return {
         "params": sum(p.numel() for p in net.parameters()),
+        "trainable_params": sum(p.numel() for p in net.parameters() if p.requires_grad),
         "buffers": sum(b.numel() for name, b in net.named_buffers() if not name.endswith("num_batches_tracked")),
         "macs": counter.get_total_flops() // 2,
         "output": _hwc(y.shape[1:]),
@@ -119,7 +121,8 @@ def measure(namespace) -> dict:
 def disagreements(analysis, measured) -> list[str]:
     t = analysis.totals
     problems = [f"{what}: PyTorch {measured[what]:,}, archcalc {ours:,}"
-                for what, ours in (("params", t.params), ("buffers", t.buffers), ("macs", t.macs))
+                for what, ours in (("params", t.params), ("trainable_params", t.trainable_params),
+                                   ("buffers", t.buffers), ("macs", t.macs))
                 if measured[what] != ours]
     if measured["output"] != tuple(analysis.output):
         problems.append(f"output: PyTorch {measured['output']}, archcalc {tuple(analysis.output)}")

@@ -1,7 +1,7 @@
 """Element-wise activations: shape unchanged, no parameters, no MACs (contract section 3)."""
 from __future__ import annotations
 
-from .base import LayerKind, Torch, channel_dim, choice, field_
+from .base import LayerKind, RuleError, Torch, channel_dim, choice, field_
 
 ACTIVATION_NAMES = ("relu", "relu6", "leakyrelu", "tanh", "sigmoid", "softmax",
                     "gelu", "silu", "hardswish", "hardsigmoid", "elu")
@@ -32,6 +32,7 @@ _TORCH = {
     "gelu": ("nn.GELU()", "F.gelu({x})"),
     "silu": ("nn.SiLU()", "F.silu({x})"),
     "hardswish": ("nn.Hardswish()", "F.hardswish({x})"),
+    "hardsigmoid": ("nn.Hardsigmoid()", "F.hardsigmoid({x})"),
     "elu": ("nn.ELU()", "F.elu({x})"),
 }
 
@@ -42,10 +43,15 @@ def fused_activation(f, call: str, out) -> str:
     name = f.get("activation")
     if not name:
         return call
+    if name not in _TORCH:
+        raise RuleError("not-exportable", f"the activation {name!r} has no PyTorch form in archcalc export",
+                        field="activation")
     return _TORCH[name][1].replace("{dim}", str(channel_dim(out))).replace("{x}", call)
 
 
 def _export(name):
+    if name not in _TORCH:
+        return None  # exporting it is a located `not-exportable` error
     module = _TORCH[name][0]
     return lambda inp, out, f: Torch(module.replace("{dim}", str(channel_dim(inp))))
 
