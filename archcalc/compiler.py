@@ -10,7 +10,7 @@ which stops the shape flow when the evaluator reaches it.
 from __future__ import annotations
 
 from .diagnostics import Diagnostic, make
-from .layers import COMPOSITES, REGISTRY
+from .layers import COMPOSITES, MERGES, REGISTRY
 from .layers.base import SHAPE, FieldError, describe_found
 from .source import REFUSED, LList, LMap
 from .vocabulary import suggest_field, suggest_kind
@@ -396,7 +396,7 @@ class Compiler:
             if "merge" in body:
                 from .layers.base import choice
 
-                merge, ok = self.check_field(choice("concat", "add"), body["merge"],
+                merge, ok = self.check_field(choice(*MERGES), body["merge"],
                                              body.value_marks["merge"], env, "parallel", "merge", name)
                 if not ok:
                     return None

@@ -11,7 +11,7 @@ Draft-07 because it is what the YAML language server supports best.
 """
 from __future__ import annotations
 
-from .layers import COMPOSITES, REGISTRY
+from .layers import COMPOSITES, MERGES, REGISTRY
 from .layers.base import SHAPE
 
 SCHEMA_ID = "https://archcalc.dev/schema/spec-v1.json"
@@ -120,7 +120,7 @@ def composite_schemas() -> dict:
                                                  "items": {"type": "integer", "minimum": 0},
                                                  "description": "[start, stop): the input channels this "
                                                                 "branch sees (stop exclusive)"})}}]}},
-                                    "merge": _allow_references({"enum": ["concat", "add"]}),
+                                    "merge": _allow_references({"enum": list(MERGES)}),
                                     "split": _allow_references({"anyOf": [
                                         {"enum": ["equal"]},
                                         {"type": "array", "minItems": 1,
