@@ -56,6 +56,7 @@ class LazyGroup(click.Group):
         "explain": "archcalc.commands.explain:explain",
         "schema": "archcalc.commands.schema:schema",
         "export": "archcalc.commands.export:export",
+        "import": "archcalc.commands.import_:import_",
     }
 
     def list_commands(self, ctx):

@@ -302,6 +302,7 @@ class _Writer:
         self.names = set(_GLOBALS)
         self.problems = []
         self.counts: dict = {}
+        self.helpers: dict[str, str] = {}       # helper classes the kinds' rules need
 
     def problem(self, message, mark, layer, hint=""):
         self.problems.append(make("not-exportable", message, mark, hint=hint, layer=layer))
@@ -350,6 +351,7 @@ class _Writer:
             return out, dst
         if not self.check_names(parts, node.mark, layer.name):
             return out, dst
+        self.helpers.update(torch.helpers)
         module = torch.module
         if layer.frozen and layer.params:
             module += ".requires_grad_(False)"  # `frozen: true`: not trained
@@ -434,7 +436,7 @@ class _Writer:
         names = [self.layers[self.cursor + i].name[len(cls.prefix):] for i in range(n)]
         if names != [".".join(sub + (str(i),)) for i in range(n)] or not self.check_names(sub, branch.items[0].mark, names[0]):
             return None
-        modules, out = [], shape
+        modules, out, helpers = [], shape, {}
         for item in branch.items:
             inp = out
             out = item.kind.shape(inp, item.fields)
@@ -446,8 +448,12 @@ class _Writer:
                 return None
             if torch.call != "{m}({x})":
                 return None
-            modules.append(torch.module)
+            layer = self.layers[self.cursor + len(modules)]
+            frozen = ".requires_grad_(False)" if layer.frozen and layer.params else ""
+            modules.append(torch.module + frozen)
+            helpers.update(torch.helpers)
         self.cursor += n
+        self.helpers.update(helpers)
         ref = cls.attach(sub, f"nn.Sequential({', '.join(modules)})")
         cls.forward.append(f"{var} = {ref}({src})")
         return (out,)
@@ -603,7 +609,7 @@ def export_pytorch(analysis, command: str = "") -> str:
     title = analysis.title or analysis.name
     writer.classes.append(network.render(name, "self", _docstring(title), result).replace(
         "class {name}(", f"class {name}(", 1))
-    body = "\n\n".join(writer.classes)
+    body = "\n\n".join([writer.helpers[name] for name in sorted(writer.helpers)] + writer.classes)
     inp = tuple(analysis.input)
     nchw = (1, inp[2], inp[0], inp[1]) if len(inp) == 3 else (1, inp[0])
     out_torch = (f"(N, {out[2]}, {out[0]}, {out[1]})" if len(out) == 3 else f"(N, {out[0]})")

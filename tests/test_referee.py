@@ -133,7 +133,12 @@ def disagreements(analysis, measured) -> list[str]:
         elif got != tuple(layer.output):
             problems.append(f"{layer.name}: PyTorch {got}, archcalc {tuple(layer.output)}")
     names = {layer.name for layer in analysis.layers}
-    strays = [key for key in measured["state"] if key.rsplit(".", 1)[0] not in names]
+
+    def owner(key):  # the layer a state_dict key belongs to: the longest name it starts with
+        parts = key.split(".")
+        return any(".".join(parts[:i]) in names for i in range(len(parts) - 1, 0, -1))
+
+    strays = [key for key in measured["state"] if not owner(key)]
     if strays:
         problems.append(f"state_dict keys that follow no layer name: {strays[:3]}")
     return problems

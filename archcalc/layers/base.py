@@ -203,7 +203,15 @@ class LayerKind:
                                          fixed by design (LeNet-5's RBF centres) returns 0; any
                                          layer can also be frozen with the common `frozen: true`
     macs(inp, out, fields) -> int        multiply-accumulates
+    connections(inp, out, fields) -> int LeCun et al.'s "connections" (1998): for every output
+                                         unit, the inputs it sees plus its bias; None (the
+                                         default) means the MACs (0 for weightless kinds)
     describe(fields) -> str              the settings shown in tables ("3×3/1, same")
+    explain(layer) -> dict | None        `archcalc explain`'s arithmetic for the kind's own
+                                         figures: {"params": "60·5·5 + 16", ...}, each written
+                                         without its result (explain appends "= 1,516"), or
+                                         (arithmetic, note); other keys are lines of their own;
+                                         None or a missing key falls back to the generic lines
     warnings(inp, out, fields) -> iter   (code, message, hint) tuples for suspicious-but-legal use
     weighted                             counts towards `depth`
     window(inp, fields) -> axes | None   the spatial window per axis, ((e, s, p_begin), (e, s,
@@ -235,6 +243,9 @@ class LayerKind:
       f-strings and compute with ``+ - * //``; never ``int(...)`` them or format them with a
       spec such as ``:,``. Comparisons use the value (the exporter generates one class per
       block and set of values, and merges the ones whose code comes out the same).
+    * ``helpers`` maps a class name to the source of an ``nn.Module`` subclass the module
+      expression needs and torch lacks (a conv with a connection table); each is written
+      once, before the network's classes. Prefer torch's own modules.
     * When the layer cannot be written exactly in PyTorch, raise
       ``RuleError("not-exportable", message, hint, field=...)``: it becomes a located error.
 
@@ -254,14 +265,16 @@ class LayerKind:
     """
 
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
-                 "warnings", "weighted", "window", "group", "trainable", "export")
+                 "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
+                 "export")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
                  macs: Callable = _zero, describe: Callable = _no_settings,
                  warnings: Callable | None = None, weighted: bool = False,
                  window: Callable | None = None, group: str = "other",
-                 trainable: Callable | None = None, export: Callable | None = None):
+                 trainable: Callable | None = None, connections: Callable | None = None,
+                 explain: Callable | None = None, export: Callable | None = None):
         self.name = name
         self.doc = doc
         self.fields = fields if fields is not None else {}
@@ -275,6 +288,8 @@ class LayerKind:
         self.weighted = weighted
         self.window = window
         self.trainable = trainable
+        self.connections = connections
+        self.explain = explain
         self.group = group  # for breakdowns: conv, dense, norm, pool, activation, other
         self.export = export
 
@@ -291,11 +306,12 @@ class Torch:
     """A layer written in PyTorch: the module's constructor expression and the forward call
     (``{m}`` the module, ``{x}`` the input). See LayerKind's docstring, "The export rule"."""
 
-    __slots__ = ("module", "call")
+    __slots__ = ("module", "call", "helpers")
 
-    def __init__(self, module: str, call: str = "{m}({x})"):
+    def __init__(self, module: str, call: str = "{m}({x})", helpers: dict | None = None):
         self.module = module
         self.call = call
+        self.helpers = helpers or {}  # class name -> its source, written once at the top of the file
 
     def __repr__(self) -> str:
         return f"Torch({self.module!r}, call={self.call!r})"
