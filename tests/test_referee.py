@@ -83,8 +83,8 @@ def measure(namespace) -> dict:
         net = namespace["build"]()
     net.eval()
     outputs: dict[str, tuple] = {}
-    leaves = [(name, module) for name, module in net.named_modules() if name and not any(module.children())]
-    for name, module in leaves:
+    # every module is hooked: a layer may be a module with parts (LeNet-5's subsampling)
+    for name, module in net.named_modules():
         module.register_forward_hook(lambda m, args, out, name=name: outputs.__setitem__(name, _hwc(out.shape[1:])))
     x = torch.empty(namespace["INPUT_SHAPE"], device="meta")
     contexts = []
@@ -156,8 +156,11 @@ def referee(key: str, doc, layers: int, given=None) -> list[str]:
     try:
         namespace = exported(key, analysis)
     except ExportFailed as exc:
-        # a spec written to show that export refuses (docs/diagnostics.md's not-exportable)
+        # a spec written to show that export refuses a name (docs/diagnostics.md's
+        # not-exportable); every kind must export, so nothing else may refuse
         assert {d.code for d in exc.diagnostics} == {"not-exportable"}
+        assert all("attribute of every torch.nn.Module" in d.message for d in exc.diagnostics), \
+            [d.message for d in exc.diagnostics]
         pytest.skip("not exportable, as intended: " + "; ".join(d.message for d in exc.diagnostics))
     return disagreements(analysis, measure(namespace))
 
