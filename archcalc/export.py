@@ -127,23 +127,49 @@ def _is_int(value) -> bool:
 
 
 # ------------------------------------------------------------------------- shape-only walk
-def shape_of(node, shape):
-    """The output shape of a node for ``shape`` (symbolic values stay symbolic)."""
-    if isinstance(node, Leaf):
-        return node.kind.shape(shape, node.fields)
+def shape_of(node, shape, named=None):
+    """The output shape of a node for ``shape`` (symbolic values stay symbolic). ``named``
+    holds the shapes of the named outputs met so far, for `from` and `join`."""
+    named = {} if named is None else named
     if isinstance(node, Seq):
         for item in node.items:
-            shape = shape_of(item, shape)
+            if item.source is not None and item.source[0] in named:
+                shape = named[item.source[0]]
+            shape = shape_of(item, shape, named)
+            if item.name:
+                named[item.name] = shape
         return shape
+    if isinstance(node, Leaf):
+        return node.kind.shape(shape, node.fields)
     if node.kind == "repeat":
         for _ in range(int(node.times)):
-            shape = shape_of(node.body, shape)
+            shape = shape_of(node.body, shape, named)
         return shape
+    if node.kind == "join":
+        return MERGES[node.merge].shape([named[name] for name, _ in node.sources])
     if node.branches is not None:
         slices = channel_slices(node, shape) or [None] * len(node.branches)
         inputs = [shape if piece is None else tuple(shape[:-1]) + (piece[2],) for piece in slices]
-        return MERGES[node.merge].shape([shape_of(b, s) for b, s in zip(node.branches, inputs)])
-    return shape_of(node.body, shape)
+        return MERGES[node.merge].shape([shape_of(b, s, named) for b, s in zip(node.branches, inputs)])
+    return shape_of(node.body, shape, named)
+
+
+def references(node, found=None) -> set:
+    """The names that `from` and `join` read anywhere in a compiled tree."""
+    found = set() if found is None else found
+    if isinstance(node, Seq):
+        for item in node.items:
+            references(item, found)
+        return found
+    if getattr(node, "source", None) is not None:
+        found.add(node.source[0])
+    if isinstance(node, Composite):
+        if node.sources:
+            found.update(name for name, _ in node.sources)
+        for part in [node.body, *(node.branches or [])]:
+            if part is not None:
+                references(part, found)
+    return found
 
 
 def channel_slices(node, shape):
@@ -192,6 +218,7 @@ class _Class:
         self.forward: list[str] = []
         self.containers: set[tuple] = set()
         self.live = {"x", *params}  # variable names taken (the arguments' too)
+        self.pinned: set[str] = set()  # named tensors that `from`/`join` read later
 
     def ref(self, path) -> str:
         text = "self"
@@ -303,6 +330,9 @@ class _Writer:
         self.problems = []
         self.counts: dict = {}
         self.helpers: dict[str, str] = {}       # helper classes the kinds' rules need
+        self.refs = references(analysis.program) if analysis.program is not None else set()
+        self.tensors: dict[str, tuple] = {}     # full name -> (variable, shape, class)
+        self.last_scope = None
 
     def problem(self, message, mark, layer, hint=""):
         self.problems.append(make("not-exportable", message, mark, hint=hint, layer=layer))
@@ -320,15 +350,52 @@ class _Writer:
     def seq(self, cls, seq: Seq, shape, src, dst, path, absorb=False):
         items = seq.items
         if absorb and len(items) == 1 and isinstance(items[0], Composite) and items[0].name is None \
-                and items[0].kind != "repeat":
+                and items[0].kind != "repeat" and items[0].source is None:
             return self.composite(cls, items[0], shape, src, dst, path, absorbed=True)
         var = src
         for item in items:
+            if item.source is not None:
+                found = self.lookup(cls, path, item.source, item.mark)
+                if found is None:
+                    return shape, var
+                var, shape = found
             if isinstance(item, Leaf):
+                full = self.layers[self.cursor].name
                 shape, var = self.leaf(cls, item, shape, var, dst, path)
             else:
+                full = None
                 shape, var = self.composite(cls, item, shape, var, dst, path)
+                full = self.last_scope
+            if full is not None and self.referenced(full):
+                saved = cls.fresh(full.rpartition(".")[2])
+                cls.pinned.add(saved)
+                cls.forward.append(f"{saved} = {var}")
+                self.tensors[full] = (saved, shape, cls)
         return shape, var
+
+    # -- named tensors (`from`, `join`) -------------------------------------------------------
+    def referenced(self, full: str) -> bool:
+        return full in self.refs or any(full.endswith("." + r) for r in self.refs)
+
+    def lookup(self, cls, path, source, mark):
+        """(variable, shape) of the tensor a `from`/`join` names, searched from the innermost
+        scope outwards as the engine does; it must be computed in the same class."""
+        name, where = source
+        prefix = cls.prefix + "".join(p + "." for p in path)
+        while True:
+            found = self.tensors.get(prefix + name)
+            if found is not None:
+                break
+            if not prefix:
+                break
+            prefix = prefix[:-1].rpartition(".")[0]
+            prefix = prefix + "." if prefix else ""
+        if found is None or found[2] is not cls:
+            self.problem(f"{name!r} is computed outside the block that reads it; an exported block's "
+                         "forward sees only its own input", where, None,
+                         hint="read it at the level where it is computed, or pass it through the block")
+            return None
+        return found[0], found[1]
 
     def leaf(self, cls, node: Leaf, shape, src, dst, path):
         layer = self.layers[self.cursor]
@@ -369,13 +436,16 @@ class _Writer:
         return True
 
     def composite(self, cls, node: Composite, shape, src, dst, path, absorbed=False):
+        self.last_scope = None
         if node.kind == "repeat":
             if node.name is None:
                 var = src
                 for _ in range(int(node.times)):
                     shape, var = self.seq(cls, node.body, shape, var, dst, path)
                 return shape, var
-            return self.named_repeat(cls, node, shape, src, dst, path)
+            result = self.named_repeat(cls, node, shape, src, dst, path)
+            self.last_scope = cls.prefix + ".".join(path + (node.name,))
+            return result
         if absorbed:
             scope = path
         elif node.name is not None:
@@ -384,9 +454,23 @@ class _Writer:
             scope = path
         else:
             scope = path + (self.path_of(cls, len(path), node.kind),)
-        if node.branches is not None:
-            return self.parallel(cls, node, shape, src, dst, scope)
-        return self.block_call(cls, node, shape, src, dst, scope, inline=absorbed)
+        if node.kind == "join":
+            result = self.join(cls, node, dst, path)
+        elif node.branches is not None:
+            result = self.parallel(cls, node, shape, src, dst, scope)
+        else:
+            result = self.block_call(cls, node, shape, src, dst, scope, inline=absorbed)
+        self.last_scope = None if scope == path else cls.prefix + ".".join(scope)
+        return result
+
+    def join(self, cls, node, dst, path):
+        found = [self.lookup(cls, path, source, node.mark) for source in node.sources]
+        if any(f is None for f in found):
+            return None, dst
+        merge = MERGES[node.merge]
+        out = merge.shape([shape for _, shape in found])
+        cls.forward.append(f"{dst} = {merge.code([var for var, _ in found], out)}")
+        return out, dst
 
     def parallel(self, cls, node, shape, src, dst, scope):
         outs, names = [], []
@@ -412,7 +496,8 @@ class _Writer:
                 out = written[0]
                 written = var
             if written != var:  # nothing was written (a branch of empty scopes)
-                cls.live.discard(var)
+                if var not in cls.pinned:
+                    cls.live.discard(var)
                 var = written
             outs.append(out)
             names.append(var)
@@ -420,7 +505,7 @@ class _Writer:
         out = merge.shape(outs)
         cls.forward.append(f"{dst} = {merge.code(names, out)}")
         for name in names:
-            if name not in ("x", src, dst):
+            if name not in ("x", src, dst) and name not in cls.pinned:
                 cls.live.discard(name)
         return out, dst
 
@@ -600,6 +685,11 @@ def export_pytorch(analysis, command: str = "") -> str:
     be written exactly in PyTorch. The analysis must be free of errors."""
     writer = _Writer(analysis)
     network = _Class("")
+    if "input" in writer.refs:
+        network.forward.append("inputs = x")
+        network.live.add("inputs")
+        network.pinned.add("inputs")
+        writer.tensors["input"] = ("inputs", tuple(analysis.input), network)
     out, result = writer.seq(network, analysis.program, tuple(analysis.input), "x", "x", ())
     if writer.problems:
         raise ExportFailed(writer.problems)
