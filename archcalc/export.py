@@ -201,6 +201,8 @@ def leaf_count(node, memo) -> int:
         n = int(node.times) * leaf_count(node.body, memo)
     elif node.branches is not None:
         n = sum(leaf_count(b, memo) for b in node.branches)
+    elif node.body is None:  # join
+        n = 0
     else:
         n = leaf_count(node.body, memo)
     memo[key] = (node, n)  # the node is kept so that its id is not reused
