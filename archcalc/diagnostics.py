@@ -136,8 +136,9 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                   "A block is a mapping with `layers` and optional `args`; its name must not be a "
                   "built-in kind."),
     # --- shapes -------------------------------------------------------------------------
-    "bad-input": (ERROR, "the input shape is not [H, W, C] or [N]",
-                  "`input` is a list of positive integers: three for a volume, one for a vector."),
+    "bad-input": (ERROR, "the input shape is not [H, W, C], [T, D] or [N]",
+                  "`input` is a list of positive integers: three for a volume, two for a token "
+                  "sequence, one for a vector."),
     "nonpositive-output": (ERROR, "a layer's output would have no rows or columns",
                            "The window is larger than the (padded) input. Pad more, use a smaller "
                            "kernel or stride, or feed a larger input."),
@@ -145,7 +146,7 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                         "Grouped convolution splits channels evenly into groups."),
     "needs-flat-input": (ERROR, "a dense layer received a volume",
                          "Insert `flatten` (or a global pooling layer) before the dense layer."),
-    "needs-volume": (ERROR, "a spatial layer received a flat vector",
+    "needs-volume": (ERROR, "a spatial layer received a flat vector or a token sequence",
                      "Convolutions and pooling need an [H, W, C] input."),
     "merge-mismatch": (ERROR, "branches cannot be merged",
                        "`add` needs equal shapes; `concat` needs equal spatial sizes."),
