@@ -703,9 +703,11 @@ def export_pytorch(analysis, command: str = "") -> str:
         "class {name}(", f"class {name}(", 1))
     body = "\n\n".join([writer.helpers[name] for name in sorted(writer.helpers)] + writer.classes)
     inp = tuple(analysis.input)
-    nchw = (1, inp[2], inp[0], inp[1]) if len(inp) == 3 else (1, inp[0])
-    out_torch = (f"(N, {out[2]}, {out[0]}, {out[1]})" if len(out) == 3 else f"(N, {out[0]})")
-    in_torch = "(N, C, H, W) = " + f"(N, {inp[2]}, {inp[0]}, {inp[1]})" if len(inp) == 3 else f"(N, {inp[0]})"
+    nchw = (1, inp[2], inp[0], inp[1]) if len(inp) == 3 else (1,) + inp
+    out_torch = (f"(N, {out[2]}, {out[0]}, {out[1]})" if len(out) == 3
+                 else "(N, " + ", ".join(map(str, out)) + ")")
+    in_torch = ("(N, C, H, W) = " + f"(N, {inp[2]}, {inp[0]}, {inp[1]})" if len(inp) == 3
+                else "(N, " + ", ".join(map(str, inp)) + ")")
     t = analysis.totals
     doc = [f"{analysis.name} — {title}" if analysis.title and analysis.title != analysis.name
            else analysis.name or "network", ""]

@@ -409,8 +409,8 @@ def pair_text(a, b) -> str:
 
 def channel_dim(shape) -> int:
     """The channel (feature) axis of a tensor of archcalc shape ``shape`` in PyTorch's layout:
-    1 for (N, C, H, W) and for (N, features)."""
-    return 1
+    1 for (N, C, H, W) and for (N, features); -1 for a token sequence (N, T, D)."""
+    return -1 if len(shape) == 2 else 1
 
 
 def require_volume(inp, kind: str):

@@ -60,7 +60,7 @@ def describe(f):
 def export(inp, out, f):
     """nn.Linear; a 1×1×C volume is flattened first (PyTorch's Linear acts on the last axis)."""
     bias = "" if f["bias"] else ", bias=False"
-    x = "{x}" if len(inp) == 1 else "torch.flatten({x}, 1)"
+    x = "torch.flatten({x}, 1)" if len(inp) == 3 else "{x}"  # a token sequence: every token
     return Torch(f"nn.Linear({features(inp)}, {f['units']}{bias})",
                  call=fused_activation(f, f"{{m}}({x})", out))
 

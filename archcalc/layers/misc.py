@@ -1,12 +1,20 @@
 """Shape-keeping and reshaping kinds without weights: batchnorm, dropout, lrn, flatten, identity."""
 from __future__ import annotations
 
-from .base import POSITIVE_INT, RATE, LayerKind, Torch, field_
+from .base import POSITIVE_INT, RATE, LayerKind, RuleError, Torch, field_, fmt_shape
 from .pool import whole_window
 
 
 def _channels(shape) -> int:
     return shape[-1]
+
+
+def _batchnorm_export(inp):
+    if len(inp) == 2:
+        raise RuleError("not-exportable", f"batchnorm over the features of a token sequence "
+                        f"{fmt_shape(inp)} has no single PyTorch module (BatchNorm1d normalises "
+                        "axis 1, the tokens)", hint="use layernorm, as Transformers do")
+    return Torch(f"nn.BatchNorm{2 if len(inp) == 3 else 1}d({_channels(inp)})")
 
 
 BATCHNORM = LayerKind(
@@ -16,7 +24,7 @@ BATCHNORM = LayerKind(
     params=lambda inp, out, f: 2 * _channels(inp),
     buffers=lambda inp, out, f: 2 * _channels(inp),
     group="norm",
-    export=lambda inp, out, f: Torch(f"nn.BatchNorm{2 if len(inp) == 3 else 1}d({_channels(inp)})"),
+    export=lambda inp, out, f: _batchnorm_export(inp),
 )
 
 DROPOUT = LayerKind(
