@@ -65,7 +65,7 @@ class Composite:
     """Repeat, parallel/residual or a block call (kind = the block's name)."""
 
     __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size", "frozen",
-                 "times", "body", "branches", "branch_names", "merge", "slices", "split")
+                 "times", "body", "branches", "branch_names", "merge", "slices", "split", "scoped")
 
     def __init__(self, kind, name, mark, expect, expect_mark):
         self.frozen = False       # `frozen: true` freezes every layer inside
@@ -83,6 +83,8 @@ class Composite:
         # or `split` = ("equal" | [sizes], mark), resolved against the input at evaluation
         self.slices = None
         self.split = None
+        # parallel `scope: false`: neither it nor its unnamed branches open a scope
+        self.scoped = True
         self.size = 0
 
 
@@ -392,7 +394,7 @@ class Compiler:
             self.error("wrong-type", f"{kind} expects a mapping of fields, found {describe_found(body)}",
                        body_mark, hint=f"e.g. `- {kind}: {example}`")
             return None
-        accepted = {"repeat": ("times", "layers", "index"), "parallel": ("branches", "merge", "split"),
+        accepted = {"repeat": ("times", "layers", "index"), "parallel": ("branches", "merge", "split", "scope"),
                     "residual": ("layers", "shortcut")}[kind]
         for key in body:
             if key not in accepted and key not in COMMON_KEYS:
@@ -404,7 +406,7 @@ class Compiler:
         node = Composite(kind, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(body, env, kind, name)
         for key in accepted:
-            if key not in body and key not in ("shortcut", "merge", "split", "index"):
+            if key not in body and key not in ("shortcut", "merge", "split", "index", "scope"):
                 self.error("missing-field", f"{kind} requires the field `{key}`", mark, layer=name)
                 return None
         if kind == "repeat":
@@ -428,6 +430,20 @@ class Compiler:
                                              body.value_marks["merge"], env, "parallel", "merge", name)
                 if not ok:
                     return None
+            if "scope" in body:
+                from .layers.base import BOOL
+
+                scoped, ok = self.check_field(BOOL, body["scope"], body.value_marks["scope"], env,
+                                              "parallel", "scope", name)
+                if not ok:
+                    return None
+                if not scoped and name is not None:
+                    self.error("bad-value", "a parallel with `scope: false` has no name of its own",
+                               body.value_marks["scope"], layer=name,
+                               hint="drop `name` (its layers are named in the enclosing scope) or "
+                                    "`scope: false`")
+                    return None
+                node.scoped = scoped
             branches, bmark = body["branches"], body.value_marks["branches"]
             if not isinstance(branches, LList) or not branches:
                 self.error("wrong-type", "parallel field `branches` expects a non-empty list of layer "
@@ -436,7 +452,7 @@ class Compiler:
                 return None
             node.branches, node.branch_names, node.slices = [], [], []
             for i, (b, m) in enumerate(zip(branches, branches.item_marks), 1):
-                seq, local, piece = self.branch(b, m, env, stack, f"branch{i}", name)
+                seq, local, piece = self.branch(b, m, env, stack, f"branch{i}" if node.scoped else "", name)
                 if seq is None:
                     return None
                 node.branches.append(seq)

@@ -216,8 +216,9 @@ class _Evaluator:
             full = self.unique(scope.prefix + node.name, node.mark)
             inner = _Scope(full + ".", scope.path + (full,))
             group = self.open_group(inner, kind, state[0])
-        elif kind == "repeat" or kind == "residual":
-            inner, group = scope, None  # an unnamed repeat or residual is sugar: no new scope
+        elif kind == "repeat" or kind == "residual" or not node.scoped:
+            # an unnamed repeat or residual is sugar, and a parallel may say `scope: false`
+            inner, group = scope, None
         else:
             local = scope.generated(kind, self.used, self.reserved)[len(scope.prefix):]
             self.used.add(scope.prefix + local)
@@ -280,7 +281,8 @@ class _Evaluator:
             outs.append(out)
         shapes = [o[0] for o in outs]
         depth = max(o[1] for o in outs)
-        labels = [local or "layers" for local in node.branch_names]
+        labels = [local or ("layers" if node.kind == "residual" else f"branch{i}")
+                  for i, local in enumerate(node.branch_names, 1)]
         where = scope.prefix[:-1] or node.kind
         if node.merge in ("add", "mul"):
             return self.elementwise(node, shapes, labels, where, depth, state, outs)

@@ -129,6 +129,10 @@ def composite_schemas() -> dict:
                                                  "description": "[start, stop): the input channels this "
                                                                 "branch sees (stop exclusive)"})}}]}},
                                     "merge": _allow_references({"enum": list(MERGES)}),
+                                    "scope": _allow_references({
+                                        "type": "boolean",
+                                        "description": "false: the parallel and its unnamed branches open no "
+                                                       "scope; their layers are named in the enclosing one"}),
                                     "split": _allow_references({"anyOf": [
                                         {"enum": ["equal"]},
                                         {"type": "array", "minItems": 1,
