@@ -89,10 +89,18 @@ PUBLISHED = {
 # Built-ins that do not exist yet, with the reason (a test keeps this list honest).
 NOT_YET = {
     name: "not written yet" for name in PUBLISHED
-    if not name.startswith(("vgg", "resnext", "wide_resnet"))
+    if not name.startswith(("vgg", "resnext", "wide_resnet", "squeezenet"))
 }
 
 BUILT = sorted(set(PUBLISHED) - set(NOT_YET))
+
+# Warnings torchvision's own design earns (the built-ins are faithful, so archcalc says so):
+WARNINGS = {
+    # features.0, a 7x7/2 conv on 224: (224 - 7)/2 + 1 = 109.5, floored to 109
+    "squeezenet1_0": ["window-drops-input"],
+    # features.0, a 3x3/2 conv on 224: (224 - 3)/2 + 1 = 111.5, floored to 111
+    "squeezenet1_1": ["window-drops-input"],
+}
 
 
 def _numel(shape):
@@ -124,7 +132,7 @@ def test_builtin_equals_torchvision(name, analysed):
     tv_name, side, published_params, published_gmacs = PUBLISHED[name]
     fixture = json.loads((FIXTURES / f"{tv_name}.json").read_text())
     a = analysed(name)
-    assert [d.code for d in a.diagnostics] == []
+    assert [d.code for d in a.diagnostics] == WARNINGS.get(name, [])
     assert a.input == (side, side, 3) == tuple(fixture["input"])
     t = a.totals
     # torchvision's published figures
