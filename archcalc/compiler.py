@@ -410,9 +410,11 @@ class Compiler:
                 self.error("missing-field", f"{kind} requires the field `{key}`", mark, layer=name)
                 return None
         if kind == "repeat":
-            from .layers.base import POSITIVE_INT
+            from .layers.base import NONNEG_INT, POSITIVE_INT
 
-            times, ok = self.check_field(POSITIVE_INT, body["times"], body.value_marks["times"], env,
+            # written out in place, an indexed repeat may have no iteration (a stage of one block)
+            count = NONNEG_INT if "index" in body else POSITIVE_INT
+            times, ok = self.check_field(count, body["times"], body.value_marks["times"], env,
                                          "repeat", "times", name)
             if "index" in body:
                 return self.indexed_repeat(body, times if ok else None, mark, env, stack, name)

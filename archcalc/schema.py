@@ -100,7 +100,8 @@ def composite_schemas() -> dict:
     layers = {"$ref": "#/definitions/layers"}
     return {
         "repeat": {"description": "The layers, `times` times in a row.", "type": "object",
-                   "properties": {"times": _allow_references({"type": "integer", "minimum": 1}),
+                   "properties": {"times": _allow_references({"type": "integer", "minimum": 0,
+                                                                     "description": "0 only with `index`"}),
                                   "layers": layers,
                                   "index": {"type": "string",
                                             "description": "an argument bound to the iteration (0, 1, …); "

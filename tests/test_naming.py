@@ -160,3 +160,18 @@ layers:
     assert a.output == (8, 8, 8)
     assert codes(analyse(spec_file, text.replace("- parallel:\n", "- parallel:\n          name: p\n"))) == \
         ["bad-value"]
+
+
+def test_an_indexed_repeat_may_have_no_iteration_and_a_plain_one_may_not(spec_file):
+    # RegNetX-400MF's first stage has a single block: the stage's `repeat` of the rest is empty.
+    text = """\
+input: [4, 4, 2]
+layers:
+  - conv: {name: first, filters: 3, kernel: 1}
+  - repeat: {times: 0, index: i, layers: [conv: {name: "r${i}", filters: 3, kernel: 1}]}
+"""
+    a = analyse(spec_file, text)
+    assert codes(a) == []
+    assert names(a) == ["first"]
+    a = analyse(spec_file, text.replace(", index: i", "").replace('"r${i}"', "r"))
+    assert codes(a) == ["bad-value"]  # a positive integer is required
