@@ -452,7 +452,7 @@ class _Writer:
             scope = path
         elif node.name is not None:
             scope = path + (node.name,)
-        elif node.kind == "residual":
+        elif node.kind == "residual" or not node.scoped:
             scope = path
         else:
             scope = path + (self.path_of(cls, len(path), node.kind),)
