@@ -352,7 +352,7 @@ class _Writer:
     def seq(self, cls, seq: Seq, shape, src, dst, path, absorb=False):
         items = seq.items
         if absorb and len(items) == 1 and isinstance(items[0], Composite) and items[0].name is None \
-                and items[0].kind != "repeat" and items[0].source is None:
+                and items[0].kind != "repeat":
             return self.composite(cls, items[0], shape, src, dst, path, absorbed=True)
         var = src
         for item in items:
@@ -445,13 +445,15 @@ class _Writer:
                 for _ in range(int(node.times)):
                     shape, var = self.seq(cls, node.body, shape, var, dst, path)
                 return shape, var
-            result = self.named_repeat(cls, node, shape, src, dst, path)
-            self.last_scope = cls.prefix + ".".join(path + (node.name,))
+            local = self.path_of(cls, len(path), node.name)
+            result = self.named_repeat(cls, node, shape, src, dst, path, local)
+            self.last_scope = cls.prefix + ".".join(path + (local,))
             return result
         if absorbed:
             scope = path
         elif node.name is not None:
-            scope = path + (node.name,)
+            # read from the analysed names: a name may be an expression of block arguments
+            scope = path + (self.path_of(cls, len(path), node.name),)
         elif node.kind == "residual" or not node.scoped:
             scope = path
         else:
@@ -627,8 +629,8 @@ class _Writer:
             self.classes.append(text.replace("class {name}(", f"class {name}(", 1))
         return name, used
 
-    def named_repeat(self, cls, node, shape, src, dst, path):
-        scope = path + (node.name,)
+    def named_repeat(self, cls, node, shape, src, dst, path, local):
+        scope = path + (local,)
         if not self.check_names(scope, node.mark, ".".join(scope)):
             self.cursor += leaf_count(node, self.counts)
             return shape_of(node, shape), dst
@@ -670,7 +672,7 @@ class _Writer:
         inp = tuple(_concrete(shape[:-1])) + (Sym(int(shape[-1]), channel),)
         inner = _Class(cls.prefix + "".join(p + "." for p in step), concrete=True)
         _, result = self.seq(inner, node.body, inp, "x", "x", (), absorb=True)
-        name, used = self.finish(inner, f"{node.name}_step", {channel: channel}, result, "")
+        name, used = self.finish(inner, f"{step[-2]}_step", {channel: channel}, result, "")
         return f"{name}({shape[-1]})" if used else f"{name}()"
 
 
