@@ -17,7 +17,9 @@ def load_spec(spec: str) -> source.Document:
     """Raises SpecNotFound (unknown name), IsADirectoryError/PermissionError/OSError (unreadable)."""
     if spec == "-":
         return source.read("-")
-    if os.path.exists(spec):
+    # lexists: a dangling symlink or a symlink loop is a file the user named, whose reading
+    # fails with its own reason, not an unknown built-in name
+    if os.path.lexists(spec):
         if os.path.isdir(spec):
             raise IsADirectoryError(spec)
         return source.read(spec)
