@@ -27,12 +27,12 @@ def parse_shape(text: str) -> tuple:
     return tuple(sizes)
 
 
-def load_document(spec: str):
+def load_document(spec: str, input_shape=None):
     """Load SPEC or raise UsageProblem with a message fit for the user."""
-    from .loading import SpecNotFound, load_spec
+    from .loading import ImportRefused, SpecNotFound, load_spec
 
     try:
-        return load_spec(spec)
+        return load_spec(spec, input_shape)
     except SpecNotFound as exc:
         from . import zoo
 
@@ -50,12 +50,14 @@ def load_document(spec: str):
         elif exc.errno == errno.ELOOP:
             reason = "its symbolic links form a loop"
         raise UsageProblem(f"cannot read {spec!r}: {reason}") from None
+    except ImportRefused as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 def analyse_spec(spec: str, input_shape=None):
     from .engine import analyze
 
-    return analyze(load_document(spec), input_shape=input_shape)
+    return analyze(load_document(spec, input_shape), input_shape=input_shape)
 
 
 def write(text: str):

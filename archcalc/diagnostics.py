@@ -141,6 +141,11 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     # --- shapes -------------------------------------------------------------------------
     "bad-input": (ERROR, "the input shape is not [H, W, C] or [N]",
                   "`input` is a list of positive integers: three for a volume, one for a vector."),
+    "channels-first-input": (WARNING, "the input looks channels-first",
+                             "Shapes are channels-last, [H, W, C]. An input whose first size is a "
+                             "typical channel count (1 to 4) and whose other two look like image "
+                             "sides, such as [3, 224, 224], is probably PyTorch's (C, H, W): every "
+                             "figure after it would be wrong. Write [224, 224, 3]."),
     "nonpositive-output": (ERROR, "a layer's output would have no rows or columns",
                            "The window is larger than the (padded) input. Pad more, use a smaller "
                            "kernel or stride, or feed a larger input."),
@@ -151,7 +156,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "needs-volume": (ERROR, "a spatial layer received a flat vector",
                      "Convolutions and pooling need an [H, W, C] input."),
     "merge-mismatch": (ERROR, "branches cannot be merged",
-                       "`add` needs equal shapes; `concat` needs equal spatial sizes."),
+                       "`add` and `mul` need shapes that are equal or broadcast (per axis equal "
+                       "sizes, or one of them 1, as PyTorch broadcasts); `concat` needs equal spatial sizes."),
     "split-mismatch": (ERROR, "a parallel's channel split does not fit its input",
                        "A branch's `channels: [start, stop]` must lie inside the input's channels, "
                        "`split` counts must add up to them (one count per branch), and `split: equal` "
@@ -177,6 +183,18 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "unused-block": (WARNING, "a block is declared but never used",
                      "Nothing calls this block (directly or through another used block); remove it "
                      "or call it."),
+    # --- imported models (ONNX graphs, Hugging Face configs) ------------------------------
+    "unsupported-op": (ERROR, "an ONNX op archcalc cannot follow",
+                       "Every op of the graph must map to a layer kind for the figures to be exact; "
+                       "archcalc lists each unsupported op with its count and gives no figures "
+                       "rather than partial ones. docs/import.md lists the ops it follows."),
+    "not-series-parallel": (ERROR, "an ONNX graph that is not made of sequences and branches",
+                            "archcalc follows graphs whose forks meet again at one Add, Mul or "
+                            "Concat (what a spec's `parallel` expresses)."),
+    "unknown-opset": (ERROR, "an ONNX opset archcalc does not know",
+                      "Operator semantics change between opsets; convert the model to a known opset."),
+    "symbolic-input": (ERROR, "the model's input size is not fixed",
+                       "A dimension other than the batch is symbolic; give the size with --input."),
     "activation-after-softmax": (WARNING, "a layer follows softmax",
                                  "Softmax normally ends a classifier; a layer after it is usually a mistake."),
 }

@@ -60,7 +60,8 @@ class _Scope:
         n = self.counters.get(kind, 0)
         while True:
             n += 1
-            name = f"{self.prefix}{kind}{n}"
+            # `relu6` + 1 would read as `relu61`: a kind ending in a digit gets a separator
+            name = f"{self.prefix}{kind}_{n}" if kind[-1:].isdigit() else f"{self.prefix}{kind}{n}"
             if name not in used and name not in reserved:
                 self.counters[kind] = n
                 return name
@@ -294,16 +295,8 @@ class _Evaluator:
         depth = max(o[1] for o in outs)
         labels = [local or "layers" for local in node.branch_names]
         where = scope.prefix[:-1] or node.kind
-        if node.merge == "add":
-            first = shapes[0]
-            for label, shape in zip(labels[1:], shapes[1:]):
-                if shape != first:
-                    self.report("merge-mismatch",
-                                f"{where}: cannot add {labels[0]} ({fmt_shape(first)}) and {label} "
-                                f"({fmt_shape(shape)}): add needs equal shapes", node.mark, where,
-                                hint=_projection_hint(state[0], first, shape, label, node.kind))
-                    return None
-            return self.merge(first, depth, state, outs)
+        if node.merge in ("add", "mul"):
+            return self.elementwise(node, shapes, labels, where, depth, state, outs)
         if any(len(s) != len(shapes[0]) for s in shapes) or \
                 (len(shapes[0]) == 3 and any(s[:2] != shapes[0][:2] for s in shapes)):
             desc = ", ".join(f"{label} {fmt_shape(s)}" for label, s in zip(labels, shapes))
@@ -315,6 +308,30 @@ class _Evaluator:
         if not self.bounded((channels,), node.mark, where):
             return None
         return self.merge(shapes[0][:-1] + (channels,), depth, state, outs)
+
+    def elementwise(self, node: Composite, shapes, labels, where, depth, state, outs):
+        """`add` and `mul` broadcast as PyTorch does: per axis the sizes are equal or one of
+        them is 1 (a 1×1×C gate scales an H×W×C volume); the ranks must agree."""
+        verb = "add" if node.merge == "add" else "multiply"
+        result = shapes[0]
+        for label, shape in zip(labels[1:], shapes[1:]):
+            merged = broadcast_shapes(result, shape)
+            if merged is None:
+                first = labels[0] if result == shapes[0] else "the branches before it"
+                if node.merge == "add" and len(shape) == len(result):
+                    hint = _projection_hint(state[0], result, shape, label, node.kind)
+                elif len(shape) != len(result):
+                    hint = ("a dense layer outputs a flat vector; a 1×1 conv keeps the 1×1×C volume "
+                            "that broadcasts over H×W×C")
+                else:
+                    hint = "per axis the sizes must be equal, or one of them 1 (a 1×1×C gate scales H×W×C)"
+                self.report("merge-mismatch",
+                            f"{where}: cannot {verb} {first} ({fmt_shape(result)}) and {label} "
+                            f"({fmt_shape(shape)}): {node.merge} needs shapes that are equal or "
+                            "broadcast (per axis equal sizes or a 1)", node.mark, where, hint=hint)
+                return None
+            result = merged
+        return self.merge(result, depth, state, outs)
 
     def channel_slices(self, node: Composite, shape, scope: _Scope):
         """Per branch (start, stop) or None; None for no split; False after an error."""
@@ -377,6 +394,18 @@ class _Evaluator:
             live -= prod(state[0])
         self.live = live
         return (shape, depth, through_merge([out[2] for out in outs]), False)
+
+
+def broadcast_shapes(a, b):
+    """The broadcast of two shapes of equal rank (per axis equal, or one of them 1), or None."""
+    if len(a) != len(b):
+        return None
+    out = []
+    for x, y in zip(a, b):
+        if x != y and x != 1 and y != 1:
+            return None
+        out.append(x if y == 1 else y)
+    return tuple(out)
 
 
 def _kind_name(item) -> str:
@@ -465,9 +494,11 @@ def _analyze(doc: Document, input_shape) -> Analysis:
             shape = SHAPE.check(root["input"])
         except FieldError as exc:
             if not holds_refused(root["input"]):
-                diagnostics.append(make("bad-input", f"`input` expects {exc.expected}, found "
-                                        f"{describe_found(exc.found)}", root.value_marks["input"],
-                                        hint="e.g. `input: [224, 224, 3]` or `input: [784]`"))
+                diagnostics.append(_bad_input(root["input"], root.value_marks["input"], exc))
+        else:
+            problem = _channels_first(shape, root.value_marks["input"])
+            if problem is not None:
+                diagnostics.append(problem)
     analysis.input = shape
 
     # blocks
@@ -522,6 +553,54 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:
         _suggest_inputs(program, shape, analysis, diagnostics)
     return analysis
+
+
+def _bad_input(value, mark, exc) -> Diagnostic:
+    """`bad-input`, at the item that is wrong when the list has a plausible length."""
+    from .compiler import sizes_written_as_text
+
+    example = "e.g. `input: [224, 224, 3]` or `input: [784]`"
+    if isinstance(value, LList) and len(value) in (1, 3):
+        for i, (item, item_mark) in enumerate(zip(value, value.item_marks)):
+            if isinstance(item, int) and not isinstance(item, bool) and item >= 1:
+                continue
+            hint = "sizes are positive whole numbers"
+            number = _as_number(item)
+            if number is not None and number >= 1 and number == int(number):
+                hint = f"write {int(number)}" + (": YAML reads it as text" if isinstance(item, str) else "")
+            return make("bad-input", f"`input` item {i + 1} expects a positive integer, found "
+                        f"{describe_found(item)}", item_mark, hint=hint)
+    listed = sizes_written_as_text(value)
+    return make("bad-input", f"`input` expects {exc.expected}, found {describe_found(exc.found)}", mark,
+                hint=f"write a list: `input: {listed}`" if listed else example)
+
+
+def _as_number(item):
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, (int, float)):
+        return item
+    if isinstance(item, str):
+        try:
+            return float(item.replace("_", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def _channels_first(shape, mark) -> Diagnostic | None:
+    """[3, 224, 224] is a PyTorch user's (C, H, W): read channels-last it is a 3-row image with
+    224 channels. Warn when the first axis is a typical channel count (1 to 4) and the other
+    two look like image sides, not channels."""
+    if len(shape) != 3:
+        return None
+    c, h, w = shape
+    if c <= 4 and h >= 8 and w > 4 and h >= 4 * c:
+        return make("channels-first-input", f"`input: [{c}, {h}, {w}]` is read channels-last as "
+                    f"{c}×{h} pixels with {w} channels; it looks like PyTorch's channels-first "
+                    f"(C, H, W)", mark, hint=f"write `input: [{h}, {w}, {c}]` ([H, W, C]), or ignore "
+                    "this warning if the input really is that shape")
+    return None
 
 
 def _valid_block(block, definition, mark, def_mark, diagnostics) -> bool:

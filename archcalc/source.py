@@ -7,6 +7,7 @@ once. Problems are returned as diagnostics, never raised.
 """
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -304,6 +305,19 @@ def _loader_class():
     return _LOADER
 
 
+def _tab_in_indentation(text: str, where: Mark) -> Mark | None:
+    """The tab in the leading whitespace of the line YAML stopped at (or the line before, where
+    a tab-indented line ends the previous block), if there is one."""
+    lines = text.split("\n")
+    for line_no in (where.line, where.line - 1):
+        if 1 <= line_no <= len(lines):
+            line = lines[line_no - 1]
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            if "\t" in indent:
+                return Mark(where.file, line_no, indent.index("\t") + 1)
+    return None
+
+
 def parse(text: str, file: str) -> Document:
     """Parse YAML text into a Document. Never raises for bad input."""
     import yaml
@@ -325,6 +339,11 @@ def parse(text: str, file: str) -> Document:
         where = Mark(file, mark.line + 1, mark.column + 1) if mark else Mark(file, 1, 1)
         problem = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
+        tab = _tab_in_indentation(text, where)
+        if tab is not None:
+            doc.diagnostics.append(make("yaml-syntax", "a tab in the indentation: YAML indents with "
+                                        "spaces only", tab, hint="replace the tab with spaces"))
+            return doc
         message, hint = _SYNTAX_MESSAGES.get(exc.context or "", (
             f"{problem}{context}", "check indentation and that every ':' is followed by a space"))
         doc.diagnostics.append(make("yaml-syntax", message, where, hint=hint))
@@ -387,25 +406,34 @@ def _too_big(size: int | None, limit: int) -> NotASpecFile:
                         f"{limits.MAX_BYTES_VARIABLE} to raise the limit)")
 
 
+def check_regular_file(path: str, limit: int | None = None) -> int:
+    """The size of ``path`` (symlinks followed), or NotASpecFile for anything but a regular
+    file (never opened, so a FIFO cannot block) or a file above ``limit`` bytes. Every reader
+    of a user's path (YAML here, ONNX in onnx_.py) calls it before opening."""
+    import stat
+
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise NotASpecFile(f"it is {_file_kind(info.st_mode)}, not a spec file")
+    if limit is not None and info.st_size > limit:
+        raise _too_big(info.st_size, limit)
+    return info.st_size
+
+
 def read_bytes(path: str) -> bytes:
     """The bytes of a spec file or of standard input (``-``), at most limits.max_spec_bytes().
     A path is stat-ed first (symlinks followed): anything but a regular file is refused
     without opening it, a regular file above the limit without reading it."""
-    import os
-    import stat
 
     limit = limits.max_spec_bytes()
+    if path != "-":
+        check_regular_file(path, limit)
     if path == "-":
         stream = getattr(sys.stdin, "buffer", None)
         if stream is None or stream.closed:
             raise NotASpecFile("standard input is closed")
         data = stream.read(limit + 1)
     else:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise NotASpecFile(f"it is {_file_kind(info.st_mode)}, not a spec file")
-        if info.st_size > limit:
-            raise _too_big(info.st_size, limit)
         with open(path, "rb") as fh:
             data = fh.read(limit + 1)  # the file may grow after the stat
     if len(data) > limit:
