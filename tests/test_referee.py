@@ -151,6 +151,11 @@ def referee(key: str, doc, layers: int, given=None) -> list[str]:
         pytest.skip(f"{layers:,} layers: beyond the referee's {MAX_LAYERS:,}-layer budget")
     analysis = analyze(doc, input_shape=given)
     assert not analysis.errors and analysis.output is not None
+    from math import prod
+
+    biggest = max([analysis.totals.params, prod(analysis.input)] + [prod(layer.output) for layer in analysis.layers])
+    if biggest * 8 >= 2 ** 63:
+        pytest.skip(f"a tensor of {biggest:,} values: beyond what PyTorch can address (2^63 bytes)")
     from archcalc.export import ExportFailed
 
     try:
