@@ -136,7 +136,7 @@ class Totals:
 
 class Analysis:
     __slots__ = ("name", "file", "input", "output", "title", "reference", "layers", "groups", "totals",
-                 "diagnostics", "source_text")
+                 "diagnostics", "source_text", "ignored")
 
     def __init__(self, name: str, file: str, input: tuple | None, output: tuple | None,
                  title: str = "", reference: str = "", layers: list[LayerResult] | None = None,
@@ -153,6 +153,9 @@ class Analysis:
         self.totals = totals if totals is not None else Totals()
         self.diagnostics = diagnostics if diagnostics is not None else []
         self.source_text = source_text
+        # warnings an `ignore` (the spec's or --ignore) took out of `diagnostics`: (Diagnostic,
+        # what ignored it: "file:line:column" of the spec's ignore, or "--ignore")
+        self.ignored: list = []
 
     @property
     def errors(self) -> list[Diagnostic]:

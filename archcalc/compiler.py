@@ -21,15 +21,17 @@ from .vocabulary import suggest_field, suggest_kind
 # scopes) is refused at once instead of taking ten seconds.
 MAX_LEAVES = 1_000_000
 MAX_BLOCK_DEPTH = 64
-COMMON_KEYS = ("name", "expect", "frozen")
-LEAF_KEYS = ("name", "expect")  # a kind without parameters has nothing to freeze
+COMMON_KEYS = ("name", "expect", "frozen", "ignore")
+LEAF_KEYS = ("name", "expect", "ignore")  # a kind without parameters has nothing to freeze
 
 
 # ------------------------------------------------------------------------------ the node tree
 class Leaf:
-    __slots__ = ("kind", "fields", "name", "mark", "field_marks", "expect", "expect_mark", "frozen")
+    __slots__ = ("kind", "fields", "name", "mark", "field_marks", "expect", "expect_mark", "frozen",
+                 "ignore")
 
     def __init__(self, kind, fields, name, mark, field_marks, expect, expect_mark, frozen=False):
+        self.ignore = ()  # ((code, mark), ...): warnings of this layer to ignore
         self.frozen = frozen  # `frozen: true`: its parameters are not trained
         self.kind = kind
         self.fields = fields
@@ -64,11 +66,12 @@ class Seq:
 class Composite:
     """Repeat, parallel/residual or a block call (kind = the block's name)."""
 
-    __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size", "frozen",
+    __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size", "frozen", "ignore",
                  "times", "body", "branches", "branch_names", "merge", "slices", "split")
 
     def __init__(self, kind, name, mark, expect, expect_mark):
         self.frozen = False       # `frozen: true` freezes every layer inside
+        self.ignore = ()          # ((code, mark), ...): warnings of the layers inside to ignore
         self.kind = kind
         self.name = name
         self.mark = mark
@@ -172,6 +175,7 @@ class Compiler:
         # would otherwise take exponential time before the size bound could reject it.
         self.bodies: dict[tuple, Seq] = {}
         self.called: set[str] = set()  # blocks reached from the network, for `unused-block`
+        self.ignores: list = []  # every layer's `ignore` entry, for `unused-ignore`
 
     def error(self, code, message, mark, hint="", layer=None):
         self.diagnostics.append(make(code, message, mark, hint=hint, layer=layer))
@@ -249,6 +253,17 @@ class Compiler:
         value, ok = self.check_field(BOOL, fields["frozen"], fields.value_marks["frozen"], env, kind,
                                      "frozen", layer)
         return bool(ok and value)
+
+    def ignore_of(self, fields: LMap, layer) -> tuple:
+        if "ignore" not in fields:
+            return ()
+        from . import ignores
+
+        value = fields["ignore"]
+        codes = ignores.parse(value, fields.value_marks["ignore"], getattr(value, "item_marks", ()),
+                              self.diagnostics, layer)
+        self.ignores.extend(codes)
+        return codes
 
     def expect_of(self, fields: LMap, env, kind, layer):
         if "expect" not in fields:
@@ -356,8 +371,10 @@ class Compiler:
                 values[key] = spec.default
         if not ok:
             return None
-        return Leaf(kind, values, name, mark, field_marks, expect, expect_mark,
+        leaf = Leaf(kind, values, name, mark, field_marks, expect, expect_mark,
                     self.frozen_of(fields, env, kind.name, name))
+        leaf.ignore = self.ignore_of(fields, name)
+        return leaf
 
     def composite(self, kind, body, mark, body_mark, env, stack):
         if not isinstance(body, LMap):
@@ -377,6 +394,7 @@ class Compiler:
         expect, expect_mark = self.expect_of(body, env, kind, name)
         node = Composite(kind, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(body, env, kind, name)
+        node.ignore = self.ignore_of(body, name)
         for key in accepted:
             if key not in body and key not in ("shortcut", "merge", "split"):
                 self.error("missing-field", f"{kind} requires the field `{key}`", mark, layer=name)
@@ -556,6 +574,7 @@ class Compiler:
             return None
         node = Composite(block, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(fields, env, block, name)
+        node.ignore = self.ignore_of(fields, name)
         key = (block, tuple(sorted((arg, repr(value)) for arg, (value, _) in new_env.items())))
         body = self.bodies.get(key)
         if body is None:

@@ -29,7 +29,8 @@ from .compiler import (
     did_you_mean,
     holds_refused,
 )
-from .diagnostics import CATALOGUE, ERROR, Diagnostic, Mark, make
+from . import ignores
+from .diagnostics import CATALOGUE, ERROR, WARNING, Diagnostic, Mark, make
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, describe_found, fmt_shape
 from .metrics import (
@@ -41,7 +42,7 @@ from .metrics import (
 )
 from .source import Document, LList, LMap
 
-TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect")
+TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect", "ignore")
 TOTAL_KEYS = ("params", "trainable_params", "buffers", "macs", "flops", "depth", "layers", "output",
               "max_params", "max_macs", "max_flops")
 
@@ -96,10 +97,22 @@ class _Evaluator:
         self.activations = self.merge_activations = 0
         self.live = self.peak = 0
         self.rules: dict = {}  # (id(leaf node), input shape) -> what the kind's rules give
+        # the spec's `ignore` entries of the layers being walked, innermost last; what they
+        # caught, with where the ignore is written; and the ignores that caught something
+        self.ignoring: list = []
+        self.ignored: list = []
+        self.used_ignores: set = set()
 
     def report(self, code, message, mark, layer, hint="", severity=None):
         if self.record:
-            self.diagnostics.append(make(code, message, mark, hint=hint, layer=layer, severity=severity))
+            diagnostic = make(code, message, mark, hint=hint, layer=layer, severity=severity)
+            if self.ignoring and diagnostic.severity == WARNING:
+                for ignored_code, ignore_mark in reversed(self.ignoring):
+                    if ignored_code == code:
+                        self.ignored.append((diagnostic, ignores.where(ignore_mark)))
+                        self.used_ignores.add(ignore_mark)
+                        return
+            self.diagnostics.append(diagnostic)
         elif code == "window-drops-input" or (severity or CATALOGUE[code][0]) == ERROR:
             raise _NotExact
 
@@ -126,14 +139,22 @@ class _Evaluator:
     def seq(self, seq: Seq, state, scope: _Scope, absorb=False):
         if absorb and len(seq.items) == 1 and isinstance(seq.items[0], Composite) \
                 and seq.items[0].name is None and seq.items[0].kind not in ("repeat",):
-            return self.composite(seq.items[0], state, scope, absorbed=True)
+            item = seq.items[0]
+            self.ignoring.extend(item.ignore)
+            state = self.composite(item, state, scope, absorbed=True)
+            if item.ignore:
+                del self.ignoring[len(self.ignoring) - len(item.ignore):]
+            return state
         for name in seq.names:
             self.reserved.add(scope.prefix + name)
         for item in seq.items:
             if state is None or item is BROKEN:
                 return None
+            self.ignoring.extend(item.ignore)
             state = self.leaf(item, state, scope) if isinstance(item, Leaf) else \
                 self.composite(item, state, scope)
+            if item.ignore:
+                del self.ignoring[len(self.ignoring) - len(item.ignore):]
         return state
 
     def leaf(self, node: Leaf, state, scope: _Scope):
@@ -471,6 +492,9 @@ def _analyze(doc: Document, input_shape) -> Analysis:
                 if _valid_block(block, definition, bmark, raw_blocks.value_marks[block], diagnostics):
                     blocks[block] = (definition, bmark)
 
+    file_ignores = ignores.parse(root["ignore"], root.value_marks["ignore"],
+                                 getattr(root["ignore"], "item_marks", ()), diagnostics) \
+        if "ignore" in root else ()
     compiler = Compiler(blocks, diagnostics)
     if "layers" not in root:
         diagnostics.append(make("missing-field", "the spec has no `layers`", top_mark,
@@ -509,7 +533,36 @@ def _analyze(doc: Document, input_shape) -> Analysis:
         _check_totals(root, analysis, diagnostics, pinned=input_shape is None)
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:
         _suggest_inputs(program, shape, analysis, diagnostics)
+    analysis.ignored = evaluator.ignored
+    _file_ignores(file_ignores, compiler.ignores, analysis, evaluator.used_ignores,
+                  complete=out is not None)
     return analysis
+
+
+def _file_ignores(file_ignores, layer_ignores, analysis: Analysis, used: set, complete: bool):
+    """Apply the spec's top-level `ignore`, then report the spec's ignores that caught nothing
+    (only for a network walked to its end: an early error hides what later layers would say)."""
+    diagnostics = analysis.diagnostics
+    if file_ignores:
+        codes = {}
+        for code, mark in file_ignores:
+            codes.setdefault(code, mark)
+        kept = []
+        for d in diagnostics:
+            mark = codes.get(d.code) if d.severity == WARNING else None
+            if mark is None:
+                kept.append(d)
+            else:
+                analysis.ignored.append((d, ignores.where(mark)))
+                used.add(mark)
+        diagnostics[:] = kept
+    if not complete or analysis.errors:
+        return
+    for code, mark in dict.fromkeys(file_ignores + tuple(layer_ignores)):
+        if mark not in used:
+            diagnostics.append(make("unused-ignore", f"`ignore: {code}` ignores nothing: no {code} "
+                                    "warning arises where it applies", mark,
+                                    hint="remove it, or move it to the layer that has the warning"))
 
 
 def _bad_input(value, mark, exc) -> Diagnostic:

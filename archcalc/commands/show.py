@@ -11,6 +11,7 @@ from ..cli import (
     UsageProblem,
     analyse_spec,
     fail_usage,
+    ignore_option,
     shape_option,
     write,
 )
@@ -37,10 +38,13 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv")
 @click.option("--memory", is_flag=True,
               help="Table: add an activation-memory column and memory/training footer lines.")
 @click.option("--rf", is_flag=True, help="Table: add a receptive-field column (size/jump, in pixels).")
+@click.option("--ignore", "ignore", multiple=True, metavar="CODE", callback=ignore_option,
+              help="Ignore warnings of this code (repeatable); --format json lists them under "
+                   "\"ignored\". Only warnings can be ignored.")
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
                    "the table.")
-def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, chart):
+def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, ignore, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
         fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
@@ -48,9 +52,11 @@ def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, chart):
         analysis = analyse_spec(spec, input_shape)
     except UsageProblem as exc:
         fail_usage(str(exc))
+    from ..ignores import apply
     from ..metrics import apply_batch
     from ..render import reporter
 
+    apply(analysis, ignore)
     apply_batch(analysis, batch, dtype)
     options = {"depth": depth, "width": width, "batch": batch, "dtype": dtype, "memory": memory,
                "rf": rf}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from ..ignores import ignored_dicts
 from ..metrics import memory_dict
 
 
@@ -17,6 +18,7 @@ def show_dict(analysis) -> dict:
         "memory": memory_dict(analysis.totals),
         "layers": [layer.as_dict() for layer in analysis.layers],
         "diagnostics": [d.as_dict() for d in analysis.diagnostics],
+        "ignored": ignored_dicts(analysis),
     }
 
 
