@@ -153,7 +153,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "needs-volume": (ERROR, "a spatial layer received a flat vector",
                      "Convolutions and pooling need an [H, W, C] input."),
     "merge-mismatch": (ERROR, "branches cannot be merged",
-                       "`add` needs equal shapes; `concat` needs equal spatial sizes."),
+                       "`add` and `mul` need shapes that are equal or broadcast (per axis equal "
+                       "sizes, or one of them 1, as PyTorch broadcasts); `concat` needs equal spatial sizes."),
     "split-mismatch": (ERROR, "a parallel's channel split does not fit its input",
                        "A branch's `channels: [start, stop]` must lie inside the input's channels, "
                        "`split` counts must add up to them (one count per branch), and `split: equal` "

@@ -303,16 +303,8 @@ class _Evaluator:
         depth = max(o[1] for o in outs)
         labels = [local or "layers" for local in node.branch_names]
         where = scope.prefix[:-1] or node.kind
-        if node.merge == "add":
-            first = shapes[0]
-            for label, shape in zip(labels[1:], shapes[1:]):
-                if shape != first:
-                    self.report("merge-mismatch",
-                                f"{where}: cannot add {labels[0]} ({fmt_shape(first)}) and {label} "
-                                f"({fmt_shape(shape)}): add needs equal shapes", node.mark, where,
-                                hint=_projection_hint(state[0], first, shape, label, node.kind))
-                    return None
-            return self.merge(first, depth, state, outs)
+        if node.merge in ("add", "mul"):
+            return self.elementwise(node, shapes, labels, where, depth, state, outs)
         if any(len(s) != len(shapes[0]) for s in shapes) or \
                 (len(shapes[0]) == 3 and any(s[:2] != shapes[0][:2] for s in shapes)):
             desc = ", ".join(f"{label} {fmt_shape(s)}" for label, s in zip(labels, shapes))
@@ -322,6 +314,30 @@ class _Evaluator:
             return None
         channels = sum(s[-1] for s in shapes)
         return self.merge(shapes[0][:-1] + (channels,), depth, state, outs)
+
+    def elementwise(self, node: Composite, shapes, labels, where, depth, state, outs):
+        """`add` and `mul` broadcast as PyTorch does: per axis the sizes are equal or one of
+        them is 1 (a 1×1×C gate scales an H×W×C volume); the ranks must agree."""
+        verb = "add" if node.merge == "add" else "multiply"
+        result = shapes[0]
+        for label, shape in zip(labels[1:], shapes[1:]):
+            merged = broadcast_shapes(result, shape)
+            if merged is None:
+                first = labels[0] if result == shapes[0] else "the branches before it"
+                if node.merge == "add" and len(shape) == len(result):
+                    hint = _projection_hint(state[0], result, shape, label, node.kind)
+                elif len(shape) != len(result):
+                    hint = ("a dense layer outputs a flat vector; a 1×1 conv keeps the 1×1×C volume "
+                            "that broadcasts over H×W×C")
+                else:
+                    hint = "per axis the sizes must be equal, or one of them 1 (a 1×1×C gate scales H×W×C)"
+                self.report("merge-mismatch",
+                            f"{where}: cannot {verb} {first} ({fmt_shape(result)}) and {label} "
+                            f"({fmt_shape(shape)}): {node.merge} needs shapes that are equal or "
+                            "broadcast (per axis equal sizes or a 1)", node.mark, where, hint=hint)
+                return None
+            result = merged
+        return self.merge(result, depth, state, outs)
 
     def channel_slices(self, node: Composite, shape, scope: _Scope):
         """Per branch (start, stop) or None; None for no split; False after an error."""
@@ -384,6 +400,18 @@ class _Evaluator:
             live -= prod(state[0])
         self.live = live
         return (shape, depth, through_merge([out[2] for out in outs]), False)
+
+
+def broadcast_shapes(a, b):
+    """The broadcast of two shapes of equal rank (per axis equal, or one of them 1), or None."""
+    if len(a) != len(b):
+        return None
+    out = []
+    for x, y in zip(a, b):
+        if x != y and x != 1 and y != 1:
+            return None
+        out.append(x if y == 1 else y)
+    return tuple(out)
 
 
 def _kind_name(item) -> str:

@@ -161,7 +161,7 @@ BAD = {
     "bad input": "input: [8, 8]\nlayers: [relu]\n",
     "two-key entry": "input: [8]\nlayers:\n  - {dense: 3, relu: null}\n",
     "repeat without times": "input: [8]\nlayers:\n  - repeat: {layers: [relu]}\n",
-    "merge neither add nor concat": "input: [8]\nlayers:\n  - parallel: {branches: [[]], merge: mul}\n",
+    "merge neither add, mul nor concat": "input: [8]\nlayers:\n  - parallel: {branches: [[]], merge: max}\n",
     "dropout rate above 1": "input: [8]\nlayers:\n  - dropout: 1.5\n",
 }
 
