@@ -102,6 +102,10 @@ class _Evaluator:
         self.ignoring: list = []
         self.ignored: list = []
         self.used_ignores: set = set()
+        # Named tensors (`from:` and `join`): the output state of every layer and named
+        # composite, by full name, kept only when the spec reads any (``references``).
+        self.references: set[str] = set()
+        self.tensors: dict[str, tuple] = {}
 
     def report(self, code, message, mark, layer, hint="", severity=None):
         if self.record:
@@ -150,12 +154,47 @@ class _Evaluator:
         for item in seq.items:
             if state is None or item is BROKEN:
                 return None
+            if item.source is not None:
+                state = self.lookup(item.source, scope, item.name)
+                if state is None:
+                    return None
             self.ignoring.extend(item.ignore)
             state = self.leaf(item, state, scope) if isinstance(item, Leaf) else \
                 self.composite(item, state, scope)
             if item.ignore:
                 del self.ignoring[len(self.ignoring) - len(item.ignore):]
         return state
+
+    # -- named tensors ----------------------------------------------------------------------
+    def keep(self, name: str, state):
+        """Remember a layer's output for later `from`/`join`; a tensor the spec reads by name
+        stays alive (held) to the end of the network in the peak-memory estimate."""
+        referenced = name in self.references or any(name.endswith("." + r) for r in self.references)
+        if referenced:
+            state = (state[0], state[1], state[2], True)
+        self.tensors[name] = state
+        return state
+
+    def lookup(self, source, scope: _Scope, layer=None):
+        """The state of the tensor ``source`` names: the nearest enclosing scope first, then
+        the whole network; `input` is the network's input unless a layer has that name."""
+        name, mark = source
+        prefix = scope.prefix
+        while True:
+            state = self.tensors.get(prefix + name)
+            if state is not None:
+                return state
+            if not prefix:
+                break
+            prefix = prefix[:-1].rpartition(".")[0]
+            prefix = prefix + "." if prefix else ""
+        here = f" in {scope.prefix[:-1]}" if scope.prefix else ""
+        close = did_you_mean(name, [t.rpartition(".")[2] for t in self.tensors] + list(self.tensors))
+        self.report("unknown-reference", f"{name!r} names no layer before this point{here}", mark, layer,
+                    hint=(close + " " if close else "") + "`from` and `join` read the output of an earlier "
+                         "layer or named block, by its name (or `input`)")
+        return None
+
 
     def leaf(self, node: Leaf, state, scope: _Scope):
         shape, depth, field, held = state
@@ -224,6 +263,8 @@ class _Evaluator:
                                            trainable, frozen, connections))
         else:
             self.layers.append(None)
+        if self.references:
+            return self.keep(name, (out, depth, field, held))
         return (out, depth, field, held)
 
     def open_group(self, scope: _Scope, kind: str, shape):
@@ -265,6 +306,8 @@ class _Evaluator:
                     sub.end, sub.output = len(self.layers), out and out[0]
         elif node.branches is not None:
             out = self.branches(node, state, inner)
+        elif kind == "join":
+            out = self.join(node, scope, inner.prefix[:-1] or kind)
         else:  # block call
             out = self.seq(node.body, state, inner, absorb=True)
         self.frozen -= node.frozen
@@ -272,7 +315,17 @@ class _Evaluator:
             group.end, group.output = len(self.layers), out and out[0]
         if out is not None and node.expect is not None:
             self.check_expect(node, out[0], node.name or kind)
+        if out is not None and self.references and group is not None:
+            out = self.keep(inner.prefix[:-1], out)
         return out
+
+    def join(self, node: Composite, scope: _Scope, where: str):
+        outs = [self.lookup(source, scope, where) for source in node.sources]
+        if any(out is None for out in outs):
+            return None
+        labels = [name for name, _ in node.sources]
+        held = (outs[0][0], outs[0][1], outs[0][2], True)  # nothing is freed at the join
+        return self.combine(node, outs, labels, where, held)
 
     def branches(self, node: Composite, state, scope: _Scope):
         outs = []
@@ -303,10 +356,13 @@ class _Evaluator:
             if out is None:
                 return None
             outs.append(out)
+        labels = [local or "layers" for local in node.branch_names]
+        return self.combine(node, outs, labels, scope.prefix[:-1] or node.kind, state)
+
+    def combine(self, node: Composite, outs, labels, where, state):
+        """Merge branch (or joined) outputs by ``node.merge``; None after a located error."""
         shapes = [o[0] for o in outs]
         depth = max(o[1] for o in outs)
-        labels = [local or "layers" for local in node.branch_names]
-        where = scope.prefix[:-1] or node.kind
         if node.merge in ("add", "mul"):
             return self.elementwise(node, shapes, labels, where, depth, state, outs)
         if any(len(s) != len(shapes[0]) for s in shapes) or \
@@ -547,9 +603,13 @@ def _analyze(doc: Document, input_shape) -> Analysis:
 
     evaluator = _Evaluator(diagnostics)
     evaluator.check_pins = input_shape is None
+    evaluator.references = compiler.references
     if shape is not None:
         evaluator.live = evaluator.peak = prod(shape)
-        out = evaluator.seq(program, (shape, 0, input_field(shape), False), _Scope("", ()))
+        start = (shape, 0, input_field(shape), False)
+        if compiler.references:
+            start = evaluator.keep("input", start)
+        out = evaluator.seq(program, start, _Scope("", ()))
     else:
         out = None
     analysis.layers = evaluator.layers
@@ -567,7 +627,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     if out is not None:
         _check_totals(root, analysis, diagnostics, pinned=input_shape is None)
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:
-        _suggest_inputs(program, shape, analysis, diagnostics)
+        _suggest_inputs(program, shape, analysis, diagnostics, compiler.references)
     analysis.ignored = evaluator.ignored
     _file_ignores(file_ignores, compiler.ignores, analysis, evaluator.used_ignores,
                   complete=out is not None)
@@ -763,7 +823,7 @@ def _check_totals(root: LMap, analysis: Analysis, diagnostics, pinned: bool = Tr
                                     hint="look at the layers whose numbers differ from the reference"))
 
 
-def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics):
+def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics, references=frozenset()):
     """Add the nearest exact input sizes to every window warning's hint."""
     if shape is None or len(shape) != 3 or program.size > 20_000:
         return
@@ -771,8 +831,12 @@ def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics):
 
     def exact(candidate) -> bool:
         try:
-            return _Evaluator([], probing=True).seq(program, (candidate, 0, None, False),
-                                                   _Scope("", ())) is not None
+            probe = _Evaluator([], probing=True)
+            probe.references = references
+            start = (candidate, 0, None, False)
+            if references:
+                start = probe.keep("input", start)
+            return probe.seq(program, start, _Scope("", ())) is not None
         except _NotExact:
             return False
 
