@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .analysis import Analysis, Group, LayerResult, Totals
+from .analysis import Analysis, Group, LayerResult, MergeResult, Totals
 from .compiler import (
     BROKEN,
     COMMON_KEYS,
@@ -101,6 +101,7 @@ class _Evaluator:
         # caught, with where the ignore is written; and the ignores that caught something
         self.ignoring: list = []
         self.ignored: list = []
+        self.merges: list = []  # MergeResult per merge, in execution order
         self.used_ignores: set = set()
         # Named tensors (`from:` and `join`): the output state of every layer and named
         # composite, by full name, kept only when the spec reads any (``references``).
@@ -325,7 +326,7 @@ class _Evaluator:
             return None
         labels = [name for name, _ in node.sources]
         held = (outs[0][0], outs[0][1], outs[0][2], True)  # nothing is freed at the join
-        return self.combine(node, outs, labels, where, held)
+        return self.merged(node, self.combine(node, outs, labels, where, held), scope)
 
     def branches(self, node: Composite, state, scope: _Scope):
         outs = []
@@ -357,7 +358,14 @@ class _Evaluator:
                 return None
             outs.append(out)
         labels = [local or "layers" for local in node.branch_names]
-        return self.combine(node, outs, labels, scope.prefix[:-1] or node.kind, state)
+        return self.merged(node, self.combine(node, outs, labels, scope.prefix[:-1] or node.kind, state),
+                           scope)
+
+    def merged(self, node: Composite, out, scope: _Scope):
+        """Record where a merge happens and what it makes, for the table's merge rows."""
+        if out is not None and self.record:
+            self.merges.append(MergeResult(len(self.layers), node.merge, out[0], scope.path))
+        return out
 
     def combine(self, node: Composite, outs, labels, where, state):
         """Merge branch (or joined) outputs by ``node.merge``; None after a located error."""
@@ -629,6 +637,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:
         _suggest_inputs(program, shape, analysis, diagnostics, compiler.references)
     analysis.ignored = evaluator.ignored
+    analysis.merges = evaluator.merges
     _file_ignores(file_ignores, compiler.ignores, analysis, evaluator.used_ignores,
                   complete=out is not None)
     return analysis

@@ -71,6 +71,10 @@ def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, connect
         write(chart_reporter.render_show(analysis, options))
     else:
         write(reporter(fmt).render_show(analysis, options))
+    if analysis.errors:
+        from ..app import error_summary
+
+        sys.stderr.write(error_summary(analysis))
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)
 
 

@@ -22,6 +22,16 @@ def console_width(width: int | None) -> int:
     return int(columns) if columns.isdigit() and int(columns) >= 40 else 100
 
 
+def table_width(width: int | None) -> int | None:
+    """The width a table must fit: --width, else the terminal's; None when the output is piped
+    (a file or another program is not a screen: nothing is cut or left out there)."""
+    if width is not None:
+        return width
+    if sys.stdout.isatty():
+        return console_width(None)
+    return None
+
+
 def use_colour() -> bool:
     """Colour only on a terminal that can show it, never with NO_COLOR set (no-color.org)."""
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
