@@ -44,10 +44,13 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv")
 @click.option("--ignore", "ignore", multiple=True, metavar="CODE", callback=ignore_option,
               help="Ignore warnings of this code (repeatable); --format json lists them under "
                    "\"ignored\". Only warnings can be ignored.")
+@click.option("--totals", "totals_row", is_flag=True,
+              help="CSV: end with a `total` row holding the network's totals.")
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
                    "the table.")
-def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, connections, ignore, chart):
+def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, connections, ignore, totals_row,
+         chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
         fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
@@ -64,7 +67,7 @@ def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, connect
     if connections:
         analysis.totals.show_connections = True
     options = {"depth": depth, "width": width, "batch": batch, "dtype": dtype, "memory": memory,
-               "rf": rf, "connections": connections}
+               "rf": rf, "connections": connections, "totals": totals_row}
     if chart:
         from ..render import chart as chart_reporter
 
