@@ -67,6 +67,17 @@ def write(text: str):
     sys.stdout.flush()
 
 
+def show_report(module, analysis, options):
+    """A reporter's output for `show`: streamed when the reporter can (JSON of a huge network)."""
+    stream = getattr(module, "stream_show", None)
+    if stream is None:
+        write(module.render_show(analysis, options))
+    else:
+        stream(analysis, options, sys.stdout.write)
+        sys.stdout.flush()
+    sys.stderr.write(error_summary(analysis))
+
+
 # Formats whose reporters need neither click nor rich.
 _FAST_FORMATS = ("json", "csv", "markdown")
 
@@ -125,8 +136,7 @@ def fast_show(argv: list[str]) -> int | None:
         return EXIT_USAGE
     from .render import reporter
 
-    write(reporter(fmt).render_show(analysis, {}))
-    sys.stderr.write(error_summary(analysis))
+    show_report(reporter(fmt), analysis, {})
     return EXIT_ERRORS if analysis.errors else EXIT_OK
 
 

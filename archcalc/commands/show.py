@@ -15,6 +15,7 @@ from ..cli import (
     shape_option,
     write,
 )
+from ..app import show_report
 from ..metrics import DTYPE_BYTES
 
 SHOW_FORMATS = ("table", "json", "markdown", "csv")
@@ -73,11 +74,7 @@ def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, connect
 
         write(chart_reporter.render_show(analysis, options))
     else:
-        write(reporter(fmt).render_show(analysis, options))
-    if analysis.errors:
-        from ..app import error_summary
-
-        sys.stderr.write(error_summary(analysis))
+        show_report(reporter(fmt), analysis, options)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-Shape = tuple  # (H, W, C) for a volume, (N,) for a flat vector
+Shape = tuple  # (H, W, C) for a volume, (T, D) for a token sequence, (N,) for a flat vector
 
 
 class FieldError(Exception):
@@ -127,11 +127,19 @@ def _rate(v):
 
 
 def _shape(v):
-    if (isinstance(v, list) and len(v) in (1, 3) and all(_is_int(x) for x in v)):
+    if (isinstance(v, list) and len(v) in (1, 2, 3) and all(_is_int(x) for x in v)):
         if all(x >= 1 for x in v):
             return tuple(v)
         raise FieldError("positive sizes", v, code="bad-value")
-    raise FieldError("a shape [H, W, C] or [N] of positive integers", v)
+    raise FieldError("a shape [H, W, C], [T, D] or [N] of positive integers", v)
+
+
+def _positive_number(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise FieldError("a positive number", v)
+    if not v > 0:
+        raise FieldError("a positive number", v, code="bad-value")
+    return v
 
 
 POSITIVE_INT = FieldType("positive int", _positive_int, {"type": "integer", "minimum": 1})
@@ -145,6 +153,7 @@ PADDING = FieldType("padding", _padding, {"oneOf": [
     {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 4, "maxItems": 4}]})
 BOOL = FieldType("bool", _bool, {"type": "boolean"})
 RATE = FieldType("rate", _rate, {"type": "number", "minimum": 0, "maximum": 1})
+POSITIVE_NUMBER = FieldType("positive number", _positive_number, {"type": "number", "minimum": 0})
 SHAPE = FieldType("shape", _shape, {"type": "array", "items": {"type": "integer", "minimum": 1},
                                     "minItems": 1, "maxItems": 3})
 
@@ -256,6 +265,11 @@ class LayerKind:
 
 
 def require_volume(inp, kind: str):
+    if len(inp) == 2:
+        raise RuleError("needs-volume", f"{kind} needs an [H, W, C] input, but receives the token "
+                        f"sequence {inp[0]}×{inp[1]} ([T, D])",
+                        hint="token sequences take dense, attention and the token kinds; a volume "
+                             "becomes tokens with `patches`, not back")
     if len(inp) != 3:
         raise RuleError("needs-volume", f"{kind} needs an [H, W, C] input, but receives the flat vector "
                         f"[{inp[0]}]", hint="remove the flatten before it, or use dense")
