@@ -421,6 +421,9 @@ class Compiler:
                                layer=name, hint=f"e.g. `- {kind.name}: {{{key}: ...}}`")
                     ok = False
                 values[key] = spec.default
+        for key, spec in kind.fields.items():
+            if spec.default_from is not None and values[key] is None:
+                values[key] = values[spec.default_from]
         if not ok:
             return None
         leaf = Leaf(kind, values, name, mark, field_marks, expect, expect_mark,

@@ -31,7 +31,8 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv")
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Table: collapse blocks below this nesting level (0 = top-level rows only).")
 @click.option("--width", type=click.IntRange(min=40), default=None,
-              help="Table width in columns (default: the terminal's).")
+              help="Table width in columns (default: the terminal's; piped output is never narrowed). "
+                   "What a narrow table leaves out is said under it.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Batch size: scales MACs, FLOPs and activation memory (not parameters).")
 @click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="fp32", show_default=True,

@@ -188,8 +188,10 @@ def render_show(analysis, options=None) -> str:
     rows = list(_show_rows(analysis, options.get("depth")))
     extra = ("Conn",) * bool(options.get("connections")) + ("Acts",) * bool(options.get("memory")) \
         + ("RF",) * bool(options.get("rf"))
-    for plan in _PLANS:
-        columns = [_COLUMNS[title] for title in plan + extra]
+    # the optional columns go last, and only when even the narrowest plan cannot hold them
+    plans = [plan + extra for plan in _PLANS] + [_PLANS[-1] + extra[:k] for k in range(len(extra) - 1, -1, -1)]
+    for plan in plans:
+        columns = [_COLUMNS[title] for title in plan]
         if width is None or minimum_width(columns, rows) <= width:
             break
     lines += grid(columns, rows, width, _SHRINK_ORDER)
