@@ -37,11 +37,14 @@ def use_colour() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
-def make_console(width: int | None):
-    """A rich console that renders to a string, for views drawn with rich's own widgets."""
+def make_console(width: int | None, piped_unlimited: bool = False):
+    """A rich console that renders to a string, for views drawn with rich's own widgets.
+    ``piped_unlimited``: piped output is not narrowed (tables take their natural width)."""
     from rich.console import Console
 
     colour = use_colour()
+    if piped_unlimited and table_width(width) is None:
+        width = 1000
     return Console(file=io.StringIO(), width=console_width(width), force_terminal=colour,
                    no_color=not colour, highlight=False, emoji=False, soft_wrap=False)
 
