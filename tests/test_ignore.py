@@ -109,3 +109,8 @@ def test_cli_ignore_is_repeatable_and_checked(cli, spec_file):
 def test_unused_ignore_is_not_reported_when_the_network_stops_early(spec_file):
     text = "input: [8]\nignore: [window-drops-input]\nlayers:\n  - conv: {filters: 8, kernel: 3}\n"
     assert codes(analyse(spec_file, text)) == ["needs-volume"]
+
+
+def test_the_table_counts_ignored_warnings(cli, spec_file):
+    out = cli("show", spec_file(FLOORED), "--ignore", "window-drops-input").out
+    assert "Status  0 errors, 0 warnings (1 ignored)" in out and "window-drops-input" not in out

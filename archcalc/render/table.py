@@ -360,10 +360,12 @@ def _footer(analysis) -> list:
     if analysis.output is None:
         lines.append([("Partial ", "bold red"), ("the network stops at an error: the totals count only "
                                                  "the layers above", None)])
-    if errors or warnings:
+    ignored = len(analysis.ignored)
+    if errors or warnings or ignored:
         lines.append([("Status  ", "bold"),
                       (f"{errors} error{'s' if errors != 1 else ''}", "bold red" if errors else None),
-                      (f", {warnings} warning{'s' if warnings != 1 else ''}", "yellow" if warnings else None)])
+                      (f", {warnings} warning{'s' if warnings != 1 else ''}", "yellow" if warnings else None)]
+                     + ([(f" ({ignored} ignored)", "dim")] if ignored else []))
     return lines
 
 
