@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageProblem, ignore_option, load_document, write
+from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Count, UsageProblem, ignore_option, load_document, write
 from ..render.problems import PROBLEM_REPORTERS, FileReport, summarise
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -55,7 +55,7 @@ def _count_option(ctx, param, value):
 @click.option("--ignore", "ignore", multiple=True, metavar="CODE", callback=ignore_option,
               help="Ignore warnings of this code (repeatable); they are listed as ignored in --format "
                    "json. Only warnings can be ignored.")
-@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("-j", "--jobs", type=Count(0), default=0, show_default=True,
               help="Processes checking files in parallel; 0 = one per core when there are "
                    f"at least {PARALLEL_FROM} files.")
 def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, ignore, jobs):
