@@ -33,7 +33,6 @@ from .diagnostics import CATALOGUE, ERROR, Diagnostic, Mark, make
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, describe_found, fmt_shape
 from .metrics import (
-    STORED_GROUPS,
     effective_window,
     input_field,
     through_merge,
@@ -164,7 +163,7 @@ class _Evaluator:
                 kind.macs(shape, out, fields),
                 kind.trainable(shape, out, fields) if kind.trainable is not None else None,
                 tuple(kind.warnings(shape, out, fields)) if kind.warnings is not None else (),
-                prod(out) if kind.group in STORED_GROUPS else 0,
+                prod(out) if kind.stores else 0,
                 effective_window(kind.window(shape, fields)) if kind.window is not None else ())
         out, params, buffers, macs, trainable, warnings, stored, axes = rule
         frozen = node.frozen or self.frozen > 0

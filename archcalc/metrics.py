@@ -3,8 +3,9 @@
 Activation memory
 -----------------
 A layer *stores* its output when it is a convolution, a dense layer, a pooling layer or a
-normalisation (batchnorm, lrn): the kinds whose ``group`` is in ``STORED_GROUPS``. The
-merge of a ``parallel``/``residual`` (concat or add) stores its output too. Element-wise
+normalisation (batchnorm, lrn, …): the kinds whose ``group`` is in ``STORED_GROUPS``, unless
+a kind says otherwise (``LayerKind.stores``: channel shuffle writes a permuted copy). The
+merge of a ``parallel``/``residual`` (concat, add or mul) stores its output too. Element-wise
 activations (relu, tanh, … — frameworks run them in place), dropout (the identity at
 inference), flatten (a view) and identity store nothing: their ``activations`` is 0.
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..metrics import STORED_GROUPS
+
 Shape = tuple  # (H, W, C) for a volume, (N,) for a flat vector
 
 
@@ -134,6 +136,15 @@ def _shape(v):
     raise FieldError("a shape [H, W, C] or [N] of positive integers", v)
 
 
+def _positive_number(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise FieldError("a positive number", v)
+    if not v > 0 or v != v or v == float("inf"):
+        raise FieldError("a positive number", v, code="bad-value")
+    return v
+
+
+POSITIVE_NUMBER = FieldType("positive number", _positive_number, {"type": "number", "exclusiveMinimum": 0})
 POSITIVE_INT = FieldType("positive int", _positive_int, {"type": "integer", "minimum": 1})
 NONNEG_INT = FieldType("non-negative int", _nonneg_int, {"type": "integer", "minimum": 0})
 PAIR = FieldType("int or [h, w]", _pair, {"oneOf": [
@@ -209,17 +220,23 @@ class LayerKind:
     window(inp, fields) -> axes | None   the spatial window per axis, ((e, s, p_begin), (e, s,
                                          p_begin)) with e the effective kernel, for the receptive
                                          field; None (the default) for kinds that act per position
+    explain(inp, out, fields) -> dict    the arithmetic `archcalc explain` writes, by label
+                                         ("output", "params", "buffers", "MACs", "receptive");
+                                         labels left out get the generic line
+    stores                               whether the output counts as a stored activation
+                                         (default: the group is conv, dense, pool or norm)
     """
 
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
-                 "warnings", "weighted", "window", "group", "trainable")
+                 "warnings", "weighted", "window", "group", "trainable", "explain", "stores")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
                  macs: Callable = _zero, describe: Callable = _no_settings,
                  warnings: Callable | None = None, weighted: bool = False,
                  window: Callable | None = None, group: str = "other",
-                 trainable: Callable | None = None):
+                 trainable: Callable | None = None, explain: Callable | None = None,
+                 stores: bool | None = None):
         self.name = name
         self.doc = doc
         self.fields = fields if fields is not None else {}
@@ -234,6 +251,8 @@ class LayerKind:
         self.window = window
         self.trainable = trainable
         self.group = group  # for breakdowns: conv, dense, norm, pool, activation, other
+        self.explain = explain
+        self.stores = stores if stores is not None else group in STORED_GROUPS
 
     @property
     def has_params(self) -> bool:

@@ -126,6 +126,33 @@ def _macs_lines(layer, batch: int) -> list[str]:
     return [_line("MACs", "0 (only conv and dense layers count multiply-accumulates)")]
 
 
+def _kind_lines(layer, formulas: dict, batch: int) -> list[str]:
+    """A kind's own explain rule gives the formulas (``LayerKind.explain``); the numbers
+    after ``=`` are always the engine's, so an explanation cannot disagree with `show`."""
+    lines = []
+    if "output" in formulas:
+        lines.append(_line("output", f"{formulas['output']} = {numbers.shape(layer.output)}"))
+    else:
+        lines += _output_lines(layer)
+    if "params" in formulas:
+        lines.append(_line("params", f"{formulas['params']} = {layer.params:,}"))
+    else:
+        lines += _params_lines(layer)[:1]
+    if "buffers" in formulas:
+        lines.append(_line("buffers", f"{formulas['buffers']} = {layer.buffers:,}"))
+    elif layer.buffers:
+        lines.append(_line("buffers", f"{layer.buffers:,}"))
+    if "MACs" in formulas:
+        scale = f"{batch}·" if batch != 1 else ""
+        lines.append(_line("MACs", f"{scale}{formulas['MACs']} = {layer.macs:,}"))
+    else:
+        lines += _macs_lines(layer, batch)
+    for label, text in formulas.items():
+        if label not in ("output", "params", "buffers", "MACs"):
+            lines.append(_line(label, text))
+    return lines
+
+
 def _activation_lines(layer, totals) -> list[str]:
     if not layer.activations:
         return [_line("activations", "0 new values (computed in place, or a view)")]
@@ -186,9 +213,13 @@ def explain_layer(layer, analysis, width: int = 100) -> str:
     settings = kind.describe(layer.fields)
     head = f"{layer.name}: {layer.kind}" + (f" {settings}" if settings else "") + f"  (line {layer.line})"
     lines = [head, _line("input", numbers.shape(layer.input))]
-    lines += _output_lines(layer)
-    lines += _params_lines(layer)
-    lines += _macs_lines(layer, analysis.totals.batch)
+    if kind.explain is None:
+        lines += _output_lines(layer)
+        lines += _params_lines(layer)
+        lines += _macs_lines(layer, analysis.totals.batch)
+    else:
+        lines += _kind_lines(layer, kind.explain(layer.input, layer.output, layer.fields),
+                             analysis.totals.batch)
     lines += _activation_lines(layer, analysis.totals)
     lines += _field_lines(layer)
     lines += diagnostic_lines([d for d in analysis.diagnostics if d.layer == layer.name], width)

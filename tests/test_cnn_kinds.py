@@ -1,0 +1,171 @@
+"""The modern CNN kinds (issue 11's vocabulary): adaptive pooling, group and instance norm,
+layer scale, drop path, channel shuffle, hardsigmoid — and later convtranspose, upsample and
+crop. Each row ``(entry, input, output, params, buffers, macs)`` carries its hand
+arithmetic; the torch tables build the real PyTorch module and compare shapes, parameter
+and buffer counts (skipped with a reason without torch, a failure under CI=true)."""
+from __future__ import annotations
+
+import pytest
+from conftest import analyse_text as analyse
+from conftest import codes, locate
+from torch_ref import buffer_count, hwc_to_nchw, nchw_to_hwc, need_torch, param_count
+
+
+def one_layer(spec_file, entry: str, inp):
+    a = analyse(spec_file, f"input: {list(inp)}\nlayers:\n  - {entry}\n")
+    assert [(d.code, d.message) for d in a.diagnostics if d.severity == "error"] == []
+    assert len(a.layers) == 1
+    return a.layers[0]
+
+
+ROWS = [
+    # adaptive average pooling keeps channels, no params: 13×13 → 6×6 (torchvision AlexNet's avgpool)
+    ("adaptiveavgpool: 6", (13, 13, 256), (6, 6, 256), 0, 0, 0),
+    # [h, w] differ: 7×9 → 3×2
+    ("adaptivemaxpool: [3, 2]", (7, 9, 4), (3, 2, 4), 0, 0, 0),
+    # o > n is legal (bins overlap): 2×2 → 5×5
+    ("adaptiveavgpool: 5", (2, 2, 3), (5, 5, 3), 0, 0, 0),
+    # the 1×1 case is global pooling
+    ("adaptivemaxpool: 1", (7, 7, 512), (1, 1, 512), 0, 0, 0),
+    # groupnorm over 24 channels: γ and β per channel 2·24 = 48, no buffers
+    ("groupnorm: 4", (14, 14, 24), (14, 14, 24), 48, 0, 0),
+    ("groupnorm: {groups: 4, affine: false}", (14, 14, 24), (14, 14, 24), 0, 0, 0),
+    # on a flat vector the channels are its length: 2·10 = 20
+    ("groupnorm: 2", (10,), (10,), 20, 0, 0),
+    # instancenorm: PyTorch's defaults have neither affine nor running statistics
+    ("instancenorm", (8, 8, 16), (8, 8, 16), 0, 0, 0),
+    # affine: 2·16 = 32 params; running statistics: 2·16 = 32 buffers
+    ("instancenorm: {affine: true}", (8, 8, 16), (8, 8, 16), 32, 0, 0),
+    ("instancenorm: {track_running_stats: true}", (8, 8, 16), (8, 8, 16), 0, 32, 0),
+    ("instancenorm: {affine: true, track_running_stats: true}", (8, 8, 16), (8, 8, 16), 32, 32, 0),
+    # layerscale: one γ per channel, 96 (ConvNeXt-T's first stage)
+    ("layerscale", (56, 56, 96), (56, 56, 96), 96, 0, 0),
+    ("layerscale: 0.1", (4,), (4,), 4, 0, 0),
+    # droppath: identity at inference, no params
+    ("droppath: 0.1", (7, 7, 8), (7, 7, 8), 0, 0, 0),
+    ("droppath: {rate: 0.2, mode: batch}", (7, 7, 8), (7, 7, 8), 0, 0, 0),
+    # channelshuffle: a permutation of the channels
+    ("channelshuffle: 2", (28, 28, 116), (28, 28, 116), 0, 0, 0),
+    ("hardsigmoid", (1, 1, 72), (1, 1, 72), 0, 0, 0),
+]
+
+
+@pytest.mark.parametrize("entry, inp, out, params, buffers, macs", ROWS)
+def test_rules(spec_file, entry, inp, out, params, buffers, macs):
+    layer = one_layer(spec_file, entry, inp)
+    assert (layer.output, layer.params, layer.buffers, layer.macs) == (out, params, buffers, macs)
+
+
+# Each row: the entry, an input, and the PyTorch module that is the same layer.
+TORCH_ROWS = [
+    ("adaptiveavgpool: 6", (13, 13, 256), "nn.AdaptiveAvgPool2d(6)"),
+    ("adaptiveavgpool: 6", (5, 5, 2), "nn.AdaptiveAvgPool2d(6)"),
+    ("adaptivemaxpool: [3, 2]", (7, 9, 4), "nn.AdaptiveMaxPool2d((3, 2))"),
+    ("adaptiveavgpool: [7, 7]", (10, 11, 3), "nn.AdaptiveAvgPool2d((7, 7))"),
+    ("groupnorm: 4", (14, 14, 24), "nn.GroupNorm(4, 24)"),
+    ("groupnorm: {groups: 3, affine: false}", (5, 5, 24), "nn.GroupNorm(3, 24, affine=False)"),
+    ("instancenorm", (8, 8, 16), "nn.InstanceNorm2d(16)"),
+    ("instancenorm: {affine: true}", (8, 8, 16), "nn.InstanceNorm2d(16, affine=True)"),
+    ("instancenorm: {affine: true, track_running_stats: true}", (8, 8, 16),
+     "nn.InstanceNorm2d(16, affine=True, track_running_stats=True)"),
+    ("channelshuffle: 4", (6, 6, 24), "nn.ChannelShuffle(4)"),
+    ("hardsigmoid", (3, 3, 8), "nn.Hardsigmoid()"),
+]
+
+
+@pytest.mark.parametrize("entry, inp, module", TORCH_ROWS)
+def test_rules_agree_with_pytorch(spec_file, entry, inp, module):
+    torch = need_torch()
+    from torch import nn  # noqa: F401  (used by eval)
+
+    m = eval(module, {"nn": nn}).eval()
+    with torch.no_grad():
+        y = m(torch.zeros(hwc_to_nchw(inp)))
+    layer = one_layer(spec_file, entry, inp)
+    assert layer.output == nchw_to_hwc(y.shape)
+    assert (layer.params, layer.buffers) == (param_count(m), buffer_count(m))
+
+
+def test_adaptive_bins_are_pytorchs():
+    # n = 7, o = 3: [⌊0⌋, ⌈7/3⌉) = [0, 3), [⌊7/3⌋, ⌈14/3⌉) = [2, 5), [⌊14/3⌋, ⌈7⌉) = [4, 7)
+    from archcalc.layers.window import adaptive_bins, adaptive_window
+
+    assert adaptive_bins(7, 3) == [(0, 3), (2, 5), (4, 7)]
+    # n = 2, o = 3 (bins overlap): [0, 1), [0, 2), [1, 2)
+    assert adaptive_bins(2, 3) == [(0, 1), (0, 2), (1, 2)]
+    # equal bins: 14 → 7 is a 2-wide window of stride 2
+    assert adaptive_window(14, 7) == (2, 2, 0)
+    # unequal: widest bin 3, jump ⌈7/3⌉ = 3
+    assert adaptive_window(7, 3) == (3, 3, 0)
+
+
+def test_adaptive_bins_match_torch_max_pool_positions():
+    # adaptive max pooling of an index ramp returns each bin's last index: end − 1
+    torch = need_torch()
+    from archcalc.layers.window import adaptive_bins
+
+    for n, o in ((7, 3), (13, 6), (2, 5), (10, 4), (224, 7)):
+        ramp = torch.arange(n, dtype=torch.float32).reshape(1, 1, 1, n)
+        got = torch.nn.functional.adaptive_max_pool2d(ramp, (1, o)).flatten().tolist()
+        lows = (-torch.nn.functional.adaptive_max_pool2d(-ramp, (1, o))).flatten().tolist()
+        assert [(int(lo), int(hi) + 1) for lo, hi in zip(lows, got)] == adaptive_bins(n, o)
+
+
+def test_adaptive_receptive_field(spec_file):
+    # 14×14 → 7×7: bins of 2, a 2-wide window of stride 2: r = 1 + (2 − 1)·1 = 2, jump 2
+    a = analyse(spec_file, "input: [14, 14, 3]\nlayers:\n  - adaptiveavgpool: 7\n  - adaptivemaxpool: 1\n")
+    rf = a.layers[0].receptive_field
+    assert (rf.size, rf.jump) == ((2, 2), (2, 2))
+    # then 7 → 1, one window of 7: r = 2 + (7 − 1)·2 = 14, the whole input
+    assert a.layers[1].receptive_field.size == (14, 14)
+
+
+def test_adaptive_pool_needs_a_volume(spec_file):
+    text = "input: [10]\nlayers:\n  - adaptiveavgpool: 2\n"
+    a = analyse(spec_file, text)
+    assert codes(a) == ["needs-volume"]
+    assert (a.diagnostics[0].line, a.diagnostics[0].column) == locate(text, "adaptiveavgpool")
+
+
+@pytest.mark.parametrize("entry, channels", [("groupnorm: {groups: 5}", 24), ("channelshuffle: {groups: 5}", 24)])
+def test_groups_must_divide_the_channels(spec_file, entry, channels):
+    text = f"input: [4, 4, {channels}]\nlayers:\n  - {entry}\n"
+    a = analyse(spec_file, text)
+    assert codes(a) == ["groups-mismatch"]
+    d = a.diagnostics[0]
+    # 24 = 5·4 + 4
+    assert "24 = 5·4 + 4" in d.message
+    assert (d.line, d.column) == locate(text, "5}")
+
+
+def test_groupnorm_hint_names_the_nearest_divisors(spec_file):
+    # divisors of 24 around 5: 4 and 6
+    a = analyse(spec_file, "input: [4, 4, 24]\nlayers:\n  - groupnorm: 5\n")
+    assert "4 or 6" in a.diagnostics[0].hint
+
+
+def test_droppath_needs_a_rate(spec_file):
+    text = "input: [4, 4, 2]\nlayers:\n  - droppath\n"
+    a = analyse(spec_file, text)
+    assert codes(a) == ["missing-field"]
+
+
+@pytest.mark.parametrize("entry, stored", [
+    ("layerscale", True), ("groupnorm: 2", True), ("instancenorm", True),
+    ("channelshuffle: 2", True), ("droppath: 0.1", False), ("hardsigmoid", False),
+    ("adaptiveavgpool: 2", True)])
+def test_what_stores_its_output(spec_file, entry, stored):
+    # stored kinds count H·W·C = 4·4·4 = 64 values; in-place or identity ones 0
+    layer = one_layer(spec_file, entry, (4, 4, 4))
+    assert layer.activations == (64 if stored and "adaptive" not in entry else 2 * 2 * 4 if stored else 0)
+
+
+def test_explain_writes_the_kinds_arithmetic(cli, spec_file):
+    path = spec_file("input: [13, 13, 8]\nlayers:\n  - adaptiveavgpool: 6\n  - groupnorm: 2\n"
+                     "  - channelshuffle: 4\n")
+    r = cli("explain", path)
+    assert r.code == 0, r.err
+    # 13 into 6 bins: ⌈13/6⌉ = 3, bins [0,3) [2,5) … [10,13) all 3 wide
+    assert "bin i covers [⌊i·13/6⌋, ⌈(i+1)·13/6⌉): 6 bins 3 wide" in r.out
+    assert "2·8 (γ and β per channel) = 16" in r.out
+    assert "8 channels as 4×2, transposed to 2×4" in r.out
