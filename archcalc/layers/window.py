@@ -50,7 +50,8 @@ def dropped_input(n: int, k: int, s: int, d: int, pb: int, pe: int, out: int) ->
         return 0
     covered = (out - 1) * s + e
     uncovered = n + pb + pe - covered
-    return max(0, uncovered - pe)
+    # at most the n real positions (a window may see only the begin padding)
+    return max(0, min(n, uncovered - pe))
 
 
 def exact_padding(n: int, k: int, s: int, d: int) -> int | None:
