@@ -55,6 +55,7 @@ class LazyGroup(click.Group):
         "diff": "archcalc.commands.diff:diff",
         "explain": "archcalc.commands.explain:explain",
         "schema": "archcalc.commands.schema:schema",
+        "import": "archcalc.commands.import_:import_",
     }
 
     def list_commands(self, ctx):
