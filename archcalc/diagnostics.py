@@ -149,6 +149,10 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "groups-mismatch": (ERROR, "groups must divide the channels they split",
                         "Grouped convolution (input channels and filters), group norm and channel "
                         "shuffle split channels evenly into groups."),
+    "table-mismatch": (ERROR, "a conv's connection table does not fit its shapes",
+                       "A connection table has one row per filter, each listing input-channel indices "
+                       "below the input's channel count; it replaces `groups`, so the two cannot be "
+                       "combined."),
     "needs-flat-input": (ERROR, "a dense layer received a volume",
                          "Insert `flatten` (or a global pooling layer) before the dense layer."),
     "needs-volume": (ERROR, "a spatial layer received a flat vector",

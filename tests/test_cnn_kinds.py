@@ -167,5 +167,5 @@ def test_explain_writes_the_kinds_arithmetic(cli, spec_file):
     assert r.code == 0, r.err
     # 13 into 6 bins: ⌈13/6⌉ = 3, bins [0,3) [2,5) … [10,13) all 3 wide
     assert "bin i covers [⌊i·13/6⌋, ⌈(i+1)·13/6⌉): 6 bins 3 wide" in r.out
-    assert "2·8 (γ and β per channel) = 16" in r.out
-    assert "8 channels as 4×2, transposed to 2×4" in r.out
+    assert "2·8 = 16 (γ and β per channel)" in r.out
+    assert "8 channels read as 4×2, transposed to 2×4" in r.out

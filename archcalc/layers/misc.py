@@ -83,8 +83,9 @@ CHANNELSHUFFLE = LayerKind(
     fields={"groups": field_(POSITIVE_INT, doc="number of groups; must divide the channels")},
     shape=_shuffle_shape,
     describe=lambda f: f"{f['groups']} groups",
-    explain=lambda inp, out, f: {"output": f"{inp[2]} channels as {f['groups']}×{inp[2] // f['groups']}, "
-                                           f"transposed to {inp[2] // f['groups']}×{f['groups']}"},
+    explain=lambda layer: {"shuffle": f"{layer.input[2]} channels read as {layer.fields['groups']}×"
+                                      f"{layer.input[2] // layer.fields['groups']}, transposed to "
+                                      f"{layer.input[2] // layer.fields['groups']}×{layer.fields['groups']}"},
     group="other",
     stores=True,
 )

@@ -31,9 +31,9 @@ def _affine(inp, out, f) -> int:
     return 2 * _channels(inp) if f["affine"] else 0
 
 
-def _groupnorm_explain(inp, out, f):
-    c = _channels(inp)
-    lines = {"params": f"2·{c} (γ and β per channel)" if f["affine"] else "0 (affine: false)",
+def _groupnorm_explain(layer):
+    c, f = _channels(layer.input), layer.fields
+    lines = {"params": (f"2·{c}", "γ and β per channel") if f["affine"] else ("0", "affine: false"),
              "groups": f"{f['groups']} groups of {c}/{f['groups']} = {c // f['groups']} channels, each "
                        "normalised over its channels and positions with the sample's own statistics "
                        "(no buffers)"}
@@ -63,11 +63,11 @@ def _instancenorm_shape(inp, f):
     return inp
 
 
-def _instancenorm_explain(inp, out, f):
-    c = _channels(inp)
-    lines = {"params": f"2·{c} (γ and β per channel)" if f["affine"] else "0 (affine: false)"}
+def _instancenorm_explain(layer):
+    c, f = _channels(layer.input), layer.fields
+    lines = {"params": (f"2·{c}", "γ and β per channel") if f["affine"] else ("0", "affine: false")}
     if f["track_running_stats"]:
-        lines["buffers"] = f"2·{c} (running mean and variance)"
+        lines["buffers"] = f"2·{c} = {2 * c:,} (running mean and variance)"
     else:
         lines["statistics"] = "each sample's own, also at inference (no buffers)"
     return lines
@@ -106,7 +106,7 @@ LAYERSCALE = LayerKind(
     fields={"init": field_(POSITIVE_NUMBER, 1e-6, doc="the initial value of every γ (affects no count)")},
     params=lambda inp, out, f: _channels(inp),
     describe=lambda f: f"γ₀={f['init']:g}",
-    explain=lambda inp, out, f: {"params": f"{_channels(inp)} (one γ per channel)"},
+    explain=lambda layer: {"params": (f"1·{_channels(layer.input)}", "one γ per channel")},
     group="norm",
 )
 

@@ -84,13 +84,11 @@ def _bins_text(n: int, o: int) -> str:
             f"⌊{n}/{o}⌋ or ⌈{n}/{o}⌉ apart (the receptive field is an upper bound)")
 
 
-def _adaptive_explain(inp, out, f):
+def _adaptive_explain(layer):
+    inp, out = layer.input, layer.output
     if (inp[0], out[0]) == (inp[1], out[1]):
-        lines = {"bins": _bins_text(inp[0], out[0])}
-    else:
-        lines = {"bins (h)": _bins_text(inp[0], out[0]), "bins (w)": _bins_text(inp[1], out[1])}
-    lines["output"] = f"{inp[0]}×{inp[1]} pooled to {out[0]}×{out[1]}, {inp[2]} channels kept"
-    return lines
+        return {"bins": _bins_text(inp[0], out[0])}
+    return {"bins (h)": _bins_text(inp[0], out[0]), "bins (w)": _bins_text(inp[1], out[1])}
 
 
 def _adaptive(kind: str, what: str) -> LayerKind:

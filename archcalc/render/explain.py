@@ -31,7 +31,8 @@ def _dot(*factors) -> str:
 def _window_key(layer) -> str | None:
     """The field holding a sliding window's size, or None for other kinds."""
     kind = REGISTRY[layer.kind]
-    if kind.window is None or kind.window is whole_window or len(layer.input) != 3:
+    if kind.window is None or kind.window is whole_window or len(layer.input) != 3 \
+            or "stride" not in kind.fields:  # adaptive pooling: bins, not a sliding window
         return None
     return "kernel" if "kernel" in layer.fields else "size"
 
@@ -123,34 +124,7 @@ def _macs_lines(layer, batch: int) -> list[str]:
         return [_line("MACs", f"{scale}{features(inp)}·{f['units']} = {layer.macs:,}")]
     if layer.macs:
         return [_line("MACs", f"{layer.macs:,}")]
-    return [_line("MACs", "0 (only conv and dense layers count multiply-accumulates)")]
-
-
-def _kind_lines(layer, formulas: dict, batch: int) -> list[str]:
-    """A kind's own explain rule gives the formulas (``LayerKind.explain``); the numbers
-    after ``=`` are always the engine's, so an explanation cannot disagree with `show`."""
-    lines = []
-    if "output" in formulas:
-        lines.append(_line("output", f"{formulas['output']} = {numbers.shape(layer.output)}"))
-    else:
-        lines += _output_lines(layer)
-    if "params" in formulas:
-        lines.append(_line("params", f"{formulas['params']} = {layer.params:,}"))
-    else:
-        lines += _params_lines(layer)[:1]
-    if "buffers" in formulas:
-        lines.append(_line("buffers", f"{formulas['buffers']} = {layer.buffers:,}"))
-    elif layer.buffers:
-        lines.append(_line("buffers", f"{layer.buffers:,}"))
-    if "MACs" in formulas:
-        scale = f"{batch}·" if batch != 1 else ""
-        lines.append(_line("MACs", f"{scale}{formulas['MACs']} = {layer.macs:,}"))
-    else:
-        lines += _macs_lines(layer, batch)
-    for label, text in formulas.items():
-        if label not in ("output", "params", "buffers", "MACs"):
-            lines.append(_line(label, text))
-    return lines
+    return [_line("MACs", "0 (by the counting convention only weight layers multiply-accumulate)")]
 
 
 def _activation_lines(layer, totals) -> list[str]:
@@ -208,18 +182,43 @@ def diagnostic_lines(diagnostics, width: int) -> list[str]:
     return lines
 
 
+_RESULTS = {"params": "params", "MACs": "macs", "connections": "connections"}
+
+
+def _kind_lines(layer, batch: int):
+    """The kind's own arithmetic (its ``explain`` rule), with the engine's results appended:
+    {label: lines}. Empty when the kind has no rule, or none for this layer."""
+    rule = REGISTRY[layer.kind].explain
+    texts = rule(layer) if rule is not None else None
+    if not texts:
+        return {}
+    out = {}
+    for label, text in texts.items():
+        attribute = _RESULTS.get(label)
+        if attribute is None:
+            out[label] = [_line(label, text)]
+            continue
+        scale = f"{batch}·" if label == "MACs" and batch != 1 else ""
+        text, note = text if isinstance(text, tuple) else (text, "")
+        note = f" ({note})" if note else ""
+        out[label] = [_line(label, f"{scale}{text} = {getattr(layer, attribute):,}{note}")]
+    return out
+
+
 def explain_layer(layer, analysis, width: int = 100) -> str:
     kind = REGISTRY[layer.kind]
     settings = kind.describe(layer.fields)
     head = f"{layer.name}: {layer.kind}" + (f" {settings}" if settings else "") + f"  (line {layer.line})"
     lines = [head, _line("input", numbers.shape(layer.input))]
-    if kind.explain is None:
-        lines += _output_lines(layer)
-        lines += _params_lines(layer)
-        lines += _macs_lines(layer, analysis.totals.batch)
-    else:
-        lines += _kind_lines(layer, kind.explain(layer.input, layer.output, layer.fields),
-                             analysis.totals.batch)
+    lines += _output_lines(layer)
+    own = _kind_lines(layer, analysis.totals.batch)
+    for label, rows in own.items():
+        if label not in _RESULTS:
+            lines += rows
+    lines += own.get("params") or _params_lines(layer)
+    lines += own.get("MACs") or _macs_lines(layer, analysis.totals.batch)
+    if analysis.totals.show_connections:
+        lines += own.get("connections") or [_line("connections", f"{layer.connections:,}")]
     lines += _activation_lines(layer, analysis.totals)
     lines += _field_lines(layer)
     lines += diagnostic_lines([d for d in analysis.diagnostics if d.layer == layer.name], width)
