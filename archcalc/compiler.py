@@ -392,12 +392,13 @@ class Compiler:
     def composite(self, kind, body, mark, body_mark, env, stack):
         if not isinstance(body, LMap):
             example = {"repeat": "{times: 2, layers: [...]}", "parallel": "{branches: [[...], [...]]}",
-                       "residual": "{layers: [...], shortcut: [...]}"}[kind]
+                       "residual": "{layers: [...], shortcut: [...]}",
+                       "aux": "{name: aux, layers: [...]}"}[kind]
             self.error("wrong-type", f"{kind} expects a mapping of fields, found {describe_found(body)}",
                        body_mark, hint=f"e.g. `- {kind}: {example}`")
             return None
         accepted = {"repeat": ("times", "layers", "index"), "parallel": ("branches", "merge", "split"),
-                    "residual": ("layers", "shortcut")}[kind]
+                    "residual": ("layers", "shortcut"), "aux": ("layers",)}[kind]
         for key in body:
             if key not in accepted and key not in COMMON_KEYS:
                 self.error("unknown-field", f"{kind} has no field {key!r}", body.key_marks[key],
@@ -411,7 +412,10 @@ class Compiler:
             if key not in body and key not in ("shortcut", "merge", "split", "index"):
                 self.error("missing-field", f"{kind} requires the field `{key}`", mark, layer=name)
                 return None
-        if kind == "repeat":
+        if kind == "aux":  # a side head: its layers see the input; its output feeds nothing
+            node.body = self.layer_list(body["layers"], body.value_marks["layers"], env, stack)
+            node.size = node.body.size + 1
+        elif kind == "repeat":
             from .layers.base import POSITIVE_INT
 
             times, ok = self.check_field(POSITIVE_INT, body["times"], body.value_marks["times"], env,

@@ -108,7 +108,8 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
         for layer in analysis.layers:
             layer.macs *= factor
             layer.activations *= factor
-        for key in ("macs", "activations", "merge_activations", "peak_activations", "input_values"):
+        for key in ("macs", "aux_macs", "activations", "merge_activations", "peak_activations",
+                    "input_values"):
             setattr(totals, key, getattr(totals, key) * factor)
         totals.batch = batch
     return analysis

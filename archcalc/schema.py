@@ -149,6 +149,10 @@ def composite_schemas() -> dict:
                                             "items": {"type": "integer", "minimum": 0}})}}]},
                                     **common},
                      "required": ["layers"], "additionalProperties": False},
+        "aux": {"description": "An auxiliary head: its layers see the input, their params count, but "
+                               "its output feeds nothing and its MACs are not in the forward total.",
+                "type": "object", "properties": {"layers": layers, **common},
+                "required": ["layers"], "additionalProperties": False},
     }
 
 

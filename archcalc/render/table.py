@@ -185,7 +185,10 @@ def _show_rows(analysis, depth):
             group, collapsed = row[1], row[2]
             members = layers[group.start:group.end]
             params = sum(m.params for m in members)
-            macs = sum(m.macs for m in members)
+            macs = sum(m.macs for m in members if not m.aux)
+            head = all(m.aux for m in members) and members  # an auxiliary head
+            if head:
+                macs = sum(m.macs for m in members)
             level, local = _group_placement(group, group_names)
             span = f"{group.start + 1}–{group.end}" if collapsed and group.end > group.start + 1 else \
                 (str(group.start + 1) if collapsed else "")
@@ -196,8 +199,8 @@ def _show_rows(analysis, depth):
                     "Output": (numbers.shape(group.output), None),
                     "Params": (numbers.exact(params), None),
                     "%P": (numbers.share(params, totals.params), None),
-                    "MACs": (numbers.human(macs), None),
-                    "%M": (numbers.share(macs, totals.macs), None),
+                    "MACs": (f"({numbers.human(macs)})" if head else numbers.human(macs), None),
+                    "%M": ("aux" if head else numbers.share(macs, totals.macs), None),
                     "Acts": (numbers.byte_size(sum(m.activations for m in members) * per_value), None),
                     "Conn": (numbers.exact(sum(m.connections for m in members)), None),
                     "RF": ("", None)},
@@ -211,8 +214,10 @@ def _show_rows(analysis, depth):
                 "Output": (numbers.shape(layer.output), None),
                 "Params": (numbers.exact(layer.params) if layer.params else "", None),
                 "%P": (numbers.share(layer.params, totals.params) if layer.params else "", None),
-                "MACs": (numbers.human(layer.macs) if layer.macs else "", None),
-                "%M": (numbers.share(layer.macs, totals.macs) if layer.macs else "", None),
+                # an auxiliary head's MACs are not in the forward total: shown in parentheses
+                "MACs": ((f"({numbers.human(layer.macs)})" if layer.aux else numbers.human(layer.macs))
+                         if layer.macs else "", None),
+                "%M": (numbers.share(layer.macs, totals.macs) if layer.macs and not layer.aux else "", None),
                 "Acts": (numbers.byte_size(layer.activations * per_value) if layer.activations else "",
                          None),
                 "RF": (_field_text(layer.receptive_field), None),
@@ -286,6 +291,10 @@ def _footer(analysis) -> list:
                                 f"depth {t.depth} weight layer{'s' if t.depth != 1 else ''}   "
                                 f"{t.layers} layer{'s' if t.layers != 1 else ''}", None)],
     ]
+    if t.aux_params or t.aux_macs:
+        lines.append([("Aux     ", "bold"),
+                      (f"{numbers.human(t.aux_params):>8}  params in auxiliary heads (in Params); their "
+                       f"{numbers.human(t.aux_macs)} MACs run in training only (not in MACs)", None)])
     errors, warnings = len(analysis.errors), len(analysis.warnings)
     if errors or warnings:
         lines.append([("Status  ", "bold"),
