@@ -153,6 +153,8 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                        "A connection table has one row per filter, each listing input-channel indices "
                        "below the input's channel count; it replaces `groups`, so the two cannot be "
                        "combined."),
+    "bad-crop": (ERROR, "a crop does not fit its input",
+                 "A crop keeps an [h, w] window of its input; the window must lie inside it."),
     "needs-flat-input": (ERROR, "a dense layer received a volume",
                          "Insert `flatten` (or a global pooling layer) before the dense layer."),
     "needs-volume": (ERROR, "a spatial layer received a flat vector",

@@ -169,3 +169,97 @@ def test_explain_writes_the_kinds_arithmetic(cli, spec_file):
     assert "bin i covers [⌊i·13/6⌋, ⌈(i+1)·13/6⌉): 6 bins 3 wide" in r.out
     assert "2·8 = 16 (γ and β per channel)" in r.out
     assert "8 channels read as 4×2, transposed to 2×4" in r.out
+
+
+# ------------------------------------------------------------------ convtranspose, upsample, crop
+UP_ROWS = [
+    # U-Net's up-convolution: (28 − 1)·2 − 0 + 1·(2 − 1) + 0 + 1 = 56; params 2·2·1024·512 + 512
+    # = 2,097,664; MACs 1024·512·2·2·28·28 = 1,644,167,168
+    ("convtranspose: {filters: 512, kernel: 2, stride: 2}", (28, 28, 1024), (56, 56, 512),
+     2_097_664, 0, 1_644_167_168),
+    # k3 s2 p1 op1 doubles: (7 − 1)·2 − 2 + 2 + 1 + 1 = 14; params 9·4·6 + 6 = 222; MACs 4·6·9·7·7 = 10,584
+    ("convtranspose: {filters: 6, kernel: 3, stride: 2, padding: 1, output_padding: 1}", (7, 7, 4),
+     (14, 14, 6), 222, 0, 10_584),
+    # stride 1, no padding grows by k − 1: 5 + 2 = 7; groups 2: params 3·3·(4/2)·6 = 108 (no bias);
+    # MACs 4·(6/2)·9·5·5 = 2,700
+    ("convtranspose: {filters: 6, kernel: 3, groups: 2, bias: false}", (5, 5, 4), (7, 7, 6), 108, 0, 2_700),
+    # dilation 2, asymmetric padding [top 1, bottom 0, left 0, right 2], kernel [3, 2], stride [1, 3]:
+    # h (6 − 1)·1 − 1 + 2·2 + 0 + 1 = 9; w (6 − 1)·3 − 2 + 2·1 + 0 + 1 = 16; params 3·2·2·1 + 1 = 13;
+    # MACs 2·1·3·2·6·6 = 432
+    ("convtranspose: {filters: 1, kernel: [3, 2], stride: [1, 3], dilation: 2, padding: [1, 0, 0, 2]}",
+     (6, 6, 2), (9, 16, 1), 13, 0, 432),
+    # nearest ×2: 7·2 = 14
+    ("upsample: 2", (7, 7, 3), (14, 14, 3), 0, 0, 0),
+    ("upsample: {factor: [2, 3], mode: bilinear}", (4, 5, 3), (8, 15, 3), 0, 0, 0),
+    ("upsample: {size: [10, 12], mode: bilinear, align_corners: true}", (4, 5, 3), (10, 12, 3), 0, 0, 0),
+    # U-Net's first copy-and-crop: 64×64 → 56×56
+    ("crop: [56, 56]", (64, 64, 512), (56, 56, 512), 0, 0, 0),
+    ("crop: {size: [2, 3], offset: [1, 0]}", (4, 5, 3), (2, 3, 3), 0, 0, 0),
+]
+
+
+@pytest.mark.parametrize("entry, inp, out, params, buffers, macs", UP_ROWS)
+def test_upsampling_rules(spec_file, entry, inp, out, params, buffers, macs):
+    layer = one_layer(spec_file, entry, inp)
+    assert (layer.output, layer.params, layer.buffers, layer.macs) == (out, params, buffers, macs)
+
+
+UP_TORCH_ROWS = [
+    ("convtranspose: {filters: 512, kernel: 2, stride: 2}", (28, 28, 64),
+     "nn.ConvTranspose2d(64, 512, 2, stride=2)"),
+    ("convtranspose: {filters: 6, kernel: 3, stride: 2, padding: 1, output_padding: 1}", (7, 7, 4),
+     "nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)"),
+    ("convtranspose: {filters: 6, kernel: 3, groups: 2, bias: false}", (5, 5, 4),
+     "nn.ConvTranspose2d(4, 6, 3, groups=2, bias=False)"),
+    ("convtranspose: {filters: 4, kernel: [3, 2], stride: [1, 3], dilation: 2, padding: [1, 2], "
+     "output_padding: [1, 2]}", (6, 6, 2),
+     "nn.ConvTranspose2d(2, 4, (3, 2), stride=(1, 3), dilation=2, padding=(1, 2), output_padding=(1, 2))"),
+    ("upsample: 2", (7, 7, 3), "nn.Upsample(scale_factor=2)"),
+    ("upsample: {factor: [2, 3], mode: bilinear}", (4, 5, 3), "nn.Upsample(scale_factor=(2, 3), mode='bilinear')"),
+    ("upsample: {size: [10, 12], mode: bilinear, align_corners: true}", (4, 5, 3),
+     "nn.Upsample(size=(10, 12), mode='bilinear', align_corners=True)"),
+]
+
+
+@pytest.mark.parametrize("entry, inp, module", UP_TORCH_ROWS)
+def test_upsampling_agrees_with_pytorch(spec_file, entry, inp, module):
+    torch = need_torch()
+    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
+
+    m = eval(module, {"nn": nn}).eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        y = m(torch.zeros(hwc_to_nchw(inp)))
+    layer = one_layer(spec_file, entry, inp)
+    assert layer.output == nchw_to_hwc(y.shape)
+    assert layer.params == param_count(m)
+    # FlopCounterMode counts 2 FLOPs per multiply-accumulate
+    assert layer.macs == counter.get_total_flops() // 2
+
+
+def test_crop_agrees_with_slicing():
+    # the centre crop takes the smaller margin first: 7 → 4 keeps rows 1..4 (margins 1 and 2)
+    from archcalc.layers.resize import _crop_offsets
+
+    assert _crop_offsets((7, 8, 1), {"size": (4, 4), "offset": None}) == (1, 2)
+
+
+@pytest.mark.parametrize("entry, inp, code, token", [
+    ("convtranspose: {filters: 2, kernel: 2, stride: 2, output_padding: 2}", (4, 4, 1), "bad-value", "2}"),
+    ("convtranspose: {filters: 2, kernel: 2, padding: same}", (4, 4, 1), "bad-value", "same"),
+    ("convtranspose: {filters: 2, kernel: 1, padding: 3}", (2, 2, 1), "nonpositive-output", "3}"),
+    ("convtranspose: {filters: 3, kernel: 2, groups: 2}", (4, 4, 2), "groups-mismatch", "2}"),
+    ("upsample: {factor: 2, size: 8}", (4, 4, 1), "bad-value", "8}"),
+    ("upsample: {mode: bilinear}", (4, 4, 1), "bad-value", "upsample"),
+    ("upsample: {factor: 2, align_corners: true}", (4, 4, 1), "bad-value", "true"),
+    ("crop: [5, 4]", (4, 4, 1), "bad-crop", "[5, 4]"),
+    ("crop: {size: 2, offset: [3, 0]}", (4, 4, 1), "bad-crop", "[3, 0]"),
+    ("crop: 2", (4,), "needs-volume", "crop"),
+])
+def test_upsampling_errors_are_located(spec_file, entry, inp, code, token):
+    text = f"input: {list(inp)}\nlayers:\n  - {entry}\n"
+    a = analyse(spec_file, text)
+    assert codes(a) == [code]
+    d = a.diagnostics[0]
+    assert (d.line, d.column) == locate(text, token, nth=text.count(token) if token.endswith("}") else 1)
