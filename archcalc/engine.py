@@ -38,7 +38,7 @@ from .metrics import (
     through_merge,
     through_window,
 )
-from .source import Document, LList, LMap
+from .source import Document, LList, LMap, no_cyclic_gc
 
 TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect")
 TOTAL_KEYS = ("params", "trainable_params", "connections", "buffers", "macs", "flops", "depth", "layers", "output",
@@ -96,6 +96,10 @@ class _Evaluator:
         self.activations = self.merge_activations = 0
         self.live = self.peak = 0
         self.rules: dict = {}  # (id(leaf node), input shape) -> what the kind's rules give
+        # Named tensors (`from:` and `join`): the output state of every layer and named
+        # composite, by full name, kept only when the spec reads any (``references``).
+        self.references: set[str] = set()
+        self.tensors: dict[str, tuple] = {}
 
     def report(self, code, message, mark, layer, hint="", severity=None):
         if self.record:
@@ -132,9 +136,47 @@ class _Evaluator:
         for item in seq.items:
             if state is None or item is BROKEN:
                 return None
+            before = state
+            if item.source is not None:
+                state = self.lookup(item.source, scope, item.name)
+                if state is None:
+                    return None
             state = self.leaf(item, state, scope) if isinstance(item, Leaf) else \
                 self.composite(item, state, scope)
+            if state is not None and isinstance(item, Composite) and item.kind == "aux":
+                state = before  # a head feeds nothing: the next entry reads what came before it
         return state
+
+    # -- named tensors ----------------------------------------------------------------------
+    def keep(self, name: str, state):
+        """Remember a layer's output for later `from`/`join`; a tensor the spec reads by name
+        stays alive (held) to the end of the network in the peak-memory estimate."""
+        referenced = name in self.references or any(name.endswith("." + r) for r in self.references)
+        if referenced:
+            state = (state[0], state[1], state[2], True)
+        self.tensors[name] = state
+        return state
+
+    def lookup(self, source, scope: _Scope, layer=None):
+        """The state of the tensor ``source`` names: the nearest enclosing scope first, then
+        the whole network; `input` is the network's input unless a layer has that name."""
+        name, mark = source
+        prefix = scope.prefix
+        while True:
+            state = self.tensors.get(prefix + name)
+            if state is not None:
+                return state
+            if not prefix:
+                break
+            prefix = prefix[:-1].rpartition(".")[0]
+            prefix = prefix + "." if prefix else ""
+        here = f" in {scope.prefix[:-1]}" if scope.prefix else ""
+        close = did_you_mean(name, [t.rpartition(".")[2] for t in self.tensors] + list(self.tensors))
+        self.report("unknown-reference", f"{name!r} names no layer before this point{here}", mark, layer,
+                    hint=(close + " " if close else "") + "`from` and `join` read the output of an earlier "
+                         "layer or named block, by its name (or `input`)")
+        return None
+
 
     def leaf(self, node: Leaf, state, scope: _Scope):
         shape, depth, field, held = state
@@ -203,6 +245,8 @@ class _Evaluator:
                                            trainable, frozen, connections))
         else:
             self.layers.append(None)
+        if self.references:
+            return self.keep(name, (out, depth, field, held))
         return (out, depth, field, held)
 
     def open_group(self, scope: _Scope, kind: str, shape):
@@ -249,6 +293,8 @@ class _Evaluator:
                 group = None
         elif node.branches is not None:
             out = self.branches(node, state, inner)
+        elif kind == "join":
+            out = self.join(node, scope, inner.prefix[:-1] or kind)
         else:  # block call
             out = self.seq(node.body, state, inner, absorb=True)
         self.frozen -= node.frozen
@@ -256,6 +302,8 @@ class _Evaluator:
             group.end, group.output = len(self.layers), out and out[0]
         if out is not None and node.expect is not None and kind != "aux":
             self.check_expect(node, out[0], node.name or kind)
+        if out is not None and self.references and group is not None:
+            out = self.keep(inner.prefix[:-1], out)
         return out
 
     def aux(self, node: Composite, state, scope: _Scope):
@@ -280,6 +328,14 @@ class _Evaluator:
         if node.expect is not None:
             self.check_expect(node, head[0], node.name or "aux")
         return state, head[0]
+
+    def join(self, node: Composite, scope: _Scope, where: str):
+        outs = [self.lookup(source, scope, where) for source in node.sources]
+        if any(out is None for out in outs):
+            return None
+        labels = [name for name, _ in node.sources]
+        held = (outs[0][0], outs[0][1], outs[0][2], True)  # nothing is freed at the join
+        return self.combine(node, outs, labels, where, held)
 
     def branches(self, node: Composite, state, scope: _Scope):
         outs = []
@@ -310,10 +366,13 @@ class _Evaluator:
             if out is None:
                 return None
             outs.append(out)
+        labels = [local or "layers" for local in node.branch_names]
+        return self.combine(node, outs, labels, scope.prefix[:-1] or node.kind, state)
+
+    def combine(self, node: Composite, outs, labels, where, state):
+        """Merge branch (or joined) outputs by ``node.merge``; None after a located error."""
         shapes = [o[0] for o in outs]
         depth = max(o[1] for o in outs)
-        labels = [local or "layers" for local in node.branch_names]
-        where = scope.prefix[:-1] or node.kind
         if node.merge in ("add", "mul"):
             return self.elementwise(node, shapes, labels, where, depth, state, outs)
         if any(len(s) != len(shapes[0]) for s in shapes) or \
@@ -453,7 +512,8 @@ _REFUSALS = ("forbidden-tag", "number-too-large")
 
 def analyze(doc: Document, input_shape=None) -> Analysis:
     """Analyse a loaded spec. Never raises for a user's mistake."""
-    analysis = _analyze(doc, input_shape)
+    with no_cyclic_gc():
+        analysis = _analyze(doc, input_shape)
     refused = {(d.line, d.column) for d in doc.diagnostics if d.code in _REFUSALS}
     if refused:
         # A refused value was reported once, where it stands; the follow-on complaints about
@@ -551,9 +611,13 @@ def _analyze(doc: Document, input_shape) -> Analysis:
 
     evaluator = _Evaluator(diagnostics)
     evaluator.check_pins = input_shape is None
+    evaluator.references = compiler.references
     if shape is not None:
         evaluator.live = evaluator.peak = prod(shape)
-        out = evaluator.seq(program, (shape, 0, input_field(shape), False), _Scope("", ()))
+        start = (shape, 0, input_field(shape), False)
+        if compiler.references:
+            start = evaluator.keep("input", start)
+        out = evaluator.seq(program, start, _Scope("", ()))
     else:
         out = None
     analysis.layers = evaluator.layers
@@ -572,7 +636,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     if out is not None:
         _check_totals(root, analysis, diagnostics, pinned=input_shape is None)
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:
-        _suggest_inputs(program, shape, analysis, diagnostics)
+        _suggest_inputs(program, shape, analysis, diagnostics, compiler.references)
     return analysis
 
 
@@ -739,7 +803,7 @@ def _check_totals(root: LMap, analysis: Analysis, diagnostics, pinned: bool = Tr
                                     hint="look at the layers whose numbers differ from the reference"))
 
 
-def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics):
+def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics, references=frozenset()):
     """Add the nearest exact input sizes to every window warning's hint."""
     if shape is None or len(shape) != 3 or program.size > 20_000:
         return
@@ -747,8 +811,12 @@ def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics):
 
     def exact(candidate) -> bool:
         try:
-            return _Evaluator([], probing=True).seq(program, (candidate, 0, None, False),
-                                                   _Scope("", ())) is not None
+            probe = _Evaluator([], probing=True)
+            probe.references = references
+            start = (candidate, 0, None, False)
+            if references:
+                start = probe.keep("input", start)
+            return probe.seq(program, start, _Scope("", ())) is not None
         except _NotExact:
             return False
 

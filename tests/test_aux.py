@@ -113,3 +113,21 @@ def test_batch_scales_aux_macs(cli, spec_file):
     data = json.loads(r.out)
     assert data["totals"]["aux_macs"] == 2 * HEAD_MACS
     assert data["totals"]["macs"] == 2 * 1_775_616
+
+
+def test_a_head_may_read_an_earlier_layer(spec_file):
+    # the head reads `a` (8×8×4 → pool 1×1×4 → dense 3: 4·3 + 3 = 15 params); the main path goes
+    # on from `b` (conv 1×1 4→2: 4·2 + 2 = 10 params)
+    text = """\
+input: [8, 8, 4]
+layers:
+  - identity: {name: a}
+  - conv: {name: b, filters: 2, kernel: 1}
+  - aux: {from: a, layers: [globalavgpool, dense: 3]}
+  - relu
+"""
+    a = analyse(spec_file, text)
+    assert codes(a) == []
+    assert a.layers[-1].input == (8, 8, 2)
+    assert a.totals.aux_params == 15 and a.totals.params == 25
+    assert a.output == (8, 8, 2)

@@ -14,6 +14,7 @@ from ..cli import (
     shape_option,
     write,
 )
+from ..app import show_report
 from ..metrics import DTYPE_BYTES
 
 SHOW_FORMATS = ("table", "json", "markdown", "csv")
@@ -64,7 +65,7 @@ def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, connect
 
         write(chart_reporter.render_show(analysis, options))
     else:
-        write(reporter(fmt).render_show(analysis, options))
+        show_report(reporter(fmt), analysis, options)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)
 
 
