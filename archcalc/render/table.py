@@ -317,9 +317,23 @@ _LIST_COLUMNS = (Column("Name"), Column("Title", shrink_to=12), Column("Input", 
 
 
 def render_list(rows, options=None) -> str:
+    """One row per network; grouped (``options["grouped"]``), a family heading before each
+    family's networks, which are indented under it."""
     options = options or {}
-    cells = [({"Name": (r["name"], "bold"), "Title": (r["title"], None),
-               "Input": (numbers.shape(r["input"]), None), "Params": (numbers.human(r["params"]), None),
-               "MACs": (numbers.human(r["macs"]), None), "Depth": (str(r["depth"]), None)}, None)
-             for r in rows]
+    grouped = options.get("grouped")
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["family"]] = counts.get(r["family"], 0) + 1
+    cells, previous = [], None
+    for r in rows:
+        if grouped and r["family"] != previous:
+            n = counts[r["family"]]
+            cells.append(({"Name": (r["family"], "bold"), "Title": (f"{n} network{'s' if n != 1 else ''}", "dim"),
+                           "Input": ("", None), "Params": ("", None), "MACs": ("", None), "Depth": ("", None)},
+                          None))
+            previous = r["family"]
+        cells.append(({"Name": (("  " if grouped else "") + r["name"], None if grouped else "bold"),
+                       "Title": (r["title"], None),
+                       "Input": (numbers.shape(r["input"]), None), "Params": (numbers.human(r["params"]), None),
+                       "MACs": (numbers.human(r["macs"]), None), "Depth": (str(r["depth"]), None)}, None))
     return emit(grid(_LIST_COLUMNS, cells, console_width(options.get("width")), ("Title",)))
