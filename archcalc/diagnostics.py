@@ -140,8 +140,9 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                   "A block is a mapping with `layers` and optional `args`; its name must not be a "
                   "built-in kind."),
     # --- shapes -------------------------------------------------------------------------
-    "bad-input": (ERROR, "the input shape is not [H, W, C] or [N]",
-                  "`input` is a list of positive integers: three for a volume, one for a vector."),
+    "bad-input": (ERROR, "the input shape is not [H, W, C], [T, D] or [N]",
+                  "`input` is a list of positive integers: three for a volume, two for a token "
+                  "sequence, one for a vector."),
     "channels-first-input": (WARNING, "the input looks channels-first",
                              "Shapes are channels-last, [H, W, C]. An input whose first size is a "
                              "typical channel count (1 to 4) and whose other two look like image "
@@ -161,7 +162,7 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                  "A crop keeps an [h, w] window of its input; the window must lie inside it."),
     "needs-flat-input": (ERROR, "a dense layer received a volume",
                          "Insert `flatten` (or a global pooling layer) before the dense layer."),
-    "needs-volume": (ERROR, "a spatial layer received a flat vector",
+    "needs-volume": (ERROR, "a spatial layer received a flat vector or a token sequence",
                      "Convolutions and pooling need an [H, W, C] input."),
     "merge-mismatch": (ERROR, "branches cannot be merged",
                        "`add` and `mul` need shapes that are equal or broadcast (per axis equal "

@@ -41,10 +41,11 @@ def _allow_references(schema: dict) -> dict:
 
 
 def _shape_schema() -> dict:
-    """[H, W, C] or [N]: the registry's SHAPE allows 1 to 3 items; a spec means 1 or 3."""
+    """[H, W, C], [T, D] or [N]."""
     items = SHAPE.schema.get("items", {"type": "integer", "minimum": 1})
-    return {"description": "[height, width, channels] for a volume, [features] for a vector",
-            "anyOf": [{"type": "array", "items": items, "minItems": n, "maxItems": n} for n in (3, 1)]}
+    return {"description": "[height, width, channels] for a volume, [tokens, features] for a token "
+                           "sequence, [features] for a vector",
+            "anyOf": [{"type": "array", "items": items, "minItems": n, "maxItems": n} for n in (3, 2, 1)]}
 
 
 def _yaml_default(value):

@@ -107,7 +107,7 @@ CHECKS = {
     "missing layers": ("input: [8]\n", "missing-field", "input", 1, "layers"),
     "empty layers": ("input: [8]\nlayers: []\n", "empty-layers", "layers", 1, ""),
     "not a mapping": ("- relu\n- relu\n", "not-a-mapping", "- relu", 1, ""),
-    "bad input": ("input: [224, 224]\nlayers: [relu]\n", "bad-input", "[224", 1, ""),
+    "bad input": ("input: [1, 224, 224, 3]\nlayers: [relu]\n", "bad-input", "[1, 224", 1, ""),
     "missing required field": (BASE + "  - conv: {filters: 8}\n", "missing-field", "conv", 1, "kernel"),
     # ⌊(32 − 33)/1⌋ + 1 = 0 rows
     "kernel larger than input": (BASE + "  - conv: {filters: 8, kernel: 33}\n", "nonpositive-output", "33", 1, ""),

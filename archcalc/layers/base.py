@@ -8,7 +8,7 @@ from typing import Callable
 
 from ..metrics import STORED_GROUPS
 
-Shape = tuple  # (H, W, C) for a volume, (N,) for a flat vector
+Shape = tuple  # (H, W, C) for a volume, (T, D) for a token sequence, (N,) for a flat vector
 
 
 class FieldError(Exception):
@@ -129,11 +129,11 @@ def _rate(v):
 
 
 def _shape(v):
-    if (isinstance(v, list) and len(v) in (1, 3) and all(_is_int(x) for x in v)):
+    if (isinstance(v, list) and len(v) in (1, 2, 3) and all(_is_int(x) for x in v)):
         if all(x >= 1 for x in v):
             return tuple(v)
         raise FieldError("positive sizes", v, code="bad-value")
-    raise FieldError("a shape [H, W, C] or [N] of positive integers", v)
+    raise FieldError("a shape [H, W, C], [T, D] or [N] of positive integers", v)
 
 
 def _positive_number(v):
@@ -270,6 +270,11 @@ class LayerKind:
 
 
 def require_volume(inp, kind: str):
+    if len(inp) == 2:
+        raise RuleError("needs-volume", f"{kind} needs an [H, W, C] input, but receives the token "
+                        f"sequence {inp[0]}×{inp[1]} ([T, D])",
+                        hint="token sequences take dense, attention and the token kinds; a volume "
+                             "becomes tokens with `patches`, not back")
     if len(inp) != 3:
         raise RuleError("needs-volume", f"{kind} needs an [H, W, C] input, but receives the flat vector "
                         f"[{inp[0]}]", hint="remove the flatten before it, or use dense")
