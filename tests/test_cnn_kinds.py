@@ -263,3 +263,24 @@ def test_upsampling_errors_are_located(spec_file, entry, inp, code, token):
     assert codes(a) == [code]
     d = a.diagnostics[0]
     assert (d.line, d.column) == locate(text, token, nth=text.count(token) if token.endswith("}") else 1)
+
+
+# ------------------------------------------------- what the vocabulary still cannot express
+@pytest.mark.parametrize("word, nearest", [
+    ("Conv3d", "`conv`"), ("MaxPooling3D", "`maxpool`"), ("ConvTranspose3d", "`convtranspose`"),
+    ("Conv1d", "2-D kind"), ("LSTM", "`dense`"), ("GRU", "`dense`"), ("PixelShuffle", "`upsample`"),
+    ("MaxUnpool2d", "`upsample`"), ("ZeroPadding2D", "`padding:"), ("Multiply", "`merge: mul`"),
+    ("DeformConv2d", "`conv`"), ("RoIAlign", "`adaptivemaxpool`"),
+])
+def test_an_inexpressible_layer_is_an_error_naming_the_nearest_construct(spec_file, word, nearest):
+    text = f"input: [8, 8, 3]\nlayers:\n  - {word}: 2\n"
+    a = analyse(spec_file, text)
+    assert codes(a) == ["unknown-kind"]
+    d = a.diagnostics[0]
+    assert (d.line, d.column) == locate(text, word)
+    assert nearest in d.hint
+    # the nearest construct it names exists
+    from archcalc.layers import COMPOSITES, REGISTRY
+
+    named = nearest.strip("`").split("`")[0].rstrip(":")
+    assert named in REGISTRY or named in COMPOSITES or named in ("2-D kind", "padding", "merge: mul")
