@@ -68,7 +68,7 @@ class Composite:
 
     __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size", "frozen",
                  "times", "body", "branches", "branch_names", "merge", "slices", "split",
-                 "source", "sources")
+                 "source", "sources", "scoped")
 
     def __init__(self, kind, name, mark, expect, expect_mark):
         self.frozen = False       # `frozen: true` freezes every layer inside
@@ -88,6 +88,8 @@ class Composite:
         # or `split` = ("equal" | [sizes], mark), resolved against the input at evaluation
         self.slices = None
         self.split = None
+        # parallel `scope: false`: neither it nor its unnamed branches open a scope
+        self.scoped = True
         self.size = 0
 
 
@@ -425,7 +427,7 @@ class Compiler:
                        body_mark, hint=f"e.g. `- {kind}: {example}`")
             return None
         accepted = {"repeat": ("times", "layers", "index", "from"),
-                    "parallel": ("branches", "merge", "split", "from"),
+                    "parallel": ("branches", "merge", "split", "scope", "from"),
                     "residual": ("layers", "shortcut", "from"), "join": ("from", "merge"),
                     "aux": ("layers", "from")}[kind]
         for key in body:
@@ -438,7 +440,7 @@ class Compiler:
         node = Composite(kind, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(body, env, kind, name)
         for key in accepted:
-            if key not in body and key not in ("shortcut", "merge", "split", "index") and \
+            if key not in body and key not in ("shortcut", "merge", "split", "index", "scope") and \
                     (key != "from" or kind == "join"):
                 self.error("missing-field", f"{kind} requires the field `{key}`", mark, layer=name)
                 return None
@@ -452,9 +454,11 @@ class Compiler:
             node.body = self.layer_list(body["layers"], body.value_marks["layers"], env, stack)
             node.size = node.body.size + 1
         elif kind == "repeat":
-            from .layers.base import POSITIVE_INT
+            from .layers.base import NONNEG_INT, POSITIVE_INT
 
-            times, ok = self.check_field(POSITIVE_INT, body["times"], body.value_marks["times"], env,
+            # written out in place, an indexed repeat may have no iteration (a stage of one block)
+            count = NONNEG_INT if "index" in body else POSITIVE_INT
+            times, ok = self.check_field(count, body["times"], body.value_marks["times"], env,
                                          "repeat", "times", name)
             if "index" in body:
                 return self.indexed_repeat(body, times if ok else None, mark, env, stack, name)
@@ -472,6 +476,20 @@ class Compiler:
                                              body.value_marks["merge"], env, "parallel", "merge", name)
                 if not ok:
                     return None
+            if "scope" in body:
+                from .layers.base import BOOL
+
+                scoped, ok = self.check_field(BOOL, body["scope"], body.value_marks["scope"], env,
+                                              "parallel", "scope", name)
+                if not ok:
+                    return None
+                if not scoped and name is not None:
+                    self.error("bad-value", "a parallel with `scope: false` has no name of its own",
+                               body.value_marks["scope"], layer=name,
+                               hint="drop `name` (its layers are named in the enclosing scope) or "
+                                    "`scope: false`")
+                    return None
+                node.scoped = scoped
             branches, bmark = body["branches"], body.value_marks["branches"]
             if not isinstance(branches, LList) or not branches:
                 self.error("wrong-type", "parallel field `branches` expects a non-empty list of layer "
@@ -480,7 +498,7 @@ class Compiler:
                 return None
             node.branches, node.branch_names, node.slices = [], [], []
             for i, (b, m) in enumerate(zip(branches, branches.item_marks), 1):
-                seq, local, piece = self.branch(b, m, env, stack, f"branch{i}", name)
+                seq, local, piece = self.branch(b, m, env, stack, f"branch{i}" if node.scoped else "", name)
                 if seq is None:
                     return None
                 node.branches.append(seq)

@@ -264,8 +264,9 @@ class _Evaluator:
             full = self.unique(scope.prefix + node.name, node.mark)
             inner = _Scope(full + ".", scope.path + (full,))
             group = self.open_group(inner, kind, state[0])
-        elif kind == "repeat" or kind == "residual":
-            inner, group = scope, None  # an unnamed repeat or residual is sugar: no new scope
+        elif kind == "repeat" or kind == "residual" or not node.scoped:
+            # an unnamed repeat or residual is sugar, and a parallel may say `scope: false`
+            inner, group = scope, None
         else:
             local = scope.generated(kind, self.used, self.reserved)[len(scope.prefix):]
             self.used.add(scope.prefix + local)
@@ -366,7 +367,8 @@ class _Evaluator:
             if out is None:
                 return None
             outs.append(out)
-        labels = [local or "layers" for local in node.branch_names]
+        labels = [local or ("layers" if node.kind == "residual" else f"branch{i}")
+                  for i, local in enumerate(node.branch_names, 1)]
         return self.combine(node, outs, labels, scope.prefix[:-1] or node.kind, state)
 
     def combine(self, node: Composite, outs, labels, where, state):

@@ -104,7 +104,8 @@ def composite_schemas() -> dict:
     layers = {"$ref": "#/definitions/layers"}
     return {
         "repeat": {"description": "The layers, `times` times in a row.", "type": "object",
-                   "properties": {"times": _allow_references({"type": "integer", "minimum": 1}),
+                   "properties": {"times": _allow_references({"type": "integer", "minimum": 0,
+                                                                     "description": "0 only with `index`"}),
                                   "layers": layers,
                                   "index": {"type": "string",
                                             "description": "an argument bound to the iteration (0, 1, …); "
@@ -133,6 +134,10 @@ def composite_schemas() -> dict:
                                                  "description": "[start, stop): the input channels this "
                                                                 "branch sees (stop exclusive)"})}}]}},
                                     "merge": _allow_references({"enum": list(MERGES)}),
+                                    "scope": _allow_references({
+                                        "type": "boolean",
+                                        "description": "false: the parallel and its unnamed branches open no "
+                                                       "scope; their layers are named in the enclosing one"}),
                                     "split": _allow_references({"anyOf": [
                                         {"enum": ["equal"]},
                                         {"type": "array", "minItems": 1,
