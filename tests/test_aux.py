@@ -131,3 +131,16 @@ layers:
     assert a.layers[-1].input == (8, 8, 2)
     assert a.totals.aux_params == 15 and a.totals.params == 25
     assert a.output == (8, 8, 2)
+
+
+def test_diff_keeps_the_head_apart(cli, spec_file):
+    # against the same network without the head: params differ by the head's 3,326,696, MACs not
+    # at all; the by-kind MACs count only the forward pass (the main conv's 1,775,616)
+    plain = spec_file("input: [17, 17, 768]\nlayers:\n  - conv: {name: after, filters: 8, kernel: 1}\n")
+    r = cli("diff", spec_file(SPEC), plain, "--format", "json")
+    assert r.code == 0, r.err
+    data = json.loads(r.out)
+    assert data["a"]["totals"]["aux_macs"] == HEAD_MACS
+    assert data["a"]["totals"]["macs"] == data["b"]["totals"]["macs"] == 1_775_616
+    conv = next(row for row in data["breakdown"] if row["group"] == "conv")
+    assert conv["a"]["macs"] == 1_775_616 and conv["a"]["params"] == 98_304 + 2_457_600 + 6_152
