@@ -62,6 +62,14 @@ DROPPATH = LayerKind(
 )
 
 
+def _droppath_export(inp, out, f):
+    """The identity: what stochastic depth is at inference (the exported module does not drop
+    branches in training either)."""
+    from .base import Torch
+
+    return Torch("nn.Identity()")
+
+
 def _shuffle_shape(inp, f):
     require_volume(inp, "channelshuffle")
     c, groups = inp[2], f["groups"]
@@ -72,6 +80,12 @@ def _shuffle_shape(inp, f):
                         hint="a shuffle reads the channels as a groups × (C/groups) grid and transposes it",
                         field="groups")
     return inp
+
+
+def _shuffle_export(inp, out, f):
+    from .base import Torch
+
+    return Torch(f"nn.ChannelShuffle({f['groups']})")
 
 
 CHANNELSHUFFLE = LayerKind(

@@ -40,6 +40,13 @@ def _groupnorm_explain(layer):
     return lines
 
 
+def _groupnorm_export(inp, out, f):
+    from .base import Torch
+
+    affine = "" if f["affine"] else ", affine=False"
+    return Torch(f"nn.GroupNorm({f['groups']}, {_channels(inp)}{affine})")
+
+
 GROUPNORM = LayerKind(
     name="groupnorm",
     doc="Group normalisation (PyTorch's GroupNorm): the channels are split into `groups` groups, "
@@ -80,6 +87,14 @@ def _instancenorm_describe(f) -> str:
     return ", ".join(parts)
 
 
+def _instancenorm_export(inp, out, f):
+    from .base import Torch
+
+    extra = (", affine=True" if f["affine"] else "") + \
+        (", track_running_stats=True" if f["track_running_stats"] else "")
+    return Torch(f"nn.InstanceNorm2d({_channels(inp)}{extra})")
+
+
 INSTANCENORM = LayerKind(
     name="instancenorm",
     doc="Instance normalisation (PyTorch's InstanceNorm2d): each channel of each sample normalised "
@@ -96,6 +111,19 @@ INSTANCENORM = LayerKind(
     explain=_instancenorm_explain,
     group="norm",
 )
+
+
+def _layerscale_export(inp, out, f):
+    """No torch module is a bare per-channel scale, and the exported file may use torch only:
+    an nn.Identity (so a forward hook sees the layer) that carries the parameter `weight`, of
+    shape (C, 1, 1) on a volume (as torchvision's ConvNeXt keeps it) or (C,) on features."""
+    from .base import Torch
+
+    c = _channels(inp)
+    shape = f"({c}, 1, 1)" if len(inp) == 3 else f"({c},)"
+    module = (f"(lambda m: (m.register_parameter('weight', nn.Parameter(torch.full({shape}, "
+              f"{float(f['init'])!r}))), m)[1])(nn.Identity())")
+    return Torch(module, call="{m}({x}) * {m}.weight")
 
 
 LAYERSCALE = LayerKind(

@@ -91,6 +91,14 @@ def _adaptive_explain(layer):
     return {"bins (h)": _bins_text(inp[0], out[0]), "bins (w)": _bins_text(inp[1], out[1])}
 
 
+def _adaptive_export(module: str):
+    def export(inp, out, f):
+        from .base import Torch, pair_text
+
+        return Torch(f"nn.{module}({pair_text(*f['size'])})")
+    return export
+
+
 def _adaptive(kind: str, what: str) -> LayerKind:
     return LayerKind(
         name=kind,

@@ -146,6 +146,36 @@ def _t_explain(layer):
     return lines
 
 
+def _t_export(inp, out, f):
+    """nn.ConvTranspose2d pads both sides alike: with unequal sides it gets the smaller, and
+    the output is sliced by the difference."""
+    from .activations import fused_activation
+    from .base import Torch, given, pair_text
+
+    pt, pb, pl, pr = f["padding"]
+    ph, pw = min(pt, pb), min(pl, pr)
+    args = [str(inp[2]), str(f["filters"]), f"kernel_size={pair_text(*f['kernel'])}"]
+    if any(given(v, 1) for v in f["stride"]):
+        args.append(f"stride={pair_text(*f['stride'])}")
+    if given(ph, 0) or given(pw, 0):
+        args.append(f"padding={pair_text(ph, pw)}")
+    if any(given(v, 0) for v in f["output_padding"]):
+        args.append(f"output_padding={pair_text(*f['output_padding'])}")
+    if given(f["groups"], 1):
+        args.append(f"groups={f['groups']}")
+    if not f["bias"]:
+        args.append("bias=False")
+    if any(given(v, 1) for v in f["dilation"]):
+        args.append(f"dilation={pair_text(*f['dilation'])}")
+    call = "{m}({x})"
+    extra = (pt - ph, pb - ph, pl - pw, pr - pw)
+    if any(extra):
+        rows = f"{extra[0]}:{'-' + str(extra[1]) if extra[1] else ''}"
+        cols = f"{extra[2]}:{'-' + str(extra[3]) if extra[3] else ''}"
+        call = f"{{m}}({{x}})[:, :, {rows}, {cols}]"
+    return Torch(f"nn.ConvTranspose2d({', '.join(args)})", call=fused_activation(f, call, out))
+
+
 CONVTRANSPOSE = LayerKind(
     name="convtranspose",
     doc="2-D transposed convolution (PyTorch's ConvTranspose2d, 'up-convolution', 'deconvolution') "
@@ -240,6 +270,16 @@ def _up_explain(layer):
     return {"upsampling": text}
 
 
+def _up_export(inp, out, f):
+    from .base import Torch, pair_text
+
+    how = f"size={pair_text(*f['size'])}" if f["size"] is not None else \
+        f"scale_factor={pair_text(*f['factor'])}"
+    mode = f", mode={f['mode']!r}" if f["mode"] != "nearest" else ""
+    corners = ", align_corners=True" if f["align_corners"] else ""
+    return Torch(f"nn.Upsample({how}{mode}{corners})")
+
+
 UPSAMPLE = LayerKind(
     name="upsample",
     doc="Upsampling (PyTorch's Upsample / F.interpolate): nearest or bilinear, by an integer "
@@ -291,6 +331,14 @@ def _crop_explain(layer):
     else:
         how = f"top {top}, left {left} (given)"
     return {"crop": f"rows {top}…{top + out[0] - 1}, columns {left}…{left + out[1] - 1}: {how}"}
+
+
+def _crop_export(inp, out, f):
+    """A slice of the input, through an nn.Identity so that a forward hook sees the layer."""
+    from .base import Torch
+
+    top, left = _crop_offsets(inp, f)
+    return Torch("nn.Identity()", call=f"{{m}}({{x}}[:, :, {top}:{top + out[0]}, {left}:{left + out[1]}])")
 
 
 CROP = LayerKind(
