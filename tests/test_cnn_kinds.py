@@ -5,6 +5,8 @@ arithmetic; the torch tables build the real PyTorch module and compare shapes, p
 and buffer counts (skipped with a reason without torch, a failure under CI=true)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import analyse_text as analyse
 from conftest import codes, locate
@@ -284,3 +286,49 @@ def test_an_inexpressible_layer_is_an_error_naming_the_nearest_construct(spec_fi
 
     named = nearest.strip("`").split("`")[0].rstrip(":")
     assert named in REGISTRY or named in COMPOSITES or named in ("2-D kind", "padding", "merge: mul")
+
+
+EVERY_KIND = """\
+name: every
+input: [32, 32, 8]
+layers:
+  - conv: {filters: 16, kernel: 3, padding: 1}
+  - groupnorm: 4
+  - instancenorm: {affine: true, track_running_stats: true}
+  - hardsigmoid
+  - parallel:
+      merge: mul
+      branches:
+        - []
+        - [adaptiveavgpool: 1, conv: {filters: 16, kernel: 1}, hardsigmoid]
+  - residual:
+      layers: [conv: {filters: 16, kernel: 3, padding: 1}, layerscale, droppath: 0.1]
+  - channelshuffle: 4
+  - aux: {name: head, layers: [adaptivemaxpool: 2, flatten, dense: 10]}
+  - parallel:
+      branches:
+        - [crop: 14]
+        - [maxpool: 2, convtranspose: {filters: 8, kernel: 2, stride: 2}, crop: 28, adaptiveavgpool: 14]
+  - upsample: {factor: 2, mode: bilinear}
+"""
+
+
+def test_every_new_kind_through_memory_rf_explain_and_diff(cli, spec_file):
+    path = spec_file(EVERY_KIND)
+    r = cli("show", path, "--format", "json", "--memory", "--rf")
+    assert r.code == 0, r.err + r.out
+    data = json.loads(r.out)
+    layers = data["layers"]
+    # the forward activations are the layers' plus the merges'; the head's are not among them
+    assert data["totals"]["activations"] == sum(l["activations"] for l in layers) + \
+        data["memory"]["merge_activations"]
+    assert data["totals"]["macs"] == sum(l["macs"] for l in layers if not l.get("aux"))
+    assert data["output"] == [28, 28, 24]  # crop 14 (16 ch) ⊕ adaptive 14 (8 ch), then ×2
+    # the receptive field is reported everywhere (every upsampling here has a whole jump)
+    assert all(l["receptive_field"] is not None for l in layers)
+    table = cli("show", path, "--memory", "--rf")
+    assert table.code == 0 and "Aux" in table.out
+    explained = cli("explain", path)
+    assert explained.code == 0 and explained.out.count("\n  input ") == len(layers)
+    diff = cli("diff", path, path)
+    assert diff.code == 0, diff.err
