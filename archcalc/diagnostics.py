@@ -97,11 +97,14 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                       "YAML silently keeps the last of two equal keys; archcalc refuses, because the "
                       "first value is almost always a mistake."),
     "too-large": (ERROR, "the spec expands beyond archcalc's limits",
-                  "Alias expansion, repeat counts and the number of leaf layers and scopes (block "
-                  "calls, branch sets, repeat iterations) are bounded so that "
+                  "YAML nodes (200,000, aliases expanded) and nesting (200 levels), the number of "
+                  "leaf layers and scopes (block calls, branch sets, repeat iterations: 1,000,000), "
+                  "nested block calls (64) and every computed dimension (10^18) are bounded so that "
                   "hostile files fail fast instead of exhausting memory."),
-    "number-too-large": (ERROR, "an integer literal is too large",
-                         "Integers in a spec must have at most a few thousand digits."),
+    "number-too-large": (ERROR, "an integer is beyond archcalc's limit of 10^18",
+                         "Every integer in a spec, written or computed by an expression, lies within "
+                         "±10^18 (no real network comes near); a literal longer than 64 characters is "
+                         "refused before it is read."),
     # --- structure ----------------------------------------------------------------------
     "not-a-mapping": (ERROR, "the top level of a spec must be a mapping",
                       "A spec is a mapping with at least `input` and `layers`."),

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, write
+from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, width_option, write
 from .show import SHOW_FORMATS
 
 SORT_KEYS = ("family", "name", "params", "macs", "depth")
@@ -21,7 +21,7 @@ SORT_KEYS = ("family", "name", "params", "macs", "depth")
 @click.option("--sort", "sort", type=click.Choice(SORT_KEYS), default="family", show_default=True,
               help="family: grouped by family, in zoo order; otherwise one list ordered by that column.")
 @click.option("--reverse", is_flag=True, help="Largest (or last) first.")
-@click.option("--width", type=click.IntRange(min=40), default=None, help="Table width in columns.")
+@click.option("--width", type=width_option(), default=None, help="Table width in columns.")
 def list_(patterns, fmt, sort, reverse, width):
     """List the built-in networks with their size and cost.
 

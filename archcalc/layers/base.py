@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..limits import MAX_INTEGER
 from ..metrics import STORED_GROUPS
 
 Shape = tuple  # (H, W, C) for a volume, (T, D) for a token sequence, (N,) for a flat vector
@@ -38,11 +39,14 @@ def describe_found(value) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, int):
+        if not -MAX_INTEGER <= value <= MAX_INTEGER:  # str() of a huge int costs, or fails
+            return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
         return f"the integer {value}"
     if isinstance(value, float):
         return f"the number {value!r}"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {value!r}" if len(value) <= 60 else f"the string {value[:50]!r}… " \
+            f"({len(value):,} characters)"
     if isinstance(value, list):
         return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
     if isinstance(value, dict):
@@ -69,12 +73,20 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _bounded(v, expected: str):
+    """Every integer a field type accepts lies within limits.MAX_INTEGER (the loader refuses
+    bigger literals; this also holds for values computed by expressions or new code)."""
+    if not -MAX_INTEGER <= v <= MAX_INTEGER:
+        raise FieldError(f"{expected} up to 10^18", v, code="number-too-large")
+    return v
+
+
 def _positive_int(v):
     if not _is_int(v):
         raise FieldError("a positive integer", v)
     if v < 1:
         raise FieldError("a positive integer", v, code="bad-value")
-    return v
+    return _bounded(v, "a positive integer")
 
 
 def _nonneg_int(v):
@@ -82,7 +94,7 @@ def _nonneg_int(v):
         raise FieldError("a non-negative integer", v)
     if v < 0:
         raise FieldError("a non-negative integer", v, code="bad-value")
-    return v
+    return _bounded(v, "a non-negative integer")
 
 
 def _pair(v):
@@ -131,7 +143,7 @@ def _rate(v):
 def _shape(v):
     if (isinstance(v, list) and len(v) in (1, 2, 3) and all(_is_int(x) for x in v)):
         if all(x >= 1 for x in v):
-            return tuple(v)
+            return tuple(_bounded(x, "sizes") for x in v)
         raise FieldError("positive sizes", v, code="bad-value")
     raise FieldError("a shape [H, W, C], [T, D] or [N] of positive integers", v)
 

@@ -32,14 +32,17 @@ from .base import (
 
 
 def _nonneg_pair(v):
+    """int or [h, w] of non-negative ints -> (h, w), within the limits every integer field has."""
+    from .base import _bounded
+
     if isinstance(v, int) and not isinstance(v, bool):
         if v < 0:
             raise FieldError("a non-negative integer or [h, w]", v, code="bad-value")
-        return (v, v)
+        return (_bounded(v, "a non-negative integer"),) * 2
     if isinstance(v, list) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
         if min(v) < 0:
             raise FieldError("a non-negative integer or [h, w]", v, code="bad-value")
-        return (v[0], v[1])
+        return (_bounded(v[0], "a non-negative integer"), _bounded(v[1], "a non-negative integer"))
     raise FieldError("a non-negative integer or a list [h, w] of two", v)
 
 
