@@ -21,7 +21,8 @@ SORT_KEYS = ("family", "name", "params", "macs", "depth")
 @click.option("--sort", "sort", type=click.Choice(SORT_KEYS), default="family", show_default=True,
               help="family: grouped by family, in zoo order; otherwise one list ordered by that column.")
 @click.option("--reverse", is_flag=True, help="Largest (or last) first.")
-@click.option("--width", type=width_option(), default=None, help="Table width in columns.")
+@click.option("--width", type=width_option(), default=None,
+              help="Table width in columns (default: the terminal's; piped output is never narrowed).")
 def list_(patterns, fmt, sort, reverse, width):
     """List the built-in networks with their size and cost.
 
