@@ -147,6 +147,8 @@ def shape_of(node, shape, named=None):
         return shape
     if node.kind == "join":
         return MERGES[node.merge].shape([named[name] for name, _ in node.sources])
+    if node.kind == "aux":  # a side head: what comes after it reads its input
+        return shape
     if node.branches is not None:
         slices = channel_slices(node, shape) or [None] * len(node.branches)
         inputs = [shape if piece is None else tuple(shape[:-1]) + (piece[2],) for piece in slices]
@@ -356,6 +358,7 @@ class _Writer:
             return self.composite(cls, items[0], shape, src, dst, path, absorbed=True)
         var = src
         for item in items:
+            before = (shape, var)
             if item.source is not None:
                 found = self.lookup(cls, path, item.source, item.mark)
                 if found is None:
@@ -368,6 +371,8 @@ class _Writer:
                 full = None
                 shape, var = self.composite(cls, item, shape, var, dst, path)
                 full = self.last_scope
+                if item.kind == "aux":  # a head feeds nothing: what follows reads what came before
+                    shape, var = before
             if full is not None and self.referenced(full):
                 saved = cls.fresh(full.rpartition(".")[2])
                 cls.pinned.add(saved)
@@ -460,12 +465,28 @@ class _Writer:
             scope = path + (self.path_of(cls, len(path), node.kind),)
         if node.kind == "join":
             result = self.join(cls, node, dst, path)
+        elif node.kind == "aux":
+            result = self.aux(cls, node, shape, src, scope)
         elif node.branches is not None:
             result = self.parallel(cls, node, shape, src, dst, scope)
         else:
             result = self.block_call(cls, node, shape, src, dst, scope, inline=absorbed)
         self.last_scope = None if scope == path else cls.prefix + ".".join(scope)
         return result
+
+    def aux(self, cls, node, shape, src, scope):
+        """An auxiliary head: its modules exist (their parameters count), it runs only in
+        training, and its output is kept as an attribute; the network goes on from its input."""
+        start = len(cls.forward)
+        var = cls.fresh(scope[-1] if scope else "aux")
+        _, written = self.seq(cls, node.body, shape, src, var, scope)
+        body = cls.forward[start:]
+        attribute = re.sub(r"\W", "_", "_".join(scope) or "aux") + "_output"
+        cls.forward[start:] = (["if self.training:  # the auxiliary head runs in training only"]
+                               + ["    " + line for line in body]
+                               + [f"    self.{attribute} = {written}"])
+        cls.live.discard(var)
+        return shape, src
 
     def join(self, cls, node, dst, path):
         found = [self.lookup(cls, path, source, node.mark) for source in node.sources]

@@ -127,6 +127,8 @@ def disagreements(analysis, measured) -> list[str]:
     if measured["output"] != tuple(analysis.output):
         problems.append(f"output: PyTorch {measured['output']}, archcalc {tuple(analysis.output)}")
     for layer in analysis.layers:
+        if getattr(layer, "aux", False):
+            continue  # an auxiliary head runs in training only; the forward here is eval
         got = measured["leaves"].get(layer.name)
         if got is None:
             problems.append(f"{layer.name}: no PyTorch module of that name ran")
