@@ -371,7 +371,7 @@ class _Writer:
                 full = None
                 shape, var = self.composite(cls, item, shape, var, dst, path)
                 full = self.last_scope
-                if item.kind == "aux":  # a head feeds nothing: what follows reads what came before
+                if item.kind == "aux":  # a head feeds nothing: go on from what came before it
                     shape, var = before
             if full is not None and self.referenced(full):
                 saved = cls.fresh(full.rpartition(".")[2])
@@ -463,10 +463,10 @@ class _Writer:
             scope = path
         else:
             scope = path + (self.path_of(cls, len(path), node.kind),)
-        if node.kind == "join":
-            result = self.join(cls, node, dst, path)
-        elif node.kind == "aux":
+        if node.kind == "aux":
             result = self.aux(cls, node, shape, src, scope)
+        elif node.kind == "join":
+            result = self.join(cls, node, dst, path)
         elif node.branches is not None:
             result = self.parallel(cls, node, shape, src, dst, scope)
         else:
@@ -475,17 +475,20 @@ class _Writer:
         return result
 
     def aux(self, cls, node, shape, src, scope):
-        """An auxiliary head: its modules exist (their parameters count), it runs only in
-        training, and its output is kept as an attribute; the network goes on from its input."""
+        """An auxiliary head: its modules are built (their parameters count), but it runs in
+        training only, as torchvision's Inception-v3 runs AuxLogits; its output is kept in
+        ``aux_outputs[name]`` and the network goes on from the head's input."""
         start = len(cls.forward)
-        var = cls.fresh(scope[-1] if scope else "aux")
-        _, written = self.seq(cls, node.body, shape, src, var, scope)
+        var = cls.fresh("aux")
+        _, out = self.seq(cls, node.body, shape, src, var, scope)
         body = cls.forward[start:]
-        attribute = re.sub(r"\W", "_", "_".join(scope) or "aux") + "_output"
-        cls.forward[start:] = (["if self.training:  # the auxiliary head runs in training only"]
-                               + ["    " + line for line in body]
-                               + [f"    self.{attribute} = {written}"])
-        cls.live.discard(var)
+        del cls.forward[start:]
+        if "self.aux_outputs = {}" not in cls.init:
+            cls.init.insert(0, "self.aux_outputs = {}")
+        label = ".".join(scope) or "aux"
+        cls.forward.append("if self.training:  # an auxiliary head, run in training only")
+        cls.forward += ["    " + line for line in body]
+        cls.forward.append(f"    self.aux_outputs[{label!r}] = {out}")
         return shape, src
 
     def join(self, cls, node, dst, path):
