@@ -115,7 +115,8 @@ def measure(namespace, training: bool = False) -> dict:
         "macs": counter.get_total_flops() // 2,
         "output": _hwc(y.shape[1:]),
         "leaves": outputs,
-        "state": [key for key in net.state_dict() if not key.endswith("num_batches_tracked")],
+        "state": {key: tuple(value.shape) for key, value in net.state_dict().items()
+                  if not key.endswith("num_batches_tracked")},
     }
 
 
@@ -163,6 +164,9 @@ def aux_disagreements(analysis, namespace) -> list[str]:
     return problems
 
 
+_MEASURED: dict[str, dict] = {}  # key -> what PyTorch counted, for the checks that follow
+
+
 def referee(key: str, doc, layers: int, given=None) -> list[str]:
     from archcalc.engine import analyze
 
@@ -190,7 +194,8 @@ def referee(key: str, doc, layers: int, given=None) -> list[str]:
         assert all("attribute of every torch.nn.Module" in d.message for d in exc.diagnostics), \
             [d.message for d in exc.diagnostics]
         pytest.skip("not exportable, as intended: " + "; ".join(d.message for d in exc.diagnostics))
-    return disagreements(analysis, measure(namespace)) + aux_disagreements(analysis, namespace)
+    measured = _MEASURED[key] = measure(namespace)
+    return disagreements(analysis, measured) + aux_disagreements(analysis, namespace)
 
 
 SPECS = corpus.valid()
@@ -231,3 +236,38 @@ def test_pytorch_agrees_on_random_specs(text):
     namespace: dict = {"__name__": "random_export"}
     exec(compile(export_pytorch(analysis), "<random export>", "exec"), namespace)  # noqa: S102
     assert disagreements(analysis, measure(namespace)) == [], text
+
+
+# torchvision's model name for the built-ins taken from torchvision: the same name, except the
+# two whose plain names are the lecture's versions. The lecture's own alexnet, vgg16, vgg19
+# and googlenet keep the lecture's layer names.
+FIXTURES = corpus.ROOT / "tests" / "fixtures" / "torchvision"
+LECTURE = {"alexnet", "googlenet", "vgg16", "vgg19"}
+TORCHVISION = {name: {"alexnet-tv": "alexnet", "googlenet-tv": "googlenet"}.get(name, name)
+               for name in corpus.builtins() if name not in LECTURE}
+TORCHVISION = {name: tv for name, tv in TORCHVISION.items() if (FIXTURES / f"{tv}.json").exists()}
+
+
+def test_the_torchvision_builtins_include_the_resnets():
+    assert {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"} <= set(TORCHVISION)
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION))
+def test_torchvision_weights_load_into_the_export(name):
+    """The exported built-in's state_dict has torchvision's keys and shapes (recorded from
+    torchvision 0.29.1 in tests/fixtures/torchvision), so `load_state_dict(strict=True)` takes
+    torchvision's pretrained weights."""
+    import json
+
+    from archcalc import loading
+
+    fixture = json.loads((FIXTURES / f"{TORCHVISION[name]}.json").read_text(encoding="utf-8"))
+    key = next((k for k, doc, *_ in SPECS if doc.text == loading.load_spec(name).text), None)
+    assert key is not None, name
+    if key not in _MEASURED:
+        entry = next(e for e in SPECS if e[0] == key)
+        referee(*entry)
+    ours = _MEASURED[key]["state"]
+    theirs = {k: tuple(shape) for k, shape in fixture["state_dict"] if not k.endswith("num_batches_tracked")}
+    assert sorted(set(theirs) - set(ours))[:5] == [] and sorted(set(ours) - set(theirs))[:5] == []
+    assert {k: v for k, v in ours.items() if theirs[k] != v} == {}
