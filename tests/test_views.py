@@ -105,7 +105,7 @@ def test_json_totals_are_null_and_incomplete_when_the_walk_stops(cli, spec_file)
     assert ok["complete"] is True and ok["totals"]["params"] == 61_706  # LeCun et al. 1998
 
 
-def test_stderr_summary_survives_a_closed_pipe(run_process, spec_file):
+def test_stderr_carries_a_one_line_error_summary_in_every_format(run_process, spec_file):
     path = spec_file("input: [32, 32, 3]\nlayers:\n  - conv: {filters: 8, kernel: 3}\n  - dense: 0\n")
     for fmt in ("table", "json"):
         result = run_process("show", path, "-f", fmt)
