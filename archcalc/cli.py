@@ -104,6 +104,7 @@ class LazyGroup(click.Group):
         "diff": "archcalc.commands.diff:diff",
         "explain": "archcalc.commands.explain:explain",
         "schema": "archcalc.commands.schema:schema",
+        "export": "archcalc.commands.export:export",
         "import": "archcalc.commands.import_:import_",
     }
 
