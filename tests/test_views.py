@@ -140,8 +140,9 @@ def test_human_units_are_computed_from_integers(n, text):
 
 
 def test_explain_accepts_the_end_of_a_name_and_lists_candidates(cli):
-    # resnet18's leaves under layer1.0 are the only names ending in `0.conv1`
-    result = cli("explain", "resnet18", "0.conv1")
+    # resnet18 (torchvision's names: layer1.0.conv1 … layer4.0.conv1): only layer1.0.conv1
+    # ends in `1.0.conv1`
+    result = cli("explain", "resnet18", "1.0.conv1")
     assert result.code == 0 and "layer1.0.conv1" in result.out
     # vgg16 numbers its convs per block: `conv1` ends five names, all listed
     result = cli("explain", "vgg16", "conv1")
