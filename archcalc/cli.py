@@ -53,6 +53,7 @@ class LazyGroup(click.Group):
         "list": "archcalc.commands.list_:list_",
         "validate": "archcalc.commands.validate:validate",
         "diff": "archcalc.commands.diff:diff",
+        "draw": "archcalc.commands.draw:draw",
         "explain": "archcalc.commands.explain:explain",
         "schema": "archcalc.commands.schema:schema",
     }

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .analysis import Analysis, Group, LayerResult, Totals
+from .analysis import Analysis, Group, LayerResult, Span, Totals
 from .compiler import (
     BROKEN,
     COMMON_KEYS,
@@ -73,6 +73,7 @@ class _Evaluator:
     def __init__(self, diagnostics, probing=False):
         self.layers: list[LayerResult] = []
         self.groups: list[Group] = []
+        self.spans: list[Span] = []
         self.diagnostics = diagnostics
         self.used: set[str] = set()
         self.reported_names: set = set()
@@ -212,12 +213,19 @@ class _Evaluator:
             self.used.add(scope.prefix + local)
             inner = scope.child(local)
             group = self.open_group(inner, kind, state[0])
+        span = None
+        if self.record and (kind == "repeat" or node.branches is not None):
+            span = Span(kind, len(self.layers), len(self.groups))
+            span.times = node.times
+            self.spans.append(span)
 
         if kind == "repeat":
             out = state
             for i in range(node.times):
                 if out is None:
                     break
+                if i == 1 and span is not None:
+                    span.first_end = len(self.layers)
                 if node.name is None:
                     out = self.seq(node.body, out, inner)
                 else:
@@ -227,20 +235,28 @@ class _Evaluator:
                     out = self.seq(node.body, out, iteration, absorb=True)
                     sub.end, sub.output = len(self.layers), out and out[0]
         elif node.branches is not None:
-            out = self.branches(node, state, inner)
+            out = self.branches(node, state, inner, span)
         else:  # block call
             out = self.seq(node.body, state, inner, absorb=True)
         if group is not None:
             group.end, group.output = len(self.layers), out and out[0]
+        if span is not None:
+            span.end, span.output = len(self.layers), out and out[0]
+            if node.times == 1 or kind != "repeat":
+                span.first_end = span.end
         if out is not None and node.expect is not None:
             self.check_expect(node, out[0], node.name or kind)
         return out
 
-    def branches(self, node: Composite, state, scope: _Scope):
+    def branches(self, node: Composite, state, scope: _Scope, span=None):
         outs = []
+        if span is not None:
+            span.merge, span.branches = node.merge, []
         shared = (state[0], state[1], state[2], True)  # the input stays alive until the merge
         for branch, local in zip(node.branches, node.branch_names):
             self.after_softmax = False
+            if span is not None:
+                span.branches.append((len(self.layers), len(self.layers)))
             if not branch.items:
                 outs.append(shared)  # an empty branch is the identity
                 continue
@@ -254,6 +270,8 @@ class _Evaluator:
                 self.used.add(name)
                 sub = _Scope(name + ".", scope.path + (name,))
             out = self.seq(branch, shared, sub)
+            if span is not None:
+                span.branches[-1] = (span.branches[-1][0], len(self.layers))
             if out is None:
                 return None
             outs.append(out)
@@ -430,6 +448,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
         out = None
     analysis.layers = evaluator.layers
     analysis.groups = evaluator.groups
+    analysis.spans = evaluator.spans
     analysis.output = out[0] if out else None
     analysis.totals = Totals(params=evaluator.params, buffers=evaluator.buffers, macs=evaluator.macs,
                              depth=out[1] if out else max((l.depth for l in evaluator.layers), default=0),
