@@ -28,10 +28,10 @@ class LayerResult:
     """One leaf layer as analysed. ``path`` is the tuple of enclosing scope names."""
 
     __slots__ = ("name", "kind", "input", "output", "params", "buffers", "macs", "fields",
-                 "line", "column", "depth", "path", "activations", "field")
+                 "line", "column", "depth", "path", "activations", "field", "trainable", "frozen")
 
     def __init__(self, name, kind, input, output, params, buffers, macs, fields, line, column, depth,
-                 path, activations=0, field=None):
+                 path, activations=0, field=None, trainable=None, frozen=False):
         self.name = name
         self.kind = kind
         self.input = input
@@ -46,6 +46,10 @@ class LayerResult:
         self.path = path
         # values this layer's output adds to memory (0 for in-place kinds; see metrics.py)
         self.activations = activations
+        # the parameters training updates: all of them unless the layer is frozen (`frozen:
+        # true`, itself or a composite around it) or its kind fixes them (rbf)
+        self.trainable = params if trainable is None else trainable
+        self.frozen = frozen
         self.field = field  # the receptive field as metrics.py's plain tuple; see receptive_field
 
     @property
@@ -58,7 +62,8 @@ class LayerResult:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "input": list(self.input),
-                "output": list(self.output), "params": self.params, "buffers": self.buffers,
+                "output": list(self.output), "params": self.params,
+                "trainable_params": self.trainable, "buffers": self.buffers,
                 "macs": self.macs, "activations": self.activations,
                 "receptive_field": self.field and self.receptive_field.as_dict()}
 
@@ -119,13 +124,16 @@ class Totals:
     scaled by ``batch``; bytes are counts times ``bytes_per_value``."""
 
     __slots__ = ("params", "buffers", "macs", "depth", "layers", "activations", "merge_activations",
-                 "peak_activations", "input_values", "batch", "dtype", "bytes_per_value")
+                 "peak_activations", "input_values", "batch", "dtype", "bytes_per_value",
+                 "trainable_params")
 
     def __init__(self, params: int = 0, buffers: int = 0, macs: int = 0, depth: int = 0,
                  layers: int = 0, activations: int = 0, merge_activations: int = 0,
                  peak_activations: int = 0, input_values: int = 0, batch: int = 1,
-                 dtype: str = "fp32", bytes_per_value: int = 4):
-        self.params = params
+                 dtype: str = "fp32", bytes_per_value: int = 4, trainable_params: int | None = None):
+        self.params = params                        # every parameter, trained or not
+        # the parameters training updates (frozen layers and fixed kinds excluded)
+        self.trainable_params = params if trainable_params is None else trainable_params
         self.buffers = buffers
         self.macs = macs
         self.depth = depth
@@ -147,7 +155,8 @@ class Totals:
 
     def as_dict(self) -> dict:
         b = self.bytes_per_value
-        return {"params": self.params, "buffers": self.buffers, "macs": self.macs,
+        return {"params": self.params, "trainable_params": self.trainable_params,
+                "buffers": self.buffers, "macs": self.macs,
                 "flops": self.flops, "depth": self.depth, "layers": self.layers,
                 "activations": self.activations, "activation_bytes": self.activations * b,
                 "param_bytes": self.params * b, "peak_activation_bytes": self.peak_activations * b}

@@ -10,9 +10,10 @@ which stops the shape flow when the evaluator reaches it.
 from __future__ import annotations
 
 from .diagnostics import Diagnostic, make
-from .layers import COMPOSITES, REGISTRY
+from .layers import COMPOSITES, MERGES, REGISTRY
 from .layers.base import SHAPE, FieldError, describe_found
 from .source import REFUSED, LList, LMap
+from .vocabulary import suggest_field, suggest_kind
 
 # Bounds that keep hostile specs fast: how many leaf layers and scopes (block calls, branch
 # sets, repeat iterations) a network may expand to. A scope costs about as much to walk as
@@ -20,14 +21,16 @@ from .source import REFUSED, LList, LMap
 # scopes) is refused at once instead of taking ten seconds.
 MAX_LEAVES = 1_000_000
 MAX_BLOCK_DEPTH = 64
-COMMON_KEYS = ("name", "expect")
+COMMON_KEYS = ("name", "expect", "frozen")
+LEAF_KEYS = ("name", "expect")  # a kind without parameters has nothing to freeze
 
 
 # ------------------------------------------------------------------------------ the node tree
 class Leaf:
-    __slots__ = ("kind", "fields", "name", "mark", "field_marks", "expect", "expect_mark")
+    __slots__ = ("kind", "fields", "name", "mark", "field_marks", "expect", "expect_mark", "frozen")
 
-    def __init__(self, kind, fields, name, mark, field_marks, expect, expect_mark):
+    def __init__(self, kind, fields, name, mark, field_marks, expect, expect_mark, frozen=False):
+        self.frozen = frozen  # `frozen: true`: its parameters are not trained
         self.kind = kind
         self.fields = fields
         self.name = name
@@ -61,10 +64,11 @@ class Seq:
 class Composite:
     """Repeat, parallel/residual or a block call (kind = the block's name)."""
 
-    __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size",
-                 "times", "body", "branches", "branch_names", "merge")
+    __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size", "frozen",
+                 "times", "body", "branches", "branch_names", "merge", "slices", "split")
 
     def __init__(self, kind, name, mark, expect, expect_mark):
+        self.frozen = False       # `frozen: true` freezes every layer inside
         self.kind = kind
         self.name = name
         self.mark = mark
@@ -75,6 +79,10 @@ class Composite:
         self.branches = None      # list[Seq], for parallel and residual
         self.branch_names = None
         self.merge = None
+        # channel split (parallel): per branch ((start, stop), mark) or None for all channels,
+        # or `split` = ("equal" | [sizes], mark), resolved against the input at evaluation
+        self.slices = None
+        self.split = None
         self.size = 0
 
 
@@ -233,6 +241,15 @@ class Compiler:
             return None
         return value
 
+    def frozen_of(self, fields: LMap, env, kind, layer) -> bool:
+        if "frozen" not in fields:
+            return False
+        from .layers.base import BOOL
+
+        value, ok = self.check_field(BOOL, fields["frozen"], fields.value_marks["frozen"], env, kind,
+                                     "frozen", layer)
+        return bool(ok and value)
+
     def expect_of(self, fields: LMap, env, kind, layer):
         if "expect" not in fields:
             return None, None
@@ -281,7 +298,7 @@ class Compiler:
             return self.block_call(kind, body, kind_mark, body_mark, env, stack)
         known = list(REGISTRY) + list(COMPOSITES) + list(self.blocks)
         self.error("unknown-kind", f"unknown layer kind {kind!r}", kind_mark,
-                   hint=did_you_mean(kind, known) or "see `archcalc schema` for the kinds; "
+                   hint=suggest_kind(kind, known) or "see `archcalc schema` for the kinds; "
                    "reusable blocks are declared under `blocks`")
         return None
 
@@ -309,17 +326,20 @@ class Compiler:
         name = self.name_of(fields, env, kind.name)
         expect, expect_mark = self.expect_of(fields, env, kind.name, name)
         values, field_marks, ok = {}, {}, True
+        # `frozen` only where there is something to freeze
+        common = COMMON_KEYS if kind.has_params else LEAF_KEYS
         for key, raw in fields.items():
-            if key in COMMON_KEYS:
+            if key in common:
                 continue
             spec = kind.fields.get(key)
             kmark = fields.key_marks[key]
             if spec is None:
-                accepted = ", ".join(list(kind.fields) + list(COMMON_KEYS))
+                options = list(kind.fields) + list(common)
+                suggestion = suggest_field(key, options)
+                if key == "frozen":
+                    suggestion = f"{kind.name} has no parameters to freeze;"
                 self.error("unknown-field", f"{kind.name} has no field {key!r}", kmark, layer=name,
-                           hint=(did_you_mean(key, list(kind.fields) + list(COMMON_KEYS)) + " "
-                                 if did_you_mean(key, list(kind.fields) + list(COMMON_KEYS)) else "")
-                           + f"accepted: {accepted}")
+                           hint=_joined(suggestion, f"accepted: {', '.join(options)}"))
                 ok = False
                 continue
             vmark = fields.value_marks[key]
@@ -336,7 +356,8 @@ class Compiler:
                 values[key] = spec.default
         if not ok:
             return None
-        return Leaf(kind, values, name, mark, field_marks, expect, expect_mark)
+        return Leaf(kind, values, name, mark, field_marks, expect, expect_mark,
+                    self.frozen_of(fields, env, kind.name, name))
 
     def composite(self, kind, body, mark, body_mark, env, stack):
         if not isinstance(body, LMap):
@@ -345,18 +366,19 @@ class Compiler:
             self.error("wrong-type", f"{kind} expects a mapping of fields, found {describe_found(body)}",
                        body_mark, hint=f"e.g. `- {kind}: {example}`")
             return None
-        accepted = {"repeat": ("times", "layers"), "parallel": ("branches", "merge"),
+        accepted = {"repeat": ("times", "layers"), "parallel": ("branches", "merge", "split"),
                     "residual": ("layers", "shortcut")}[kind]
         for key in body:
             if key not in accepted and key not in COMMON_KEYS:
                 self.error("unknown-field", f"{kind} has no field {key!r}", body.key_marks[key],
-                           hint=(did_you_mean(key, accepted + COMMON_KEYS) + " ").lstrip()
-                           + "accepted: " + ", ".join(accepted + COMMON_KEYS))
+                           hint=_joined(suggest_field(key, accepted + COMMON_KEYS),
+                                        "accepted: " + ", ".join(accepted + COMMON_KEYS)))
         name = self.name_of(body, env, kind)
         expect, expect_mark = self.expect_of(body, env, kind, name)
         node = Composite(kind, name, mark, expect, expect_mark)
+        node.frozen = self.frozen_of(body, env, kind, name)
         for key in accepted:
-            if key not in body and key != "shortcut" and key != "merge":
+            if key not in body and key not in ("shortcut", "merge", "split"):
                 self.error("missing-field", f"{kind} requires the field `{key}`", mark, layer=name)
                 return None
         if kind == "repeat":
@@ -374,7 +396,7 @@ class Compiler:
             if "merge" in body:
                 from .layers.base import choice
 
-                merge, ok = self.check_field(choice("concat", "add"), body["merge"],
+                merge, ok = self.check_field(choice(*MERGES), body["merge"],
                                              body.value_marks["merge"], env, "parallel", "merge", name)
                 if not ok:
                     return None
@@ -384,10 +406,20 @@ class Compiler:
                            f"lists, found {describe_found(branches)}", bmark,
                            hint="e.g. `branches: [[conv: {filters: 64, kernel: 1}], []]`")
                 return None
-            node.branches = [self.layer_list(b, m, env, stack, what="branches item")
-                             for b, m in zip(branches, branches.item_marks)]
-            node.branch_names = [f"branch{i}" for i in range(1, len(branches) + 1)]
+            node.branches, node.branch_names, node.slices = [], [], []
+            for i, (b, m) in enumerate(zip(branches, branches.item_marks), 1):
+                seq, local, piece = self.branch(b, m, env, stack, f"branch{i}", name)
+                if seq is None:
+                    return None
+                node.branches.append(seq)
+                node.branch_names.append(local)
+                node.slices.append(piece)
             node.merge = merge
+            if "split" in body:
+                if not self.split_of(node, body, env, name):
+                    return None
+            if not any(node.slices):
+                node.slices = None
         else:  # residual: parallel [layers, shortcut] with merge add
             main = self.layer_list(body["layers"], body.value_marks["layers"], env, stack)
             short = self.layer_list(body.get("shortcut"), body.value_marks.get("shortcut", mark), env,
@@ -402,6 +434,83 @@ class Compiler:
                        f"{MAX_LEAVES:,})", mark, layer=name, hint="use a smaller `times`")
             return None
         return node
+
+    def branch(self, value, mark, env, stack, local, layer):
+        """One item of `branches`: a layer list, or a mapping {layers, channels, name}.
+        Returns (Seq, branch name, ((start, stop), mark) or None); Seq None after an error."""
+        if not isinstance(value, LMap):
+            return self.layer_list(value, mark, env, stack, what="branches item"), local, None
+        accepted = ("layers", "channels", "name")
+        ok = True
+        for key in value:
+            if key not in accepted:
+                self.error("unknown-field", f"a parallel branch has no field {key!r}", value.key_marks[key],
+                           layer=layer, hint=(did_you_mean(key, accepted) + " ").lstrip()
+                           + "a branch is a list of layers or a mapping with `layers` and optional "
+                           "`channels: [start, stop]` and `name`")
+                ok = False
+        if "layers" not in value:
+            self.error("missing-field", "a parallel branch written as a mapping requires `layers`", mark,
+                       layer=layer, hint="e.g. `- {channels: [0, 48], layers: [conv: {filters: 128, "
+                       "kernel: 5}]}` (`layers: []` is the identity)")
+            return None, local, None
+        if "name" in value:
+            given = self.name_of(value, env, "parallel branch")
+            if given is None:
+                return None, local, None
+            local = given
+        piece = None
+        if "channels" in value:
+            vmark = value.value_marks["channels"]
+            raw, good = self.resolve(value["channels"], vmark, env)
+            if not good:
+                return None, local, None
+            if not (isinstance(raw, list) and len(raw) == 2 and all(
+                    isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in raw)):
+                if not holds_refused(raw):
+                    self.error("wrong-type", "parallel branch field `channels` expects [start, stop] "
+                               f"(two non-negative integers, stop exclusive), found {describe_found(raw)}",
+                               vmark, layer=layer, hint="e.g. `channels: [0, 48]` takes channels 0 to 47")
+                return None, local, None
+            if raw[0] >= raw[1]:
+                self.error("bad-value", f"parallel branch `channels: [{raw[0]}, {raw[1]}]` is empty: the "
+                           "start must be below the stop (stop is exclusive)", vmark, layer=layer,
+                           hint=f"e.g. `channels: [{raw[0]}, {raw[0] + 1}]` takes one channel")
+                return None, local, None
+            piece = ((raw[0], raw[1]), vmark)
+        seq = self.layer_list(value["layers"], value.value_marks["layers"], env, stack,
+                              what="branch `layers`")
+        return (seq if ok else None), local, piece
+
+    def split_of(self, node, body, env, layer) -> bool:
+        """`split: equal` or `split: [c1, c2, ...]`: consecutive channel slices, one per branch."""
+        smark = body.value_marks["split"]
+        raw, good = self.resolve(body["split"], smark, env)
+        if not good:
+            return False
+        n = len(node.branches)
+        if any(node.slices):
+            self.error("split-mismatch", "parallel has both `split` and branch `channels`", smark,
+                       layer=layer, hint="use one: `split` divides the channels among all branches, "
+                       "`channels: [start, stop]` gives one branch a slice")
+            return False
+        if raw == "equal":
+            node.split = ("equal", smark)
+            return True
+        if isinstance(raw, list) and raw and all(isinstance(x, int) and not isinstance(x, bool) and x >= 1
+                                                 for x in raw):
+            if len(raw) != n:
+                self.error("split-mismatch", f"`split` gives {len(raw)} channel count"
+                           f"{'s' if len(raw) != 1 else ''} for {n} branch{'es' if n != 1 else ''}",
+                           smark, layer=layer, hint="give one count per branch, in order")
+                return False
+            node.split = (tuple(raw), smark)
+            return True
+        if not holds_refused(raw):
+            self.error("wrong-type", "parallel field `split` expects 'equal' or a list of positive channel "
+                       f"counts, one per branch, found {describe_found(raw)}", smark, layer=layer,
+                       hint="e.g. `split: equal` (ShuffleNetV2's halves) or `split: [24, 92]`")
+        return False
 
     def block_call(self, block, body, mark, body_mark, env, stack):
         definition, def_mark = self.blocks[block]
@@ -446,6 +555,7 @@ class Compiler:
         if not ok:
             return None
         node = Composite(block, name, mark, expect, expect_mark)
+        node.frozen = self.frozen_of(fields, env, block, name)
         key = (block, tuple(sorted((arg, repr(value)) for arg, (value, _) in new_env.items())))
         body = self.bodies.get(key)
         if body is None:
@@ -457,6 +567,13 @@ class Compiler:
         return node
 
 
+def _joined(suggestion: str, rest: str) -> str:
+    """'did you mean 'kernel'? accepted: …' or 'remove it: …; accepted: …'."""
+    if not suggestion:
+        return rest
+    return suggestion + (" " if suggestion.endswith(("?", ";")) else "; ") + rest
+
+
 def _type_hint(expected: str, found) -> str:
     if isinstance(found, bool) and "integer" in expected:
         return "YAML reads yes/no/on/off/true/false as booleans; write a number"
@@ -464,6 +581,24 @@ def _type_hint(expected: str, found) -> str:
         return f"sizes are whole numbers; did you mean {int(found)}?"
     if isinstance(found, str) and found.isdigit() and "integer" in expected:
         return f"remove the quotes: {found}"
+    listed = sizes_written_as_text(found)
+    if listed:
+        return f"write a list: `{listed}`"
+    return ""
+
+
+def sizes_written_as_text(found) -> str:
+    """'3x3', '3×3', '(3, 3)' or '224x224x3' -> '[3, 3]' / '[224, 224, 3]'; '' otherwise."""
+    import re
+
+    if not isinstance(found, str):
+        return ""
+    text = found.strip()
+    if re.fullmatch(r"\d+(\s*[x×X*]\s*\d+)+", text):
+        return "[" + ", ".join(re.split(r"\s*[x×X*]\s*", text)) + "]"
+    match = re.fullmatch(r"\(\s*(\d+(\s*,\s*\d+)*)\s*,?\s*\)", text)
+    if match:
+        return "[" + ", ".join(re.split(r"\s*,\s*", match.group(1))) + "]"
     return ""
 
 

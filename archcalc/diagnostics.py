@@ -138,6 +138,11 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     # --- shapes -------------------------------------------------------------------------
     "bad-input": (ERROR, "the input shape is not [H, W, C] or [N]",
                   "`input` is a list of positive integers: three for a volume, one for a vector."),
+    "channels-first-input": (WARNING, "the input looks channels-first",
+                             "Shapes are channels-last, [H, W, C]. An input whose first size is a "
+                             "typical channel count (1 to 4) and whose other two look like image "
+                             "sides, such as [3, 224, 224], is probably PyTorch's (C, H, W): every "
+                             "figure after it would be wrong. Write [224, 224, 3]."),
     "nonpositive-output": (ERROR, "a layer's output would have no rows or columns",
                            "The window is larger than the (padded) input. Pad more, use a smaller "
                            "kernel or stride, or feed a larger input."),
@@ -148,7 +153,12 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "needs-volume": (ERROR, "a spatial layer received a flat vector",
                      "Convolutions and pooling need an [H, W, C] input."),
     "merge-mismatch": (ERROR, "branches cannot be merged",
-                       "`add` needs equal shapes; `concat` needs equal spatial sizes."),
+                       "`add` and `mul` need shapes that are equal or broadcast (per axis equal "
+                       "sizes, or one of them 1, as PyTorch broadcasts); `concat` needs equal spatial sizes."),
+    "split-mismatch": (ERROR, "a parallel's channel split does not fit its input",
+                       "A branch's `channels: [start, stop]` must lie inside the input's channels, "
+                       "`split` counts must add up to them (one count per branch), and `split: equal` "
+                       "needs a channel count the number of branches divides."),
     "expect-mismatch": (ERROR, "a layer's output differs from its `expect`",
                         "The pinned shape and the computed one disagree: either the spec or the "
                         "expectation is wrong."),

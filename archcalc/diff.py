@@ -77,6 +77,8 @@ def _totals(a: Analysis, b: Analysis) -> list[TotalRow]:
     # A total only one side has (a newer engine on one side is impossible, but an optional
     # total can be missing) is shown with None on the other side.
     for key in list(va) + [k for k in vb if k not in va]:
+        if key == "trainable_params" and all(v.get(key) in (None, v.get("params")) for v in (va, vb)):
+            continue  # nothing frozen on either side: the row would repeat `params`
         rows.append(TotalRow(key, va.get(key), vb.get(key)))
     return rows
 
@@ -238,6 +240,8 @@ def _pair(x: LayerResult, y: LayerResult) -> LayerChange:
         keys = list(x.fields) + [k for k in y.fields if k not in x.fields]
         fields = tuple(FieldChange(k, x.fields.get(k), y.fields.get(k)) for k in keys
                        if x.fields.get(k) != y.fields.get(k))
+        if x.frozen != y.frozen and (x.params or y.params):  # `frozen` is a common field
+            fields += (FieldChange("frozen", x.frozen, y.frozen),)
     moved = tuple(m for m in _MEASURED if getattr(x, m) != getattr(y, m))
     renamed = x.name != y.name and not (
         _looks_generated(x.name, x.kind) and _looks_generated(y.name, y.kind)

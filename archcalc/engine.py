@@ -42,7 +42,7 @@ from .metrics import (
 from .source import Document, LList, LMap
 
 TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect")
-TOTAL_KEYS = ("params", "buffers", "macs", "flops", "depth", "layers", "output",
+TOTAL_KEYS = ("params", "trainable_params", "buffers", "macs", "flops", "depth", "layers", "output",
               "max_params", "max_macs", "max_flops")
 
 
@@ -59,7 +59,8 @@ class _Scope:
         n = self.counters.get(kind, 0)
         while True:
             n += 1
-            name = f"{self.prefix}{kind}{n}"
+            # `relu6` + 1 would read as `relu61`: a kind ending in a digit gets a separator
+            name = f"{self.prefix}{kind}_{n}" if kind[-1:].isdigit() else f"{self.prefix}{kind}{n}"
             if name not in used and name not in reserved:
                 self.counters[kind] = n
                 return name
@@ -88,6 +89,8 @@ class _Evaluator:
         self.record = not probing
         self.after_softmax = False
         self.params = self.buffers = self.macs = 0
+        self.trainable = 0
+        self.frozen = 0  # how many enclosing composites are `frozen: true`
         # Memory, in values for one sample (metrics.py). The state walked is
         # (shape, depth, receptive field, held): `held` marks a tensor that a branch point
         # keeps alive, so the next storing layer must not free it.
@@ -160,10 +163,16 @@ class _Evaluator:
             rule = self.rules[key] = (
                 out, kind.params(shape, out, fields), kind.buffers(shape, out, fields),
                 kind.macs(shape, out, fields),
+                kind.trainable(shape, out, fields) if kind.trainable is not None else None,
                 tuple(kind.warnings(shape, out, fields)) if kind.warnings is not None else (),
                 prod(out) if kind.group in STORED_GROUPS else 0,
                 effective_window(kind.window(shape, fields)) if kind.window is not None else ())
-        out, params, buffers, macs, warnings, stored, axes = rule
+        out, params, buffers, macs, trainable, warnings, stored, axes = rule
+        frozen = node.frozen or self.frozen > 0
+        if frozen:
+            trainable = 0
+        elif trainable is None:
+            trainable = params
         if kind.weighted:
             depth += 1
         for code, message, hint in warnings:
@@ -172,6 +181,7 @@ class _Evaluator:
         if node.expect is not None:
             self.check_expect(node, out, name)
         self.params += params
+        self.trainable += trainable
         self.buffers += buffers
         self.macs += macs
         if stored:
@@ -186,7 +196,8 @@ class _Evaluator:
         if self.record:
             mark = node.mark
             self.layers.append(LayerResult(name, kind.name, shape, out, params, buffers, macs, fields,
-                                           mark.line, mark.column, depth, scope.path, stored, field))
+                                           mark.line, mark.column, depth, scope.path, stored, field,
+                                           trainable, frozen))
         else:
             self.layers.append(None)
         return (out, depth, field, held)
@@ -219,6 +230,7 @@ class _Evaluator:
             span.times = node.times
             self.spans.append(span)
 
+        self.frozen += node.frozen
         if kind == "repeat":
             out = state
             for i in range(node.times):
@@ -238,6 +250,7 @@ class _Evaluator:
             out = self.branches(node, state, inner, span)
         else:  # block call
             out = self.seq(node.body, state, inner, absorb=True)
+        self.frozen -= node.frozen
         if group is not None:
             group.end, group.output = len(self.layers), out and out[0]
         if span is not None:
@@ -253,12 +266,20 @@ class _Evaluator:
         if span is not None:
             span.merge, span.branches = node.merge, []
         shared = (state[0], state[1], state[2], True)  # the input stays alive until the merge
-        for branch, local in zip(node.branches, node.branch_names):
+        slices = self.channel_slices(node, state[0], scope)
+        if slices is False:
+            return None
+        for i, (branch, local) in enumerate(zip(node.branches, node.branch_names)):
             self.after_softmax = False
             if span is not None:
                 span.branches.append((len(self.layers), len(self.layers)))
+            branch_state = shared
+            if slices and slices[i] is not None:
+                # a view of the input's channels [start, stop): no copy, nothing stored
+                start, stop = slices[i]
+                branch_state = (state[0][:-1] + (stop - start,), state[1], state[2], True)
             if not branch.items:
-                outs.append(shared)  # an empty branch is the identity
+                outs.append(branch_state)  # an empty branch is the identity (of its slice)
                 continue
             if local == "":
                 sub = scope
@@ -269,7 +290,7 @@ class _Evaluator:
                     name = f"{scope.prefix}{local}{n}"
                 self.used.add(name)
                 sub = _Scope(name + ".", scope.path + (name,))
-            out = self.seq(branch, shared, sub)
+            out = self.seq(branch, branch_state, sub)
             if span is not None:
                 span.branches[-1] = (span.branches[-1][0], len(self.layers))
             if out is None:
@@ -279,16 +300,8 @@ class _Evaluator:
         depth = max(o[1] for o in outs)
         labels = [local or "layers" for local in node.branch_names]
         where = scope.prefix[:-1] or node.kind
-        if node.merge == "add":
-            first = shapes[0]
-            for label, shape in zip(labels[1:], shapes[1:]):
-                if shape != first:
-                    self.report("merge-mismatch",
-                                f"{where}: cannot add {labels[0]} ({fmt_shape(first)}) and {label} "
-                                f"({fmt_shape(shape)}): add needs equal shapes", node.mark, where,
-                                hint=_projection_hint(state[0], first, shape, label, node.kind))
-                    return None
-            return self.merge(first, depth, state, outs)
+        if node.merge in ("add", "mul"):
+            return self.elementwise(node, shapes, labels, where, depth, state, outs)
         if any(len(s) != len(shapes[0]) for s in shapes) or \
                 (len(shapes[0]) == 3 and any(s[:2] != shapes[0][:2] for s in shapes)):
             desc = ", ".join(f"{label} {fmt_shape(s)}" for label, s in zip(labels, shapes))
@@ -298,6 +311,75 @@ class _Evaluator:
             return None
         channels = sum(s[-1] for s in shapes)
         return self.merge(shapes[0][:-1] + (channels,), depth, state, outs)
+
+    def elementwise(self, node: Composite, shapes, labels, where, depth, state, outs):
+        """`add` and `mul` broadcast as PyTorch does: per axis the sizes are equal or one of
+        them is 1 (a 1×1×C gate scales an H×W×C volume); the ranks must agree."""
+        verb = "add" if node.merge == "add" else "multiply"
+        result = shapes[0]
+        for label, shape in zip(labels[1:], shapes[1:]):
+            merged = broadcast_shapes(result, shape)
+            if merged is None:
+                first = labels[0] if result == shapes[0] else "the branches before it"
+                if node.merge == "add" and len(shape) == len(result):
+                    hint = _projection_hint(state[0], result, shape, label, node.kind)
+                elif len(shape) != len(result):
+                    hint = ("a dense layer outputs a flat vector; a 1×1 conv keeps the 1×1×C volume "
+                            "that broadcasts over H×W×C")
+                else:
+                    hint = "per axis the sizes must be equal, or one of them 1 (a 1×1×C gate scales H×W×C)"
+                self.report("merge-mismatch",
+                            f"{where}: cannot {verb} {first} ({fmt_shape(result)}) and {label} "
+                            f"({fmt_shape(shape)}): {node.merge} needs shapes that are equal or "
+                            "broadcast (per axis equal sizes or a 1)", node.mark, where, hint=hint)
+                return None
+            result = merged
+        return self.merge(result, depth, state, outs)
+
+    def channel_slices(self, node: Composite, shape, scope: _Scope):
+        """Per branch (start, stop) or None; None for no split; False after an error."""
+        if node.slices is None and node.split is None:
+            return None
+        where = scope.prefix[:-1] or node.kind
+        channels = shape[-1]
+        axis = "channels" if len(shape) == 3 else "features"
+        if node.split is not None:
+            value, mark = node.split
+            n = len(node.branches)
+            if value == "equal":
+                if channels % n:
+                    self.report("split-mismatch", f"{where}: `split: equal` cannot divide {channels} input "
+                                f"{axis} among {n} branches", mark, where,
+                                hint=f"{channels} = {n}·{channels // n} + {channels % n}: list the counts "
+                                     "instead, e.g. `split: [" + ", ".join(
+                                         str(channels // n + (i < channels % n)) for i in range(n)) + "]`")
+                    return False
+                sizes = (channels // n,) * n
+            else:
+                sizes = value
+                if sum(sizes) != channels:
+                    self.report("split-mismatch", f"{where}: `split` counts {' + '.join(map(str, sizes))} = "
+                                f"{sum(sizes)} {axis}, but the input has {channels}", mark, where,
+                                hint="the counts must add up to the input's channels")
+                    return False
+            slices, start = [], 0
+            for size in sizes:
+                slices.append((start, start + size))
+                start += size
+            return slices
+        slices = []
+        for piece in node.slices:
+            if piece is None:
+                slices.append(None)
+                continue
+            (start, stop), mark = piece
+            if stop > channels:
+                self.report("split-mismatch", f"{where}: branch `channels: [{start}, {stop}]` does not fit the "
+                            f"input's {channels} {axis} (indices 0 to {channels - 1})", mark, where,
+                            hint=f"the stop is exclusive and at most {channels}")
+                return False
+            slices.append((start, stop))
+        return slices
 
     def merge(self, shape, depth, state, outs):
         """The merged tensor is stored; then the branch outputs and the branch point's input
@@ -315,6 +397,18 @@ class _Evaluator:
             live -= prod(state[0])
         self.live = live
         return (shape, depth, through_merge([out[2] for out in outs]), False)
+
+
+def broadcast_shapes(a, b):
+    """The broadcast of two shapes of equal rank (per axis equal, or one of them 1), or None."""
+    if len(a) != len(b):
+        return None
+    out = []
+    for x, y in zip(a, b):
+        if x != y and x != 1 and y != 1:
+            return None
+        out.append(x if y == 1 else y)
+    return tuple(out)
 
 
 def _kind_name(item) -> str:
@@ -403,9 +497,11 @@ def _analyze(doc: Document, input_shape) -> Analysis:
             shape = SHAPE.check(root["input"])
         except FieldError as exc:
             if not holds_refused(root["input"]):
-                diagnostics.append(make("bad-input", f"`input` expects {exc.expected}, found "
-                                        f"{describe_found(exc.found)}", root.value_marks["input"],
-                                        hint="e.g. `input: [224, 224, 3]` or `input: [784]`"))
+                diagnostics.append(_bad_input(root["input"], root.value_marks["input"], exc))
+        else:
+            problem = _channels_first(shape, root.value_marks["input"])
+            if problem is not None:
+                diagnostics.append(problem)
     analysis.input = shape
 
     # blocks
@@ -451,6 +547,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     analysis.spans = evaluator.spans
     analysis.output = out[0] if out else None
     analysis.totals = Totals(params=evaluator.params, buffers=evaluator.buffers, macs=evaluator.macs,
+                             trainable_params=evaluator.trainable,
                              depth=out[1] if out else max((l.depth for l in evaluator.layers), default=0),
                              layers=len(evaluator.layers), activations=evaluator.activations,
                              merge_activations=evaluator.merge_activations,
@@ -460,6 +557,54 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:
         _suggest_inputs(program, shape, analysis, diagnostics)
     return analysis
+
+
+def _bad_input(value, mark, exc) -> Diagnostic:
+    """`bad-input`, at the item that is wrong when the list has a plausible length."""
+    from .compiler import sizes_written_as_text
+
+    example = "e.g. `input: [224, 224, 3]` or `input: [784]`"
+    if isinstance(value, LList) and len(value) in (1, 3):
+        for i, (item, item_mark) in enumerate(zip(value, value.item_marks)):
+            if isinstance(item, int) and not isinstance(item, bool) and item >= 1:
+                continue
+            hint = "sizes are positive whole numbers"
+            number = _as_number(item)
+            if number is not None and number >= 1 and number == int(number):
+                hint = f"write {int(number)}" + (": YAML reads it as text" if isinstance(item, str) else "")
+            return make("bad-input", f"`input` item {i + 1} expects a positive integer, found "
+                        f"{describe_found(item)}", item_mark, hint=hint)
+    listed = sizes_written_as_text(value)
+    return make("bad-input", f"`input` expects {exc.expected}, found {describe_found(exc.found)}", mark,
+                hint=f"write a list: `input: {listed}`" if listed else example)
+
+
+def _as_number(item):
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, (int, float)):
+        return item
+    if isinstance(item, str):
+        try:
+            return float(item.replace("_", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def _channels_first(shape, mark) -> Diagnostic | None:
+    """[3, 224, 224] is a PyTorch user's (C, H, W): read channels-last it is a 3-row image with
+    224 channels. Warn when the first axis is a typical channel count (1 to 4) and the other
+    two look like image sides, not channels."""
+    if len(shape) != 3:
+        return None
+    c, h, w = shape
+    if c <= 4 and h >= 8 and w > 4 and h >= 4 * c:
+        return make("channels-first-input", f"`input: [{c}, {h}, {w}]` is read channels-last as "
+                    f"{c}×{h} pixels with {w} channels; it looks like PyTorch's channels-first "
+                    f"(C, H, W)", mark, hint=f"write `input: [{h}, {w}, {c}]` ([H, W, C]), or ignore "
+                    "this warning if the input really is that shape")
+    return None
 
 
 def _valid_block(block, definition, mark, def_mark, diagnostics) -> bool:

@@ -18,8 +18,9 @@ inference), flatten (a view) and identity store nothing: their ``activations`` i
   merge; every branch's output stays alive until the merge).
 * Training estimate (``training_bytes``): the forward activations and the input batch are
   kept for the backward pass, plus the weights (params and buffers), one gradient per
-  parameter, and the optimizer state — SGD with momentum keeps one value per parameter,
-  Adam two. Everything in the chosen dtype; framework workspace and allocator overhead are
+  trainable parameter, and the optimizer state per trainable parameter — SGD with momentum
+  keeps one value, Adam two. Frozen layers and fixed parameters (``frozen: true``, rbf) have
+  weights but no gradient and no optimizer state. Everything in the chosen dtype; framework workspace and allocator overhead are
   not included, so read it as a lower bound.
 
 ``--batch N`` multiplies activations, MACs (hence FLOPs) and the peak by N — every tensor of
@@ -115,9 +116,10 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
 def training_bytes(totals) -> dict[str, int]:
     """The training estimate per optimizer, in bytes (see the module docstring)."""
     b = totals.bytes_per_value
+    trained = totals.trainable_params
     base = (totals.activations + totals.input_values + totals.params + totals.buffers
-            + totals.params) * b  # kept activations, input, weights, buffers, gradients
-    return {name: base + state * totals.params * b for name, state in OPTIMIZER_STATE.items()}
+            + trained) * b  # kept activations, input, weights, buffers, gradients
+    return {name: base + state * trained * b for name, state in OPTIMIZER_STATE.items()}
 
 
 def memory_dict(totals) -> dict:

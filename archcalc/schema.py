@@ -11,7 +11,7 @@ Draft-07 because it is what the YAML language server supports best.
 """
 from __future__ import annotations
 
-from .layers import COMPOSITES, REGISTRY
+from .layers import COMPOSITES, MERGES, REGISTRY
 from .layers.base import SHAPE
 
 SCHEMA_ID = "https://archcalc.dev/schema/spec-v1.json"
@@ -54,8 +54,14 @@ def _yaml_default(value):
     return value
 
 
-def _common_properties() -> dict:
-    return {
+FROZEN = {"type": "boolean", "default": False,
+          "description": "true: training leaves this layer's parameters (every layer's, on a composite "
+                         "or block) alone; they count in `params`, not in `trainable_params`"}
+
+
+def _common_properties(frozen: bool = True) -> dict:
+    extra = {"frozen": _allow_references(FROZEN)} if frozen else {}
+    return {**extra,
         "name": {"type": ["string", "integer"],
                  "description": "a unique layer name (no '.'); generated when omitted"},
         "expect": {"anyOf": [{"$ref": "#/definitions/shape"}, {"$ref": "#/definitions/reference"}],
@@ -65,7 +71,7 @@ def _common_properties() -> dict:
 
 def kind_schema(kind) -> dict:
     """The body of one leaf kind: a mapping of its fields, its primary value, or nothing."""
-    properties = _common_properties()
+    properties = _common_properties(frozen=kind.has_params)
     required = []
     for name, spec in kind.fields.items():
         prop = _allow_references(dict(spec.type.schema))
@@ -99,8 +105,29 @@ def composite_schemas() -> dict:
                    "required": ["times", "layers"], "additionalProperties": False},
         "parallel": {"description": "Every branch sees the same input; outputs are merged.",
                      "type": "object",
-                     "properties": {"branches": {"type": "array", "minItems": 1, "items": layers},
-                                    "merge": _allow_references({"enum": ["concat", "add"]}), **common},
+                     "properties": {"branches": {"type": "array", "minItems": 1, "items": {"anyOf": [
+                                        layers,
+                                        {"type": "object", "required": ["layers"], "additionalProperties": False,
+                                         "description": "a branch with a name, or taking a slice of the "
+                                                        "input's channels",
+                                         "properties": {
+                                             "layers": layers,
+                                             "name": {"type": ["string", "integer"],
+                                                      "description": "the branch's scope name (default "
+                                                                     "branchN)"},
+                                             "channels": _allow_references({
+                                                 "type": "array", "minItems": 2, "maxItems": 2,
+                                                 "items": {"type": "integer", "minimum": 0},
+                                                 "description": "[start, stop): the input channels this "
+                                                                "branch sees (stop exclusive)"})}}]}},
+                                    "merge": _allow_references({"enum": list(MERGES)}),
+                                    "split": _allow_references({"anyOf": [
+                                        {"enum": ["equal"]},
+                                        {"type": "array", "minItems": 1,
+                                         "items": {"type": "integer", "minimum": 1}}],
+                                        "description": "divide the input channels among the branches in "
+                                                       "order: `equal` parts or one count per branch"}),
+                                    **common},
                      "required": ["branches"], "additionalProperties": False},
         "residual": {"description": "`layers` plus a shortcut (identity when omitted), merged by add.",
                      "type": "object",

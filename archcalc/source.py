@@ -248,6 +248,19 @@ def _loader_class():
     return _LOADER
 
 
+def _tab_in_indentation(text: str, where: Mark) -> Mark | None:
+    """The tab in the leading whitespace of the line YAML stopped at (or the line before, where
+    a tab-indented line ends the previous block), if there is one."""
+    lines = text.split("\n")
+    for line_no in (where.line, where.line - 1):
+        if 1 <= line_no <= len(lines):
+            line = lines[line_no - 1]
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            if "\t" in indent:
+                return Mark(where.file, line_no, indent.index("\t") + 1)
+    return None
+
+
 def parse(text: str, file: str) -> Document:
     """Parse YAML text into a Document. Never raises for bad input."""
     import yaml
@@ -268,6 +281,11 @@ def parse(text: str, file: str) -> Document:
         where = Mark(file, mark.line + 1, mark.column + 1) if mark else Mark(file, 1, 1)
         problem = exc.problem or "invalid YAML"
         context = f" ({exc.context})" if exc.context else ""
+        tab = _tab_in_indentation(text, where)
+        if tab is not None:
+            doc.diagnostics.append(make("yaml-syntax", "a tab in the indentation: YAML indents with "
+                                        "spaces only", tab, hint="replace the tab with spaces"))
+            return doc
         doc.diagnostics.append(make("yaml-syntax", f"{problem}{context}", where,
                                     hint="check indentation and that every ':' is followed by a space"))
         return doc

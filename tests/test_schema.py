@@ -132,7 +132,9 @@ def test_every_registered_kind_and_field_is_in_the_schema(schema):
     assert set(kinds) == set(REGISTRY)
     for name, kind in REGISTRY.items():
         mapping = [form for form in kinds[name]["anyOf"] if form.get("type") == "object"][0]
-        assert set(mapping["properties"]) == set(kind.fields) | {"name", "expect"}, name
+        # `frozen` only where there are parameters to freeze (a relu has none)
+        common = {"name", "expect"} | ({"frozen"} if kind.has_params else set())
+        assert set(mapping["properties"]) == set(kind.fields) | common, name
         assert set(mapping.get("required", [])) == {f for f, spec in kind.fields.items() if spec.required}
         for field, spec in kind.fields.items():
             if spec.doc:
@@ -159,7 +161,7 @@ BAD = {
     "bad input": "input: [8, 8]\nlayers: [relu]\n",
     "two-key entry": "input: [8]\nlayers:\n  - {dense: 3, relu: null}\n",
     "repeat without times": "input: [8]\nlayers:\n  - repeat: {layers: [relu]}\n",
-    "merge neither add nor concat": "input: [8]\nlayers:\n  - parallel: {branches: [[]], merge: mul}\n",
+    "merge neither add, mul nor concat": "input: [8]\nlayers:\n  - parallel: {branches: [[]], merge: max}\n",
     "dropout rate above 1": "input: [8]\nlayers:\n  - dropout: 1.5\n",
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .base import LayerKind, choice, field_
 
 ACTIVATION_NAMES = ("relu", "relu6", "leakyrelu", "tanh", "sigmoid", "softmax",
-                    "gelu", "silu", "hardswish", "elu")
+                    "gelu", "silu", "hardswish", "hardsigmoid", "elu")
 
 _DOCS = {
     "relu": "max(0, x)",
@@ -16,6 +16,8 @@ _DOCS = {
     "gelu": "Gaussian error linear unit",
     "silu": "x·sigmoid(x) (swish)",
     "hardswish": "piecewise-linear swish, as in MobileNetV3",
+    "hardsigmoid": "min(max(0, x/6 + 1/2), 1), PyTorch's Hardsigmoid, the gate of MobileNetV3's "
+                   "squeeze-and-excitation",
     "elu": "exponential linear unit",
 }
 

@@ -198,6 +198,10 @@ class LayerKind:
     shape(inp, fields) -> out            validates, then computes; raises RuleError
     params(inp, out, fields) -> int      learned parameters
     buffers(inp, out, fields) -> int     non-learned state (batch-norm running statistics)
+    trainable(inp, out, fields) -> int   the part of params that training updates; None (the
+                                         default) means all of them. A kind whose parameters are
+                                         fixed by design (LeNet-5's RBF centres) returns 0; any
+                                         layer can also be frozen with the common `frozen: true`
     macs(inp, out, fields) -> int        multiply-accumulates
     describe(fields) -> str              the settings shown in tables ("3×3/1, same")
     warnings(inp, out, fields) -> iter   (code, message, hint) tuples for suspicious-but-legal use
@@ -208,13 +212,14 @@ class LayerKind:
     """
 
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
-                 "warnings", "weighted", "window", "group")
+                 "warnings", "weighted", "window", "group", "trainable")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
                  macs: Callable = _zero, describe: Callable = _no_settings,
                  warnings: Callable | None = None, weighted: bool = False,
-                 window: Callable | None = None, group: str = "other"):
+                 window: Callable | None = None, group: str = "other",
+                 trainable: Callable | None = None):
         self.name = name
         self.doc = doc
         self.fields = fields if fields is not None else {}
@@ -227,7 +232,13 @@ class LayerKind:
         self.warnings = warnings
         self.weighted = weighted
         self.window = window
+        self.trainable = trainable
         self.group = group  # for breakdowns: conv, dense, norm, pool, activation, other
+
+    @property
+    def has_params(self) -> bool:
+        """False for kinds that never have parameters (nothing for `frozen` to freeze)."""
+        return self.params is not _zero
 
     def __repr__(self) -> str:
         return f"LayerKind({self.name!r})"

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import io
 
-from ..layers import REGISTRY
 
 
 def _shape(s) -> str:
@@ -14,11 +13,14 @@ def _shape(s) -> str:
 def render_show(analysis, options=None) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("index", "name", "kind", "settings", "input", "output", "params", "buffers", "macs"))
+    from .table import settings_text
+
+    writer.writerow(("index", "name", "kind", "settings", "input", "output", "params", "buffers", "macs",
+                     "trainable_params"))
     for i, layer in enumerate(analysis.layers):
-        writer.writerow((i + 1, layer.name, layer.kind, REGISTRY[layer.kind].describe(layer.fields),
+        writer.writerow((i + 1, layer.name, layer.kind, settings_text(layer),
                          _shape(layer.input), _shape(layer.output), layer.params, layer.buffers,
-                         layer.macs))
+                         layer.macs, layer.trainable))
     return out.getvalue()
 
 

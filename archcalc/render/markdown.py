@@ -16,12 +16,16 @@ def _table(header, rows, right) -> list[str]:
 def render_show(analysis, options=None) -> str:
     t = analysis.totals
     title = f"### {analysis.name}" + (f" — {analysis.title}" if analysis.title else "")
-    rows = [(i + 1, f"`{layer.name}`", layer.kind, REGISTRY[layer.kind].describe(layer.fields),
+    from .table import settings_text
+
+    rows = [(i + 1, f"`{layer.name}`", layer.kind, settings_text(layer),
              numbers.shape(layer.output), numbers.exact(layer.params), numbers.exact(layer.macs))
             for i, layer in enumerate(analysis.layers)]
     lines = [title, ""]
     lines += _table(("#", "Layer", "Kind", "Settings", "Output", "Params", "MACs"), rows, {0, 4, 5, 6})
-    lines += ["", f"**Params** {numbers.exact(t.params)} ({numbers.human(t.params)}) · "
+    trainable = (f"**Trainable** {numbers.exact(t.trainable_params)} · "
+                 if t.trainable_params != t.params else "")
+    lines += ["", f"**Params** {numbers.exact(t.params)} ({numbers.human(t.params)}) · " + trainable +
               f"**Buffers** {numbers.exact(t.buffers)} · "
               f"**MACs** {numbers.exact(t.macs)} ({numbers.human(t.macs)}) · "
               f"**FLOPs** {numbers.human(t.flops)} · **Depth** {t.depth} · "

@@ -204,7 +204,7 @@ def _show_rows(analysis, depth):
         level, local = _placement(layer, group_names)
         yield ({"#": (str(index + 1), None), "Layer": ("  " * level + local, None),
                 "Kind": (layer.kind, None),
-                "Settings": (REGISTRY[layer.kind].describe(layer.fields), None),
+                "Settings": (settings_text(layer), None),
                 "Output": (numbers.shape(layer.output), None),
                 "Params": (numbers.exact(layer.params) if layer.params else "", None),
                 "%P": (numbers.share(layer.params, totals.params) if layer.params else "", None),
@@ -214,6 +214,14 @@ def _show_rows(analysis, depth):
                          None),
                 "RF": (_field_text(layer.receptive_field), None)},
                None)
+
+
+def settings_text(layer) -> str:
+    """The kind's settings, and whether training leaves the layer's parameters alone."""
+    text = REGISTRY[layer.kind].describe(layer.fields)
+    if layer.frozen and layer.params:
+        text = f"{text}, frozen" if text else "frozen"
+    return text
 
 
 def _field_text(rf) -> str:
@@ -260,6 +268,8 @@ def _title(analysis) -> str:
 def _footer(analysis) -> list:
     t = analysis.totals
     params = f"{numbers.human(t.params):>8}  ({numbers.exact(t.params)})"
+    if t.trainable_params != t.params:
+        params += f"   trainable {numbers.exact(t.trainable_params)}"
     if t.buffers:
         params += f"   buffers {numbers.exact(t.buffers)}"
     lines = [

@@ -1,0 +1,124 @@
+"""Did-you-mean: the words people bring from PyTorch and Keras, mapped to archcalc's.
+
+Data only, read at the moment a word is unknown. A mapping whose target is not a registered
+kind (or a field of the kind at hand) is skipped, so the tables may name kinds that are
+added later: when an `attention` kind is registered, `MultiheadAttention` suggests it, and
+until then it suggests nothing. A word is normalised before lookup (case, `_`, `-`, `.`,
+a `nn.` / `layers.` prefix are ignored), so `Conv2d`, `conv2d` and `nn.Conv2d` are one word.
+
+The spelling fallback (difflib) is strict enough that `reshape` does not become `repeat`
+nor `attention` become `flatten`.
+"""
+from __future__ import annotations
+
+# normalised foreign word -> archcalc kinds, the first registered one wins
+KIND_WORDS: dict[str, tuple[str, ...]] = {
+    # PyTorch (torch.nn) and Keras (keras.layers) names
+    "linear": ("dense",), "lazylinear": ("dense",), "fc": ("dense",), "fullyconnected": ("dense",),
+    "innerproduct": ("dense",),
+    "conv2d": ("conv",), "lazyconv2d": ("conv",), "convolution": ("conv",), "convolution2d": ("conv",),
+    "depthwiseconv2d": ("conv",), "separableconv2d": ("conv",),
+    "convtranspose2d": ("convtranspose",), "conv2dtranspose": ("convtranspose",),
+    "deconvolution": ("convtranspose",), "deconv": ("convtranspose",),
+    "maxpool2d": ("maxpool",), "maxpooling2d": ("maxpool",), "maxpooling": ("maxpool",),
+    "avgpool2d": ("avgpool",), "averagepooling2d": ("avgpool",), "averagepool": ("avgpool",),
+    "adaptiveavgpool2d": ("adaptiveavgpool", "globalavgpool"),
+    "adaptivemaxpool2d": ("adaptivemaxpool", "globalmaxpool"),
+    "globalaveragepooling2d": ("globalavgpool",), "globalaveragepool": ("globalavgpool",),
+    "gap": ("globalavgpool",), "globalmaxpooling2d": ("globalmaxpool",),
+    "batchnorm2d": ("batchnorm",), "batchnormalization": ("batchnorm",), "bn": ("batchnorm",),
+    "layernormalization": ("layernorm",), "groupnormalization": ("groupnorm",),
+    "instancenorm2d": ("instancenorm",), "rmsnormalization": ("rmsnorm",),
+    "localresponsenorm": ("lrn",), "localresponsenormalization": ("lrn",),
+    "dropout2d": ("dropout",), "alphadropout": ("dropout",), "spatialdropout2d": ("dropout",),
+    "stochasticdepth": ("droppath",),
+    "swish": ("silu",), "hardtanh": ("relu6",), "hswish": ("hardswish",), "hsigmoid": ("hardsigmoid",),
+    "logistic": ("sigmoid",), "logsoftmax": ("softmax",),
+    "upsampling2d": ("upsample",), "upsamplingnearest2d": ("upsample",),
+    "upsamplingbilinear2d": ("upsample",), "interpolate": ("upsample",),
+    "cropping2d": ("crop",), "embedding": ("embedding",),
+    "multiheadattention": ("attention",), "selfattention": ("attention",), "mha": ("attention",),
+    "identity": ("identity",), "noop": ("identity",),
+    "add": ("residual",), "concatenate": ("parallel",), "concat": ("parallel",), "cat": ("parallel",),
+}
+
+# words with no archcalc counterpart: what to say instead of a misleading suggestion
+# (skipped when the word itself becomes a registered kind)
+KIND_NOTES: dict[str, str] = {
+    "reshape": "archcalc has no `reshape` kind: every shape follows from the layers before it",
+    "view": "archcalc has no `view` kind: every shape follows from the layers before it",
+    "permute": "archcalc has no `permute` kind: volumes are always [H, W, C]",
+    "transpose": "archcalc has no `transpose` kind: volumes are always [H, W, C]",
+    "attention": "this version of archcalc has no `attention` kind",
+    "multiheadattention": "this version of archcalc has no `attention` kind",
+    "input": "the input is the top-level `input: [H, W, C]`, not a layer",
+    "inputlayer": "the input is the top-level `input: [H, W, C]`, not a layer",
+    "activation": "write the activation's own kind (`- relu`), or `activation: relu` on a conv or dense",
+}
+
+# normalised foreign field -> archcalc field (only when the kind has that field)
+FIELD_WORDS: dict[str, tuple[str, ...]] = {
+    "outchannels": ("filters", "channels"), "numfilters": ("filters",), "nfilters": ("filters",),
+    "kernelsize": ("kernel", "size"), "ksize": ("kernel", "size"), "kernelshape": ("kernel",),
+    "poolsize": ("size",), "poolingsize": ("size",), "windowsize": ("size",),
+    "strides": ("stride",), "dilationrate": ("dilation",), "dilations": ("dilation",),
+    "outfeatures": ("units",), "outputdim": ("units",), "hiddensize": ("units",),
+    "usebias": ("bias",), "p": ("rate",), "droprate": ("rate",), "ceilmode": ("ceil",),
+    "featuregroupcount": ("groups",), "numgroups": ("groups",), "pad": ("padding",),
+}
+
+FIELD_NOTES: dict[str, str] = {
+    "inchannels": "remove it: archcalc takes the input channels from the layer before",
+    "infeatures": "remove it: archcalc takes the input features from the layer before",
+    "inputshape": "remove it: the network's input is the top-level `input: [H, W, C]`",
+    "inputdim": "remove it: archcalc takes the input size from the layer before",
+    "paddingmode": "archcalc counts shapes and parameters; the padding mode changes neither",
+    "inplace": "archcalc counts shapes and parameters; in-place changes neither",
+    "dataformat": "archcalc is always channels-last ([H, W, C])",
+}
+
+
+def normalise(word) -> str:
+    text = str(word).strip().lower()
+    for prefix in ("torch.nn.", "nn.", "tf.keras.layers.", "keras.layers.", "layers."):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    return text.replace("_", "").replace("-", "").replace(".", "").replace(" ", "")
+
+
+def _spelling(word: str, options, cutoff: float = 0.7) -> str | None:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def _suggest(word, options, words: dict, notes: dict) -> str:
+    options = [str(o) for o in options]
+    key = normalise(word)
+    by_key = {normalise(o): o for o in options}
+    if key in by_key and by_key[key] != str(word):  # `Softmax`, `leaky_relu`
+        return f"did you mean {by_key[key]!r}?"
+    for target in words.get(key, ()):
+        if target in options:
+            return f"did you mean {target!r} (archcalc's name for `{word}`)?"
+    if key in notes:
+        return notes[key]
+    # PyTorch's dimension suffixes: BatchNorm1d, Dropout3d, MaxPool1d
+    stem = key[:-2] if key[-2:] in ("1d", "2d", "3d") else key
+    if stem != key and stem in by_key:
+        return f"did you mean {by_key[stem]!r}?"
+    close = _spelling(str(word), options) or _spelling(key, by_key)
+    if close is not None:
+        return f"did you mean {by_key.get(close, close)!r}?"
+    return ""
+
+
+def suggest_kind(word, options) -> str:
+    """The hint for an unknown layer kind: a did-you-mean, a note, or ''."""
+    return _suggest(word, options, KIND_WORDS, KIND_NOTES)
+
+
+def suggest_field(word, options) -> str:
+    """The hint for an unknown field of a kind whose accepted fields are ``options``."""
+    return _suggest(word, options, FIELD_WORDS, FIELD_NOTES)
