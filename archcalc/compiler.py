@@ -223,11 +223,34 @@ class Compiler:
                        hint=_type_hint(exc.expected, exc.found))
             return None, False
 
+    def interpolate(self, text: str, mark, env):
+        """A name with expressions inside (`denselayer${i + 1}`, `block${s}-${i}`): each
+        `${expression}` becomes its integer value. Returns (text, ok)."""
+        import re
+
+        out, pos = [], 0
+        for match in re.finditer(r"\$\{([^}]*)\}", text):
+            out.append(text[pos:match.start()])
+            try:
+                out.append(str(_eval_expression(match.group(1), env)))
+            except _ExprError as exc:
+                self.error("bad-expression", f"cannot evaluate {match.group(0)!r} in {text!r}: {exc}", mark,
+                           hint="expressions use integers, argument names, + - * // % and ()")
+                return None, False
+            pos = match.end()
+        out.append(text[pos:])
+        return "".join(out), True
+
     def name_of(self, fields: LMap, env, kind: str):
         if "name" not in fields:
             return None
         mark = fields.value_marks["name"]
-        value, ok = self.resolve(fields["name"], mark, env)
+        raw = fields["name"]
+        if isinstance(raw, str) and "${" in raw and not (raw.startswith("${") and raw.endswith("}")
+                                                         and raw.count("${") == 1):
+            value, ok = self.interpolate(raw, mark, env)
+        else:
+            value, ok = self.resolve(raw, mark, env)
         if not ok:
             return None
         if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
@@ -268,7 +291,10 @@ class Compiler:
         items = []
         for item, item_mark in zip(value, value.item_marks):
             node = self.entry(item, item_mark, env, stack)
-            items.append(BROKEN if node is None else node)
+            if isinstance(node, Seq):  # an indexed repeat: its iterations, written out in place
+                items.extend(node.items)
+            else:
+                items.append(BROKEN if node is None else node)
         return Seq(items)
 
     def entry(self, item, mark, env, stack):
@@ -366,7 +392,7 @@ class Compiler:
             self.error("wrong-type", f"{kind} expects a mapping of fields, found {describe_found(body)}",
                        body_mark, hint=f"e.g. `- {kind}: {example}`")
             return None
-        accepted = {"repeat": ("times", "layers"), "parallel": ("branches", "merge", "split"),
+        accepted = {"repeat": ("times", "layers", "index"), "parallel": ("branches", "merge", "split"),
                     "residual": ("layers", "shortcut")}[kind]
         for key in body:
             if key not in accepted and key not in COMMON_KEYS:
@@ -378,7 +404,7 @@ class Compiler:
         node = Composite(kind, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(body, env, kind, name)
         for key in accepted:
-            if key not in body and key not in ("shortcut", "merge", "split"):
+            if key not in body and key not in ("shortcut", "merge", "split", "index"):
                 self.error("missing-field", f"{kind} requires the field `{key}`", mark, layer=name)
                 return None
         if kind == "repeat":
@@ -386,6 +412,8 @@ class Compiler:
 
             times, ok = self.check_field(POSITIVE_INT, body["times"], body.value_marks["times"], env,
                                          "repeat", "times", name)
+            if "index" in body:
+                return self.indexed_repeat(body, times if ok else None, mark, env, stack, name)
             node.body = self.layer_list(body["layers"], body.value_marks["layers"], env, stack)
             if not ok:
                 return None
@@ -422,10 +450,19 @@ class Compiler:
                 node.slices = None
         else:  # residual: parallel [layers, shortcut] with merge add
             main = self.layer_list(body["layers"], body.value_marks["layers"], env, stack)
-            short = self.layer_list(body.get("shortcut"), body.value_marks.get("shortcut", mark), env,
-                                    stack, what="shortcut")
+            local, piece = "shortcut", None
+            if isinstance(body.get("shortcut"), LMap):  # {name, layers, channels}, as a branch
+                short, local, piece = self.branch(body["shortcut"], body.value_marks["shortcut"], env,
+                                                  stack, "shortcut", name)
+                if short is None:
+                    return None
+            else:
+                short = self.layer_list(body.get("shortcut"), body.value_marks.get("shortcut", mark), env,
+                                        stack, what="shortcut")
             node.branches = [main, short]
-            node.branch_names = ["", "shortcut"]
+            node.branch_names = ["", local]
+            if piece is not None:
+                node.slices = [None, piece]
             node.merge = "add"
         if node.branches is not None:
             node.size = sum(b.size for b in node.branches) + 1
@@ -435,12 +472,46 @@ class Compiler:
             return None
         return node
 
+    def indexed_repeat(self, body, times, mark, env, stack, name):
+        """`repeat` with `index: i`: the layers are compiled once per iteration with `i` bound to
+        0, 1, …, and written out in place (a Seq the caller splices): no scope of its own, so
+        the layers name themselves from the index (`name: "${i + 1}"`)."""
+        imark = body.value_marks["index"]
+        var = body["index"]
+        if not (isinstance(var, str) and var.isidentifier()):
+            self.error("wrong-type", f"repeat field `index` expects an argument name, found "
+                       f"{describe_found(var)}", imark, layer=name,
+                       hint="e.g. `index: i`, then `name: \"${i + 1}\"` inside")
+            return None
+        for key in COMMON_KEYS:
+            if key in body:
+                self.error("bad-value", f"a repeat with `index` is written out in place, so it takes no "
+                           f"`{key}`", body.key_marks[key], layer=name,
+                           hint=f"give `{key}` to the layers inside, or enclose them in a named block")
+                return None
+        if times is None:
+            return None
+        items = []
+        before = len(self.diagnostics)
+        for i in range(times):
+            inner = dict(env)
+            inner[var] = (i, imark)
+            seq = self.layer_list(body["layers"], body.value_marks["layers"], inner, stack)
+            if len(self.diagnostics) > before:
+                return None  # reported once, not once per iteration
+            if i == 0 and times * (seq.size + 1) > MAX_LEAVES:
+                self.error("too-large", f"this repeat expands to {times * (seq.size + 1):,} layers and "
+                           f"scopes (limit {MAX_LEAVES:,})", mark, layer=name, hint="use a smaller `times`")
+                return None
+            items.extend(seq.items)
+        return Seq(items)
+
     def branch(self, value, mark, env, stack, local, layer):
         """One item of `branches`: a layer list, or a mapping {layers, channels, name}.
         Returns (Seq, branch name, ((start, stop), mark) or None); Seq None after an error."""
         if not isinstance(value, LMap):
             return self.layer_list(value, mark, env, stack, what="branches item"), local, None
-        accepted = ("layers", "channels", "name")
+        accepted = ("layers", "channels", "name", "scope")
         ok = True
         for key in value:
             if key not in accepted:
@@ -459,6 +530,21 @@ class Compiler:
             if given is None:
                 return None, local, None
             local = given
+        if "scope" in value:
+            from .layers.base import BOOL
+
+            scoped, good = self.check_field(BOOL, value["scope"], value.value_marks["scope"], env,
+                                            "parallel branch", "scope", layer)
+            if not good:
+                return None, local, None
+            if not scoped:
+                if "name" in value:
+                    self.error("bad-value", "a branch with `scope: false` has no name of its own",
+                               value.value_marks["scope"], layer=layer,
+                               hint="drop `name` (its layers are named in the parallel's scope) or "
+                                    "`scope: false`")
+                    return None, local, None
+                local = ""  # its layers live in the enclosing scope, as a residual's main path
         piece = None
         if "channels" in value:
             vmark = value.value_marks["channels"]

@@ -101,7 +101,11 @@ def composite_schemas() -> dict:
     return {
         "repeat": {"description": "The layers, `times` times in a row.", "type": "object",
                    "properties": {"times": _allow_references({"type": "integer", "minimum": 1}),
-                                  "layers": layers, **common},
+                                  "layers": layers,
+                                  "index": {"type": "string",
+                                            "description": "an argument bound to the iteration (0, 1, …); "
+                                                           "the iterations are written out in place"},
+                                  **common},
                    "required": ["times", "layers"], "additionalProperties": False},
         "parallel": {"description": "Every branch sees the same input; outputs are merged.",
                      "type": "object",
@@ -115,6 +119,10 @@ def composite_schemas() -> dict:
                                              "name": {"type": ["string", "integer"],
                                                       "description": "the branch's scope name (default "
                                                                      "branchN)"},
+                                             "scope": _allow_references({
+                                                 "type": "boolean",
+                                                 "description": "false: the branch's layers are named in "
+                                                                "the parallel's scope"}),
                                              "channels": _allow_references({
                                                  "type": "array", "minItems": 2, "maxItems": 2,
                                                  "items": {"type": "integer", "minimum": 0},
@@ -131,7 +139,15 @@ def composite_schemas() -> dict:
                      "required": ["branches"], "additionalProperties": False},
         "residual": {"description": "`layers` plus a shortcut (identity when omitted), merged by add.",
                      "type": "object",
-                     "properties": {"layers": layers, "shortcut": layers, **common},
+                     "properties": {"layers": layers, "shortcut": {"anyOf": [layers, {
+                         "type": "object", "required": ["layers"], "additionalProperties": False,
+                         "description": "a named shortcut (`downsample`), or one taking a slice of the "
+                                        "input's channels",
+                         "properties": {"layers": layers, "name": {"type": ["string", "integer"]},
+                                        "channels": _allow_references({
+                                            "type": "array", "minItems": 2, "maxItems": 2,
+                                            "items": {"type": "integer", "minimum": 0}})}}]},
+                                    **common},
                      "required": ["layers"], "additionalProperties": False},
     }
 
