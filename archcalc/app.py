@@ -21,12 +21,12 @@ def parse_shape(text: str) -> tuple:
     return tuple(int(p) for p in parts)
 
 
-def load_document(spec: str):
+def load_document(spec: str, input_shape=None):
     """Load SPEC or raise UsageProblem with a message fit for the user."""
-    from .loading import SpecNotFound, load_spec
+    from .loading import ImportRefused, SpecNotFound, load_spec
 
     try:
-        return load_spec(spec)
+        return load_spec(spec, input_shape)
     except SpecNotFound as exc:
         from . import zoo
 
@@ -37,12 +37,14 @@ def load_document(spec: str):
         raise UsageProblem(f"{spec!r} is a directory, not a spec file") from None
     except OSError as exc:
         raise UsageProblem(f"cannot read {spec!r}: {exc.strerror or exc}") from None
+    except ImportRefused as exc:
+        raise UsageProblem(str(exc)) from None
 
 
 def analyse_spec(spec: str, input_shape=None):
     from .engine import analyze
 
-    return analyze(load_document(spec), input_shape=input_shape)
+    return analyze(load_document(spec, input_shape), input_shape=input_shape)
 
 
 def write(text: str):

@@ -56,6 +56,7 @@ class LazyGroup(click.Group):
         "draw": "archcalc.commands.draw:draw",
         "explain": "archcalc.commands.explain:explain",
         "schema": "archcalc.commands.schema:schema",
+        "import": "archcalc.commands.import_:import_",
     }
 
     def list_commands(self, ctx):

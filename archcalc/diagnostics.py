@@ -180,6 +180,18 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "unused-block": (WARNING, "a block is declared but never used",
                      "Nothing calls this block (directly or through another used block); remove it "
                      "or call it."),
+    # --- imported models (ONNX graphs, Hugging Face configs) ------------------------------
+    "unsupported-op": (ERROR, "an ONNX op archcalc cannot follow",
+                       "Every op of the graph must map to a layer kind for the figures to be exact; "
+                       "archcalc lists each unsupported op with its count and gives no figures "
+                       "rather than partial ones. docs/import.md lists the ops it follows."),
+    "not-series-parallel": (ERROR, "an ONNX graph that is not made of sequences and branches",
+                            "archcalc follows graphs whose forks meet again at one Add, Mul or "
+                            "Concat (what a spec's `parallel` expresses)."),
+    "unknown-opset": (ERROR, "an ONNX opset archcalc does not know",
+                      "Operator semantics change between opsets; convert the model to a known opset."),
+    "symbolic-input": (ERROR, "the model's input size is not fixed",
+                       "A dimension other than the batch is symbolic; give the size with --input."),
     "activation-after-softmax": (WARNING, "a layer follows softmax",
                                  "Softmax normally ends a classifier; a layer after it is usually a mistake."),
 }

@@ -13,13 +13,23 @@ class SpecNotFound(Exception):
         self.suggestion = suggestion
 
 
-def load_spec(spec: str) -> source.Document:
-    """Raises SpecNotFound (unknown name), IsADirectoryError/PermissionError/OSError (unreadable)."""
+class ImportRefused(Exception):
+    """A model file that cannot be imported at all (no onnx package, not a model): exit 2."""
+
+
+def load_spec(spec: str, input_shape=None) -> source.Document:
+    """Raises SpecNotFound (unknown name), IsADirectoryError/PermissionError/OSError (unreadable);
+    for a model file also ImportRefused. ``input_shape`` is the
+    caller's --input, which an imported model with a symbolic size needs."""
     if spec == "-":
         return source.read("-")
     if os.path.exists(spec):
         if os.path.isdir(spec):
             raise IsADirectoryError(spec)
+        if spec.lower().endswith(".onnx"):
+            from . import onnx_
+
+            return onnx_.read(spec, input_shape)
         return source.read(spec)
     path = zoo.find(spec)
     if path is None:

@@ -1,0 +1,54 @@
+"""`archcalc import MODEL`: an ONNX graph or a Hugging Face config.json as an editable spec."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..cli import EXIT_ERRORS, EXIT_OK, UsageProblem, fail_usage, load_document, shape_option, write
+
+
+@click.command(name="import")
+@click.argument("model")
+@click.option("-o", "--output", "output", metavar="SPEC.yaml", default=None,
+              help="Write the spec to this file instead of standard output.")
+@click.option("--force", is_flag=True, help="With -o: overwrite an existing, different file.")
+@click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
+              help="The input size, for a model whose input size is symbolic.")
+@click.option("--seq", type=click.IntRange(min=1), default=None,
+              help="Sequence length of token inputs (Hugging Face configs).")
+def import_(model, output, force, input_shape, seq):
+    """Write MODEL (an .onnx file or a Hugging Face config.json) as a spec a person would edit:
+    names from the graph, repeated structure folded into blocks and repeats, totals pinned."""
+    from ..engine import analyze
+    from ..importer import to_yaml
+    from ..render.problems import FileReport, render_pretty, summarise
+
+    try:
+        doc = load_document(model, input_shape)
+    except UsageProblem as exc:
+        fail_usage(str(exc))
+    analysis = analyze(doc, input_shape=input_shape)
+    if analysis.errors or doc.root is None or analysis.output is None:
+        report = FileReport(file=doc.file, diagnostics=analysis.diagnostics, source_text=doc.text)
+        sys.stderr.write(render_pretty([report], summarise([report])))
+        sys.exit(EXIT_ERRORS)
+    text = to_yaml(doc.root, analysis, os.path.basename(model))
+    if output is None:
+        write(text)
+        sys.exit(EXIT_OK)
+    if os.path.exists(output) and not force:
+        try:
+            with open(output, encoding="utf-8") as handle:
+                same = handle.read() == text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            fail_usage(f"{output!r} exists; use --force to overwrite it")
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        fail_usage(f"cannot write {output!r}: {exc.strerror or exc}")
+    sys.exit(EXIT_OK)

@@ -1,0 +1,479 @@
+"""ONNX models in: a graph -> the located values of an equivalent spec.
+
+Read with the ``onnx`` package (the optional extra ``archcalc[onnx]``); no onnxruntime, no
+torch, no external-data files. Weights are never interpreted: a layer's fields come from
+its attributes and the *shapes* of its initializers, and the shapes of the activations from
+archcalc's own rules, so an imported model is checked exactly as a spec is.
+
+The graph must decompose into series and parallel parts (a fork whose branches meet again
+at one Add, Mul or Concat): that is what the spec's ``parallel`` expresses, and what every
+network exported from a spec, every ResNet, Inception, MobileNet and EfficientNet is.
+Each node becomes a layer named after the node; its location is the node's line in a
+listing of the graph (``Document.text``), so diagnostics show the node with a caret.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+from .diagnostics import Mark, make
+from .loading import ImportRefused
+from .located import located
+from .source import Document
+
+#: the default-domain opsets whose operator semantics this module implements
+OPSETS = range(7, 24)
+
+_ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax",
+                "LeakyRelu": "leakyrelu", "Elu": "elu", "Gelu": "gelu", "HardSwish": "hardswish",
+                "HardSigmoid": "hardsigmoid"}
+_MERGES = {"Add": "add", "Mul": "mul", "Concat": "concat"}
+_PASS = {"Identity": "identity"}
+
+
+class OnnxUnavailable(ImportRefused):
+    """The onnx package is not installed."""
+
+
+class NotOnnx(ImportRefused):
+    """The file is not a readable ONNX model."""
+
+
+def is_onnx_path(path: str) -> bool:
+    return path.lower().endswith(".onnx")
+
+
+def _onnx():
+    try:
+        import onnx  # noqa: PLC0415 - optional, imported only for .onnx files
+    except ImportError:
+        raise OnnxUnavailable("reading .onnx files needs the onnx package: "
+                              "pip install 'archcalc[onnx]'") from None
+    return onnx
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+class _Graph:
+    """Indexes of one graph: constants, producers, consumers and attributes."""
+
+    def __init__(self, onnx, graph):
+        self.onnx = onnx
+        self.graph = graph
+        self.shapes: dict[str, tuple] = {i.name: tuple(i.dims) for i in graph.initializer}
+        self.values: dict[str, object] = {}  # small constant tensors, read when an op needs them
+        self.initializers = {i.name: i for i in graph.initializer}
+        for vi in list(graph.input) + list(graph.value_info):
+            if vi.name not in self.shapes and vi.type.HasField("tensor_type"):
+                dims = vi.type.tensor_type.shape.dim
+                if all(d.HasField("dim_value") for d in dims):
+                    self.declared = getattr(self, "declared", {})
+                    self.declared[vi.name] = tuple(d.dim_value for d in dims)
+        self.constant: set[str] = set(self.shapes)
+        # Weights exported as graph inputs (torch.onnx.export(..., export_params=False)) are
+        # never any node's first input: they are constants whose shapes are declared.
+        firsts = {node.input[0] for node in graph.node if node.input and node.op_type != "Identity"}
+        for vi in graph.input:
+            if vi.name not in self.constant and vi.name not in firsts:
+                self.constant.add(vi.name)
+        self.nodes = []
+        for node in graph.node:
+            if node.op_type == "Constant":
+                for attr in node.attribute:
+                    if attr.name == "value":
+                        self.shapes[node.output[0]] = tuple(attr.t.dims)
+                        self.values[node.output[0]] = attr.t
+                    elif attr.name in ("value_int", "value_float"):
+                        self.shapes[node.output[0]] = ()
+                        self.values[node.output[0]] = onnx.helper.get_attribute_value(attr)
+                    elif attr.name in ("value_ints", "value_floats"):
+                        value = list(onnx.helper.get_attribute_value(attr))
+                        self.shapes[node.output[0]] = (len(value),)
+                        self.values[node.output[0]] = value
+                self.constant.add(node.output[0])
+            elif node.op_type == "Identity" and node.input[0] in self.constant:
+                # the exporter shares equal initializers through Identity nodes
+                self.constant.add(node.output[0])
+                self.shapes[node.output[0]] = self.shapes.get(node.input[0], ())
+                if node.input[0] in self.values:
+                    self.values[node.output[0]] = self.values[node.input[0]]
+                if node.input[0] in self.initializers:
+                    self.initializers[node.output[0]] = self.initializers[node.input[0]]
+            else:
+                self.nodes.append(node)
+        self.consumers: dict[str, list] = {}
+        for node in self.nodes:
+            for name in self.data_inputs(node):
+                self.consumers.setdefault(name, []).append(node)
+
+    def data_inputs(self, node) -> list[str]:
+        if node.op_type in ("Reshape", "Clip", "Pad", "Resize", "Upsample", "Dropout", "Squeeze",
+                            "Unsqueeze", "Slice", "Split", "Expand", "Tile"):
+            inputs = node.input[:1]
+        else:
+            inputs = node.input
+        return [i for i in inputs if i and i not in self.constant]
+
+    def attrs(self, node) -> dict:
+        return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+    def weight_shape(self, name: str):
+        if name in self.shapes:
+            return self.shapes[name]
+        return getattr(self, "declared", {}).get(name)
+
+    def scalar(self, name: str):
+        """The value of a small constant input (Clip bounds, Dropout ratio), or None."""
+        if not name:
+            return None
+        value = self.values.get(name)
+        if value is None and name in self.initializers:
+            value = self.initializers[name]
+        if value is None:
+            return None
+        if isinstance(value, (int, float)):
+            return value
+        if isinstance(value, list):
+            return value
+        try:
+            array = self.onnx.numpy_helper.to_array(value)
+        except Exception:  # noqa: BLE001 - an unreadable constant is treated as unknown
+            return None
+        if array.size > 64:
+            return None
+        return array.item() if array.size == 1 and array.ndim == 0 else array.reshape(-1).tolist()
+
+
+class _Converter:
+    def __init__(self, graph: _Graph, file: str):
+        self.g = graph
+        self.file = file
+        self.line: dict[int, int] = {id(n): i + 2 for i, n in enumerate(graph.graph.node)}
+        self.marks: dict[int, Mark] = {}
+        self.problems: list = []
+        self.unsupported: Counter = Counter()
+        self.first_unsupported: dict[str, object] = {}
+        self.names: set[str] = set()
+        self.pending_pad = None
+
+    def mark(self, node) -> Mark:
+        return Mark(self.file, self.line.get(id(node), 1), 1)
+
+    def name(self, node) -> str:
+        # '.' separates scopes in archcalc's names: torch's 'layer1/layer1.0/conv1/Conv' keeps
+        # its slashes and becomes 'layer1/layer1_0/conv1/Conv'
+        base = _printable(node.name.lstrip("/")).replace(".", "_") or f"{node.op_type}_{self.line.get(id(node), 0) - 1}"
+        name, n = base, 1
+        while name in self.names:
+            n += 1
+            name = f"{base}_{n}"
+        self.names.add(name)
+        return name
+
+    def problem(self, node, code, message, hint=""):
+        self.problems.append(make(code, message, self.mark(node), hint=hint, layer=None))
+
+    # -- nodes to entries --------------------------------------------------------------
+    def entry(self, node):
+        """The spec entry for a single-input node, or None (folded or unsupported)."""
+        op = node.op_type
+        a = self.g.attrs(node)
+        fields = None
+        kind = None
+        if op == "Conv":
+            kind, fields = "conv", self.conv_fields(node, a)
+        elif op in ("MaxPool", "AveragePool"):
+            kind = "maxpool" if op == "MaxPool" else "avgpool"
+            fields = self.pool_fields(node, a)
+        elif op in ("GlobalAveragePool", "GlobalMaxPool"):
+            kind = "globalavgpool" if op == "GlobalAveragePool" else "globalmaxpool"
+            fields = {}
+        elif op == "Gemm":
+            kind, fields = "dense", self.gemm_fields(node, a)
+        elif op == "MatMul":
+            kind, fields = "dense", self.matmul_fields(node)
+        elif op == "BatchNormalization":
+            kind, fields = "batchnorm", {}
+        elif op in _ACTIVATIONS:
+            kind, fields = _ACTIVATIONS[op], {}
+            if op == "Softmax" and a.get("axis", -1) not in (-1, 1):
+                return self.unsupported_op(node, "softmax over an axis other than the channels")
+        elif op == "Clip":
+            low = self.g.scalar(node.input[1]) if len(node.input) > 1 else a.get("min")
+            high = self.g.scalar(node.input[2]) if len(node.input) > 2 else a.get("max")
+            if low == 0 and high == 6:
+                kind, fields = "relu6", {}
+            elif low == 0 and high is None:
+                kind, fields = "relu", {}
+            else:
+                return self.unsupported_op(node, f"Clip to [{low}, {high}] (only [0, 6], relu6, is known)")
+        elif op == "Flatten":
+            if a.get("axis", 1) != 1:
+                return self.unsupported_op(node, "Flatten from an axis other than 1")
+            kind, fields = "flatten", {}
+        elif op == "Reshape":
+            target = self.g.scalar(node.input[1]) if len(node.input) > 1 else None
+            if isinstance(target, list) and len(target) == 2 and target[1] == -1 or \
+                    isinstance(target, list) and len(target) == 2 and target[0] in (1, -1, 0):
+                kind, fields = "flatten", {}
+            else:
+                return self.unsupported_op(node, f"Reshape to {target!r} (only flattening to "
+                                                 "[batch, features] is followed)")
+        elif op == "Dropout":
+            ratio = self.g.scalar(node.input[1]) if len(node.input) > 1 and node.input[1] else a.get("ratio", 0.5)
+            kind, fields = "dropout", {"rate": float(ratio) if isinstance(ratio, (int, float)) else 0.5}
+        elif op == "LRN":
+            kind, fields = "lrn", {"size": int(a.get("size", 5))}
+        elif op in _PASS:
+            kind, fields = _PASS[op], {}
+        elif op == "Pad":
+            return self.pad(node, a)
+        else:
+            return self.unsupported_op(node)
+        if kind is None:
+            return None
+        if self.pending_pad is not None:
+            pad_node, pads = self.pending_pad
+            self.pending_pad = None
+            if kind not in ("conv", "maxpool", "avgpool") or fields.get("padding") == "same":
+                self.problem(pad_node, "unsupported-op", f"Pad node {pad_node.name!r} is followed by "
+                             f"{op}, into which it cannot be folded",
+                             hint="archcalc folds zero padding into the next convolution or pooling")
+            else:
+                old = fields.get("padding", [0, 0, 0, 0])
+                fields["padding"] = [x + y for x, y in zip(old, pads)]
+        name = self.name(node)
+        entry = {kind: dict(fields, name=name) if fields is not None else {"name": name}}
+        self.marks[id(entry)] = self.mark(node)
+        return entry
+
+    def unsupported_op(self, node, why: str = ""):
+        key = node.op_type if not why else f"{node.op_type} ({why})"
+        self.unsupported[key] += 1
+        self.first_unsupported.setdefault(key, node)
+        return None
+
+    def pad(self, node, a):
+        pads = self.g.scalar(node.input[1]) if len(node.input) > 1 else a.get("pads")
+        mode = a.get("mode", "constant")
+        if isinstance(mode, bytes):
+            mode = mode.decode()
+        value = self.g.scalar(node.input[2]) if len(node.input) > 2 and node.input[2] else 0
+        if mode != "constant" or value not in (0, 0.0) or not isinstance(pads, list) or len(pads) != 8 \
+                or any(pads[i] for i in (0, 1, 4, 5)):
+            return self.unsupported_op(node, "only zero padding of height and width is followed")
+        # ONNX pads: [n, c, h, w begins, n, c, h, w ends] -> [top, bottom, left, right]
+        self.pending_pad = (node, [int(pads[2]), int(pads[6]), int(pads[3]), int(pads[7])])
+        return None
+
+    def window(self, a, kernel):
+        pads = list(a.get("pads", [0, 0, 0, 0]))
+        auto = a.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else auto
+        if auto == "SAME_UPPER":
+            padding = "same"
+        elif auto in ("NOTSET", "VALID"):
+            padding = [int(pads[0]), int(pads[2]), int(pads[1]), int(pads[3])] if len(pads) == 4 else None
+        else:
+            padding = None
+        return {"stride": list(a.get("strides", [1, 1])), "padding": padding}
+
+    def conv_fields(self, node, a):
+        w = self.g.weight_shape(node.input[1]) if len(node.input) > 1 else None
+        if w is None or len(w) != 4:
+            return self.unsupported_op(node, "not a 2-D convolution with a known weight shape")
+        fields = {"filters": int(w[0]), "kernel": [int(w[2]), int(w[3])]}
+        window = self.window(a, fields["kernel"])
+        if window["padding"] is None:
+            return self.unsupported_op(node, "auto_pad SAME_LOWER")
+        fields.update(window)
+        fields["dilation"] = list(a.get("dilations", [1, 1]))
+        fields["groups"] = int(a.get("group", 1))
+        fields["bias"] = len(node.input) > 2 and bool(node.input[2])
+        return fields
+
+    def pool_fields(self, node, a):
+        kernel = list(a.get("kernel_shape", []))
+        if len(kernel) != 2:
+            return self.unsupported_op(node, "not a 2-D pooling")
+        if any(d != 1 for d in a.get("dilations", [1, 1])):
+            return self.unsupported_op(node, "dilated pooling")
+        fields = {"size": kernel}
+        window = self.window(a, kernel)
+        if window["padding"] is None:
+            return self.unsupported_op(node, "auto_pad SAME_LOWER")
+        fields.update(window)
+        fields["ceil"] = bool(a.get("ceil_mode", 0))
+        return fields
+
+    def gemm_fields(self, node, a):
+        b = self.g.weight_shape(node.input[1])
+        if a.get("transA", 0) or b is None or len(b) != 2:
+            return self.unsupported_op(node, "a Gemm whose second input is not a weight matrix")
+        units = b[0] if a.get("transB", 0) else b[1]
+        return {"units": int(units), "bias": len(node.input) > 2 and bool(node.input[2])}
+
+    def matmul_fields(self, node):
+        b = self.g.weight_shape(node.input[1]) if node.input[1] in self.g.constant else None
+        if b is None or len(b) != 2:
+            return self.unsupported_op(node, "a product of two activations")
+        return {"units": int(b[1]), "bias": False}
+
+    # -- the graph to nested sequences ---------------------------------------------------
+    def chain(self, tensor: str, first=None):
+        """Entries from ``tensor`` (or from node ``first``, which consumes it) until the graph
+        ends or a merge node is reached. Returns (entries, last tensor, merge node or None)."""
+        entries: list = []
+        node = first
+        while True:
+            if node is None:
+                consumers = self.g.consumers.get(tensor, [])
+                if len(consumers) == 0:
+                    return entries, tensor, None
+                if len(consumers) > 1:
+                    merge, parallel = self.fork(tensor, consumers)
+                    if merge is None:
+                        return entries, tensor, None
+                    entries.append(parallel)
+                    tensor = merge.output[0]
+                    continue
+                node = consumers[0]
+            if len(self.g.data_inputs(node)) > 1:
+                return entries, tensor, node
+            if node.op_type in _MERGES and len(self.g.data_inputs(node)) == 1:
+                # an Add or Mul with a constant: a bias or a scale archcalc cannot see as a layer
+                self.unsupported_op(node, "with a constant operand")
+            else:
+                entry = self.entry(node)
+                if entry is not None:
+                    entries.append(entry)
+            tensor = node.output[0]
+            node = None
+
+    def fork(self, tensor, consumers):
+        branches = []
+        merges = []
+        for consumer in consumers:
+            if len(self.g.data_inputs(consumer)) > 1:
+                branches.append(([], tensor))
+                merges.append(consumer)
+            else:
+                entries, end, merge = self.chain(tensor, consumer)
+                branches.append((entries, end))
+                merges.append(merge)
+        merge = merges[0]
+        if merge is None or any(m is not merge for m in merges):
+            self.problem(consumers[0], "not-series-parallel",
+                         f"the tensor {_printable(tensor)!r} feeds {len(consumers)} nodes whose paths do not "
+                         "meet again at one Add, Mul or Concat",
+                         hint="archcalc follows graphs made of sequences and branches that merge "
+                              "again; export the model without side outputs")
+            return None, None
+        inputs = self.g.data_inputs(merge)
+        ordered = []
+        remaining = list(branches)
+        for name in inputs:
+            for i, (entries, end) in enumerate(remaining):
+                if end == name:
+                    ordered.append(entries)
+                    del remaining[i]
+                    break
+        if remaining or len(ordered) != len(inputs):
+            self.problem(merge, "not-series-parallel",
+                         f"{merge.op_type} node {merge.name!r} merges tensors that do not all come from "
+                         f"the fork at {_printable(tensor)!r}")
+            return None, None
+        op = _MERGES.get(merge.op_type)
+        attrs = self.g.attrs(merge)
+        if op is None or (op == "concat" and attrs.get("axis") not in (1, -3)):
+            self.unsupported_op(merge, "a merge archcalc does not know" if op is None else
+                                "concatenation along an axis other than the channels")
+            return merge, {"identity": {"name": self.name(merge)}}
+        entry = {"parallel": {"name": self.name(merge), "merge": op, "branches": ordered}}
+        self.marks[id(entry)] = self.mark(merge)
+        return merge, entry
+
+
+def _listing(model, graph, file: str) -> str:
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    lines = [f"# ONNX model {os.path.basename(file)}: ir {model.ir_version}, opset {opset}, "
+             f"producer {_printable(model.producer_name)} {_printable(model.producer_version)}".rstrip()]
+    for node in graph.node:
+        inputs = ", ".join(_printable(i) for i in node.input)
+        outputs = ", ".join(_printable(o) for o in node.output)
+        lines.append(f"{node.op_type} {_printable(node.name)!s}: ({inputs}) -> ({outputs})")
+    return "\n".join(lines) + "\n"
+
+
+def read(path: str, input_shape=None) -> Document:
+    """The spec values of an ONNX model. Raises OnnxUnavailable or NotOnnx; everything else
+    about the model becomes a located diagnostic."""
+    onnx = _onnx()
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several types for bad bytes
+        raise NotOnnx(f"{path!r} is not a readable ONNX model ({type(exc).__name__})") from None
+    graph = model.graph
+    if not graph.node:
+        raise NotOnnx(f"{path!r} holds no ONNX graph")
+    text = _listing(model, graph, path)
+    top = Mark(path, 1, 1)
+    doc = Document(path, text)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is not None and opset not in OPSETS:
+        doc.diagnostics.append(make("unknown-opset", f"the model uses opset {opset}; archcalc knows opsets "
+                                    f"{OPSETS.start} to {OPSETS.stop - 1}", top,
+                                    hint="convert it with onnx.version_converter, or export again "
+                                         "with a known opset"))
+        return doc
+    g = _Graph(onnx, graph)
+    inputs = [i for i in graph.input if i.name not in g.constant]
+    if len(inputs) != 1:
+        doc.diagnostics.append(make("unsupported-op", f"the model has {len(inputs)} data inputs; archcalc "
+                                    "follows models with one", top))
+        return doc
+    shape, problem = _input_shape(inputs[0], input_shape)
+    if problem:
+        doc.diagnostics.append(make("symbolic-input", problem, top,
+                                    hint="give the input size with --input, e.g. --input 224x224x3"))
+        return doc
+    converter = _Converter(g, path)
+    layers, _end, dangling = converter.chain(inputs[0].name)
+    if dangling is not None:
+        converter.problem(dangling, "not-series-parallel",
+                          f"{dangling.op_type} node {dangling.name!r} merges a tensor of the main path "
+                          "with one from elsewhere")
+    for key, count in sorted(converter.unsupported.items()):
+        node = converter.first_unsupported[key]
+        times = f" ({count} nodes, the first here)" if count > 1 else ""
+        converter.problem(node, "unsupported-op", f"archcalc cannot follow the ONNX op {key}{times}",
+                          hint="every op archcalc knows is listed in docs/import.md; the model's "
+                               "figures would be incomplete, so none are given")
+    doc.diagnostics.extend(converter.problems)
+    if converter.problems:
+        return doc
+    name = os.path.splitext(os.path.basename(path))[0]
+    title = f"{_printable(graph.name)}, imported from {os.path.basename(path)}".lstrip(", ")
+    spec = {"name": name, "title": title,
+            "input": list(shape), "layers": layers}
+    doc.root = located(spec, top, converter.marks)
+    return doc
+
+
+def _input_shape(value_info, override):
+    """[H, W, C] or [N] from an NCHW or (N, F) input; (shape, None) or (None, problem)."""
+    if override is not None:
+        return tuple(override), None
+    dims = value_info.type.tensor_type.shape.dim
+    sizes = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in dims]
+    if len(sizes) not in (2, 4):
+        return None, f"the input {value_info.name!r} has {len(sizes)} dimensions; archcalc reads (N, C, H, W) or (N, F)"
+    symbolic = [str(s) for s in sizes[1:] if not isinstance(s, int)]
+    if symbolic:
+        return None, (f"the input {_printable(value_info.name)!r} has symbolic dimensions "
+                      f"({', '.join(symbolic)}) besides the batch")
+    if len(sizes) == 4:
+        return (sizes[2], sizes[3], sizes[1]), None
+    return (sizes[1],), None
