@@ -28,10 +28,11 @@ class LayerResult:
     """One leaf layer as analysed. ``path`` is the tuple of enclosing scope names."""
 
     __slots__ = ("name", "kind", "input", "output", "params", "buffers", "macs", "fields",
-                 "line", "column", "depth", "path", "activations", "field", "trainable", "frozen")
+                 "line", "column", "depth", "path", "activations", "field", "trainable", "frozen",
+                 "connections")
 
     def __init__(self, name, kind, input, output, params, buffers, macs, fields, line, column, depth,
-                 path, activations=0, field=None, trainable=None, frozen=False):
+                 path, activations=0, field=None, trainable=None, frozen=False, connections=0):
         self.name = name
         self.kind = kind
         self.input = input
@@ -50,6 +51,7 @@ class LayerResult:
         # true`, itself or a composite around it) or its kind fixes them (rbf)
         self.trainable = params if trainable is None else trainable
         self.frozen = frozen
+        self.connections = connections  # LeCun et al.'s figure: inputs seen plus bias, per unit
         self.field = field  # the receptive field as metrics.py's plain tuple; see receptive_field
 
     @property
@@ -125,15 +127,20 @@ class Totals:
 
     __slots__ = ("params", "buffers", "macs", "depth", "layers", "activations", "merge_activations",
                  "peak_activations", "input_values", "batch", "dtype", "bytes_per_value",
-                 "trainable_params")
+                 "trainable_params", "connections", "show_connections")
 
     def __init__(self, params: int = 0, buffers: int = 0, macs: int = 0, depth: int = 0,
                  layers: int = 0, activations: int = 0, merge_activations: int = 0,
                  peak_activations: int = 0, input_values: int = 0, batch: int = 1,
-                 dtype: str = "fp32", bytes_per_value: int = 4, trainable_params: int | None = None):
+                 dtype: str = "fp32", bytes_per_value: int = 4, trainable_params: int | None = None,
+                 connections: int = 0):
         self.params = params                        # every parameter, trained or not
         # the parameters training updates (frozen layers and fixed kinds excluded)
         self.trainable_params = params if trainable_params is None else trainable_params
+        # LeCun et al.'s "connections" (see docs/metrics.md): reported (JSON totals, `expect`
+        # checks, diff) only for a spec that pins it or when asked (`show --connections`)
+        self.connections = connections
+        self.show_connections = False
         self.buffers = buffers
         self.macs = macs
         self.depth = depth
@@ -155,11 +162,14 @@ class Totals:
 
     def as_dict(self) -> dict:
         b = self.bytes_per_value
-        return {"params": self.params, "trainable_params": self.trainable_params,
-                "buffers": self.buffers, "macs": self.macs,
-                "flops": self.flops, "depth": self.depth, "layers": self.layers,
-                "activations": self.activations, "activation_bytes": self.activations * b,
-                "param_bytes": self.params * b, "peak_activation_bytes": self.peak_activations * b}
+        values = {"params": self.params, "trainable_params": self.trainable_params}
+        if self.show_connections:
+            values["connections"] = self.connections
+        values.update({"buffers": self.buffers, "macs": self.macs,
+                       "flops": self.flops, "depth": self.depth, "layers": self.layers,
+                       "activations": self.activations, "activation_bytes": self.activations * b,
+                       "param_bytes": self.params * b, "peak_activation_bytes": self.peak_activations * b})
+        return values
 
 
 class Analysis:

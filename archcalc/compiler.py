@@ -373,6 +373,10 @@ class Compiler:
             ok = ok and good
             values[key] = value
             field_marks[key] = vmark
+            if isinstance(raw, LList):
+                # a rule may point at one item (row 3 of a connection table)
+                for i, item_mark in enumerate(raw.item_marks):
+                    field_marks[(key, i)] = item_mark
         for key, spec in kind.fields.items():
             if key not in values:
                 if spec.required and ok:

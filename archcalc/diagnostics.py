@@ -148,6 +148,10 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                            "kernel or stride, or feed a larger input."),
     "groups-mismatch": (ERROR, "groups must divide both input channels and filters",
                         "Grouped convolution splits channels evenly into groups."),
+    "table-mismatch": (ERROR, "a conv's connection table does not fit its shapes",
+                       "A connection table has one row per filter, each listing input-channel indices "
+                       "below the input's channel count; it replaces `groups`, so the two cannot be "
+                       "combined."),
     "needs-flat-input": (ERROR, "a dense layer received a volume",
                          "Insert `flatten` (or a global pooling layer) before the dense layer."),
     "needs-volume": (ERROR, "a spatial layer received a flat vector",

@@ -345,6 +345,9 @@ def compare(a: Analysis, b: Analysis, mode: str | None = None) -> Diff:
         mode, reason = guess_mode(a, b)
     else:
         reason = f"--mode {mode}"
+    if a.totals.show_connections or b.totals.show_connections:
+        # connections are computed for every network; one side's figure makes both comparable
+        a.totals.show_connections = b.totals.show_connections = True
     changes = align(a.layers, b.layers) if mode == "versions" else None
     return Diff(a, b, mode, reason, _totals(a, b), _breakdown(a, b), (ladder(a), ladder(b)), changes)
 

@@ -42,7 +42,7 @@ from .metrics import (
 from .source import Document, LList, LMap
 
 TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect")
-TOTAL_KEYS = ("params", "trainable_params", "buffers", "macs", "flops", "depth", "layers", "output",
+TOTAL_KEYS = ("params", "trainable_params", "connections", "buffers", "macs", "flops", "depth", "layers", "output",
               "max_params", "max_macs", "max_flops")
 
 
@@ -89,7 +89,7 @@ class _Evaluator:
         self.record = not probing
         self.after_softmax = False
         self.params = self.buffers = self.macs = 0
-        self.trainable = 0
+        self.trainable = self.connections = 0
         self.frozen = 0  # how many enclosing composites are `frozen: true`
         # Memory, in values for one sample (metrics.py). The state walked is
         # (shape, depth, receptive field, held): `held` marks a tensor that a branch point
@@ -164,10 +164,13 @@ class _Evaluator:
                 out, kind.params(shape, out, fields), kind.buffers(shape, out, fields),
                 kind.macs(shape, out, fields),
                 kind.trainable(shape, out, fields) if kind.trainable is not None else None,
+                kind.connections(shape, out, fields) if kind.connections is not None else None,
                 tuple(kind.warnings(shape, out, fields)) if kind.warnings is not None else (),
                 prod(out) if kind.group in STORED_GROUPS else 0,
                 effective_window(kind.window(shape, fields)) if kind.window is not None else ())
-        out, params, buffers, macs, trainable, warnings, stored, axes = rule
+        out, params, buffers, macs, trainable, connections, warnings, stored, axes = rule
+        if connections is None:
+            connections = macs
         frozen = node.frozen or self.frozen > 0
         if frozen:
             trainable = 0
@@ -182,6 +185,7 @@ class _Evaluator:
             self.check_expect(node, out, name)
         self.params += params
         self.trainable += trainable
+        self.connections += connections
         self.buffers += buffers
         self.macs += macs
         if stored:
@@ -197,7 +201,7 @@ class _Evaluator:
             mark = node.mark
             self.layers.append(LayerResult(name, kind.name, shape, out, params, buffers, macs, fields,
                                            mark.line, mark.column, depth, scope.path, stored, field,
-                                           trainable, frozen))
+                                           trainable, frozen, connections))
         else:
             self.layers.append(None)
         return (out, depth, field, held)
@@ -547,11 +551,14 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     analysis.spans = evaluator.spans
     analysis.output = out[0] if out else None
     analysis.totals = Totals(params=evaluator.params, buffers=evaluator.buffers, macs=evaluator.macs,
-                             trainable_params=evaluator.trainable,
+                             trainable_params=evaluator.trainable, connections=evaluator.connections,
                              depth=out[1] if out else max((l.depth for l in evaluator.layers), default=0),
                              layers=len(evaluator.layers), activations=evaluator.activations,
                              merge_activations=evaluator.merge_activations,
                              peak_activations=evaluator.peak, input_values=prod(shape) if shape else 0)
+    expect = root.get("expect")
+    if isinstance(expect, LMap) and "connections" in expect:
+        analysis.totals.show_connections = True  # the spec has a connections figure
     if out is not None:
         _check_totals(root, analysis, diagnostics, pinned=input_shape is None)
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:

@@ -37,10 +37,13 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv")
 @click.option("--memory", is_flag=True,
               help="Table: add an activation-memory column and memory/training footer lines.")
 @click.option("--rf", is_flag=True, help="Table: add a receptive-field column (size/jump, in pixels).")
+@click.option("--connections", is_flag=True,
+              help="Add LeCun et al.'s connections figure (inputs each unit sees, plus its bias): a "
+                   "table column and total, and `connections` in JSON totals and layers.")
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
                    "the table.")
-def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, chart):
+def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, connections, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
         fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
@@ -52,8 +55,10 @@ def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, chart):
     from ..render import reporter
 
     apply_batch(analysis, batch, dtype)
+    if connections:
+        analysis.totals.show_connections = True
     options = {"depth": depth, "width": width, "batch": batch, "dtype": dtype, "memory": memory,
-               "rf": rf}
+               "rf": rf, "connections": connections}
     if chart:
         from ..render import chart as chart_reporter
 

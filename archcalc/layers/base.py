@@ -203,7 +203,15 @@ class LayerKind:
                                          fixed by design (LeNet-5's RBF centres) returns 0; any
                                          layer can also be frozen with the common `frozen: true`
     macs(inp, out, fields) -> int        multiply-accumulates
+    connections(inp, out, fields) -> int LeCun et al.'s "connections" (1998): for every output
+                                         unit, the inputs it sees plus its bias; None (the
+                                         default) means the MACs (0 for weightless kinds)
     describe(fields) -> str              the settings shown in tables ("3×3/1, same")
+    explain(layer) -> dict | None        `archcalc explain`'s arithmetic for the kind's own
+                                         figures: {"params": "60·5·5 + 16", ...}, each written
+                                         without its result (explain appends "= 1,516"), or
+                                         (arithmetic, note); other keys are lines of their own;
+                                         None or a missing key falls back to the generic lines
     warnings(inp, out, fields) -> iter   (code, message, hint) tuples for suspicious-but-legal use
     weighted                             counts towards `depth`
     window(inp, fields) -> axes | None   the spatial window per axis, ((e, s, p_begin), (e, s,
@@ -212,14 +220,15 @@ class LayerKind:
     """
 
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
-                 "warnings", "weighted", "window", "group", "trainable")
+                 "warnings", "weighted", "window", "group", "trainable", "connections", "explain")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
                  macs: Callable = _zero, describe: Callable = _no_settings,
                  warnings: Callable | None = None, weighted: bool = False,
                  window: Callable | None = None, group: str = "other",
-                 trainable: Callable | None = None):
+                 trainable: Callable | None = None, connections: Callable | None = None,
+                 explain: Callable | None = None):
         self.name = name
         self.doc = doc
         self.fields = fields if fields is not None else {}
@@ -233,6 +242,8 @@ class LayerKind:
         self.weighted = weighted
         self.window = window
         self.trainable = trainable
+        self.connections = connections
+        self.explain = explain
         self.group = group  # for breakdowns: conv, dense, norm, pool, activation, other
 
     @property

@@ -9,6 +9,8 @@ from . import window
 from .activations import ACTIVATION_FIELD
 from .base import (
     BOOL,
+    FieldError,
+    FieldType,
     PADDING,
     PAIR,
     POSITIVE_INT,
@@ -25,7 +27,7 @@ def resolve_axes(inp, f, kernel_key: str):
     kh, kw = f[kernel_key]
     sh, sw = f["stride"] or f[kernel_key]
     dh, dw = f.get("dilation") or (1, 1)
-    pad = f["padding"]
+    pad = f.get("padding", (0, 0, 0, 0))  # kinds without a padding field pad nothing
     if pad == "same":
         pt, pb_ = window.same_padding(inp[0], window.effective_kernel(kh, dh), sh)
         pl, pr = window.same_padding(inp[1], window.effective_kernel(kw, dw), sw)
@@ -58,8 +60,57 @@ def window_shape(inp, f, kernel_key: str, what: str, ceil: bool = False):
     return out
 
 
+def _table(v):
+    """A connection table: one list of input-channel indices per filter (LeNet-5's Table I)."""
+    expected = "a connection table: one list of input-channel indices per filter, e.g. [[0, 1, 2], [1, 2, 3]]"
+    if not isinstance(v, list) or not v:
+        raise FieldError(expected, v)
+    rows = []
+    for row in v:
+        if not isinstance(row, list) or not row or not all(isinstance(i, int) and not isinstance(i, bool)
+                                                           for i in row):
+            raise FieldError(expected, v)
+        if any(i < 0 for i in row) or len(set(row)) != len(row):
+            raise FieldError("a connection table whose rows list distinct non-negative channel indices", v,
+                             code="bad-value")
+        rows.append(tuple(row))
+    return tuple(rows)
+
+
+TABLE = FieldType("connection table", _table, {
+    "type": "array", "minItems": 1,
+    "items": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}}})
+
+
+def links(inp, f) -> int:
+    """Input channels summed over the filters: Σ_j |table_j|, or filters·C/groups."""
+    if f.get("table") is not None:
+        return sum(len(row) for row in f["table"])
+    return f["filters"] * (inp[2] // f["groups"])
+
+
+def _check_table(c, f):
+    table, filters = f["table"], f["filters"]
+    if f["groups"] != 1:
+        raise RuleError("table-mismatch", f"a connection table and groups: {f['groups']} cannot be combined: "
+                        "the table already says which channels each filter sees",
+                        hint="drop `groups` (a grouped conv is the table with contiguous blocks)", field="groups")
+    if len(table) != filters:
+        raise RuleError("table-mismatch", f"the connection table has {len(table)} row"
+                        f"{'s' if len(table) != 1 else ''} but the conv has {filters} filters",
+                        hint="give one row per filter: the input channels that filter sees", field="table")
+    for j, row in enumerate(table):
+        bad = [i for i in row if i >= c]
+        if bad:
+            raise RuleError("table-mismatch", f"connection table row {j} (filter {j}) names input channel "
+                            f"{bad[0]}, but the input has {c} channels (indices 0 to {c - 1})",
+                            hint="indices count the input's channels from 0", field=("table", j))
+
+
 def shape(inp, f):
     require_volume(inp, "conv")
+    if f.get("table") is not None:
+        _check_table(inp[2], f)
     c, filters, groups = inp[2], f["filters"], f["groups"]
     if c % groups or filters % groups:
         bad = []
@@ -78,13 +129,17 @@ def shape(inp, f):
 
 def params(inp, out, f):
     kh, kw = f["kernel"]
-    weights = kh * kw * (inp[2] // f["groups"]) * f["filters"]
-    return weights + (f["filters"] if f["bias"] else 0)
+    return kh * kw * links(inp, f) + (f["filters"] if f["bias"] else 0)
 
 
 def macs(inp, out, f):
     kh, kw = f["kernel"]
-    return out[0] * out[1] * out[2] * kh * kw * (inp[2] // f["groups"])
+    return out[0] * out[1] * kh * kw * links(inp, f)
+
+
+def connections(inp, out, f):
+    """LeCun et al.'s count: every input an output unit sees, plus its bias."""
+    return macs(inp, out, f) + (out[0] * out[1] * out[2] if f["bias"] else 0)
 
 
 def window_warnings(inp, out, f, kernel_key: str, what: str, ceil: bool = False):
@@ -214,7 +269,33 @@ def describe(f):
         text += f", dil {f['dilation'][0]}"
     if f["groups"] != 1:
         text += f", g{f['groups']}"
+    if f.get("table") is not None:
+        text += f", table {sum(len(row) for row in f['table'])} links"
     return text + describe_bias_activation(f)
+
+
+def explain(layer):
+    """The connection table's arithmetic (LeNet-5's C3: 60 map-to-map links × 25 + 16), and
+    LeCun et al.'s connections, which the generic explanation does not write out."""
+    f, out = layer.fields, layer.output
+    kh, kw = f["kernel"]
+    c, filters = layer.input[2], f["filters"]
+    bias = f" + {filters}" if f["bias"] else ""
+    table = f.get("table")
+    if table is None:
+        seen = f"{kh}·{kw}·{c // f['groups']}"
+        return {"connections": f"{out[0]}·{out[1]}·{filters}·({seen}{' + 1' if f['bias'] else ''})"}
+    tally: dict[int, int] = {}
+    for row in table:
+        tally[len(row)] = tally.get(len(row), 0) + 1
+    total = sum(len(row) for row in table)
+    said = ", ".join(f"{n} filter{'s' if n != 1 else ''} see{'' if n != 1 else 's'} {k} input map"
+                     f"{'s' if k != 1 else ''}" for k, n in tally.items())
+    return {"table": f"{said}: {' + '.join(f'{n}·{k}' for k, n in tally.items())} = {total} "
+                     f"map-to-map links (of {filters}·{c} = {filters * c})",
+            "params": f"{total}·{kh}·{kw}{bias}",
+            "MACs": f"{out[0]}·{out[1]}·({total}·{kh}·{kw})",
+            "connections": f"{out[0]}·{out[1]}·({total}·{kh}·{kw}{bias})"}
 
 
 CONV = LayerKind(
@@ -231,11 +312,15 @@ CONV = LayerKind(
         "groups": field_(POSITIVE_INT, 1, doc="channel groups; must divide input channels and filters"),
         "bias": field_(BOOL, True, doc="add a bias per filter"),
         "activation": ACTIVATION_FIELD,
+        "table": field_(TABLE, None, doc="connection table: per filter, the input channels it sees "
+                                         "(LeNet-5's Table I); params and MACs follow it"),
     },
     shape=shape,
     params=params,
     macs=macs,
+    connections=connections,
     describe=describe,
+    explain=explain,
     warnings=lambda inp, out, f: window_warnings(inp, out, f, "kernel", "conv"),
     weighted=True,
     window=lambda inp, f: window_axes(inp, f, "kernel"),

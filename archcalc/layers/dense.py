@@ -38,6 +38,11 @@ def macs(inp, out, f):
     return features(inp) * f["units"]
 
 
+def connections(inp, out, f):
+    """LeCun et al.'s count: every input a unit sees, plus its bias."""
+    return features(inp) * f["units"] + (f["units"] if f["bias"] else 0)
+
+
 def describe(f):
     return f"{f['units']} units" + describe_bias_activation(f)
 
@@ -54,7 +59,10 @@ DENSE = LayerKind(
     shape=shape,
     params=params,
     macs=macs,
+    connections=connections,
     describe=describe,
+    explain=lambda layer: {"connections": f"{layer.fields['units']}·({features(layer.input)}"
+                                          f"{' + 1' if layer.fields['bias'] else ''})"},
     weighted=True,
     group="dense",
 )

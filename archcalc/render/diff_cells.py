@@ -120,6 +120,9 @@ def _value_text(value) -> str:
     if value is None:
         return "none"
     if isinstance(value, (tuple, list)):
+        if value and all(isinstance(v, (tuple, list)) for v in value):
+            # a table of rows (a conv's connection table): its size, not its text
+            return f"{len(value)} rows, {sum(len(v) for v in value)} entries"
         if value and len(set(value)) == 1:
             return str(value[0])
         return "×".join(str(v) for v in value)

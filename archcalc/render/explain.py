@@ -123,7 +123,7 @@ def _macs_lines(layer, batch: int) -> list[str]:
         return [_line("MACs", f"{scale}{features(inp)}·{f['units']} = {layer.macs:,}")]
     if layer.macs:
         return [_line("MACs", f"{layer.macs:,}")]
-    return [_line("MACs", "0 (only conv and dense layers count multiply-accumulates)")]
+    return [_line("MACs", "0 (by the counting convention only weight layers multiply-accumulate)")]
 
 
 def _activation_lines(layer, totals) -> list[str]:
@@ -181,14 +181,43 @@ def diagnostic_lines(diagnostics, width: int) -> list[str]:
     return lines
 
 
+_RESULTS = {"params": "params", "MACs": "macs", "connections": "connections"}
+
+
+def _kind_lines(layer, batch: int):
+    """The kind's own arithmetic (its ``explain`` rule), with the engine's results appended:
+    {label: lines}. Empty when the kind has no rule, or none for this layer."""
+    rule = REGISTRY[layer.kind].explain
+    texts = rule(layer) if rule is not None else None
+    if not texts:
+        return {}
+    out = {}
+    for label, text in texts.items():
+        attribute = _RESULTS.get(label)
+        if attribute is None:
+            out[label] = [_line(label, text)]
+            continue
+        scale = f"{batch}·" if label == "MACs" and batch != 1 else ""
+        text, note = text if isinstance(text, tuple) else (text, "")
+        note = f" ({note})" if note else ""
+        out[label] = [_line(label, f"{scale}{text} = {getattr(layer, attribute):,}{note}")]
+    return out
+
+
 def explain_layer(layer, analysis, width: int = 100) -> str:
     kind = REGISTRY[layer.kind]
     settings = kind.describe(layer.fields)
     head = f"{layer.name}: {layer.kind}" + (f" {settings}" if settings else "") + f"  (line {layer.line})"
     lines = [head, _line("input", numbers.shape(layer.input))]
     lines += _output_lines(layer)
-    lines += _params_lines(layer)
-    lines += _macs_lines(layer, analysis.totals.batch)
+    own = _kind_lines(layer, analysis.totals.batch)
+    for label, rows in own.items():
+        if label not in _RESULTS:
+            lines += rows
+    lines += own.get("params") or _params_lines(layer)
+    lines += own.get("MACs") or _macs_lines(layer, analysis.totals.batch)
+    if analysis.totals.show_connections:
+        lines += own.get("connections") or [_line("connections", f"{layer.connections:,}")]
     lines += _activation_lines(layer, analysis.totals)
     lines += _field_lines(layer)
     lines += diagnostic_lines([d for d in analysis.diagnostics if d.layer == layer.name], width)

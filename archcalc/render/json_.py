@@ -15,9 +15,20 @@ def show_dict(analysis) -> dict:
         "output": list(analysis.output) if analysis.output else None,
         "totals": analysis.totals.as_dict(),
         "memory": memory_dict(analysis.totals),
-        "layers": [layer.as_dict() for layer in analysis.layers],
+        "layers": _layers(analysis),
         "diagnostics": [d.as_dict() for d in analysis.diagnostics],
     }
+
+
+def _layers(analysis) -> list:
+    if not analysis.totals.show_connections:
+        return [layer.as_dict() for layer in analysis.layers]
+    rows = []
+    for layer in analysis.layers:
+        row = layer.as_dict()
+        row["connections"] = layer.connections
+        rows.append(row)
+    return rows
 
 
 def render_show(analysis, options=None) -> str:

@@ -148,6 +148,7 @@ _COLUMNS = {
     "%M": Column("%M", right=True, style="dim"),
     "Acts": Column("Acts", right=True),  # --memory: bytes of stored activations (metrics.py)
     "RF": Column("RF", right=True),      # --rf: receptive field size/jump
+    "Conn": Column("Conn", right=True),  # --connections: LeCun et al.'s connections
 }
 _SHRINK_ORDER = ("Settings", "Layer", "Kind")
 
@@ -156,7 +157,8 @@ def render_show(analysis, options=None) -> str:
     options = options or {}
     width = console_width(options.get("width"))
     rows = list(_show_rows(analysis, options.get("depth")))
-    extra = ("Acts",) * bool(options.get("memory")) + ("RF",) * bool(options.get("rf"))
+    extra = ("Conn",) * bool(options.get("connections")) + ("Acts",) * bool(options.get("memory")) \
+        + ("RF",) * bool(options.get("rf"))
     for plan in _PLANS:
         columns = [_COLUMNS[title] for title in plan + extra]
         if minimum_width(columns, rows) <= width:
@@ -197,6 +199,7 @@ def _show_rows(analysis, depth):
                     "MACs": (numbers.human(macs), None),
                     "%M": (numbers.share(macs, totals.macs), None),
                     "Acts": (numbers.byte_size(sum(m.activations for m in members) * per_value), None),
+                    "Conn": (numbers.exact(sum(m.connections for m in members)), None),
                     "RF": ("", None)},
                    None if collapsed else "dim")
             continue
@@ -212,7 +215,8 @@ def _show_rows(analysis, depth):
                 "%M": (numbers.share(layer.macs, totals.macs) if layer.macs else "", None),
                 "Acts": (numbers.byte_size(layer.activations * per_value) if layer.activations else "",
                          None),
-                "RF": (_field_text(layer.receptive_field), None)},
+                "RF": (_field_text(layer.receptive_field), None),
+                "Conn": (numbers.exact(layer.connections) if layer.connections else "", None)},
                None)
 
 
@@ -276,6 +280,8 @@ def _footer(analysis) -> list:
         [("Params  ", "bold"), (params, None)],
         [("MACs    ", "bold"), (f"{numbers.human(t.macs):>8}  ({numbers.exact(t.macs)})   "
                                 f"FLOPs {numbers.human(t.flops)}", None)],
+    ] + ([[("Conns   ", "bold"), (f"{numbers.human(t.connections):>8}  ({numbers.exact(t.connections)})",
+                                  None)]] if t.show_connections else []) + [
         [("Shape   ", "bold"), (f"{numbers.shape(analysis.input)} → {numbers.shape(analysis.output)}   "
                                 f"depth {t.depth} weight layer{'s' if t.depth != 1 else ''}   "
                                 f"{t.layers} layer{'s' if t.layers != 1 else ''}", None)],

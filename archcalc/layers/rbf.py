@@ -1,0 +1,42 @@
+"""rbf — LeNet-5's output layer of Euclidean radial basis function units (LeCun et al. 1998,
+section II.B, equation 7): y_i = Σ_j (x_j − w_ij)².
+
+Each of `units` outputs holds a parameter vector as long as its input, chosen by hand and
+kept **fixed** (the paper's stylised 7×12 bitmaps of the ten digits): params in·units, of
+which none are trainable; MACs in·units (one squared difference per input and unit);
+connections in·units (no bias).
+"""
+from __future__ import annotations
+
+from .base import POSITIVE_INT, LayerKind, field_
+from .dense import features, shape
+
+
+def params(inp, out, f):
+    return features(inp) * f["units"]
+
+
+def explain(layer):
+    n, units = features(layer.input), layer.fields["units"]
+    return {"params": (f"{n}·{units}", f"a fixed {n}-value centre per unit, not trained"),
+            "MACs": (f"{n}·{units}", "one squared difference (x_j − w_ij)² per input and unit"),
+            "connections": (f"{n}·{units}", "no bias")}
+
+
+RBF = LayerKind(
+    name="rbf",
+    doc="Euclidean radial basis function units (LeNet-5's output): y_i = Σ_j (x_j − w_ij)², "
+        "with fixed, non-trainable centres w_i.",
+    primary="units",
+    fields={"units": field_(POSITIVE_INT, doc="number of output units (one fixed centre each)")},
+    shape=shape,
+    params=params,
+    macs=params,
+    trainable=lambda inp, out, f: 0,
+    describe=lambda f: f"{f['units']} units, fixed centres",
+    explain=explain,
+    weighted=True,
+    group="dense",
+)
+
+KINDS = [RBF]

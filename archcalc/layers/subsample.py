@@ -1,0 +1,69 @@
+"""subsample — LeNet-5's trainable subsampling (S2, S4; LeCun et al. 1998, section II.B).
+
+Each output unit averages a size×size window of one map, multiplies it by the map's
+trainable coefficient and adds the map's trainable bias (then a squashing function, the
+optional fused `activation`). Output by the window rule, channels kept; params 2 per map
+(coefficient and bias; 1 without bias); MACs 0, as for pooling and batchnorm's per-channel
+affine (the fvcore convention of contract section 3); connections per output unit: the
+window's inputs plus the bias, 14·14·6·(2·2 + 1) = 5,880 for S2.
+"""
+from __future__ import annotations
+
+from .activations import ACTIVATION_FIELD
+from .base import BOOL, PAIR, LayerKind, describe_bias_activation, field_, require_volume
+from .conv import window_axes, window_shape, window_warnings
+
+
+def shape(inp, f):
+    require_volume(inp, "subsample")
+    h, w = window_shape(inp, f, "size", "subsample")
+    return (h, w, inp[2])
+
+
+def params(inp, out, f):
+    return inp[2] * (2 if f["bias"] else 1)
+
+
+def connections(inp, out, f):
+    kh, kw = f["size"]
+    return out[0] * out[1] * out[2] * (kh * kw + (1 if f["bias"] else 0))
+
+
+def describe(f):
+    kh, kw = f["size"]
+    sh, sw = f["stride"] or f["size"]
+    return f"{kh}×{kw}/{sh if sh == sw else f'{sh}×{sw}'}" + describe_bias_activation(f)
+
+
+def explain(layer):
+    c = layer.input[2]
+    kh, kw = layer.fields["size"]
+    out = layer.output
+    bias = layer.fields["bias"]
+    return {"params": (f"{c}·{2 if bias else 1}",
+                       f"{'a coefficient and a bias' if bias else 'a coefficient'} per map"),
+            "connections": f"{out[0]}·{out[1]}·{out[2]}·({kh}·{kw}{' + 1' if bias else ''})"}
+
+
+SUBSAMPLE = LayerKind(
+    name="subsample",
+    doc="LeNet-5's trainable subsampling: the average of each window times a trainable "
+        "coefficient per map, plus a trainable bias per map.",
+    primary="size",
+    fields={
+        "size": field_(PAIR, (2, 2), doc="window size, int or [h, w]"),
+        "stride": field_(PAIR, None, doc="stride, int or [sh, sw]; defaults to the window size"),
+        "bias": field_(BOOL, True, doc="add a trainable bias per map"),
+        "activation": ACTIVATION_FIELD,
+    },
+    shape=shape,
+    params=params,
+    connections=connections,
+    describe=describe,
+    explain=explain,
+    warnings=lambda inp, out, f: window_warnings(inp, out, f, "size", "subsample"),
+    window=lambda inp, f: window_axes(inp, f, "size"),
+    group="pool",
+)
+
+KINDS = [SUBSAMPLE]
