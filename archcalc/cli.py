@@ -39,6 +39,18 @@ def shape_option(ctx, param, value):
     return None if value is None else parse_shape(value)
 
 
+def write_output(text: str, path: str | None):
+    """To standard output, or to the file ``path`` (-o); exit 2 when it cannot be written."""
+    if path is None or path == "-":
+        write(text)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        fail_usage(f"cannot write {path!r}: {exc.strerror or exc}")
+
+
 def fail_usage(message: str):
     click.echo(f"archcalc: error: {message}", err=True)
     sys.exit(EXIT_USAGE)

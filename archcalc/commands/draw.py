@@ -5,19 +5,15 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, UsageProblem, analyse_spec, fail_usage, shape_option, write
-
-
-def write_output(text: str, path: str | None):
-    """To standard output, or to ``path`` (exit 2 when it cannot be written)."""
-    if path is None or path == "-":
-        write(text)
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        fail_usage(f"cannot write {path!r}: {exc.strerror or exc}")
+from ..cli import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    UsageProblem,
+    analyse_spec,
+    fail_usage,
+    shape_option,
+    write_output,
+)
 
 
 def report_problems(analysis):

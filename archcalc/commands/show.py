@@ -13,16 +13,20 @@ from ..cli import (
     fail_usage,
     shape_option,
     write,
+    write_output,
 )
 from ..metrics import DTYPE_BYTES
 
-SHOW_FORMATS = ("table", "json", "markdown", "csv")
+SHOW_FORMATS = ("table", "json", "markdown", "csv", "html")
 
 
 @click.command()
 @click.argument("spec")
 @click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
-              show_default=True, help="Output format.")
+              show_default=True, help="Output format (html: one self-contained page with the "
+                                      "diagram, the table, bars and diagnostics).")
+@click.option("-o", "--output", "output", metavar="FILE", default=None,
+              help="Write to FILE instead of standard output (e.g. -o report.html).")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3 (the spec's `expect` pins "
                    "describe its own input and are then not checked; budgets are).")
@@ -43,7 +47,7 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv")
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
                    "the table.")
-def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, connections, chart):
+def show(spec, fmt, output, input_shape, depth, width, batch, dtype, memory, rf, connections, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
         fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
@@ -64,7 +68,7 @@ def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, connect
 
         write(chart_reporter.render_show(analysis, options))
     else:
-        write(reporter(fmt).render_show(analysis, options))
+        write_output(reporter(fmt).render_show(analysis, options), output)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)
 
 
