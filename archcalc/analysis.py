@@ -101,10 +101,13 @@ class Span:
     ``after`` is the number of groups opened before this span (a group and a span over the
     same leaves nest in that order). A repeat has ``times`` and ``first_end``, the end of its
     first iteration; a branch set has ``branches``, one (start, end) per branch in the order
-    written (start == end: the identity), and ``merge``. ``output`` is the shape it produces
+    written (start == end: the identity), and ``merge``. A ``join`` (merge ``sources`` by name)
+    and a ``from`` (the next entry reads ``sources[0]`` instead of the previous output) hold
+    no leaves: start == end, where they happen. ``output`` is the shape it produces
     (None when the walk stopped inside it)."""
 
-    __slots__ = ("kind", "start", "end", "after", "times", "first_end", "branches", "merge", "output")
+    __slots__ = ("kind", "start", "end", "after", "times", "first_end", "branches", "merge", "output",
+                 "sources")
 
     def __init__(self, kind: str, start: int, after: int):
         self.kind = kind
@@ -116,6 +119,7 @@ class Span:
         self.branches = None
         self.merge = None
         self.output = None
+        self.sources = None  # `join` (its inputs) and `from` (the tensor an entry reads): names
 
     def __repr__(self) -> str:
         return f"Span({self.kind!r}, {self.start}..{self.end})"

@@ -27,10 +27,12 @@ LEAF_KEYS = ("name", "expect")  # a kind without parameters has nothing to freez
 
 # ------------------------------------------------------------------------------ the node tree
 class Leaf:
-    __slots__ = ("kind", "fields", "name", "mark", "field_marks", "expect", "expect_mark", "frozen")
+    __slots__ = ("kind", "fields", "name", "mark", "field_marks", "expect", "expect_mark", "frozen",
+                 "source")
 
     def __init__(self, kind, fields, name, mark, field_marks, expect, expect_mark, frozen=False):
         self.frozen = frozen  # `frozen: true`: its parameters are not trained
+        self.source = None  # `from: NAME`: (name, mark) of the tensor this layer reads
         self.kind = kind
         self.fields = fields
         self.name = name
@@ -65,10 +67,13 @@ class Composite:
     """Repeat, parallel/residual or a block call (kind = the block's name)."""
 
     __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size", "frozen",
-                 "times", "body", "branches", "branch_names", "merge", "slices", "split")
+                 "times", "body", "branches", "branch_names", "merge", "slices", "split",
+                 "source", "sources")
 
     def __init__(self, kind, name, mark, expect, expect_mark):
         self.frozen = False       # `frozen: true` freezes every layer inside
+        self.source = None        # `from: NAME`: (name, mark) of the tensor it reads
+        self.sources = None       # join: [(name, mark), …] of the tensors it merges
         self.kind = kind
         self.name = name
         self.mark = mark
@@ -165,6 +170,7 @@ def _eval_expression(text: str, env: dict):
 # ------------------------------------------------------------------------------- compilation
 class Compiler:
     def __init__(self, blocks, diagnostics: list[Diagnostic]):
+        self.references: set[str] = set()  # every name a `from` or `join` reads
         self.blocks = blocks  # name -> (definition LMap, mark)
         self.diagnostics = diagnostics
         # A block body depends only on the block and its argument values, so it is compiled
@@ -273,6 +279,24 @@ class Compiler:
                                      "frozen", layer)
         return bool(ok and value)
 
+    def source_of(self, fields: LMap, env, kind, layer):
+        """`from: NAME` -> (NAME, mark), or None (absent or reported)."""
+        if "from" not in fields:
+            return None
+        return self.reference(fields["from"], fields.value_marks["from"], env, kind, layer)
+
+    def reference(self, raw, mark, env, kind, layer):
+        value, ok = self.resolve(raw, mark, env)
+        if not ok:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+            self.error("wrong-type", f"{kind} field `from` expects the name of an earlier layer, found "
+                       f"{describe_found(value)}", mark, layer=layer,
+                       hint="e.g. `from: conv1`, or `from: input` for the network's input")
+            return None
+        self.references.add(str(value))
+        return (str(value), mark)
+
     def expect_of(self, fields: LMap, env, kind, layer):
         if "expect" not in fields:
             return None, None
@@ -355,7 +379,7 @@ class Compiler:
         # `frozen` only where there is something to freeze
         common = COMMON_KEYS if kind.has_params else LEAF_KEYS
         for key, raw in fields.items():
-            if key in common:
+            if key in common or key == "from":
                 continue
             spec = kind.fields.get(key)
             kmark = fields.key_marks[key]
@@ -386,18 +410,22 @@ class Compiler:
                 values[key] = spec.default
         if not ok:
             return None
-        return Leaf(kind, values, name, mark, field_marks, expect, expect_mark,
+        leaf = Leaf(kind, values, name, mark, field_marks, expect, expect_mark,
                     self.frozen_of(fields, env, kind.name, name))
+        leaf.source = self.source_of(fields, env, kind.name, name)
+        return leaf
 
     def composite(self, kind, body, mark, body_mark, env, stack):
         if not isinstance(body, LMap):
             example = {"repeat": "{times: 2, layers: [...]}", "parallel": "{branches: [[...], [...]]}",
-                       "residual": "{layers: [...], shortcut: [...]}"}[kind]
+                       "residual": "{layers: [...], shortcut: [...]}",
+                       "join": "{from: [conv1, conv3], merge: concat}"}[kind]
             self.error("wrong-type", f"{kind} expects a mapping of fields, found {describe_found(body)}",
                        body_mark, hint=f"e.g. `- {kind}: {example}`")
             return None
-        accepted = {"repeat": ("times", "layers", "index"), "parallel": ("branches", "merge", "split"),
-                    "residual": ("layers", "shortcut")}[kind]
+        accepted = {"repeat": ("times", "layers", "index", "from"),
+                    "parallel": ("branches", "merge", "split", "from"),
+                    "residual": ("layers", "shortcut", "from"), "join": ("from", "merge")}[kind]
         for key in body:
             if key not in accepted and key not in COMMON_KEYS:
                 self.error("unknown-field", f"{kind} has no field {key!r}", body.key_marks[key],
@@ -408,8 +436,15 @@ class Compiler:
         node = Composite(kind, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(body, env, kind, name)
         for key in accepted:
-            if key not in body and key not in ("shortcut", "merge", "split", "index"):
+            if key not in body and key not in ("shortcut", "merge", "split", "index") and \
+                    (key != "from" or kind == "join"):
                 self.error("missing-field", f"{kind} requires the field `{key}`", mark, layer=name)
+                return None
+        if kind == "join":
+            return self.join(node, body, env, name)
+        if "from" in body:
+            node.source = self.source_of(body, env, kind, name)
+            if node.source is None:
                 return None
         if kind == "repeat":
             from .layers.base import POSITIVE_INT
@@ -476,6 +511,28 @@ class Compiler:
             return None
         return node
 
+    def join(self, node, body, env, name):
+        """`join: {from: [a, b, …], merge: concat}`: the named tensors, merged."""
+        raw, mark = body["from"], body.value_marks["from"]
+        if not isinstance(raw, LList) or len(raw) < 2:
+            self.error("wrong-type", f"join field `from` expects a list of two or more layer names, found "
+                       f"{describe_found(raw)}", mark, layer=name, hint="e.g. `from: [conv1, conv3]`")
+            return None
+        sources = [self.reference(item, item_mark, env, "join", name)
+                   for item, item_mark in zip(raw, raw.item_marks)]
+        if any(source is None for source in sources):
+            return None
+        merge = "concat"
+        if "merge" in body:
+            from .layers.base import choice
+
+            merge, ok = self.check_field(choice(*MERGES), body["merge"], body.value_marks["merge"], env,
+                                         "join", "merge", name)
+            if not ok:
+                return None
+        node.sources, node.merge, node.size = sources, merge, 1
+        return node
+
     def indexed_repeat(self, body, times, mark, env, stack, name):
         """`repeat` with `index: i`: the layers are compiled once per iteration with `i` bound to
         0, 1, …, and written out in place (a Seq the caller splices): no scope of its own, so
@@ -487,7 +544,7 @@ class Compiler:
                        f"{describe_found(var)}", imark, layer=name,
                        hint="e.g. `index: i`, then `name: \"${i + 1}\"` inside")
             return None
-        for key in COMMON_KEYS:
+        for key in COMMON_KEYS + ("from",):
             if key in body:
                 self.error("bad-value", f"a repeat with `index` is written out in place, so it takes no "
                            f"`{key}`", body.key_marks[key], layer=name,
@@ -619,7 +676,7 @@ class Compiler:
         declared = definition.get("args") or {}
         new_env, ok = {}, True
         for key, raw in fields.items():
-            if key in COMMON_KEYS:
+            if key in COMMON_KEYS or key == "from":
                 continue
             if key not in declared:
                 self.error("unknown-arg", f"block {block!r} has no argument {key!r}", fields.key_marks[key],
@@ -646,6 +703,10 @@ class Compiler:
             return None
         node = Composite(block, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(fields, env, block, name)
+        if "from" in fields:
+            node.source = self.source_of(fields, env, block, name)
+            if node.source is None:
+                return None
         key = (block, tuple(sorted((arg, repr(value)) for arg, (value, _) in new_env.items())))
         body = self.bodies.get(key)
         if body is None:

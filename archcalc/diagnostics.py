@@ -132,6 +132,10 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                        "`${...}` accepts integers, argument names, + - * // % and parentheses."),
     "block-recursion": (ERROR, "a block reaches itself",
                         "A block may use other blocks, but never itself, directly or indirectly."),
+    "unknown-reference": (ERROR, "`from` or `join` names no earlier layer",
+                          "`from: NAME` and `join: {from: [...]}` read the output of a layer or named "
+                          "block written before them (or `input`); the name is looked up in the "
+                          "enclosing scopes first, then in the whole network."),
     "bad-block": (ERROR, "a block definition is malformed",
                   "A block is a mapping with `layers` and optional `args`; its name must not be a "
                   "built-in kind."),
@@ -189,9 +193,6 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                        "Every op of the graph must map to a layer kind for the figures to be exact; "
                        "archcalc lists each unsupported op with its count and gives no figures "
                        "rather than partial ones. docs/import.md lists the ops it follows."),
-    "not-series-parallel": (ERROR, "an ONNX graph that is not made of sequences and branches",
-                            "archcalc follows graphs whose forks meet again at one Add, Mul or "
-                            "Concat (what a spec's `parallel` expresses)."),
     "unknown-opset": (ERROR, "an ONNX opset archcalc does not know",
                       "Operator semantics change between opsets; convert the model to a known opset."),
     "symbolic-input": (ERROR, "the model's input size is not fixed",

@@ -97,6 +97,10 @@ class _Evaluator:
         self.activations = self.merge_activations = 0
         self.live = self.peak = 0
         self.rules: dict = {}  # (id(leaf node), input shape) -> what the kind's rules give
+        # Named tensors (`from:` and `join`): the output state of every layer and named
+        # composite, by full name, kept only when the spec reads any (``references``).
+        self.references: set[str] = set()
+        self.tensors: dict[str, tuple] = {}
 
     def report(self, code, message, mark, layer, hint="", severity=None):
         if self.record:
@@ -133,9 +137,48 @@ class _Evaluator:
         for item in seq.items:
             if state is None or item is BROKEN:
                 return None
+            if item.source is not None:
+                if self.record:
+                    read = Span("from", len(self.layers), len(self.groups))
+                    read.sources = [item.source[0]]
+                    self.spans.append(read)
+                state = self.lookup(item.source, scope, item.name)
+                if state is None:
+                    return None
             state = self.leaf(item, state, scope) if isinstance(item, Leaf) else \
                 self.composite(item, state, scope)
         return state
+
+    # -- named tensors ----------------------------------------------------------------------
+    def keep(self, name: str, state):
+        """Remember a layer's output for later `from`/`join`; a tensor the spec reads by name
+        stays alive (held) to the end of the network in the peak-memory estimate."""
+        referenced = name in self.references or any(name.endswith("." + r) for r in self.references)
+        if referenced:
+            state = (state[0], state[1], state[2], True)
+        self.tensors[name] = state
+        return state
+
+    def lookup(self, source, scope: _Scope, layer=None):
+        """The state of the tensor ``source`` names: the nearest enclosing scope first, then
+        the whole network; `input` is the network's input unless a layer has that name."""
+        name, mark = source
+        prefix = scope.prefix
+        while True:
+            state = self.tensors.get(prefix + name)
+            if state is not None:
+                return state
+            if not prefix:
+                break
+            prefix = prefix[:-1].rpartition(".")[0]
+            prefix = prefix + "." if prefix else ""
+        here = f" in {scope.prefix[:-1]}" if scope.prefix else ""
+        close = did_you_mean(name, [t.rpartition(".")[2] for t in self.tensors] + list(self.tensors))
+        self.report("unknown-reference", f"{name!r} names no layer before this point{here}", mark, layer,
+                    hint=(close + " " if close else "") + "`from` and `join` read the output of an earlier "
+                         "layer or named block, by its name (or `input`)")
+        return None
+
 
     def leaf(self, node: Leaf, state, scope: _Scope):
         shape, depth, field, held = state
@@ -204,6 +247,8 @@ class _Evaluator:
                                            trainable, frozen, connections))
         else:
             self.layers.append(None)
+        if self.references:
+            return self.keep(name, (out, depth, field, held))
         return (out, depth, field, held)
 
     def open_group(self, scope: _Scope, kind: str, shape):
@@ -229,9 +274,11 @@ class _Evaluator:
             inner = scope.child(local)
             group = self.open_group(inner, kind, state[0])
         span = None
-        if self.record and (kind == "repeat" or node.branches is not None):
+        if self.record and (kind == "repeat" or kind == "join" or node.branches is not None):
             span = Span(kind, len(self.layers), len(self.groups))
             span.times = node.times
+            if kind == "join":
+                span.sources, span.merge = [name for name, _ in node.sources], node.merge
             self.spans.append(span)
 
         self.frozen += node.frozen
@@ -252,6 +299,8 @@ class _Evaluator:
                     sub.end, sub.output = len(self.layers), out and out[0]
         elif node.branches is not None:
             out = self.branches(node, state, inner, span)
+        elif kind == "join":
+            out = self.join(node, scope, inner.prefix[:-1] or kind)
         else:  # block call
             out = self.seq(node.body, state, inner, absorb=True)
         self.frozen -= node.frozen
@@ -263,7 +312,17 @@ class _Evaluator:
                 span.first_end = span.end
         if out is not None and node.expect is not None:
             self.check_expect(node, out[0], node.name or kind)
+        if out is not None and self.references and group is not None:
+            out = self.keep(inner.prefix[:-1], out)
         return out
+
+    def join(self, node: Composite, scope: _Scope, where: str):
+        outs = [self.lookup(source, scope, where) for source in node.sources]
+        if any(out is None for out in outs):
+            return None
+        labels = [name for name, _ in node.sources]
+        held = (outs[0][0], outs[0][1], outs[0][2], True)  # nothing is freed at the join
+        return self.combine(node, outs, labels, where, held)
 
     def branches(self, node: Composite, state, scope: _Scope, span=None):
         outs = []
@@ -300,10 +359,13 @@ class _Evaluator:
             if out is None:
                 return None
             outs.append(out)
+        labels = [local or "layers" for local in node.branch_names]
+        return self.combine(node, outs, labels, scope.prefix[:-1] or node.kind, state)
+
+    def combine(self, node: Composite, outs, labels, where, state):
+        """Merge branch (or joined) outputs by ``node.merge``; None after a located error."""
         shapes = [o[0] for o in outs]
         depth = max(o[1] for o in outs)
-        labels = [local or "layers" for local in node.branch_names]
-        where = scope.prefix[:-1] or node.kind
         if node.merge in ("add", "mul"):
             return self.elementwise(node, shapes, labels, where, depth, state, outs)
         if any(len(s) != len(shapes[0]) for s in shapes) or \
@@ -541,9 +603,13 @@ def _analyze(doc: Document, input_shape) -> Analysis:
 
     evaluator = _Evaluator(diagnostics)
     evaluator.check_pins = input_shape is None
+    evaluator.references = compiler.references
     if shape is not None:
         evaluator.live = evaluator.peak = prod(shape)
-        out = evaluator.seq(program, (shape, 0, input_field(shape), False), _Scope("", ()))
+        start = (shape, 0, input_field(shape), False)
+        if compiler.references:
+            start = evaluator.keep("input", start)
+        out = evaluator.seq(program, start, _Scope("", ()))
     else:
         out = None
     analysis.layers = evaluator.layers
@@ -562,7 +628,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     if out is not None:
         _check_totals(root, analysis, diagnostics, pinned=input_shape is None)
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:
-        _suggest_inputs(program, shape, analysis, diagnostics)
+        _suggest_inputs(program, shape, analysis, diagnostics, compiler.references)
     return analysis
 
 
@@ -729,7 +795,7 @@ def _check_totals(root: LMap, analysis: Analysis, diagnostics, pinned: bool = Tr
                                     hint="look at the layers whose numbers differ from the reference"))
 
 
-def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics):
+def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics, references=frozenset()):
     """Add the nearest exact input sizes to every window warning's hint."""
     if shape is None or len(shape) != 3 or program.size > 20_000:
         return
@@ -737,8 +803,12 @@ def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics):
 
     def exact(candidate) -> bool:
         try:
-            return _Evaluator([], probing=True).seq(program, (candidate, 0, None, False),
-                                                   _Scope("", ())) is not None
+            probe = _Evaluator([], probing=True)
+            probe.references = references
+            start = (candidate, 0, None, False)
+            if references:
+                start = probe.keep("input", start)
+            return probe.seq(program, start, _Scope("", ())) is not None
         except _NotExact:
             return False
 

@@ -435,13 +435,25 @@ def _write_entries(entries, indent, lines):
                 lines.append(f"{inner}{key}: {_scalar(value)}")
 
 
+def _reads_by_name(entries) -> bool:
+    for entry in entries:
+        kind, fields = _kind_of(entry)
+        if kind == "join" or "from" in fields:
+            return True
+        if kind == "parallel" and any(_reads_by_name(b) for b in fields["branches"]):
+            return True
+    return False
+
+
 def to_yaml(values, analysis, source: str) -> str:
     """The readable spec of an imported model; ``analysis`` is the source's, for the pins."""
     values = _plain(values)
     layers = units([simplify(e) for e in values["layers"]])
     blocks = _Blocks()
-    blocks.extract(layers)
-    layers = fold(blocks.replace(layers))
+    if not _reads_by_name(layers):
+        # folding renames layers, which a graph wired by name (`from`, `join`) reads: kept flat
+        blocks.extract(layers)
+        layers = fold(blocks.replace(layers))
     lines = [f"# imported by archcalc from {source}; every figure below is pinned under `expect`"]
     for key in ("name", "title", "reference"):
         if values.get(key):

@@ -5,9 +5,10 @@ torch, no external-data files. Weights are never interpreted: a layer's fields c
 its attributes and the *shapes* of its initializers, and the shapes of the activations from
 archcalc's own rules, so an imported model is checked exactly as a spec is.
 
-The graph must decompose into series and parallel parts (a fork whose branches meet again
-at one Add, Mul or Concat): that is what the spec's ``parallel`` expresses, and what every
-network exported from a spec, every ResNet, Inception, MobileNet and EfficientNet is.
+A graph made of sequences and forks whose branches meet again at one Add, Mul or Concat
+becomes nested ``parallel`` entries (every ResNet, Inception, MobileNet, EfficientNet and
+every network exported from a spec); any other DAG (DenseNet) becomes a flat list that wires
+tensors by name with ``from`` and ``join``.
 Each node becomes a layer named after the node; its location is the node's line in a
 listing of the graph (``Document.text``), so diagnostics show the node with a caret.
 """
@@ -28,7 +29,7 @@ _ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax":
                 "LeakyRelu": "leakyrelu", "Elu": "elu", "Gelu": "gelu", "HardSwish": "hardswish",
                 "HardSigmoid": "hardsigmoid"}
 _MERGES = {"Add": "add", "Mul": "mul", "Concat": "concat"}
-_PASS = {"Identity": "identity"}
+_PASS = {"Identity": "identity", "Concat": "identity"}  # a Concat of one tensor passes it through
 
 
 class OnnxUnavailable(ImportRefused):
@@ -54,6 +55,10 @@ def _onnx():
 
 def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+class _NotSeriesParallel(Exception):
+    """A fork whose branches do not meet again at one merge: read the graph flat instead."""
 
 
 class _Graph:
@@ -342,7 +347,7 @@ class _Converter:
                 node = consumers[0]
             if len(self.g.data_inputs(node)) > 1:
                 return entries, tensor, node
-            if node.op_type in _MERGES and len(self.g.data_inputs(node)) == 1:
+            if node.op_type in _MERGES and len(node.input) > 1:
                 # an Add or Mul with a constant: a bias or a scale archcalc cannot see as a layer
                 self.unsupported_op(node, "with a constant operand")
             else:
@@ -365,12 +370,7 @@ class _Converter:
                 merges.append(merge)
         merge = merges[0]
         if merge is None or any(m is not merge for m in merges):
-            self.problem(consumers[0], "not-series-parallel",
-                         f"the tensor {_printable(tensor)!r} feeds {len(consumers)} nodes whose paths do not "
-                         "meet again at one Add, Mul or Concat",
-                         hint="archcalc follows graphs made of sequences and branches that merge "
-                              "again; export the model without side outputs")
-            return None, None
+            raise _NotSeriesParallel
         inputs = self.g.data_inputs(merge)
         ordered = []
         remaining = list(branches)
@@ -381,10 +381,7 @@ class _Converter:
                     del remaining[i]
                     break
         if remaining or len(ordered) != len(inputs):
-            self.problem(merge, "not-series-parallel",
-                         f"{merge.op_type} node {merge.name!r} merges tensors that do not all come from "
-                         f"the fork at {_printable(tensor)!r}")
-            return None, None
+            raise _NotSeriesParallel
         op = _MERGES.get(merge.op_type)
         attrs = self.g.attrs(merge)
         if op is None or (op == "concat" and attrs.get("axis") not in (1, -3)):
@@ -394,6 +391,61 @@ class _Converter:
         entry = {"parallel": {"name": self.name(merge), "merge": op, "branches": ordered}}
         self.marks[id(entry)] = self.mark(merge)
         return merge, entry
+
+
+    # -- any DAG: a flat list with named tensors ------------------------------------------
+    def flat(self, tensor: str):
+        """Every node in the graph's (topological) order; an entry that does not read the
+        previous entry's output says `from:`, a merge of several tensors is a `join`."""
+        entries: list = []
+        producer = {tensor: "input"}  # tensor -> the name of the entry that outputs it
+        padded: dict[str, tuple] = {}  # a Pad's output -> (Pad node, its input, pads)
+        previous = tensor
+        for node in self.g.nodes:
+            inputs = self.g.data_inputs(node)
+            if not inputs:
+                continue
+            if node.op_type == "Pad" and len(inputs) == 1:
+                self.pending_pad = None
+                if self.pad(node, self.g.attrs(node)) is None and self.pending_pad is not None:
+                    padded[node.output[0]] = (node, inputs[0], self.pending_pad[1])
+                    self.pending_pad = None
+                continue
+            if len(inputs) > 1:
+                op = _MERGES.get(node.op_type)
+                attrs = self.g.attrs(node)
+                if op is None or (op == "concat" and attrs.get("axis") not in (1, -3)):
+                    self.unsupported_op(node, "a merge archcalc does not know" if op is None else
+                                        "concatenation along an axis other than the channels")
+                    continue
+                sources = [producer.get(i) for i in inputs]
+                if None in sources:
+                    continue  # an unsupported node feeds it: already reported
+                entry = {"join": {"name": self.name(node), "from": sources, "merge": op}}
+            else:
+                source = inputs[0]
+                if source in padded:
+                    pad_node, source, pads = padded[source]
+                    self.pending_pad = (pad_node, pads)
+                if node.op_type in _MERGES and len(node.input) > 1:
+                    self.unsupported_op(node, "with a constant operand")
+                    continue
+                entry = self.entry(node)
+                self.pending_pad = None
+                if entry is None or source not in producer:
+                    continue
+                if source != previous:
+                    (kind, fields), = entry.items()
+                    fields["from"] = producer[source]
+            self.marks[id(entry)] = self.mark(node)
+            entries.append(entry)
+            (fields,) = entry.values()
+            producer[node.output[0]] = fields["name"]
+            previous = node.output[0]
+        ends = [o.name for o in self.g.graph.output]
+        if ends and ends[0] != previous and ends[0] in producer:
+            entries.append({"identity": {"name": "output", "from": producer[ends[0]]}})
+        return entries
 
 
 def _listing(model, graph, file: str) -> str:
@@ -440,11 +492,15 @@ def read(path: str, input_shape=None) -> Document:
                                     hint="give the input size with --input, e.g. --input 224x224x3"))
         return doc
     converter = _Converter(g, path)
-    layers, _end, dangling = converter.chain(inputs[0].name)
-    if dangling is not None:
-        converter.problem(dangling, "not-series-parallel",
-                          f"{dangling.op_type} node {dangling.name!r} merges a tensor of the main path "
-                          "with one from elsewhere")
+    try:
+        layers, _end, dangling = converter.chain(inputs[0].name)
+        if dangling is not None:
+            raise _NotSeriesParallel
+    except _NotSeriesParallel:
+        # Not made of branches that merge again (DenseNet): every node in order, with named
+        # tensors (`from`, `join`) where the flow is not the previous node's output.
+        converter = _Converter(g, path)
+        layers = converter.flat(inputs[0].name)
     for key, count in sorted(converter.unsupported.items()):
         node = converter.first_unsupported[key]
         times = f" ({count} nodes, the first here)" if count > 1 else ""

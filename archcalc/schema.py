@@ -66,6 +66,9 @@ def _common_properties(frozen: bool = True) -> dict:
                  "description": "a unique layer name (no '.'); generated when omitted"},
         "expect": {"anyOf": [{"$ref": "#/definitions/shape"}, {"$ref": "#/definitions/reference"}],
                    "description": "the output shape this layer must produce; a mismatch is an error"},
+        "from": {"type": ["string", "integer"],
+                 "description": "read the output of this earlier layer or named block (or `input`) "
+                                "instead of the previous entry's"},
     }
 
 
@@ -149,6 +152,14 @@ def composite_schemas() -> dict:
                                             "items": {"type": "integer", "minimum": 0}})}}]},
                                     **common},
                      "required": ["layers"], "additionalProperties": False},
+        "join": {"description": "Merge the outputs of earlier layers, named in `from`.",
+                 "type": "object",
+                 "properties": {"from": {"type": "array", "minItems": 2,
+                                         "items": {"type": ["string", "integer"]},
+                                         "description": "the names of the layers (or `input`) to merge, in order"},
+                                "merge": _allow_references({"enum": list(MERGES)}),
+                                **{k: v for k, v in common.items() if k != "from"}},
+                 "required": ["from"], "additionalProperties": False},
     }
 
 

@@ -14,8 +14,7 @@ EXAMPLES = re.findall(r"^## (\S+)\n.*?```yaml\n(.*?)```\n\n```console\n\$ (archc
 # Examples that cannot be written literally in Markdown: a spec that is not UTF-8, and one
 # with a 5,000-digit integer (tests/test_hostile.py runs both for real).
 # ONNX models are binary: tests/test_onnx.py builds those examples' graphs and checks them.
-NOT_LITERAL = {"file-encoding", "number-too-large", "unsupported-op", "not-series-parallel",
-               "unknown-opset", "symbolic-input"}
+NOT_LITERAL = {"file-encoding", "number-too-large", "unsupported-op", "unknown-opset", "symbolic-input"}
 
 
 def test_every_code_has_an_example():

@@ -299,3 +299,23 @@ def test_output_file_and_usage_errors(cli, tmp_path):
 def test_draw_needs_no_new_dependency(run_process):
     result = run_process("draw", "lenet5", env={"PYTHONWARNINGS": "error"})
     assert result.code == 0 and result.out.startswith("<svg") and result.err == ""
+
+
+def test_from_and_join_are_written_on_the_arrows(cli, spec_file):
+    # the spec reference's join example: a and b give 32 + 32 = 64 channels; side reads the input
+    path = spec_file("""name: joins
+input: [32, 32, 3]
+layers:
+  - conv: {name: a, filters: 32, kernel: 3, padding: 1}
+  - conv: {name: b, filters: 32, kernel: 3, padding: 1}
+  - join: {name: ab, from: [a, b]}
+  - conv: {name: side, from: input, filters: 64, kernel: 1}
+  - join: {from: [ab, side], merge: add}
+  - conv: {name: last, filters: 8, kernel: 3}
+""")
+    code, root, svg = draw(cli, path)
+    assert code == 0
+    arrows = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "arr"]
+    assert "concat(a, b) → 32×32×64 · from input · conv 1×1/1" in arrows
+    assert "add(ab, side) → 32×32×64 · conv 3×3/1" in arrows
+    assert overlaps(svg) == []

@@ -118,17 +118,28 @@ def test_unsupported_ops_are_listed_with_counts(cli, onnx, tmp_path):
     assert {d["code"] for d in data["diagnostics"]} == {"unsupported-op"}
 
 
-def test_not_series_parallel_graph_is_an_error(cli, onnx, tmp_path):
+def test_a_graph_that_is_not_series_parallel_is_wired_by_name(cli, onnx, tmp_path):
     from onnx import helper
 
-    # a feeds both b and the final concat, and b's output feeds two concats: DenseNet's wiring
-    nodes = [helper.make_node("Relu", ["x"], ["a"], name="a"),
+    # a feeds b, cat1 and cat2, and b feeds both concats: DenseNet's wiring, no nested branches
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"], name="a", kernel_shape=[1, 1]),
              helper.make_node("Relu", ["a"], ["b"], name="b"),
              helper.make_node("Concat", ["a", "b"], ["c1"], name="cat1", axis=1),
              helper.make_node("Concat", ["a", "b", "c1"], ["y"], name="cat2", axis=1)]
-    path = _save(onnx, tmp_path, _model(onnx, nodes, {}))
-    result = cli("validate", path)
-    assert result.code == 1 and "not-series-parallel" in result.out
+    path = _save(onnx, tmp_path, _model(onnx, nodes, {"w": [4, 3, 1, 1]}))
+    result = cli("show", path, "--format", "json")
+    assert result.code == 0, result.out
+    data = json.loads(result.out)
+    # a: 32×32×4 (1·1·3·4 = 12 params, 32·32·4·3 = 12,288 MACs); cat1 = a ‖ b: 8 channels;
+    # cat2 = a ‖ b ‖ cat1: 4 + 4 + 8 = 16 channels
+    assert data["output"] == [32, 32, 16]
+    assert (data["totals"]["params"], data["totals"]["macs"]) == (12, 12288)
+    spec = tmp_path / "m.yaml"
+    assert cli("import", path, "-o", spec).code == 0
+    text = spec.read_text()
+    assert "join:" in text and 'from: ["a", "b", "cat1"]' in text
+    again = json.loads(cli("show", spec, "--format", "json").out)
+    assert (again["output"], again["totals"]["params"], again["diagnostics"]) == ([32, 32, 16], 12, [])
 
 
 def test_symbolic_input_asks_for_input(cli, onnx, tmp_path):
@@ -305,11 +316,6 @@ def _doc_models(onnx):
             helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1]),
             helper.make_node("Erf", ["c"], ["e1"], name="erf1"),
             helper.make_node("Erf", ["e1"], ["y"], name="erf2")], {"w": [4, 3, 1, 1]}),
-        "dense": _model(onnx, [
-            helper.make_node("Relu", ["x"], ["a"], name="a"),
-            helper.make_node("Relu", ["a"], ["b"], name="b"),
-            helper.make_node("Concat", ["a", "b"], ["c1"], name="cat1", axis=1),
-            helper.make_node("Concat", ["a", "b", "c1"], ["y"], name="cat2", axis=1)], {}),
         "symbolic": _model(onnx, [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])],
                            {"w": [4, 3, 3, 3]}, shape=("N", 3, "H", "W")),
         "future": _model(onnx, [helper.make_node("Relu", ["x"], ["y"], name="r")], {}, opset=99),

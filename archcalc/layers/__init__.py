@@ -17,7 +17,7 @@ for _module in (conv, pool, dense, misc, activations, subsample, rbf):
 
 # Composite kinds are handled by the engine itself; their names are reserved here so that
 # blocks cannot shadow them and did-you-mean can suggest them.
-COMPOSITES = ("repeat", "parallel", "residual")
+COMPOSITES = ("repeat", "parallel", "residual", "join")
 
 # How a `parallel` merges its branches: concat joins channels; add and mul are element-wise
 # and broadcast like PyTorch (per axis equal sizes, or one of them 1).

@@ -203,6 +203,15 @@ class Context:
         self.shapes = []          # every drawn shape, for the scales
         self.group_names = {g.name for g in analysis.groups}
         self.boxes = []
+        # what a layer reads besides the previous output (`from`, `join`): text on its arrow
+        self.reads: dict[int, list[str]] = {}
+        for s in getattr(analysis, "spans", ()):
+            if s.sources and s.kind == "from":
+                self.reads.setdefault(s.start, []).append(f"from {s.sources[0]}")
+            elif s.sources:
+                shape = numbers.shape(s.output) if s.output is not None else "—"
+                self.reads.setdefault(s.start, []).append(
+                    f"{s.merge or 'join'}({', '.join(s.sources)}) → {shape}")
 
     def local_name(self, name: str, path) -> str:
         for scope in reversed(path):
@@ -241,11 +250,14 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
     for node in children:
         if node.type == "leaf":
             layer = ctx.layers[node.index]
-            if host is not None and foldable(layer):
+            if host is not None and foldable(layer) and node.index not in ctx.reads:
                 host.el.fold(node.index)
                 continue
             el = BoxEl(ctx, layer=node.index)
-            host = Atom(el, arrow_label(layer), stack)
+            label = arrow_label(layer)
+            if node.index in ctx.reads:
+                label = " · ".join(ctx.reads[node.index] + [label])
+            host = Atom(el, label, stack)
             atoms.append(host)
         elif node.type == "group":
             g = node.group
@@ -644,10 +656,11 @@ class ForkEl:
 
 
 class StopEl:
-    """Where an error stopped the analysis."""
+    """Where an error stopped the analysis (or, ``error=False``, a note such as a final join)."""
 
-    def __init__(self, message):
+    def __init__(self, message, error=True):
         self.message = message
+        self.error = error
         self.problems = []
 
     def measure(self, scales):
@@ -656,10 +669,12 @@ class StopEl:
         self.left_in, self.right_out = 0, self.w
 
     def draw(self, out, x, y):
-        out.append(f'<g class="stop"><rect x="{_f(x)}" y="{_f(y - 11)}" width="{_f(self.w)}" height="22" rx="4" '
-                   f'fill="none" stroke="{SEVERITY_COLOUR["error"]}" stroke-width="2" stroke-dasharray="5 3"/>')
+        colour = SEVERITY_COLOUR["error"] if self.error else "#4a5563"
+        out.append(f'<g class="{"stop" if self.error else "note"}"><rect x="{_f(x)}" y="{_f(y - 11)}" '
+                   f'width="{_f(self.w)}" height="22" rx="4" fill="none" stroke="{colour}" '
+                   f'stroke-width="{2 if self.error else 1}" stroke-dasharray="5 3"/>')
         svg_text(out, x + 8, y + 4, self.message, "lab", anchor="start",
-                 extra=f' fill="{SEVERITY_COLOUR["error"]}"')
+                 extra=f' fill="{colour}"' if self.error else "")
         out.append("</g>")
 
 
@@ -744,7 +759,7 @@ def place_rows(atoms, max_width, lead_first) -> list[Row]:
 
 
 def arrow_length(a) -> float:
-    label_w = text_width(_shorten(a.label, 30), SMALL) + 10 if a.label else 0
+    label_w = text_width(_shorten(a.label, 60), SMALL) + 10 if a.label else 0
     return max(MIN_ARROW, label_w)
 
 
@@ -813,7 +828,7 @@ def draw_row(out, row: Row, x0, y, lead_from=None):
             from_x = x0 + gap_left if lead_from is None else lead_from
         out.append(f'<path class="edge" d="M{_f(from_x)},{_f(y)} H{_f(to_x)}" marker-end="url(#arrow)"/>')
         if atom.label:
-            svg_text(out, x0 + label_x, y - 5, _shorten(atom.label, 30), "arr")
+            svg_text(out, x0 + label_x, y - 5, _shorten(atom.label, 60), "arr")
     for atom, ax in row.placed:
         atom.el.draw(out, x0 + ax, y)
 
@@ -862,6 +877,8 @@ def render_svg(analysis, options=None) -> str:
         atoms.append(Atom(BoxEl(ctx, input_shape=analysis.input), "", []))
     tree = build_tree(analysis)
     atoms += sequence_atoms(tree.children, [], ctx)
+    for note in ctx.reads.get(len(analysis.layers), ()):
+        atoms.append(Atom(StopEl(_shorten(note, 60), error=False), "", []))
     if analysis.output is None and analysis.errors:
         first = analysis.errors[-1]
         atoms.append(Atom(StopEl(f"{SEVERITY_GLYPH['error']} {first.code}: the analysis stops here"), "", []))
