@@ -221,7 +221,7 @@ def test_layers_with_diagnostics_are_marked_with_colour_and_text(cli):
     assert code == 1
     conv1 = next(g for g in boxes(root) if g.get("data-layer") == "conv1")
     assert conv1.get("data-severity") == "error"
-    badge = [t.text for t in conv1.findall("s:text", NS) if t.get("class") == "bad"]
+    badge = [t.text for t in conv1.findall("s:text", NS) if "bad" in t.get("class").split()]
     assert badge and badge[0].startswith("✖")       # a glyph and words, not only a colour
     assert shape_label(conv1) == "54×54×96"         # ⌊(224 − 11)/4⌋ + 1 = 54
 
@@ -319,3 +319,25 @@ layers:
     assert "concat(a, b) → 32×32×64 · from input · conv 1×1/1" in arrows
     assert "add(ab, side) → 32×32×64 · conv 3×3/1" in arrows
     assert overlaps(svg) == []
+
+
+def test_consecutive_block_calls_that_draw_alike_are_drawn_once(cli, spec_file):
+    path = spec_file("""name: calls
+input: [16, 16, 8]
+blocks:
+  unit:
+    args: {f: 8, s: 1}
+    layers: [conv: {filters: $f, kernel: 3, stride: $s, padding: 1}, relu]
+layers:
+  - unit: {name: a}
+  - unit: {name: b}
+  - unit: {name: c}
+  - unit: {name: d, s: 2}
+  - unit: {name: e}
+""")
+    code, root, svg = draw(cli, path)
+    assert code == 0
+    titles = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if "rept" in (t.get("class") or "")]
+    assert titles == ["×3"]                      # a, b, c: 16×16×8 each; d halves (stride 2), e differs in input
+    assert [g.get("data-layer") for g in boxes(root)] == ["a.conv1", "d.conv1", "e.conv1"]
+    assert [shape_label(g) for g in boxes(root)] == ["16×16×8", "8×8×8", "8×8×8"]

@@ -120,7 +120,7 @@ def test_the_embedded_diagram_is_the_draw_commands(cli):
     _, page = show_html(cli, "alexnet")
     svg = page[page.index("<svg"):page.index("</svg>") + len("</svg>")]
     ET.fromstring(svg)
-    assert svg.strip() == cli("draw", "alexnet").out.strip()
+    assert svg.strip() == cli("draw", "alexnet", "--width", "1180").out.strip()
 
 
 def test_totals_bars_and_sort_keys_carry_exact_numbers(cli):

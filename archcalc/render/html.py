@@ -125,6 +125,11 @@ say('ready: '+visible+' rows shown');
 """
 
 
+# The diagram wraps at this width so that it fits a page read at 1280 pixels (it scrolls when
+# one branch set is wider).
+DIAGRAM_WIDTH = 1180
+
+
 def _page(title: str, body: str) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -321,7 +326,7 @@ def network_sections(analysis, options, key: str, level: int = 2) -> str:
     h = f"h{level}"
     parts = [f"<{h}>Totals</{h}>", _totals(analysis),
              f"<{h}>Diagram</{h}>",
-             f'<div class="scroll">{render_svg(analysis, {"depth": options.get("depth")})}</div>',
+             f'<div class="scroll">{render_svg(analysis, {"depth": options.get("depth"), "width": DIAGRAM_WIDTH})}</div>',
              _diagnostics(analysis),
              f"<{h}>Layers ({analysis.totals.layers})</{h}>",
              _table(analysis, key, options.get("depth"))]

@@ -244,10 +244,41 @@ def _repeat_collapses(node: Node, ctx: Context) -> bool:
     return True
 
 
+def _signature(node: Node, ctx: Context):
+    """What makes two consecutive block calls draw alike: kind, and every layer's kind and
+    shapes; None when the block has a problem (it is then drawn on its own)."""
+    g = node.group
+    if any(i in ctx.problems for i in range(g.start, g.end)) or g.name in ctx.scope_problems:
+        return None
+    return (g.kind, tuple((layer.kind, layer.input, layer.output) for layer in ctx.layers[g.start:g.end]))
+
+
+def _runs(children, ctx: Context):
+    """Group consecutive expanded block calls that draw alike: [(node, count, names)]."""
+    out = []
+    for node in children:
+        if node.type == "group" and not (ctx.depth is not None and node.group.level >= ctx.depth):
+            sig = _signature(node, ctx)
+            if sig is not None and out and out[-1][3] == sig:
+                out[-1][1] += 1
+                out[-1][2].append(node.group.name)
+                continue
+            out.append([node, 1, [node.group.name], sig])
+        else:
+            out.append([node, 1, None, None])
+    return out
+
+
 def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
     atoms: list[Atom] = []
     host = None  # the atom of this sequence that folded layers attach to
-    for node in children:
+    for node, count, names, _ in _runs(children, ctx):
+        if count > 1:
+            tip = (f"{count} consecutive {node.group.kind} blocks with the same shapes, drawn once: "
+                   + ", ".join(names))
+            atoms += sequence_atoms([node], stack + [Frame(f"×{count}", "repeat", None, tip)], ctx)
+            host = None
+            continue
         if node.type == "leaf":
             layer = ctx.layers[node.index]
             if host is not None and foldable(layer) and node.index not in ctx.reads:
@@ -529,8 +560,7 @@ class BoxEl:
         cx = x + self.w / 2
         ly = bottom_y + 6 + 10
         for text_, cls in self.labels:
-            extra = f' fill="{SEVERITY_COLOUR[self.severity]}"' if cls == "bad" else ""
-            svg_text(out, cx, ly, text_, cls, extra=extra)
+            svg_text(out, cx, ly, text_, f"bad sev-{self.severity}" if cls == "bad" else cls)
             ly += LINE
         out.append("</g>")
 
@@ -649,8 +679,7 @@ class ForkEl:
         svg_text(out, mx, y + 4, symbol, "sym")
         ly = y + self.r + 6 + 10
         for text_, cls in self.labels:
-            extra = f' fill="{SEVERITY_COLOUR[self.severity]}"' if cls == "bad" else ""
-            svg_text(out, mx, ly, text_, cls, extra=extra)
+            svg_text(out, mx, ly, text_, f"bad sev-{self.severity}" if cls == "bad" else cls)
             ly += LINE
         out.append("</g>")
 
@@ -673,8 +702,7 @@ class StopEl:
         out.append(f'<g class="{"stop" if self.error else "note"}"><rect x="{_f(x)}" y="{_f(y - 11)}" '
                    f'width="{_f(self.w)}" height="22" rx="4" fill="none" stroke="{colour}" '
                    f'stroke-width="{2 if self.error else 1}" stroke-dasharray="5 3"/>')
-        svg_text(out, x + 8, y + 4, self.message, "lab", anchor="start",
-                 extra=f' fill="{colour}"' if self.error else "")
+        svg_text(out, x + 8, y + 4, self.message, "lab sev-error" if self.error else "lab", anchor="start")
         out.append("</g>")
 
 
@@ -851,6 +879,8 @@ svg.archcalc .frame{fill:none;stroke:#8c959f;stroke-dasharray:4 3}
 svg.archcalc .rep{stroke:#0969da;stroke-dasharray:none;stroke-width:1.4}
 svg.archcalc .merge{fill:#fff}
 svg.archcalc #arrow path{fill:#59636e}
+svg.archcalc .sev-error{fill:#cf222e}
+svg.archcalc .sev-warning{fill:#9a6700}
 @media (prefers-color-scheme: dark){
 svg.archcalc{background:#0d1117}
 svg.archcalc .bg{fill:#0d1117}
@@ -862,6 +892,8 @@ svg.archcalc .frame{stroke:#6e7681}
 svg.archcalc .rep{stroke:#58a6ff}
 svg.archcalc .merge{fill:#0d1117}
 svg.archcalc #arrow path{fill:#9198a1}
+svg.archcalc .sev-error{fill:#ff7b72}
+svg.archcalc .sev-warning{fill:#d29922}
 }
 """
 
@@ -948,8 +980,7 @@ def render_svg(analysis, options=None) -> str:
             line = (f"{SEVERITY_GLYPH.get(d.severity, '•')} {d.severity}[{d.code}] {where} "
                     f"{d.layer + ': ' if d.layer else ''}{d.message}")
             line = _shorten(line, 160)
-            svg_text(body, MARGIN, y, line, "lab", anchor="start",
-                     extra=f' fill="{SEVERITY_COLOUR.get(d.severity, "#1f2328")}"')
+            svg_text(body, MARGIN, y, line, f"lab sev-{d.severity}", anchor="start")
             width = max(width, MARGIN * 2 + text_width(line, FONT))
     height = y + MARGIN
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="archcalc" width="{_f(width)}" '
