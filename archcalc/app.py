@@ -52,6 +52,16 @@ def write(text: str):
     sys.stdout.flush()
 
 
+def show_report(module, analysis, options):
+    """A reporter's output for `show`: streamed when the reporter can (JSON of a huge network)."""
+    stream = getattr(module, "stream_show", None)
+    if stream is None:
+        write(module.render_show(analysis, options))
+    else:
+        stream(analysis, options, sys.stdout.write)
+        sys.stdout.flush()
+
+
 # Formats whose reporters need neither click nor rich.
 _FAST_FORMATS = ("json", "csv", "markdown")
 
@@ -110,7 +120,7 @@ def fast_show(argv: list[str]) -> int | None:
         return EXIT_USAGE
     from .render import reporter
 
-    write(reporter(fmt).render_show(analysis, {}))
+    show_report(reporter(fmt), analysis, {})
     return EXIT_ERRORS if analysis.errors else EXIT_OK
 
 

@@ -39,7 +39,7 @@ from .metrics import (
     through_merge,
     through_window,
 )
-from .source import Document, LList, LMap
+from .source import Document, LList, LMap, no_cyclic_gc
 
 TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect")
 TOTAL_KEYS = ("params", "trainable_params", "connections", "buffers", "macs", "flops", "depth", "layers", "output",
@@ -505,7 +505,8 @@ _REFUSALS = ("forbidden-tag", "number-too-large")
 
 def analyze(doc: Document, input_shape=None) -> Analysis:
     """Analyse a loaded spec. Never raises for a user's mistake."""
-    analysis = _analyze(doc, input_shape)
+    with no_cyclic_gc():
+        analysis = _analyze(doc, input_shape)
     refused = {(d.line, d.column) for d in doc.diagnostics if d.code in _REFUSALS}
     if refused:
         # A refused value was reported once, where it stands; the follow-on complaints about

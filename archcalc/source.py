@@ -30,6 +30,26 @@ class Refused:
 REFUSED = Refused()
 
 
+class no_cyclic_gc:
+    """Pause Python's cyclic garbage collector while a value or node tree is built and walked.
+
+    The trees hold no reference cycles, but the collector, triggered by allocations, walks
+    every object again and again as they grow: without this, a 10,000-layer spec costs twice
+    as much per layer as a 1,000-layer one. Reference counting still frees everything."""
+
+    def __enter__(self):
+        import gc
+
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc):
+        import gc
+
+        if self.was_enabled:
+            gc.enable()
+
+
 class LMap(dict):
     """A YAML mapping: ``mark`` of the mapping, ``key_marks``/``value_marks`` per key."""
 
@@ -263,6 +283,11 @@ def _tab_in_indentation(text: str, where: Mark) -> Mark | None:
 
 def parse(text: str, file: str) -> Document:
     """Parse YAML text into a Document. Never raises for bad input."""
+    with no_cyclic_gc():
+        return _parse(text, file)
+
+
+def _parse(text: str, file: str) -> Document:
     import yaml
 
     doc = Document(file=file, text=text)

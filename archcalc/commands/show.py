@@ -15,6 +15,7 @@ from ..cli import (
     write,
     write_output,
 )
+from ..app import show_report
 from ..metrics import DTYPE_BYTES
 
 SHOW_FORMATS = ("table", "json", "markdown", "csv", "html")
@@ -68,7 +69,10 @@ def show(spec, fmt, output, input_shape, depth, width, batch, dtype, memory, rf,
 
         write(chart_reporter.render_show(analysis, options))
     else:
-        write_output(reporter(fmt).render_show(analysis, options), output)
+        if output is not None and output != "-":
+            write_output(reporter(fmt).render_show(analysis, options), output)
+        else:
+            show_report(reporter(fmt), analysis, options)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)
 
 
