@@ -58,7 +58,7 @@ footer{margin-top:2rem;color:var(--muted);font-size:12px}
 :root{--bg:#fff;--fg:#000;--muted:#444;--line:#bbb;--panel:#f2f2f2}
 body{padding:0;font-size:11px} .toolbar,button.toggle{display:none}
 tr[hidden]{display:table-row} th{position:static}
-.scroll{overflow:visible;border:none} .scroll svg{max-width:100%;height:auto}
+.scroll{overflow:visible;border:none} .scroll svg{width:auto;height:auto;max-width:100%;max-height:23cm}
 article.diag,tr{break-inside:avoid} h2{break-after:avoid}
 .side{grid-template-columns:1fr}
 }
