@@ -301,7 +301,7 @@ def test_draw_needs_no_new_dependency(run_process):
     assert result.code == 0 and result.out.startswith("<svg") and result.err == ""
 
 
-def test_from_and_join_are_written_on_the_arrows(cli, spec_file):
+def test_joins_are_merge_nodes_and_from_is_written_on_the_arrow(cli, spec_file):
     # the spec reference's join example: a and b give 32 + 32 = 64 channels; side reads the input
     path = spec_file("""name: joins
 input: [32, 32, 3]
@@ -311,13 +311,19 @@ layers:
   - join: {name: ab, from: [a, b]}
   - conv: {name: side, from: input, filters: 64, kernel: 1}
   - join: {from: [ab, side], merge: add}
+  - relu
   - conv: {name: last, filters: 8, kernel: 3}
+  - join: {from: [a, b], merge: add}
 """)
     code, root, svg = draw(cli, path)
     assert code == 0
+    joins = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "join"]
+    assert [(g.get("data-merge"), g.get("data-sources")) for g in joins] == \
+        [("concat", "a b"), ("add", "ab side"), ("add", "a b")]
+    assert [shape_label(g) for g in joins] == ["32×32×64", "32×32×64", "32×32×32"]
+    assert joins[1].get("data-folded") == "relu1"
     arrows = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "arr"]
-    assert "concat(a, b) → 32×32×64 · from input · conv 1×1/1" in arrows
-    assert "add(ab, side) → 32×32×64 · conv 3×3/1" in arrows
+    assert "from input · conv 1×1/1" in arrows
     assert overlaps(svg) == []
 
 

@@ -203,15 +203,12 @@ class Context:
         self.shapes = []          # every drawn shape, for the scales
         self.group_names = {g.name for g in analysis.groups}
         self.boxes = []
-        # what a layer reads besides the previous output (`from`, `join`): text on its arrow
-        self.reads: dict[int, list[str]] = {}
+        # what happens before a layer besides the previous output flowing in: a `join` (a
+        # merge node) or a `from` (written on the layer's arrow), by the layer's index
+        self.reads: dict[int, list] = {}
         for s in getattr(analysis, "spans", ()):
-            if s.sources and s.kind == "from":
-                self.reads.setdefault(s.start, []).append(f"from {s.sources[0]}")
-            elif s.sources:
-                shape = numbers.shape(s.output) if s.output is not None else "—"
-                self.reads.setdefault(s.start, []).append(
-                    f"{s.merge or 'join'}({', '.join(s.sources)}) → {shape}")
+            if s.sources:
+                self.reads.setdefault(s.start, []).append(s)
 
     def local_name(self, name: str, path) -> str:
         for scope in reversed(path):
@@ -281,14 +278,19 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
             continue
         if node.type == "leaf":
             layer = ctx.layers[node.index]
-            if host is not None and foldable(layer) and node.index not in ctx.reads:
+            prefix = []
+            for read in ctx.reads.get(node.index, ()):
+                if read.kind == "from":
+                    prefix.append(f"from {read.sources[0]}")
+                else:
+                    host = Atom(JoinEl(ctx, read), " · ".join(prefix), stack)
+                    atoms.append(host)
+                    prefix = []
+            if host is not None and foldable(layer) and not prefix:
                 host.el.fold(node.index)
                 continue
             el = BoxEl(ctx, layer=node.index)
-            label = arrow_label(layer)
-            if node.index in ctx.reads:
-                label = " · ".join(ctx.reads[node.index] + [label])
-            host = Atom(el, label, stack)
+            host = Atom(el, " · ".join(prefix + [arrow_label(layer)]), stack)
             atoms.append(host)
         elif node.type == "group":
             g = node.group
@@ -684,6 +686,53 @@ class ForkEl:
         out.append("</g>")
 
 
+class JoinEl:
+    """A `join`: a merge node reading earlier outputs by name, labelled with them and its size."""
+
+    def __init__(self, ctx: Context, span):
+        self.ctx = ctx
+        self.span = span
+        self.folded: list[int] = []
+        self.problems = []
+
+    def fold(self, index):
+        self.folded.append(index)
+
+    def measure(self, scales):
+        span, ctx = self.span, self.ctx
+        self.labels = [(numbers.shape(span.output) if span.output is not None else "—", "shp"),
+                       (_shorten(f"{span.merge or 'join'}({', '.join(span.sources)})", 40), "sm")]
+        if self.folded:
+            kinds = []
+            for i in self.folded:
+                if ctx.layers[i].kind not in kinds:
+                    kinds.append(ctx.layers[i].kind)
+            self.labels.append((_shorten("+ " + ", ".join(kinds), 30), "sm"))
+        self.r = 9
+        self.w = max(2 * self.r, max(text_width(t, _size(c)) for t, c in self.labels)) + 8
+        self.up = self.r + 4
+        self.down = self.r + 6 + LINE * len(self.labels)
+        self.left_in = self.w / 2 - self.r
+        self.right_out = self.w / 2 + self.r
+
+    def draw(self, out, x, y):
+        span = self.span
+        folded = " ".join(self.ctx.layers[i].name for i in self.folded)
+        out.append(f'<g class="join" data-merge="{markup.attr(span.merge or "")}" '
+                   f'data-sources="{markup.attr(" ".join(span.sources))}"'
+                   + (f' data-folded="{markup.attr(folded)}"' if folded else "") + ">")
+        out.append(f"<title>{markup.text('join: ' + (span.merge or '') + ' of ' + ', '.join(span.sources))}</title>")
+        cx = x + self.w / 2
+        out.append(f'<circle class="merge" cx="{_f(cx)}" cy="{_f(y)}" r="{self.r}" stroke="#4a5563" '
+                   f'stroke-width="1.2"/>')
+        svg_text(out, cx, y + 4, MERGE_SYMBOL.get(span.merge or "", "•"), "sym")
+        ly = y + self.r + 6 + 10
+        for text_, cls in self.labels:
+            svg_text(out, cx, ly, text_, cls)
+            ly += LINE
+        out.append("</g>")
+
+
 class StopEl:
     """Where an error stopped the analysis (or, ``error=False``, a note such as a final join)."""
 
@@ -854,7 +903,9 @@ def draw_row(out, row: Row, x0, y, lead_from=None):
             from_x = x0 + ax[id(prev)] + prev.el.right_out
         else:
             from_x = x0 + gap_left if lead_from is None else lead_from
-        out.append(f'<path class="edge" d="M{_f(from_x)},{_f(y)} H{_f(to_x)}" marker-end="url(#arrow)"/>')
+        # an entry that reads a named tensor (`from`) does not take the previous output: dashed
+        cls = "edge skip" if atom.label.startswith("from ") else "edge"
+        out.append(f'<path class="{cls}" d="M{_f(from_x)},{_f(y)} H{_f(to_x)}" marker-end="url(#arrow)"/>')
         if atom.label:
             svg_text(out, x0 + label_x, y - 5, _shorten(atom.label, 60), "arr")
     for atom, ax in row.placed:
@@ -909,8 +960,13 @@ def render_svg(analysis, options=None) -> str:
         atoms.append(Atom(BoxEl(ctx, input_shape=analysis.input), "", []))
     tree = build_tree(analysis)
     atoms += sequence_atoms(tree.children, [], ctx)
-    for note in ctx.reads.get(len(analysis.layers), ()):
-        atoms.append(Atom(StopEl(_shorten(note, 60), error=False), "", []))
+    prefix = []
+    for read in ctx.reads.get(len(analysis.layers), ()):
+        if read.kind == "from":
+            prefix.append(f"from {read.sources[0]}")
+        else:
+            atoms.append(Atom(JoinEl(ctx, read), " · ".join(prefix), []))
+            prefix = []
     if analysis.output is None and analysis.errors:
         first = analysis.errors[-1]
         atoms.append(Atom(StopEl(f"{SEVERITY_GLYPH['error']} {first.code}: the analysis stops here"), "", []))
