@@ -108,10 +108,6 @@ def arrow_label(layer) -> str:
     return f"{layer.kind} {first}".strip()
 
 
-def is_volume(shape) -> bool:
-    return shape is not None and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)
-
-
 def _ints(shape, n) -> bool:
     return shape is not None and len(shape) == n and all(isinstance(v, int) and v > 0 for v in shape)
 
@@ -451,7 +447,7 @@ class BoxEl:
             self.group_name = group_of(layer.kind)
         elif self.group is not None:
             g = self.group
-            name = ctx.local_name(g.name, ())
+            name = g.name
             cut = g.name.rfind(".")
             while cut > 0:
                 if g.name[:cut] in ctx.group_names:
@@ -853,7 +849,7 @@ def _chunk_breaks(atoms, max_width, frame_room) -> set:
             chunks.append([key, i, width + (2 * frame_room if key is not None else 0)])
     forced = set()
     x = 0.0
-    for key, first, width in chunks:
+    for _key, first, width in chunks:
         if x + width > max_width and x > ROW_LEAD and width <= max_width - ROW_LEAD:
             forced.add(first)
             x = ROW_LEAD + width
