@@ -4,6 +4,7 @@ importing click (a third of the start-up budget) — see ``fast_show``.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -15,10 +16,15 @@ class UsageProblem(Exception):
 
 def parse_shape(text: str) -> tuple:
     """'224x224x3', '224,224,3', '224×224×3' or '784' -> a shape tuple; ValueError otherwise."""
+    from .limits import parse_bounded_int
+
     parts = [p for p in text.replace("×", "x").replace(",", "x").replace(" ", "").split("x") if p]
-    if len(parts) not in (1, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"expected HxWxC (e.g. 224x224x3) or N, found {text!r}")
-    return tuple(int(p) for p in parts)
+    sizes = [parse_bounded_int(p) for p in parts]  # ASCII digits only, at most 10^18
+    if len(parts) not in (1, 3) or not all(sizes):
+        shown = text if len(text) <= 40 else text[:36] + "..."
+        raise ValueError(f"expected HxWxC (e.g. 224x224x3) or N, ASCII digits, each size from 1 "
+                         f"to 10^18, found {shown!r}")
+    return tuple(sizes)
 
 
 def load_document(spec: str, input_shape=None):
@@ -36,7 +42,14 @@ def load_document(spec: str, input_shape=None):
     except IsADirectoryError:
         raise UsageProblem(f"{spec!r} is a directory, not a spec file") from None
     except OSError as exc:
-        raise UsageProblem(f"cannot read {spec!r}: {exc.strerror or exc}") from None
+        import errno
+
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.ENOENT and os.path.islink(spec):
+            reason = f"it is a symbolic link to {os.readlink(spec)!r}, which does not exist"
+        elif exc.errno == errno.ELOOP:
+            reason = "its symbolic links form a loop"
+        raise UsageProblem(f"cannot read {spec!r}: {reason}") from None
     except ImportRefused as exc:
         raise UsageProblem(str(exc)) from None
 
@@ -124,8 +137,41 @@ def fast_show(argv: list[str]) -> int | None:
     return EXIT_ERRORS if analysis.errors else EXIT_OK
 
 
+# How output written in Unicode reads in ASCII (PYTHONIOENCODING=ascii, LANG=C on old systems).
+_ASCII = {"×": "x", "─": "-", "━": "-", "│": "|", "┃": "|", "→": "->", "←": "<-", "…": "...",
+          "⌊": "floor(", "⌋": ")", "⌈": "ceil(", "⌉": ")", "·": "*", "−": "-", "≤": "<=", "≥": ">=",
+          "—": "--", "–": "-", "Δ": "d", "≈": "~", "√": "sqrt", "²": "^2", "≠": "!=",
+          "▏": "#", "▎": "#", "▍": "#", "▌": "#", "▋": "#", "▊": "#", "▉": "#", "█": "#",
+          "‘": "'", "’": "'", "“": '"', "”": '"', "\ufffd": "?"}
+
+
+def _ascii_notation(error: UnicodeEncodeError):
+    """Codec error handler: archcalc's Unicode notation in ASCII, anything else as \\uXXXX."""
+    pieces = []
+    for c in error.object[error.start:error.end]:
+        pieces.append(_ASCII.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else
+                                        f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"))
+    return "".join(pieces), error.end
+
+
+def _ascii_safe_streams():
+    """Where stdout or stderr cannot encode Unicode, write the ASCII notation instead of
+    raising UnicodeEncodeError (every writer, click's included, goes through the streams)."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("_", "-")
+        if encoding and encoding not in ("utf-8", "utf8") and hasattr(stream, "reconfigure"):
+            import codecs
+
+            codecs.register_error("archcalc-ascii", _ascii_notation)
+            try:
+                stream.reconfigure(errors="archcalc-ascii")
+            except (ValueError, OSError):  # a closed or detached stream
+                pass
+
+
 def main():
     """The console script: the fast path when it applies, else the click command line."""
+    _ascii_safe_streams()
     try:
         code = fast_show(sys.argv[1:])
     except BrokenPipeError:

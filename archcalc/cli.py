@@ -35,6 +35,44 @@ def parse_shape(text: str) -> tuple:
         raise click.BadParameter(str(exc)) from None
 
 
+class Count(click.ParamType):
+    """A whole number option: ASCII digits only, from ``low`` to limits.MAX_INTEGER; with
+    ``clamp`` (widths) a larger value is clamped to it instead of refused. Every integer
+    option uses it, so no option accepts '٣' or a 400-digit number."""
+
+    name = "integer"
+
+    def __init__(self, low: int = 0, clamp: int | None = None):
+        self.low = low
+        self.clamp = clamp
+
+    def convert(self, value, param, ctx):
+        from .limits import parse_bounded_int
+
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            number = parse_bounded_int(text)
+            if number is None and self.clamp is not None and text.isascii() and text.isdigit():
+                number = self.clamp  # a width of 10^30 columns is clamped like one of 10^4
+        if number is None or number < self.low:
+            shown = str(value) if len(str(value)) <= 30 else str(value)[:26] + "..."
+            self.fail(f"expected a whole number from {self.low} to 10^18 (ASCII digits), found {shown!r}",
+                      param, ctx)
+        return min(number, self.clamp) if self.clamp is not None else number
+
+    def __repr__(self) -> str:
+        return f"Count({self.low})"
+
+
+def width_option():
+    """--width for every command: at least limits.MIN_WIDTH, clamped to limits.MAX_WIDTH."""
+    from .limits import MAX_WIDTH, MIN_WIDTH
+
+    return Count(MIN_WIDTH, clamp=MAX_WIDTH)
+
+
 def shape_option(ctx, param, value):
     return None if value is None else parse_shape(value)
 

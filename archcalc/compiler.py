@@ -19,8 +19,14 @@ from .vocabulary import suggest_field, suggest_kind
 # sets, repeat iterations) a network may expand to. A scope costs about as much to walk as
 # a layer, so 19 levels of blocks that each call the next twice (2^19 layers, as many
 # scopes) is refused at once instead of taking ten seconds.
-MAX_LEAVES = 1_000_000
-MAX_BLOCK_DEPTH = 64
+from .limits import (  # noqa: E402 - re-exported: engine and tests import them from here
+    MAX_BLOCK_DEPTH,
+    MAX_EXPRESSION_DEPTH,
+    MAX_EXPRESSION_TEXT,
+    MAX_INTEGER,
+    MAX_LEAVES,
+)
+
 COMMON_KEYS = ("name", "expect", "frozen")
 LEAF_KEYS = ("name", "expect")  # a kind without parameters has nothing to freeze
 
@@ -68,7 +74,7 @@ class Composite:
 
     __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size", "frozen",
                  "times", "body", "branches", "branch_names", "merge", "slices", "split",
-                 "source", "sources")
+                 "source", "sources", "scoped")
 
     def __init__(self, kind, name, mark, expect, expect_mark):
         self.frozen = False       # `frozen: true` freezes every layer inside
@@ -88,6 +94,8 @@ class Composite:
         # or `split` = ("equal" | [sizes], mark), resolved against the input at evaluation
         self.slices = None
         self.split = None
+        # parallel `scope: false`: neither it nor its unnamed branches open a scope
+        self.scoped = True
         self.size = 0
 
 
@@ -104,13 +112,25 @@ class _ExprError(Exception):
 
 
 def _eval_expression(text: str, env: dict):
-    """Integer arithmetic over block arguments: + - * // % and parentheses. Never ``eval``."""
+    """Integer arithmetic over block arguments: + - * // % and parentheses. Never ``eval``.
+
+    Bounded work: at most MAX_EXPRESSION_TEXT characters, MAX_EXPRESSION_DEPTH nested
+    parentheses or signs, and every intermediate value within MAX_INTEGER (so a product
+    of a thousand factors is refused at the first one too large, not computed)."""
     import re
 
-    tokens = re.findall(r"\s*(\d+|[A-Za-z_][A-Za-z0-9_]*|//|[-+*%()])", text)
+    if len(text) > MAX_EXPRESSION_TEXT:
+        raise _ExprError(f"the expression has {len(text):,} characters (limit {MAX_EXPRESSION_TEXT:,})")
+    tokens = re.findall(r"\s*([0-9]+|[A-Za-z_][A-Za-z0-9_]*|//|[-+*%()])", text, re.ASCII)
     if "".join(t.strip() for t in tokens) != re.sub(r"\s+", "", text):
         raise _ExprError(f"cannot read {text!r}")
     pos = 0
+    depth = 0
+
+    def bounded(value):
+        if not -MAX_INTEGER <= value <= MAX_INTEGER:
+            raise _ExprError("a value passes archcalc's limit of 10^18")
+        return value
 
     def peek():
         return tokens[pos].strip() if pos < len(tokens) else None
@@ -121,25 +141,33 @@ def _eval_expression(text: str, env: dict):
         return tokens[pos - 1].strip()
 
     def atom():
+        nonlocal depth
         tok = take() if peek() is not None else None
         if tok is None:
             raise _ExprError("the expression ends too early")
-        if tok == "(":
-            value = expr()
-            if take() != ")" if peek() is not None else True:
-                raise _ExprError("a '(' is not closed")
+        if tok in ("(", "-"):
+            depth += 1
+            if depth > MAX_EXPRESSION_DEPTH:
+                raise _ExprError(f"parentheses and signs nest more than {MAX_EXPRESSION_DEPTH} deep")
+            if tok == "(":
+                value = expr()
+                if take() != ")" if peek() is not None else True:
+                    raise _ExprError("a '(' is not closed")
+            else:
+                value = -atom()
+            depth -= 1
             return value
-        if tok == "-":
-            return -atom()
         if tok.isdigit():
-            return int(tok)
+            if len(tok) > 19:
+                raise _ExprError("a value passes archcalc's limit of 10^18")
+            return bounded(int(tok))
         if tok[0].isalpha() or tok[0] == "_":
             if tok not in env:
                 raise _ExprError(f"no argument named {tok!r}")
             value = env[tok][0]
             if not isinstance(value, int) or isinstance(value, bool):
                 raise _ExprError(f"argument {tok!r} is {describe_found(value)}, not an integer")
-            return value
+            return bounded(value)
         raise _ExprError(f"unexpected {tok!r}")
 
     def term():
@@ -148,7 +176,7 @@ def _eval_expression(text: str, env: dict):
             op = take()
             rhs = atom()
             if op == "*":
-                value *= rhs
+                value = bounded(value * rhs)
             elif rhs == 0:
                 raise _ExprError("division by zero")
             else:
@@ -158,7 +186,7 @@ def _eval_expression(text: str, env: dict):
     def expr():
         value = term()
         while peek() in ("+", "-"):
-            value = value + term() if take() == "+" else value - term()
+            value = bounded(value + term() if take() == "+" else value - term())
         return value
 
     result = expr()
@@ -190,7 +218,8 @@ class Compiler:
                 try:
                     return _eval_expression(value[2:-1], env), True
                 except _ExprError as exc:
-                    self.error("bad-expression", f"cannot evaluate {value!r}: {exc}", mark,
+                    shown = value if len(value) <= 60 else value[:50] + "…}"
+                    self.error("bad-expression", f"cannot evaluate {shown!r}: {exc}", mark,
                                hint="expressions use integers, argument names, + - * // % and ()")
                     return None, False
             name = value[1:]
@@ -424,7 +453,7 @@ class Compiler:
                        body_mark, hint=f"e.g. `- {kind}: {example}`")
             return None
         accepted = {"repeat": ("times", "layers", "index", "from"),
-                    "parallel": ("branches", "merge", "split", "from"),
+                    "parallel": ("branches", "merge", "split", "scope", "from"),
                     "residual": ("layers", "shortcut", "from"), "join": ("from", "merge")}[kind]
         for key in body:
             if key not in accepted and key not in COMMON_KEYS:
@@ -436,7 +465,7 @@ class Compiler:
         node = Composite(kind, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(body, env, kind, name)
         for key in accepted:
-            if key not in body and key not in ("shortcut", "merge", "split", "index") and \
+            if key not in body and key not in ("shortcut", "merge", "split", "index", "scope") and \
                     (key != "from" or kind == "join"):
                 self.error("missing-field", f"{kind} requires the field `{key}`", mark, layer=name)
                 return None
@@ -447,9 +476,11 @@ class Compiler:
             if node.source is None:
                 return None
         if kind == "repeat":
-            from .layers.base import POSITIVE_INT
+            from .layers.base import NONNEG_INT, POSITIVE_INT
 
-            times, ok = self.check_field(POSITIVE_INT, body["times"], body.value_marks["times"], env,
+            # written out in place, an indexed repeat may have no iteration (a stage of one block)
+            count = NONNEG_INT if "index" in body else POSITIVE_INT
+            times, ok = self.check_field(count, body["times"], body.value_marks["times"], env,
                                          "repeat", "times", name)
             if "index" in body:
                 return self.indexed_repeat(body, times if ok else None, mark, env, stack, name)
@@ -467,6 +498,20 @@ class Compiler:
                                              body.value_marks["merge"], env, "parallel", "merge", name)
                 if not ok:
                     return None
+            if "scope" in body:
+                from .layers.base import BOOL
+
+                scoped, ok = self.check_field(BOOL, body["scope"], body.value_marks["scope"], env,
+                                              "parallel", "scope", name)
+                if not ok:
+                    return None
+                if not scoped and name is not None:
+                    self.error("bad-value", "a parallel with `scope: false` has no name of its own",
+                               body.value_marks["scope"], layer=name,
+                               hint="drop `name` (its layers are named in the enclosing scope) or "
+                                    "`scope: false`")
+                    return None
+                node.scoped = scoped
             branches, bmark = body["branches"], body.value_marks["branches"]
             if not isinstance(branches, LList) or not branches:
                 self.error("wrong-type", "parallel field `branches` expects a non-empty list of layer "
@@ -475,7 +520,7 @@ class Compiler:
                 return None
             node.branches, node.branch_names, node.slices = [], [], []
             for i, (b, m) in enumerate(zip(branches, branches.item_marks), 1):
-                seq, local, piece = self.branch(b, m, env, stack, f"branch{i}", name)
+                seq, local, piece = self.branch(b, m, env, stack, f"branch{i}" if node.scoped else "", name)
                 if seq is None:
                     return None
                 node.branches.append(seq)
@@ -659,14 +704,43 @@ class Compiler:
                        hint="e.g. `split: equal` (ShuffleNetV2's halves) or `split: [24, 92]`")
         return False
 
+    def reachable(self, block: str) -> set[str]:
+        """The blocks ``block`` mentions, directly or through others (a mapping key or a
+        string anywhere in a body that names a block), without expanding anything."""
+        found, todo = {block}, [block]
+        while todo:
+            values = [self.blocks[todo.pop()][0].get("layers")]
+            while values:
+                value = values.pop()
+                if isinstance(value, dict):
+                    values.extend(value.values())
+                    names = value.keys()
+                elif isinstance(value, list):
+                    values.extend(value)
+                    continue
+                else:
+                    names = (value,) if isinstance(value, str) else ()
+                for name in names:
+                    if name in self.blocks and name not in found:
+                        found.add(name)
+                        todo.append(name)
+        return found
+
     def block_call(self, block, body, mark, body_mark, env, stack):
         definition, def_mark = self.blocks[block]
         self.called.add(block)
-        if block in stack or len(stack) >= MAX_BLOCK_DEPTH:
-            chain = " -> ".join(stack[stack.index(block):] + (block,)) if block in stack else \
-                f"{MAX_BLOCK_DEPTH} nested blocks"
+        if block in stack:
+            chain = " -> ".join(stack[stack.index(block):] + (block,))
             self.error("block-recursion", f"block {block!r} reaches itself: {chain}", mark,
                        hint="a block may use other blocks, but never itself")
+            return None
+        if len(stack) >= MAX_BLOCK_DEPTH:
+            chain = stack + (block,)
+            shown = " -> ".join(chain[:3] + ("…",) + chain[-2:])
+            self.error("too-large", f"blocks call blocks more than {MAX_BLOCK_DEPTH} deep here: {shown}",
+                       mark, hint=f"archcalc expands at most {MAX_BLOCK_DEPTH} nested block calls; "
+                       "flatten the chain")
+            self.called.update(self.reachable(block))  # used, though not expanded
             return None
         fields = self.fields_of(block, None, body, mark, body_mark)
         if fields is None:
@@ -729,7 +803,9 @@ def _type_hint(expected: str, found) -> str:
     if isinstance(found, bool) and "integer" in expected:
         return "YAML reads yes/no/on/off/true/false as booleans; write a number"
     if isinstance(found, float) and "integer" in expected:
-        return f"sizes are whole numbers; did you mean {int(found)}?"
+        if found.is_integer() and abs(found) <= MAX_INTEGER:
+            return f"sizes are whole numbers; did you mean {int(found)}?"
+        return "sizes are whole numbers"
     if isinstance(found, str) and found.isdigit() and "integer" in expected:
         return f"remove the quotes: {found}"
     listed = sizes_written_as_text(found)

@@ -97,11 +97,14 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                       "YAML silently keeps the last of two equal keys; archcalc refuses, because the "
                       "first value is almost always a mistake."),
     "too-large": (ERROR, "the spec expands beyond archcalc's limits",
-                  "Alias expansion, repeat counts and the number of leaf layers and scopes (block "
-                  "calls, branch sets, repeat iterations) are bounded so that "
+                  "YAML nodes (200,000, aliases expanded) and nesting (200 levels), the number of "
+                  "leaf layers and scopes (block calls, branch sets, repeat iterations: 1,000,000), "
+                  "nested block calls (64) and every computed dimension (10^18) are bounded so that "
                   "hostile files fail fast instead of exhausting memory."),
-    "number-too-large": (ERROR, "an integer literal is too large",
-                         "Integers in a spec must have at most a few thousand digits."),
+    "number-too-large": (ERROR, "an integer is beyond archcalc's limit of 10^18",
+                         "Every integer in a spec, written or computed by an expression, lies within "
+                         "±10^18 (no real network comes near); a literal longer than 64 characters is "
+                         "refused before it is read."),
     # --- structure ----------------------------------------------------------------------
     "not-a-mapping": (ERROR, "the top level of a spec must be a mapping",
                       "A spec is a mapping with at least `input` and `layers`."),
@@ -140,8 +143,9 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                   "A block is a mapping with `layers` and optional `args`; its name must not be a "
                   "built-in kind."),
     # --- shapes -------------------------------------------------------------------------
-    "bad-input": (ERROR, "the input shape is not [H, W, C] or [N]",
-                  "`input` is a list of positive integers: three for a volume, one for a vector."),
+    "bad-input": (ERROR, "the input shape is not [H, W, C], [T, D] or [N]",
+                  "`input` is a list of positive integers: three for a volume, two for a token "
+                  "sequence, one for a vector."),
     "channels-first-input": (WARNING, "the input looks channels-first",
                              "Shapes are channels-last, [H, W, C]. An input whose first size is a "
                              "typical channel count (1 to 4) and whose other two look like image "
@@ -158,7 +162,7 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                        "combined."),
     "needs-flat-input": (ERROR, "a dense layer received a volume",
                          "Insert `flatten` (or a global pooling layer) before the dense layer."),
-    "needs-volume": (ERROR, "a spatial layer received a flat vector",
+    "needs-volume": (ERROR, "a spatial layer received a flat vector or a token sequence",
                      "Convolutions and pooling need an [H, W, C] input."),
     "merge-mismatch": (ERROR, "branches cannot be merged",
                        "`add` and `mul` need shapes that are equal or broadcast (per axis equal "

@@ -301,6 +301,77 @@ def align(xs: list[LayerResult], ys: list[LayerResult]) -> list[LayerChange]:
     return out
 
 
+# --------------------------------------------------------------------------- counterparts
+@dataclass(frozen=True)
+class Counterpart:
+    """The layers of A and of B that carry one local name (the last part of the layer name,
+    case ignored): LeNet-5 1998's C3 and lenet5's c3, or AlexNet 2012's two conv2 towers
+    (`conv1-2.gpu1.conv2`, `conv1-2.gpu2.conv2`) and the single-tower conv2."""
+
+    name: str
+    a: tuple
+    b: tuple
+
+    @property
+    def params(self) -> tuple[int, int]:
+        return sum(x.params for x in self.a), sum(y.params for y in self.b)
+
+    @property
+    def trainable(self) -> tuple[int, int]:
+        return sum(x.trainable for x in self.a), sum(y.trainable for y in self.b)
+
+    @property
+    def macs(self) -> tuple[int, int]:
+        return sum(x.macs for x in self.a), sum(y.macs for y in self.b)
+
+
+@dataclass(frozen=True)
+class Story:
+    """Two networks told as the changes of their like-named weighted layers (networks mode,
+    when such names cover most of both): ``pairs`` in A's order, and the weighted layers
+    only one side has."""
+
+    pairs: tuple
+    only_a: tuple
+    only_b: tuple
+
+
+def _local_names(analysis: Analysis) -> dict[str, list[LayerResult]] | None:
+    """Local name (lower case) -> layers. A name repeated in different places is no
+    evidence (VGG's block1.conv1, block2.conv1, …) and is dropped, unless the repeats are
+    the branches of one parallel (towers)."""
+    found: dict[str, list[LayerResult]] = {}
+    for layer in analysis.layers:
+        found.setdefault(layer.name.rsplit(".", 1)[-1].lower(), []).append(layer)
+    kept = {}
+    for name, layers in found.items():
+        paths = {layer.path for layer in layers}
+        if len(layers) == len(paths) and (len(layers) == 1 or (
+                len({len(p) for p in paths}) == 1 and len({p[:-1] for p in paths}) == 1
+                and all(len(p) >= 2 for p in paths))):
+            kept[name] = layers
+    return kept
+
+
+def story(a: Analysis, b: Analysis) -> Story | None:
+    """None unless like-named layers hold most of both networks' weighted layers."""
+    names_a, names_b = _local_names(a), _local_names(b)
+    weighted_a = [layer for layer in a.layers if layer.params or layer.macs]
+    weighted_b = [layer for layer in b.layers if layer.params or layer.macs]
+    shared = [name for name in names_a if name in names_b]
+    if len(shared) < 2 or not weighted_a or not weighted_b:
+        return None
+    covered_a = {id(x) for name in shared for x in names_a[name]}
+    covered_b = {id(y) for name in shared for y in names_b[name]}
+    if 2 * sum(id(x) in covered_a for x in weighted_a) < len(weighted_a) or \
+            2 * sum(id(y) in covered_b for y in weighted_b) < len(weighted_b):
+        return None
+    pairs = tuple(Counterpart(names_a[name][0].name.rsplit(".", 1)[-1], tuple(names_a[name]),
+                              tuple(names_b[name])) for name in shared)
+    return Story(pairs, tuple(x for x in weighted_a if id(x) not in covered_a),
+                 tuple(y for y in weighted_b if id(y) not in covered_b))
+
+
 # ------------------------------------------------------------------------------- mode
 def guess_mode(a: Analysis, b: Analysis) -> tuple[str, str]:
     """('versions' | 'networks', why). Versions: the same spec name, or more than half of
@@ -327,6 +398,7 @@ class Diff:
     breakdown: list[KindRow]
     ladders: tuple[list[Rung], list[Rung]]
     changes: list[LayerChange] | None = None
+    story: Story | None = None  # networks mode: like-named layers compared (see ``story``)
 
     def total(self, key: str) -> TotalRow | None:
         return next((row for row in self.totals if row.key == key), None)
@@ -349,7 +421,9 @@ def compare(a: Analysis, b: Analysis, mode: str | None = None) -> Diff:
         # connections are computed for every network; one side's figure makes both comparable
         a.totals.show_connections = b.totals.show_connections = True
     changes = align(a.layers, b.layers) if mode == "versions" else None
-    return Diff(a, b, mode, reason, _totals(a, b), _breakdown(a, b), (ladder(a), ladder(b)), changes)
+    told = story(a, b) if mode == "networks" else None
+    return Diff(a, b, mode, reason, _totals(a, b), _breakdown(a, b), (ladder(a), ladder(b)), changes,
+                told)
 
 
 # ------------------------------------------------------------------------------ gates

@@ -29,6 +29,7 @@ from .compiler import (
     did_you_mean,
     holds_refused,
 )
+from .limits import MAX_INTEGER
 from .diagnostics import CATALOGUE, ERROR, Diagnostic, Mark, make
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, describe_found, fmt_shape
@@ -119,6 +120,16 @@ class _Evaluator:
         self.used.add(name)
         return name
 
+    def bounded(self, shape, mark, name) -> bool:
+        """False (after a report) when a computed dimension passes MAX_INTEGER: every kind's
+        output goes through here, so no rule can grow a size without bound (an upsample
+        repeated a million times)."""
+        if all(x <= MAX_INTEGER for x in shape):
+            return True
+        self.report("too-large", f"{name} would output a dimension beyond archcalc's limit of 10^18",
+                    mark, name, hint="no real network comes near 10^18; check the sizes and repeats")
+        return False
+
     def check_expect(self, node, out, name):
         if not self.check_pins:
             return
@@ -203,6 +214,8 @@ class _Evaluator:
                 mark = node.field_marks.get(exc.field, node.mark) if exc.field else node.mark
                 self.report(exc.code, exc.message, mark, name, hint=exc.hint)
                 return None
+            if not self.bounded(out, node.mark, name):
+                return None
             rule = self.rules[key] = (
                 out, kind.params(shape, out, fields), kind.buffers(shape, out, fields),
                 kind.macs(shape, out, fields),
@@ -266,8 +279,9 @@ class _Evaluator:
             full = self.unique(scope.prefix + node.name, node.mark)
             inner = _Scope(full + ".", scope.path + (full,))
             group = self.open_group(inner, kind, state[0])
-        elif kind == "repeat" or kind == "residual":
-            inner, group = scope, None  # an unnamed repeat or residual is sugar: no new scope
+        elif kind == "repeat" or kind == "residual" or not node.scoped:
+            # an unnamed repeat or residual is sugar, and a parallel may say `scope: false`
+            inner, group = scope, None
         else:
             local = scope.generated(kind, self.used, self.reserved)[len(scope.prefix):]
             self.used.add(scope.prefix + local)
@@ -359,7 +373,8 @@ class _Evaluator:
             if out is None:
                 return None
             outs.append(out)
-        labels = [local or "layers" for local in node.branch_names]
+        labels = [local or ("layers" if node.kind == "residual" else f"branch{i}")
+                  for i, local in enumerate(node.branch_names, 1)]
         return self.combine(node, outs, labels, scope.prefix[:-1] or node.kind, state)
 
     def combine(self, node: Composite, outs, labels, where, state):
@@ -376,6 +391,8 @@ class _Evaluator:
                         hint="give every branch the same stride and padding ('same' keeps sizes)")
             return None
         channels = sum(s[-1] for s in shapes)
+        if not self.bounded((channels,), node.mark, where):
+            return None
         return self.merge(shapes[0][:-1] + (channels,), depth, state, outs)
 
     def elementwise(self, node: Composite, shapes, labels, where, depth, state, outs):
@@ -500,7 +517,7 @@ def _projection_hint(inp, main, other, label, kind="residual") -> str:
 
 # ------------------------------------------------------------------------------ entry point
 # Loader refusals that leave a value empty: what is later said about that value is an echo.
-_REFUSALS = ("forbidden-tag", "number-too-large")
+_REFUSALS = ("forbidden-tag", "number-too-large", "bad-value")  # what the loader refuses
 
 
 def analyze(doc: Document, input_shape=None) -> Analysis:
@@ -721,20 +738,26 @@ def parse_count(value) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
+        return value if -MAX_INTEGER <= value <= MAX_INTEGER else None
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_INTEGER:
         return int(value)
     if isinstance(value, str):
         text = value.strip().replace("_", "").replace(",", "").lower()
         unit = text[-1:] if text[-1:] in _UNITS and text[-1:] else ""
         number = text[: -1] if unit else text
+        if len(number) > 40:  # no count is written with more characters; Decimal would take any
+            return None
         try:
             from decimal import Decimal, InvalidOperation
 
-            amount = Decimal(number) * _UNITS[unit]
+            amount = Decimal(number)
+            # 'inf', 'nan' and '1e999999' are no counts; bounded before anything multiplies them
+            if not amount.is_finite() or abs(amount) > MAX_INTEGER:
+                return None
+            amount *= _UNITS[unit]
         except (InvalidOperation, ValueError, ArithmeticError):
             return None
-        if amount == amount.to_integral_value():
+        if abs(amount) <= MAX_INTEGER and amount == amount.to_integral_value():
             return int(amount)
     return None
 

@@ -23,7 +23,9 @@ def load_spec(spec: str, input_shape=None) -> source.Document:
     caller's --input, which an imported model with a symbolic size needs."""
     if spec == "-":
         return source.read("-")
-    if os.path.exists(spec):
+    # lexists: a dangling symlink or a symlink loop is a file the user named, whose reading
+    # fails with its own reason, not an unknown built-in name
+    if os.path.lexists(spec):
         if os.path.isdir(spec):
             raise IsADirectoryError(spec)
         if spec.lower().endswith(".onnx"):

@@ -462,6 +462,9 @@ def _listing(model, graph, file: str) -> str:
 def read(path: str, input_shape=None) -> Document:
     """The spec values of an ONNX model. Raises OnnxUnavailable or NotOnnx; everything else
     about the model becomes a located diagnostic."""
+    from .source import check_regular_file
+
+    check_regular_file(path)  # a FIFO or a device named *.onnx is refused before it is opened
     onnx = _onnx()
     try:
         model = onnx.load(path, load_external_data=False)

@@ -41,10 +41,11 @@ def _allow_references(schema: dict) -> dict:
 
 
 def _shape_schema() -> dict:
-    """[H, W, C] or [N]: the registry's SHAPE allows 1 to 3 items; a spec means 1 or 3."""
+    """[H, W, C], [T, D] or [N]."""
     items = SHAPE.schema.get("items", {"type": "integer", "minimum": 1})
-    return {"description": "[height, width, channels] for a volume, [features] for a vector",
-            "anyOf": [{"type": "array", "items": items, "minItems": n, "maxItems": n} for n in (3, 1)]}
+    return {"description": "[height, width, channels] for a volume, [tokens, features] for a token "
+                           "sequence, [features] for a vector",
+            "anyOf": [{"type": "array", "items": items, "minItems": n, "maxItems": n} for n in (3, 2, 1)]}
 
 
 def _yaml_default(value):
@@ -103,7 +104,8 @@ def composite_schemas() -> dict:
     layers = {"$ref": "#/definitions/layers"}
     return {
         "repeat": {"description": "The layers, `times` times in a row.", "type": "object",
-                   "properties": {"times": _allow_references({"type": "integer", "minimum": 1}),
+                   "properties": {"times": _allow_references({"type": "integer", "minimum": 0,
+                                                                     "description": "0 only with `index`"}),
                                   "layers": layers,
                                   "index": {"type": "string",
                                             "description": "an argument bound to the iteration (0, 1, …); "
@@ -132,6 +134,10 @@ def composite_schemas() -> dict:
                                                  "description": "[start, stop): the input channels this "
                                                                 "branch sees (stop exclusive)"})}}]}},
                                     "merge": _allow_references({"enum": list(MERGES)}),
+                                    "scope": _allow_references({
+                                        "type": "boolean",
+                                        "description": "false: the parallel and its unnamed branches open no "
+                                                       "scope; their layers are named in the enclosing one"}),
                                     "split": _allow_references({"anyOf": [
                                         {"enum": ["equal"]},
                                         {"type": "array", "minItems": 1,

@@ -7,13 +7,17 @@ once. Problems are returned as diagnostics, never raised.
 """
 from __future__ import annotations
 
+import os
+import re
 import sys
 
 from .diagnostics import Diagnostic, Mark, make
+from . import limits
+from .limits import MAX_INTEGER, MAX_NUMBER_TEXT
 
-# Expanded node count above which aliases are refused (a "billion laughs" file has
+# Expanded node count above which a document is refused (a "billion laughs" file has
 # billions; the largest built-in spec has a few thousand).
-MAX_EXPANDED_NODES = 200_000
+MAX_EXPANDED_NODES = limits.MAX_NODES
 
 
 class Refused:
@@ -28,6 +32,7 @@ class Refused:
 
 
 REFUSED = Refused()
+_CONVERTING = object()  # marks a node whose conversion is under way (cycle guard)
 
 
 class no_cyclic_gc:
@@ -119,7 +124,11 @@ class _Converter:
     def convert(self, node):
         key = id(node)
         if key in self.memo:  # an alias: share the converted value, do not copy it
-            return self.memo[key]
+            value = self.memo[key]
+            if value is _CONVERTING:  # an alias inside its own anchor (the scan reports it)
+                return REFUSED
+            return value
+        self.memo[key] = _CONVERTING
         tag = node.tag
         if tag == _MAP or (node.id == "mapping" and tag == _MAP):
             value = self.convert_map(node)
@@ -175,15 +184,28 @@ class _Converter:
             # The common case, decimal digits without a leading zero (YAML 1.1 reads 010 as octal).
             if len(text) < 19 and text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
                 return int(text)
-            try:
-                return self.ctor.construct_yaml_int(node)
-            except ValueError:
+            value = None
+            if len(text) <= MAX_NUMBER_TEXT:
+                try:
+                    value = self.ctor.construct_yaml_int(node)
+                except ValueError:
+                    value = None
+            if value is None or not -MAX_INTEGER <= value <= MAX_INTEGER:
+                shown = text if len(text) <= 24 else f"{text[:20]}... ({len(text):,} characters)"
                 self.diagnostics.append(make(
-                    "number-too-large", f"the integer {node.value[:20]}... has too many digits",
-                    self.mark(node), hint="use a realistic size"))
+                    "number-too-large", f"the integer {shown} is beyond archcalc's limit of 10^18",
+                    self.mark(node),
+                    hint="use a realistic size; no real network comes near 10^18"))
                 return REFUSED
+            return value
         if tag == _FLOAT:
-            return self.ctor.construct_yaml_float(node)
+            value = self.ctor.construct_yaml_float(node)
+            if value != value or value in (float("inf"), float("-inf")):
+                self.diagnostics.append(make(
+                    "bad-value", f"the number {node.value} is not finite: no size, rate or count "
+                    "can be NaN or infinite", self.mark(node), hint="write a real number"))
+                return REFUSED
+            return value
         if tag == _BOOL:
             return self.ctor.construct_yaml_bool(node)
         if tag == _NULL:
@@ -196,7 +218,7 @@ class _Converter:
 
 # Deepest nesting a spec may have. Real specs nest a dozen levels; libyaml composes
 # recursively in C, so a file nested thousands deep would crash the process instead.
-MAX_NESTING = 200
+MAX_NESTING = limits.MAX_NESTING
 
 
 def _nesting_bound(text: str) -> int:
@@ -215,27 +237,62 @@ def _nesting_bound(text: str) -> int:
     return deepest + block
 
 
-def _deep_position(text: str, limit: int) -> tuple[int, int]:
-    """(line, column) where the nesting bound first passes ``limit`` (only for refused files)."""
-    flow, line, column, prefix = 0, 1, 1, True
-    block = 0
-    for c in text:
-        if c == "\n":
-            line, column, prefix, block = line + 1, 1, True, 0
-            continue
-        if prefix and c in " \t?-":
-            block += 1
-        else:
-            prefix = False
-        if c in "[{":
-            flow += 1
-        elif c in "]}":
-            flow -= 1
-        if flow + block > limit:
-            return line, column
-        column += 1
-    return 1, 1
+def _scan(text: str, file: str) -> Diagnostic | None:
+    """Walk the YAML events (libyaml's parser is a loop, not a recursion) and stop at the
+    first event that passes a limit: nesting deeper than MAX_NESTING, more than
+    MAX_EXPANDED_NODES nodes, or an alias inside its own anchor. Cost follows the prefix
+    read, so a 1 M-line file is refused after 200,000 nodes, not parsed to its end.
+    Run only when the cheap tests of ``parse`` say a limit may be near."""
+    import yaml.events as ev
 
+    loader = _loader_class()(text)
+    depth = nodes = 0
+    open_anchors: list = []  # (anchor or None) per open collection
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            kind = type(event)
+            if kind is ev.ScalarEvent:
+                nodes += 1
+            elif kind is ev.SequenceStartEvent or kind is ev.MappingStartEvent:
+                nodes += 1
+                depth += 1
+                open_anchors.append(event.anchor)
+                if depth > MAX_NESTING:
+                    m = event.start_mark
+                    return make("too-large", f"the YAML nests too deeply: beyond {MAX_NESTING} levels of "
+                                "collections", Mark(file, m.line + 1, m.column + 1),
+                                hint="a spec nests a dozen levels at most; use blocks and `repeat`")
+            elif kind is ev.SequenceEndEvent or kind is ev.MappingEndEvent:
+                depth -= 1
+                open_anchors.pop()
+            elif kind is ev.AliasEvent:
+                nodes += 1
+                if event.anchor in open_anchors:
+                    m = event.start_mark
+                    return make("bad-value", f"the alias *{event.anchor} refers to the collection that "
+                                "contains it, which would make it infinite", Mark(file, m.line + 1, m.column + 1),
+                                hint=f"an alias can only repeat a value defined before it; remove *{event.anchor}")
+            if nodes > MAX_EXPANDED_NODES:
+                m = event.start_mark
+                return make("too-large", f"the document holds more than {MAX_EXPANDED_NODES:,} YAML nodes; "
+                            "the limit is passed here", Mark(file, m.line + 1, m.column + 1),
+                            hint="a spec has a few thousand nodes at most; use `repeat` and blocks")
+    finally:
+        loader.dispose()
+    return None
+
+
+# Where an alias may stand ('*name' after a space, a line start or a flow indicator); an
+# expression's `${c * 4}` does not match.
+_ALIAS = re.compile(r"(?:^|[\s\[{,])\*[^\s,\[\]{}]", re.M)
+
+# YAML errors (by the parser's context) whose usual cause is not indentation: message, hint.
+_SYNTAX_MESSAGES = {
+    "expected a single document in the stream": (
+        "the file holds more than one YAML document; a second one starts here",
+        "a spec is one YAML document: remove the '---' line (or split the file, one spec each)"),
+}
 
 _new_tuple = tuple.__new__
 _LOADER = None
@@ -292,14 +349,15 @@ def _parse(text: str, file: str) -> Document:
 
     doc = Document(file=file, text=text)
     try:
-        depth = _nesting_bound(text)
-        if depth > MAX_NESTING:
-            line, column = _deep_position(text, MAX_NESTING)
-            doc.diagnostics.append(make(
-                "too-large", f"the YAML nests too deeply: beyond {MAX_NESTING} levels of indentation "
-                "and brackets",
-                Mark(file, line, column), hint="a spec nests a dozen levels at most; use blocks and `repeat`"))
-            return doc
+        # The exact scan of the events only where a limit may be near: aliases, a large
+        # text, or a cheap upper bound of the nesting (brackets and indentation, also those
+        # inside strings and comments) beyond the limit.
+        aliases = _ALIAS.search(text) is not None
+        if aliases or len(text) > 100_000 or _nesting_bound(text) > MAX_NESTING:
+            problem = _scan(text, file)
+            if problem is not None:
+                doc.diagnostics.append(problem)
+                return doc
         node = yaml.compose(text, Loader=_loader_class())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -311,8 +369,9 @@ def _parse(text: str, file: str) -> Document:
             doc.diagnostics.append(make("yaml-syntax", "a tab in the indentation: YAML indents with "
                                         "spaces only", tab, hint="replace the tab with spaces"))
             return doc
-        doc.diagnostics.append(make("yaml-syntax", f"{problem}{context}", where,
-                                    hint="check indentation and that every ':' is followed by a space"))
+        message, hint = _SYNTAX_MESSAGES.get(exc.context or "", (
+            f"{problem}{context}", "check indentation and that every ':' is followed by a space"))
+        doc.diagnostics.append(make("yaml-syntax", message, where, hint=hint))
         return doc
     except yaml.YAMLError as exc:  # reader errors (control characters) carry no problem_mark
         pos = getattr(exc, "position", 0) or 0
@@ -331,7 +390,7 @@ def _parse(text: str, file: str) -> Document:
     conv = _Converter(file)
     try:
         # Without an alias ('*name') nothing is expanded: the node count is bounded by the text.
-        size = conv.expanded_size(node) if "*" in text or len(text) > 100_000 else 0
+        size = conv.expanded_size(node) if aliases else 0
         if size > MAX_EXPANDED_NODES:
             doc.diagnostics.append(make(
                 "too-large", f"the document expands to {size:,} YAML nodes (limit "
@@ -346,15 +405,71 @@ def _parse(text: str, file: str) -> Document:
     return doc
 
 
-def read(path: str) -> Document:
-    """Read and parse a spec file or ``-`` (standard input). OSError propagates: the CLI maps it to exit 2."""
+class NotASpecFile(OSError):
+    """A path that is no regular file (a FIFO, a device, a socket), or one beyond the byte
+    limit: refused before (or while) reading, so a FIFO cannot block and /dev/zero cannot
+    fill memory. The command line reports it like any unreadable file (exit 2)."""
+
+    def __init__(self, message: str):
+        super().__init__(0, message)
+
+
+def _file_kind(mode: int) -> str:
+    import stat
+
+    for test, name in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _too_big(size: int | None, limit: int) -> NotASpecFile:
+    held = f"{size:,} bytes" if size is not None else f"more than {limit:,} bytes"
+    return NotASpecFile(f"it holds {held}; specs are limited to {limit:,} bytes (set "
+                        f"{limits.MAX_BYTES_VARIABLE} to raise the limit)")
+
+
+def check_regular_file(path: str, limit: int | None = None) -> int:
+    """The size of ``path`` (symlinks followed), or NotASpecFile for anything but a regular
+    file (never opened, so a FIFO cannot block) or a file above ``limit`` bytes. Every reader
+    of a user's path (YAML here, ONNX in onnx_.py) calls it before opening."""
+    import stat
+
+    info = os.stat(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise NotASpecFile(f"it is {_file_kind(info.st_mode)}, not a spec file")
+    if limit is not None and info.st_size > limit:
+        raise _too_big(info.st_size, limit)
+    return info.st_size
+
+
+def read_bytes(path: str) -> bytes:
+    """The bytes of a spec file or of standard input (``-``), at most limits.max_spec_bytes().
+    A path is stat-ed first (symlinks followed): anything but a regular file is refused
+    without opening it, a regular file above the limit without reading it."""
+
+    limit = limits.max_spec_bytes()
+    if path != "-":
+        check_regular_file(path, limit)
     if path == "-":
-        data = sys.stdin.buffer.read()
-        file = "<stdin>"
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None or stream.closed:
+            raise NotASpecFile("standard input is closed")
+        data = stream.read(limit + 1)
     else:
         with open(path, "rb") as fh:
-            data = fh.read()
-        file = path
+            data = fh.read(limit + 1)  # the file may grow after the stat
+    if len(data) > limit:
+        raise _too_big(None, limit)
+    return data
+
+
+def read(path: str) -> Document:
+    """Read and parse a spec file or ``-`` (standard input). OSError propagates: the CLI maps it to exit 2."""
+    data = read_bytes(path)
+    file = "<stdin>" if path == "-" else path
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

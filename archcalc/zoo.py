@@ -41,14 +41,22 @@ def find(name: str) -> str | None:
     if not wanted:
         return None
     directory = zoo_dir()
-    for candidate in names():
-        if normalise(candidate) == wanted:
+    known = names()
+    # the name as written first: regnet_x_16gf and regnet_x_1_6gf normalise alike
+    for candidate in known:
+        if candidate.lower() == name.lower():
             return os.path.join(directory, candidate + ".yaml")
-    return None
+    matches = [candidate for candidate in known if normalise(candidate) == wanted]
+    if len(matches) == 1:
+        return os.path.join(directory, matches[0] + ".yaml")
+    return None  # unknown, or ambiguous (suggest() names the candidates)
 
 
 def suggest(name: str) -> str:
     import difflib
 
-    close = difflib.get_close_matches(normalise(name), [normalise(n) for n in names()], n=3, cutoff=0.5)
-    return ", ".join(close)
+    by_form: dict[str, list[str]] = {}
+    for known in names():
+        by_form.setdefault(normalise(known), []).append(known)
+    close = difflib.get_close_matches(normalise(name), list(by_form), n=3, cutoff=0.5)
+    return ", ".join(known for form in close for known in by_form[form])

@@ -133,3 +133,45 @@ layers:
     a = analyse(spec_file, text)
     assert codes(a) == ["bad-value"]
     assert (a.diagnostics[0].line, a.diagnostics[0].column) == locate(text, "false")
+
+
+def test_a_parallel_without_scope_names_its_branches_in_the_enclosing_scope(spec_file):
+    # SqueezeNet's Fire module: features.3.squeeze, features.3.expand1x1, features.3.expand3x3.
+    # On 8×8×6: squeeze 1·1·6·2 + 2 = 14; expand1x1 1·1·2·4 + 4 = 12; expand3x3 3·3·2·4 + 4 = 76;
+    # the concat gives 4 + 4 = 8 channels.
+    text = """\
+input: [8, 8, 6]
+blocks:
+  fire:
+    layers:
+      - conv: {name: squeeze, filters: 2, kernel: 1}
+      - parallel:
+          scope: false
+          branches:
+            - [conv: {name: expand1x1, filters: 4, kernel: 1}]
+            - [conv: {name: expand3x3, filters: 4, kernel: 3, padding: 1}]
+layers:
+  - fire: {name: 3}
+"""
+    a = analyse(spec_file, text)
+    assert codes(a) == []
+    assert names(a) == ["3.squeeze", "3.expand1x1", "3.expand3x3"]
+    assert [layer.params for layer in a.layers] == [14, 12, 76]
+    assert a.output == (8, 8, 8)
+    assert codes(analyse(spec_file, text.replace("- parallel:\n", "- parallel:\n          name: p\n"))) == \
+        ["bad-value"]
+
+
+def test_an_indexed_repeat_may_have_no_iteration_and_a_plain_one_may_not(spec_file):
+    # RegNetX-400MF's first stage has a single block: the stage's `repeat` of the rest is empty.
+    text = """\
+input: [4, 4, 2]
+layers:
+  - conv: {name: first, filters: 3, kernel: 1}
+  - repeat: {times: 0, index: i, layers: [conv: {name: "r${i}", filters: 3, kernel: 1}]}
+"""
+    a = analyse(spec_file, text)
+    assert codes(a) == []
+    assert names(a) == ["first"]
+    a = analyse(spec_file, text.replace(", index: i", "").replace('"r${i}"', "r"))
+    assert codes(a) == ["bad-value"]  # a positive integer is required

@@ -108,3 +108,32 @@ def test_alexnet_2012_saves_what_the_gpu_split_removes(cli):
     # 442,368; sum 1,413,120
     single = show(cli, "alexnet")["totals"]["params"]
     assert single - PAPERS["alexnet-2012"][0] == 1413120 == 307200 + 663552 + 442368
+
+
+def test_diff_tells_the_gpu_split_story(cli):
+    result = cli("diff", "alexnet-2012", "alexnet", "-f", "json")
+    assert result.code == 0
+    story = json.loads(result.out)["story"]
+    # per layer, hand arithmetic above: conv2 +307,200, conv4 +663,552, conv5 +442,368
+    assert [line.split(":")[0] for line in story[:3]] == ["conv2", "conv4", "conv5"]
+    assert "(+307,200)" in story[0] and "(+663,552)" in story[1] and "(+442,368)" in story[2]
+    assert "conv1, conv3, fc6, fc7" in story[3]  # split across the towers, same parameters
+    # MACs: 1,135,256,096 (contract) − 724,406,816 (two towers) = 410,849,280
+    assert story[-1] == "in all, these layers: params +1,413,120, MACs +410,849,280"
+    table = cli("diff", "alexnet-2012", "alexnet")
+    assert "What changed" in table.out and "+1,413,120" in table.out
+
+
+def test_diff_tells_what_changed_since_lenet_1998(cli):
+    story = json.loads(cli("diff", "lenet5-1998", "lenet5", "-f", "json").out)["story"]
+    by_layer = {line.split(":")[0]: line for line in story}
+    # C3: the full 5·5·6·16 + 16 = 2,416 instead of the table's 1,516
+    assert "params 1,516 → 2,416 (+900)" in by_layer["C3"]
+    assert "subsample" in by_layer["S2"] and "avgpool" in by_layer["S2"]
+    assert "rbf" in by_layer["OUTPUT"] and "trainable 0 → 850" in by_layer["OUTPUT"]  # 84·10 + 10
+    assert len(story) <= 8  # a few readable lines
+
+
+def test_no_story_for_networks_without_like_named_layers(cli):
+    # alexnet and vgg16 share names such as conv1 only by accident (VGG repeats them per stage)
+    assert json.loads(cli("diff", "alexnet", "vgg16", "-f", "json").out)["story"] == []

@@ -158,7 +158,7 @@ BAD = {
     "bool for a size": "input: [8, 8, 3]\nlayers:\n  - conv: {filters: true, kernel: 3}\n",
     "unknown top-level key": "input: [8]\nlayer: [relu]\nlayers: [relu]\n",
     "missing layers": "input: [8]\n",
-    "bad input": "input: [8, 8]\nlayers: [relu]\n",
+    "bad input": "input: [8, 8, 8, 8]\nlayers: [relu]\n",
     "two-key entry": "input: [8]\nlayers:\n  - {dense: 3, relu: null}\n",
     "repeat without times": "input: [8]\nlayers:\n  - repeat: {layers: [relu]}\n",
     "merge neither add, mul nor concat": "input: [8]\nlayers:\n  - parallel: {branches: [[]], merge: max}\n",

@@ -11,6 +11,7 @@ import sys
 import click
 
 from ..cli import (
+    width_option,
     EXIT_ERRORS,
     EXIT_OK,
     UsageProblem,
@@ -58,7 +59,7 @@ def _gates_option(ctx, param, values):
                    "> is the shell's.")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override both specs' input shape, e.g. 224x224x3.")
-@click.option("--width", type=click.IntRange(min=40), default=None,
+@click.option("--width", type=width_option(), default=None,
               help="Table width in columns (default: the terminal's).")
 def diff(a, b, fmt, output, mode, show_all, gates, input_shape, width):
     """Compare network A with network B (each a built-in name, a spec file, or - for stdin).

@@ -19,6 +19,8 @@ import sys
 import click
 
 from ..cli import (
+    Count,
+    width_option,
     EXIT_ERRORS,
     EXIT_OK,
     UsageProblem,
@@ -86,11 +88,11 @@ def _code_suggestion(word: str) -> str:
 @click.argument("layer", required=False)
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3.")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--batch", type=Count(1), default=1, show_default=True,
               help="Batch size: scales MACs and activations.")
 @click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="fp32", show_default=True,
               help="Precision of every value, for the byte figures.")
-@click.option("--width", type=click.IntRange(min=40), default=100, show_default=True,
+@click.option("--width", type=width_option(), default=100, show_default=True,
               help="Wrap diagnostics and explanations at this width.")
 def explain(spec, layer, input_shape, batch, dtype, width):
     """Show the arithmetic behind each layer of SPEC (or only LAYER): output size, parameters,
@@ -110,13 +112,23 @@ def explain(spec, layer, input_shape, batch, dtype, width):
         sys.exit(EXIT_OK)
     try:
         analysis = analyse_spec(spec, input_shape)
-        layers, extra = select(analysis, layer) if layer is not None else \
-            (analysis.layers, [d for d in analysis.diagnostics if d.layer is None or
-                               d.layer not in {l.name for l in analysis.layers}])
     except UsageProblem as exc:
         fail_usage(str(exc) + (_code_suggestion(spec) if "no such file" in str(exc) else ""))
+    everything = [d for d in analysis.diagnostics if d.layer is None or
+                  d.layer not in {l.name for l in analysis.layers}]
+    missing = None
+    try:
+        layers, extra = select(analysis, layer) if layer is not None else (analysis.layers, everything)
+    except UsageProblem as exc:
+        if not analysis.errors:
+            fail_usage(str(exc))
+        # the layer may be missing because of the spec's errors: show them, not only the miss
+        layers, extra, missing = [], analysis.diagnostics, str(exc)
     from ..metrics import apply_batch
 
     apply_batch(analysis, batch, dtype)
     write(render.render(analysis, layers, extra, width))
+    if missing is not None:
+        click.echo(f"archcalc: error: {missing}; the spec has errors (shown above), which may be why",
+                   err=True)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)

@@ -5,14 +5,14 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, write
+from ..cli import EXIT_ERRORS, EXIT_OK, width_option, write
 from .show import SHOW_FORMATS
 
 
 @click.command("list")
 @click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
               show_default=True, help="Output format.")
-@click.option("--width", type=click.IntRange(min=40), default=None, help="Table width in columns.")
+@click.option("--width", type=width_option(), default=None, help="Table width in columns.")
 def list_(fmt, width):
     """List the built-in networks with their size and cost."""
     from .. import zoo

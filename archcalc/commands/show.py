@@ -6,6 +6,8 @@ import sys
 import click
 
 from ..cli import (
+    Count,
+    width_option,
     EXIT_ERRORS,
     EXIT_OK,
     UsageProblem,
@@ -31,11 +33,11 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv", "html")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3 (the spec's `expect` pins "
                    "describe its own input and are then not checked; budgets are).")
-@click.option("--depth", type=click.IntRange(min=0), default=None,
+@click.option("--depth", type=Count(0), default=None,
               help="Table: collapse blocks below this nesting level (0 = top-level rows only).")
-@click.option("--width", type=click.IntRange(min=40), default=None,
+@click.option("--width", type=width_option(), default=None,
               help="Table width in columns (default: the terminal's).")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--batch", type=Count(1), default=1, show_default=True,
               help="Batch size: scales MACs, FLOPs and activation memory (not parameters).")
 @click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="fp32", show_default=True,
               help="Precision of every value, for the byte figures.")

@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, UsageProblem, load_document, write
+from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Count, UsageProblem, load_document, write
 from ..render.problems import PROBLEM_REPORTERS, FileReport, summarise
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -52,7 +52,7 @@ def _count_option(ctx, param, value):
               help="Fail when a network needs more FLOPs (2 × MACs), e.g. 4G.")
 @click.option("--color/--no-color", default=None,
               help="Colour the pretty format [default: only on a terminal, unless NO_COLOR is set].")
-@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("-j", "--jobs", type=Count(0), default=0, show_default=True,
               help="Processes checking files in parallel; 0 = one per core when there are "
                    f"at least {PARALLEL_FROM} files.")
 def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, jobs):

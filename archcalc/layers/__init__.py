@@ -6,11 +6,11 @@ listing its module here.
 """
 from __future__ import annotations
 
-from . import activations, conv, dense, misc, pool, rbf, subsample
+from . import activations, conv, dense, layernorm, misc, pool, rbf, subsample
 from .base import LayerKind
 
 REGISTRY: dict[str, LayerKind] = {}
-for _module in (conv, pool, dense, misc, activations, subsample, rbf):
+for _module in (conv, pool, dense, misc, layernorm, activations, subsample, rbf):
     for _kind in _module.KINDS:
         assert _kind.name not in REGISTRY, _kind.name
         REGISTRY[_kind.name] = _kind

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-Shape = tuple  # (H, W, C) for a volume, (N,) for a flat vector
+from ..limits import MAX_INTEGER
+
+Shape = tuple  # (H, W, C) for a volume, (T, D) for a token sequence, (N,) for a flat vector
 
 
 class FieldError(Exception):
@@ -36,11 +38,14 @@ def describe_found(value) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, int):
+        if not -MAX_INTEGER <= value <= MAX_INTEGER:  # str() of a huge int costs, or fails
+            return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
         return f"the integer {value}"
     if isinstance(value, float):
         return f"the number {value!r}"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {value!r}" if len(value) <= 60 else f"the string {value[:50]!r}… " \
+            f"({len(value):,} characters)"
     if isinstance(value, list):
         return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
     if isinstance(value, dict):
@@ -67,12 +72,20 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _bounded(v, expected: str):
+    """Every integer a field type accepts lies within limits.MAX_INTEGER (the loader refuses
+    bigger literals; this also holds for values computed by expressions or new code)."""
+    if not -MAX_INTEGER <= v <= MAX_INTEGER:
+        raise FieldError(f"{expected} up to 10^18", v, code="number-too-large")
+    return v
+
+
 def _positive_int(v):
     if not _is_int(v):
         raise FieldError("a positive integer", v)
     if v < 1:
         raise FieldError("a positive integer", v, code="bad-value")
-    return v
+    return _bounded(v, "a positive integer")
 
 
 def _nonneg_int(v):
@@ -80,7 +93,7 @@ def _nonneg_int(v):
         raise FieldError("a non-negative integer", v)
     if v < 0:
         raise FieldError("a non-negative integer", v, code="bad-value")
-    return v
+    return _bounded(v, "a non-negative integer")
 
 
 def _pair(v):
@@ -127,11 +140,19 @@ def _rate(v):
 
 
 def _shape(v):
-    if (isinstance(v, list) and len(v) in (1, 3) and all(_is_int(x) for x in v)):
+    if (isinstance(v, list) and len(v) in (1, 2, 3) and all(_is_int(x) for x in v)):
         if all(x >= 1 for x in v):
-            return tuple(v)
+            return tuple(_bounded(x, "sizes") for x in v)
         raise FieldError("positive sizes", v, code="bad-value")
-    raise FieldError("a shape [H, W, C] or [N] of positive integers", v)
+    raise FieldError("a shape [H, W, C], [T, D] or [N] of positive integers", v)
+
+
+def _positive_number(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise FieldError("a positive number", v)
+    if not v > 0:
+        raise FieldError("a positive number", v, code="bad-value")
+    return v
 
 
 POSITIVE_INT = FieldType("positive int", _positive_int, {"type": "integer", "minimum": 1})
@@ -145,6 +166,7 @@ PADDING = FieldType("padding", _padding, {"oneOf": [
     {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 4, "maxItems": 4}]})
 BOOL = FieldType("bool", _bool, {"type": "boolean"})
 RATE = FieldType("rate", _rate, {"type": "number", "minimum": 0, "maximum": 1})
+POSITIVE_NUMBER = FieldType("positive number", _positive_number, {"type": "number", "minimum": 0})
 SHAPE = FieldType("shape", _shape, {"type": "array", "items": {"type": "integer", "minimum": 1},
                                     "minItems": 1, "maxItems": 3})
 
@@ -256,6 +278,11 @@ class LayerKind:
 
 
 def require_volume(inp, kind: str):
+    if len(inp) == 2:
+        raise RuleError("needs-volume", f"{kind} needs an [H, W, C] input, but receives the token "
+                        f"sequence {inp[0]}×{inp[1]} ([T, D])",
+                        hint="token sequences take dense, attention and the token kinds; a volume "
+                             "becomes tokens with `patches`, not back")
     if len(inp) != 3:
         raise RuleError("needs-volume", f"{kind} needs an [H, W, C] input, but receives the flat vector "
                         f"[{inp[0]}]", hint="remove the flatten before it, or use dense")

@@ -1,6 +1,7 @@
-"""dense — fully connected layer on a flat vector (or a 1×1×C volume).
+"""dense — fully connected layer on a flat vector (or a 1×1×C volume), or applied to every
+token of a token sequence [T, D] (PyTorch's nn.Linear on the last axis).
 
-params in·units (+ units with bias); MACs in·units.
+params in·units (+ units with bias); MACs in·units, T·in·units on [T, in].
 """
 from __future__ import annotations
 
@@ -17,7 +18,13 @@ from .base import (
 
 
 def features(inp) -> int:
-    return inp[0] if len(inp) == 1 else inp[2]
+    """The input features: N of [N], C of [1, 1, C], D of a token sequence [T, D]."""
+    return inp[-1]
+
+
+def positions(inp) -> int:
+    """How many times the layer is applied: T for a token sequence [T, D], else once."""
+    return inp[0] if len(inp) == 2 else 1
 
 
 def shape(inp, f):
@@ -27,6 +34,8 @@ def shape(inp, f):
                         f"dense needs a flat input, but receives the volume {fmt_shape(inp)}",
                         hint=f"insert `- flatten` before it ({fmt_shape(inp)} = {n:,} features) or a "
                              "global pooling layer")
+    if len(inp) == 2:
+        return (inp[0], f["units"])
     return (f["units"],)
 
 
@@ -35,7 +44,7 @@ def params(inp, out, f):
 
 
 def macs(inp, out, f):
-    return features(inp) * f["units"]
+    return positions(inp) * features(inp) * f["units"]
 
 
 def connections(inp, out, f):
@@ -49,7 +58,8 @@ def describe(f):
 
 DENSE = LayerKind(
     name="dense",
-    doc="Fully connected layer: [N] (or [1, 1, N]) -> [units].",
+    doc="Fully connected layer: [N] (or [1, 1, N]) -> [units]; on a token sequence, applied to "
+        "every token: [T, D] -> [T, units].",
     primary="units",
     fields={
         "units": field_(POSITIVE_INT, doc="number of outputs"),

@@ -199,3 +199,73 @@ def gate_message(result: GateResult) -> str:
     if gate.measure == "level":
         return f"{text}; {result.b:,} is {bound} {gate.threshold_text}"
     return f"{text}, {bound} {gate.threshold_text}"
+
+
+# ----------------------------------------------------------------------------- the story
+def _side_text(layers, other) -> str:
+    """'2× conv 5×5/1, p2 over 48 channels': what one side's like-named layers are."""
+    from .table import settings_text
+
+    first = layers[0]
+    text = f"{first.kind} {settings_text(first)}".strip()
+    if len(first.input) == 3 and len(other[0].input) == 3 and first.input[-1] != other[0].input[-1]:
+        text += f" over {first.input[-1]} channels"
+    return f"{len(layers)}× {text}" if len(layers) > 1 else text
+
+
+def _change_text(what: str, a: int, b: int, exact: bool = True) -> str:
+    if a == b:
+        return f"{what} {a:,} on both sides"
+    if exact:
+        return f"{what} {a:,} → {b:,} ({b - a:+,})"
+    return f"{what} {numbers.human(a)} → {numbers.human(b)} ({numbers.signed(b - a)})"
+
+
+def story_lines(diff) -> list[str]:
+    """A few sentences: each like-named weighted layer that differs, the layers only split
+    differently, the ones only one side has, and the sum of the differences."""
+    told = diff.story
+    if told is None:
+        return []
+    label_a, label_b = side_labels(diff)
+    lines, split, dp, dm = [], [], 0, 0
+    for pair in told.pairs:
+        (pa, pb), (ma, mb), (ta, tb) = pair.params, pair.macs, pair.trainable
+        if not (pa or pb or ma or mb):
+            continue
+        text_a, text_b = _side_text(pair.a, pair.b), _side_text(pair.b, pair.a)
+        if (pa, ma, ta) == (pb, mb, tb):
+            if len(pair.a) != len(pair.b):
+                split.append(pair.name)
+            elif text_a != text_b:
+                lines.append(f"{pair.name}: {text_a} → {text_b}: {_change_text('params', pa, pb)}")
+            continue
+        line = f"{pair.name}: {text_a} → {text_b}: {_change_text('params', pa, pb)}"
+        if ma != mb:
+            line += f", {_change_text('MACs', ma, mb, exact=False)}"
+        if (ta, tb) != (pa, pb):
+            line += f", {_change_text('trainable', ta, tb)}"
+        lines.append(line)
+        dp, dm = dp + pb - pa, dm + mb - ma
+    if split:
+        towers = label_a if any(len(p.a) > len(p.b) for p in told.pairs if p.name in split) else label_b
+        lines.append(f"the same parameters, split across branches in {towers}: {', '.join(split)}")
+    for side, label in ((told.only_a, label_a), (told.only_b, label_b)):
+        if side:
+            lines.append(f"only in {label}: " + ", ".join(f"{layer.name} ({layer.kind}, {layer.params:,} params)"
+                                                       for layer in side))
+    if sum(1 for line in lines if "(+" in line or "(-" in line) >= 2:
+        lines.append(f"in all, these layers: params {dp:+,}, MACs {dm:+,}")
+    return lines
+
+
+def story_wrapped(diff, width: int) -> list[str]:
+    """The story for a terminal: each sentence wrapped with a hanging indent."""
+    import textwrap
+
+    lines = []
+    for line in story_lines(diff):
+        lines += textwrap.wrap(line, max(width, 40), initial_indent="  ", subsequent_indent="      ",
+                               break_on_hyphens=False)
+    return lines
+

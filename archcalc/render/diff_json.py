@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from . import diff_cells as cells
+
 
 def _shape(value):
     return list(value) if value is not None else None
@@ -79,6 +81,7 @@ def diff_dict(diff, options=None) -> dict:
         "ladders": {side: [{"height": r.height, "width": r.width, "channels": r.channels,
                             "layers": r.layers} for r in rungs]
                     for side, rungs in zip(("a", "b"), diff.ladders)},
+        "story": cells.story_lines(diff),
         "counts": diff.counts() if diff.changes is not None else None,
         "changes": None if diff.changes is None else
         [_change(c) for c in diff.changes if show_all or c.status != "unchanged"],

@@ -13,6 +13,9 @@ def render_diff(diff, options=None) -> str:
     options = options or {}
     label_a, label_b = cells.side_labels(diff)
     lines = [f"### {label_a} → {label_b}", "", f"_{cells.mode_line(diff)}_", ""]
+    story = cells.story_lines(diff)
+    if story:
+        lines += ["**What changed** (layers matched by name)", ""] + [f"- {line}" for line in story] + [""]
     lines += _table(("", label_a, label_b, "Change", "Ratio"),
                     [cells.total_cells(row) for row in diff.totals], {1, 2, 3, 4})
     lines += ["", "**By kind** (share of each network's total)", ""]

@@ -17,6 +17,12 @@ def render_diff(diff, options=None) -> str:
     title.append(f"{label_a} → {label_b}", style="bold")
     console.print(title)
     console.print(Text(cells.mode_line(diff), style="dim"))
+    story = cells.story_wrapped(diff, console.width)
+    if story:
+        console.print()
+        console.print(Text("What changed (layers matched by name)", style="bold"))
+        for line in story:
+            console.print(Text(line), soft_wrap=True)
     sections = [("Totals", _totals_table(diff, label_a, label_b)),
                 ("By kind (share of each network's total)", _breakdown_table(diff, label_a, label_b)),
                 ("Resolution ladder (spatial size → widest channels at that size)",

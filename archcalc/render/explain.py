@@ -120,7 +120,8 @@ def _macs_lines(layer, batch: int) -> list[str]:
         text = f"{scale}{_dot(out[0], out[1], out[2])}·({_dot(kh, kw, per_group)})"
         return [_line("MACs", f"{text} = {layer.macs:,}")]
     if layer.kind == "dense":
-        return [_line("MACs", f"{scale}{features(inp)}·{f['units']} = {layer.macs:,}")]
+        per_token = f"{inp[0]}·" if len(inp) == 2 else ""
+        return [_line("MACs", f"{scale}{per_token}{features(inp)}·{f['units']} = {layer.macs:,}")]
     if layer.macs:
         return [_line("MACs", f"{layer.macs:,}")]
     return [_line("MACs", "0 (by the counting convention only weight layers multiply-accumulate)")]

@@ -8,18 +8,25 @@ import sys
 
 
 def console_width(width: int | None) -> int:
-    """--width, else the terminal's, else COLUMNS, else 100."""
+    """--width, else the terminal's, else COLUMNS, else 100; always clamped to
+    [limits.MIN_WIDTH, limits.MAX_WIDTH], so COLUMNS=20000000 cannot cost gigabytes."""
+    from ..limits import MAX_WIDTH, MIN_WIDTH, clamp_width, parse_bounded_int
+
     if width is not None:
-        return width
-    if sys.stdout.isatty():
+        return clamp_width(width)
+    if sys.stdout is not None and sys.stdout.isatty():
         try:
             columns = os.get_terminal_size(sys.stdout.fileno()).columns
-            if columns >= 40:  # a pseudo-terminal may report 0
-                return columns
-        except OSError:
+            if columns >= MIN_WIDTH:  # a pseudo-terminal may report 0
+                return clamp_width(columns)
+        except (OSError, ValueError):
             pass
-    columns = os.environ.get("COLUMNS", "")
-    return int(columns) if columns.isdigit() and int(columns) >= 40 else 100
+    text = os.environ.get("COLUMNS", "").strip()
+    if text.isascii() and text.isdigit():
+        columns = parse_bounded_int(text) or MAX_WIDTH  # more digits than 10^18: clamped too
+        if columns >= MIN_WIDTH:
+            return clamp_width(columns)
+    return 100
 
 
 def use_colour() -> bool:

@@ -1,0 +1,60 @@
+"""layernorm and rmsnorm — normalisation over the LAST axis, whatever the shape.
+
+On a token sequence ``[T, D]`` that is each token's D features (Transformers); on a volume
+``[H, W, C]`` each position's C channels (ConvNeXt's LayerNorm, PyTorch's
+``nn.LayerNorm(C)`` applied channels-last); on a vector ``[N]`` its N features. Like every
+normalisation they count no MACs (contract section 3).
+
+params: layernorm C (γ) + C (β, with ``bias``); rmsnorm C (γ); none without ``affine``.
+"""
+from __future__ import annotations
+
+from .base import BOOL, POSITIVE_NUMBER, LayerKind, field_
+
+
+def _describe(f, default_eps) -> str:
+    parts = []
+    if not f["affine"]:
+        parts.append("no affine")
+    elif "bias" in f and not f["bias"]:
+        parts.append("no bias")
+    if f["eps"] != default_eps:
+        parts.append(f"eps {f['eps']:g}")
+    return ", ".join(parts)
+
+
+def _layernorm_params(inp, out, f) -> int:
+    if not f["affine"]:
+        return 0
+    return inp[-1] * (2 if f["bias"] else 1)
+
+
+LAYERNORM = LayerKind(
+    name="layernorm",
+    doc="Layer normalisation over the last axis (D of [T, D], C of [H, W, C], N of [N]); "
+        "shape unchanged.",
+    fields={
+        "affine": field_(BOOL, True, doc="learn a scale γ per feature (and β with `bias`)"),
+        "bias": field_(BOOL, True, doc="learn a shift β per feature (with `affine`)"),
+        "eps": field_(POSITIVE_NUMBER, 1e-5, doc="added to the variance (PyTorch's default 1e-5; "
+                      "changes no count)"),
+    },
+    params=_layernorm_params,
+    describe=lambda f: _describe(f, 1e-5),
+    group="norm",
+)
+
+RMSNORM = LayerKind(
+    name="rmsnorm",
+    doc="Root-mean-square normalisation over the last axis (Llama, T5); shape unchanged.",
+    fields={
+        "affine": field_(BOOL, True, doc="learn a scale γ per feature"),
+        "eps": field_(POSITIVE_NUMBER, 1e-6, doc="added to the mean square (1e-6 as in Llama; "
+                      "changes no count)"),
+    },
+    params=lambda inp, out, f: inp[-1] if f["affine"] else 0,
+    describe=lambda f: _describe(f, 1e-6),
+    group="norm",
+)
+
+KINDS = [LAYERNORM, RMSNORM]
