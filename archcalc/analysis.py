@@ -70,6 +70,22 @@ class LayerResult:
                 "receptive_field": self.field and self.receptive_field.as_dict()}
 
 
+class MergeResult:
+    """Where branches meet: after ``after`` leaves of ``Analysis.layers``, ``op`` (add, concat,
+    mul) makes ``output``; ``path`` is the scope it happens in (as a leaf's ``path``)."""
+
+    __slots__ = ("after", "op", "output", "path")
+
+    def __init__(self, after: int, op: str, output: tuple, path: tuple):
+        self.after = after
+        self.op = op
+        self.output = output
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"MergeResult(after={self.after}, {self.op!r}, {self.output})"
+
+
 class Group:
     """A scope in the layer tree (a block call, a named repeat or one of its iterations, a
     branch set): leaves ``start``..``end`` (exclusive) of ``Analysis.layers`` belong to it.
@@ -178,7 +194,7 @@ class Totals:
 
 class Analysis:
     __slots__ = ("name", "file", "input", "output", "title", "reference", "layers", "groups", "totals",
-                 "diagnostics", "source_text", "spans")
+                 "diagnostics", "source_text", "ignored", "merges", "spans")
 
     def __init__(self, name: str, file: str, input: tuple | None, output: tuple | None,
                  title: str = "", reference: str = "", layers: list[LayerResult] | None = None,
@@ -197,6 +213,10 @@ class Analysis:
         self.diagnostics = diagnostics if diagnostics is not None else []
         self.source_text = source_text
         self.spans = spans if spans is not None else []  # how composites are wired (drawings)
+        # warnings an `ignore` (the spec's or --ignore) took out of `diagnostics`: (Diagnostic,
+        # what ignored it: "file:line:column" of the spec's ignore, or "--ignore")
+        self.ignored: list = []
+        self.merges: list[MergeResult] = []  # where branches meet, for the table's merge rows
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -60,6 +60,21 @@ def analyse_spec(spec: str, input_shape=None):
     return analyze(load_document(spec, input_shape), input_shape=input_shape)
 
 
+def error_summary(analysis) -> str:
+    """One line for stderr when the spec has errors: `show ... | head` may hide the report
+    printed under the table (or in the JSON), never this."""
+    errors = analysis.errors
+    if not errors:
+        return ""
+    first = errors[0]
+    where = f"{first.file or analysis.file}:{first.line}:{first.column}" if first.line else \
+        (first.file or analysis.file or "<stdin>")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    text = f"archcalc: {len(errors)} error{'s' if len(errors) != 1 else ''}: {where}: [{first.code}] " \
+           f"{first.message}{more}"
+    return "".join(c if c.isprintable() else "?" for c in text) + "\n"
+
+
 def write(text: str):
     sys.stdout.write(text)
     sys.stdout.flush()
@@ -73,6 +88,7 @@ def show_report(module, analysis, options):
     else:
         stream(analysis, options, sys.stdout.write)
         sys.stdout.flush()
+    sys.stderr.write(error_summary(analysis))
 
 
 # Formats whose reporters need neither click nor rich.

@@ -89,6 +89,17 @@ def write_output(text: str, path: str | None):
         fail_usage(f"cannot write {path!r}: {exc.strerror or exc}")
 
 
+def ignore_option(ctx, param, values):
+    """--ignore CODE (repeatable): each must be a warning code of the catalogue."""
+    from .ignores import check_code
+
+    for code in values:
+        problem = check_code(code)
+        if problem is not None:
+            raise click.BadParameter(problem)
+    return tuple(values)
+
+
 def fail_usage(message: str):
     click.echo(f"archcalc: error: {message}", err=True)
     sys.exit(EXIT_USAGE)

@@ -27,16 +27,17 @@ from .limits import (  # noqa: E402 - re-exported: engine and tests import them 
     MAX_LEAVES,
 )
 
-COMMON_KEYS = ("name", "expect", "frozen")
-LEAF_KEYS = ("name", "expect")  # a kind without parameters has nothing to freeze
+COMMON_KEYS = ("name", "expect", "frozen", "ignore")
+LEAF_KEYS = ("name", "expect", "ignore")  # a kind without parameters has nothing to freeze
 
 
 # ------------------------------------------------------------------------------ the node tree
 class Leaf:
     __slots__ = ("kind", "fields", "name", "mark", "field_marks", "expect", "expect_mark", "frozen",
-                 "source")
+                 "ignore", "source")
 
     def __init__(self, kind, fields, name, mark, field_marks, expect, expect_mark, frozen=False):
+        self.ignore = ()  # ((code, mark), ...): warnings of this layer to ignore
         self.frozen = frozen  # `frozen: true`: its parameters are not trained
         self.source = None  # `from: NAME`: (name, mark) of the tensor this layer reads
         self.kind = kind
@@ -72,12 +73,13 @@ class Seq:
 class Composite:
     """Repeat, parallel/residual or a block call (kind = the block's name)."""
 
-    __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size", "frozen",
+    __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size", "frozen", "ignore",
                  "times", "body", "branches", "branch_names", "merge", "slices", "split",
                  "source", "sources", "scoped")
 
     def __init__(self, kind, name, mark, expect, expect_mark):
         self.frozen = False       # `frozen: true` freezes every layer inside
+        self.ignore = ()          # ((code, mark), ...): warnings of the layers inside to ignore
         self.source = None        # `from: NAME`: (name, mark) of the tensor it reads
         self.sources = None       # join: [(name, mark), …] of the tensors it merges
         self.kind = kind
@@ -206,6 +208,7 @@ class Compiler:
         # would otherwise take exponential time before the size bound could reject it.
         self.bodies: dict[tuple, Seq] = {}
         self.called: set[str] = set()  # blocks reached from the network, for `unused-block`
+        self.ignores: list = []  # every layer's `ignore` entry, for `unused-ignore`
 
     def error(self, code, message, mark, hint="", layer=None):
         self.diagnostics.append(make(code, message, mark, hint=hint, layer=layer))
@@ -308,6 +311,16 @@ class Compiler:
                                      "frozen", layer)
         return bool(ok and value)
 
+    def ignore_of(self, fields: LMap, layer) -> tuple:
+        if "ignore" not in fields:
+            return ()
+        from . import ignores
+
+        value = fields["ignore"]
+        codes = ignores.parse(value, fields.value_marks["ignore"], getattr(value, "item_marks", ()),
+                              self.diagnostics, layer)
+        self.ignores.extend(codes)
+        return codes
     def source_of(self, fields: LMap, env, kind, layer):
         """`from: NAME` -> (NAME, mark), or None (absent or reported)."""
         if "from" not in fields:
@@ -437,10 +450,14 @@ class Compiler:
                                layer=name, hint=f"e.g. `- {kind.name}: {{{key}: ...}}`")
                     ok = False
                 values[key] = spec.default
+        for key, spec in kind.fields.items():
+            if spec.default_from is not None and values[key] is None:
+                values[key] = values[spec.default_from]
         if not ok:
             return None
         leaf = Leaf(kind, values, name, mark, field_marks, expect, expect_mark,
                     self.frozen_of(fields, env, kind.name, name))
+        leaf.ignore = self.ignore_of(fields, name)
         leaf.source = self.source_of(fields, env, kind.name, name)
         return leaf
 
@@ -464,6 +481,7 @@ class Compiler:
         expect, expect_mark = self.expect_of(body, env, kind, name)
         node = Composite(kind, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(body, env, kind, name)
+        node.ignore = self.ignore_of(body, name)
         for key in accepted:
             if key not in body and key not in ("shortcut", "merge", "split", "index", "scope") and \
                     (key != "from" or kind == "join"):
@@ -777,6 +795,7 @@ class Compiler:
             return None
         node = Composite(block, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(fields, env, block, name)
+        node.ignore = self.ignore_of(fields, name)
         if "from" in fields:
             node.source = self.source_of(fields, env, block, name)
             if node.source is None:

@@ -192,6 +192,11 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "unused-block": (WARNING, "a block is declared but never used",
                      "Nothing calls this block (directly or through another used block); remove it "
                      "or call it."),
+    "unused-ignore": (WARNING, "an `ignore` in the spec ignores nothing",
+                      "The spec ignores a warning code (at its top level or on a layer) but no such "
+                      "warning arises where the ignore applies: the problem it was written for is "
+                      "gone, or the ignore is on the wrong layer. Remove or move it, so that ignores "
+                      "stay narrow and true."),
     # --- imported models (ONNX graphs, Hugging Face configs) ------------------------------
     "unsupported-op": (ERROR, "an ONNX op archcalc cannot follow",
                        "Every op of the graph must map to a layer kind for the figures to be exact; "

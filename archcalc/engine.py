@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .analysis import Analysis, Group, LayerResult, Span, Totals
+from .analysis import Analysis, Group, LayerResult, MergeResult, Span, Totals
 from .compiler import (
     BROKEN,
     COMMON_KEYS,
@@ -29,8 +29,9 @@ from .compiler import (
     did_you_mean,
     holds_refused,
 )
+from . import ignores
+from .diagnostics import CATALOGUE, ERROR, WARNING, Diagnostic, Mark, make
 from .limits import MAX_INTEGER
-from .diagnostics import CATALOGUE, ERROR, Diagnostic, Mark, make
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, describe_found, fmt_shape
 from .metrics import (
@@ -42,7 +43,7 @@ from .metrics import (
 )
 from .source import Document, LList, LMap, no_cyclic_gc
 
-TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect")
+TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect", "ignore")
 TOTAL_KEYS = ("params", "trainable_params", "connections", "buffers", "macs", "flops", "depth", "layers", "output",
               "max_params", "max_macs", "max_flops")
 
@@ -98,6 +99,12 @@ class _Evaluator:
         self.activations = self.merge_activations = 0
         self.live = self.peak = 0
         self.rules: dict = {}  # (id(leaf node), input shape) -> what the kind's rules give
+        # the spec's `ignore` entries of the layers being walked, innermost last; what they
+        # caught, with where the ignore is written; and the ignores that caught something
+        self.ignoring: list = []
+        self.ignored: list = []
+        self.merges: list = []  # MergeResult per merge, in execution order
+        self.used_ignores: set = set()
         # Named tensors (`from:` and `join`): the output state of every layer and named
         # composite, by full name, kept only when the spec reads any (``references``).
         self.references: set[str] = set()
@@ -105,7 +112,14 @@ class _Evaluator:
 
     def report(self, code, message, mark, layer, hint="", severity=None):
         if self.record:
-            self.diagnostics.append(make(code, message, mark, hint=hint, layer=layer, severity=severity))
+            diagnostic = make(code, message, mark, hint=hint, layer=layer, severity=severity)
+            if self.ignoring and diagnostic.severity == WARNING:
+                for ignored_code, ignore_mark in reversed(self.ignoring):
+                    if ignored_code == code:
+                        self.ignored.append((diagnostic, ignores.where(ignore_mark)))
+                        self.used_ignores.add(ignore_mark)
+                        return
+            self.diagnostics.append(diagnostic)
         elif code == "window-drops-input" or (severity or CATALOGUE[code][0]) == ERROR:
             raise _NotExact
 
@@ -142,7 +156,12 @@ class _Evaluator:
     def seq(self, seq: Seq, state, scope: _Scope, absorb=False):
         if absorb and len(seq.items) == 1 and isinstance(seq.items[0], Composite) \
                 and seq.items[0].name is None and seq.items[0].kind not in ("repeat",):
-            return self.composite(seq.items[0], state, scope, absorbed=True)
+            item = seq.items[0]
+            self.ignoring.extend(item.ignore)
+            state = self.composite(item, state, scope, absorbed=True)
+            if item.ignore:
+                del self.ignoring[len(self.ignoring) - len(item.ignore):]
+            return state
         for name in seq.names:
             self.reserved.add(scope.prefix + name)
         for item in seq.items:
@@ -156,8 +175,11 @@ class _Evaluator:
                 state = self.lookup(item.source, scope, item.name)
                 if state is None:
                     return None
+            self.ignoring.extend(item.ignore)
             state = self.leaf(item, state, scope) if isinstance(item, Leaf) else \
                 self.composite(item, state, scope)
+            if item.ignore:
+                del self.ignoring[len(self.ignoring) - len(item.ignore):]
         return state
 
     # -- named tensors ----------------------------------------------------------------------
@@ -336,7 +358,7 @@ class _Evaluator:
             return None
         labels = [name for name, _ in node.sources]
         held = (outs[0][0], outs[0][1], outs[0][2], True)  # nothing is freed at the join
-        return self.combine(node, outs, labels, where, held)
+        return self.merged(node, self.combine(node, outs, labels, where, held), scope)
 
     def branches(self, node: Composite, state, scope: _Scope, span=None):
         outs = []
@@ -375,7 +397,14 @@ class _Evaluator:
             outs.append(out)
         labels = [local or ("layers" if node.kind == "residual" else f"branch{i}")
                   for i, local in enumerate(node.branch_names, 1)]
-        return self.combine(node, outs, labels, scope.prefix[:-1] or node.kind, state)
+        return self.merged(node, self.combine(node, outs, labels, scope.prefix[:-1] or node.kind, state),
+                           scope)
+
+    def merged(self, node: Composite, out, scope: _Scope):
+        """Record where a merge happens and what it makes, for the table's merge rows."""
+        if out is not None and self.record:
+            self.merges.append(MergeResult(len(self.layers), node.merge, out[0], scope.path))
+        return out
 
     def combine(self, node: Composite, outs, labels, where, state):
         """Merge branch (or joined) outputs by ``node.merge``; None after a located error."""
@@ -601,6 +630,9 @@ def _analyze(doc: Document, input_shape) -> Analysis:
                 if _valid_block(block, definition, bmark, raw_blocks.value_marks[block], diagnostics):
                     blocks[block] = (definition, bmark)
 
+    file_ignores = ignores.parse(root["ignore"], root.value_marks["ignore"],
+                                 getattr(root["ignore"], "item_marks", ()), diagnostics) \
+        if "ignore" in root else ()
     compiler = Compiler(blocks, diagnostics)
     if "layers" not in root:
         diagnostics.append(make("missing-field", "the spec has no `layers`", top_mark,
@@ -647,7 +679,37 @@ def _analyze(doc: Document, input_shape) -> Analysis:
         _check_totals(root, analysis, diagnostics, pinned=input_shape is None)
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:
         _suggest_inputs(program, shape, analysis, diagnostics, compiler.references)
+    analysis.ignored = evaluator.ignored
+    analysis.merges = evaluator.merges
+    _file_ignores(file_ignores, compiler.ignores, analysis, evaluator.used_ignores,
+                  complete=out is not None)
     return analysis
+
+
+def _file_ignores(file_ignores, layer_ignores, analysis: Analysis, used: set, complete: bool):
+    """Apply the spec's top-level `ignore`, then report the spec's ignores that caught nothing
+    (only for a network walked to its end: an early error hides what later layers would say)."""
+    diagnostics = analysis.diagnostics
+    if file_ignores:
+        codes = {}
+        for code, mark in file_ignores:
+            codes.setdefault(code, mark)
+        kept = []
+        for d in diagnostics:
+            mark = codes.get(d.code) if d.severity == WARNING else None
+            if mark is None:
+                kept.append(d)
+            else:
+                analysis.ignored.append((d, ignores.where(mark)))
+                used.add(mark)
+        diagnostics[:] = kept
+    if not complete or analysis.errors:
+        return
+    for code, mark in dict.fromkeys(file_ignores + tuple(layer_ignores)):
+        if mark not in used:
+            diagnostics.append(make("unused-ignore", f"`ignore: {code}` ignores nothing: no {code} "
+                                    "warning arises where it applies", mark,
+                                    hint="remove it, or move it to the layer that has the warning"))
 
 
 def _bad_input(value, mark, exc) -> Diagnostic:

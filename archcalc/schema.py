@@ -60,6 +60,15 @@ FROZEN = {"type": "boolean", "default": False,
                          "or block) alone; they count in `params`, not in `trainable_params`"}
 
 
+def _ignore_schema() -> dict:
+    """`ignore`: a warning code or a list of them (errors cannot be ignored)."""
+    from .diagnostics import CATALOGUE, WARNING
+
+    code = {"enum": sorted(c for c, (severity, *_) in CATALOGUE.items() if severity == WARNING)}
+    return {"anyOf": [code, {"type": "array", "items": code}],
+            "description": "warning codes to ignore here; they are listed as ignored, not dropped"}
+
+
 def _common_properties(frozen: bool = True) -> dict:
     extra = {"frozen": _allow_references(FROZEN)} if frozen else {}
     return {**extra,
@@ -67,6 +76,7 @@ def _common_properties(frozen: bool = True) -> dict:
                  "description": "a unique layer name (no '.'); generated when omitted"},
         "expect": {"anyOf": [{"$ref": "#/definitions/shape"}, {"$ref": "#/definitions/reference"}],
                    "description": "the output shape this layer must produce; a mismatch is an error"},
+        "ignore": _ignore_schema(),
         "from": {"type": ["string", "integer"],
                  "description": "read the output of this earlier layer or named block (or `input`) "
                                 "instead of the previous entry's"},
@@ -198,6 +208,7 @@ def build_schema() -> dict:
             "blocks": {"type": "object", "description": "reusable parameterised blocks, used like kinds",
                        "additionalProperties": {"$ref": "#/definitions/block"}},
             "layers": {"$ref": "#/definitions/layers"},
+            "ignore": _ignore_schema(),
             "expect": {"type": "object", "description": "pinned totals and budgets; a mismatch is an error",
                        "properties": totals, "additionalProperties": False},
         },

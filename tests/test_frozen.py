@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 
 from conftest import analyse_text as analyse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import codes, locate
 
 # conv 3×3, 16 filters on 8×8×3: 6×6×16; params 3·3·3·16 + 16 = 448
@@ -133,3 +135,18 @@ def test_diff_shows_trainable_params_only_when_something_is_frozen(cli, spec_fil
     assert stem["status"] == "changed"
     same = cli("diff", trained, trained)
     assert "Trainable params" not in same.out
+
+
+@settings(max_examples=25, deadline=None)
+@given(frozen=st.lists(st.booleans(), min_size=1, max_size=4), units=st.integers(1, 9))
+def test_trainable_is_params_minus_the_frozen_layers(tmp_path_factory, frozen, units):
+    import archcalc
+
+    # a chain of dense layers of `units` on a [units] input: each units·units + units params
+    layers = "".join(f"  - dense: {{units: {units}, frozen: {str(f).lower()}}}\n" for f in frozen)
+    path = tmp_path_factory.mktemp("f") / "spec.yaml"
+    path.write_text(f"input: [{units}]\nlayers:\n{layers}")
+    a = archcalc.analyze(archcalc.load(str(path)))
+    each = units * units + units
+    assert a.totals.params == len(frozen) * each
+    assert a.totals.trainable_params == frozen.count(False) * each

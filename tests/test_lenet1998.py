@@ -10,6 +10,8 @@ import json
 
 import pytest
 from conftest import analyse_text as analyse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from conftest import codes, locate
 
 # LeCun et al. 1998, section II.B: (params, connections) per layer as the paper states them
@@ -151,3 +153,34 @@ def test_expect_pins_connections(spec_file):
     # 10·(84 + 1) = 850
     assert codes(analyse(spec_file, text % 850)) == []
     assert codes(analyse(spec_file, text % 840)) == ["total-mismatch"]
+
+
+def test_subsample_hints_no_padding_it_does_not_have(spec_file):
+    # 27 is odd: ⌊(27 − 2)/2⌋ + 1 = 13 leaves the last row and column unseen; subsample has
+    # no `padding` field, so the hint suggests input sizes only
+    a = analyse(spec_file, "input: [27, 27, 6]\nlayers:\n  - subsample: 2\n")
+    assert codes(a) == ["window-drops-input"]
+    assert "padding" not in a.diagnostics[0].hint and "28×28" in a.diagnostics[0].hint
+
+
+# ------------------------------------------------------------------ properties (hypothesis)
+
+
+@settings(max_examples=25, deadline=None)
+@given(channels=st.integers(1, 8), filters=st.integers(1, 6), kernel=st.integers(1, 3),
+       size=st.integers(3, 9), data=st.data())
+def test_table_params_and_macs_follow_the_links(tmp_path_factory, channels, filters, kernel, size, data):
+    import archcalc
+
+    rows = [sorted(data.draw(st.sets(st.integers(0, channels - 1), min_size=1))) for _ in range(filters)]
+    links = sum(len(row) for row in rows)
+    path = tmp_path_factory.mktemp("t") / "spec.yaml"
+    path.write_text(f"input: [{size}, {size}, {channels}]\nlayers:\n  - conv: {{filters: {filters}, "
+                    f"kernel: {kernel}, table: {rows}}}\n")
+    a = archcalc.analyze(archcalc.load(str(path)))
+    assert codes(a) == []
+    out = size - kernel + 1
+    # every link is a k×k kernel; one bias per filter; each output position repeats the links
+    assert a.totals.params == kernel * kernel * links + filters
+    assert a.totals.macs == out * out * kernel * kernel * links
+    assert a.totals.connections == a.totals.macs + out * out * filters

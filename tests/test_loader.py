@@ -120,7 +120,8 @@ def test_path_stdin_and_their_results_agree(cli, spec_file):
 
 def test_stdin_diagnostics_name_stdin(cli):
     result = cli("show", "-", "--format", "json", stdin="input: [4]\nlayers: [dense: 0]\n")
-    assert (result.code, result.err) == (1, "")
+    assert result.code == 1 and result.err == "archcalc: 1 error: <stdin>:2:17: [bad-value] dense field " \
+        "`units` expects a positive integer, found the integer 0\n"
     [d] = json.loads(result.out)["diagnostics"]
     # "layers: [dense: 0]": the 0 is line 2, column 17
     assert (d["code"], d["file"], d["line"], d["column"]) == ("bad-value", "<stdin>", 2, 17)

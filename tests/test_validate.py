@@ -201,7 +201,7 @@ def test_quiet_prints_only_errors_and_nothing_when_clean(cli, spec_file):
     assert result.code == 1 and result.err == ""
     assert result.out.splitlines() == [
         f"{bad}:3:12: [error] unknown-field relu has no field 'nme' (hint: did you mean 'name'? accepted: "
-        "name, expect)", "2 files checked: 1 error, 1 warning"]
+        "name, expect, ignore)", "2 files checked: 1 error, 1 warning"]
 
 
 def test_budgets(cli):

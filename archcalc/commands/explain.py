@@ -6,9 +6,10 @@ explain a spec file that happens to carry a code's name, write a path (``./windo
 Anything else is a SPEC (built-in name, path or ``-``), as for `show`.
 
 LAYER selects layers by, in order: an exact layer name; a scope (a named block call,
-repeat or branch, e.g. ``layer3``: all its layers); a glob (``layer3.*.conv2``); a prefix
-shared by exactly one layer. Several matches of a prefix, or none at all, are a usage
-error (exit 2) that lists candidates.
+repeat or branch, e.g. ``layer3``: all its layers); a glob (``layer3.*.conv2``); the end of
+exactly one full name, after a dot (``conv1`` for ``block1.conv1``; a scope's too); a prefix
+shared by exactly one layer. Several matches of an end or a prefix, or none at all, are a
+usage error (exit 2) that lists the candidates.
 
 Exit codes: 0, or 1 when the spec has errors (as `show`); 2 for usage errors.
 """
@@ -55,6 +56,16 @@ def select(analysis, pattern: str):
     scoped = [layer for layer in layers if layer.name.startswith(pattern + ".")]
     if scoped:
         return scoped, own
+    ending = "." + pattern
+    ends = [layer for layer in layers if layer.name.endswith(ending)]
+    scopes = [group for group in analysis.groups if group.name.endswith(ending)]
+    if len(ends) + len(scopes) == 1:
+        return (ends, []) if ends else (layers[scopes[0].start:scopes[0].end], [])
+    if ends or scopes:
+        found = [group.name for group in scopes] + [layer.name for layer in ends]
+        shown = ", ".join(found[:12]) + (", …" if len(found) > 12 else "")
+        raise UsageProblem(f"{pattern!r} ends {len(found)} names: {shown}; give one of them "
+                           f"(or a glob such as {('*' + ending)!r} for all)")
     prefixed = [layer for layer in layers if layer.name.startswith(pattern)]
     if len(prefixed) == 1:
         return prefixed, []

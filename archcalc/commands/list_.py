@@ -12,7 +12,8 @@ from .show import SHOW_FORMATS
 @click.command("list")
 @click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
               show_default=True, help="Output format.")
-@click.option("--width", type=width_option(), default=None, help="Table width in columns.")
+@click.option("--width", type=width_option(), default=None,
+              help="Table width in columns (default: the terminal's; piped output is never narrowed).")
 def list_(fmt, width):
     """List the built-in networks with their size and cost."""
     from .. import zoo

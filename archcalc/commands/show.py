@@ -13,6 +13,7 @@ from ..cli import (
     UsageProblem,
     analyse_spec,
     fail_usage,
+    ignore_option,
     shape_option,
     write,
     write_output,
@@ -36,7 +37,8 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv", "html")
 @click.option("--depth", type=Count(0), default=None,
               help="Table: collapse blocks below this nesting level (0 = top-level rows only).")
 @click.option("--width", type=width_option(), default=None,
-              help="Table width in columns (default: the terminal's).")
+              help="Table width in columns (default: the terminal's; piped output is never narrowed). "
+                   "What a narrow table leaves out is said under it.")
 @click.option("--batch", type=Count(1), default=1, show_default=True,
               help="Batch size: scales MACs, FLOPs and activation memory (not parameters).")
 @click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="fp32", show_default=True,
@@ -47,10 +49,16 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv", "html")
 @click.option("--connections", is_flag=True,
               help="Add LeCun et al.'s connections figure (inputs each unit sees, plus its bias): a "
                    "table column and total, and `connections` in JSON totals and layers.")
+@click.option("--ignore", "ignore", multiple=True, metavar="CODE", callback=ignore_option,
+              help="Ignore warnings of this code (repeatable); --format json lists them under "
+                   "\"ignored\". Only warnings can be ignored.")
+@click.option("--totals", "totals_row", is_flag=True,
+              help="CSV: end with a `total` row holding the network's totals.")
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
                    "the table.")
-def show(spec, fmt, output, input_shape, depth, width, batch, dtype, memory, rf, connections, chart):
+def show(spec, fmt, output, input_shape, depth, width, batch, dtype, memory, rf, connections, ignore,
+         totals_row, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
         fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
@@ -58,14 +66,16 @@ def show(spec, fmt, output, input_shape, depth, width, batch, dtype, memory, rf,
         analysis = analyse_spec(spec, input_shape)
     except UsageProblem as exc:
         fail_usage(str(exc))
+    from ..ignores import apply
     from ..metrics import apply_batch
     from ..render import reporter
 
+    apply(analysis, ignore)
     apply_batch(analysis, batch, dtype)
     if connections:
         analysis.totals.show_connections = True
     options = {"depth": depth, "width": width, "batch": batch, "dtype": dtype, "memory": memory,
-               "rf": rf, "connections": connections}
+               "rf": rf, "connections": connections, "totals": totals_row}
     if chart:
         from ..render import chart as chart_reporter
 

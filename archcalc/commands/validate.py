@@ -15,7 +15,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Count, UsageProblem, load_document, write
+from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Count, UsageProblem, ignore_option, load_document, write
 from ..render.problems import PROBLEM_REPORTERS, FileReport, summarise
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -52,10 +52,13 @@ def _count_option(ctx, param, value):
               help="Fail when a network needs more FLOPs (2 × MACs), e.g. 4G.")
 @click.option("--color/--no-color", default=None,
               help="Colour the pretty format [default: only on a terminal, unless NO_COLOR is set].")
+@click.option("--ignore", "ignore", multiple=True, metavar="CODE", callback=ignore_option,
+              help="Ignore warnings of this code (repeatable); they are listed as ignored in --format "
+                   "json. Only warnings can be ignored.")
 @click.option("-j", "--jobs", type=Count(0), default=0, show_default=True,
               help="Processes checking files in parallel; 0 = one per core when there are "
                    f"at least {PARALLEL_FROM} files.")
-def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, jobs):
+def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, ignore, jobs):
     """Check spec files and report every problem, located. Exit 1 on any error.
 
     PATH is a spec file, a glob (expanded here too, for shells that do not), a directory
@@ -71,7 +74,7 @@ def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, 
 
         color = use_colour()
 
-    reports = check_all(expand_paths(paths), budgets, jobs)
+    reports = check_all(expand_paths(paths), budgets, jobs, ignore)
     summary = summarise(reports)
     for report in reports:
         if report.unreadable is not None:
@@ -127,7 +130,7 @@ def _specs_below(directory: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- checks
-def check_all(items, budgets: dict, jobs: int) -> list[FileReport]:
+def check_all(items, budgets: dict, jobs: int, ignore=()) -> list[FileReport]:
     """One report per (path, problem), in order. Many files are shared among processes, one
     per core: analysis is CPU-bound Python, so a second core halves a large CI run."""
     paths = [path for path, problem in items if not problem]
@@ -139,16 +142,16 @@ def check_all(items, budgets: dict, jobs: int) -> list[FileReport]:
 
         if "fork" in multiprocessing.get_all_start_methods():  # POSIX: workers inherit the imports
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                checked = pool.starmap(check_file, [(path, budgets) for path in paths],
+                checked = pool.starmap(check_file, [(path, budgets, ignore) for path in paths],
                                        chunksize=max(1, len(paths) // (workers * 8)))
     if checked is None:
-        checked = [check_file(path, budgets) for path in paths]
+        checked = [check_file(path, budgets, ignore) for path in paths]
     by_path = iter(checked)
     return [FileReport(file=path, unreadable=problem) if problem else next(by_path)
             for path, problem in items]
 
 
-def check_file(path: str, budgets: dict) -> FileReport:
+def check_file(path: str, budgets: dict, ignore=()) -> FileReport:
     """Load and analyse one spec. Never raises for anything the file contains."""
     from ..diagnostics import Mark, make
     from ..engine import analyze
@@ -164,13 +167,17 @@ def check_file(path: str, budgets: dict) -> FileReport:
         too_deep = make("too-large", "the spec nests too deeply to analyse", Mark(doc.file, 1, 1),
                         hint="flatten the nesting of blocks, repeats and branches")
         return FileReport(file=doc.file, diagnostics=doc.diagnostics + [too_deep], source_text=doc.text)
+    from ..ignores import apply, ignored_dicts
+
+    apply(analysis, ignore)
     diagnostics = analysis.diagnostics
     complete = analysis.output is not None and not analysis.errors
     if complete and budgets:
         diagnostics = diagnostics + budget_diagnostics(doc, analysis, budgets)
     # the text is kept only to quote lines under diagnostics (and to send less between processes)
     return FileReport(file=doc.file, diagnostics=diagnostics, source_text=doc.text if diagnostics else "",
-                      name=analysis.name, totals=analysis.totals.as_dict() if complete else None)
+                      name=analysis.name, totals=analysis.totals.as_dict() if complete else None,
+                      ignored=ignored_dicts(analysis))
 
 
 def budget_diagnostics(doc, analysis, budgets: dict) -> list:

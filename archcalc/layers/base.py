@@ -183,22 +183,26 @@ def choice(*options: str) -> FieldType:
 
 
 class Field:
-    __slots__ = ("type", "default", "required", "doc")
+    __slots__ = ("type", "default", "required", "doc", "default_from")
 
-    def __init__(self, type: FieldType, default: object = None, required: bool = False, doc: str = ""):
+    def __init__(self, type: FieldType, default: object = None, required: bool = False, doc: str = "",
+                 default_from: str | None = None):
         self.type = type
         self.default = default
         self.required = required
         self.doc = doc
+        # omitted, the field takes this other field's value (a pool's stride is its size), so
+        # that `maxpool: 2` and `{size: 2, stride: 2}` resolve to the same settings
+        self.default_from = default_from
 
 
 REQUIRED = object()
 
 
-def field_(type_: FieldType, default=REQUIRED, doc: str = "") -> Field:
+def field_(type_: FieldType, default=REQUIRED, doc: str = "", default_from: str | None = None) -> Field:
     if default is REQUIRED:
         return Field(type_, None, True, doc)
-    return Field(type_, default, False, doc)
+    return Field(type_, default, False, doc, default_from)
 
 
 # ---------------------------------------------------------------------------- the kind record

@@ -227,7 +227,7 @@ def _exact_quotient(numerator: int, denominator: int, plus: int) -> str:
 
 def _padding_hint(axes, losses, f) -> str:
     """The padding that makes this layer exact, written as a `padding:` value, when one exists."""
-    if f.get("padding") == "same":
+    if f.get("padding", "same") == "same":  # `same` pads already; subsample has no padding
         return ""
     pads = []
     extra = []

@@ -38,7 +38,8 @@ def _pool(kind: str, what: str) -> LayerKind:
         primary="size",
         fields={
             "size": field_(PAIR, doc="window size, int or [h, w]"),
-            "stride": field_(PAIR, None, doc="stride, int or [sh, sw]; defaults to the window size"),
+            "stride": field_(PAIR, None, doc="stride, int or [sh, sw]; defaults to the window size",
+                             default_from="size"),
             "padding": field_(PADDING, (0, 0, 0, 0), doc="same forms as conv"),
             "ceil": field_(BOOL, False, doc="ceil instead of floor, dropping a last window that starts "
                                             "in the end padding (PyTorch's rule)"),

@@ -52,7 +52,8 @@ SUBSAMPLE = LayerKind(
     primary="size",
     fields={
         "size": field_(PAIR, (2, 2), doc="window size, int or [h, w]"),
-        "stride": field_(PAIR, None, doc="stride, int or [sh, sw]; defaults to the window size"),
+        "stride": field_(PAIR, None, doc="stride, int or [sh, sw]; defaults to the window size",
+                         default_from="size"),
         "bias": field_(BOOL, True, doc="add a trainable bias per map"),
         "activation": ACTIVATION_FIELD,
     },

@@ -11,7 +11,7 @@ def render_diff(diff, options=None) -> str:
     from .terminal import make_console
 
     options = options or {}
-    console = make_console(options.get("width"))
+    console = make_console(options.get("width"), piped_unlimited=True)
     label_a, label_b = cells.side_labels(diff)
     title = Text()
     title.append(f"{label_a} → {label_b}", style="bold")

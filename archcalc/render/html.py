@@ -235,7 +235,7 @@ _HEAD = (("index", "#", True), ("", "Layer", False), ("", "Kind", False), ("", "
 def _table(analysis, key: str, depth) -> str:
     """The layer table: group rows (blocks) with subtotals above their members; each row lists
     the groups it sits in (``data-in``) so that the script can hide the members of a closed one."""
-    from .table import _group_placement, _placement, _rows
+    from .table import _group_placement, _leaf_and_group_rows, _placement
 
     t = analysis.totals
     per_value = t.bytes_per_value
@@ -255,7 +255,7 @@ def _table(analysis, key: str, depth) -> str:
             head.append(f"<th{cls} scope=\"col\">{title}</th>")
     rows = []
     open_groups: list = []  # (group, id)
-    for row in _rows(analysis, None):
+    for row in _leaf_and_group_rows(analysis, None):
         if row[0] == "group":
             group = row[1]
             start = group.start

@@ -3,20 +3,33 @@ from __future__ import annotations
 
 import json
 
+from ..ignores import ignored_dicts
 from ..metrics import memory_dict
 
 
 def show_dict(analysis, rows: bool = True) -> dict:
+    """The show object. When the network could not be walked to its output (an error stopped
+    the shape flow), its totals are unknown, not zero: every total is null and `complete` is
+    false, so a script that reads totals without the exit code cannot take them for figures."""
+    complete = analysis.output is not None
+    totals = analysis.totals.as_dict()
+    memory = memory_dict(analysis.totals)
+    if not complete:
+        totals = dict.fromkeys(totals)
+        memory = {key: (value if key in ("batch", "dtype", "bytes_per_value") else None)
+                  for key, value in memory.items()}
     return {
         "name": analysis.name,
         "title": analysis.title,
         "reference": analysis.reference,
         "input": list(analysis.input) if analysis.input else None,
         "output": list(analysis.output) if analysis.output else None,
-        "totals": analysis.totals.as_dict(),
-        "memory": memory_dict(analysis.totals),
+        "complete": complete,
+        "totals": totals,
+        "memory": memory,
         "layers": _layers(analysis) if rows else None,
         "diagnostics": [d.as_dict() for d in analysis.diagnostics],
+        "ignored": ignored_dicts(analysis),
     }
 
 

@@ -18,9 +18,15 @@ def render_show(analysis, options=None) -> str:
     title = f"### {analysis.name}" + (f" — {analysis.title}" if analysis.title else "")
     from .table import settings_text
 
-    rows = [(i + 1, f"`{layer.name}`", layer.kind, settings_text(layer),
-             numbers.shape(layer.output), numbers.exact(layer.params), numbers.exact(layer.macs))
-            for i, layer in enumerate(analysis.layers)]
+    merges = {}
+    for merge in analysis.merges:
+        merges.setdefault(merge.after, []).append(merge)
+    rows = []
+    for i, layer in enumerate(analysis.layers):
+        rows.append((i + 1, f"`{layer.name}`", layer.kind, settings_text(layer),
+                     numbers.shape(layer.output), numbers.exact(layer.params), numbers.exact(layer.macs)))
+        rows += [("", f"⊕ {merge.op}", "merge", "", numbers.shape(merge.output), "", "")
+                 for merge in merges.get(i + 1, ())]
     lines = [title, ""]
     lines += _table(("#", "Layer", "Kind", "Settings", "Output", "Params", "MACs"), rows, {0, 4, 5, 6})
     trainable = (f"**Trainable** {numbers.exact(t.trainable_params)} · "
@@ -29,7 +35,8 @@ def render_show(analysis, options=None) -> str:
               f"**Buffers** {numbers.exact(t.buffers)} · "
               f"**MACs** {numbers.exact(t.macs)} ({numbers.human(t.macs)}) · "
               f"**FLOPs** {numbers.human(t.flops)} · **Depth** {t.depth} · "
-              f"**Input** {numbers.shape(analysis.input)} → **Output** {numbers.shape(analysis.output)}"]
+              f"**Input** {numbers.shape(analysis.input)} → **Output** {numbers.shape(analysis.output)}"
+              + (f" · **Batch** {t.batch} · **dtype** {t.dtype}" if t.batch != 1 or t.dtype != "fp32" else "")]
     if analysis.diagnostics:
         lines += ["", "**Diagnostics**", ""]
         lines += [f"- {d.severity} `{d.code}` {d.file}:{d.line}:{d.column}"

@@ -14,12 +14,25 @@ def human(n: int | None, digits: int = 3) -> str:
     a = abs(n)
     for i, (size, unit) in enumerate(_STEPS):
         if a >= size:
-            text = _digits(a / size, digits)
-            if float(text) >= 1000 and i > 0:  # 999.95 K rounds up: say 1.00 M instead
+            text = _scaled(a, size, digits)
+            if i > 0 and len(text.split(".")[0]) > 3:  # 999.95 K rounds up: say 1.00 M instead
                 size, unit = _STEPS[i - 1]
-                text = _digits(a / size, digits)
+                text = _scaled(a, size, digits)
             return f"{sign}{text} {unit}"
     return f"{sign}{a}"
+
+
+def _scaled(a: int, size: int, digits: int) -> str:
+    """a/size to ``digits`` significant digits (half up), in integers: no float noise, even for
+    totals far beyond 2⁵³ (10²⁰ is '100,000,000 T', not '99999992000000311296 T')."""
+    places = max(0, digits - len(str(a // size)))
+    q, r = divmod(a * 10**places, size)
+    if 2 * r >= size:
+        q += 1
+    if not places:
+        return f"{q:,}" if q >= 10_000 else str(q)
+    text = str(q).rjust(places + 1, "0")
+    return f"{text[:-places]}.{text[-places:]}"
 
 
 def _digits(value: float, digits: int) -> str:

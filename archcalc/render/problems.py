@@ -34,6 +34,7 @@ class FileReport:
     unreadable: str | None = None  # set when the file could not be read at all (exit 2)
     name: str = ""
     totals: dict | None = None
+    ignored: list = field(default_factory=list)  # diagnostic dicts with "ignored_by"
 
     @property
     def errors(self) -> int:
@@ -61,23 +62,27 @@ class Summary:
     errors: int = 0
     warnings: int = 0
     unreadable: int = 0
+    ignored: int = 0
 
     def line(self) -> str:
         text = (f"{self.files} file{_s(self.files)} checked: {self.errors} error{_s(self.errors)}, "
                 f"{self.warnings} warning{_s(self.warnings)}")
+        if self.ignored:
+            text += f" ({self.ignored} ignored)"
         if self.unreadable:
             text += f", {self.unreadable} unreadable"
         return text
 
     def as_dict(self) -> dict:
         return {"files": self.files, "errors": self.errors, "warnings": self.warnings,
-                "unreadable": self.unreadable}
+                "ignored": self.ignored, "unreadable": self.unreadable}
 
 
 def summarise(reports) -> Summary:
     return Summary(files=len(reports), errors=sum(r.errors for r in reports),
                    warnings=sum(r.warnings for r in reports),
-                   unreadable=sum(1 for r in reports if r.unreadable is not None))
+                   unreadable=sum(1 for r in reports if r.unreadable is not None),
+                   ignored=sum(len(r.ignored) for r in reports))
 
 
 def _s(n: int) -> str:
@@ -221,7 +226,8 @@ def render_json(reports, summary: Summary, options=None) -> str:
     for report, diagnostics in _sorted(reports):
         entry = {"file": report.file, "name": report.name, "errors": report.errors,
                  "warnings": report.warnings,
-                 "diagnostics": [d.as_dict() for d in _visible(diagnostics, options)]}
+                 "diagnostics": [d.as_dict() for d in _visible(diagnostics, options)],
+                 "ignored": report.ignored}
         if report.totals is not None:
             entry["totals"] = report.totals
         if report.unreadable is not None:

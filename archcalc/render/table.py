@@ -6,9 +6,11 @@ collapses scopes nested deeper than it into their subtotal row, as torchinfo's `
 """
 from __future__ import annotations
 
+from math import prod
+
 from ..layers import REGISTRY
 from . import numbers
-from .terminal import console_width, emit, use_colour
+from .terminal import emit, table_width, use_colour
 
 # ------------------------------------------------------------------------------ the grid
 # Tables are laid out here, not by rich.Table: we already know every cell and the width,
@@ -61,9 +63,11 @@ def minimum_width(columns, rows) -> int:
         w if c.shrink_to is None else min(w, c.shrink_to) for c, w in zip(columns, widths))
 
 
-def grid(columns, rows, width: int, shrink_order=()) -> list[list[tuple[str, str | None]]]:
-    """Lay out a header, a rule and the rows; shrink columns in ``shrink_order`` to fit."""
+def fit_widths(columns, rows, width: int | None, shrink_order=()) -> list[int]:
+    """Column widths: natural, or shrunk in ``shrink_order`` to fit ``width`` (None: no limit)."""
     widths = natural_widths(columns, rows)
+    if width is None:
+        return widths
     excess = len(GAP) * (len(columns) - 1) + sum(widths) - width
     by_title = {c.title: i for i, c in enumerate(columns)}
     for title in shrink_order:
@@ -73,6 +77,12 @@ def grid(columns, rows, width: int, shrink_order=()) -> list[list[tuple[str, str
         cut = min(excess, widths[i] - min(widths[i], columns[i].shrink_to))
         widths[i] -= cut
         excess -= cut
+    return widths
+
+
+def grid(columns, rows, width: int | None, shrink_order=()) -> list[list[tuple[str, str | None]]]:
+    """Lay out a header, a rule and the rows; shrink columns in ``shrink_order`` to fit."""
+    widths = fit_widths(columns, rows, width, shrink_order)
     lines = [_line([(_fit(c.title, w, c.right), "bold") for c, w in zip(columns, widths)]),
              [("─" * (sum(widths) + len(GAP) * (len(columns) - 1)), "dim")]]
     for cells, row_style in rows:
@@ -94,10 +104,22 @@ def _line(pieces):
 
 
 def _rows(analysis, depth):
-    """Yield ('group', group) and ('leaf', index, layer) in display order.
+    """Yield ('group', group, collapsed), ('leaf', index, layer) and ('merge', merge) in
+    display order.
 
     A group deeper than ``depth`` is not shown; a group at exactly ``depth`` is shown
-    collapsed (its members hidden)."""
+    collapsed (its members hidden, and the merges inside it)."""
+    merges = {}
+    for merge in analysis.merges:
+        merges.setdefault(merge.after, []).append(merge)
+    for row in _leaf_and_group_rows(analysis, depth):
+        yield row
+        if row[0] == "leaf":
+            for merge in merges.get(row[1] + 1, ()):
+                yield ("merge", merge)
+
+
+def _leaf_and_group_rows(analysis, depth):
     groups = sorted(analysis.groups, key=lambda g: (g.start, -(g.end - g.start), g.level))
     gi = 0
     hidden_until = -1
@@ -155,16 +177,26 @@ _SHRINK_ORDER = ("Settings", "Layer", "Kind")
 
 def render_show(analysis, options=None) -> str:
     options = options or {}
-    width = console_width(options.get("width"))
+    lines = [[(_title(analysis), "bold")]]
+    if not analysis.layers and analysis.errors:
+        # nothing was analysed: no empty table, no totals that would read as zeros
+        errors = len(analysis.errors)
+        lines.append([(f"no layer could be analysed: {errors} error{'s' if errors != 1 else ''}",
+                       "bold red")])
+        return emit(lines) + "\n" + render_diagnostics(analysis)
+    width = table_width(options.get("width"))
     rows = list(_show_rows(analysis, options.get("depth")))
     extra = ("Conn",) * bool(options.get("connections")) + ("Acts",) * bool(options.get("memory")) \
         + ("RF",) * bool(options.get("rf"))
-    for plan in _PLANS:
-        columns = [_COLUMNS[title] for title in plan + extra]
-        if minimum_width(columns, rows) <= width:
+    # the optional columns go last, and only when even the narrowest plan cannot hold them
+    plans = [plan + extra for plan in _PLANS] + [_PLANS[-1] + extra[:k] for k in range(len(extra) - 1, -1, -1)]
+    for plan in plans:
+        columns = [_COLUMNS[title] for title in plan]
+        if width is None or minimum_width(columns, rows) <= width:
             break
-    lines = [[(_title(analysis), "bold")]]
     lines += grid(columns, rows, width, _SHRINK_ORDER)
+    note = narrowed_note([_COLUMNS[t] for t in _PLANS[0] + extra], columns, rows, width, _SHRINK_ORDER)
+    lines += [[(part, "dim")] for part in note]
     lines += [[]] + _footer(analysis)
     if options.get("memory"):
         lines += _memory_footer(analysis.totals)
@@ -174,6 +206,25 @@ def render_show(analysis, options=None) -> str:
     return text
 
 
+def narrowed_note(wanted, columns, rows, width, shrink_order) -> list[str]:
+    """What fitting ``width`` cost — columns left out, columns cut — said under the table,
+    with the way out, in lines of at most ``width``; [] when nothing had to go."""
+    if width is None:
+        return []
+    shown = {c.title for c in columns}
+    left_out = [c.title for c in wanted if c.title not in shown]
+    cut = [c.title for c, w, n in zip(columns, fit_widths(columns, rows, width, shrink_order),
+                                      natural_widths(columns, rows)) if w < n]
+    if not left_out and not cut:
+        return []
+    parts = ([f"left out {', '.join(left_out)}"] if left_out else []) + \
+        ([f"cut {', '.join(cut)} (…)"] if cut else [])
+    import textwrap
+
+    return textwrap.wrap(f"(narrowed to {width} columns: {'; '.join(parts)}. A wider --width N "
+                         "shows them; piped output is never narrowed)", width)
+
+
 def _show_rows(analysis, depth):
     """Each row as ({column title: (text, style)}, row style)."""
     totals = analysis.totals
@@ -181,6 +232,14 @@ def _show_rows(analysis, depth):
     layers = analysis.layers
     group_names = {g.name for g in analysis.groups}
     for row in _rows(analysis, depth):
+        if row[0] == "merge":
+            merge = row[1]
+            level = _merge_level(merge, group_names)
+            yield ({"Layer": ("  " * level + "⊕ " + merge.op, "dim"), "Kind": ("merge", "dim"),
+                    "Output": (numbers.shape(merge.output), None),
+                    "Acts": (numbers.byte_size(prod(merge.output) * totals.batch * per_value), None)},
+                   None)
+            continue
         if row[0] == "group":
             group, collapsed = row[1], row[2]
             members = layers[group.start:group.end]
@@ -218,6 +277,14 @@ def _show_rows(analysis, depth):
                 "RF": (_field_text(layer.receptive_field), None),
                 "Conn": (numbers.exact(layer.connections) if layer.connections else "", None)},
                None)
+
+
+def _merge_level(merge, group_names) -> int:
+    """A merge is indented like the leaves of the scope it happens in."""
+    for level in range(len(merge.path), 0, -1):
+        if merge.path[level - 1] in group_names:
+            return level
+    return 0
 
 
 def settings_text(layer) -> str:
@@ -286,11 +353,19 @@ def _footer(analysis) -> list:
                                 f"depth {t.depth} weight layer{'s' if t.depth != 1 else ''}   "
                                 f"{t.layers} layer{'s' if t.layers != 1 else ''}", None)],
     ]
+    if t.batch != 1 or t.dtype != "fp32":
+        lines.append([("Batch   ", "bold"), (f"{t.batch}   dtype {t.dtype}   (MACs, FLOPs and activations are "
+                                            f"for the batch; params and weights per model)", None)])
     errors, warnings = len(analysis.errors), len(analysis.warnings)
-    if errors or warnings:
+    if analysis.output is None:
+        lines.append([("Partial ", "bold red"), ("the network stops at an error: the totals count only "
+                                                 "the layers above", None)])
+    ignored = len(analysis.ignored)
+    if errors or warnings or ignored:
         lines.append([("Status  ", "bold"),
                       (f"{errors} error{'s' if errors != 1 else ''}", "bold red" if errors else None),
-                      (f", {warnings} warning{'s' if warnings != 1 else ''}", "yellow" if warnings else None)])
+                      (f", {warnings} warning{'s' if warnings != 1 else ''}", "yellow" if warnings else None)]
+                     + ([(f" ({ignored} ignored)", "dim")] if ignored else []))
     return lines
 
 
@@ -303,7 +378,7 @@ def render_diagnostics(analysis) -> str:
     return render_pretty([report], summarise([report]), {"summary": False, "color": use_colour()})
 
 
-_LIST_COLUMNS = (Column("Name"), Column("Title", shrink_to=12), Column("Input", right=True),
+_LIST_COLUMNS = (Column("Name", shrink_to=12), Column("Title", shrink_to=12), Column("Input", right=True),
                  Column("Params", right=True), Column("MACs", right=True), Column("Depth", right=True))
 
 
@@ -313,4 +388,12 @@ def render_list(rows, options=None) -> str:
                "Input": (numbers.shape(r["input"]), None), "Params": (numbers.human(r["params"]), None),
                "MACs": (numbers.human(r["macs"]), None), "Depth": (str(r["depth"]), None)}, None)
              for r in rows]
-    return emit(grid(_LIST_COLUMNS, cells, console_width(options.get("width")), ("Title",)))
+    width = table_width(options.get("width"))
+    plans = (_LIST_COLUMNS, _LIST_COLUMNS[:1] + _LIST_COLUMNS[2:], _LIST_COLUMNS[:1] + _LIST_COLUMNS[3:5],
+             _LIST_COLUMNS[:1] + _LIST_COLUMNS[3:4])
+    for columns in plans:
+        if width is None or minimum_width(columns, cells) <= width:
+            break
+    lines = grid(columns, cells, width, ("Title", "Name"))
+    note = narrowed_note(_LIST_COLUMNS, columns, cells, width, ("Title", "Name"))
+    return emit(lines + [[(part, "dim")] for part in note])

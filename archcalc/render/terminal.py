@@ -29,16 +29,29 @@ def console_width(width: int | None) -> int:
     return 100
 
 
+def table_width(width: int | None) -> int | None:
+    """The width a table must fit: --width, else the terminal's; None when the output is piped
+    (a file or another program is not a screen: nothing is cut or left out there)."""
+    if width is not None:
+        return width
+    if sys.stdout.isatty():
+        return console_width(None)
+    return None
+
+
 def use_colour() -> bool:
     """Colour only on a terminal that can show it, never with NO_COLOR set (no-color.org)."""
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
-def make_console(width: int | None):
-    """A rich console that renders to a string, for views drawn with rich's own widgets."""
+def make_console(width: int | None, piped_unlimited: bool = False):
+    """A rich console that renders to a string, for views drawn with rich's own widgets.
+    ``piped_unlimited``: piped output is not narrowed (tables take their natural width)."""
     from rich.console import Console
 
     colour = use_colour()
+    if piped_unlimited and table_width(width) is None:
+        width = 1000
     return Console(file=io.StringIO(), width=console_width(width), force_terminal=colour,
                    no_color=not colour, highlight=False, emoji=False, soft_wrap=False)
 
