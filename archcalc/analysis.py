@@ -29,7 +29,7 @@ class LayerResult:
 
     __slots__ = ("name", "kind", "input", "output", "params", "buffers", "macs", "fields",
                  "line", "column", "depth", "path", "activations", "field", "trainable", "frozen",
-                 "connections")
+                 "connections", "aux")
 
     def __init__(self, name, kind, input, output, params, buffers, macs, fields, line, column, depth,
                  path, activations=0, field=None, trainable=None, frozen=False, connections=0):
@@ -53,6 +53,9 @@ class LayerResult:
         self.frozen = frozen
         self.connections = connections  # LeCun et al.'s figure: inputs seen plus bias, per unit
         self.field = field  # the receptive field as metrics.py's plain tuple; see receptive_field
+        # inside an auxiliary head (`aux`): its params count, its MACs and activations are not in
+        # the forward totals (the head runs in training only)
+        self.aux = False
 
     @property
     def receptive_field(self) -> ReceptiveField | None:
@@ -67,7 +70,8 @@ class LayerResult:
                 "output": list(self.output), "params": self.params,
                 "trainable_params": self.trainable, "buffers": self.buffers,
                 "macs": self.macs, "activations": self.activations,
-                "receptive_field": self.field and self.receptive_field.as_dict()}
+                "receptive_field": self.field and self.receptive_field.as_dict(),
+                **({"aux": True} if self.aux else {})}
 
 
 class MergeResult:
@@ -119,7 +123,8 @@ class Span:
     first iteration; a branch set has ``branches``, one (start, end) per branch in the order
     written (start == end: the identity), and ``merge``. A ``join`` (merge ``sources`` by name)
     and a ``from`` (the next entry reads ``sources[0]`` instead of the previous output) hold
-    no leaves: start == end, where they happen. ``output`` is the shape it produces
+    no leaves: start == end, where they happen. An ``aux`` head is one branch that feeds
+    nothing (no merge). ``output`` is the shape it produces
     (None when the walk stopped inside it)."""
 
     __slots__ = ("kind", "start", "end", "after", "times", "first_end", "branches", "merge", "output",
@@ -147,7 +152,7 @@ class Totals:
 
     __slots__ = ("params", "buffers", "macs", "depth", "layers", "activations", "merge_activations",
                  "peak_activations", "input_values", "batch", "dtype", "bytes_per_value",
-                 "trainable_params", "connections", "show_connections")
+                 "trainable_params", "connections", "show_connections", "aux_params", "aux_macs")
 
     def __init__(self, params: int = 0, buffers: int = 0, macs: int = 0, depth: int = 0,
                  layers: int = 0, activations: int = 0, merge_activations: int = 0,
@@ -161,6 +166,10 @@ class Totals:
         # checks, diff) only for a spec that pins it or when asked (`show --connections`)
         self.connections = connections
         self.show_connections = False
+        # auxiliary heads (`aux`): their params are part of ``params``; their MACs are not in
+        # ``macs`` (the forward pass at inference), but reported here
+        self.aux_params = 0
+        self.aux_macs = 0
         self.buffers = buffers
         self.macs = macs
         self.depth = depth
@@ -189,6 +198,8 @@ class Totals:
                        "flops": self.flops, "depth": self.depth, "layers": self.layers,
                        "activations": self.activations, "activation_bytes": self.activations * b,
                        "param_bytes": self.params * b, "peak_activation_bytes": self.peak_activations * b})
+        if self.aux_params or self.aux_macs:
+            values.update({"aux_params": self.aux_params, "aux_macs": self.aux_macs})
         return values
 
 

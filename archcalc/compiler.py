@@ -465,13 +465,15 @@ class Compiler:
         if not isinstance(body, LMap):
             example = {"repeat": "{times: 2, layers: [...]}", "parallel": "{branches: [[...], [...]]}",
                        "residual": "{layers: [...], shortcut: [...]}",
-                       "join": "{from: [conv1, conv3], merge: concat}"}[kind]
+                       "join": "{from: [conv1, conv3], merge: concat}",
+                       "aux": "{name: aux, layers: [...]}"}[kind]
             self.error("wrong-type", f"{kind} expects a mapping of fields, found {describe_found(body)}",
                        body_mark, hint=f"e.g. `- {kind}: {example}`")
             return None
         accepted = {"repeat": ("times", "layers", "index", "from"),
                     "parallel": ("branches", "merge", "split", "scope", "from"),
-                    "residual": ("layers", "shortcut", "from"), "join": ("from", "merge")}[kind]
+                    "residual": ("layers", "shortcut", "from"), "join": ("from", "merge"),
+                    "aux": ("layers", "from")}[kind]
         for key in body:
             if key not in accepted and key not in COMMON_KEYS:
                 self.error("unknown-field", f"{kind} has no field {key!r}", body.key_marks[key],
@@ -493,7 +495,10 @@ class Compiler:
             node.source = self.source_of(body, env, kind, name)
             if node.source is None:
                 return None
-        if kind == "repeat":
+        if kind == "aux":  # a side head: its layers see the input; its output feeds nothing
+            node.body = self.layer_list(body["layers"], body.value_marks["layers"], env, stack)
+            node.size = node.body.size + 1
+        elif kind == "repeat":
             from .layers.base import NONNEG_INT, POSITIVE_INT
 
             # written out in place, an indexed repeat may have no iteration (a stage of one block)

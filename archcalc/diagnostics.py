@@ -154,12 +154,15 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "nonpositive-output": (ERROR, "a layer's output would have no rows or columns",
                            "The window is larger than the (padded) input. Pad more, use a smaller "
                            "kernel or stride, or feed a larger input."),
-    "groups-mismatch": (ERROR, "groups must divide both input channels and filters",
-                        "Grouped convolution splits channels evenly into groups."),
+    "groups-mismatch": (ERROR, "groups must divide the channels they split",
+                        "Grouped convolution (input channels and filters), group norm and channel "
+                        "shuffle split channels evenly into groups."),
     "table-mismatch": (ERROR, "a conv's connection table does not fit its shapes",
                        "A connection table has one row per filter, each listing input-channel indices "
                        "below the input's channel count; it replaces `groups`, so the two cannot be "
                        "combined."),
+    "bad-crop": (ERROR, "a crop does not fit its input",
+                 "A crop keeps an [h, w] window of its input; the window must lie inside it."),
     "needs-flat-input": (ERROR, "a dense layer received a volume",
                          "Insert `flatten` (or a global pooling layer) before the dense layer."),
     "needs-volume": (ERROR, "a spatial layer received a flat vector or a token sequence",

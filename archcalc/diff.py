@@ -79,6 +79,9 @@ def _totals(a: Analysis, b: Analysis) -> list[TotalRow]:
     for key in list(va) + [k for k in vb if k not in va]:
         if key == "trainable_params" and all(v.get(key) in (None, v.get("params")) for v in (va, vb)):
             continue  # nothing frozen on either side: the row would repeat `params`
+        if key in ("aux_params", "aux_macs"):  # present only where there are auxiliary heads
+            rows.append(TotalRow(key, va.get(key, 0), vb.get(key, 0)))
+            continue
         rows.append(TotalRow(key, va.get(key), vb.get(key)))
     return rows
 
@@ -106,7 +109,8 @@ def group_sums(analysis: Analysis) -> dict[str, GroupSums]:
         entry = sums.setdefault(kind.group if kind else "other", [0, 0, 0, 0])
         entry[0] += layer.params
         entry[1] += layer.buffers
-        entry[2] += layer.macs
+        if not layer.aux:  # an auxiliary head's MACs are not in the forward total (totals.aux_macs)
+            entry[2] += layer.macs
         entry[3] += 1
     return {g: GroupSums(*v) for g, v in sums.items()}
 

@@ -35,7 +35,6 @@ from .limits import MAX_INTEGER
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, describe_found, fmt_shape
 from .metrics import (
-    STORED_GROUPS,
     effective_window,
     input_field,
     through_merge,
@@ -91,6 +90,7 @@ class _Evaluator:
         self.record = not probing
         self.after_softmax = False
         self.params = self.buffers = self.macs = 0
+        self.aux_params = self.aux_macs = 0
         self.trainable = self.connections = 0
         self.frozen = 0  # how many enclosing composites are `frozen: true`
         # Memory, in values for one sample (metrics.py). The state walked is
@@ -167,6 +167,7 @@ class _Evaluator:
         for item in seq.items:
             if state is None or item is BROKEN:
                 return None
+            before = state
             if item.source is not None:
                 if self.record:
                     read = Span("from", len(self.layers), len(self.groups))
@@ -180,6 +181,8 @@ class _Evaluator:
                 self.composite(item, state, scope)
             if item.ignore:
                 del self.ignoring[len(self.ignoring) - len(item.ignore):]
+            if state is not None and isinstance(item, Composite) and item.kind == "aux":
+                state = before  # a head feeds nothing: the next entry reads what came before it
         return state
 
     # -- named tensors ----------------------------------------------------------------------
@@ -244,7 +247,7 @@ class _Evaluator:
                 kind.trainable(shape, out, fields) if kind.trainable is not None else None,
                 kind.connections(shape, out, fields) if kind.connections is not None else None,
                 tuple(kind.warnings(shape, out, fields)) if kind.warnings is not None else (),
-                prod(out) if kind.group in STORED_GROUPS else 0,
+                prod(out) if kind.stores else 0,
                 effective_window(kind.window(shape, fields)) if kind.window is not None else ())
         out, params, buffers, macs, trainable, connections, warnings, stored, axes = rule
         if connections is None:
@@ -310,7 +313,7 @@ class _Evaluator:
             inner = scope.child(local)
             group = self.open_group(inner, kind, state[0])
         span = None
-        if self.record and (kind == "repeat" or kind == "join" or node.branches is not None):
+        if self.record and (kind in ("repeat", "join", "aux") or node.branches is not None):
             span = Span(kind, len(self.layers), len(self.groups))
             span.times = node.times
             if kind == "join":
@@ -333,6 +336,13 @@ class _Evaluator:
                     sub = self.open_group(iteration, body_kind, out[0])
                     out = self.seq(node.body, out, iteration, absorb=True)
                     sub.end, sub.output = len(self.layers), out and out[0]
+        elif kind == "aux":
+            out, head = self.aux(node, state, inner)
+            if span is not None:
+                span.branches = [(span.start, len(self.layers))]
+            if group is not None:
+                group.end, group.output = len(self.layers), head
+                group = None
         elif node.branches is not None:
             out = self.branches(node, state, inner, span)
         elif kind == "join":
@@ -346,11 +356,34 @@ class _Evaluator:
             span.end, span.output = len(self.layers), out and out[0]
             if node.times == 1 or kind != "repeat":
                 span.first_end = span.end
-        if out is not None and node.expect is not None:
+        if out is not None and node.expect is not None and kind != "aux":
             self.check_expect(node, out[0], node.name or kind)
         if out is not None and self.references and group is not None:
             out = self.keep(inner.prefix[:-1], out)
         return out
+
+    def aux(self, node: Composite, state, scope: _Scope):
+        """An auxiliary head: its layers see the input and are counted (params, buffers), but
+        it feeds nothing and runs only in training, so its MACs go to ``aux_macs`` and its
+        activations, memory and depth stay out of the forward totals. Returns (the input's
+        state, unchanged, for the layers after it; the head's output shape)."""
+        saved = (self.macs, self.activations, self.merge_activations, self.live, self.peak,
+                 self.after_softmax)
+        params, start = self.params, len(self.layers)
+        head = self.seq(node.body, (state[0], state[1], state[2], True), scope)
+        self.aux_macs += self.macs - saved[0]
+        self.aux_params += self.params - params
+        (self.macs, self.activations, self.merge_activations, self.live, self.peak,
+         self.after_softmax) = saved
+        for layer in self.layers[start:]:
+            if layer is not None:
+                layer.aux = True
+                layer.activations = 0
+        if head is None:
+            return None, None
+        if node.expect is not None:
+            self.check_expect(node, head[0], node.name or "aux")
+        return state, head[0]
 
     def join(self, node: Composite, scope: _Scope, where: str):
         outs = [self.lookup(source, scope, where) for source in node.sources]
@@ -672,6 +705,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
                              layers=len(evaluator.layers), activations=evaluator.activations,
                              merge_activations=evaluator.merge_activations,
                              peak_activations=evaluator.peak, input_values=prod(shape) if shape else 0)
+    analysis.totals.aux_params, analysis.totals.aux_macs = evaluator.aux_params, evaluator.aux_macs
     expect = root.get("expect")
     if isinstance(expect, LMap) and "connections" in expect:
         analysis.totals.show_connections = True  # the spec has a connections figure

@@ -3,8 +3,9 @@
 Activation memory
 -----------------
 A layer *stores* its output when it is a convolution, a dense layer, a pooling layer or a
-normalisation (batchnorm, lrn): the kinds whose ``group`` is in ``STORED_GROUPS``. The
-merge of a ``parallel``/``residual`` (concat or add) stores its output too. Element-wise
+normalisation (batchnorm, lrn, …): the kinds whose ``group`` is in ``STORED_GROUPS``, unless
+a kind says otherwise (``LayerKind.stores``: channel shuffle writes a permuted copy). The
+merge of a ``parallel``/``residual`` (concat, add or mul) stores its output too. Element-wise
 activations (relu, tanh, … — frameworks run them in place), dropout (the identity at
 inference), flatten (a view) and identity store nothing: their ``activations`` is 0.
 
@@ -69,16 +70,40 @@ def effective_window(axes):
 
 
 def through_window(raw, axes):
-    """The recurrence above for both axes; ``axes`` = ((e, s, p_begin), (e, s, p_begin))."""
+    """The recurrence above for both axes; ``axes`` = ((e, s, p_begin), (e, s, p_begin)).
+
+    Upsampling kinds give four numbers per axis, (e, s, p, u) — see ``through_upsampling``."""
+    if len(axes[0]) == 4:
+        return through_upsampling(raw, axes)
     (eh, sh, ph), (ew, sw, pw) = axes
     rh, rw, jh, jw, ah, aw = raw
     return (rh + (eh - 1) * jh, rw + (ew - 1) * jw, jh * sh, jw * sw, ah - ph * jh, aw - pw * jw)
 
 
+def through_upsampling(raw, axes):
+    """An upsampling layer read as PyTorch's transposed convolution is: its input spread out
+    with u − 1 zeros between neighbours (the jump becomes j' = j_in·s/u), then a stride-1
+    window of e positions, padded by p before:
+
+        j_out = j_in·s/u      r_out = r_in + (e − 1)·j_out      a_out = a_in − p·j_out
+
+    convtranspose gives (e, 1, e − 1 − p_begin, stride); nearest upsampling by f is the
+    transposed convolution with kernel f and stride f, (f, 1, f − 1, f). Neighbouring outputs
+    that read the same input get the same field in truth, so the uniform field reported is
+    an upper bound that contains every output's true field. When j_out is not a whole number
+    of input pixels, or e is 0 (a kind that cannot say), the field is not reported (None)."""
+    (eh, sh, ph, uh), (ew, sw, pw, uw) = axes
+    rh, rw, jh, jw, ah, aw = raw
+    if not eh or not ew or (jh * sh) % uh or (jw * sw) % uw:
+        return None
+    jh, jw = jh * sh // uh, jw * sw // uw
+    return (rh + (eh - 1) * jh, rw + (ew - 1) * jw, jh, jw, ah - ph * jh, aw - pw * jw)
+
+
 def through_merge(raws):
     """The union of the branches' receptive fields (see the module docstring)."""
     first = raws[0]
-    if first is None:
+    if first is None or None in raws:
         return None
     # Written out per axis, without generators: a residual network merges once per block.
     rh, rw, jh, jw, bh, bw = first
@@ -107,7 +132,8 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
         for layer in analysis.layers:
             layer.macs *= factor
             layer.activations *= factor
-        for key in ("macs", "activations", "merge_activations", "peak_activations", "input_values"):
+        for key in ("macs", "aux_macs", "activations", "merge_activations", "peak_activations",
+                    "input_values"):
             setattr(totals, key, getattr(totals, key) * factor)
         totals.batch = batch
     return analysis

@@ -176,6 +176,10 @@ def composite_schemas() -> dict:
                                 "merge": _allow_references({"enum": list(MERGES)}),
                                 **{k: v for k, v in common.items() if k != "from"}},
                  "required": ["from"], "additionalProperties": False},
+        "aux": {"description": "An auxiliary head: its layers see the input, their params count, but "
+                               "its output feeds nothing and its MACs are not in the forward total.",
+                "type": "object", "properties": {"layers": layers, **common},
+                "required": ["layers"], "additionalProperties": False},
     }
 
 

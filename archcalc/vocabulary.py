@@ -54,7 +54,55 @@ KIND_NOTES: dict[str, str] = {
     "input": "the input is the top-level `input: [H, W, C]`, not a layer",
     "inputlayer": "the input is the top-level `input: [H, W, C]`, not a layer",
     "activation": "write the activation's own kind (`- relu`), or `activation: relu` on a conv or dense",
+    # constructs the vocabulary cannot express: say so, and name the nearest supported one
+    "multiply": "an element-wise product of branches is `parallel` with `merge: mul` (or `join` with "
+                "`merge: mul`)",
+    "mul": "an element-wise product of branches is `parallel` with `merge: mul` (or `join` with `merge: mul`)",
+    "squeezeexcitation": "squeeze-and-excitation is a `parallel` with `merge: mul`: branches `[]` and "
+                         "`[globalavgpool, conv 1×1, relu, conv 1×1, sigmoid]`",
+    "squeezeexcite": "squeeze-and-excitation is a `parallel` with `merge: mul`: branches `[]` and "
+                     "`[globalavgpool, conv 1×1, relu, conv 1×1, sigmoid]`",
+    "lstm": "archcalc cannot express recurrent layers (no kind loops over time steps); the nearest "
+            "supported construct is `dense` on a [T, D] token sequence, per step",
+    "gru": "archcalc cannot express recurrent layers (no kind loops over time steps); the nearest "
+           "supported construct is `dense` on a [T, D] token sequence, per step",
+    "rnn": "archcalc cannot express recurrent layers (no kind loops over time steps); the nearest "
+           "supported construct is `dense` on a [T, D] token sequence, per step",
+    "pixelshuffle": "archcalc cannot express a pixel shuffle (channels moved into space); the nearest "
+                    "supported upsampling constructs are `upsample` and `convtranspose`",
+    "depthtospace": "archcalc cannot express depth-to-space (channels moved into space); the nearest "
+                    "supported upsampling constructs are `upsample` and `convtranspose`",
+    "pixelunshuffle": "archcalc cannot express space-to-depth; the nearest supported construct is a "
+                      "strided `conv` (kernel = stride) that also moves space into channels",
+    "spacetodepth": "archcalc cannot express space-to-depth; the nearest supported construct is a "
+                    "strided `conv` (kernel = stride) that also moves space into channels",
+    "maxunpool2d": "archcalc cannot express unpooling with indices; the nearest supported construct is "
+                   "`upsample` (nearest), which has the same output shape",
+    "zeropad2d": "padding is a field, not a layer: give the next conv or pool `padding: [top, bottom, "
+                 "left, right]`",
+    "zeropadding2d": "padding is a field, not a layer: give the next conv or pool `padding: [top, bottom, "
+                     "left, right]`",
+    "pad": "padding is a field, not a layer: give the next conv or pool `padding: [top, bottom, left, right]`",
+    "deformconv2d": "archcalc cannot express deformable convolution (sampling offsets that a side branch "
+                    "computes); the nearest supported construct is `conv`, plus a `conv` for the offsets",
+    "roialign": "archcalc cannot express region pooling (its output depends on boxes, not shapes); the "
+                "nearest supported construct is `adaptivemaxpool` to the pooled size",
+    "roipool": "archcalc cannot express region pooling (its output depends on boxes, not shapes); the "
+               "nearest supported construct is `adaptivemaxpool` to the pooled size",
+    "lambda": "a Keras Lambda is arbitrary code: write the layers it computes",
 }
+
+# 1-D and 3-D layers: archcalc's volumes are 2-D
+for _word, _kind in (("conv3d", "conv"), ("convtranspose3d", "convtranspose"), ("conv3dtranspose", "convtranspose"),
+                     ("maxpool3d", "maxpool"), ("maxpooling3d", "maxpool"), ("avgpool3d", "avgpool"),
+                     ("averagepooling3d", "avgpool"), ("batchnorm3d", "batchnorm"),
+                     ("adaptiveavgpool3d", "adaptiveavgpool"), ("adaptivemaxpool3d", "adaptivemaxpool"),
+                     ("upsampling3d", "upsample"), ("instancenorm3d", "instancenorm")):
+    KIND_NOTES[_word] = ("archcalc cannot express 3-D volumes (depth × height × width); the nearest "
+                         f"supported construct is the 2-D `{_kind}` on [H, W, C], slice by slice")
+for _word in ("conv1d", "maxpool1d", "avgpool1d", "convtranspose1d", "maxpooling1d", "averagepooling1d"):
+    KIND_NOTES[_word] = ("archcalc's volumes are 2-D: a 1-D layer is the 2-D kind with a height of 1 "
+                         "(input [1, W, C], kernel [1, k])")
 
 # normalised foreign field -> archcalc field (only when the kind has that field)
 FIELD_WORDS: dict[str, tuple[str, ...]] = {

@@ -347,3 +347,22 @@ layers:
     assert titles == ["×3"]                      # a, b, c: 16×16×8 each; d halves (stride 2), e differs in input
     assert [g.get("data-layer") for g in boxes(root)] == ["a.conv1", "d.conv1", "e.conv1"]
     assert [shape_label(g) for g in boxes(root)] == ["16×16×8", "8×8×8", "8×8×8"]
+
+
+def test_an_auxiliary_head_hangs_off_the_main_path(cli, spec_file):
+    path = spec_file("""name: auxy
+input: [32, 32, 3]
+layers:
+  - conv: {name: c1, filters: 16, kernel: 3, padding: 1}
+  - aux:
+      name: head
+      layers: [globalavgpool, dense: 10]
+  - conv: {name: c2, filters: 32, kernel: 3, stride: 2, padding: 1}
+""")
+    code, root, svg = draw(cli, path)
+    assert code == 0
+    aux = next(g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "aux")
+    assert [shape_label(g) for g in boxes(aux)] == ["1×1×16", "10"]   # global pool keeps 16 channels
+    assert [g.get("data-layer") for g in boxes(root)] == ["c1", "head.globalavgpool1", "head.dense1", "c2"]
+    assert shape_label(boxes(root)[-1]) == "16×16×32"                   # c2 reads c1's 32×32×16: ⌈32/2⌉
+    assert overlaps(svg) == []

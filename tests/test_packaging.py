@@ -23,7 +23,8 @@ def test_every_subpackage_is_declared():
 def test_zoo_is_mapped_into_the_package():
     text = (ROOT / "pyproject.toml").read_text()
     assert '"archcalc._zoo" = "specs"' in text
-    assert '"archcalc._zoo" = ["*.yaml"]' in text
+    # the specs, and the index `archcalc list` reads (archcalc/zoo.py)
+    assert '"archcalc._zoo" = ["*.yaml", "index.json"]' in text
     assert '"archcalc._zoo.examples" = ["*.yaml"]' in text
 
 

@@ -15,6 +15,8 @@ YAML spec (for archcalc) and into brute-force steps, so both see the same networ
 from __future__ import annotations
 
 import json
+import pytest
+from conftest import analyse_text as analyse
 
 
 def show_json(cli, *args):
@@ -336,3 +338,111 @@ def test_googlenet_agrees_with_brute_force(cli):
         masks = brute_axis(ops, [1 << i for i in range(224)])
         assert_axis_matches(masks, rf[name], 224)
     assert rf["pool5"]["size"][0] >= 224
+
+
+# ------------------------------------------------------------------------ upsampling kinds
+def _unet_axis_brute_force():
+    """Per output position of U-Net (572 → 388 along one axis), the [first, last] input
+    position it depends on, by pushing intervals through the paper's layers."""
+    def conv(iv):  # valid 3-wide
+        return [(iv[i][0], iv[i + 2][1]) for i in range(len(iv) - 2)]
+
+    def pool(iv):
+        return [(iv[2 * i][0], iv[2 * i + 1][1]) for i in range(len(iv) // 2)]
+
+    def up(iv):  # 2×2 stride-2 up-convolution: output o reads input o // 2
+        return [iv[o // 2] for o in range(2 * len(iv))]
+
+    def crop(iv, n):
+        top = (len(iv) - n) // 2
+        return iv[top:top + n]
+
+    def concat(a, b):
+        return [(min(x[0], y[0]), max(x[1], y[1])) for x, y in zip(a, b)]
+
+    d1 = conv(conv([(i, i) for i in range(572)]))
+    d2 = conv(conv(pool(d1)))
+    d3 = conv(conv(pool(d2)))
+    d4 = conv(conv(pool(d3)))
+    x = conv(conv(pool(d4)))
+    for skip in (d4, d3, d2, d1):
+        x = conv(conv(concat(crop(skip, 2 * len(x)), up(x))))
+    return x
+
+
+def test_unet_field_contains_every_outputs_true_field(cli):
+    # through up-convolutions neighbouring outputs read the same input, so the true fields
+    # differ in size; the reported uniform field must contain each of them
+    r = cli("show", "unet", "--format", "json")
+    rf = json.loads(r.out)["layers"][-1]["receptive_field"]
+    (size, _), (jump, _), (start, _) = rf["size"], rf["jump"], rf["start"]
+    truth = _unet_axis_brute_force()
+    assert len(truth) == 388 and jump == 1
+    for o, (first, last) in enumerate(truth):
+        assert start + o * jump <= first and last <= start + o * jump + size - 1
+    # and it is not loose by more than one up-convolution's slack per level: the largest true
+    # field is 204 pixels (brute force), the bound 215
+    assert max(last - first + 1 for first, last in truth) == 204
+    assert size - 204 <= 16
+
+
+UPSAMPLING_NETS = [
+    # (archcalc layers, the same in PyTorch, input height) on an H×1×1 input: 1-D along the height
+    ("[conv: {filters: 1, kernel: [3, 1]}, maxpool: [2, 1], convtranspose: {filters: 1, kernel: [2, 1], "
+     "stride: [2, 1]}]",
+     "nn.Conv2d(1, 1, (3, 1)), nn.MaxPool2d((2, 1)), nn.ConvTranspose2d(1, 1, (2, 1), stride=(2, 1))", 20),
+    ("[avgpool: [4, 1], upsample: [2, 1]]", "nn.AvgPool2d((4, 1)), nn.Upsample(scale_factor=(2, 1))", 16),
+    ("[avgpool: [4, 1], upsample: {factor: [2, 1], mode: bilinear}]",
+     "nn.AvgPool2d((4, 1)), nn.Upsample(scale_factor=(2, 1), mode='bilinear')", 16),
+    ("[avgpool: [4, 1], upsample: {factor: [4, 1], mode: bilinear}]",
+     "nn.AvgPool2d((4, 1)), nn.Upsample(scale_factor=(4, 1), mode='bilinear')", 16),
+    ("[avgpool: [3, 1], upsample: {factor: [3, 1], mode: bilinear}]",
+     "nn.AvgPool2d((3, 1)), nn.Upsample(scale_factor=(3, 1), mode='bilinear')", 18),
+    ("[avgpool: [2, 1], convtranspose: {filters: 1, kernel: [3, 1], stride: [2, 1], padding: [1, 0], "
+     "output_padding: [1, 0]}]",
+     "nn.AvgPool2d((2, 1)), nn.ConvTranspose2d(1, 1, (3, 1), stride=(2, 1), padding=(1, 0), "
+     "output_padding=(1, 0))", 12),
+    ("[avgpool: [4, 1], convtranspose: {filters: 1, kernel: [5, 1], stride: [2, 1], padding: [3, 0]}]",
+     "nn.AvgPool2d((4, 1)), nn.ConvTranspose2d(1, 1, (5, 1), stride=(2, 1), padding=(3, 0))", 24),
+    ("[avgpool: [4, 1], upsample: {size: [12, 1]}]", "nn.AvgPool2d((4, 1)), nn.Upsample(size=(12, 1))", 24),
+    ("[avgpool: [2, 1], crop: {size: [5, 1], offset: [2, 0]}, upsample: [2, 1]]",
+     "nn.AvgPool2d((2, 1)), Crop(), nn.Upsample(scale_factor=(2, 1))", 16),
+]
+
+
+@pytest.mark.parametrize("layers, modules, height", UPSAMPLING_NETS)
+def test_upsampling_fields_contain_pytorchs_dependencies(spec_file, layers, modules, height):
+    # PyTorch decides which input rows every output row depends on (a nonzero gradient, with
+    # positive weights and inputs so that nothing cancels); archcalc's field must hold them
+    from torch_ref import need_torch
+
+    torch = need_torch()
+    from torch import nn
+
+    class Crop(nn.Module):
+        def forward(self, x):
+            return x[:, :, 2:7, :]
+
+    net = nn.Sequential(*eval(f"[{modules}]", {"nn": nn, "Crop": Crop}))
+    for p in net.parameters():
+        torch.nn.init.constant_(p, 0.5)
+    a = analyse(spec_file, f"input: [{height}, 1, 1]\nlayers: {layers}\n")
+    assert [d.code for d in a.diagnostics if d.severity == "error"] == []
+    rf = a.layers[-1].receptive_field
+    assert rf is not None
+    size, jump, start = rf.size[0], rf.jump[0], rf.start[0]
+    x = torch.rand(1, 1, height, 1) + 0.5
+    x.requires_grad_(True)
+    y = net(x)
+    assert y.shape[2] == a.output[0]
+    for o in range(y.shape[2]):
+        (grad,) = torch.autograd.grad(y[0, 0, o, 0], x, retain_graph=True)
+        rows = grad[0, 0, :, 0].nonzero().flatten().tolist()
+        assert rows, o
+        assert start + o * jump <= rows[0] and rows[-1] <= start + o * jump + size - 1, (o, rows)
+
+
+def test_a_fractional_jump_is_not_reported(spec_file):
+    # 4 → 6 rows: each output advances 2/3 of an input pixel: no whole-pixel jump
+    a = analyse(spec_file, "input: [4, 4, 1]\nlayers:\n  - upsample: {size: 6}\n  - conv: {filters: 1, kernel: 1}\n")
+    assert a.layers[0].receptive_field is None and a.layers[1].receptive_field is None

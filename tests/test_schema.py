@@ -18,7 +18,7 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 ZOO_FILES = sorted(SPECS.glob("*.yaml")) + sorted((SPECS / "examples").glob("*.yaml"))
 KEYWORDS = {"$schema", "$id", "$ref", "title", "description", "default", "type", "enum", "properties",
             "required", "additionalProperties", "items", "minItems", "maxItems", "minimum", "maximum",
-            "exclusiveMaximum", "pattern", "anyOf", "oneOf", "minProperties", "maxProperties", "definitions"}
+            "exclusiveMinimum", "exclusiveMaximum", "pattern", "anyOf", "oneOf", "minProperties", "maxProperties", "definitions"}
 
 
 def tiny_errors(schema, value, root, path="$"):
@@ -45,6 +45,8 @@ def tiny_errors(schema, value, root, path="$"):
         errors.append(f"{path}: {value} < {schema['minimum']}")
     if "maximum" in schema and isinstance(value, (int, float)) and value > schema["maximum"]:
         errors.append(f"{path}: {value} > {schema['maximum']}")
+    if "exclusiveMinimum" in schema and isinstance(value, (int, float)) and value <= schema["exclusiveMinimum"]:
+        errors.append(f"{path}: {value} <= {schema['exclusiveMinimum']}")
     if "exclusiveMaximum" in schema and isinstance(value, (int, float)) and value >= schema["exclusiveMaximum"]:
         errors.append(f"{path}: {value} >= {schema['exclusiveMaximum']}")
     if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
@@ -154,6 +156,9 @@ def test_zoo_specs_validate_against_the_schema(schema, path):
 
 
 BAD = {
+    "layerscale init zero": "input: [8]\nlayers:\n  - layerscale: 0\n",
+    "groupnorm without groups": "input: [4, 4, 8]\nlayers:\n  - groupnorm: {affine: true}\n",
+    "droppath mode unknown": "input: [8]\nlayers:\n  - droppath: {rate: 0.1, mode: sample}\n",
     "typo in a field": "input: [8, 8, 3]\nlayers:\n  - conv: {filters: 8, kernal: 3}\n",
     "bool for a size": "input: [8, 8, 3]\nlayers:\n  - conv: {filters: true, kernel: 3}\n",
     "unknown top-level key": "input: [8]\nlayer: [relu]\nlayers: [relu]\n",

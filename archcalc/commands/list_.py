@@ -1,37 +1,58 @@
-"""`archcalc list`: the built-in zoo."""
+"""`archcalc list`: the built-in zoo, grouped by family, filterable and sortable.
+
+The rows come from the build-time index when it is current (zoo.rows), else from fresh
+analyses: the list is never stale."""
 from __future__ import annotations
 
 import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, width_option, write
+from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, width_option, write
 from .show import SHOW_FORMATS
+
+SORT_KEYS = ("family", "name", "params", "macs", "depth")
 
 
 @click.command("list")
+@click.argument("patterns", nargs=-1, metavar="[FILTER]...")
 @click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
               show_default=True, help="Output format.")
+@click.option("--sort", "sort", type=click.Choice(SORT_KEYS), default="family", show_default=True,
+              help="family: grouped by family, in zoo order; otherwise one list ordered by that column.")
+@click.option("--reverse", is_flag=True, help="Largest (or last) first.")
 @click.option("--width", type=width_option(), default=None,
               help="Table width in columns (default: the terminal's; piped output is never narrowed).")
-def list_(fmt, width):
-    """List the built-in networks with their size and cost."""
+def list_(patterns, fmt, sort, reverse, width):
+    """List the built-in networks with their size and cost.
+
+    FILTER keeps the networks whose name or family contains it (case, '-', '_' and '.'
+    ignored); several filters keep what matches any: `archcalc list resnet vgg`."""
     from .. import zoo
-    from ..engine import analyze
-    from ..loading import load_spec
     from ..render import reporter
 
-    rows = []
-    failed = False
-    for name in zoo.names():
-        analysis = analyze(load_spec(name))
-        failed = failed or bool(analysis.errors)
-        t = analysis.totals
-        rows.append({"name": name, "title": analysis.title,
-                     "input": list(analysis.input) if analysis.input else None,
-                     "output": list(analysis.output) if analysis.output else None,
-                     "params": t.params, "macs": t.macs, "depth": t.depth, "layers": t.layers})
-    write(reporter(fmt).render_list(rows, {"width": width}))
+    names = zoo.names()
+    if patterns:
+        wanted = [zoo.normalise(p) for p in patterns]
+        names = [n for n in names
+                 if any(w in zoo.normalise(n) or w in zoo.normalise(zoo.family(n)) for w in wanted)]
+        if not names:
+            hint = zoo.suggest(patterns[0])
+            sys.stderr.write(f"archcalc: no built-in network matches {' or '.join(map(repr, patterns))}"
+                             + (f"; did you mean {hint}?" if hint else "; `archcalc list` shows them all")
+                             + "\n")
+            sys.exit(EXIT_USAGE)
+    rows = zoo.rows(names)
+    if sort == "family":
+        order = {}
+        for row in rows:
+            order.setdefault(row["family"], len(order))
+        rows.sort(key=lambda r: order[r["family"]])  # stable: zoo order inside a family
+        if reverse:
+            rows.reverse()
+    elif sort != "name" or reverse:
+        rows.sort(key=(lambda r: names.index(r["name"])) if sort == "name" else (lambda r: r[sort]),
+                  reverse=reverse)
+    failed = any(row["errors"] for row in rows)
+    write(reporter(fmt).render_list(rows, {"width": width, "grouped": sort == "family"}))
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)
-
-

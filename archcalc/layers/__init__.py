@@ -6,18 +6,18 @@ listing its module here.
 """
 from __future__ import annotations
 
-from . import activations, conv, dense, layernorm, misc, pool, rbf, subsample
+from . import activations, conv, dense, layernorm, misc, norm, pool, rbf, resize, subsample
 from .base import LayerKind
 
 REGISTRY: dict[str, LayerKind] = {}
-for _module in (conv, pool, dense, misc, layernorm, activations, subsample, rbf):
+for _module in (conv, pool, dense, misc, norm, layernorm, resize, activations, subsample, rbf):
     for _kind in _module.KINDS:
         assert _kind.name not in REGISTRY, _kind.name
         REGISTRY[_kind.name] = _kind
 
 # Composite kinds are handled by the engine itself; their names are reserved here so that
 # blocks cannot shadow them and did-you-mean can suggest them.
-COMPOSITES = ("repeat", "parallel", "residual", "join")
+COMPOSITES = ("repeat", "parallel", "residual", "join", "aux")
 
 # How a `parallel` merges its branches: concat joins channels; add and mul are element-wise
 # and broadcast like PyTorch (per axis equal sizes, or one of them 1).

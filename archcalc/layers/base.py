@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..limits import MAX_INTEGER
+from ..metrics import STORED_GROUPS
 
 Shape = tuple  # (H, W, C) for a volume, (T, D) for a token sequence, (N,) for a flat vector
 
@@ -150,11 +151,12 @@ def _shape(v):
 def _positive_number(v):
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise FieldError("a positive number", v)
-    if not v > 0:
+    if not v > 0 or v != v or v == float("inf"):
         raise FieldError("a positive number", v, code="bad-value")
     return v
 
 
+POSITIVE_NUMBER = FieldType("positive number", _positive_number, {"type": "number", "exclusiveMinimum": 0})
 POSITIVE_INT = FieldType("positive int", _positive_int, {"type": "integer", "minimum": 1})
 NONNEG_INT = FieldType("non-negative int", _nonneg_int, {"type": "integer", "minimum": 0})
 PAIR = FieldType("int or [h, w]", _pair, {"oneOf": [
@@ -166,7 +168,6 @@ PADDING = FieldType("padding", _padding, {"oneOf": [
     {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 4, "maxItems": 4}]})
 BOOL = FieldType("bool", _bool, {"type": "boolean"})
 RATE = FieldType("rate", _rate, {"type": "number", "minimum": 0, "maximum": 1})
-POSITIVE_NUMBER = FieldType("positive number", _positive_number, {"type": "number", "minimum": 0})
 SHAPE = FieldType("shape", _shape, {"type": "array", "items": {"type": "integer", "minimum": 1},
                                     "minItems": 1, "maxItems": 3})
 
@@ -239,6 +240,8 @@ class LayerKind:
                                          (arithmetic, note); other keys are lines of their own;
                                          None or a missing key falls back to the generic lines
     warnings(inp, out, fields) -> iter   (code, message, hint) tuples for suspicious-but-legal use
+    stores                               whether the output counts as a stored activation (default:
+                                         the group is conv, dense, pool or norm; metrics.py)
     weighted                             counts towards `depth`
     window(inp, fields) -> axes | None   the spatial window per axis, ((e, s, p_begin), (e, s,
                                          p_begin)) with e the effective kernel, for the receptive
@@ -246,7 +249,7 @@ class LayerKind:
     """
 
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
-                 "warnings", "weighted", "window", "group", "trainable", "connections", "explain")
+                 "warnings", "weighted", "window", "group", "trainable", "connections", "explain", "stores")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -254,7 +257,7 @@ class LayerKind:
                  warnings: Callable | None = None, weighted: bool = False,
                  window: Callable | None = None, group: str = "other",
                  trainable: Callable | None = None, connections: Callable | None = None,
-                 explain: Callable | None = None):
+                 explain: Callable | None = None, stores: bool | None = None):
         self.name = name
         self.doc = doc
         self.fields = fields if fields is not None else {}
@@ -271,6 +274,7 @@ class LayerKind:
         self.connections = connections
         self.explain = explain
         self.group = group  # for breakdowns: conv, dense, norm, pool, activation, other
+        self.stores = stores if stores is not None else group in STORED_GROUPS
 
     @property
     def has_params(self) -> bool:

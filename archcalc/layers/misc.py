@@ -1,7 +1,7 @@
 """Shape-keeping and reshaping kinds without weights: batchnorm, dropout, lrn, flatten, identity."""
 from __future__ import annotations
 
-from .base import POSITIVE_INT, RATE, LayerKind, field_
+from .base import POSITIVE_INT, RATE, LayerKind, RuleError, choice, field_, require_volume
 from .pool import whole_window
 
 
@@ -49,4 +49,59 @@ FLATTEN = LayerKind(name="flatten", doc="[H, W, C] -> [H·W·C].", shape=_flatte
 
 IDENTITY = LayerKind(name="identity", doc="Passes its input through unchanged.", group="other")
 
-KINDS = [BATCHNORM, DROPOUT, LRN, FLATTEN, IDENTITY]
+DROPPATH = LayerKind(
+    name="droppath",
+    doc="Stochastic depth / drop path (torchvision's StochasticDepth): in training, drops a "
+        "residual branch for a whole sample (`row`) or the whole batch (`batch`) with probability "
+        "`rate`; the identity at inference. Shape unchanged, no parameters.",
+    primary="rate",
+    fields={"rate": field_(RATE, doc="probability of dropping the branch"),
+            "mode": field_(choice("row", "batch"), "row", doc="drop per sample (`row`) or per batch")},
+    describe=lambda f: f"p={f['rate']:g}" + (", batch" if f["mode"] == "batch" else ""),
+    group="other",
+)
+
+
+def _droppath_export(inp, out, f):
+    """The identity: what stochastic depth is at inference (the exported module does not drop
+    branches in training either)."""
+    from .base import Torch
+
+    return Torch("nn.Identity()")
+
+
+def _shuffle_shape(inp, f):
+    require_volume(inp, "channelshuffle")
+    c, groups = inp[2], f["groups"]
+    if c % groups:
+        raise RuleError("groups-mismatch",
+                        f"channelshuffle's groups must divide the {c} input channels, but {groups} does "
+                        f"not ({c} = {groups}·{c // groups} + {c % groups})",
+                        hint="a shuffle reads the channels as a groups × (C/groups) grid and transposes it",
+                        field="groups")
+    return inp
+
+
+def _shuffle_export(inp, out, f):
+    from .base import Torch
+
+    return Torch(f"nn.ChannelShuffle({f['groups']})")
+
+
+CHANNELSHUFFLE = LayerKind(
+    name="channelshuffle",
+    doc="Channel shuffle (ShuffleNet, PyTorch's ChannelShuffle): the C channels, read as a "
+        "groups × C/groups grid, are transposed, so each group's channels spread over all groups. "
+        "Shape unchanged, no parameters; the permuted copy is stored.",
+    primary="groups",
+    fields={"groups": field_(POSITIVE_INT, doc="number of groups; must divide the channels")},
+    shape=_shuffle_shape,
+    describe=lambda f: f"{f['groups']} groups",
+    explain=lambda layer: {"shuffle": f"{layer.input[2]} channels read as {layer.fields['groups']}×"
+                                      f"{layer.input[2] // layer.fields['groups']}, transposed to "
+                                      f"{layer.input[2] // layer.fields['groups']}×{layer.fields['groups']}"},
+    group="other",
+    stores=True,
+)
+
+KINDS = [BATCHNORM, DROPOUT, LRN, FLATTEN, IDENTITY, DROPPATH, CHANNELSHUFFLE]

@@ -5,6 +5,7 @@ contract adopts, no MACs.
 """
 from __future__ import annotations
 
+from . import window
 from .base import BOOL, PADDING, PAIR, LayerKind, field_, require_volume
 from .conv import window_axes, window_shape, window_warnings
 
@@ -68,5 +69,53 @@ def _global(kind: str, what: str) -> LayerKind:
                      shape=shape, window=whole_window, group="pool")
 
 
+def _adaptive_shape(kind):
+    def shape(inp, f):
+        require_volume(inp, kind)
+        return (f["size"][0], f["size"][1], inp[2])
+    return shape
+
+
+def _bins_text(n: int, o: int) -> str:
+    if n % o == 0:
+        return f"{o} bin{'s' if o > 1 else ''} of {n}/{o} = {n // o} (a {n // o}-wide window, stride {n // o})"
+    sizes = sorted({end - start for start, end in window.adaptive_bins(n, o)}) if o <= 4096 else []
+    widths = " or ".join(map(str, sizes)) + " wide" if sizes else "of unequal widths"
+    return (f"bin i covers [⌊i·{n}/{o}⌋, ⌈(i+1)·{n}/{o}⌉): {o} bins {widths}, starting "
+            f"⌊{n}/{o}⌋ or ⌈{n}/{o}⌉ apart (the receptive field is an upper bound)")
+
+
+def _adaptive_explain(layer):
+    inp, out = layer.input, layer.output
+    if (inp[0], out[0]) == (inp[1], out[1]):
+        return {"bins": _bins_text(inp[0], out[0])}
+    return {"bins (h)": _bins_text(inp[0], out[0]), "bins (w)": _bins_text(inp[1], out[1])}
+
+
+def _adaptive_export(module: str):
+    def export(inp, out, f):
+        from .base import Torch, pair_text
+
+        return Torch(f"nn.{module}({pair_text(*f['size'])})")
+    return export
+
+
+def _adaptive(kind: str, what: str) -> LayerKind:
+    return LayerKind(
+        name=kind,
+        doc=f"Adaptive {what} pooling to a fixed [h, w] (PyTorch's Adaptive{what.capitalize()}Pool2d): "
+            "output bin i of an axis of n covers [⌊i·n/o⌋, ⌈(i+1)·n/o⌉); channels kept, no parameters.",
+        primary="size",
+        fields={"size": field_(PAIR, doc="output size, int or [h, w]")},
+        shape=_adaptive_shape(kind),
+        describe=lambda f: f"→ {f['size'][0]}×{f['size'][1]}",
+        window=lambda inp, f: (window.adaptive_window(inp[0], f["size"][0]),
+                               window.adaptive_window(inp[1], f["size"][1])) if len(inp) == 3 else None,
+        explain=_adaptive_explain,
+        group="pool",
+    )
+
+
 KINDS = [_pool("maxpool", "Max"), _pool("avgpool", "Average"),
-         _global("globalavgpool", "average"), _global("globalmaxpool", "max")]
+         _global("globalavgpool", "average"), _global("globalmaxpool", "max"),
+         _adaptive("adaptiveavgpool", "average"), _adaptive("adaptivemaxpool", "max")]

@@ -50,7 +50,8 @@ def dropped_input(n: int, k: int, s: int, d: int, pb: int, pe: int, out: int) ->
         return 0
     covered = (out - 1) * s + e
     uncovered = n + pb + pe - covered
-    return max(0, uncovered - pe)
+    # at most the n real positions (a window may see only the begin padding)
+    return max(0, min(n, uncovered - pe))
 
 
 def exact_padding(n: int, k: int, s: int, d: int) -> int | None:
@@ -60,3 +61,24 @@ def exact_padding(n: int, k: int, s: int, d: int) -> int | None:
         if (n + p - e) % s == 0 and n + p >= e:
             return p
     return None
+
+
+def adaptive_bins(n: int, o: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive-pooling bins over an axis of n for o outputs: bin i covers
+    [⌊i·n/o⌋, ⌈(i+1)·n/o⌉). Equal bins of n/o when o divides n; otherwise some are one wider,
+    and when o > n neighbouring bins overlap.
+
+    >>> adaptive_bins(7, 3)      # [0, 3), [2, 5), [4, 7)
+    [(0, 3), (2, 5), (4, 7)]
+    """
+    return [(i * n // o, -(-(i + 1) * n // o)) for i in range(o)]
+
+
+def adaptive_window(n: int, o: int) -> tuple[int, int, int]:
+    """(e, s, p_begin) for the receptive-field recurrence: exact (n/o, n/o, 0) when o divides
+    n; otherwise e is the widest bin and s = ⌈n/o⌉, so the fields computed through it (and
+    after it) are upper bounds: every k consecutive bins span at most e + (k − 1)·⌈n/o⌉."""
+    if n % o == 0:
+        return (n // o, n // o, 0)
+    widest = max(end - start for start, end in adaptive_bins(n, o)) if o <= 4096 else -(-n // o) + 1
+    return (widest, -(-n // o), 0)

@@ -52,8 +52,8 @@ def render_show(analysis, options=None) -> str:
 def render_list(rows, options=None) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("name", "title", "input", "output", "params", "macs", "depth", "layers"))
+    writer.writerow(("name", "title", "input", "output", "params", "macs", "depth", "layers", "family"))
     for r in rows:
         writer.writerow((r["name"], r["title"], _shape(r["input"]), _shape(r["output"]), r["params"],
-                         r["macs"], r["depth"], r["layers"]))
+                         r["macs"], r["depth"], r["layers"], r["family"]))
     return out.getvalue()

@@ -23,7 +23,7 @@ from .problems import clean
 
 TOTAL_LABELS = {"input": "Input", "output": "Output", "params": "Params", "buffers": "Buffers",
                 "macs": "MACs", "flops": "FLOPs", "depth": "Depth", "layers": "Layers",
-                "activations": "Activations"}
+                "activations": "Activations", "aux_params": "Aux params", "aux_macs": "Aux MACs"}
 # Totals that are counts of things, shown exactly; everything else in human units.
 _COUNTS = {"depth", "layers"}
 GROUP_LABELS = {"conv": "conv", "dense": "dense", "norm": "norm", "pool": "pool",

@@ -31,7 +31,8 @@ def _dot(*factors) -> str:
 def _window_key(layer) -> str | None:
     """The field holding a sliding window's size, or None for other kinds."""
     kind = REGISTRY[layer.kind]
-    if kind.window is None or kind.window is whole_window or len(layer.input) != 3:
+    if kind.window is None or kind.window is whole_window or len(layer.input) != 3 \
+            or "stride" not in kind.fields:  # adaptive pooling: bins, not a sliding window
         return None
     return "kernel" if "kernel" in layer.fields else "size"
 
@@ -141,6 +142,9 @@ def _activation_lines(layer, totals) -> list[str]:
 def _field_lines(layer) -> list[str]:
     rf = layer.receptive_field
     if rf is None:
+        if layer.field is None and len(layer.input) == 3 and len(layer.output) == 3:
+            return [_line("receptive", "not reported: an upsampling before made the jump a fraction of "
+                                       "an input pixel")]
         return []
     kind = REGISTRY[layer.kind]
     axes = kind.window(layer.input, layer.fields) if kind.window is not None else None
@@ -148,6 +152,10 @@ def _field_lines(layer) -> list[str]:
     summary = f"{numbers.shape(rf.size)} pixels, jump {_pair(rf.jump)}, start {start}"
     if not axes or all(a == (1, 1, 0) for a in axes):
         return [_line("receptive", f"{summary} (as its input)")]
+    if len(axes[0]) == 4:  # upsampling: the jump is divided (metrics.py)
+        (e, s, pb, u) = axes[0]
+        return [_line("receptive", f"{summary} (upsampling: the jump is divided by {u // s if u % s == 0 else f'{u}/{s}'}"
+                                   f", each output sees at most {e} input position{'s' if e > 1 else ''})")]
     lines = []
     labels = [""] if axes[0] == axes[1] and rf.size[0] == rf.size[1] and rf.start[0] == rf.start[1] \
         else ["height", "width"]
@@ -210,8 +218,9 @@ def explain_layer(layer, analysis, width: int = 100) -> str:
     settings = kind.describe(layer.fields)
     head = f"{layer.name}: {layer.kind}" + (f" {settings}" if settings else "") + f"  (line {layer.line})"
     lines = [head, _line("input", numbers.shape(layer.input))]
-    lines += _output_lines(layer)
     own = _kind_lines(layer, analysis.totals.batch)
+    # a kind whose output is not a sliding window's (convtranspose) writes its own
+    lines += own.pop("output", None) or _output_lines(layer)
     for label, rows in own.items():
         if label not in _RESULTS:
             lines += rows

@@ -321,6 +321,8 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
                 tip = f"repeated {s.times} times; every iteration drawn"
             atoms += sequence_atoms(inner, stack + [Frame(title, "repeat", None, tip)], ctx)
             host = None
+        elif node.type == "fork" and node.span.kind == "aux":
+            atoms.append(Atom(AuxEl(ctx, node), "", stack))
         elif node.type == "fork":
             el = ForkEl(ctx, node)
             host = Atom(el, "", stack)
@@ -679,6 +681,41 @@ class ForkEl:
         for text_, cls in self.labels:
             svg_text(out, mx, ly, text_, f"bad sev-{self.severity}" if cls == "bad" else cls)
             ly += LINE
+        out.append("</g>")
+
+
+class AuxEl:
+    """An auxiliary head: the main path passes straight on; the head hangs below it in a
+    dashed lane that feeds nothing (it runs in training only)."""
+
+    def __init__(self, ctx: Context, node: Node):
+        self.ctx = ctx
+        self.span = node.span
+        branch = next((c for c in node.children if c.type == "branch"), None)
+        self.lane = RowEl(sequence_atoms(branch.children if branch else [], [], ctx))
+        self.problems = []
+
+    def measure(self, scales):
+        lane = self.lane
+        lane.measure(scales)
+        self.title = "auxiliary head (training only)"
+        self.w = max(lane.w, text_width(self.title, SMALL)) + 24
+        self.up = 10
+        self.lane_y = 14 + 14 + lane.up
+        self.down = self.lane_y + lane.down + 6
+        self.left_in = 0
+        self.right_out = self.w
+
+    def draw(self, out, x, y):
+        lane = self.lane
+        ly = y + self.lane_y
+        out.append('<g class="aux">')
+        out.append(f'<path class="edge" d="M{_f(x)},{_f(y)} H{_f(x + self.w)}"/>')
+        out.append(f'<rect class="frame" x="{_f(x + 4)}" y="{_f(y + 12)}" width="{_f(self.w - 8)}" '
+                   f'height="{_f(self.down - 14)}" rx="6"/>')
+        svg_text(out, x + 10, y + 25, self.title, "ftl", anchor="start")
+        out.append(f'<path class="edge skip" d="M{_f(x + 8)},{_f(y)} V{_f(ly)} H{_f(x + 14)}"/>')
+        lane.draw(out, x + 14, ly)
         out.append("</g>")
 
 

@@ -244,7 +244,10 @@ def _show_rows(analysis, depth):
             group, collapsed = row[1], row[2]
             members = layers[group.start:group.end]
             params = sum(m.params for m in members)
-            macs = sum(m.macs for m in members)
+            macs = sum(m.macs for m in members if not m.aux)
+            head = all(m.aux for m in members) and members  # an auxiliary head
+            if head:
+                macs = sum(m.macs for m in members)
             level, local = _group_placement(group, group_names)
             span = f"{group.start + 1}–{group.end}" if collapsed and group.end > group.start + 1 else \
                 (str(group.start + 1) if collapsed else "")
@@ -255,8 +258,8 @@ def _show_rows(analysis, depth):
                     "Output": (numbers.shape(group.output), None),
                     "Params": (numbers.exact(params), None),
                     "%P": (numbers.share(params, totals.params), None),
-                    "MACs": (numbers.human(macs), None),
-                    "%M": (numbers.share(macs, totals.macs), None),
+                    "MACs": (f"({numbers.human(macs)})" if head else numbers.human(macs), None),
+                    "%M": ("aux" if head else numbers.share(macs, totals.macs), None),
                     "Acts": (numbers.byte_size(sum(m.activations for m in members) * per_value), None),
                     "Conn": (numbers.exact(sum(m.connections for m in members)), None),
                     "RF": ("", None)},
@@ -270,8 +273,10 @@ def _show_rows(analysis, depth):
                 "Output": (numbers.shape(layer.output), None),
                 "Params": (numbers.exact(layer.params) if layer.params else "", None),
                 "%P": (numbers.share(layer.params, totals.params) if layer.params else "", None),
-                "MACs": (numbers.human(layer.macs) if layer.macs else "", None),
-                "%M": (numbers.share(layer.macs, totals.macs) if layer.macs else "", None),
+                # an auxiliary head's MACs are not in the forward total: shown in parentheses
+                "MACs": ((f"({numbers.human(layer.macs)})" if layer.aux else numbers.human(layer.macs))
+                         if layer.macs else "", None),
+                "%M": (numbers.share(layer.macs, totals.macs) if layer.macs and not layer.aux else "", None),
                 "Acts": (numbers.byte_size(layer.activations * per_value) if layer.activations else "",
                          None),
                 "RF": (_field_text(layer.receptive_field), None),
@@ -353,6 +358,10 @@ def _footer(analysis) -> list:
                                 f"depth {t.depth} weight layer{'s' if t.depth != 1 else ''}   "
                                 f"{t.layers} layer{'s' if t.layers != 1 else ''}", None)],
     ]
+    if t.aux_params or t.aux_macs:
+        lines.append([("Aux     ", "bold"),
+                      (f"{numbers.human(t.aux_params):>8}  params in auxiliary heads (in Params); their "
+                       f"{numbers.human(t.aux_macs)} MACs run in training only (not in MACs)", None)])
     if t.batch != 1 or t.dtype != "fp32":
         lines.append([("Batch   ", "bold"), (f"{t.batch}   dtype {t.dtype}   (MACs, FLOPs and activations are "
                                             f"for the batch; params and weights per model)", None)])
@@ -383,11 +392,25 @@ _LIST_COLUMNS = (Column("Name", shrink_to=12), Column("Title", shrink_to=12), Co
 
 
 def render_list(rows, options=None) -> str:
+    """One row per network; grouped (``options["grouped"]``), a family heading before each
+    family's networks, which are indented under it."""
     options = options or {}
-    cells = [({"Name": (r["name"], "bold"), "Title": (r["title"], None),
-               "Input": (numbers.shape(r["input"]), None), "Params": (numbers.human(r["params"]), None),
-               "MACs": (numbers.human(r["macs"]), None), "Depth": (str(r["depth"]), None)}, None)
-             for r in rows]
+    grouped = options.get("grouped")
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["family"]] = counts.get(r["family"], 0) + 1
+    cells, previous = [], None
+    for r in rows:
+        if grouped and r["family"] != previous:
+            n = counts[r["family"]]
+            cells.append(({"Name": (r["family"], "bold"), "Title": (f"{n} network{'s' if n != 1 else ''}", "dim"),
+                           "Input": ("", None), "Params": ("", None), "MACs": ("", None), "Depth": ("", None)},
+                          None))
+            previous = r["family"]
+        cells.append(({"Name": (("  " if grouped else "") + r["name"], None if grouped else "bold"),
+                       "Title": (r["title"], None),
+                       "Input": (numbers.shape(r["input"]), None), "Params": (numbers.human(r["params"]), None),
+                       "MACs": (numbers.human(r["macs"]), None), "Depth": (str(r["depth"]), None)}, None))
     width = table_width(options.get("width"))
     plans = (_LIST_COLUMNS, _LIST_COLUMNS[:1] + _LIST_COLUMNS[2:], _LIST_COLUMNS[:1] + _LIST_COLUMNS[3:5],
              _LIST_COLUMNS[:1] + _LIST_COLUMNS[3:4])

@@ -1,0 +1,141 @@
+"""groupnorm, instancenorm — normalisations that, unlike batchnorm, use each sample's own
+statistics; layerscale — ConvNeXt's learned per-channel scale.
+
+Channels are the last axis ([H, W, C] or [N]). Parameters are the affine γ and β, one each
+per channel; buffers only where PyTorch keeps running statistics (instance norm with
+`track_running_stats`). No MACs (the fvcore/torchvision convention counts conv and dense).
+"""
+from __future__ import annotations
+
+from .base import BOOL, POSITIVE_INT, POSITIVE_NUMBER, LayerKind, RuleError, field_, require_volume
+
+
+def _channels(shape) -> int:
+    return shape[-1]
+
+
+def _groupnorm_shape(inp, f):
+    c, groups = _channels(inp), f["groups"]
+    if c % groups:
+        divisors = [d for d in range(1, min(c, 4096) + 1) if c % d == 0]
+        near = sorted(divisors, key=lambda d: (abs(d - groups), d))[:2]
+        raise RuleError("groups-mismatch",
+                        f"groupnorm's groups must divide the {c} input channels, but {groups} does not "
+                        f"({c} = {groups}·{c // groups} + {c % groups})",
+                        hint="the nearest divisors of " + f"{c}: " + " or ".join(map(str, sorted(near))),
+                        field="groups")
+    return inp
+
+
+def _affine(inp, out, f) -> int:
+    return 2 * _channels(inp) if f["affine"] else 0
+
+
+def _groupnorm_explain(layer):
+    c, f = _channels(layer.input), layer.fields
+    lines = {"params": (f"2·{c}", "γ and β per channel") if f["affine"] else ("0", "affine: false"),
+             "groups": f"{f['groups']} groups of {c}/{f['groups']} = {c // f['groups']} channels, each "
+                       "normalised over its channels and positions with the sample's own statistics "
+                       "(no buffers)"}
+    return lines
+
+
+def _groupnorm_export(inp, out, f):
+    from .base import Torch
+
+    affine = "" if f["affine"] else ", affine=False"
+    return Torch(f"nn.GroupNorm({f['groups']}, {_channels(inp)}{affine})")
+
+
+GROUPNORM = LayerKind(
+    name="groupnorm",
+    doc="Group normalisation (PyTorch's GroupNorm): the channels are split into `groups` groups, "
+        "each normalised over its channels and all positions, per sample. 2·C parameters (γ, β) "
+        "with `affine`, no buffers.",
+    primary="groups",
+    fields={
+        "groups": field_(POSITIVE_INT, doc="number of channel groups; must divide the channels"),
+        "affine": field_(BOOL, True, doc="learn γ and β per channel"),
+    },
+    shape=_groupnorm_shape,
+    params=_affine,
+    describe=lambda f: f"{f['groups']} groups" + ("" if f["affine"] else ", no affine"),
+    explain=_groupnorm_explain,
+    group="norm",
+)
+
+
+def _instancenorm_shape(inp, f):
+    require_volume(inp, "instancenorm")
+    return inp
+
+
+def _instancenorm_explain(layer):
+    c, f = _channels(layer.input), layer.fields
+    lines = {"params": (f"2·{c}", "γ and β per channel") if f["affine"] else ("0", "affine: false")}
+    if f["track_running_stats"]:
+        lines["buffers"] = f"2·{c} = {2 * c:,} (running mean and variance)"
+    else:
+        lines["statistics"] = "each sample's own, also at inference (no buffers)"
+    return lines
+
+
+def _instancenorm_describe(f) -> str:
+    parts = ["affine"] if f["affine"] else []
+    if f["track_running_stats"]:
+        parts.append("stats")
+    return ", ".join(parts)
+
+
+def _instancenorm_export(inp, out, f):
+    from .base import Torch
+
+    extra = (", affine=True" if f["affine"] else "") + \
+        (", track_running_stats=True" if f["track_running_stats"] else "")
+    return Torch(f"nn.InstanceNorm2d({_channels(inp)}{extra})")
+
+
+INSTANCENORM = LayerKind(
+    name="instancenorm",
+    doc="Instance normalisation (PyTorch's InstanceNorm2d): each channel of each sample normalised "
+        "over its positions. PyTorch's defaults: no affine parameters, no running statistics; "
+        "`affine: true` adds 2·C parameters (γ, β), `track_running_stats: true` 2·C buffers.",
+    fields={
+        "affine": field_(BOOL, False, doc="learn γ and β per channel (2·C params)"),
+        "track_running_stats": field_(BOOL, False, doc="keep running mean and variance (2·C buffers)"),
+    },
+    shape=_instancenorm_shape,
+    params=_affine,
+    buffers=lambda inp, out, f: 2 * _channels(inp) if f["track_running_stats"] else 0,
+    describe=_instancenorm_describe,
+    explain=_instancenorm_explain,
+    group="norm",
+)
+
+
+def _layerscale_export(inp, out, f):
+    """No torch module is a bare per-channel scale, and the exported file may use torch only:
+    an nn.Identity (so a forward hook sees the layer) that carries the parameter `weight`, of
+    shape (C, 1, 1) on a volume (as torchvision's ConvNeXt keeps it) or (C,) on features."""
+    from .base import Torch
+
+    c = _channels(inp)
+    shape = f"({c}, 1, 1)" if len(inp) == 3 else f"({c},)"
+    module = (f"(lambda m: (m.register_parameter('weight', nn.Parameter(torch.full({shape}, "
+              f"{float(f['init'])!r}))), m)[1])(nn.Identity())")
+    return Torch(module, call="{m}({x}) * {m}.weight")
+
+
+LAYERSCALE = LayerKind(
+    name="layerscale",
+    doc="Layer scale (ConvNeXt, CaiT): multiplies each channel by a learned γ, initialised to "
+        "`init`. C parameters; shape unchanged.",
+    primary="init",
+    fields={"init": field_(POSITIVE_NUMBER, 1e-6, doc="the initial value of every γ (affects no count)")},
+    params=lambda inp, out, f: _channels(inp),
+    describe=lambda f: f"γ₀={f['init']:g}",
+    explain=lambda layer: {"params": (f"1·{_channels(layer.input)}", "one γ per channel")},
+    group="norm",
+)
+
+KINDS = [GROUPNORM, INSTANCENORM, LAYERSCALE]
