@@ -205,7 +205,7 @@ class Totals:
 
 class Analysis:
     __slots__ = ("name", "file", "input", "output", "title", "reference", "layers", "groups", "totals",
-                 "diagnostics", "source_text", "ignored", "merges", "spans")
+                 "diagnostics", "source_text", "ignored", "merges", "program", "blocks", "spans")
 
     def __init__(self, name: str, file: str, input: tuple | None, output: tuple | None,
                  title: str = "", reference: str = "", layers: list[LayerResult] | None = None,
@@ -228,6 +228,10 @@ class Analysis:
         # what ignored it: "file:line:column" of the spec's ignore, or "--ignore")
         self.ignored: list = []
         self.merges: list[MergeResult] = []  # where branches meet, for the table's merge rows
+        # the compiled node tree and the valid block definitions (name -> (definition, mark)),
+        # for `archcalc export`, which writes the tree's structure; None before compiling
+        self.program = None
+        self.blocks = None
 
     @property
     def errors(self) -> list[Diagnostic]:

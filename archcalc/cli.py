@@ -117,6 +117,7 @@ class LazyGroup(click.Group):
         "draw": "archcalc.commands.draw:draw",
         "explain": "archcalc.commands.explain:explain",
         "schema": "archcalc.commands.schema:schema",
+        "export": "archcalc.commands.export:export",
         "import": "archcalc.commands.import_:import_",
     }
 

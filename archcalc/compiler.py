@@ -75,7 +75,7 @@ class Composite:
 
     __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size", "frozen", "ignore",
                  "times", "body", "branches", "branch_names", "merge", "slices", "split",
-                 "source", "sources", "scoped")
+                 "source", "sources", "scoped", "args")
 
     def __init__(self, kind, name, mark, expect, expect_mark):
         self.frozen = False       # `frozen: true` freezes every layer inside
@@ -98,6 +98,7 @@ class Composite:
         self.split = None
         # parallel `scope: false`: neither it nor its unnamed branches open a scope
         self.scoped = True
+        self.args = None          # block calls: argument name -> value (what the call resolved)
         self.size = 0
 
 
@@ -801,6 +802,7 @@ class Compiler:
         node = Composite(block, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(fields, env, block, name)
         node.ignore = self.ignore_of(fields, name)
+        node.args = {arg: value for arg, (value, _) in new_env.items()}
         if "from" in fields:
             node.source = self.source_of(fields, env, block, name)
             if node.source is None:

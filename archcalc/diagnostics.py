@@ -211,4 +211,10 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                        "A dimension other than the batch is symbolic; give the size with --input."),
     "activation-after-softmax": (WARNING, "a layer follows softmax",
                                  "Softmax normally ends a classifier; a layer after it is usually a mistake."),
+    # --- export ----------------------------------------------------------------------------
+    "not-exportable": (ERROR, "a layer cannot be written exactly in PyTorch",
+                       "`archcalc export` writes only what PyTorch computes exactly as the spec says; "
+                       "it never approximates. The message says what has no PyTorch form (a kind, a "
+                       "combination of fields, or a layer name that every torch.nn.Module already "
+                       "uses as an attribute)."),
 }

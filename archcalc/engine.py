@@ -672,6 +672,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
                                 hint="add `layers:` with one entry per layer"))
         return analysis
     program = compiler.layer_list(root["layers"], root.value_marks["layers"], {}, ())
+    analysis.program, analysis.blocks = program, blocks
     if root["layers"] is None or (isinstance(root["layers"], LList) and not root["layers"]):
         diagnostics.append(make("empty-layers", "`layers` holds no layer", root.key_marks["layers"],
                                 hint="list the layers under `layers:`, one `- kind` entry each"))

@@ -367,4 +367,4 @@ def test_every_catalogue_code_is_documented():
     for code in CATALOGUE:
         assert f"\n## {code}\n" in text, code
         section = text.split(f"\n## {code}\n")[1].split("\n## ")[0]
-        assert f"] {code} " in section, f"{code}: no example output"
+        assert f"] {code} " in section or f"[{code}] " in section, f"{code}: no example output"

@@ -1,7 +1,7 @@
 """Element-wise activations: shape unchanged, no parameters, no MACs (contract section 3)."""
 from __future__ import annotations
 
-from .base import LayerKind, choice, field_
+from .base import LayerKind, RuleError, Torch, channel_dim, choice, field_
 
 ACTIVATION_NAMES = ("relu", "relu6", "leakyrelu", "tanh", "sigmoid", "softmax",
                     "gelu", "silu", "hardswish", "hardsigmoid", "elu")
@@ -21,8 +21,43 @@ _DOCS = {
     "elu": "exponential linear unit",
 }
 
+# PyTorch: (the module, the function applied to "{x}"); "{dim}" is the channel axis.
+_TORCH = {
+    "relu": ("nn.ReLU()", "F.relu({x})"),
+    "relu6": ("nn.ReLU6()", "F.relu6({x})"),
+    "leakyrelu": ("nn.LeakyReLU()", "F.leaky_relu({x})"),
+    "tanh": ("nn.Tanh()", "torch.tanh({x})"),
+    "sigmoid": ("nn.Sigmoid()", "torch.sigmoid({x})"),
+    "softmax": ("nn.Softmax(dim={dim})", "F.softmax({x}, dim={dim})"),
+    "gelu": ("nn.GELU()", "F.gelu({x})"),
+    "silu": ("nn.SiLU()", "F.silu({x})"),
+    "hardswish": ("nn.Hardswish()", "F.hardswish({x})"),
+    "hardsigmoid": ("nn.Hardsigmoid()", "F.hardsigmoid({x})"),
+    "elu": ("nn.ELU()", "F.elu({x})"),
+}
+
+
+def fused_activation(f, call: str, out) -> str:
+    """Wrap a forward ``call`` in the layer's fused ``activation`` field, if it has one:
+    ``F.relu({m}({x}))``. ``out`` is the layer's output shape (softmax needs its axis)."""
+    name = f.get("activation")
+    if not name:
+        return call
+    if name not in _TORCH:
+        raise RuleError("not-exportable", f"the activation {name!r} has no PyTorch form in archcalc export",
+                        field="activation")
+    return _TORCH[name][1].replace("{dim}", str(channel_dim(out))).replace("{x}", call)
+
+
+def _export(name):
+    if name not in _TORCH:
+        return None  # exporting it is a located `not-exportable` error
+    module = _TORCH[name][0]
+    return lambda inp, out, f: Torch(module.replace("{dim}", str(channel_dim(inp))))
+
+
 KINDS = [LayerKind(name=n, doc=f"Activation: {_DOCS[n]}. Shape unchanged, no parameters.",
-                   group="activation") for n in ACTIVATION_NAMES]
+                   group="activation", export=_export(n)) for n in ACTIVATION_NAMES]
 
 # The fused-activation field that conv and dense share.
 ACTIVATION_FIELD = field_(choice(*ACTIVATION_NAMES), None, doc="a fused activation (adds no params)")

@@ -246,10 +246,56 @@ class LayerKind:
     window(inp, fields) -> axes | None   the spatial window per axis, ((e, s, p_begin), (e, s,
                                          p_begin)) with e the effective kernel, for the receptive
                                          field; None (the default) for kinds that act per position
+    export(inp, out, fields) -> Torch    how `archcalc export` writes the layer in PyTorch; None
+                                         (the default) makes exporting a spec that uses the kind a
+                                         located `not-exportable` error
+
+    The export rule
+    ---------------
+    ``export(inp, out, fields)`` returns ``Torch(module, call="{m}({x})")``:
+
+    * ``module`` is the Python expression that constructs the layer's ``nn.Module``, written
+      for PyTorch's channels-first layout (``nn.Conv2d(3, 64, kernel_size=3, padding=1)``).
+      The exporter assigns it to an attribute named after the layer, so the layer's
+      parameters appear in ``state_dict()`` as ``<layer name>.weight``; every layer is a
+      module, so a forward hook sees its output (the referee compares it with ``out``).
+    * ``call`` is the forward expression: ``{x}`` stands for the input tensor and ``{m}`` for
+      the module (``self.conv1``). Anything around the module call goes here: an explicit
+      ``F.pad({x}, (0, 1, 0, 1))`` for asymmetric padding, ``torch.flatten({x}, 1)`` before a
+      linear layer fed a 1×1×C volume, a fused activation (``fused_activation`` in
+      activations.py wraps it).
+    * ``inp`` and ``out`` are archcalc's channels-last shapes (``(H, W, C)`` or ``(N,)``); the
+      module takes ``(N, C, H, W)`` or ``(N, features)``.
+    * Numbers may be *symbolic*: inside a block's class, a value that comes from a block
+      argument or from the block's input channels is a ``Sym``, an ``int`` whose ``str()`` is
+      the Python expression (``width * 4``, ``in_channels``). Write numbers with ``{}`` in
+      f-strings and compute with ``+ - * //``; never ``int(...)`` them or format them with a
+      spec such as ``:,``. Comparisons use the value (the exporter generates one class per
+      block and set of values, and merges the ones whose code comes out the same).
+    * ``helpers`` maps a class name to the source of an ``nn.Module`` subclass the module
+      expression needs and torch lacks (a conv with a connection table); each is written
+      once, before the network's classes. Prefer torch's own modules.
+    * When the layer cannot be written exactly in PyTorch, raise
+      ``RuleError("not-exportable", message, hint, field=...)``: it becomes a located error.
+
+    Worked example, a layer that scales every value by a constant field ``factor``, written
+    as one module (``nn.Module`` subclasses other than torch's are not available to the
+    generated file, which needs only torch):
+
+        def _export(inp, out, f):
+            return Torch("nn.Identity()", call=f"{{m}}({{x}}) * {f['factor']}")
+
+        SCALE = LayerKind(name="scale", doc="...", fields={"factor": ...}, export=_export)
+
+    and dense's own rule is ``Torch(f"nn.Linear({features}, {f['units']}, bias=False)",
+    call="{m}(torch.flatten({x}, 1))")`` for a 1×1×C input (`bias=False` only without bias).
+    Composites (repeat, parallel, residual and the merges) are written by the exporter
+    (archcalc/export.py), not by kinds.
     """
 
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
-                 "warnings", "weighted", "window", "group", "trainable", "connections", "explain", "stores")
+                 "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
+                 "stores", "export")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -257,7 +303,8 @@ class LayerKind:
                  warnings: Callable | None = None, weighted: bool = False,
                  window: Callable | None = None, group: str = "other",
                  trainable: Callable | None = None, connections: Callable | None = None,
-                 explain: Callable | None = None, stores: bool | None = None):
+                 explain: Callable | None = None, stores: bool | None = None,
+                 export: Callable | None = None):
         self.name = name
         self.doc = doc
         self.fields = fields if fields is not None else {}
@@ -275,6 +322,7 @@ class LayerKind:
         self.explain = explain
         self.group = group  # for breakdowns: conv, dense, norm, pool, activation, other
         self.stores = stores if stores is not None else group in STORED_GROUPS
+        self.export = export
 
     @property
     def has_params(self) -> bool:
@@ -283,6 +331,108 @@ class LayerKind:
 
     def __repr__(self) -> str:
         return f"LayerKind({self.name!r})"
+
+
+class Torch:
+    """A layer written in PyTorch: the module's constructor expression and the forward call
+    (``{m}`` the module, ``{x}`` the input). See LayerKind's docstring, "The export rule"."""
+
+    __slots__ = ("module", "call", "helpers")
+
+    def __init__(self, module: str, call: str = "{m}({x})", helpers: dict | None = None):
+        self.module = module
+        self.call = call
+        self.helpers = helpers or {}  # class name -> its source, written once at the top of the file
+
+    def __repr__(self) -> str:
+        return f"Torch({self.module!r}, call={self.call!r})"
+
+
+_ATOM, _MUL, _ADD = 3, 2, 1
+
+
+class Sym(int):
+    """An integer that remembers the Python expression it stands for (``width * 4``).
+
+    The exporter gives block arguments and a block's input channels as ``Sym`` values, so
+    the rules' f-strings write ``nn.Conv2d(in_channels, width * 4, ...)`` inside a block's
+    class. It behaves as its value everywhere else (comparisons, ``range``, indexing), and
+    ``+ - * // %`` on it build the expression. See LayerKind's docstring."""
+
+    def __new__(cls, value: int, expr: str, precedence: int = _ATOM):
+        self = int.__new__(cls, value)
+        self.expr = expr
+        self.precedence = precedence
+        return self
+
+    def __str__(self) -> str:
+        return self.expr
+
+    __repr__ = __str__
+
+    def __format__(self, spec: str) -> str:
+        return self.expr if not spec else format(int(self), spec)
+
+    def __reduce__(self):
+        return (Sym, (int(self), self.expr, self.precedence))
+
+
+def _text(v, precedence: int, right: bool = False) -> str:
+    own = v.precedence if isinstance(v, Sym) else (_ATOM if v >= 0 else _ADD)
+    text = str(v)
+    return f"({text})" if own < precedence or (right and own == precedence) else text
+
+
+def _binary(op: str, precedence: int, fold):
+    def forward(a, b):
+        if not isinstance(b, int) or isinstance(b, bool):
+            return NotImplemented
+        value = fold(int(a), int(b))
+        if op in ("+", "-") and not isinstance(b, Sym) and b == 0:
+            return a
+        if op in ("*", "//") and not isinstance(b, Sym) and b == 1:
+            return a
+        return Sym(value, f"{_text(a, precedence)} {op} {_text(b, precedence, right=True)}", precedence)
+
+    def reflected(a, b):
+        if not isinstance(b, int) or isinstance(b, bool):
+            return NotImplemented
+        value = fold(int(b), int(a))
+        if op in ("+",) and b == 0 or op == "*" and b == 1:
+            return a
+        return Sym(value, f"{_text(b, precedence)} {op} {_text(a, precedence, right=True)}", precedence)
+
+    return forward, reflected
+
+
+Sym.__add__, Sym.__radd__ = _binary("+", _ADD, lambda a, b: a + b)
+Sym.__sub__, Sym.__rsub__ = _binary("-", _ADD, lambda a, b: a - b)
+Sym.__mul__, Sym.__rmul__ = _binary("*", _MUL, lambda a, b: a * b)
+Sym.__floordiv__, Sym.__rfloordiv__ = _binary("//", _MUL, lambda a, b: a // b)
+Sym.__mod__, Sym.__rmod__ = _binary("%", _MUL, lambda a, b: a % b)
+Sym.__neg__ = lambda a: Sym(-int(a), f"-{_text(a, _ATOM)}", _ADD)
+
+
+def concrete(value):
+    """The plain value of a possibly symbolic number (for arithmetic whose result is written
+    as a number, such as `same` padding; the generated class is then specific to it)."""
+    return int(value) if isinstance(value, Sym) else value
+
+
+def given(value, default) -> bool:
+    """Whether an argument must be written: symbolic (a block argument), or not the default."""
+    return isinstance(value, Sym) or value != default
+
+
+def pair_text(a, b) -> str:
+    """``3`` for (3, 3), ``(3, 5)`` otherwise: PyTorch's int-or-tuple arguments."""
+    return str(a) if str(a) == str(b) else f"({a}, {b})"
+
+
+def channel_dim(shape) -> int:
+    """The channel (feature) axis of a tensor of archcalc shape ``shape`` in PyTorch's layout:
+    1 for (N, C, H, W) and for (N, features); -1 for a token sequence (N, T, D)."""
+    return -1 if len(shape) == 2 else 1
 
 
 def require_volume(inp, kind: str):

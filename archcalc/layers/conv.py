@@ -6,7 +6,7 @@ MACs H_out·W_out·filters·kh·kw·(C/groups).
 from __future__ import annotations
 
 from . import window
-from .activations import ACTIVATION_FIELD
+from .activations import ACTIVATION_FIELD, fused_activation
 from .base import (
     BOOL,
     FieldError,
@@ -16,8 +16,12 @@ from .base import (
     POSITIVE_INT,
     LayerKind,
     RuleError,
+    Torch,
+    concrete,
     describe_bias_activation,
     field_,
+    given,
+    pair_text,
     require_volume,
 )
 
@@ -34,6 +38,24 @@ def resolve_axes(inp, f, kernel_key: str):
     else:
         pt, pb_, pl, pr = pad
     return ((inp[0], kh, sh, dh, pt, pb_), (inp[1], kw, sw, dw, pl, pr))
+
+
+def torch_padding(inp, f, kernel_key: str):
+    """(padding, pads): PyTorch's symmetric ``padding`` per axis (ph, pw), or None with the
+    explicit F.pad amounts (left, right, top, bottom) when the two sides differ. `same` is
+    resolved to numbers here (they depend on the input size)."""
+    pad = f["padding"]
+    if pad == "same":
+        concrete_f = dict(f)
+        for key in (kernel_key, "stride", "dilation"):
+            if f.get(key):
+                concrete_f[key] = tuple(concrete(v) for v in f[key])
+        (_, _, _, _, pt, pb), (_, _, _, _, pl, pr) = resolve_axes(inp, concrete_f, kernel_key)
+    else:
+        pt, pb, pl, pr = pad
+    if pt == pb and pl == pr:
+        return (pt, pl), None
+    return None, (pl, pr, pt, pb)
 
 
 def window_axes(inp, f, kernel_key: str):
@@ -298,6 +320,45 @@ def explain(layer):
             "connections": f"{out[0]}·{out[1]}·({total}·{kh}·{kw}{bias})"}
 
 
+def export(inp, out, f):
+    """nn.Conv2d; asymmetric padding (`same` with an odd total, or four sides) as an explicit
+    F.pad before it, since Conv2d pads both sides alike."""
+    args = [str(inp[2]), str(f["filters"]), f"kernel_size={pair_text(*f['kernel'])}"]
+    if any(given(v, 1) for v in f["stride"]):
+        args.append(f"stride={pair_text(*f['stride'])}")
+    padding, pads = torch_padding(inp, f, "kernel")
+    if padding is not None and any(given(v, 0) for v in padding):
+        args.append(f"padding={pair_text(*padding)}")
+    if any(given(v, 1) for v in f["dilation"]):
+        args.append(f"dilation={pair_text(*f['dilation'])}")
+    if given(f["groups"], 1):
+        args.append(f"groups={f['groups']}")
+    if not f["bias"]:
+        args.append("bias=False")
+    x = "{x}" if pads is None else f"F.pad({{x}}, ({', '.join(map(str, pads))}))"
+    call = fused_activation(f, f"{{m}}({x})", out)
+    if f.get("table") is not None:
+        table = "[" + ", ".join("[" + ", ".join(map(str, row)) + "]" for row in f["table"]) + "]"
+        return Torch(f"ConnectionTableConv2d({table}, {', '.join(args[2:])})", call=call,
+                     helpers={"ConnectionTableConv2d": _TABLE_CONV})
+    return Torch(f"nn.Conv2d({', '.join(args)})", call=call)
+
+
+# A conv whose filter j sees only the input channels table[j]: one single-filter conv per row,
+# so that parameters and MACs are exactly the table's (a masked full conv would count more).
+_TABLE_CONV = '''class ConnectionTableConv2d(nn.Module):
+    """A convolution whose filter j sees only the input channels table[j] (LeNet-5's C3)."""
+
+    def __init__(self, table, kernel_size, **options):
+        super().__init__()
+        self.table = table
+        self.filters = nn.ModuleList(nn.Conv2d(len(row), 1, kernel_size, **options) for row in table)
+
+    def forward(self, x):
+        return torch.cat([conv(x[:, row]) for conv, row in zip(self.filters, self.table)], dim=1)
+'''
+
+
 CONV = LayerKind(
     name="conv",
     doc="2-D convolution over an [H, W, C] volume.",
@@ -325,6 +386,7 @@ CONV = LayerKind(
     weighted=True,
     window=lambda inp, f: window_axes(inp, f, "kernel"),
     group="conv",
+    export=export,
 )
 
 KINDS = [CONV]

@@ -5,12 +5,13 @@ params in·units (+ units with bias); MACs in·units, T·in·units on [T, in].
 """
 from __future__ import annotations
 
-from .activations import ACTIVATION_FIELD
+from .activations import ACTIVATION_FIELD, fused_activation
 from .base import (
     BOOL,
     POSITIVE_INT,
     LayerKind,
     RuleError,
+    Torch,
     describe_bias_activation,
     field_,
     fmt_shape,
@@ -56,6 +57,14 @@ def describe(f):
     return f"{f['units']} units" + describe_bias_activation(f)
 
 
+def export(inp, out, f):
+    """nn.Linear; a 1×1×C volume is flattened first (PyTorch's Linear acts on the last axis)."""
+    bias = "" if f["bias"] else ", bias=False"
+    x = "torch.flatten({x}, 1)" if len(inp) == 3 else "{x}"  # a token sequence: every token
+    return Torch(f"nn.Linear({features(inp)}, {f['units']}{bias})",
+                 call=fused_activation(f, f"{{m}}({x})", out))
+
+
 DENSE = LayerKind(
     name="dense",
     doc="Fully connected layer: [N] (or [1, 1, N]) -> [units]; on a token sequence, applied to "
@@ -75,6 +84,7 @@ DENSE = LayerKind(
                                           f"{' + 1' if layer.fields['bias'] else ''})"},
     weighted=True,
     group="dense",
+    export=export,
 )
 
 KINDS = [DENSE]

@@ -9,7 +9,7 @@ params: layernorm C (γ) + C (β, with ``bias``); rmsnorm C (γ); none without `
 """
 from __future__ import annotations
 
-from .base import BOOL, POSITIVE_NUMBER, LayerKind, field_
+from .base import BOOL, POSITIVE_NUMBER, LayerKind, RuleError, Torch, field_
 
 
 def _describe(f, default_eps) -> str:
@@ -29,6 +29,40 @@ def _layernorm_params(inp, out, f) -> int:
     return inp[-1] * (2 if f["bias"] else 1)
 
 
+def _options(f, default_eps, bias=True) -> str:
+    text = "" if f["eps"] == default_eps else f", eps={f['eps']!r}"
+    if not f["affine"]:
+        text += ", elementwise_affine=False"
+    elif bias and not f.get("bias", True):
+        text += ", bias=False"
+    return text
+
+
+def _layernorm_export(inp, out, f):
+    """nn.LayerNorm on the last axis; on a volume (N, C, H, W) the channels are axis 1, so
+    LayerNorm2d (as torchvision's ConvNeXt) moves them last and back."""
+    if len(inp) == 3:
+        return Torch(f"LayerNorm2d({inp[-1]}{_options(f, 1e-5)})", helpers={"LayerNorm2d": _LAYERNORM2D})
+    return Torch(f"nn.LayerNorm({inp[-1]}{_options(f, 1e-5)})")
+
+
+_LAYERNORM2D = '''class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an (N, C, H, W) tensor (torchvision's ConvNeXt)."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
+
+
+def _rmsnorm_export(inp, out, f):
+    if len(inp) == 3:
+        raise RuleError("not-exportable", "rmsnorm over the channels of a volume has no PyTorch module "
+                        "in archcalc export", hint="nn.RMSNorm normalises the last axis of a token sequence")
+    return Torch(f"nn.RMSNorm({inp[-1]}{_options(f, 1e-6, bias=False)})")
+
+
 LAYERNORM = LayerKind(
     name="layernorm",
     doc="Layer normalisation over the last axis (D of [T, D], C of [H, W, C], N of [N]); "
@@ -42,6 +76,7 @@ LAYERNORM = LayerKind(
     params=_layernorm_params,
     describe=lambda f: _describe(f, 1e-5),
     group="norm",
+    export=_layernorm_export,
 )
 
 RMSNORM = LayerKind(
@@ -55,6 +90,7 @@ RMSNORM = LayerKind(
     params=lambda inp, out, f: inp[-1] if f["affine"] else 0,
     describe=lambda f: _describe(f, 1e-6),
     group="norm",
+    export=_rmsnorm_export,
 )
 
 KINDS = [LAYERNORM, RMSNORM]

@@ -1,12 +1,20 @@
 """Shape-keeping and reshaping kinds without weights: batchnorm, dropout, lrn, flatten, identity."""
 from __future__ import annotations
 
-from .base import POSITIVE_INT, RATE, LayerKind, RuleError, choice, field_, require_volume
+from .base import POSITIVE_INT, RATE, LayerKind, RuleError, Torch, choice, field_, fmt_shape, require_volume
 from .pool import whole_window
 
 
 def _channels(shape) -> int:
     return shape[-1]
+
+
+def _batchnorm_export(inp):
+    if len(inp) == 2:
+        raise RuleError("not-exportable", f"batchnorm over the features of a token sequence "
+                        f"{fmt_shape(inp)} has no single PyTorch module (BatchNorm1d normalises "
+                        "axis 1, the tokens)", hint="use layernorm, as Transformers do")
+    return Torch(f"nn.BatchNorm{2 if len(inp) == 3 else 1}d({_channels(inp)})")
 
 
 BATCHNORM = LayerKind(
@@ -16,6 +24,7 @@ BATCHNORM = LayerKind(
     params=lambda inp, out, f: 2 * _channels(inp),
     buffers=lambda inp, out, f: 2 * _channels(inp),
     group="norm",
+    export=lambda inp, out, f: _batchnorm_export(inp),
 )
 
 DROPOUT = LayerKind(
@@ -25,6 +34,7 @@ DROPOUT = LayerKind(
     fields={"rate": field_(RATE, 0.5, doc="probability of dropping a value")},
     describe=lambda f: f"p={f['rate']:g}",
     group="other",
+    export=lambda inp, out, f: Torch(f"nn.Dropout(p={f['rate']!r})"),
 )
 
 LRN = LayerKind(
@@ -34,6 +44,8 @@ LRN = LayerKind(
     fields={"size": field_(POSITIVE_INT, 5, doc="number of neighbouring channels")},
     describe=lambda f: f"size {f['size']}",
     group="norm",
+    # the spec gives only the size; α, β and k are PyTorch's defaults (they change no count)
+    export=lambda inp, out, f: Torch(f"nn.LocalResponseNorm({f['size']})"),
 )
 
 
@@ -45,9 +57,10 @@ def _flatten(inp, f):
 
 
 FLATTEN = LayerKind(name="flatten", doc="[H, W, C] -> [H·W·C].", shape=_flatten, window=whole_window,
-                    group="other")
+                    group="other", export=lambda inp, out, f: Torch("nn.Flatten()"))
 
-IDENTITY = LayerKind(name="identity", doc="Passes its input through unchanged.", group="other")
+IDENTITY = LayerKind(name="identity", doc="Passes its input through unchanged.", group="other",
+                     export=lambda inp, out, f: Torch("nn.Identity()"))
 
 DROPPATH = LayerKind(
     name="droppath",
@@ -59,6 +72,7 @@ DROPPATH = LayerKind(
             "mode": field_(choice("row", "batch"), "row", doc="drop per sample (`row`) or per batch")},
     describe=lambda f: f"p={f['rate']:g}" + (", batch" if f["mode"] == "batch" else ""),
     group="other",
+    export=lambda inp, out, f: _droppath_export(inp, out, f),
 )
 
 
@@ -102,6 +116,7 @@ CHANNELSHUFFLE = LayerKind(
                                       f"{layer.input[2] // layer.fields['groups']}×{layer.fields['groups']}"},
     group="other",
     stores=True,
+    export=lambda inp, out, f: _shuffle_export(inp, out, f),
 )
 
 KINDS = [BATCHNORM, DROPOUT, LRN, FLATTEN, IDENTITY, DROPPATH, CHANNELSHUFFLE]

@@ -6,8 +6,20 @@ contract adopts, no MACs.
 from __future__ import annotations
 
 from . import window
-from .base import BOOL, PADDING, PAIR, LayerKind, field_, require_volume
-from .conv import window_axes, window_shape, window_warnings
+from .base import (
+    BOOL,
+    PADDING,
+    PAIR,
+    LayerKind,
+    RuleError,
+    Torch,
+    concrete,
+    field_,
+    given,
+    pair_text,
+    require_volume,
+)
+from .conv import resolve_axes, torch_padding, window_axes, window_shape, window_warnings
 
 
 def pool_shape(kind):
@@ -32,6 +44,46 @@ def describe(f):
     return text
 
 
+def pool_export(module: str, pad_value: str):
+    """nn.MaxPool2d / nn.AvgPool2d. PyTorch pads both sides alike and at most half the window;
+    other padding is an explicit F.pad (with ``pad_value``: -inf for max, so padding never
+    wins; zeros for average, which PyTorch's own padding counts too) and no pooling padding."""
+    def export(inp, out, f):
+        size = f["size"]
+        args = [pair_text(*size)]
+        if f["stride"] is not None and str(pair_text(*f["stride"])) != args[0]:
+            args.append(f"stride={pair_text(*f['stride'])}")
+        padding, pads = torch_padding(inp, f, "size")
+        if padding is not None and any(2 * concrete(p) > concrete(k) for p, k in zip(padding, size)):
+            pads = (padding[1], padding[1], padding[0], padding[0])
+            padding = None
+        if padding is not None and any(given(v, 0) for v in padding):
+            args.append(f"padding={pair_text(*padding)}")
+        if f["ceil"]:
+            args.append("ceil_mode=True")
+        x = "{x}"
+        if pads is not None:
+            # PyTorch's ceil mode drops a last window that starts in its own end padding, which
+            # after F.pad is input: the outputs must still agree.
+            axes = resolve_axes(tuple(concrete(v) for v in inp), _concrete_fields(f), "size")
+            left, right, top, bottom = (concrete(p) for p in pads)
+            for (n, k, s, d, _, _), (pb, pe), o in zip(axes, ((top, bottom), (left, right)), out):
+                if window.axis_output(n + pb + pe, k, s, d, 0, 0, f["ceil"]) != o:
+                    raise RuleError("not-exportable",
+                                    f"{module} with ceil mode and this padding has no exact PyTorch "
+                                    "form: PyTorch would keep a last window that starts in the padding",
+                                    hint="pad both sides alike (at most half the window), or drop "
+                                         "`ceil`", field="padding")
+            value = f", value={pad_value}" if pad_value != "0" else ""
+            x = f"F.pad({{x}}, ({', '.join(map(str, pads))}){value})"
+        return Torch(f"nn.{module}({', '.join(args)})", call=f"{{m}}({x})")
+    return export
+
+
+def _concrete_fields(f):
+    return {k: tuple(concrete(x) for x in v) if isinstance(v, tuple) else v for k, v in f.items()}
+
+
 def _pool(kind: str, what: str) -> LayerKind:
     return LayerKind(
         name=kind,
@@ -50,6 +102,8 @@ def _pool(kind: str, what: str) -> LayerKind:
         warnings=lambda inp, out, f: window_warnings(inp, out, f, "size", kind, ceil=f["ceil"]),
         window=lambda inp, f: window_axes(inp, f, "size"),
         group="pool",
+        export=pool_export(*{"maxpool": ("MaxPool2d", 'float("-inf")'),
+                             "avgpool": ("AvgPool2d", "0")}[kind]),
     )
 
 
@@ -65,8 +119,10 @@ def _global(kind: str, what: str) -> LayerKind:
         require_volume(inp, kind)
         return (1, 1, inp[2])
 
+    module = "nn.AdaptiveAvgPool2d(1)" if what == "average" else "nn.AdaptiveMaxPool2d(1)"
     return LayerKind(name=kind, doc=f"Global {what} pooling: [H, W, C] -> [1, 1, C].",
-                     shape=shape, window=whole_window, group="pool")
+                     shape=shape, window=whole_window, group="pool",
+                     export=lambda inp, out, f: Torch(module))
 
 
 def _adaptive_shape(kind):
@@ -113,6 +169,7 @@ def _adaptive(kind: str, what: str) -> LayerKind:
                                window.adaptive_window(inp[1], f["size"][1])) if len(inp) == 3 else None,
         explain=_adaptive_explain,
         group="pool",
+        export=_adaptive_export(f"Adaptive{'Avg' if what == 'average' else 'Max'}Pool2d"),
     )
 
 

@@ -8,7 +8,7 @@ connections in·units (no bias).
 """
 from __future__ import annotations
 
-from .base import POSITIVE_INT, LayerKind, field_
+from .base import POSITIVE_INT, LayerKind, Torch, field_
 from .dense import features, shape
 
 
@@ -21,6 +21,27 @@ def explain(layer):
     return {"params": (f"{n}·{units}", f"a fixed {n}-value centre per unit, not trained"),
             "MACs": (f"{n}·{units}", "one squared difference (x_j − w_ij)² per input and unit"),
             "connections": (f"{n}·{units}", "no bias")}
+
+
+def export(inp, out, f):
+    x = "{x}" if len(inp) == 1 else "torch.flatten({x}, 1)"
+    return Torch(f"EuclideanRBF({features(inp)}, {f['units']})", call=f"{{m}}({x})",
+                 helpers={"EuclideanRBF": _RBF})
+
+
+# Σ_j (x_j − w_ij)² = Σ x² − 2·x·w_i + Σ w_i²: the same value, written with one matrix
+# product, which is how PyTorch's counter sees the in·units multiply-accumulates.
+_RBF = '''class EuclideanRBF(nn.Module):
+    """LeNet-5's output units: y_i = sum_j (x_j - w_ij)^2 with fixed (untrained) centres w_i."""
+
+    def __init__(self, in_features, units):
+        super().__init__()
+        self.centres = nn.Parameter(torch.zeros(units, in_features), requires_grad=False)
+
+    def forward(self, x):
+        w = self.centres
+        return (x * x).sum(1, keepdim=True) - 2 * x @ w.t() + (w * w).sum(1)
+'''
 
 
 RBF = LayerKind(
@@ -37,6 +58,7 @@ RBF = LayerKind(
     explain=explain,
     weighted=True,
     group="dense",
+    export=export,
 )
 
 KINDS = [RBF]

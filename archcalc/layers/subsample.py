@@ -9,8 +9,8 @@ window's inputs plus the bias, 14·14·6·(2·2 + 1) = 5,880 for S2.
 """
 from __future__ import annotations
 
-from .activations import ACTIVATION_FIELD
-from .base import BOOL, PAIR, LayerKind, describe_bias_activation, field_, require_volume
+from .activations import ACTIVATION_FIELD, fused_activation
+from .base import BOOL, PAIR, LayerKind, Torch, describe_bias_activation, field_, pair_text, require_volume
 from .conv import window_axes, window_shape, window_warnings
 
 
@@ -45,6 +45,33 @@ def explain(layer):
             "connections": f"{out[0]}·{out[1]}·{out[2]}·({kh}·{kw}{' + 1' if bias else ''})"}
 
 
+def export(inp, out, f):
+    """Average pooling times a coefficient per map plus a bias per map: element-wise, so
+    PyTorch counts no MACs, as archcalc does."""
+    size = pair_text(*f["size"])
+    stride = f", stride={pair_text(*f['stride'])}" if f["stride"] is not None and \
+        pair_text(*f["stride"]) != size else ""
+    bias = "" if f["bias"] else ", bias=False"
+    return Torch(f"Subsample2d({inp[2]}, {size}{stride}{bias})",
+                 call=fused_activation(f, "{m}({x})", out), helpers={"Subsample2d": _SUBSAMPLE})
+
+
+_SUBSAMPLE = '''class Subsample2d(nn.Module):
+    """LeNet-5's trainable subsampling: each window's average, times a coefficient per map,
+    plus a bias per map."""
+
+    def __init__(self, channels, kernel_size, stride=None, bias=True):
+        super().__init__()
+        self.pool = nn.AvgPool2d(kernel_size, stride=stride)
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels)) if bias else None
+
+    def forward(self, x):
+        x = self.pool(x) * self.weight.view(1, -1, 1, 1)
+        return x if self.bias is None else x + self.bias.view(1, -1, 1, 1)
+'''
+
+
 SUBSAMPLE = LayerKind(
     name="subsample",
     doc="LeNet-5's trainable subsampling: the average of each window times a trainable "
@@ -65,6 +92,7 @@ SUBSAMPLE = LayerKind(
     warnings=lambda inp, out, f: window_warnings(inp, out, f, "size", "subsample"),
     window=lambda inp, f: window_axes(inp, f, "size"),
     group="pool",
+    export=export,
 )
 
 KINDS = [SUBSAMPLE]

@@ -1,0 +1,79 @@
+"""`archcalc export SPEC`: the network as a standalone PyTorch module (see archcalc/export.py)."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ..cli import EXIT_ERRORS, EXIT_OK, UsageProblem, analyse_spec, fail_usage, shape_option, write
+
+TARGETS = ("pytorch",)
+
+
+@click.command()
+@click.argument("spec")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the module to FILE instead of standard output (an existing, different "
+                   "FILE is kept unless --force).")
+@click.option("--to", "target", type=click.Choice(TARGETS), default="pytorch", show_default=True,
+              help="The framework to write for.")
+@click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
+              help="Override the spec's input shape, e.g. 224x224x3.")
+@click.option("--force", is_flag=True, help="Overwrite an existing FILE given with -o.")
+def export(spec, output, target, input_shape, force):
+    """Write SPEC as a PyTorch module: one nn.Module class per block, one for the network,
+    and build(). The module takes PyTorch's (N, C, H, W); its state_dict keys follow the
+    spec's layer names. A spec with errors is not exported (exit 1)."""
+    try:
+        analysis = analyse_spec(spec, input_shape)
+    except UsageProblem as exc:
+        fail_usage(str(exc))
+    if analysis.errors or analysis.output is None:
+        _report(analysis, analysis.diagnostics)
+        sys.exit(EXIT_ERRORS)
+    from ..export import ExportFailed, export_pytorch
+
+    command = "archcalc export" + (f" --input {'x'.join(map(str, input_shape))}" if input_shape else "")
+    try:
+        text = export_pytorch(analysis, command)
+    except ExportFailed as exc:
+        _report(analysis, analysis.diagnostics + exc.diagnostics)
+        sys.exit(EXIT_ERRORS)
+    if analysis.diagnostics:  # warnings: shown, not fatal
+        _report(analysis, analysis.diagnostics)
+    if output is None:
+        write(text)
+        sys.exit(EXIT_OK)
+    _write_file(output, text, force)
+    sys.exit(EXIT_OK)
+
+
+def _write_file(path: str, text: str, force: bool):
+    if os.path.isdir(path):
+        fail_usage(f"{path!r} is a directory")
+    if os.path.exists(path) and not force:
+        try:
+            with open(path, encoding="utf-8") as f:
+                same = f.read() == text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            fail_usage(f"{path!r} exists and differs from the export; pass --force to overwrite it")
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        fail_usage(f"cannot write {path!r}: {exc.strerror or exc}")
+
+
+def _report(analysis, diagnostics):
+    """The diagnostics as `validate` prints them (on standard error: standard output is the module)."""
+    from ..render.problems import PROBLEM_REPORTERS, FileReport, summarise
+
+    report = FileReport(file=analysis.file, diagnostics=list(diagnostics), source_text=analysis.source_text)
+    fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "pretty"
+    colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    click.echo(PROBLEM_REPORTERS[fmt]([report], summarise([report]), {"color": fmt == "pretty" and colour}),
+               err=True, nl=False)
