@@ -140,10 +140,9 @@ def test_human_units_are_computed_from_integers(n, text):
 
 
 def test_explain_accepts_the_end_of_a_name_and_lists_candidates(cli):
-    # resnet18 (torchvision's names: layer1.0.conv1 … layer4.0.conv1): only layer1.0.conv1
-    # ends in `1.0.conv1`
-    result = cli("explain", "resnet18", "1.0.conv1")
-    assert result.code == 0 and "layer1.0.conv1" in result.out
+    # regnet_x_1_6gf: only trunk_output.block1.block1-0.proj.0 ends in `block1-0.proj.0`
+    result = cli("explain", "regnet_x_1_6gf", "block1-0.proj.0")
+    assert result.code == 0 and "trunk_output.block1.block1-0.proj.0" in result.out
     # vgg16 numbers its convs per block: `conv1` ends five names, all listed
     result = cli("explain", "vgg16", "conv1")
     assert result.code == 2
