@@ -356,6 +356,7 @@ class _Writer:
             return self.composite(cls, items[0], shape, src, dst, path, absorbed=True)
         var = src
         for item in items:
+            before = (shape, var)
             if item.source is not None:
                 found = self.lookup(cls, path, item.source, item.mark)
                 if found is None:
@@ -368,6 +369,8 @@ class _Writer:
                 full = None
                 shape, var = self.composite(cls, item, shape, var, dst, path)
                 full = self.last_scope
+                if item.kind == "aux":  # a head feeds nothing: go on from what came before it
+                    shape, var = before
             if full is not None and self.referenced(full):
                 saved = cls.fresh(full.rpartition(".")[2])
                 cls.pinned.add(saved)
@@ -458,7 +461,9 @@ class _Writer:
             scope = path
         else:
             scope = path + (self.path_of(cls, len(path), node.kind),)
-        if node.kind == "join":
+        if node.kind == "aux":
+            result = self.aux(cls, node, shape, src, scope)
+        elif node.kind == "join":
             result = self.join(cls, node, dst, path)
         elif node.branches is not None:
             result = self.parallel(cls, node, shape, src, dst, scope)
@@ -466,6 +471,23 @@ class _Writer:
             result = self.block_call(cls, node, shape, src, dst, scope, inline=absorbed)
         self.last_scope = None if scope == path else cls.prefix + ".".join(scope)
         return result
+
+    def aux(self, cls, node, shape, src, scope):
+        """An auxiliary head: its modules are built (their parameters count), but it runs in
+        training only, as torchvision's Inception-v3 runs AuxLogits; its output is kept in
+        ``aux_outputs[name]`` and the network goes on from the head's input."""
+        start = len(cls.forward)
+        var = cls.fresh("aux")
+        _, out = self.seq(cls, node.body, shape, src, var, scope)
+        body = cls.forward[start:]
+        del cls.forward[start:]
+        if "self.aux_outputs = {}" not in cls.init:
+            cls.init.insert(0, "self.aux_outputs = {}")
+        label = ".".join(scope) or "aux"
+        cls.forward.append("if self.training:  # an auxiliary head, run in training only")
+        cls.forward += ["    " + line for line in body]
+        cls.forward.append(f"    self.aux_outputs[{label!r}] = {out}")
+        return shape, src
 
     def join(self, cls, node, dst, path):
         found = [self.lookup(cls, path, source, node.mark) for source in node.sources]

@@ -75,13 +75,14 @@ def _hwc(shape) -> tuple:
     return (shape[1], shape[2], shape[0]) if len(shape) == 3 else shape
 
 
-def measure(namespace) -> dict:
-    """What PyTorch counts for the exported network, on the meta device."""
+def measure(namespace, training: bool = False) -> dict:
+    """What PyTorch counts for the exported network, on the meta device (in eval mode; in
+    training mode to see auxiliary heads run)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     with torch.device("meta"):
         net = namespace["build"]()
-    net.eval()
+    net.train(training)
     outputs: dict[str, tuple] = {}
     # every module is hooked: a layer may be a module with parts (LeNet-5's subsampling)
     for name, module in net.named_modules():
@@ -127,6 +128,8 @@ def disagreements(analysis, measured) -> list[str]:
     if measured["output"] != tuple(analysis.output):
         problems.append(f"output: PyTorch {measured['output']}, archcalc {tuple(analysis.output)}")
     for layer in analysis.layers:
+        if layer.aux:  # an auxiliary head runs in training only: see aux_disagreements
+            continue
         got = measured["leaves"].get(layer.name)
         if got is None:
             problems.append(f"{layer.name}: no PyTorch module of that name ran")
@@ -141,6 +144,22 @@ def disagreements(analysis, measured) -> list[str]:
     strays = [key for key in measured["state"] if not owner(key)]
     if strays:
         problems.append(f"state_dict keys that follow no layer name: {strays[:3]}")
+    return problems
+
+
+def aux_disagreements(analysis, namespace) -> list[str]:
+    """In training mode the auxiliary heads run too: PyTorch's MACs are the forward total
+    plus `aux_macs`, and every head layer's output is archcalc's."""
+    t = analysis.totals
+    if not any(layer.aux for layer in analysis.layers):
+        return []
+    measured = measure(namespace, training=True)
+    problems = [] if measured["macs"] == t.macs + t.aux_macs else \
+        [f"macs in training: PyTorch {measured['macs']:,}, archcalc {t.macs:,} + aux {t.aux_macs:,}"]
+    for layer in analysis.layers:
+        got = measured["leaves"].get(layer.name)
+        if layer.aux and got != tuple(layer.output):
+            problems.append(f"{layer.name} (aux): PyTorch {got}, archcalc {tuple(layer.output)}")
     return problems
 
 
@@ -171,7 +190,7 @@ def referee(key: str, doc, layers: int, given=None) -> list[str]:
         assert all("attribute of every torch.nn.Module" in d.message for d in exc.diagnostics), \
             [d.message for d in exc.diagnostics]
         pytest.skip("not exportable, as intended: " + "; ".join(d.message for d in exc.diagnostics))
-    return disagreements(analysis, measure(namespace))
+    return disagreements(analysis, measure(namespace)) + aux_disagreements(analysis, namespace)
 
 
 SPECS = corpus.valid()

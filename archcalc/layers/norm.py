@@ -61,6 +61,7 @@ GROUPNORM = LayerKind(
     params=_affine,
     describe=lambda f: f"{f['groups']} groups" + ("" if f["affine"] else ", no affine"),
     explain=_groupnorm_explain,
+    export=_groupnorm_export,
     group="norm",
 )
 
@@ -109,6 +110,7 @@ INSTANCENORM = LayerKind(
     buffers=lambda inp, out, f: 2 * _channels(inp) if f["track_running_stats"] else 0,
     describe=_instancenorm_describe,
     explain=_instancenorm_explain,
+    export=_instancenorm_export,
     group="norm",
 )
 
@@ -135,6 +137,7 @@ LAYERSCALE = LayerKind(
     params=lambda inp, out, f: _channels(inp),
     describe=lambda f: f"γ₀={f['init']:g}",
     explain=lambda layer: {"params": (f"1·{_channels(layer.input)}", "one γ per channel")},
+    export=_layerscale_export,
     group="norm",
 )
 

@@ -206,6 +206,7 @@ CONVTRANSPOSE = LayerKind(
     weighted=True,
     window=_t_window,
     group="conv",
+    export=_t_export,
 )
 
 
@@ -300,6 +301,7 @@ UPSAMPLE = LayerKind(
     window=_up_window,
     group="other",
     stores=True,
+    export=_up_export,
 )
 
 
@@ -361,6 +363,7 @@ CROP = LayerKind(
     if len(inp) == 3 else None,
     group="other",
     stores=True,
+    export=_crop_export,
 )
 
 KINDS = [CONVTRANSPOSE, UPSAMPLE, CROP]
