@@ -90,6 +90,12 @@ def test_a_file_failing_before_any_layer_prints_no_empty_table(cli, spec_file):
     assert result.err == f"archcalc: 1 error: {path}:3:5: [unknown-kind] unknown layer kind 'Conv2d'\n"
 
 
+def test_markdown_of_a_file_failing_before_any_layer_has_no_table(cli, spec_file):
+    out = cli("show", spec_file("input: [32, 32, 3]\nlayers:\n  - Conv2d: 3\n"), "-f", "markdown").out
+    assert "| # |" not in out and "**Params**" not in out
+    assert "No layer could be analysed: 1 error." in out and "`unknown-kind`" in out
+
+
 def test_json_totals_are_null_and_incomplete_when_the_walk_stops(cli, spec_file):
     data = json.loads(cli("show", spec_file("input: [32, 32, 3]\nlayers:\n  - Conv2d: 3\n"), "-f", "json").out)
     assert data["complete"] is False
@@ -99,7 +105,7 @@ def test_json_totals_are_null_and_incomplete_when_the_walk_stops(cli, spec_file)
     assert ok["complete"] is True and ok["totals"]["params"] == 61_706  # LeCun et al. 1998
 
 
-def test_stderr_summary_survives_a_closed_pipe(run_process, spec_file):
+def test_stderr_carries_a_one_line_error_summary_in_every_format(run_process, spec_file):
     path = spec_file("input: [32, 32, 3]\nlayers:\n  - conv: {filters: 8, kernel: 3}\n  - dense: 0\n")
     for fmt in ("table", "json"):
         result = run_process("show", path, "-f", fmt)

@@ -28,6 +28,11 @@ def render_show(analysis, options=None) -> str:
         rows += [("", f"⊕ {merge.op}", "merge", "", numbers.shape(merge.output), "", "")
                  for merge in merges.get(i + 1, ())]
     lines = [title, ""]
+    if not analysis.layers and analysis.errors:
+        # nothing was analysed: no empty table, no totals that would read as zeros
+        lines += [f"No layer could be analysed: {len(analysis.errors)} error"
+                  f"{'s' if len(analysis.errors) != 1 else ''}."]
+        return "\n".join(lines + _diagnostics(analysis)) + "\n"
     lines += _table(("#", "Layer", "Kind", "Settings", "Output", "Params", "MACs"), rows, {0, 4, 5, 6})
     trainable = (f"**Trainable** {numbers.exact(t.trainable_params)} · "
                  if t.trainable_params != t.params else "")
@@ -37,12 +42,15 @@ def render_show(analysis, options=None) -> str:
               f"**FLOPs** {numbers.human(t.flops)} · **Depth** {t.depth} · "
               f"**Input** {numbers.shape(analysis.input)} → **Output** {numbers.shape(analysis.output)}"
               + (f" · **Batch** {t.batch} · **dtype** {t.dtype}" if t.batch != 1 or t.dtype != "fp32" else "")]
-    if analysis.diagnostics:
-        lines += ["", "**Diagnostics**", ""]
-        lines += [f"- {d.severity} `{d.code}` {d.file}:{d.line}:{d.column}"
-                  + (f" ({d.layer})" if d.layer else "") + f": {d.message}"
-                  + (f" — hint: {d.hint}" if d.hint else "") for d in analysis.diagnostics]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _diagnostics(analysis)) + "\n"
+
+
+def _diagnostics(analysis) -> list[str]:
+    if not analysis.diagnostics:
+        return []
+    return ["", "**Diagnostics**", ""] + [
+        f"- {d.severity} `{d.code}` {d.file}:{d.line}:{d.column}" + (f" ({d.layer})" if d.layer else "")
+        + f": {d.message}" + (f" — hint: {d.hint}" if d.hint else "") for d in analysis.diagnostics]
 
 
 def render_list(rows, options=None) -> str:

@@ -367,8 +367,8 @@ def _footer(analysis) -> list:
                                             f"for the batch; params and weights per model)", None)])
     errors, warnings = len(analysis.errors), len(analysis.warnings)
     if analysis.output is None:
-        lines.append([("Partial ", "bold red"), ("the network stops at an error: the totals count only "
-                                                 "the layers above", None)])
+        lines.append([("Partial ", "bold red"), ("— the network stops at an error: these totals count "
+                                                 "only the layers above it", None)])
     ignored = len(analysis.ignored)
     if errors or warnings or ignored:
         lines.append([("Status  ", "bold"),
