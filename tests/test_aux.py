@@ -144,3 +144,13 @@ def test_diff_keeps_the_head_apart(cli, spec_file):
     assert data["a"]["totals"]["macs"] == data["b"]["totals"]["macs"] == 1_775_616
     conv = next(row for row in data["breakdown"] if row["group"] == "conv")
     assert conv["a"]["macs"] == 1_775_616 and conv["a"]["params"] == 98_304 + 2_457_600 + 6_152
+
+
+def test_csv_and_markdown_mark_the_head(cli, spec_file):
+    path = spec_file(SPEC)
+    csv_text = cli("show", path, "--format", "csv").out
+    fc = next(line for line in csv_text.splitlines() if "AuxLogits.fc" in line)
+    assert "aux head" in fc
+    after = next(line for line in csv_text.splitlines() if ",after," in line)
+    assert "aux head" not in after
+    assert "aux head" in cli("show", path, "--format", "markdown").out

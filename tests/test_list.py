@@ -21,10 +21,10 @@ def test_the_index_holds_every_built_in_as_a_fresh_analysis_gives_it(request, fr
         zoo.write_index()
     index = zoo._read_index()["specs"]
     missing = sorted(set(fresh) - set(index))
-    assert not missing, f"specs/index.json lacks {missing}: run `python -m archcalc.zoo`"
+    assert not missing, f"specs/index.json lacks {missing}: run `python -m archcalc.zoo` (or pytest --update-goldens)"
     stale = [name for name in fresh if index[name]["row"] != fresh[name]
              or index[name]["sha256"] != zoo._digest(zoo.find(name))]
-    assert not stale, f"specs/index.json is stale for {stale}: run `python -m archcalc.zoo`"
+    assert not stale, f"specs/index.json is stale for {stale}: run `python -m archcalc.zoo` (or pytest --update-goldens)"
     assert set(index) == set(fresh), "specs/index.json names specs that no longer exist"
 
 

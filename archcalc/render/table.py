@@ -293,10 +293,13 @@ def _merge_level(merge, group_names) -> int:
 
 
 def settings_text(layer) -> str:
-    """The kind's settings, and whether training leaves the layer's parameters alone."""
+    """The kind's settings, whether training leaves the layer's parameters alone, and whether
+    the layer belongs to an auxiliary head (run in training only; every format shows it)."""
     text = REGISTRY[layer.kind].describe(layer.fields)
     if layer.frozen and layer.params:
         text = f"{text}, frozen" if text else "frozen"
+    if layer.aux:
+        text = f"{text}, aux head" if text else "aux head"
     return text
 
 
