@@ -113,6 +113,39 @@ class Group:
         return f"Group({self.name!r}, {self.kind!r}, level={self.level}, {self.start}..{self.end})"
 
 
+class Span:
+    """A composite as the engine walked it, for drawings: a ``repeat`` or a branch set
+    (``parallel``, ``residual``) over leaves ``start``..``end`` (exclusive) of
+    ``Analysis.layers``. Scopes (``Group``) say what is named; spans say how it is wired.
+
+    ``after`` is the number of groups opened before this span (a group and a span over the
+    same leaves nest in that order). A repeat has ``times`` and ``first_end``, the end of its
+    first iteration; a branch set has ``branches``, one (start, end) per branch in the order
+    written (start == end: the identity), and ``merge``. A ``join`` (merge ``sources`` by name)
+    and a ``from`` (the next entry reads ``sources[0]`` instead of the previous output) hold
+    no leaves: start == end, where they happen. An ``aux`` head is one branch that feeds
+    nothing (no merge). ``output`` is the shape it produces
+    (None when the walk stopped inside it)."""
+
+    __slots__ = ("kind", "start", "end", "after", "times", "first_end", "branches", "merge", "output",
+                 "sources")
+
+    def __init__(self, kind: str, start: int, after: int):
+        self.kind = kind
+        self.start = start
+        self.end = start
+        self.after = after
+        self.times = 1
+        self.first_end = start
+        self.branches = None
+        self.merge = None
+        self.output = None
+        self.sources = None  # `join` (its inputs) and `from` (the tensor an entry reads): names
+
+    def __repr__(self) -> str:
+        return f"Span({self.kind!r}, {self.start}..{self.end})"
+
+
 class Totals:
     """Whole-network totals. Memory (metrics.py states the conventions): counts are values,
     scaled by ``batch``; bytes are counts times ``bytes_per_value``."""
@@ -172,12 +205,13 @@ class Totals:
 
 class Analysis:
     __slots__ = ("name", "file", "input", "output", "title", "reference", "layers", "groups", "totals",
-                 "diagnostics", "source_text", "ignored", "merges", "program", "blocks")
+                 "diagnostics", "source_text", "ignored", "merges", "program", "blocks", "spans")
 
     def __init__(self, name: str, file: str, input: tuple | None, output: tuple | None,
                  title: str = "", reference: str = "", layers: list[LayerResult] | None = None,
                  groups: list[Group] | None = None, totals: Totals | None = None,
-                 diagnostics: list[Diagnostic] | None = None, source_text: str = ""):
+                 diagnostics: list[Diagnostic] | None = None, source_text: str = "",
+                 spans: list[Span] | None = None):
         self.name = name
         self.file = file
         self.input = input
@@ -189,6 +223,7 @@ class Analysis:
         self.totals = totals if totals is not None else Totals()
         self.diagnostics = diagnostics if diagnostics is not None else []
         self.source_text = source_text
+        self.spans = spans if spans is not None else []  # how composites are wired (drawings)
         # warnings an `ignore` (the spec's or --ignore) took out of `diagnostics`: (Diagnostic,
         # what ignored it: "file:line:column" of the spec's ignore, or "--ignore")
         self.ignored: list = []

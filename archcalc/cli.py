@@ -77,6 +77,18 @@ def shape_option(ctx, param, value):
     return None if value is None else parse_shape(value)
 
 
+def write_output(text: str, path: str | None):
+    """To standard output, or to the file ``path`` (-o); exit 2 when it cannot be written."""
+    if path is None or path == "-":
+        write(text)
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        fail_usage(f"cannot write {path!r}: {exc.strerror or exc}")
+
+
 def ignore_option(ctx, param, values):
     """--ignore CODE (repeatable): each must be a warning code of the catalogue."""
     from .ignores import check_code
@@ -102,6 +114,7 @@ class LazyGroup(click.Group):
         "list": "archcalc.commands.list_:list_",
         "validate": "archcalc.commands.validate:validate",
         "diff": "archcalc.commands.diff:diff",
+        "draw": "archcalc.commands.draw:draw",
         "explain": "archcalc.commands.explain:explain",
         "schema": "archcalc.commands.schema:schema",
         "export": "archcalc.commands.export:export",

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from math import prod
 
-from .analysis import Analysis, Group, LayerResult, MergeResult, Totals
+from .analysis import Analysis, Group, LayerResult, MergeResult, Span, Totals
 from .compiler import (
     BROKEN,
     COMMON_KEYS,
@@ -75,6 +75,7 @@ class _Evaluator:
     def __init__(self, diagnostics, probing=False):
         self.layers: list[LayerResult] = []
         self.groups: list[Group] = []
+        self.spans: list[Span] = []
         self.diagnostics = diagnostics
         self.used: set[str] = set()
         self.reported_names: set = set()
@@ -168,6 +169,10 @@ class _Evaluator:
                 return None
             before = state
             if item.source is not None:
+                if self.record:
+                    read = Span("from", len(self.layers), len(self.groups))
+                    read.sources = [item.source[0]]
+                    self.spans.append(read)
                 state = self.lookup(item.source, scope, item.name)
                 if state is None:
                     return None
@@ -307,6 +312,13 @@ class _Evaluator:
             self.used.add(scope.prefix + local)
             inner = scope.child(local)
             group = self.open_group(inner, kind, state[0])
+        span = None
+        if self.record and (kind in ("repeat", "join", "aux") or node.branches is not None):
+            span = Span(kind, len(self.layers), len(self.groups))
+            span.times = node.times
+            if kind == "join":
+                span.sources, span.merge = [name for name, _ in node.sources], node.merge
+            self.spans.append(span)
 
         self.frozen += node.frozen
         if kind == "repeat":
@@ -314,6 +326,8 @@ class _Evaluator:
             for i in range(node.times):
                 if out is None:
                     break
+                if i == 1 and span is not None:
+                    span.first_end = len(self.layers)
                 if node.name is None:
                     out = self.seq(node.body, out, inner)
                 else:
@@ -324,11 +338,13 @@ class _Evaluator:
                     sub.end, sub.output = len(self.layers), out and out[0]
         elif kind == "aux":
             out, head = self.aux(node, state, inner)
+            if span is not None:
+                span.branches = [(span.start, len(self.layers))]
             if group is not None:
                 group.end, group.output = len(self.layers), head
                 group = None
         elif node.branches is not None:
-            out = self.branches(node, state, inner)
+            out = self.branches(node, state, inner, span)
         elif kind == "join":
             out = self.join(node, scope, inner.prefix[:-1] or kind)
         else:  # block call
@@ -336,6 +352,10 @@ class _Evaluator:
         self.frozen -= node.frozen
         if group is not None:
             group.end, group.output = len(self.layers), out and out[0]
+        if span is not None:
+            span.end, span.output = len(self.layers), out and out[0]
+            if node.times == 1 or kind != "repeat":
+                span.first_end = span.end
         if out is not None and node.expect is not None and kind != "aux":
             self.check_expect(node, out[0], node.name or kind)
         if out is not None and self.references and group is not None:
@@ -373,14 +393,18 @@ class _Evaluator:
         held = (outs[0][0], outs[0][1], outs[0][2], True)  # nothing is freed at the join
         return self.merged(node, self.combine(node, outs, labels, where, held), scope)
 
-    def branches(self, node: Composite, state, scope: _Scope):
+    def branches(self, node: Composite, state, scope: _Scope, span=None):
         outs = []
+        if span is not None:
+            span.merge, span.branches = node.merge, []
         shared = (state[0], state[1], state[2], True)  # the input stays alive until the merge
         slices = self.channel_slices(node, state[0], scope)
         if slices is False:
             return None
         for i, (branch, local) in enumerate(zip(node.branches, node.branch_names)):
             self.after_softmax = False
+            if span is not None:
+                span.branches.append((len(self.layers), len(self.layers)))
             branch_state = shared
             if slices and slices[i] is not None:
                 # a view of the input's channels [start, stop): no copy, nothing stored
@@ -399,6 +423,8 @@ class _Evaluator:
                 self.used.add(name)
                 sub = _Scope(name + ".", scope.path + (name,))
             out = self.seq(branch, branch_state, sub)
+            if span is not None:
+                span.branches[-1] = (span.branches[-1][0], len(self.layers))
             if out is None:
                 return None
             outs.append(out)
@@ -672,6 +698,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
         out = None
     analysis.layers = evaluator.layers
     analysis.groups = evaluator.groups
+    analysis.spans = evaluator.spans
     analysis.output = out[0] if out else None
     analysis.totals = Totals(params=evaluator.params, buffers=evaluator.buffers, macs=evaluator.macs,
                              trainable_params=evaluator.trainable, connections=evaluator.connections,

@@ -10,6 +10,7 @@ median and its ratio to the baselines, as the issues set targets:
   JSON path   `archcalc show vgg16 --format json`   <= 0.75 x baseline (a)
   repeat      `archcalc validate` of a 100,000-iteration repeat   <= 2 s
   many files  `archcalc validate` of 1,000 spec files             <= 3 s
+  draw        `archcalc draw resnet152` <= 1.5 x `archcalc show resnet152`
   list        `archcalc list` (the whole zoo)       <= 1.5 x `archcalc show vgg16`
 
 Baselines: (a) `python -c "import click, rich.console, rich.table, yaml"`;
@@ -111,6 +112,7 @@ def main() -> int:
             ("archcalc show vgg16 on a terminal", archcalc + ["show", "vgg16"], args.runs, True),
             ("archcalc show vgg16 --format json", archcalc + ["show", "vgg16", "--format", "json"], args.runs, False),
             ("archcalc show resnet152", archcalc + ["show", "resnet152"], args.runs, False),
+            ("archcalc draw resnet152", archcalc + ["draw", "resnet152"], args.runs, False),
             ("archcalc list", archcalc + ["list"], args.runs, False),
             ("archcalc validate repeat x100000", archcalc + ["validate", repeat], 3, False),
             ("archcalc validate 1000 files (resnet50)", archcalc + ["validate", *files], 3, False),
@@ -129,6 +131,8 @@ def main() -> int:
         ("on a terminal <= 1.15 x (b)", results["archcalc show vgg16 on a terminal"]
          / results["baseline (b) on a terminal"], 1.15),
         ("JSON path  <= 0.75 x (a)", results["archcalc show vgg16 --format json"] / a, 0.75),
+        ("draw <= 1.5 x show (resnet152)", results["archcalc draw resnet152"]
+         / results["archcalc show resnet152"], 1.5),
         ("list <= 1.5 x show vgg16", results["archcalc list"] / results["archcalc show vgg16"], 1.5),
         ("repeat x100000 <= 2 s", results["archcalc validate repeat x100000"], 2.0),
         ("1000 files <= 3 s", results["archcalc validate 1000 files (resnet50)"], 3.0),

@@ -18,14 +18,15 @@ from ..cli import (
     analyse_spec,
     fail_usage,
     shape_option,
-    write,
+    write_output,
 )
 
-DIFF_FORMATS = ("table", "json", "markdown")
+DIFF_FORMATS = ("table", "json", "markdown", "html")
 DIFF_REPORTERS = {
     "table": "archcalc.render.diff_table",
     "json": "archcalc.render.diff_json",
     "markdown": "archcalc.render.diff_markdown",
+    "html": "archcalc.render.html",
 }
 
 
@@ -42,7 +43,10 @@ def _gates_option(ctx, param, values):
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B")
 @click.option("-f", "--format", "fmt", type=click.Choice(DIFF_FORMATS), default="table",
-              show_default=True, help="Output format.")
+              show_default=True, help="Output format (html: both networks side by side, with "
+                                      "their diagrams).")
+@click.option("-o", "--output", "output", metavar="FILE", default=None,
+              help="Write to FILE instead of standard output.")
 @click.option("--mode", type=click.Choice(("auto", "versions", "networks")), default="auto",
               show_default=True,
               help="versions: align the layers and list what changed; networks: compare totals, "
@@ -57,7 +61,7 @@ def _gates_option(ctx, param, values):
               help="Override both specs' input shape, e.g. 224x224x3.")
 @click.option("--width", type=width_option(), default=None,
               help="Table width in columns (default: the terminal's).")
-def diff(a, b, fmt, mode, show_all, gates, input_shape, width):
+def diff(a, b, fmt, output, mode, show_all, gates, input_shape, width):
     """Compare network A with network B (each a built-in name, a spec file, or - for stdin).
 
     Shows the totals side by side with change and ratio, the share of params and MACs per
@@ -84,7 +88,7 @@ def diff(a, b, fmt, mode, show_all, gates, input_shape, width):
         except KeyError:
             fail_usage(f"--fail-on {gate.text!r}: neither network has the total {gate.total!r}")
     options = {"all": show_all, "width": width, "gates": gate_results}
-    write(importlib.import_module(DIFF_REPORTERS[fmt]).render_diff(result, options))
+    write_output(importlib.import_module(DIFF_REPORTERS[fmt]).render_diff(result, options), output)
     _report_problems(a, old, b, new, gate_results)
     failed = bool(old.errors or new.errors or any(r.failed for r in gate_results))
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)

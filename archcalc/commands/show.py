@@ -16,17 +16,21 @@ from ..cli import (
     ignore_option,
     shape_option,
     write,
+    write_output,
 )
 from ..app import show_report
 from ..metrics import DTYPE_BYTES
 
-SHOW_FORMATS = ("table", "json", "markdown", "csv")
+SHOW_FORMATS = ("table", "json", "markdown", "csv", "html")
 
 
 @click.command()
 @click.argument("spec")
 @click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
-              show_default=True, help="Output format.")
+              show_default=True, help="Output format (html: one self-contained page with the "
+                                      "diagram, the table, bars and diagnostics).")
+@click.option("-o", "--output", "output", metavar="FILE", default=None,
+              help="Write to FILE instead of standard output (e.g. -o report.html).")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3 (the spec's `expect` pins "
                    "describe its own input and are then not checked; budgets are).")
@@ -53,8 +57,8 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv")
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
                    "the table.")
-def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, connections, ignore, totals_row,
-         chart):
+def show(spec, fmt, output, input_shape, depth, width, batch, dtype, memory, rf, connections, ignore,
+         totals_row, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
         fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
@@ -77,7 +81,10 @@ def show(spec, fmt, input_shape, depth, width, batch, dtype, memory, rf, connect
 
         write(chart_reporter.render_show(analysis, options))
     else:
-        show_report(reporter(fmt), analysis, options)
+        if output is not None and output != "-":
+            write_output(reporter(fmt).render_show(analysis, options), output)
+        else:
+            show_report(reporter(fmt), analysis, options)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)
 
 

@@ -13,6 +13,7 @@ SHOW_REPORTERS = {
     "json": "archcalc.render.json_",
     "markdown": "archcalc.render.markdown",
     "csv": "archcalc.render.csv_",
+    "html": "archcalc.render.html",
 }
 
 

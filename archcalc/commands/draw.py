@@ -1,0 +1,48 @@
+"""`archcalc draw SPEC`: the network as the lecture draws it, in SVG (see render/picture.py)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..cli import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    UsageProblem,
+    analyse_spec,
+    fail_usage,
+    shape_option,
+    write_output,
+)
+
+
+def report_problems(analysis):
+    """One line per diagnostic on stderr, so a drawing's problems are not only in the picture."""
+    from ..render.problems import clean, headline
+
+    for d in analysis.diagnostics:
+        click.echo(f"{d.file}:{d.line}:{d.column}: [{d.severity}] {d.code} {clean(headline(d))}", err=True)
+
+
+@click.command()
+@click.argument("spec")
+@click.option("-o", "--output", "output", metavar="FILE.svg", default=None,
+              help="Write the SVG to FILE instead of standard output.")
+@click.option("--depth", type=click.IntRange(min=0), default=None,
+              help="Collapse blocks nested at this level or deeper into one box each (0 = every "
+                   "top-level block is a box); default: everything expanded.")
+@click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
+              help="Override the spec's input shape, e.g. 224x224x3.")
+@click.option("--width", type=click.IntRange(min=300), default=None,
+              help="Wrap rows at this many pixels (default 1400).")
+def draw(spec, output, depth, input_shape, width):
+    """Draw SPEC as SVG: volumes as boxes scaled by H, W and C, labelled with their sizes."""
+    try:
+        analysis = analyse_spec(spec, input_shape)
+    except UsageProblem as exc:
+        fail_usage(str(exc))
+    from ..render.picture import render_svg
+
+    write_output(render_svg(analysis, {"depth": depth, "width": width}), output)
+    report_problems(analysis)
+    sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)

@@ -1,0 +1,1082 @@
+"""`archcalc draw`: the lecture's picture of a network, as SVG text.
+
+Volumes are boxes whose height, depth and thickness are the output's H, W and C; flat
+vectors are bars; token sequences [T, D] are sheets; any other shape is a labelled chip.
+Every box carries its size as text (``55×55×96``), the arrow into it the layer's kind and
+its settings' first part (``conv 11×11/4``). What the picture shows comes only from the
+engine's ``Analysis``: leaves, scope groups and spans (how repeats and branch sets are
+wired), plus each kind's declared ``group`` and ``describe`` — never from kind names, so a
+new kind draws without touching this file.
+
+Layout rules, in order:
+
+* Layers that keep their input's shape and do no multiply-accumulates (activations,
+  normalisation, dropout) are *folded* into the box before them, named under it (``+ relu``);
+  everything else gets a box.
+* A ``repeat`` whose iterations produce the same shapes is drawn once in a frame titled
+  ``×N``; a named scope (block call, named repeat, named parallel) is a dashed frame, or one
+  box when ``--depth`` collapses it (as the table's ``--depth``).
+* A branch set is drawn as lanes that rejoin at a merge node (``+`` add, ``‖`` concat);
+  an empty branch (the identity, as a residual's shortcut) is a skip arc over the lanes.
+* Sizes are scaled linearly, or logarithmically when the largest is more than 10× the
+  smallest; the legend says which.
+* Rows wrap at ``width`` pixels instead of shrinking; a single branch set wider than that
+  makes the picture wider (it scrolls).
+* Layers with diagnostics get a thick outline in the severity's colour and a text badge
+  (``✖ error-code`` / ``▲ warning-code``), so colour is never the only signal.
+
+Text widths are estimated for a monospace font (0.62 em a character, wide East Asian
+characters twice that), so that no two labels overlap at the default size.
+"""
+from __future__ import annotations
+
+from math import log
+
+from ..layers import REGISTRY
+from . import markup, numbers
+
+# ------------------------------------------------------------------------------ metrics
+FONT, SMALL, TITLE = 11, 10, 14
+LINE = 13          # baseline-to-baseline distance of label lines
+CHAR = 0.62        # monospace advance, in em
+HPAD, VTOP, VBOT = 7, 17, 7   # frame inflation per nesting level: sides, top (title band), bottom
+MIN_ARROW = 26
+ROW_GAP = 26
+ROW_LEAD = 14      # room on the left of a wrapped row for the connector
+MARGIN = 16
+DEFAULT_WIDTH = 1400
+
+SEVERITY_COLOUR = {"error": "#cf222e", "warning": "#bf8700"}
+SEVERITY_GLYPH = {"error": "✖", "warning": "▲"}
+MERGE_SYMBOL = {"add": "+", "concat": "‖", "mul": "×"}
+GROUP_COLOUR = {"conv": "#79b8e6", "pool": "#f0b463", "dense": "#8fd19e", "norm": "#c5a3e0",
+                "activation": "#e8e8e8", "other": "#c9ced6"}
+_EXTRA_COLOURS = ("#e89ab3", "#7fd4cf", "#d9c36c", "#a9b8f0", "#f29b7f", "#b5d98a")
+
+
+def text_width(s: str, size: float = FONT) -> float:
+    if s.isascii():
+        return len(s) * size * CHAR
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s) * size * CHAR
+
+
+def _shorten(s: str, n: int = 26) -> str:
+    return s if len(s) <= n else s[:n - 1] + "…"
+
+
+def group_of(kind: str) -> str:
+    entry = REGISTRY.get(kind)
+    return entry.group if entry is not None else "other"
+
+
+def group_colour(group: str) -> str:
+    if group in GROUP_COLOUR:
+        return GROUP_COLOUR[group]
+    return _EXTRA_COLOURS[sum(map(ord, group)) % len(_EXTRA_COLOURS)]
+
+
+def _shade(colour: str, factor: float) -> str:
+    """Lighter (factor > 1, towards white) or darker (< 1) version of #rrggbb."""
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    if factor >= 1:
+        mix = factor - 1
+        r, g, b = (int(c + (255 - c) * mix) for c in (r, g, b))
+    else:
+        r, g, b = (int(c * factor) for c in (r, g, b))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def _f(v: float) -> str:
+    return f"{v:.1f}".rstrip("0").rstrip(".")
+
+
+def settings_of(layer) -> str:
+    entry = REGISTRY.get(layer.kind)
+    if entry is None:
+        return ""
+    try:
+        return entry.describe(layer.fields)
+    except Exception:  # noqa: BLE001 - a describe rule must never break a picture
+        return ""
+
+
+def arrow_label(layer) -> str:
+    """``conv 11×11/4``: the kind and the first part of its settings."""
+    first = settings_of(layer).split(", ")[0]
+    return f"{layer.kind} {first}".strip()
+
+
+def _ints(shape, n) -> bool:
+    return shape is not None and len(shape) == n and all(isinstance(v, int) and v > 0 for v in shape)
+
+
+# ------------------------------------------------------------------------------ the tree
+class Node:
+    __slots__ = ("type", "start", "end", "order", "children", "group", "span", "index")
+
+    def __init__(self, type_, start, end, order, group=None, span=None, index=None):
+        self.type = type_
+        self.start = start
+        self.end = end
+        self.order = order
+        self.children = []
+        self.group = group
+        self.span = span
+        self.index = index
+
+
+def build_tree(analysis) -> Node:
+    """Nest leaves, groups and spans by their leaf ranges (they never cross); a group and a
+    span over the same leaves nest in the order the engine opened them."""
+    items = []
+    for i, g in enumerate(analysis.groups):
+        if g.end > g.start:
+            items.append(Node("group", g.start, g.end, i, group=g))
+    for s in getattr(analysis, "spans", ()):
+        if s.end <= s.start:
+            continue
+        if s.branches is None:
+            items.append(Node("repeat", s.start, s.end, s.after - 0.5, span=s))
+        else:
+            items.append(Node("fork", s.start, s.end, s.after - 0.5, span=s))
+            for j, (bs, be) in enumerate(s.branches):
+                if be > bs:
+                    items.append(Node("branch", bs, be, s.after - 0.4 + j * 1e-6, span=s, index=j))
+    for i in range(len(analysis.layers)):
+        items.append(Node("leaf", i, i + 1, float("inf"), index=i))
+    items.sort(key=lambda n: (n.start, -n.end, n.order))
+    root = Node("root", 0, len(analysis.layers), -1.0)
+    stack = [root]
+    for node in items:
+        while not (node.start >= stack[-1].start and node.end <= stack[-1].end):
+            stack.pop()
+        stack[-1].children.append(node)
+        if node.type != "leaf":
+            stack.append(node)
+    return root
+
+
+# ------------------------------------------------------------------------------ atoms
+class Frame:
+    """A dashed scope frame or a repeat's ×N frame around consecutive atoms."""
+
+    __slots__ = ("title", "style", "severity", "tip")
+
+    def __init__(self, title, style, severity=None, tip=""):
+        self.title = title
+        self.style = style
+        self.severity = severity
+        self.tip = tip
+
+
+class Atom:
+    """One unbreakable thing in a row: a box or a branch set, with its incoming arrow label and
+    the frames around it (outermost first)."""
+
+    __slots__ = ("el", "label", "stack")
+
+    def __init__(self, el, label, stack):
+        self.el = el
+        self.label = label
+        self.stack = stack
+
+
+class Context:
+    def __init__(self, analysis, depth):
+        self.analysis = analysis
+        self.depth = depth
+        self.layers = analysis.layers
+        self.problems = {}        # layer index -> [diagnostic]
+        self.scope_problems = {}  # scope name -> [diagnostic]
+        index = {layer.name: i for i, layer in enumerate(analysis.layers)}
+        for d in analysis.diagnostics:
+            if d.layer in index:
+                self.problems.setdefault(index[d.layer], []).append(d)
+            elif d.layer:
+                self.scope_problems.setdefault(d.layer, []).append(d)
+        self.shapes = []          # every drawn shape, for the scales
+        self.group_names = {g.name for g in analysis.groups}
+        self.boxes = []
+        # what happens before a layer besides the previous output flowing in: a `join` (a
+        # merge node) or a `from` (written on the layer's arrow), by the layer's index
+        self.reads: dict[int, list] = {}
+        for s in getattr(analysis, "spans", ()):
+            if s.sources:
+                self.reads.setdefault(s.start, []).append(s)
+
+    def local_name(self, name: str, path) -> str:
+        for scope in reversed(path):
+            if scope in self.group_names and name.startswith(scope + "."):
+                return name[len(scope) + 1:]
+        return name
+
+
+def worst(diagnostics):
+    if not diagnostics:
+        return None
+    return "error" if any(d.severity == "error" for d in diagnostics) else "warning"
+
+
+def foldable(layer) -> bool:
+    return layer.output == layer.input and not layer.macs
+
+
+def _repeat_collapses(node: Node, ctx: Context) -> bool:
+    s = node.span
+    size = s.first_end - s.start
+    if s.times < 2 or size <= 0 or s.end - s.start != size * s.times:
+        return False
+    layers = ctx.layers
+    for k in range(1, s.times):
+        for j in range(size):
+            i = s.start + k * size + j
+            if layers[i].output != layers[s.start + j].output or i in ctx.problems:
+                return False
+    return True
+
+
+def _signature(node: Node, ctx: Context):
+    """What makes two consecutive block calls draw alike: kind, and every layer's kind and
+    shapes; None when the block has a problem (it is then drawn on its own)."""
+    g = node.group
+    if any(i in ctx.problems for i in range(g.start, g.end)) or g.name in ctx.scope_problems:
+        return None
+    return (g.kind, tuple((layer.kind, layer.input, layer.output) for layer in ctx.layers[g.start:g.end]))
+
+
+def _runs(children, ctx: Context):
+    """Group consecutive expanded block calls that draw alike: [(node, count, names)]."""
+    out = []
+    for node in children:
+        if node.type == "group" and not (ctx.depth is not None and node.group.level >= ctx.depth):
+            sig = _signature(node, ctx)
+            if sig is not None and out and out[-1][3] == sig:
+                out[-1][1] += 1
+                out[-1][2].append(node.group.name)
+                continue
+            out.append([node, 1, [node.group.name], sig])
+        else:
+            out.append([node, 1, None, None])
+    return out
+
+
+def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
+    atoms: list[Atom] = []
+    host = None  # the atom of this sequence that folded layers attach to
+    for node, count, names, _ in _runs(children, ctx):
+        if count > 1:
+            tip = (f"{count} consecutive {node.group.kind} blocks with the same shapes, drawn once: "
+                   + ", ".join(names))
+            atoms += sequence_atoms([node], stack + [Frame(f"×{count}", "repeat", None, tip)], ctx)
+            host = None
+            continue
+        if node.type == "leaf":
+            layer = ctx.layers[node.index]
+            prefix = []
+            for read in ctx.reads.get(node.index, ()):
+                if read.kind == "from":
+                    prefix.append(f"from {read.sources[0]}")
+                else:
+                    host = Atom(JoinEl(ctx, read), " · ".join(prefix), stack)
+                    atoms.append(host)
+                    prefix = []
+            if host is not None and foldable(layer) and not prefix:
+                host.el.fold(node.index)
+                continue
+            el = BoxEl(ctx, layer=node.index)
+            host = Atom(el, " · ".join(prefix + [arrow_label(layer)]), stack)
+            atoms.append(host)
+        elif node.type == "group":
+            g = node.group
+            if ctx.depth is not None and g.level >= ctx.depth:
+                el = BoxEl(ctx, group=g)
+                host = Atom(el, g.kind, stack)
+                atoms.append(host)
+                continue
+            path = g.name.split(".")
+            local = g.name
+            for cut in range(len(path) - 1, 0, -1):
+                if ".".join(path[:cut]) in ctx.group_names:
+                    local = ".".join(path[cut:])
+                    break
+            problems = ctx.scope_problems.get(g.name, [])
+            members = ctx.layers[g.start:g.end]
+            tip = (f"{g.name} ({g.kind}): {len(members)} layers, params "
+                   f"{numbers.exact(sum(m.params for m in members))}, MACs "
+                   f"{numbers.exact(sum(m.macs for m in members))}")
+            frame = Frame(f"{_shorten(local, 30)} · {_shorten(g.kind, 20)}", "scope", worst(problems), tip)
+            atoms += sequence_atoms(node.children, stack + [frame], ctx)
+            host = None
+        elif node.type == "repeat":
+            s = node.span
+            if _repeat_collapses(node, ctx):
+                inner = [c for c in node.children if c.start < s.first_end]
+                title = f"×{s.times}"
+                tip = f"repeated {s.times} times; drawn once (every iteration has the same shapes)"
+            else:
+                inner = node.children
+                title = f"repeat ×{s.times}"
+                tip = f"repeated {s.times} times; every iteration drawn"
+            atoms += sequence_atoms(inner, stack + [Frame(title, "repeat", None, tip)], ctx)
+            host = None
+        elif node.type == "fork" and node.span.kind == "aux":
+            atoms.append(Atom(AuxEl(ctx, node), "", stack))
+        elif node.type == "fork":
+            el = ForkEl(ctx, node)
+            host = Atom(el, "", stack)
+            atoms.append(host)
+        else:  # a branch outside a fork cannot happen; draw its members plainly
+            atoms += sequence_atoms(node.children, stack, ctx)
+            host = None
+    return atoms
+
+
+# ------------------------------------------------------------------------------ scales
+class Scale:
+    def __init__(self, values, lo, hi):
+        values = [v for v in values if v > 0]
+        self.lo, self.hi = lo, hi
+        self.vmin = min(values, default=1)
+        self.vmax = max(values, default=1)
+        self.log = self.vmax > 10 * self.vmin
+
+    def __call__(self, v) -> float:
+        if v <= 0:
+            return self.lo
+        if self.log:
+            return self.lo + (log(v) - log(self.vmin)) / (log(self.vmax) - log(self.vmin)) * (self.hi - self.lo)
+        return max(self.lo, self.hi * v / self.vmax)
+
+    def describe(self, what) -> str:
+        how = "log scale" if self.log else "linear"
+        return f"{what} ({how}, {self.vmin:,}–{self.vmax:,})"
+
+
+class Scales:
+    def __init__(self, shapes):
+        volumes = [s for s in shapes if _ints(s, 3)]
+        vectors = [s for s in shapes if _ints(s, 1)]
+        tokens = [s for s in shapes if _ints(s, 2)]
+        self.spatial = Scale([v for s in volumes for v in s[:2]], 10, 120)
+        self.channels = Scale([s[2] for s in volumes], 4, 56)
+        self.vector = Scale([s[0] for s in vectors], 14, 120)
+        self.tokens = Scale([s[0] for s in tokens], 14, 100)
+        self.width = Scale([s[1] for s in tokens], 6, 40)
+        self.used = (bool(volumes), bool(vectors), bool(tokens))
+
+    def legend(self) -> list[str]:
+        volumes, vectors, tokens = self.used
+        lines = []
+        if volumes:
+            lines.append("volume H×W×C: " + self.spatial.describe("height ∝ H, depth ∝ W") + "; "
+                         + self.channels.describe("thickness ∝ C"))
+        if vectors:
+            lines.append("vector N: " + self.vector.describe("bar height ∝ N"))
+        if tokens:
+            lines.append("tokens T×D: " + self.tokens.describe("height ∝ T") + "; "
+                         + self.width.describe("width ∝ D"))
+        return lines
+
+
+# ------------------------------------------------------------------------------ SVG pieces
+def svg_text(out, x, y, s, cls="lab", anchor="middle", extra=""):
+    out.append(f'<text x="{_f(x)}" y="{_f(y)}" class="{cls}" text-anchor="{anchor}"{extra}>'
+               f'{markup.text(s)}</text>')
+
+
+def _size(cls) -> float:
+    return {"lab": FONT, "shp": FONT, "sm": SMALL, "bad": SMALL, "ttl": TITLE, "ftl": SMALL,
+            "arr": SMALL}.get(cls, FONT)
+
+
+# ------------------------------------------------------------------------------ elements
+class BoxEl:
+    """A leaf layer (with the layers folded into it), a collapsed scope, or the input."""
+
+    def __init__(self, ctx: Context, layer=None, group=None, input_shape=None):
+        self.ctx = ctx
+        self.layer = layer
+        self.group = group
+        self.folded: list[int] = []
+        if layer is not None:
+            self.shape = ctx.layers[layer].output
+        elif group is not None:
+            self.shape = group.output
+        else:
+            self.shape = input_shape
+        ctx.shapes.append(self.shape)
+        ctx.boxes.append(self)
+
+    def fold(self, index):
+        self.folded.append(index)
+
+    # geometry, once the scales are known
+    def measure(self, scales: Scales):
+        ctx = self.ctx
+        shape = self.shape
+        self.kind = "chip"
+        if _ints(shape, 3):
+            self.kind = "volume"
+            self.h = scales.spatial(shape[0])
+            self.d = scales.spatial(shape[1]) * 0.45
+            self.c = scales.channels(shape[2])
+            self.dx, self.dy = self.d * 0.8, self.d * 0.6
+            self.gw, self.gup, self.gdown = self.c + self.dx, self.h / 2 + self.dy, self.h / 2
+            self.face_right = self.c + self.dx / 2
+        elif _ints(shape, 1):
+            self.kind = "vector"
+            self.h = scales.vector(shape[0])
+            self.gw, self.gup, self.gdown = 12, self.h / 2, self.h / 2
+            self.face_right = 12
+        elif _ints(shape, 2):
+            self.kind = "tokens"
+            self.h = scales.tokens(shape[0])
+            self.c = scales.width(shape[1])
+            self.gw, self.gup, self.gdown = self.c, self.h / 2, self.h / 2
+            self.face_right = self.c
+        else:
+            self.gw, self.gup, self.gdown = 22, 9, 9
+            self.face_right = 22
+        # labels
+        if self.layer is not None:
+            layer = ctx.layers[self.layer]
+            name = ctx.local_name(layer.name, layer.path)
+            problems = list(ctx.problems.get(self.layer, []))
+            for i in self.folded:
+                problems += ctx.problems.get(i, [])
+            self.group_name = group_of(layer.kind)
+        elif self.group is not None:
+            g = self.group
+            name = g.name
+            cut = g.name.rfind(".")
+            while cut > 0:
+                if g.name[:cut] in ctx.group_names:
+                    name = g.name[cut + 1:]
+                    break
+                cut = g.name.rfind(".", 0, cut)
+            problems = [p for i in range(g.start, g.end) for p in ctx.problems.get(i, [])]
+            problems += ctx.scope_problems.get(g.name, [])
+            self.group_name = "block"
+        else:
+            name, problems, self.group_name = "input", [], "input"
+        self.problems = problems
+        self.severity = worst(problems)
+        labels = [(numbers.shape(shape) if shape is not None else "—", "shp"), (_shorten(name), "lab")]
+        if self.group is not None:
+            n = self.group.end - self.group.start
+            labels.append((_shorten(f"{self.group.kind} · {n} layer{'s' if n != 1 else ''}", 30), "sm"))
+        if self.folded:
+            kinds = []
+            for i in self.folded:
+                k = ctx.layers[i].kind
+                if k not in kinds:
+                    kinds.append(k)
+            labels.append((_shorten("+ " + ", ".join(kinds), 30), "sm"))
+        if problems:
+            glyph = SEVERITY_GLYPH[self.severity]
+            codes = sorted({p.code for p in problems})
+            badge = f"{glyph} {codes[0]}" if len(codes) == 1 else f"{glyph} {len(problems)} problems"
+            labels.append((badge, "bad"))
+        self.labels = labels
+        label_w = max(text_width(t, _size(c)) for t, c in labels)
+        self.w = max(self.gw, label_w) + 8
+        self.up = self.gup + 4
+        self.down = self.gdown + 6 + LINE * len(labels)
+        self.gx = (self.w - self.gw) / 2
+        self.left_in = self.gx
+        self.right_out = self.gx + self.face_right
+
+    def tooltip(self) -> str:
+        ctx = self.ctx
+        lines = []
+        if self.layer is not None:
+            for i in [self.layer] + self.folded:
+                layer = ctx.layers[i]
+                settings = settings_of(layer)
+                lines.append(f"{layer.name} ({layer.kind}{', ' + settings if settings else ''}): "
+                             f"{numbers.shape(layer.input)} → {numbers.shape(layer.output)}, params "
+                             f"{numbers.exact(layer.params)}, MACs {numbers.exact(layer.macs)}")
+        elif self.group is not None:
+            g = self.group
+            members = ctx.layers[g.start:g.end]
+            lines.append(f"{g.name} ({g.kind}, collapsed): {numbers.shape(g.input)} → "
+                         f"{numbers.shape(g.output)}, {len(members)} layers, params "
+                         f"{numbers.exact(sum(m.params for m in members))}, MACs "
+                         f"{numbers.exact(sum(m.macs for m in members))}")
+        else:
+            lines.append(f"input {numbers.shape(self.shape)}")
+        for p in self.problems:
+            lines.append(f"{p.severity}[{p.code}] {p.message}")
+        return "\n".join(lines)
+
+    def draw(self, out, x, y):
+        kind_attr = ("layer", self.ctx.layers[self.layer].name) if self.layer is not None else \
+            (("group", self.group.name) if self.group is not None else ("input", "input"))
+        folded = " ".join(self.ctx.layers[i].name for i in self.folded)
+        sev = f' data-severity="{self.severity}"' if self.severity else ""
+        out.append(f'<g class="box {kind_attr[0]}" data-{kind_attr[0]}="{markup.attr(kind_attr[1])}" '
+                   f'data-shape="{markup.attr(numbers.shape(self.shape))}"'
+                   + (f' data-folded="{markup.attr(folded)}"' if folded else "") + sev + ">")
+        out.append(f"<title>{markup.text(self.tooltip())}</title>")
+        gx = x + self.gx
+        colour = group_colour(self.group_name) if self.group_name not in ("block", "input") else \
+            ("#b7c4d6" if self.group_name == "block" else "#e3e6ea")
+        stroke = SEVERITY_COLOUR.get(self.severity, "#4a5563")
+        width = 3 if self.severity else 1
+        dash = ' stroke-dasharray="4 2"' if self.group_name == "pool" else ""
+        common = f'stroke="{stroke}" stroke-width="{width}" stroke-linejoin="round"{dash}'
+        if self.kind == "volume":
+            h, c, dx, dy = self.h, self.c, self.dx, self.dy
+            top, bottom = y - h / 2, y + h / 2
+            out.append(f'<path class="vol" d="M{_f(gx)},{_f(top)} l{_f(dx)},{_f(-dy)} h{_f(c)} '
+                       f'l{_f(-dx)},{_f(dy)} z" fill="{_shade(colour, 1.35)}" {common}/>')
+            out.append(f'<path class="vol" d="M{_f(gx + c)},{_f(top)} l{_f(dx)},{_f(-dy)} v{_f(h)} '
+                       f'l{_f(-dx)},{_f(dy)} z" fill="{_shade(colour, 0.8)}" {common}/>')
+            out.append(f'<rect class="vol" x="{_f(gx)}" y="{_f(top)}" width="{_f(c)}" height="{_f(h)}" '
+                       f'fill="{colour}" {common}/>')
+            if self.group is not None:  # a collapsed scope: a second outline inside
+                out.append(f'<rect x="{_f(gx + 2)}" y="{_f(top + 2)}" width="{_f(max(c - 4, 1))}" '
+                           f'height="{_f(max(h - 4, 1))}" fill="none" stroke="{stroke}" stroke-width="0.8"/>')
+            bottom_y = bottom
+        elif self.kind == "vector":
+            out.append(f'<rect class="vec" x="{_f(gx)}" y="{_f(y - self.h / 2)}" width="12" '
+                       f'height="{_f(self.h)}" rx="2" fill="{colour}" {common}/>')
+            bottom_y = y + self.h / 2
+        elif self.kind == "tokens":
+            out.append(f'<rect class="tok" x="{_f(gx)}" y="{_f(y - self.h / 2)}" width="{_f(self.c)}" '
+                       f'height="{_f(self.h)}" fill="{colour}" {common}/>')
+            rows = min(6, max(2, int(self.h // 12)))
+            for r in range(1, rows):
+                ry = y - self.h / 2 + self.h * r / rows
+                out.append(f'<line x1="{_f(gx)}" y1="{_f(ry)}" x2="{_f(gx + self.c)}" y2="{_f(ry)}" '
+                           f'stroke="{stroke}" stroke-width="0.5"/>')
+            bottom_y = y + self.h / 2
+        else:
+            out.append(f'<rect class="chip" x="{_f(gx)}" y="{_f(y - 9)}" width="22" height="18" rx="9" '
+                       f'fill="{colour}" {common}/>')
+            bottom_y = y + 9
+        cx = x + self.w / 2
+        ly = bottom_y + 6 + 10
+        for text_, cls in self.labels:
+            svg_text(out, cx, ly, text_, f"bad sev-{self.severity}" if cls == "bad" else cls)
+            ly += LINE
+        out.append("</g>")
+
+
+class RowEl:
+    """One row of atoms (a lane of a branch set), laid out without wrapping."""
+
+    def __init__(self, atoms, lead=True):
+        self.atoms = atoms
+        self.lead = lead
+
+    def measure(self, scales):
+        for a in self.atoms:
+            a.el.measure(scales)
+        rows = place_rows(self.atoms, None, self.lead)
+        self.row = rows[0]
+        self.w, self.up, self.down = self.row.w, self.row.up, self.row.down
+        self.left_in = 0
+        last = self.row.placed[-1]
+        self.right_out = last[1] + last[0].el.right_out
+
+    def draw(self, out, x, y):
+        draw_row(out, self.row, x, y, lead_from=x if self.lead else None)
+
+
+class ForkEl:
+    """A branch set: non-empty branches as lanes (the first on the axis, the others below),
+    empty branches as skip arcs above, joined at a merge node."""
+
+    def __init__(self, ctx: Context, node: Node):
+        self.ctx = ctx
+        span = node.span
+        self.span = span
+        by_index = {c.index: c for c in node.children if c.type == "branch"}
+        self.lanes = []
+        self.identities = 0
+        for j, (bs, be) in enumerate(span.branches or ()):
+            if be > bs and j in by_index:
+                self.lanes.append(RowEl(sequence_atoms(by_index[j].children, [], ctx)))
+            else:
+                self.identities += 1
+        self.folded: list[int] = []
+
+    def fold(self, index):
+        self.folded.append(index)
+
+    def measure(self, scales):
+        for lane in self.lanes:
+            lane.measure(scales)
+        span, ctx = self.span, self.ctx
+        labels = [(numbers.shape(span.output) if span.output is not None else "—", "shp"),
+                  (_shorten(f"{span.merge or 'merge'}"), "sm")]
+        if self.folded:
+            kinds = []
+            for i in self.folded:
+                if ctx.layers[i].kind not in kinds:
+                    kinds.append(ctx.layers[i].kind)
+            labels.append((_shorten("+ " + ", ".join(kinds), 30), "sm"))
+        problems = [p for i in self.folded for p in ctx.problems.get(i, [])]
+        self.severity = worst(problems)
+        if problems:
+            codes = sorted({p.code for p in problems})
+            glyph = SEVERITY_GLYPH[self.severity]
+            labels.append((f"{glyph} {codes[0]}" if len(codes) == 1 else f"{glyph} {len(problems)} problems",
+                           "bad"))
+        self.labels = labels
+        self.r = 9
+        self.mw = max(2 * self.r + 22, max(text_width(t, _size(c)) for t, c in labels) + 14)
+        lane_w = max((lane.w for lane in self.lanes), default=30)
+        self.split = 8
+        self.lane_w = lane_w
+        self.w = self.split + lane_w + 10 + self.mw
+        first_up = self.lanes[0].up if self.lanes else 10
+        self.arc_top = first_up + 8 + 12  # above the first lane: arcs and their label
+        self.up = max(first_up, self.r) + (self.arc_top - first_up + 6 if self.identities else 0)
+        down = max(self.lanes[0].down if self.lanes else 0, self.r + 6 + LINE * len(labels))
+        self.lane_y = [0.0]
+        for lane in self.lanes[1:]:
+            self.lane_y.append(down + 14 + lane.up)
+            down = self.lane_y[-1] + lane.down
+        self.down = down
+        self.left_in = 0
+        self.right_out = self.w - self.mw / 2 + self.r
+
+    def draw(self, out, x, y):
+        span = self.span
+        out.append(f'<g class="fork" data-merge="{markup.attr(span.merge or "")}" '
+                   f'data-branches="{len(span.branches or ())}">')
+        mx = x + self.split + self.lane_w + 10 + self.mw / 2
+        bus_in, bus_out = x + 4, x + self.split + self.lane_w + 10 + 2
+        ys = [y + dy for dy in self.lane_y]
+        if len(self.lanes) > 1:
+            out.append(f'<path class="edge" d="M{_f(x)},{_f(y)} H{_f(bus_in)} V{_f(ys[-1])}"/>')
+            out.append(f'<path class="edge" d="M{_f(bus_out)},{_f(ys[-1])} V{_f(y)}"/>')
+        else:
+            out.append(f'<path class="edge" d="M{_f(x)},{_f(y)} H{_f(bus_in)}"/>')
+        for lane, ly in zip(self.lanes, ys):
+            lx = x + self.split
+            out.append(f'<path class="edge" d="M{_f(bus_in)},{_f(ly)} H{_f(lx)}"/>')
+            lane.draw(out, lx, ly)
+            out.append(f'<path class="edge" d="M{_f(lx + lane.right_out)},{_f(ly)} H{_f(bus_out)}"/>')
+        if not self.lanes:
+            out.append(f'<path class="edge" d="M{_f(bus_in)},{_f(y)} H{_f(bus_out)}"/>')
+        out.append(f'<path class="edge" d="M{_f(bus_out)},{_f(y)} H{_f(mx - self.r)}" marker-end="url(#arrow)"/>')
+        for k in range(self.identities):
+            top = y - self.arc_top + 12 - 10 * k
+            ctrl = y + (top - y) / 0.75
+            out.append(f'<path class="edge skip" d="M{_f(x + 2)},{_f(y)} C{_f(x + 2)},{_f(ctrl)} '
+                       f'{_f(mx)},{_f(ctrl)} {_f(mx)},{_f(y - self.r)}" marker-end="url(#arrow)"/>')
+        if self.identities:
+            svg_text(out, (x + mx) / 2, y - self.arc_top + 8, "identity", "sm")
+        stroke = SEVERITY_COLOUR.get(self.severity, "#4a5563")
+        out.append(f'<circle class="merge" cx="{_f(mx)}" cy="{_f(y)}" r="{self.r}" stroke="{stroke}" '
+                   f'stroke-width="{3 if self.severity else 1.2}"/>')
+        symbol = MERGE_SYMBOL.get(span.merge or "", "•")
+        svg_text(out, mx, y + 4, symbol, "sym")
+        ly = y + self.r + 6 + 10
+        for text_, cls in self.labels:
+            svg_text(out, mx, ly, text_, f"bad sev-{self.severity}" if cls == "bad" else cls)
+            ly += LINE
+        out.append("</g>")
+
+
+class AuxEl:
+    """An auxiliary head: the main path passes straight on; the head hangs below it in a
+    dashed lane that feeds nothing (it runs in training only)."""
+
+    def __init__(self, ctx: Context, node: Node):
+        self.ctx = ctx
+        self.span = node.span
+        branch = next((c for c in node.children if c.type == "branch"), None)
+        self.lane = RowEl(sequence_atoms(branch.children if branch else [], [], ctx))
+        self.problems = []
+
+    def measure(self, scales):
+        lane = self.lane
+        lane.measure(scales)
+        self.title = "auxiliary head (training only)"
+        self.w = max(lane.w, text_width(self.title, SMALL)) + 24
+        self.up = 10
+        self.lane_y = 14 + 14 + lane.up
+        self.down = self.lane_y + lane.down + 6
+        self.left_in = 0
+        self.right_out = self.w
+
+    def draw(self, out, x, y):
+        lane = self.lane
+        ly = y + self.lane_y
+        out.append('<g class="aux">')
+        out.append(f'<path class="edge" d="M{_f(x)},{_f(y)} H{_f(x + self.w)}"/>')
+        out.append(f'<rect class="frame" x="{_f(x + 4)}" y="{_f(y + 12)}" width="{_f(self.w - 8)}" '
+                   f'height="{_f(self.down - 14)}" rx="6"/>')
+        svg_text(out, x + 10, y + 25, self.title, "ftl", anchor="start")
+        out.append(f'<path class="edge skip" d="M{_f(x + 8)},{_f(y)} V{_f(ly)} H{_f(x + 14)}"/>')
+        lane.draw(out, x + 14, ly)
+        out.append("</g>")
+
+
+class JoinEl:
+    """A `join`: a merge node reading earlier outputs by name, labelled with them and its size."""
+
+    def __init__(self, ctx: Context, span):
+        self.ctx = ctx
+        self.span = span
+        self.folded: list[int] = []
+        self.problems = []
+
+    def fold(self, index):
+        self.folded.append(index)
+
+    def measure(self, scales):
+        span, ctx = self.span, self.ctx
+        self.labels = [(numbers.shape(span.output) if span.output is not None else "—", "shp"),
+                       (_shorten(f"{span.merge or 'join'}({', '.join(span.sources)})", 40), "sm")]
+        if self.folded:
+            kinds = []
+            for i in self.folded:
+                if ctx.layers[i].kind not in kinds:
+                    kinds.append(ctx.layers[i].kind)
+            self.labels.append((_shorten("+ " + ", ".join(kinds), 30), "sm"))
+        self.r = 9
+        self.w = max(2 * self.r, max(text_width(t, _size(c)) for t, c in self.labels)) + 8
+        self.up = self.r + 4
+        self.down = self.r + 6 + LINE * len(self.labels)
+        self.left_in = self.w / 2 - self.r
+        self.right_out = self.w / 2 + self.r
+
+    def draw(self, out, x, y):
+        span = self.span
+        folded = " ".join(self.ctx.layers[i].name for i in self.folded)
+        out.append(f'<g class="join" data-merge="{markup.attr(span.merge or "")}" '
+                   f'data-sources="{markup.attr(" ".join(span.sources))}"'
+                   + (f' data-folded="{markup.attr(folded)}"' if folded else "") + ">")
+        out.append(f"<title>{markup.text('join: ' + (span.merge or '') + ' of ' + ', '.join(span.sources))}</title>")
+        cx = x + self.w / 2
+        out.append(f'<circle class="merge" cx="{_f(cx)}" cy="{_f(y)}" r="{self.r}" stroke="#4a5563" '
+                   f'stroke-width="1.2"/>')
+        svg_text(out, cx, y + 4, MERGE_SYMBOL.get(span.merge or "", "•"), "sym")
+        ly = y + self.r + 6 + 10
+        for text_, cls in self.labels:
+            svg_text(out, cx, ly, text_, cls)
+            ly += LINE
+        out.append("</g>")
+
+
+class StopEl:
+    """Where an error stopped the analysis (or, ``error=False``, a note such as a final join)."""
+
+    def __init__(self, message, error=True):
+        self.message = message
+        self.error = error
+        self.problems = []
+
+    def measure(self, scales):
+        self.w = text_width(self.message, FONT) + 16
+        self.up, self.down = 12, 12
+        self.left_in, self.right_out = 0, self.w
+
+    def draw(self, out, x, y):
+        colour = SEVERITY_COLOUR["error"] if self.error else "#4a5563"
+        out.append(f'<g class="{"stop" if self.error else "note"}"><rect x="{_f(x)}" y="{_f(y - 11)}" '
+                   f'width="{_f(self.w)}" height="22" rx="4" fill="none" stroke="{colour}" '
+                   f'stroke-width="{2 if self.error else 1}" stroke-dasharray="5 3"/>')
+        svg_text(out, x + 8, y + 4, self.message, "lab sev-error" if self.error else "lab", anchor="start")
+        out.append("</g>")
+
+
+# ------------------------------------------------------------------------------ rows
+class Row:
+    __slots__ = ("placed", "frames", "arrows", "w", "up", "down", "depth")
+
+    def __init__(self):
+        self.placed = []   # (atom, x)
+        self.frames = []   # (frame, left, right, level, continued)
+        self.arrows = []   # (x_from, x_to, label, label_x) ; x_from None: from the row's lead
+        self.w = 0
+        self.up = self.down = 0
+        self.depth = 0
+
+
+def _common(a, b) -> int:
+    k = 0
+    while k < len(a) and k < len(b) and a[k] is b[k]:
+        k += 1
+    return k
+
+
+def place_rows(atoms, max_width, lead_first) -> list[Row]:
+    """Greedy placement, wrapping before an atom that would cross ``max_width``. Frames
+    inflate by HPAD per nesting level (outer frames more), so boundaries get room for them."""
+    depth = max((len(a.stack) for a in atoms), default=0)
+
+    def inflate(level):
+        return HPAD * (depth - level)
+
+    forced = _chunk_breaks(atoms, max_width, inflate(0)) if max_width is not None else set()
+    rows = [Row()]
+    row = rows[0]
+    open_: list[list] = []  # [frame, left, level, continued, content up, content down]
+    carried: set = set()    # frames cut by a wrap: their next segment says "(cont.)"
+    prev = None
+    edge = 0.0
+    for index, a in enumerate(atoms):
+        arrow = arrow_length(a)
+        k = _common(prev.stack, a.stack) if prev is not None else 0
+        if prev is not None and max_width is not None:
+            opening = inflate(k) if len(a.stack) > k else 0
+            closing = inflate(0) if a.stack or prev.stack else 0
+            if index in forced or edge + arrow + opening + a.el.w + closing > max_width:
+                carried = {id(entry[0]) for entry in open_}
+                row.w = _close(row, open_, 0, prev, inflate)
+                row = Row()
+                rows.append(row)
+                prev = None
+                edge = float(ROW_LEAD)
+                k = 0
+        if prev is not None:
+            edge = _close(row, open_, k, prev, inflate)
+        gap_left = None
+        if prev is not None or lead_first or row is not rows[0]:
+            gap_left = edge
+            edge += arrow
+        opening_x = edge
+        if len(a.stack) > k:
+            edge += inflate(k)
+        ax = edge
+        for level in range(k, len(a.stack)):
+            frame = a.stack[level]
+            open_.append([frame, ax - inflate(level), level, id(frame) in carried, 0, 0])
+        for entry in open_:
+            entry[4] = max(entry[4], a.el.up)
+            entry[5] = max(entry[5], a.el.down)
+        if gap_left is not None:
+            row.arrows.append((prev, a, (gap_left + opening_x) / 2, gap_left))
+        row.placed.append((a, ax))
+        edge = ax + a.el.w
+        prev = a
+    if prev is not None:
+        edge = _close(row, open_, 0, prev, inflate)
+    row.w = edge
+    for r in rows:
+        r.depth = max((len(a.stack) for a, _ in r.placed), default=0)
+        r.up = max([a.el.up for a, _ in r.placed] + [16]) + VTOP * depth
+        r.down = max([a.el.down for a, _ in r.placed] + [10]) + VBOT * depth
+    return rows
+
+
+def arrow_length(a) -> float:
+    label_w = text_width(_shorten(a.label, 60), SMALL) + 10 if a.label else 0
+    return max(MIN_ARROW, label_w)
+
+
+def _chunk_breaks(atoms, max_width, frame_room) -> set:
+    """Indices to wrap before so that a top-level scope that fits on one row is not split:
+    consecutive atoms in the same outermost frame are one chunk."""
+    chunks = []
+    for i, a in enumerate(atoms):
+        key = id(a.stack[0]) if a.stack else None
+        width = arrow_length(a) + a.el.w
+        if chunks and key is not None and chunks[-1][0] == key:
+            chunks[-1][2] += width
+        else:
+            chunks.append([key, i, width + (2 * frame_room if key is not None else 0)])
+    forced = set()
+    x = 0.0
+    for _key, first, width in chunks:
+        if x + width > max_width and x > ROW_LEAD and width <= max_width - ROW_LEAD:
+            forced.add(first)
+            x = ROW_LEAD + width
+        elif x + width > max_width:
+            x = ROW_LEAD + (x + width) % max_width
+        else:
+            x += width
+    return forced
+
+
+def _close(row, open_, keep, prev, inflate) -> float:
+    """Close the open frames nested at ``keep`` or deeper (innermost first); the new edge."""
+    px = row.placed[-1][1]
+    atom_right = px + prev.el.w
+    edge = atom_right
+    while len(open_) > keep:
+        frame, left, level, continued, up, down = open_.pop()
+        right = max(atom_right + inflate(level), edge + (HPAD if edge > atom_right else 0))
+        needed = text_width(frame.title, SMALL) + 12 + (text_width(" (cont.)", SMALL) if continued else 0)
+        right = max(right, left + needed)
+        row.frames.append((frame, left, right, level, continued, up, down))
+        edge = right
+    return edge
+
+
+def draw_row(out, row: Row, x0, y, lead_from=None):
+    """Draw a placed row with its axis at ``y``; ``lead_from``: x where the first arrow starts."""
+    for frame, left, right, level, continued, up, down in sorted(row.frames, key=lambda f: f[3]):
+        top = y - max(up, 16) - VTOP * (row.depth - level)
+        bottom = y + max(down, 10) + VBOT * (row.depth - level)
+        stroke = SEVERITY_COLOUR.get(frame.severity, "")
+        style = "frame rep" if frame.style == "repeat" else "frame"
+        extra = f' stroke="{stroke}" stroke-width="3"' if stroke else ""
+        out.append(f'<g class="{style}-g"><title>{markup.text(frame.tip)}</title>'
+                   f'<rect class="{style}" x="{_f(x0 + left)}" y="{_f(top)}" width="{_f(right - left)}" '
+                   f'height="{_f(bottom - top)}" rx="6"{extra}/>')
+        title = frame.title + (" (cont.)" if continued else "")
+        if frame.severity:
+            title += " " + SEVERITY_GLYPH[frame.severity]
+        svg_text(out, x0 + left + 6, top + 13, title, "ftl" if frame.style != "repeat" else "ftl rept",
+                 anchor="start")
+        out.append("</g>")
+    ax = {id(a): px for a, px in row.placed}
+    for prev, atom, label_x, gap_left in row.arrows:
+        to_x = x0 + ax[id(atom)] + atom.el.left_in
+        if prev is not None:
+            from_x = x0 + ax[id(prev)] + prev.el.right_out
+        else:
+            from_x = x0 + gap_left if lead_from is None else lead_from
+        # an entry that reads a named tensor (`from`) does not take the previous output: dashed
+        cls = "edge skip" if atom.label.startswith("from ") else "edge"
+        out.append(f'<path class="{cls}" d="M{_f(from_x)},{_f(y)} H{_f(to_x)}" marker-end="url(#arrow)"/>')
+        if atom.label:
+            svg_text(out, x0 + label_x, y - 5, _shorten(atom.label, 60), "arr")
+    for atom, ax in row.placed:
+        atom.el.draw(out, x0 + ax, y)
+
+
+# ------------------------------------------------------------------------------ the picture
+STYLE = """
+svg.archcalc{background:#fff}
+svg.archcalc .bg{fill:#fff}
+svg.archcalc text{font-family:ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;fill:#1f2328}
+svg.archcalc .lab{font-size:11px}
+svg.archcalc .shp{font-size:11px;font-weight:bold}
+svg.archcalc .sm,svg.archcalc .arr,svg.archcalc .ftl{font-size:10px;fill:#59636e}
+svg.archcalc .bad{font-size:10px;font-weight:bold}
+svg.archcalc .ttl{font-size:14px;font-weight:bold}
+svg.archcalc .rept{fill:#0550ae;font-weight:bold}
+svg.archcalc .sym{font-size:13px;font-weight:bold}
+svg.archcalc .edge{fill:none;stroke:#59636e;stroke-width:1.2}
+svg.archcalc .skip{stroke-dasharray:5 3}
+svg.archcalc .frame{fill:none;stroke:#8c959f;stroke-dasharray:4 3}
+svg.archcalc .rep{stroke:#0969da;stroke-dasharray:none;stroke-width:1.4}
+svg.archcalc .merge{fill:#fff}
+svg.archcalc #arrow path{fill:#59636e}
+svg.archcalc .sev-error{fill:#cf222e}
+svg.archcalc .sev-warning{fill:#9a6700}
+@media (prefers-color-scheme: dark){
+svg.archcalc{background:#0d1117}
+svg.archcalc .bg{fill:#0d1117}
+svg.archcalc text{fill:#e6edf3}
+svg.archcalc .sm,svg.archcalc .arr,svg.archcalc .ftl{fill:#9198a1}
+svg.archcalc .rept{fill:#58a6ff}
+svg.archcalc .edge{stroke:#9198a1}
+svg.archcalc .frame{stroke:#6e7681}
+svg.archcalc .rep{stroke:#58a6ff}
+svg.archcalc .merge{fill:#0d1117}
+svg.archcalc #arrow path{fill:#9198a1}
+svg.archcalc .sev-error{fill:#ff7b72}
+svg.archcalc .sev-warning{fill:#d29922}
+}
+"""
+
+
+def render_svg(analysis, options=None) -> str:
+    """The picture as a complete SVG document (``options``: depth, width)."""
+    options = options or {}
+    depth = options.get("depth")
+    max_width = options.get("width") or DEFAULT_WIDTH
+    ctx = Context(analysis, depth)
+    atoms = []
+    if analysis.input is not None:
+        atoms.append(Atom(BoxEl(ctx, input_shape=analysis.input), "", []))
+    tree = build_tree(analysis)
+    atoms += sequence_atoms(tree.children, [], ctx)
+    prefix = []
+    for read in ctx.reads.get(len(analysis.layers), ()):
+        if read.kind == "from":
+            prefix.append(f"from {read.sources[0]}")
+        else:
+            atoms.append(Atom(JoinEl(ctx, read), " · ".join(prefix), []))
+            prefix = []
+    if analysis.output is None and analysis.errors:
+        first = analysis.errors[-1]
+        atoms.append(Atom(StopEl(f"{SEVERITY_GLYPH['error']} {first.code}: the analysis stops here"), "", []))
+    scales = Scales(ctx.shapes)
+    for a in atoms:
+        a.el.measure(scales)
+    rows = place_rows(atoms, max_width - 2 * MARGIN, False) if atoms else []
+
+    body: list[str] = []
+    title = analysis.name or "(unnamed spec)"
+    if analysis.title:
+        title += f" — {analysis.title}"
+    y = MARGIN + TITLE
+    svg_text(body, MARGIN, y, title, "ttl", anchor="start")
+    t = analysis.totals
+    y += LINE + 4
+    svg_text(body, MARGIN, y, f"{numbers.shape(analysis.input)} → {numbers.shape(analysis.output)}   params "
+             f"{numbers.exact(t.params)}   MACs {numbers.exact(t.macs)}   depth {t.depth}   "
+             f"{t.layers} layers", "sm", anchor="start")
+    y += 10
+    width = MARGIN + max([text_width(title, TITLE)] + [r.w for r in rows]) + MARGIN
+    previous = None
+    for row in rows:
+        axis = y + row.up
+        if previous is not None:
+            prev_axis, prev_row = previous
+            last, lx = prev_row.placed[-1]
+            start_x = MARGIN + lx + last.el.right_out
+            out_x = MARGIN + lx + last.el.w + 6
+            mid = prev_axis + prev_row.down + ROW_GAP / 2
+            body.append(f'<path class="edge" d="M{_f(start_x)},{_f(prev_axis)} H{_f(out_x)} V{_f(mid)} '
+                        f'H{_f(MARGIN / 2)} V{_f(axis)} H{_f(MARGIN + ROW_LEAD)}"/>')
+            draw_row(body, row, MARGIN, axis, lead_from=MARGIN + ROW_LEAD)
+        else:
+            draw_row(body, row, MARGIN, axis)
+        previous = (axis, row)
+        y = axis + row.down + ROW_GAP
+
+    # legend and diagnostics
+    legend = scales.legend()
+    groups = []
+    for box in ctx.boxes:
+        name = getattr(box, "group_name", None)
+        if name and name not in groups and name not in ("input",):
+            groups.append(name)
+    x = MARGIN
+    y += 4
+    for name in groups:
+        colour = group_colour(name) if name != "block" else "#b7c4d6"
+        label = name if name != "block" else "collapsed block"
+        dash = ' stroke-dasharray="4 2"' if name == "pool" else ""
+        body.append(f'<rect x="{_f(x)}" y="{_f(y - 9)}" width="12" height="10" fill="{colour}" '
+                    f'stroke="#4a5563"{dash}/>')
+        svg_text(body, x + 16, y, label, "sm", anchor="start")
+        x += 16 + text_width(label, SMALL) + 14
+    notes = "folded: layers that keep the shape and do no MACs, named under the box before them (+ …); " \
+            "×N: a repeat drawn once; dashed frame: a scope; + add, ‖ concat"
+    for line in legend + [notes]:
+        y += LINE + 2
+        svg_text(body, MARGIN, y, line, "sm", anchor="start")
+        width = max(width, MARGIN * 2 + text_width(line, SMALL))
+    if analysis.diagnostics:
+        y += 6
+        for d in analysis.diagnostics:
+            y += LINE + 2
+            where = f"{d.line}:{d.column}" if d.line else ""
+            line = (f"{SEVERITY_GLYPH.get(d.severity, '•')} {d.severity}[{d.code}] {where} "
+                    f"{d.layer + ': ' if d.layer else ''}{d.message}")
+            line = _shorten(line, 160)
+            svg_text(body, MARGIN, y, line, f"lab sev-{d.severity}", anchor="start")
+            width = max(width, MARGIN * 2 + text_width(line, FONT))
+    height = y + MARGIN
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" class="archcalc" width="{_f(width)}" '
+            f'height="{_f(height)}" viewBox="0 0 {_f(width)} {_f(height)}" role="img" '
+            f'aria-label="{markup.attr(title)}">\n<title>{markup.text(title)}</title>\n'
+            f'<style>{STYLE}</style>\n'
+            '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" '
+            'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z"/></marker></defs>\n'
+            f'<rect class="bg" x="0" y="0" width="{_f(width)}" height="{_f(height)}"/>\n')
+    return head + "\n".join(body) + "\n</svg>\n"

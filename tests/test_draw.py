@@ -1,0 +1,368 @@
+"""`archcalc draw`: the SVG is well-formed, draws one box per drawn layer, labels each box with
+the layer's shape, and no two labels overlap at the default size.
+
+Expected sizes come from the papers and lectures (LeNet-5's and AlexNet's volumes, VGG-16's
+13 convolutions, ResNet-50's 3+4+6+3 blocks and stage outputs, GoogLeNet's nine inception
+modules), never from archcalc's output.
+"""
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import SPECS
+
+NS = {"s": "http://www.w3.org/2000/svg"}
+BUILT_INS = ("lenet5", "alexnet", "vgg16", "resnet50", "googlenet", "resnet18")
+
+
+def draw(cli, *args) -> tuple[int, ET.Element, str]:
+    result = cli("draw", *args)
+    return result.code, ET.fromstring(result.out), result.out
+
+
+def boxes(root, kind="layer"):
+    return [g for g in root.iter("{http://www.w3.org/2000/svg}g")
+            if g.get("class", "").split()[:2] == ["box", kind]]
+
+
+def shape_label(g) -> str:
+    """The bold size label drawn under a box."""
+    texts = [t for t in g.findall("s:text", NS) if t.get("class") == "shp"]
+    assert len(texts) == 1
+    return texts[0].text
+
+
+def layers_of(cli, spec) -> list[dict]:
+    result = cli("show", spec, "--format", "json")
+    return json.loads(result.out)["layers"]
+
+
+# ------------------------------------------------------------------------------ structure
+@pytest.mark.parametrize("name", BUILT_INS)
+def test_every_built_in_draws_well_formed_svg(cli, name):
+    code, root, _ = draw(cli, name)
+    assert code == 0
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert float(root.get("width")) > 0 and float(root.get("height")) > 0
+
+
+def test_lenet5_volumes_are_the_lectures(cli):
+    # LeNet-5 as taught: 32x32x1 -> 28x28x6 -> 14x14x6 -> 10x10x16 -> 5x5x16 -> 400 -> 120 -> 84 -> 10
+    _, root, _ = draw(cli, "lenet5")
+    drawn = [shape_label(g) for g in boxes(root, "input") + boxes(root)]
+    assert drawn == ["32×32×1", "28×28×6", "14×14×6", "10×10×16", "5×5×16", "400", "120", "84", "10"]
+
+
+def test_alexnet_volumes_and_arrows_are_the_papers(cli):
+    # Krizhevsky et al. 2012 / the lecture: 227 -> 55x55x96 (11x11 stride 4) -> 27 -> 27x27x256
+    # -> 13 -> 13x13x384 -> 13x13x384 -> 13x13x256 -> 6x6x256 -> 9216 -> 4096 -> 4096 -> 1000
+    _, root, text = draw(cli, "alexnet")
+    drawn = [shape_label(g) for g in boxes(root, "input") + boxes(root)]
+    assert drawn == ["227×227×3", "55×55×96", "27×27×96", "27×27×256", "13×13×256", "13×13×384",
+                     "13×13×384", "13×13×256", "6×6×256", "9216", "4096", "4096", "1000"]
+    arrows = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "arr"]
+    assert "conv 11×11/4" in arrows and arrows.count("maxpool 3×3/2") == 3
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+def test_each_box_is_labelled_with_its_layers_shape(cli, name):
+    """data-shape and the visible label agree with the JSON report's output of the same layer,
+    and a folded layer keeps its input's shape."""
+    layers = {layer["name"]: layer for layer in layers_of(cli, name)}
+    _, root, _ = draw(cli, name)
+    for g in boxes(root):
+        layer = layers[g.get("data-layer")]
+        expected = "×".join(map(str, layer["output"]))
+        assert g.get("data-shape") == expected == shape_label(g)
+        for folded in (g.get("data-folded") or "").split():
+            assert layers[folded]["input"] == layers[folded]["output"]
+            assert layers[folded]["macs"] == 0
+
+
+@pytest.mark.parametrize("name", ("lenet5", "alexnet", "googlenet"))
+def test_without_repeats_every_layer_is_drawn_or_folded_exactly_once(cli, name):
+    _, root, _ = draw(cli, name)
+    seen = []
+    for g in boxes(root):
+        seen.append(g.get("data-layer"))
+        seen += (g.get("data-folded") or "").split()
+    for g in root.iter("{http://www.w3.org/2000/svg}g"):
+        if g.get("class") == "fork":
+            seen += (g.get("data-folded") or "").split()
+    assert sorted(seen) == sorted(layer["name"] for layer in layers_of(cli, name))
+
+
+def test_vgg16_collapses_each_stage_repeat_as_times_n(cli):
+    # VGG-16 (Simonyan & Zisserman, column D): stages of 2, 2, 3, 3, 3 convs = 13 convs,
+    # each stage closed by a max pool; then flatten and three dense layers.
+    _, root, _ = draw(cli, "vgg16")
+    titles = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")
+              if "rept" in (t.get("class") or "")]
+    assert titles == ["×2", "×2", "×3", "×3", "×3"]
+    assert sum(int(t[1:]) for t in titles) == 13
+    layer_boxes = boxes(root)
+    assert len(layer_boxes) == 5 + 5 + 1 + 3
+    assert [shape_label(g) for g in layer_boxes][:2] == ["224×224×64", "112×112×64"]
+
+
+def test_resnet50_residuals_are_skip_arcs_and_lanes(cli):
+    # He et al. 2016, Table 1: 3, 4, 6, 3 bottleneck blocks; the first of each stage has a
+    # projection shortcut (two lanes), the others an identity shortcut (a skip arc).
+    _, root, text = draw(cli, "resnet50")
+    forks = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "fork"]
+    assert all(g.get("data-merge") == "add" for g in forks)
+    repeats = [int(t.text[1:]) for t in root.iter("{http://www.w3.org/2000/svg}text")
+               if "rept" in (t.get("class") or "")]
+    assert repeats == [2, 3, 5, 2]
+    assert len(forks) == 4 + len(repeats)          # 4 projection blocks + one drawn body per repeat
+    assert len(forks) - len(repeats) + sum(repeats) == 3 + 4 + 6 + 3
+    assert text.count('class="edge skip"') == len(repeats)
+
+
+def test_depth_zero_collapses_resnet50_stages_into_boxes(cli):
+    # The four stages end at 56×56×256, 28×28×512, 14×14×1024, 7×7×2048 (He et al., Table 1)
+    code, root, _ = draw(cli, "resnet50", "--depth", "0")
+    assert code == 0
+    stages = boxes(root, "group")
+    assert [g.get("data-group") for g in stages] == ["layer1", "layer2", "layer3", "layer4"]
+    assert [shape_label(g) for g in stages] == ["56×56×256", "28×28×512", "14×14×1024", "7×7×2048"]
+
+
+def test_googlenet_inception_modules_are_four_lanes_that_rejoin(cli):
+    # Szegedy et al. 2015: nine inception modules (3a, 3b, 4a-4e, 5a, 5b), four branches each,
+    # concatenated; 3a gives 28×28×256 (64 + 128 + 32 + 32 channels)
+    _, root, _ = draw(cli, "googlenet")
+    forks = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "fork"]
+    assert len(forks) == 9
+    assert all(g.get("data-merge") == "concat" and g.get("data-branches") == "4" for g in forks)
+    first = [t.text for t in forks[0].iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "shp"]
+    assert first[-1] == "28×28×256"
+
+
+# ------------------------------------------------------------------------------ overlap
+def _font_sizes(svg: str) -> dict:
+    """class -> font size, read from the SVG's own style sheet."""
+    sizes = {}
+    style = svg.split("<style>", 1)[1].split("@media", 1)[0]
+    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", style):
+        found = re.search(r"font-size:(\d+(?:\.\d+)?)px", body)
+        if found:
+            for selector in selectors.split(","):
+                sizes[selector.strip().split(".")[-1]] = float(found.group(1))
+    return sizes
+
+
+def text_boxes(svg: str) -> list[tuple]:
+    """Bounding boxes of every <text>: a monospace advance of 0.6 em a character (DejaVu Sans
+    Mono's is 0.602), twice that for wide characters; ascent 0.8 em, descent 0.2 em."""
+    import unicodedata
+
+    sizes = _font_sizes(svg)
+    root = ET.fromstring(svg)
+    out = []
+    for t in root.iter("{http://www.w3.org/2000/svg}text"):
+        if not t.text:
+            continue
+        size = max(sizes.get(c, 0) for c in t.get("class").split())
+        assert size, t.get("class")
+        width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in t.text) * 0.6 * size
+        x, y = float(t.get("x")), float(t.get("y"))
+        anchor = t.get("text-anchor", "start")
+        left = x - width / 2 if anchor == "middle" else (x - width if anchor == "end" else x)
+        out.append((left, y - 0.8 * size, left + width, y + 0.2 * size, t.text))
+    return out
+
+
+def overlaps(svg: str) -> list[tuple]:
+    found = []
+    items = sorted(text_boxes(svg))
+    for i, a in enumerate(items):
+        for b in items[i + 1:]:
+            if b[0] >= a[2]:
+                break
+            if a[1] < b[3] and b[1] < a[3]:
+                found.append((a[4], b[4]))
+    return found
+
+
+@pytest.mark.parametrize("name", BUILT_INS)
+def test_no_label_overlaps_another_at_the_default_size(cli, name):
+    _, _, svg = draw(cli, name)
+    assert len(text_boxes(svg)) > 10
+    assert overlaps(svg) == []
+
+
+def test_the_overlap_check_sees_an_overlap():
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg"><style>.lab{font-size:11px}</style>'
+           '<text x="10" y="10" class="lab">55×55×96</text><text x="30" y="12" class="lab">conv1</text></svg>')
+    assert overlaps(svg) == [("55×55×96", "conv1")]
+
+
+def test_long_networks_wrap_instead_of_shrinking(cli):
+    _, root, _ = draw(cli, "resnet152", "--width", "900")
+    assert float(root.get("width")) <= 1400
+    wide = draw(cli, "resnet152")[1]
+    # the same boxes at the same sizes: wrapping changes rows, not scale
+    sizes = [(r.get("width"), r.get("height")) for r in root.iter("{http://www.w3.org/2000/svg}rect")
+             if r.get("class") == "vol"]
+    wide_sizes = [(r.get("width"), r.get("height")) for r in wide.iter("{http://www.w3.org/2000/svg}rect")
+                  if r.get("class") == "vol"]
+    assert sizes == wide_sizes and len(sizes) > 20
+    assert float(root.get("height")) > float(wide.get("height"))
+
+
+# ------------------------------------------------------------------------------ diagnostics
+def test_layers_with_diagnostics_are_marked_with_colour_and_text(cli):
+    code, root, _ = draw(cli, SPECS / "examples" / "alexnet-224.yaml")
+    assert code == 1
+    conv1 = next(g for g in boxes(root) if g.get("data-layer") == "conv1")
+    assert conv1.get("data-severity") == "error"
+    badge = [t.text for t in conv1.findall("s:text", NS) if "bad" in t.get("class").split()]
+    assert badge and badge[0].startswith("✖")       # a glyph and words, not only a colour
+    assert shape_label(conv1) == "54×54×96"         # ⌊(224 − 11)/4⌋ + 1 = 54
+
+
+def test_a_spec_that_stops_draws_what_it_has_and_says_where(cli, spec_file):
+    path = spec_file("""name: broken
+input: [32, 32, 3]
+layers:
+  - conv: {filters: 8, kernel: 3}
+  - parallel:
+      merge: add
+      branches:
+        - [conv: {filters: 8, kernel: 3}]
+        - []
+  - dense: 10
+""")
+    code, root, text = draw(cli, path)
+    assert code == 1
+    assert [shape_label(g) for g in boxes(root)][:1] == ["30×30×8"]   # 32 − 3 + 1
+    assert "merge-mismatch" in text and 'class="stop"' in text
+
+
+def test_user_text_is_escaped_and_control_characters_dropped(cli, spec_file):
+    path = spec_file('name: "x<script>alert(1)</script>&\\u0007\\u202e"\n'
+                     'title: "a \\"quoted\\" <b>title</b>"\n'
+                     'input: [8, 8, 1]\nlayers:\n  - conv: {name: "c<1>&", filters: 2, kernel: 3}\n')
+    code, root, text = draw(cli, path)
+    assert code == 0
+    assert "<script>" not in text and "<b>" not in text
+    assert "\x07" not in text and "\u202e" not in text
+    assert root.find("s:title", NS).text.startswith("x<script>alert(1)</script>&")
+    assert [g.get("data-layer") for g in boxes(root)] == ["c<1>&"]
+
+
+# ------------------------------------------------------------------------------ any shape, any kind
+def test_token_shapes_unknown_lengths_and_unknown_kinds_draw():
+    """Shapes the engine may produce later ([T, D] tokens, 4-D, none) and a kind the registry
+    does not know draw as sheets and chips, never crash."""
+    from archcalc.analysis import Analysis, LayerResult, Totals
+    from archcalc.render.picture import render_svg
+
+    def leaf(name, kind, inp, out, macs=1):
+        return LayerResult(name, kind, inp, out, 0, 0, macs, {}, 1, 1, 0, ())
+
+    layers = [leaf("embed", "made-up-embedding", (128,), (128, 768)),
+              leaf("attn", "made-up-attention", (128, 768), (128, 768)),
+              leaf("norm", "made-up-norm", (128, 768), (128, 768), macs=0),
+              leaf("odd", "made-up", (128, 768), (2, 3, 4, 5)),
+              leaf("void", "made-up", (2, 3, 4, 5), ())]
+    analysis = Analysis("tokens", "<test>", (128,), (), layers=layers, totals=Totals(layers=5))
+    svg = render_svg(analysis, {})
+    root = ET.fromstring(svg)
+    drawn = {g.get("data-layer"): g for g in boxes(root)}
+    assert set(drawn) == {"embed", "attn", "odd", "void"}
+    assert drawn["attn"].get("data-folded") == "norm"
+    assert shape_label(drawn["embed"]) == "128×768"
+    assert drawn["embed"].find("s:rect", NS).get("class") == "tok"
+    assert shape_label(drawn["odd"]) == "2×3×4×5"
+    assert overlaps(svg) == []
+
+
+# ------------------------------------------------------------------------------ the command
+def test_output_file_and_usage_errors(cli, tmp_path):
+    target = tmp_path / "lenet.svg"
+    result = cli("draw", "lenet5", "-o", target)
+    assert (result.code, result.out) == (0, "")
+    ET.parse(target)
+    result = cli("draw", "lenet5", "-o", tmp_path / "missing" / "x.svg")
+    assert result.code == 2 and "cannot write" in result.err
+    result = cli("draw", "no-such-net")
+    assert result.code == 2 and "no such file or built-in network" in result.err
+    assert cli("draw", "lenet5", "--depth", "-1").code == 2
+
+
+def test_draw_needs_no_new_dependency(run_process):
+    result = run_process("draw", "lenet5", env={"PYTHONWARNINGS": "error"})
+    assert result.code == 0 and result.out.startswith("<svg") and result.err == ""
+
+
+def test_joins_are_merge_nodes_and_from_is_written_on_the_arrow(cli, spec_file):
+    # the spec reference's join example: a and b give 32 + 32 = 64 channels; side reads the input
+    path = spec_file("""name: joins
+input: [32, 32, 3]
+layers:
+  - conv: {name: a, filters: 32, kernel: 3, padding: 1}
+  - conv: {name: b, filters: 32, kernel: 3, padding: 1}
+  - join: {name: ab, from: [a, b]}
+  - conv: {name: side, from: input, filters: 64, kernel: 1}
+  - join: {from: [ab, side], merge: add}
+  - relu
+  - conv: {name: last, filters: 8, kernel: 3}
+  - join: {from: [a, b], merge: add}
+""")
+    code, root, svg = draw(cli, path)
+    assert code == 0
+    joins = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "join"]
+    assert [(g.get("data-merge"), g.get("data-sources")) for g in joins] == \
+        [("concat", "a b"), ("add", "ab side"), ("add", "a b")]
+    assert [shape_label(g) for g in joins] == ["32×32×64", "32×32×64", "32×32×32"]
+    assert joins[1].get("data-folded") == "relu1"
+    arrows = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "arr"]
+    assert "from input · conv 1×1/1" in arrows
+    assert overlaps(svg) == []
+
+
+def test_consecutive_block_calls_that_draw_alike_are_drawn_once(cli, spec_file):
+    path = spec_file("""name: calls
+input: [16, 16, 8]
+blocks:
+  unit:
+    args: {f: 8, s: 1}
+    layers: [conv: {filters: $f, kernel: 3, stride: $s, padding: 1}, relu]
+layers:
+  - unit: {name: a}
+  - unit: {name: b}
+  - unit: {name: c}
+  - unit: {name: d, s: 2}
+  - unit: {name: e}
+""")
+    code, root, svg = draw(cli, path)
+    assert code == 0
+    titles = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if "rept" in (t.get("class") or "")]
+    assert titles == ["×3"]                      # a, b, c: 16×16×8 each; d halves (stride 2), e differs in input
+    assert [g.get("data-layer") for g in boxes(root)] == ["a.conv1", "d.conv1", "e.conv1"]
+    assert [shape_label(g) for g in boxes(root)] == ["16×16×8", "8×8×8", "8×8×8"]
+
+
+def test_an_auxiliary_head_hangs_off_the_main_path(cli, spec_file):
+    path = spec_file("""name: auxy
+input: [32, 32, 3]
+layers:
+  - conv: {name: c1, filters: 16, kernel: 3, padding: 1}
+  - aux:
+      name: head
+      layers: [globalavgpool, dense: 10]
+  - conv: {name: c2, filters: 32, kernel: 3, stride: 2, padding: 1}
+""")
+    code, root, svg = draw(cli, path)
+    assert code == 0
+    aux = next(g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "aux")
+    assert [shape_label(g) for g in boxes(aux)] == ["1×1×16", "10"]   # global pool keeps 16 channels
+    assert [g.get("data-layer") for g in boxes(root)] == ["c1", "head.globalavgpool1", "head.dense1", "c2"]
+    assert shape_label(boxes(root)[-1]) == "16×16×32"                   # c2 reads c1's 32×32×16: ⌈32/2⌉
+    assert overlaps(svg) == []

@@ -1,0 +1,191 @@
+"""`show --format html` and `diff --format html`: one self-contained page, well-formed, with
+the diagram, the table (a row per layer and per block), totals, bars and diagnostics.
+
+Structure is checked with the standard library's HTML parser (no browser here; the browser
+test is tests/test_browser.py). Expected counts come from the papers (ResNet-50's 4 stages
+and 16 blocks, GoogLeNet's nine inception modules) or from the JSON report.
+"""
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+
+import pytest
+
+from conftest import SPECS
+
+VOID = {"meta", "br", "img", "input", "link", "hr", "col", "wbr", "source", "area", "base"}
+
+
+class Tree(HTMLParser):
+    """Checks that every element is closed in order, and collects what the tests look at."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack = []
+        self.problems = []
+        self.rows = []        # (class, attributes) of every <tr> in a tbody
+        self.urls = []        # every src/href
+        self.scripts = 0
+        self.in_tbody = 0
+        self.svgs = 0
+        self.text = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for key in ("src", "href"):
+            if key in attrs:
+                self.urls.append(attrs[key])
+        if tag == "tbody":
+            self.in_tbody += 1
+        if tag == "tr" and self.in_tbody:
+            self.rows.append(attrs)
+        if tag == "script":
+            self.scripts += 1
+        if tag == "svg":
+            self.svgs += 1
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag):
+        if tag == "tbody":
+            self.in_tbody -= 1
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+            return
+        self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(page: str) -> Tree:
+    tree = Tree()
+    tree.feed(page)
+    tree.close()
+    assert tree.problems == [] and tree.stack == []
+    return tree
+
+
+def show_html(cli, *args) -> tuple[int, str]:
+    result = cli("show", *args, "--format", "html")
+    return result.code, result.out
+
+
+def json_of(cli, spec) -> dict:
+    return json.loads(cli("show", spec, "--format", "json").out)
+
+
+@pytest.mark.parametrize("name", ("lenet5", "alexnet", "vgg16", "resnet50", "googlenet"))
+def test_one_self_contained_page_with_a_row_per_layer_and_block(cli, name):
+    code, page = show_html(cli, name)
+    assert code == 0
+    assert page.startswith("<!DOCTYPE html>")
+    tree = parse(page)
+    assert tree.urls == []                             # nothing fetched: no network, no CDN
+    assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", page)
+    assert tree.scripts == 1 and tree.svgs >= 1
+    leaves = [r for r in tree.rows if "leaf" in r.get("class", "")]
+    assert len(leaves) == json_of(cli, name)["totals"]["layers"]
+
+
+def test_block_rows_are_resnet50s_stages_and_blocks(cli):
+    # He et al. 2016: 4 stages of 3, 4, 6, 3 bottleneck blocks
+    _, page = show_html(cli, "resnet50")
+    tree = parse(page)
+    groups = [r for r in tree.rows if "group" in r.get("class", "")]
+    assert len(groups) == 4 + 3 + 4 + 6 + 3
+    assert [r["data-level"] for r in groups].count("0") == 4
+    # every member row names the blocks it sits in, so that collapsing hides it
+    known = {r["data-id"] for r in groups}
+    for r in tree.rows:
+        assert set(r.get("data-in", "").split()) <= known
+
+
+def test_depth_starts_deep_blocks_closed(cli):
+    _, page = show_html(cli, "resnet50", "--depth", "1")
+    groups = [r for r in parse(page).rows if "group" in r.get("class", "")]
+    assert {r["data-open"] for r in groups if r["data-level"] == "0"} == {"true"}
+    assert {r["data-open"] for r in groups if r["data-level"] == "1"} == {"false"}
+
+
+def test_the_embedded_diagram_is_the_draw_commands(cli):
+    _, page = show_html(cli, "alexnet")
+    svg = page[page.index("<svg"):page.index("</svg>") + len("</svg>")]
+    ET.fromstring(svg)
+    assert svg.strip() == cli("draw", "alexnet", "--width", "1180").out.strip()
+
+
+def test_totals_bars_and_sort_keys_carry_exact_numbers(cli):
+    # LeNet-5: 61,706 params and 416,520 MACs (the spec's hand arithmetic; LeCun et al. 1998)
+    _, page = show_html(cli, "lenet5")
+    assert "61,706" in page and "416,520" in page
+    rows = [r for r in parse(page).rows if "leaf" in r.get("class", "")]
+    # c1: 5·5·1·6 + 6 = 156 params, 28·28·6·25 = 117,600 MACs
+    c1 = rows[0]
+    assert (c1["data-params"], c1["data-macs"]) == ("156", "117600")
+    assert sum(int(r["data-params"]) for r in rows) == 61706
+    assert "params 0.3%" in page          # 156 / 61,706 = 0.25 %: the bar says its share in words
+
+
+def test_diagnostics_come_with_their_source_lines(cli):
+    code, page = show_html(cli, SPECS / "examples" / "alexnet-224.yaml")
+    assert code == 1
+    source = (SPECS / "examples" / "alexnet-224.yaml").read_text().splitlines()
+    conv1_line = next(i for i, line in enumerate(source, 1) if "name: conv1" in line)
+    tree = parse(page)
+    text = "".join(tree.text)
+    assert f"{conv1_line} | " + source[conv1_line - 1].strip() in " ".join(text.split())
+    assert "✖ error" in text and "▲ warning" in text   # words and glyphs, not only colour
+    flagged = [r for r in tree.rows if "flagged" in r.get("class", "")]
+    assert flagged and all(("error" in r["class"]) or ("warning" in r["class"]) for r in flagged)
+
+
+def test_prints_cleanly_and_has_a_dark_theme(cli):
+    _, page = show_html(cli, "lenet5")
+    assert "@media print" in page and "tr[hidden]{display:table-row}" in page
+    assert "prefers-color-scheme: dark" in page
+
+
+def test_user_text_is_escaped(cli, spec_file):
+    path = spec_file('name: "n</script><script>alert(1)</script>"\n'
+                     'title: "<img src=x onerror=alert(1)> \\u202e\\u0000"\n'
+                     'input: [8, 8, 1]\nlayers:\n  - conv: {name: "a<b>&c", filters: 2, kernel: 3}\n'
+                     '  - dense: {units: 2, name: "<i>x</i>"}\n')
+    code, page = show_html(cli, path)
+    assert code == 1   # dense needs a flat input: an error, reported with its source line
+    tree = parse(page)
+    assert tree.scripts == 1 and tree.urls == []
+    assert "<img" not in page and "<i>x" not in page and "\u202e" not in page and "\x00" not in page
+    assert "a&lt;b&gt;&amp;c" in page
+
+
+def test_output_file(cli, tmp_path):
+    target = tmp_path / "report.html"
+    result = cli("show", "lenet5", "--format", "html", "-o", target)
+    assert (result.code, result.out) == (0, "")
+    parse(target.read_text(encoding="utf-8"))
+
+
+def test_diff_puts_two_networks_side_by_side(cli):
+    result = cli("diff", "resnet18", "resnet34", "--format", "html")
+    assert result.code == 0
+    tree = parse(result.out)
+    assert tree.svgs == 2
+    leaves = [r for r in tree.rows if "leaf" in r.get("class", "")]
+    # ResNet-18 and ResNet-34 leaves as the JSON reports count them
+    assert len(leaves) == json_of(cli, "resnet18")["totals"]["layers"] + json_of(cli, "resnet34")["totals"]["layers"]
+    assert 'class="side"' in result.out
+
+
+def test_list_as_html(cli):
+    result = cli("list", "--format", "html")
+    assert result.code == 0
+    assert "vgg16" in "".join(parse(result.out).text)
