@@ -1,7 +1,7 @@
 """Hypothesis strategies for small random specs (as YAML text), for properties that need
 valid networks: the PyTorch referee checks that every one of them exports exactly.
 
-``small_specs()`` draws a spec over every leaf kind's fields, with parallel, residual, named
+``small_specs()`` draws a spec over every leaf kind's fields, with parallel (channel splits too), residual, named
 and unnamed repeats and a block with an argument. Many drawn specs have shape errors
 (a window larger than its input, branches that cannot merge); properties filter them with
 ``assume`` after analysing. New kinds add an entry to ``LEAVES``.
@@ -27,7 +27,19 @@ def _fields(**strategies):
 conv = st.builds(lambda req, opt: {"conv": {**req, **opt}},
                  st.fixed_dictionaries({"filters": st.sampled_from([1, 2, 3, 4, 6, 8]), "kernel": pair}),
                  _fields(stride=pair, padding=padding, dilation=pair, groups=st.sampled_from([1, 2]),
-                         bias=st.booleans(), activation=st.sampled_from(ACTIVATIONS)))
+                         bias=st.booleans(), activation=st.sampled_from(ACTIVATIONS),
+                         frozen=st.booleans()))
+
+# a connection table over input channels 0 and 1, one row per filter (a 1-channel input
+# rejects it: such draws are filtered out)
+table_conv = st.integers(1, 4).flatmap(lambda n: st.builds(
+    lambda rows, kernel, opt: {"conv": {"filters": n, "kernel": kernel, "table": rows, **opt}},
+    st.lists(st.sampled_from([[0], [1], [0, 1], [1, 0]]), min_size=n, max_size=n), pair,
+    _fields(padding=padding, bias=st.booleans(), activation=st.sampled_from(ACTIVATIONS))))
+
+subsample = st.builds(lambda opt: {"subsample": opt},
+                      _fields(size=pair, stride=pair, bias=st.booleans(), activation=st.sampled_from(ACTIVATIONS),
+                              frozen=st.booleans()))
 
 
 def _pool(kind):
@@ -42,6 +54,7 @@ LEAVES = [
     st.sampled_from(ACTIVATIONS),
     st.builds(lambda r: {"dropout": r}, st.sampled_from([0, 0.1, 0.5, 1])),
     st.builds(lambda s: {"lrn": s}, st.integers(1, 5)),
+    table_conv, subsample,
 ]
 leaf = st.one_of(*LEAVES)
 
@@ -55,8 +68,16 @@ def layer_lists(depth: int, blocks: bool):
         items += [
             st.builds(lambda branches, merge: {"parallel": {"branches": branches, "merge": merge}},
                       st.lists(inner, min_size=1, max_size=3), st.sampled_from(["concat", "add"])),
-            st.builds(lambda main, short: {"residual": {"layers": main, **({"shortcut": short} if short else {})}},
-                      inner, st.one_of(st.none(), inner)),
+            # channel split: equal parts, or the first branch taking channel 0 alone
+            st.builds(lambda branches, merge: {"parallel": {"split": "equal", "branches": branches,
+                                                            "merge": merge}},
+                      st.lists(inner, min_size=1, max_size=2), st.sampled_from(["concat", "add"])),
+            st.builds(lambda first, rest: {"parallel": {"branches": [{"channels": [0, 1], "layers": first},
+                                                                     *rest]}},
+                      inner, st.lists(inner, min_size=0, max_size=2)),
+            st.builds(lambda main, short, frozen: {"residual": {"layers": main, **({"shortcut": short} if short else {}),
+                                                                **frozen}},
+                      inner, st.one_of(st.none(), inner), _fields(frozen=st.booleans())),
             st.builds(lambda times, body: {"repeat": {"times": times, "layers": body}},
                       st.integers(1, 3), inner),
         ]
@@ -95,6 +116,8 @@ def small_specs(draw) -> str:
         layers += ["flatten", {"dense": {"units": draw(st.integers(1, 10)),
                                          **({"activation": draw(st.sampled_from(ACTIVATIONS))}
                                             if draw(st.booleans()) else {})}}]
+        if draw(st.booleans()):
+            layers.append({"rbf": draw(st.integers(1, 10))})  # LeNet-5's fixed output units
     if not layers:
         layers = ["identity"]
     spec = {"name": "random", "input": [h, w, c], "layers": layers}

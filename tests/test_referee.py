@@ -231,10 +231,19 @@ def test_pytorch_agrees_on_random_specs(text):
     doc = source.parse(text, "random.yaml")
     analysis = analyze(doc)
     assume(not analysis.errors and analysis.output is not None)
-    from archcalc.export import export_pytorch
+    from archcalc.export import ExportFailed, export_pytorch
 
+    try:
+        module_text = export_pytorch(analysis)
+    except ExportFailed as exc:
+        # A located refusal for settings PyTorch has no exact form of (ceil mode with padding
+        # beyond half the window) is documented behaviour, not a disagreement: such a draw is
+        # rejected. A kind without an export rule still fails here.
+        missing_rule = any(" has no PyTorch form" in d.message for d in exc.diagnostics)
+        assume(missing_rule or {d.code for d in exc.diagnostics} != {"not-exportable"})
+        raise
     namespace: dict = {"__name__": "random_export"}
-    exec(compile(export_pytorch(analysis), "<random export>", "exec"), namespace)  # noqa: S102
+    exec(compile(module_text, "<random export>", "exec"), namespace)  # noqa: S102
     assert disagreements(analysis, measure(namespace)) == [], text
 
 
