@@ -9,6 +9,7 @@ check failed; 2 usage error, unreadable file, unknown built-in name.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -77,10 +78,22 @@ def shape_option(ctx, param, value):
     return None if value is None else parse_shape(value)
 
 
-def write_output(text: str, path: str | None):
-    """To standard output, or to the file ``path`` (-o); exit 2 when it cannot be written."""
+def write_output(text: str, path: str | None, force: bool = True):
+    """To standard output, or to the file ``path`` (-o); exit 2 when it cannot be written, or
+    (``force`` false) when it is a directory or an existing file with other contents."""
     if path is None or path == "-":
         write(text)
+        return
+    if os.path.isdir(path):
+        fail_usage(f"{path!r} is a directory")
+    if not force and os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                same = handle.read() == text
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            fail_usage(f"{path!r} exists with other contents; pass --force to overwrite it")
         return
     try:
         with open(path, "w", encoding="utf-8") as handle:

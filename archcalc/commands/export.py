@@ -6,7 +6,15 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, UsageProblem, analyse_spec, fail_usage, shape_option, write
+from ..cli import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    UsageProblem,
+    analyse_spec,
+    fail_usage,
+    shape_option,
+    write_output,
+)
 
 TARGETS = ("pytorch",)
 
@@ -42,30 +50,8 @@ def export(spec, output, target, input_shape, force):
         sys.exit(EXIT_ERRORS)
     if analysis.diagnostics:  # warnings: shown, not fatal
         _report(analysis, analysis.diagnostics)
-    if output is None:
-        write(text)
-        sys.exit(EXIT_OK)
-    _write_file(output, text, force)
+    write_output(text, output, force)
     sys.exit(EXIT_OK)
-
-
-def _write_file(path: str, text: str, force: bool):
-    if os.path.isdir(path):
-        fail_usage(f"{path!r} is a directory")
-    if os.path.exists(path) and not force:
-        try:
-            with open(path, encoding="utf-8") as f:
-                same = f.read() == text
-        except (OSError, UnicodeDecodeError):
-            same = False
-        if not same:
-            fail_usage(f"{path!r} exists and differs from the export; pass --force to overwrite it")
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as exc:
-        fail_usage(f"cannot write {path!r}: {exc.strerror or exc}")
 
 
 def _report(analysis, diagnostics):

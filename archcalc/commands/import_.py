@@ -6,7 +6,15 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, UsageProblem, fail_usage, load_document, shape_option, write
+from ..cli import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    UsageProblem,
+    fail_usage,
+    load_document,
+    shape_option,
+    write_output,
+)
 
 
 @click.command(name="import")
@@ -35,20 +43,5 @@ def import_(model, output, force, input_shape, seq):
         sys.stderr.write(render_pretty([report], summarise([report])))
         sys.exit(EXIT_ERRORS)
     text = to_yaml(doc.root, analysis, os.path.basename(model))
-    if output is None:
-        write(text)
-        sys.exit(EXIT_OK)
-    if os.path.exists(output) and not force:
-        try:
-            with open(output, encoding="utf-8") as handle:
-                same = handle.read() == text
-        except (OSError, UnicodeDecodeError):
-            same = False
-        if not same:
-            fail_usage(f"{output!r} exists; use --force to overwrite it")
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        fail_usage(f"cannot write {output!r}: {exc.strerror or exc}")
+    write_output(text, output, force)
     sys.exit(EXIT_OK)
