@@ -363,6 +363,13 @@ def _parse(text: str, file: str) -> Document:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(file, mark.line + 1, mark.column + 1) if mark else Mark(file, 1, 1)
         problem = exc.problem or "invalid YAML"
+        if "nesting depth" in problem:
+            # PyYAML >= 6.0.4 stops at about 1,000 flow levels while scanning ahead, before
+            # the event walk of ``_scan`` reaches MAX_NESTING: the same limit, passed.
+            doc.diagnostics.append(make(
+                "too-large", f"the YAML nests too deeply: beyond {MAX_NESTING} levels of collections",
+                where, hint="a spec nests a dozen levels at most; use blocks and `repeat`"))
+            return doc
         context = f" ({exc.context})" if exc.context else ""
         tab = _tab_in_indentation(text, where)
         if tab is not None:
