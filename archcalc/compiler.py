@@ -210,13 +210,22 @@ class Compiler:
         self.bodies: dict[tuple, Seq] = {}
         self.called: set[str] = set()  # blocks reached from the network, for `unused-block`
         self.ignores: list = []  # every layer's `ignore` entry, for `unused-ignore`
+        self.reported: set = set()  # (code, message, line, column) of what error() reported
 
     def error(self, code, message, mark, hint="", layer=None):
+        # A block body is compiled once per distinct set of arguments: a mistake in the body
+        # itself would be reported once per call, at the same place in the same words.
+        key = (code, message, getattr(mark, "line", None), getattr(mark, "column", None))
+        if key in self.reported:
+            return
+        self.reported.add(key)
         self.diagnostics.append(make(code, message, mark, hint=hint, layer=layer))
 
     # -- values ---------------------------------------------------------------------------
     def resolve(self, value, mark, env):
         """Replace ``$name`` and ``${expr}`` by argument values. Returns (value, ok)."""
+        import re
+
         if isinstance(value, str) and value.startswith("$"):
             if value.startswith("${") and value.endswith("}"):
                 try:
@@ -229,6 +238,14 @@ class Compiler:
             name = value[1:]
             if name in env:
                 return env[name][0], True
+            if not name.isidentifier() and re.fullmatch(r"[\w\s+\-*/%()]+", name, re.ASCII):
+                # `$k // 2`: `$name` is one argument alone; arithmetic is the `${...}` form
+                shown = value if len(value) <= 60 else value[:50] + "…"
+                self.error("bad-expression", f"{shown!r} is not a value: `$name` stands for one argument "
+                           "alone, so arithmetic must be written as an expression", mark,
+                           hint=f'write "${{{name.strip()[:50]}}}" (in quotes, as YAML needs for `{{`): '
+                           "`${...}` computes with argument names, integers, + - * // % and ()")
+                return None, False
             where = f"; this block's arguments are {', '.join(sorted(env))}" if env else \
                 " outside a block"
             self.error("undefined-reference", f"{value!r} names no argument{where}", mark,
