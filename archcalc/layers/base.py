@@ -275,6 +275,10 @@ class LayerKind:
     * ``helpers`` maps a class name to the source of an ``nn.Module`` subclass the module
       expression needs and torch lacks (a conv with a connection table); each is written
       once, before the network's classes. Prefer torch's own modules.
+    * ``parameter=True`` says that ``module`` is an ``nn.Parameter`` rather than a module
+      (layerscale: ``Torch("nn.Parameter(torch.full((96, 1, 1), 1e-06))", call="{x} * {m}",
+      parameter=True)``): its state_dict key is then the layer's name itself, as torchvision's
+      ``features.1.0.layer_scale``.
     * When the layer cannot be written exactly in PyTorch, raise
       ``RuleError("not-exportable", message, hint, field=...)``: it becomes a located error.
 
@@ -337,12 +341,17 @@ class Torch:
     """A layer written in PyTorch: the module's constructor expression and the forward call
     (``{m}`` the module, ``{x}`` the input). See LayerKind's docstring, "The export rule"."""
 
-    __slots__ = ("module", "call", "helpers")
+    __slots__ = ("module", "call", "helpers", "parameter")
 
-    def __init__(self, module: str, call: str = "{m}({x})", helpers: dict | None = None):
+    def __init__(self, module: str, call: str = "{m}({x})", helpers: dict | None = None,
+                 parameter: bool = False):
         self.module = module
         self.call = call
         self.helpers = helpers or {}  # class name -> its source, written once at the top of the file
+        # `module` is an nn.Parameter, not a module: registered under the layer's name (the
+        # state_dict key is the name itself, torchvision's `layer_scale`); `call` uses it as
+        # a tensor. No forward hook sees such a layer.
+        self.parameter = parameter
 
     def __repr__(self) -> str:
         return f"Torch({self.module!r}, call={self.call!r})"
