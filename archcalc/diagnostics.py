@@ -163,8 +163,10 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                        "combined."),
     "bad-crop": (ERROR, "a crop does not fit its input",
                  "A crop keeps an [h, w] window of its input; the window must lie inside it."),
-    "needs-flat-input": (ERROR, "a dense layer received a volume",
-                         "Insert `flatten` (or a global pooling layer) before the dense layer."),
+    "needs-flat-input": (ERROR, "an rbf layer received a volume",
+                         "LeNet-5's rbf units read a flat vector: insert `flatten` (or a global pooling "
+                         "layer) before them. (`dense` on a volume is applied at every position, as "
+                         "PyTorch's nn.Linear on the last axis.)"),
     "needs-volume": (ERROR, "a spatial layer received a flat vector or a token sequence",
                      "Convolutions and pooling need an [H, W, C] input."),
     "needs-tokens": (ERROR, "a token layer received a volume or a flat vector",

@@ -230,20 +230,21 @@ class _Class:
             text = f"{text}.{part}" if _identifier(part) else f'getattr({text}, "{part}")'
         return text
 
-    def attach(self, path: tuple, expr: str) -> str:
+    def attach(self, path: tuple, expr: str, parameter: bool = False) -> str:
         for i in range(1, len(path)):
             if path[:i] not in self.containers:
                 self.containers.add(path[:i])
                 self._assign(path[:i], "nn.Module()")
-        self._assign(path, expr)
+        self._assign(path, expr, parameter)
         return self.ref(path)
 
-    def _assign(self, path, expr):
+    def _assign(self, path, expr, parameter: bool = False):
         parent, last = self.ref(path[:-1]), path[-1]
         if _identifier(last):
             self.init.append(f"{parent}.{last} = {expr}")
         else:
-            self.init.append(f'{parent}.add_module("{last}", {expr})')
+            register = "register_parameter" if parameter else "add_module"
+            self.init.append(f"{parent}.{register}({last!r}, {expr})")
 
     def fresh(self, hint: str) -> str:
         base = re.sub(r"\W", "_", hint) or "y"
@@ -428,16 +429,14 @@ class _Writer:
             return out, dst
         self.helpers.update(torch.helpers)
         module = torch.module
-        if torch.parameter is not None:  # a learned tensor, not a module (ViT's class token)
-            module = f"nn.Parameter({torch.parameter}" + (", requires_grad=False)" if layer.frozen else ")")
-        elif layer.frozen and layer.params:
+        if layer.frozen and layer.params:
             module += ".requires_grad_(False)"  # `frozen: true`: not trained
         if torch.tied is not None:
             tied = self.tied_ref(cls, torch.tied, layer, node.mark)
             if tied is None:
                 return out, dst
             module = module.replace("{tied}", tied)
-        ref = cls.attach(parts, module)
+        ref = cls.attach(parts, module, torch.parameter)
         self.built.add(layer.name)
         cls.forward.append(f"{dst} = {torch.call.replace('{m}', ref).replace('{x}', src)}")
         return out, dst

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from math import prod
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -136,13 +135,14 @@ def disagreements(analysis, measured) -> list[str]:
         if layer.aux:  # an auxiliary head runs in training only: see aux_disagreements
             continue
         got = measured["leaves"].get(layer.name)
-        if got is None and layer.name in measured["state"] and layer.params:
-            # a learned tensor exported as a bare nn.Parameter named after the layer (ViT's class
-            # token and position embedding, as torchvision keeps them): no module runs, its
-            # size is checked here, its output by the layers that follow
-            if measured["state"][layer.name][-1] * prod(measured["state"][layer.name][:-1]) != layer.params:
-                problems.append(f"{layer.name}: parameter {measured['state'][layer.name]}, archcalc "
-                                f"{layer.params:,} values")
+        if got is None and layer.name in measured["state"]:
+            # a layer exported as a bare parameter of its name (layerscale: torchvision's
+            # `layer_scale`) has no module to hook: its tensor must hold the layer's params
+            numel = 1
+            for size in measured["state"][layer.name]:
+                numel *= size
+            if numel != layer.params:
+                problems.append(f"{layer.name}: parameter of {numel:,} values, archcalc {layer.params:,}")
         elif got is None:
             problems.append(f"{layer.name}: no PyTorch module of that name ran")
         elif got != tuple(layer.output):
@@ -150,8 +150,8 @@ def disagreements(analysis, measured) -> list[str]:
     names = {layer.name for layer in analysis.layers}
 
     def owner(key):  # the layer a state_dict key belongs to: the longest name it starts with
-        parts = key.split(".")  # (or the key itself: a layer that is a bare parameter)
-        return any(".".join(parts[:i]) in names for i in range(len(parts), 0, -1))
+        parts = key.split(".")
+        return key in names or any(".".join(parts[:i]) in names for i in range(len(parts) - 1, 0, -1))
 
     strays = [key for key in measured["state"] if not owner(key)]
     if strays:

@@ -300,6 +300,10 @@ class LayerKind:
     * ``helpers`` maps a class name to the source of an ``nn.Module`` subclass the module
       expression needs and torch lacks (a conv with a connection table); each is written
       once, before the network's classes. Prefer torch's own modules.
+    * ``parameter=True`` says that ``module`` is an ``nn.Parameter`` rather than a module
+      (layerscale: ``Torch("nn.Parameter(torch.full((96, 1, 1), 1e-06))", call="{x} * {m}",
+      parameter=True)``): its state_dict key is then the layer's name itself, as torchvision's
+      ``features.1.0.layer_scale``.
     * When the layer cannot be written exactly in PyTorch, raise
       ``RuleError("not-exportable", message, hint, field=...)``: it becomes a located error.
 
@@ -374,15 +378,14 @@ class Torch:
 
     __slots__ = ("module", "call", "helpers", "parameter", "tied")
 
-    def __init__(self, module: str = "", call: str = "{m}({x})", helpers: dict | None = None,
-                 parameter: str | None = None, tied: str | None = None):
+    def __init__(self, module: str, call: str = "{m}({x})", helpers: dict | None = None,
+                 parameter: bool = False, tied: str | None = None):
         self.module = module
         self.call = call
         self.helpers = helpers or {}  # class name -> its source, written once at the top of the file
-        # a learned tensor that is not a module (ViT's class token and position embedding, as
-        # torchvision keeps them): the tensor expression; the layer is then an nn.Parameter
-        # named after the layer, its state_dict key the layer's name itself, and ``{m}`` in
-        # ``call`` is the parameter
+        # `module` is an nn.Parameter, not a module: registered under the layer's name (the
+        # state_dict key is the name itself, torchvision's `layer_scale`); `call` uses it as
+        # a tensor. No forward hook sees such a layer.
         self.parameter = parameter
         # the full name of an earlier layer whose module ``{tied}`` in ``module`` stands for
         # (a head sharing the embedding's weight); it must be built in the same class

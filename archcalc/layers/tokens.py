@@ -99,7 +99,7 @@ CLASSTOKEN = LayerKind(
     params=lambda inp, out, f: inp[1],
     explain=lambda layer: {"params": ("1·" + str(layer.input[1]), "one learned token")},
     export=lambda inp, out, f: Torch(
-        parameter=f"torch.zeros(1, 1, {inp[1]})",
+        f"nn.Parameter(torch.zeros(1, 1, {inp[1]}))", parameter=True,
         call="torch.cat([{m}.expand({x}.shape[0], -1, -1), {x}], dim=1)"),
 )
 
@@ -121,7 +121,7 @@ def _posembed_shape(inp, f):
 def _posembed_export(inp, out, f):
     p = _positions(inp, f)
     used = "{m}" if f["positions"] is None or int(p) == int(inp[0]) else f"{{m}}[:, :{inp[0]}]"
-    return Torch(parameter=f"torch.zeros(1, {p}, {inp[1]})", call=f"{{x}} + {used}")
+    return Torch(f"nn.Parameter(torch.zeros(1, {p}, {inp[1]}))", parameter=True, call=f"{{x}} + {used}")
 
 
 POSEMBED = LayerKind(
