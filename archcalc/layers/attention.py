@@ -76,6 +76,13 @@ def _kv_cache(inp, out, f):
     return 2 * kv * d
 
 
+def _extra(inp, out, f):
+    """h·d summed over the network's attention layers (and its causal ones): PaLM's L·H·Q,
+    for the score MACs 2·T²·L·H·Q, the causal half and the decode cost (metrics.token_figures)."""
+    t, dim, h, kv, d = dims(inp, f)
+    return {"attention_hd": h * d, "causal_hd": h * d} if f["causal"] else {"attention_hd": h * d}
+
+
 def _describe(f):
     parts = [f"{f['heads']} heads"]
     if f["kv_heads"] is not None and f["kv_heads"] != f["heads"]:
@@ -189,7 +196,7 @@ ATTENTION = LayerKind(
     describe=_describe,
     explain=_explain,
     kv_cache=_kv_cache,
-    extra=lambda inp, out, f: {"causal_macs": causal_macs(inp, f)} if f["causal"] else {},
+    extra=_extra,
     weighted=True,
     group="attention",
     export=_export,
