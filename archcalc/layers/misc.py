@@ -1,7 +1,18 @@
 """Shape-keeping and reshaping kinds without weights: batchnorm, dropout, lrn, flatten, identity."""
 from __future__ import annotations
 
-from .base import POSITIVE_INT, RATE, LayerKind, RuleError, Torch, choice, field_, fmt_shape, require_volume
+from .base import (
+    POSITIVE_INT,
+    RATE,
+    LayerKind,
+    RuleError,
+    Torch,
+    choice,
+    field_,
+    fmt_shape,
+    literal,
+    require_volume,
+)
 from .pool import whole_window
 
 
@@ -34,7 +45,7 @@ DROPOUT = LayerKind(
     fields={"rate": field_(RATE, 0.5, doc="probability of dropping a value")},
     describe=lambda f: f"p={f['rate']:g}",
     group="other",
-    export=lambda inp, out, f: Torch(f"nn.Dropout(p={f['rate']!r})"),
+    export=lambda inp, out, f: Torch(f"nn.Dropout(p={literal(f['rate'])})"),
 )
 
 LRN = LayerKind(

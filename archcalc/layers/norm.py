@@ -119,12 +119,12 @@ def _layerscale_export(inp, out, f):
     """No torch module is a bare per-channel scale, and the exported file may use torch only:
     an nn.Identity (so a forward hook sees the layer) that carries the parameter `weight`, of
     shape (C, 1, 1) on a volume (as torchvision's ConvNeXt keeps it) or (C,) on features."""
-    from .base import Torch
+    from .base import Torch, literal
 
     c = _channels(inp)
     shape = f"({c}, 1, 1)" if len(inp) == 3 else f"({c},)"
     module = (f"(lambda m: (m.register_parameter('weight', nn.Parameter(torch.full({shape}, "
-              f"{float(f['init'])!r}))), m)[1])(nn.Identity())")
+              f"{literal(float(f['init']))}))), m)[1])(nn.Identity())")
     return Torch(module, call="{m}({x}) * {m}.weight")
 
 
