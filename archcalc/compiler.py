@@ -27,8 +27,8 @@ from .limits import (  # noqa: E402 - re-exported: engine and tests import them 
     MAX_LEAVES,
 )
 
-COMMON_KEYS = ("name", "expect", "frozen", "ignore")
-LEAF_KEYS = ("name", "expect", "ignore")  # a kind without parameters has nothing to freeze
+COMMON_KEYS = ("name", "expect", "frozen", "ignore", "when")
+LEAF_KEYS = ("name", "expect", "ignore", "when")  # a kind without parameters has nothing to freeze
 
 
 # ------------------------------------------------------------------------------ the node tree
@@ -210,13 +210,22 @@ class Compiler:
         self.bodies: dict[tuple, Seq] = {}
         self.called: set[str] = set()  # blocks reached from the network, for `unused-block`
         self.ignores: list = []  # every layer's `ignore` entry, for `unused-ignore`
+        self.reported: set = set()  # (code, message, line, column) of what error() reported
 
     def error(self, code, message, mark, hint="", layer=None):
+        # A block body is compiled once per distinct set of arguments: a mistake in the body
+        # itself would be reported once per call, at the same place in the same words.
+        key = (code, message, getattr(mark, "line", None), getattr(mark, "column", None))
+        if key in self.reported:
+            return
+        self.reported.add(key)
         self.diagnostics.append(make(code, message, mark, hint=hint, layer=layer))
 
     # -- values ---------------------------------------------------------------------------
     def resolve(self, value, mark, env):
         """Replace ``$name`` and ``${expr}`` by argument values. Returns (value, ok)."""
+        import re
+
         if isinstance(value, str) and value.startswith("$"):
             if value.startswith("${") and value.endswith("}"):
                 try:
@@ -229,6 +238,14 @@ class Compiler:
             name = value[1:]
             if name in env:
                 return env[name][0], True
+            if not name.isidentifier() and re.fullmatch(r"[\w\s+\-*/%()]+", name, re.ASCII):
+                # `$k // 2`: `$name` is one argument alone; arithmetic is the `${...}` form
+                shown = value if len(value) <= 60 else value[:50] + "…"
+                self.error("bad-expression", f"{shown!r} is not a value: `$name` stands for one argument "
+                           "alone, so arithmetic must be written as an expression", mark,
+                           hint=f'write "${{{name.strip()[:50]}}}" (in quotes, as YAML needs for `{{`): '
+                           "`${...}` computes with argument names, integers, + - * // % and ()")
+                return None, False
             where = f"; this block's arguments are {', '.join(sorted(env))}" if env else \
                 " outside a block"
             self.error("undefined-reference", f"{value!r} names no argument{where}", mark,
@@ -383,6 +400,19 @@ class Compiler:
                        hint="e.g. `- relu`, `- dense: 4096` or `- conv: {filters: 64, kernel: 3}`")
             return None
 
+        if isinstance(kind, str) and kind.startswith("$"):
+            kind = self.kind_argument(kind, kind_mark, env)
+            if kind is None:
+                return None
+        if isinstance(body, LMap) and "when" in body and (kind in REGISTRY or kind in COMPOSITES
+                                                          or kind in self.blocks):
+            kept = self.when_of(body, env, kind)
+            if kept is None:
+                return None
+            if not kept:  # an optional layer, left out: as if it were not written
+                if kind in self.blocks:
+                    self.called.update(self.reachable(kind))
+                return Seq([])
         if kind in REGISTRY:
             return self.leaf(REGISTRY[kind], body, kind_mark, body_mark, env)
         if kind in COMPOSITES:
@@ -394,6 +424,44 @@ class Compiler:
                    hint=suggest_kind(kind, known) or "see `archcalc schema` for the kinds; "
                    "reusable blocks are declared under `blocks`")
         return None
+
+    def kind_argument(self, text, mark, env):
+        """`- $act` inside a block: the layer's kind is the argument's value (a leaf kind, a
+        composite or a block, by name). Returns the kind's name, or None after an error."""
+        name = text[1:]
+        if not name.isidentifier():
+            self.error("bad-entry", f"{text[:60]!r} cannot be a layer kind: only a plain `$argument` "
+                       "may stand for one", mark, hint="pass the kind's name as a block argument: "
+                       "`args: {act: relu}`, then `- $act`")
+            return None
+        if name not in env:
+            where = f"; this block's arguments are {', '.join(sorted(env))}" if env else " outside a block"
+            self.error("undefined-reference", f"{text!r} names no argument{where}", mark,
+                       hint=did_you_mean(name, env) or "declare it under the block's `args`, e.g. "
+                       f"`args: {{{name}: relu}}`")
+            return None
+        value, where = env[name]
+        known = list(REGISTRY) + list(COMPOSITES) + list(self.blocks)
+        if isinstance(value, str) and value in known:
+            return value
+        if isinstance(value, str):
+            self.error("unknown-kind", f"argument `{name}` names the layer kind of {text!r}, but "
+                       f"{value[:60]!r} is no layer kind", where,
+                       hint=suggest_kind(value, known) or "pass a kind's name (`relu`, `hardswish`, …) "
+                       "or a block's")
+        elif not holds_refused(value):
+            self.error("wrong-type", f"argument `{name}` names the layer kind of {text!r}: it expects a "
+                       f"kind's name, found {describe_found(value)}", where,
+                       hint="e.g. `act: relu`; to leave a layer out, use `when: $flag` on it")
+        return None
+
+    def when_of(self, body, env, kind):
+        """`when: true|false` (usually `when: $flag`): whether the entry is kept. None after an
+        error."""
+        from .layers.base import BOOL
+
+        value, ok = self.check_field(BOOL, body["when"], body.value_marks["when"], env, kind, "when", None)
+        return value if ok else None
 
     def fields_of(self, kind_name, primary, body, mark, body_mark):
         """Normalise the entry body to a mapping of fields (or None after an error)."""
@@ -614,7 +682,7 @@ class Compiler:
                        hint="e.g. `index: i`, then `name: \"${i + 1}\"` inside")
             return None
         for key in COMMON_KEYS + ("from",):
-            if key in body:
+            if key in body and key != "when":
                 self.error("bad-value", f"a repeat with `index` is written out in place, so it takes no "
                            f"`{key}`", body.key_marks[key], layer=name,
                            hint=f"give `{key}` to the layers inside, or enclose them in a named block")
@@ -808,11 +876,17 @@ class Compiler:
             if node.source is None:
                 return None
         key = (block, tuple(sorted((arg, repr(value)) for arg, (value, _) in new_env.items())))
-        body = self.bodies.get(key)
+        # A body with errors is kept per call site too: a second call passing the same wrong
+        # value is a mistake of its own, reported at its own value (the body's own mistakes,
+        # at the same place in the same words, are reported once by error()).
+        located = key + tuple((arg, getattr(m, "line", 0), getattr(m, "column", 0))
+                              for arg, (_, m) in sorted(new_env.items()))
+        body = self.bodies.get(key) or self.bodies.get(located)
         if body is None:
+            before = len(self.diagnostics)
             body = self.layer_list(definition.get("layers"), definition.value_marks.get("layers", def_mark),
                                    new_env, stack + (block,))
-            self.bodies[key] = body
+            self.bodies[key if len(self.diagnostics) == before else located] = body
         node.body = body
         node.size = node.body.size + 1
         return node

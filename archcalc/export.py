@@ -30,7 +30,7 @@ import unicodedata
 
 from .compiler import Compiler, Composite, Leaf, Seq
 from .diagnostics import make
-from .layers.base import RuleError, Sym, _escape, channel_dim, fmt_shape, py_str
+from .layers.base import RuleError, Sym, _escape, channel_dim, fmt_shape, is_ids, py_str
 
 
 # ----------------------------------------------------------------------------------- merges
@@ -177,14 +177,16 @@ def check_torch(torch, names) -> str | None:
     """What is wrong with a kind's ``Torch`` (None when nothing): ``module`` and ``call`` must
     each be one Python expression made of calls, attributes, numbers, strings, tuples, lists,
     arithmetic and lambdas, over torch, ``nn``, ``F``, ``float``, ``int``, the helper classes it
-    declares and ``names`` (the block's arguments); ``{m}`` and ``{x}`` in ``call``. A
+    declares and ``names`` (the block's arguments); ``{m}`` and ``{x}`` in ``call``, ``{tied}``
+    in ``module``. A
     spec's text formatted into a rule's code without ``py_str``/``literal`` fails here (a
     located ``not-exportable``) instead of being run."""
     for helper in torch.helpers:
         if not _ASCII_NAME.match(helper) or helper in RESERVED:
             return f"the helper class name {helper!r} is not a plain identifier"
     allowed = _CODE_NAMES | set(torch.helpers) | set(names)
-    for what, text in (("module", torch.module), ("call", torch.call.replace("{m}", "m").replace("{x}", "x"))):
+    module = torch.module.replace("{tied}", "m")
+    for what, text in (("module", module), ("call", torch.call.replace("{m}", "m").replace("{x}", "x"))):
         try:
             tree = ast.parse(text, mode="eval")
         except (SyntaxError, ValueError):
@@ -351,22 +353,23 @@ class _Class:
             text = f"{text}.{part}" if plain_attribute(part) else f"getattr({text}, {py_str(part)})"
         return text
 
-    def attach(self, path: tuple, expr: str) -> str:
+    def attach(self, path: tuple, expr: str, parameter: bool = False) -> str:
         for i in range(1, len(path)):
             if path[:i] not in self.containers:
                 self.containers.add(path[:i])
                 self._assign(path[:i], "nn.Module()")
-        self._assign(path, expr)
+        self._assign(path, expr, parameter)
         return self.ref(path)
 
-    def _assign(self, path, expr):
+    def _assign(self, path, expr, parameter: bool = False):
         parent, last = self.ref(path[:-1]), path[-1]
         if len(path) == 1:
             self.attributes.add(last)
         if plain_attribute(last):
             self.init.append(f"{parent}.{last} = {expr}")
         else:
-            self.init.append(f"{parent}.add_module({py_str(last)}, {expr})")
+            register = "register_parameter" if parameter else "add_module"
+            self.init.append(f"{parent}.{register}({py_str(last)}, {expr})")
 
     def fresh(self, hint: str) -> str:
         base = py_identifier(hint)
@@ -471,6 +474,7 @@ class _Writer:
         self.refs = references(analysis.program) if analysis.program is not None else set()
         self.tensors: dict[str, tuple] = {}     # full name -> (variable, shape, class)
         self.last_scope = None
+        self.built: set[str] = set()            # full names of the layers written so far
 
     def problem(self, message, mark, layer, hint=""):
         self.problems.append(make("not-exportable", message, mark, hint=hint, layer=layer))
@@ -563,11 +567,29 @@ class _Writer:
         module = torch.module
         if layer.frozen and layer.params:
             module += ".requires_grad_(False)"  # `frozen: true`: not trained
-        ref = cls.attach(parts, module)
+        if torch.tied is not None:
+            tied = self.tied_ref(cls, torch.tied, layer, node.mark)
+            if tied is None:
+                return out, dst
+            module = module.replace("{tied}", tied)
+        ref = cls.attach(parts, module, torch.parameter)
+        self.built.add(layer.name)
         # one pass: the module's reference may hold a name such as "{x}" as a string
         call = re.sub(r"\{[mx]\}", lambda found: ref if found.group(0) == "{m}" else src, torch.call)
         cls.forward.append(f"{dst} = {call}")
         return out, dst
+
+    def tied_ref(self, cls, target: str, layer, mark):
+        """The module of the earlier layer ``target`` (a tied head's embedding), which must be
+        built in the same class; the engine has checked that it exists and fits."""
+        scope = layer.name.rpartition(".")[0]
+        full = f"{scope}.{target}" if scope and f"{scope}.{target}" in self.built else target
+        if full not in self.built or not full.startswith(cls.prefix):
+            self.problem(f"{layer.name} shares the weights of {target!r}, which an exported class "
+                         "cannot reach from here", mark, layer.name,
+                         hint="keep the tied head and its embedding in the same block")
+            return None
+        return cls.ref(tuple(full[len(cls.prefix):].split(".")))
 
     def written(self, kind, shape, out, fields, cls):
         """The kind's Torch for one layer, checked (``check_torch``): a rule that would put
@@ -667,7 +689,8 @@ class _Writer:
                 start, stop, size = slices[i]
                 shape = tuple(whole[:-1]) + (size,)
                 to_end = (node.split is not None and i == len(slices) - 1) or str(stop) == str(whole[-1])
-                source = f"{src}[:, {'' if start == 0 else start}:{'' if to_end else stop}]"
+                axis = "..., " if len(whole) == 2 else ":, "  # a token sequence's features are last
+                source = f"{src}[{axis}{'' if start == 0 else start}:{'' if to_end else stop}]"
             if not branch.items:
                 outs.append(shape)
                 names.append(source)
@@ -896,19 +919,22 @@ def export_pytorch(analysis, command: str = "") -> str:
     writer.classes.append(network.render(name, "self", doc_text(title), result).replace(
         "class {name}(", f"class {name}(", 1))
     body = "\n\n".join([writer.helpers[name] for name in sorted(writer.helpers)] + writer.classes)
+    ids = is_ids(analysis.input)
     inp = tuple(analysis.input)
     nchw = (1, inp[2], inp[0], inp[1]) if len(inp) == 3 else (1,) + inp
     out_torch = (f"(N, {out[2]}, {out[0]}, {out[1]})" if len(out) == 3
                  else "(N, " + ", ".join(map(str, out)) + ")")
     in_torch = ("(N, C, H, W) = " + f"(N, {inp[2]}, {inp[0]}, {inp[1]})" if len(inp) == 3
                 else "(N, " + ", ".join(map(str, inp)) + ")")
+    if ids:
+        in_torch = f"token ids (N, T) = (N, {inp[0]}) of dtype torch.long"
     t = analysis.totals
     net_name = doc_text(analysis.name) or "network"
     doc = [f"{net_name} — {doc_text(title)}" if analysis.title and analysis.title != analysis.name
            else net_name, ""]
     if analysis.reference:
         doc += _fill(f"Reference: {doc_text(analysis.reference)}") + [""]
-    doc += _fill(f"Input {fmt_shape(inp)} in archcalc's channels-last [H, W, C]; this module takes "
+    doc += _fill(f"Input {fmt_shape(analysis.input)} in archcalc's channels-last [H, W, C]; this module takes "
                  f"PyTorch's {in_torch} and returns {out_torch}.") + [""]
     doc += _fill(f"Totals computed by archcalc: {_count(t.params)} parameters, {_count(t.buffers)} "
                  f"buffers (batch-norm running mean and variance), {_count(t.macs)} MACs at batch 1, "
@@ -916,14 +942,15 @@ def export_pytorch(analysis, command: str = "") -> str:
     doc += ["", f"Written by `{doc_text(command)}`; needs only torch. build() returns the network."
             if command else "Written by archcalc export; needs only torch. build() returns the network."]
     doc_lines = "\n".join(doc)
+    dtype = "INPUT_DTYPE = torch.long  # token ids\n" if ids else ""
     imports = []
-    if any(tok == "torch" for tok in _module_roots(body)):
+    if ids or any(tok == "torch" for tok in _module_roots(body)):
         imports.append("import torch")
     if any(tok == "F" for tok in _module_roots(body)):
         imports.append("import torch.nn.functional as F")
     imports.append("from torch import nn")
     text = (f'"""{doc_lines}\n"""\n' + "\n".join(imports) + "\n\n"
-            f"INPUT_SHAPE = {nchw}\n\n\n" + body + "\n\n"
+            f"INPUT_SHAPE = {nchw}\n{dtype}\n\n" + body + "\n\n"
             f"def build() -> nn.Module:\n    return {name}()\n")
     try:  # the last guard: what is written is Python
         ast.parse(text)

@@ -35,21 +35,36 @@ def names() -> list[str]:
     return sorted(found, key=key)
 
 
+def spelled(name: str) -> str:
+    """A finer form than normalise(): a `-`, `_` or `.` between two digits stands for a decimal
+    point ('regnet_x_1_6gf', 'regnet-x-1.6gf' → 'regnetx1,6gf'), so names that differ only
+    there ('regnet_x_16gf' → 'regnetx16gf') stay apart; other separators and case are ignored.
+    (The decimal point is written ',' here, as the other separators are dropped.)"""
+    import re
+
+    return re.sub(r"(?<=\d)[-_.]+(?=\d)", ",", name.lower()).translate({ord(c): None for c in "-_."})
+
+
 def find(name: str) -> str | None:
-    """The path of a built-in spec, or None."""
+    """The path of a built-in spec, or None. Every spelling of a built-in's name that differs
+    in case or in `-`, `_`, `.` finds it ('EfficientNet_B0', 'efficientnet-b0'); where two
+    built-ins normalise alike, a separator between digits decides ('regnet-x-1.6gf' is
+    regnet_x_1_6gf, 'regnet-x-16gf' and 'regnetx16gf' regnet_x_16gf), and a form that still
+    fits several finds none (suggest() names the candidates)."""
     wanted = normalise(name)
     if not wanted:
         return None
     directory = zoo_dir()
     known = names()
-    # the name as written first: regnet_x_16gf and regnet_x_1_6gf normalise alike
-    for candidate in known:
+    for candidate in known:  # the name as written first
         if candidate.lower() == name.lower():
             return os.path.join(directory, candidate + ".yaml")
     matches = [candidate for candidate in known if normalise(candidate) == wanted]
+    if len(matches) > 1:
+        matches = [candidate for candidate in matches if spelled(candidate) == spelled(name)]
     if len(matches) == 1:
         return os.path.join(directory, matches[0] + ".yaml")
-    return None  # unknown, or ambiguous (suggest() names the candidates)
+    return None  # unknown, or ambiguous
 
 
 def suggest(name: str) -> str:

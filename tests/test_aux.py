@@ -103,7 +103,7 @@ def test_expect_on_aux_pins_the_heads_output(spec_file):
 
 
 def test_an_error_in_the_head_is_located(spec_file):
-    text = "input: [8, 8, 4]\nlayers:\n  - aux: {layers: [dense: 2]}\n"
+    text = "input: [8, 8, 4]\nlayers:\n  - aux: {layers: [rbf: 2]}\n"
     a = analyse(spec_file, text)
     assert codes(a) == ["needs-flat-input"]
 

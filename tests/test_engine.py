@@ -135,9 +135,9 @@ def test_top_level_expect_unknown_key_and_bad_value(spec_file):
 
 
 def test_expect_is_not_checked_against_a_network_that_does_not_compute(spec_file):
-    # the dense layer on an unflattened volume is the only error reported; no total-mismatch
+    # the rbf layer on an unflattened volume is the only error reported; no total-mismatch
     # noise about totals of a network that stopped half-way
-    text = "input: [4, 4, 2]\nlayers: [dense: 3]\nexpect: {params: 1}\n"
+    text = "input: [4, 4, 2]\nlayers: [rbf: 3]\nexpect: {params: 1}\n"
     assert codes(analyse(spec_file, text)) == ["needs-flat-input"]
 
 

@@ -158,9 +158,9 @@ def test_user_text_is_escaped(cli, spec_file):
     path = spec_file('name: "n</script><script>alert(1)</script>"\n'
                      'title: "<img src=x onerror=alert(1)> \\u202e\\u0000"\n'
                      'input: [8, 8, 1]\nlayers:\n  - conv: {name: "a<b>&c", filters: 2, kernel: 3}\n'
-                     '  - dense: {units: 2, name: "<i>x</i>"}\n')
+                     '  - rbf: {units: 2, name: "<i>x</i>"}\n')
     code, page = show_html(cli, path)
-    assert code == 1   # dense needs a flat input: an error, reported with its source line
+    assert code == 1   # rbf needs a flat input: an error, reported with its source line
     tree = parse(page)
     assert tree.scripts == 1 and tree.urls == []
     assert "<img" not in page and "<i>x" not in page and "\u202e" not in page and "\x00" not in page

@@ -194,7 +194,7 @@ def test_batchnorm_buffers_through_the_cli_json(cli, spec_file):
     ("maxpool: {size: 4, stride: 1}", [3, 3, 1], "nonpositive-output", "size"),
     # groups 3 divides neither 4 channels nor 8 filters
     ("conv: {filters: 8, kernel: 1, groups: 3}", [4, 4, 4], "groups-mismatch", "groups"),
-    ("dense: 10", [4, 4, 2], "needs-flat-input", "dense"),
+    ("rbf: 10", [4, 4, 2], "needs-flat-input", "rbf"),
     ("conv: {filters: 1, kernel: 1}", [16], "needs-volume", "conv"),
     ("maxpool: 2", [16], "needs-volume", "maxpool"),
     ("globalavgpool", [16], "needs-volume", "globalavgpool"),

@@ -86,8 +86,11 @@ def measure(namespace, training: bool = False) -> dict:
     outputs: dict[str, tuple] = {}
     # every module is hooked: a layer may be a module with parts (LeNet-5's subsampling)
     for name, module in net.named_modules():
-        module.register_forward_hook(lambda m, args, out, name=name: outputs.__setitem__(name, _hwc(out.shape[1:])))
-    x = torch.empty(namespace["INPUT_SHAPE"], device="meta")
+        # nn.MultiheadAttention returns (output, weights): its output is the first
+        module.register_forward_hook(lambda m, args, out, name=name: outputs.__setitem__(
+            name, _hwc((out[0] if isinstance(out, tuple) else out).shape[1:])))
+    # token ids are integers (INPUT_DTYPE); images and features are floats
+    x = torch.empty(namespace["INPUT_SHAPE"], dtype=namespace.get("INPUT_DTYPE", torch.float32), device="meta")
     contexts = []
     try:
         from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -132,7 +135,15 @@ def disagreements(analysis, measured) -> list[str]:
         if layer.aux:  # an auxiliary head runs in training only: see aux_disagreements
             continue
         got = measured["leaves"].get(layer.name)
-        if got is None:
+        if got is None and layer.name in measured["state"]:
+            # a layer exported as a bare parameter of its name (layerscale: torchvision's
+            # `layer_scale`) has no module to hook: its tensor must hold the layer's params
+            numel = 1
+            for size in measured["state"][layer.name]:
+                numel *= size
+            if numel != layer.params:
+                problems.append(f"{layer.name}: parameter of {numel:,} values, archcalc {layer.params:,}")
+        elif got is None:
             problems.append(f"{layer.name}: no PyTorch module of that name ran")
         elif got != tuple(layer.output):
             problems.append(f"{layer.name}: PyTorch {got}, archcalc {tuple(layer.output)}")
@@ -140,7 +151,7 @@ def disagreements(analysis, measured) -> list[str]:
 
     def owner(key):  # the layer a state_dict key belongs to: the longest name it starts with
         parts = key.split(".")
-        return any(".".join(parts[:i]) in names for i in range(len(parts) - 1, 0, -1))
+        return key in names or any(".".join(parts[:i]) in names for i in range(len(parts) - 1, 0, -1))
 
     strays = [key for key in measured["state"] if not owner(key)]
     if strays:

@@ -135,7 +135,7 @@ def test_every_registered_kind_and_field_is_in_the_schema(schema):
     for name, kind in REGISTRY.items():
         mapping = [form for form in kinds[name]["anyOf"] if form.get("type") == "object"][0]
         # `frozen` only where there are parameters to freeze (a relu has none)
-        common = {"name", "expect", "from", "ignore"} | ({"frozen"} if kind.has_params else set())
+        common = {"name", "expect", "from", "ignore", "when"} | ({"frozen"} if kind.has_params else set())
         assert set(mapping["properties"]) == set(kind.fields) | common, name
         assert set(mapping.get("required", [])) == {f for f, spec in kind.fields.items() if spec.required}
         for field, spec in kind.fields.items():

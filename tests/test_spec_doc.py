@@ -92,7 +92,7 @@ def test_every_composite_and_its_fields_are_documented():
                             "`## Composite kinds` in docs/spec.md")
             continue
         for field in schema["properties"]:
-            if field not in ("name", "expect", "frozen", "from", "ignore") and f"`{field}`" not in body:  # common fields
+            if field not in ("name", "expect", "frozen", "from", "ignore", "when") and f"`{field}`" not in body:  # common fields
                 problems.append(f"### `{name}` in docs/spec.md does not mention its field `{field}`")
         if "enum" in str(schema["properties"].get("merge", "")):
             merges = re.findall(r"'enum': \[([^\]]*)\]", str(schema["properties"]["merge"]))[0]

@@ -196,10 +196,11 @@ def test_every_torchvision_cnn_is_built_or_listed_with_a_reason():
 
 def test_names_that_normalise_alike_are_found_as_written():
     # regnet_x_16gf and regnet_x_1_6gf both normalise to "regnetx16gf" (case, -, _ and . are
-    # ignored): the name as written wins, and the ambiguous form finds neither.
+    # ignored): the name as written wins, and a separator between two digits is a decimal point
     from archcalc import zoo
 
     assert Path(zoo.find("regnet_x_16gf")).stem == "regnet_x_16gf"
     assert Path(zoo.find("REGNET_X_1_6GF")).stem == "regnet_x_1_6gf"
-    assert zoo.find("regnet-x-16gf") is None
-    assert "regnet_x_1_6gf, regnet_x_16gf" in zoo.suggest("regnet-x-16gf")
+    assert Path(zoo.find("regnet-x-16gf")).stem == "regnet_x_16gf"
+    assert Path(zoo.find("regnet-x-1.6gf")).stem == "regnet_x_1_6gf"
+    assert "regnet_x_1_6gf, regnet_x_16gf" in zoo.suggest("regnet-x-16gx")

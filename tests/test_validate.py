@@ -123,7 +123,7 @@ CHECKS = {
                                "nonpositive-output", "3,", 1, ""),
     # 3 input channels, groups 2: 2 does not divide 3
     "groups": (BASE + "  - conv: {filters: 8, kernel: 3, groups: 2}\n", "groups-mismatch", "2}", 1, ""),
-    "dense on a volume": (BASE + "  - dense: 10\n", "needs-flat-input", "dense", 1, "flatten"),
+    "rbf on a volume": (BASE + "  - rbf: 10\n", "needs-flat-input", "rbf", 1, "flatten"),
     "conv on a vector": ("input: [10]\nlayers:\n  - conv: {filters: 8, kernel: 3}\n", "needs-volume", "conv", 1, ""),
     "activation after softmax": ("input: [10]\nlayers:\n  - softmax\n  - relu\n", "activation-after-softmax",
                                  "relu", 1, ""),
@@ -201,7 +201,7 @@ def test_quiet_prints_only_errors_and_nothing_when_clean(cli, spec_file):
     assert result.code == 1 and result.err == ""
     assert result.out.splitlines() == [
         f"{bad}:3:12: [error] unknown-field relu has no field 'nme' (hint: did you mean 'name'? accepted: "
-        "name, expect, ignore)", "2 files checked: 1 error, 1 warning"]
+        "name, expect, ignore, when)", "2 files checked: 1 error, 1 warning"]
 
 
 def test_budgets(cli):

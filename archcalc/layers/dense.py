@@ -1,7 +1,9 @@
-"""dense — fully connected layer on a flat vector (or a 1×1×C volume), or applied to every
-token of a token sequence [T, D] (PyTorch's nn.Linear on the last axis).
+"""dense — fully connected layer on a flat vector (or a 1×1×C volume), or applied at every
+position of a token sequence [T, D] or of a volume [H, W, C] (PyTorch's nn.Linear on the last
+axis, as ConvNeXt applies it channels-last).
 
-params in·units (+ units with bias); MACs in·units, T·in·units on [T, in].
+params in·units (+ units with bias); MACs in·units, T·in·units on [T, in], H·W·in·units on
+[H, W, in].
 """
 from __future__ import annotations
 
@@ -10,11 +12,9 @@ from .base import (
     BOOL,
     POSITIVE_INT,
     LayerKind,
-    RuleError,
     Torch,
     describe_bias_activation,
     field_,
-    fmt_shape,
 )
 
 
@@ -24,17 +24,21 @@ def features(inp) -> int:
 
 
 def positions(inp) -> int:
-    """How many times the layer is applied: T for a token sequence [T, D], else once."""
+    """How many times the layer is applied: T for a token sequence [T, D], H·W for a volume
+    [H, W, C] (once for [1, 1, C], which is a flat vector), else once."""
+    if len(inp) == 3:
+        return inp[0] * inp[1]
     return inp[0] if len(inp) == 2 else 1
 
 
+def per_position(inp) -> bool:
+    """A volume larger than 1×1: the layer is applied at each of its positions."""
+    return len(inp) == 3 and (inp[0], inp[1]) != (1, 1)
+
+
 def shape(inp, f):
-    if len(inp) == 3 and (inp[0], inp[1]) != (1, 1):
-        n = inp[0] * inp[1] * inp[2]
-        raise RuleError("needs-flat-input",
-                        f"dense needs a flat input, but receives the volume {fmt_shape(inp)}",
-                        hint=f"insert `- flatten` before it ({fmt_shape(inp)} = {n:,} features) or a "
-                             "global pooling layer")
+    if per_position(inp):
+        return (inp[0], inp[1], f["units"])
     if len(inp) == 2:
         return (inp[0], f["units"])
     return (f["units"],)
@@ -49,8 +53,9 @@ def macs(inp, out, f):
 
 
 def connections(inp, out, f):
-    """LeCun et al.'s count: every input a unit sees, plus its bias."""
-    return features(inp) * f["units"] + (f["units"] if f["bias"] else 0)
+    """LeCun et al.'s count: every input a unit sees, plus its bias, for every output unit
+    (at every position of a sequence or volume)."""
+    return positions(inp) * (features(inp) * f["units"] + (f["units"] if f["bias"] else 0))
 
 
 def describe(f):
@@ -58,17 +63,37 @@ def describe(f):
 
 
 def export(inp, out, f):
-    """nn.Linear; a 1×1×C volume is flattened first (PyTorch's Linear acts on the last axis)."""
+    """nn.Linear; a 1×1×C volume is flattened first (PyTorch's Linear acts on the last axis);
+    on a larger volume, Linear2d (an nn.Linear, so its weight is (units, C) as torchvision's
+    ConvNeXt keeps it) moves the channels last and back around the product."""
     bias = "" if f["bias"] else ", bias=False"
+    if per_position(inp):
+        return Torch(f"Linear2d({features(inp)}, {f['units']}{bias})",
+                     call=fused_activation(f, "{m}({x})", out), helpers={"Linear2d": _LINEAR2D})
     x = "torch.flatten({x}, 1)" if len(inp) == 3 else "{x}"  # a token sequence: every token
     return Torch(f"nn.Linear({features(inp)}, {f['units']}{bias})",
                  call=fused_activation(f, f"{{m}}({x})", out))
 
 
+_LINEAR2D = '''class Linear2d(nn.Linear):
+    """nn.Linear at every position of an (N, C, H, W) tensor: the channels are its features."""
+
+    def forward(self, x):
+        return F.linear(x.permute(0, 2, 3, 1), self.weight, self.bias).permute(0, 3, 1, 2)
+'''
+
+
+def _explain(layer):
+    f, inp = layer.fields, layer.input
+    where = f"{inp[0]}·{inp[1]}·" if per_position(inp) else f"{inp[0]}·" if len(inp) == 2 else ""
+    lines = {"connections": f"{where}{f['units']}·({features(inp)}{' + 1' if f['bias'] else ''})"}
+    return lines
+
+
 DENSE = LayerKind(
     name="dense",
-    doc="Fully connected layer: [N] (or [1, 1, N]) -> [units]; on a token sequence, applied to "
-        "every token: [T, D] -> [T, units].",
+    doc="Fully connected layer: [N] (or [1, 1, N]) -> [units]; on a token sequence or a volume, "
+        "applied at every position on the last axis: [T, D] -> [T, units], [H, W, C] -> [H, W, units].",
     primary="units",
     fields={
         "units": field_(POSITIVE_INT, doc="number of outputs"),
@@ -80,8 +105,7 @@ DENSE = LayerKind(
     macs=macs,
     connections=connections,
     describe=describe,
-    explain=lambda layer: {"connections": f"{layer.fields['units']}·({features(layer.input)}"
-                                          f"{' + 1' if layer.fields['bias'] else ''})"},
+    explain=_explain,
     weighted=True,
     group="dense",
     export=export,

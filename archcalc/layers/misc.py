@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .base import (
     POSITIVE_INT,
+    POSITIVE_NUMBER,
     RATE,
     LayerKind,
     RuleError,
@@ -20,22 +21,44 @@ def _channels(shape) -> int:
     return shape[-1]
 
 
-def _batchnorm_export(inp):
+# PyTorch's defaults (nn.BatchNorm2d): written out only when a spec differs from them
+BATCHNORM_EPS, BATCHNORM_MOMENTUM = 1e-5, 0.1
+
+
+def _batchnorm_export(inp, out, f):
     if len(inp) == 2:
         raise RuleError("not-exportable", f"batchnorm over the features of a token sequence "
                         f"{fmt_shape(inp)} has no single PyTorch module (BatchNorm1d normalises "
                         "axis 1, the tokens)", hint="use layernorm, as Transformers do")
-    return Torch(f"nn.BatchNorm{2 if len(inp) == 3 else 1}d({_channels(inp)})")
+    # numbers written with repr(): a float's repr is a Python literal of the same value
+    options = "" if f["eps"] == BATCHNORM_EPS else f", eps={literal(float(f['eps']))}"
+    if f["momentum"] != BATCHNORM_MOMENTUM:
+        options += f", momentum={literal(float(f['momentum']))}"
+    return Torch(f"nn.BatchNorm{2 if len(inp) == 3 else 1}d({_channels(inp)}{options})")
+
+
+def _batchnorm_describe(f) -> str:
+    parts = [] if f["eps"] == BATCHNORM_EPS else [f"eps {f['eps']:g}"]
+    if f["momentum"] != BATCHNORM_MOMENTUM:
+        parts.append(f"momentum {f['momentum']:g}")
+    return ", ".join(parts)
 
 
 BATCHNORM = LayerKind(
     name="batchnorm",
     doc="Batch normalisation over channels: 2·C parameters (γ, β) and 2·C buffers "
         "(running mean and variance).",
+    fields={
+        "eps": field_(POSITIVE_NUMBER, BATCHNORM_EPS, doc="added to the variance (PyTorch's default "
+                      "1e-5; Inception-v3 uses 0.001); changes no count, exported"),
+        "momentum": field_(RATE, BATCHNORM_MOMENTUM, doc="the running statistics' update rate (PyTorch's "
+                           "default 0.1; EfficientNet uses 0.01); changes no count, exported"),
+    },
     params=lambda inp, out, f: 2 * _channels(inp),
     buffers=lambda inp, out, f: 2 * _channels(inp),
+    describe=_batchnorm_describe,
     group="norm",
-    export=lambda inp, out, f: _batchnorm_export(inp),
+    export=_batchnorm_export,
 )
 
 DROPOUT = LayerKind(

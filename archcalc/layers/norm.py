@@ -116,16 +116,16 @@ INSTANCENORM = LayerKind(
 
 
 def _layerscale_export(inp, out, f):
-    """No torch module is a bare per-channel scale, and the exported file may use torch only:
-    an nn.Identity (so a forward hook sees the layer) that carries the parameter `weight`, of
-    shape (C, 1, 1) on a volume (as torchvision's ConvNeXt keeps it) or (C,) on features."""
+    """A bare nn.Parameter named after the layer, as torchvision's ConvNeXt keeps its
+    `layer_scale` (state_dict key `features.1.0.layer_scale`, shape (C, 1, 1) on a volume; (C,)
+    on features), multiplied into the input in forward. A parameter is not a module: no
+    forward hook sees this layer, its output is the next layer's input."""
     from .base import Torch, literal
 
     c = _channels(inp)
     shape = f"({c}, 1, 1)" if len(inp) == 3 else f"({c},)"
-    module = (f"(lambda m: (m.register_parameter('weight', nn.Parameter(torch.full({shape}, "
-              f"{literal(float(f['init']))}))), m)[1])(nn.Identity())")
-    return Torch(module, call="{m}({x}) * {m}.weight")
+    return Torch(f"nn.Parameter(torch.full({shape}, {literal(float(f['init']))}))", call="{x} * {m}",
+                 parameter=True)
 
 
 LAYERSCALE = LayerKind(

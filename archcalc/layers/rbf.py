@@ -8,8 +8,19 @@ connections in·units (no bias).
 """
 from __future__ import annotations
 
-from .base import POSITIVE_INT, LayerKind, Torch, field_
-from .dense import features, shape
+from .base import POSITIVE_INT, LayerKind, RuleError, Torch, field_, fmt_shape
+from .dense import features, per_position
+from .dense import shape as _dense_shape
+
+
+def shape(inp, f):
+    """A flat vector (or a 1×1×N volume) -> [units]: LeNet-5's F6 outputs, flattened."""
+    if per_position(inp):
+        n = inp[0] * inp[1] * inp[2]
+        raise RuleError("needs-flat-input", f"rbf needs a flat input, but receives the volume {fmt_shape(inp)}",
+                        hint=f"insert `- flatten` before it ({fmt_shape(inp)} = {n:,} features) or a "
+                             "global pooling layer")
+    return _dense_shape(inp, f)
 
 
 def params(inp, out, f):

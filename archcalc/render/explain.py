@@ -121,7 +121,9 @@ def _macs_lines(layer, batch: int) -> list[str]:
         text = f"{scale}{_dot(out[0], out[1], out[2])}·({_dot(kh, kw, per_group)})"
         return [_line("MACs", f"{text} = {layer.macs:,}")]
     if layer.kind == "dense":
-        per_token = f"{inp[0]}·" if len(inp) == 2 else ""
+        # every token of a sequence, every position of a volume larger than 1×1
+        per_token = f"{inp[0]}·" if len(inp) == 2 else f"{_dot(inp[0], inp[1])}·" if len(inp) == 3 and \
+            (inp[0], inp[1]) != (1, 1) else ""
         return [_line("MACs", f"{scale}{per_token}{features(inp)}·{f['units']} = {layer.macs:,}")]
     if layer.macs:
         return [_line("MACs", f"{layer.macs:,}")]
