@@ -238,10 +238,10 @@ def test_seq_leaves_pins_unchecked(cli):
     ("input: {tokens: 40}\nlayers:\n  - embedding: {vocab: 10, dim: 4}\n  - posembed: {positions: 32}\n",
      "seq-too-long", (4, 27)),  # at positions' value
     # a tied head must name an earlier embedding that fits
-    ("input: {tokens: 4}\nlayers:\n  - embedding: {name: wte, vocab: 10, dim: 4}\n"
-     "  - lmhead: {vocab: 10, tied: wtf}\n", "bad-reference", (4, 5)),
-    ("input: {tokens: 4}\nlayers:\n  - embedding: {name: wte, vocab: 10, dim: 4}\n"
-     "  - lmhead: {vocab: 12, tied: wte}\n", "bad-reference", (4, 5)),
+    (("input: {tokens: 4}\nlayers:\n  - embedding: {name: wte, vocab: 10, dim: 4}\n"
+     "  - lmhead: {vocab: 10, tied: wtf}\n"), "bad-reference", (4, 5)),
+    (("input: {tokens: 4}\nlayers:\n  - embedding: {name: wte, vocab: 10, dim: 4}\n"
+     "  - lmhead: {vocab: 12, tied: wte}\n"), "bad-reference", (4, 5)),
     # the token input itself
     ("input: {tokens: many}\nlayers:\n  - embedding: {vocab: 10, dim: 4}\n", "bad-input", (1, 17)),
     ("input: {tokenz: 8}\nlayers:\n  - embedding: {vocab: 10, dim: 4}\n", "bad-input", (1, 9)),
