@@ -152,7 +152,8 @@ class Totals:
 
     __slots__ = ("params", "buffers", "macs", "depth", "layers", "activations", "merge_activations",
                  "peak_activations", "input_values", "batch", "dtype", "bytes_per_value",
-                 "trainable_params", "connections", "show_connections", "aux_params", "aux_macs")
+                 "trainable_params", "connections", "show_connections", "aux_params", "aux_macs",
+                 "kv_values", "embedding_params", "seq", "active_params")
 
     def __init__(self, params: int = 0, buffers: int = 0, macs: int = 0, depth: int = 0,
                  layers: int = 0, activations: int = 0, merge_activations: int = 0,
@@ -170,6 +171,14 @@ class Totals:
         # ``macs`` (the forward pass at inference), but reported here
         self.aux_params = 0
         self.aux_macs = 0
+        # token models: values the keys and values of causal attention keep per token when
+        # generating (the KV cache), the parameters of the token and position embeddings, the
+        # sequence length T of the token input (None for other inputs), and the parameters one
+        # token uses (top-k experts of a mixture; None: all of them)
+        self.kv_values = 0
+        self.embedding_params = 0
+        self.seq = None
+        self.active_params = None
         self.buffers = buffers
         self.macs = macs
         self.depth = depth

@@ -54,10 +54,22 @@ def load_document(spec: str, input_shape=None):
         raise UsageProblem(str(exc)) from None
 
 
-def analyse_spec(spec: str, input_shape=None):
+def analyse_spec(spec: str, input_shape=None, seq=None):
+    """Load and analyse SPEC; ``seq`` (--seq) sets the length of a token input, and is a
+    usage problem for a spec whose input is not tokens."""
     from .engine import analyze
 
-    return analyze(load_document(spec, input_shape), input_shape=input_shape)
+    analysis = analyze(load_document(spec, input_shape), input_shape=input_shape, seq=seq)
+    check_seq(spec, analysis, seq)
+    return analysis
+
+
+def check_seq(spec: str, analysis, seq):
+    if seq is not None and analysis.input is not None and analysis.totals.seq is None:
+        from .render.numbers import shape
+
+        raise UsageProblem(f"--seq sets the length of a token input (`input: {{tokens: T}}` or [T, D]), "
+                           f"but {spec!r} takes {shape(analysis.input)}")
 
 
 def error_summary(analysis) -> str:

@@ -74,6 +74,13 @@ def width_option():
     return Count(MIN_WIDTH, clamp=MAX_WIDTH)
 
 
+def seq_option(function):
+    """--seq N: the sequence length of a token input (show, diff, validate, explain, export, draw)."""
+    return click.option("--seq", type=Count(1), default=None, metavar="N",
+                        help="Sequence length T of a token input (`input: {tokens: T}` or [T, D]); "
+                             "the spec's `expect` pins then go unchecked, budgets hold.")(function)
+
+
 def shape_option(ctx, param, value):
     return None if value is None else parse_shape(value)
 

@@ -169,6 +169,27 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                          "PyTorch's nn.Linear on the last axis.)"),
     "needs-volume": (ERROR, "a spatial layer received a flat vector or a token sequence",
                      "Convolutions and pooling need an [H, W, C] input."),
+    "needs-tokens": (ERROR, "a token layer received a volume or a flat vector",
+                     ("Attention and the token kinds (classtoken, posembed, taketoken, meantokens, "
+                     "lmhead) act on a token sequence [T, D]. A volume becomes tokens with `patches` "
+                     "(after the patch conv); token ids with `embedding`.")),
+    "needs-embedding": (ERROR, "a layer received token ids",
+                        ("`input: {tokens: T}` is T integer ids, not features: a token embedding "
+                        "(`embedding: {vocab: V, dim: D}`) turns them into the token sequence [T, D] "
+                        "the other kinds take.")),
+    "needs-ids": (ERROR, "a token embedding received something other than token ids",
+                  ("`embedding` looks up token ids, so it takes the spec's `input: {tokens: T}`; "
+                  "features ([T, D], [N]) are already embedded.")),
+    "bad-heads": (ERROR, "attention's heads do not fit",
+                  ("Without `head_dim` the heads divide the features D (head size D/heads); "
+                  "`kv_heads` divides `heads`, each key/value head serving a whole group of query "
+                  "heads.")),
+    "seq-too-long": (ERROR, "the sequence is longer than the positions learned",
+                     ("A learned position embedding has one row per position; the token sequence "
+                     "(`input: {tokens: T}` or --seq) must not be longer.")),
+    "bad-reference": (ERROR, "a layer names another layer that does not fit",
+                      ("A tied LM head (`lmhead: {tied: NAME}`) names an earlier token embedding of "
+                      "the same vocabulary and width, whose table it reuses.")),
     "merge-mismatch": (ERROR, "branches cannot be merged",
                        "`add` and `mul` need shapes that are equal or broadcast (per axis equal "
                        "sizes, or one of them 1, as PyTorch broadcasts); `concat` needs equal spatial sizes."),

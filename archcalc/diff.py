@@ -25,7 +25,7 @@ from fractions import Fraction
 from .analysis import Analysis, LayerResult, Totals
 from .layers import REGISTRY
 
-GROUPS = ("conv", "dense", "norm", "pool", "activation", "other")
+GROUPS = ("conv", "dense", "attention", "embedding", "norm", "pool", "activation", "other")
 MODES = ("versions", "networks")
 
 # Totals that may exist on Analysis itself rather than in Totals.as_dict() (activation

@@ -33,7 +33,7 @@ from . import ignores
 from .diagnostics import CATALOGUE, ERROR, WARNING, Diagnostic, Mark, make
 from .limits import MAX_INTEGER
 from .layers import COMPOSITES, REGISTRY
-from .layers.base import SHAPE, FieldError, RuleError, describe_found, fmt_shape
+from .layers.base import SHAPE, FieldError, RuleError, TokenIds, describe_found, fmt_shape, is_ids
 from .metrics import (
     effective_window,
     input_field,
@@ -92,6 +92,8 @@ class _Evaluator:
         self.params = self.buffers = self.macs = 0
         self.aux_params = self.aux_macs = 0
         self.trainable = self.connections = 0
+        self.kv_values = 0         # values kept per token when generating (keys and values)
+        self.embedding_params = 0  # token and position embeddings (Kaplan et al.'s split)
         self.frozen = 0  # how many enclosing composites are `frozen: true`
         # Memory, in values for one sample (metrics.py). The state walked is
         # (shape, depth, receptive field, held): `held` marks a tensor that a branch point
@@ -230,10 +232,19 @@ class _Evaluator:
                              "themselves")
         # A layer's rules depend only on the layer and its input shape; inside a repeat the
         # same pair comes back thousands of times, so the results are kept.
-        key = (id(node), shape)
+        key = (id(node), shape, is_ids(shape))
         rule = self.rules.get(key)
         if rule is None:
             try:
+                if is_ids(shape) != kind.takes_ids:
+                    raise RuleError("needs-embedding", f"{kind.name} receives the {shape[0]} token ids of "
+                                    "`input: {tokens: ...}`; token ids feed a token embedding first",
+                                    hint="begin with `- embedding: {vocab: V, dim: D}`") \
+                        if is_ids(shape) else \
+                        RuleError("needs-ids", f"{kind.name} takes the token ids of `input: {{tokens: T}}`, "
+                                  f"but receives {fmt_shape(shape)}",
+                                  hint="an embedding reads token ids: write the input as `input: {tokens: T}`; "
+                                       "features need no embedding")
                 out = kind.shape(shape, fields)
             except RuleError as exc:
                 mark = node.field_marks.get(exc.field, node.mark) if exc.field else node.mark
@@ -248,8 +259,9 @@ class _Evaluator:
                 kind.connections(shape, out, fields) if kind.connections is not None else None,
                 tuple(kind.warnings(shape, out, fields)) if kind.warnings is not None else (),
                 prod(out) if kind.stores else 0,
-                effective_window(kind.window(shape, fields)) if kind.window is not None else ())
-        out, params, buffers, macs, trainable, connections, warnings, stored, axes = rule
+                effective_window(kind.window(shape, fields)) if kind.window is not None else (),
+                kind.kv_cache(shape, out, fields) if kind.kv_cache is not None else 0)
+        out, params, buffers, macs, trainable, connections, warnings, stored, axes, kv = rule
         if connections is None:
             connections = macs
         frozen = node.frozen or self.frozen > 0
@@ -269,6 +281,10 @@ class _Evaluator:
         self.connections += connections
         self.buffers += buffers
         self.macs += macs
+        if kv:
+            self.kv_values += kv
+        if kind.group == "embedding":
+            self.embedding_params += params
         if stored:
             self.activations += stored
             live = self.live + stored
@@ -582,10 +598,12 @@ def _projection_hint(inp, main, other, label, kind="residual") -> str:
 _REFUSALS = ("forbidden-tag", "number-too-large", "bad-value")  # what the loader refuses
 
 
-def analyze(doc: Document, input_shape=None) -> Analysis:
-    """Analyse a loaded spec. Never raises for a user's mistake."""
+def analyze(doc: Document, input_shape=None, seq: int | None = None) -> Analysis:
+    """Analyse a loaded spec. Never raises for a user's mistake. ``seq`` (``--seq``) sets
+    the length T of a token input (``input: {tokens: T}`` or ``[T, D]``); a spec with another
+    input ignores it (the commands refuse it there, see app.analyse_spec)."""
     with no_cyclic_gc():
-        analysis = _analyze(doc, input_shape)
+        analysis = _analyze(doc, input_shape, seq)
     refused = {(d.line, d.column) for d in doc.diagnostics if d.code in _REFUSALS}
     if refused:
         # A refused value was reported once, where it stands; the follow-on complaints about
@@ -596,7 +614,7 @@ def analyze(doc: Document, input_shape=None) -> Analysis:
     return analysis
 
 
-def _analyze(doc: Document, input_shape) -> Analysis:
+def _analyze(doc: Document, input_shape, seq=None) -> Analysis:
     diagnostics = list(doc.diagnostics)
     root = doc.root
     file = doc.file
@@ -638,6 +656,8 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     elif "input" not in root:
         diagnostics.append(make("missing-field", "the spec has no `input`", top_mark,
                                 hint="add `input: [224, 224, 3]` ([H, W, C]) or `input: [N]`"))
+    elif isinstance(root["input"], LMap):
+        shape = _token_input(root["input"], root.value_marks["input"], diagnostics)
     else:
         try:
             shape = SHAPE.check(root["input"])
@@ -648,6 +668,10 @@ def _analyze(doc: Document, input_shape) -> Analysis:
             problem = _channels_first(shape, root.value_marks["input"])
             if problem is not None:
                 diagnostics.append(problem)
+    pinned_input = input_shape is None
+    if seq is not None and shape is not None and (is_ids(shape) or len(shape) == 2) and seq != shape[0]:
+        shape = TokenIds((seq,)) if is_ids(shape) else (seq, shape[1])
+        pinned_input = False  # `expect` pins describe the spec's own length
     analysis.input = shape
 
     # blocks
@@ -686,7 +710,7 @@ def _analyze(doc: Document, input_shape) -> Analysis:
         return analysis
 
     evaluator = _Evaluator(diagnostics)
-    evaluator.check_pins = input_shape is None
+    evaluator.check_pins = pinned_input
     evaluator.references = compiler.references
     if shape is not None:
         evaluator.live = evaluator.peak = prod(shape)
@@ -706,12 +730,18 @@ def _analyze(doc: Document, input_shape) -> Analysis:
                              layers=len(evaluator.layers), activations=evaluator.activations,
                              merge_activations=evaluator.merge_activations,
                              peak_activations=evaluator.peak, input_values=prod(shape) if shape else 0)
+    analysis.totals.kv_values = evaluator.kv_values
+    analysis.totals.embedding_params = evaluator.embedding_params
+    if shape is not None and (is_ids(shape) or len(shape) == 2):
+        analysis.totals.seq = shape[0]
+    if out is not None and evaluator.record:
+        _check_references(analysis, diagnostics)
     analysis.totals.aux_params, analysis.totals.aux_macs = evaluator.aux_params, evaluator.aux_macs
     expect = root.get("expect")
     if isinstance(expect, LMap) and "connections" in expect:
         analysis.totals.show_connections = True  # the spec has a connections figure
     if out is not None:
-        _check_totals(root, analysis, diagnostics, pinned=input_shape is None)
+        _check_totals(root, analysis, diagnostics, pinned=pinned_input)
     if any(d.code == "window-drops-input" for d in diagnostics) and input_shape is None:
         _suggest_inputs(program, shape, analysis, diagnostics, compiler.references)
     analysis.ignored = evaluator.ignored
@@ -719,6 +749,56 @@ def _analyze(doc: Document, input_shape) -> Analysis:
     _file_ignores(file_ignores, compiler.ignores, analysis, evaluator.used_ignores,
                   complete=out is not None)
     return analysis
+
+
+def _token_input(value: LMap, mark, diagnostics):
+    """`input: {tokens: T}`: T token ids (an integer each), the input of a token embedding."""
+    for key in value:
+        if key != "tokens":
+            diagnostics.append(make("bad-input", f"unknown key {key!r} in `input`", value.key_marks[key],
+                                    hint="a token input is `input: {tokens: T}`, T the sequence length "
+                                         "(`--seq` overrides it)"))
+            return None
+    if "tokens" not in value:
+        diagnostics.append(make("bad-input", "`input` as a mapping is a token input and needs `tokens`",
+                                mark, hint="write `input: {tokens: 128}` (128 token ids), or a list "
+                                           "`[H, W, C]`, `[T, D]` or `[N]`"))
+        return None
+    t = value["tokens"]
+    if isinstance(t, int) and not isinstance(t, bool) and 1 <= t <= MAX_INTEGER:
+        return TokenIds((t,))
+    if not holds_refused(t):
+        diagnostics.append(make("bad-input", f"`input: {{tokens: ...}}` expects a positive integer (the "
+                                f"sequence length), found {describe_found(t)}", value.value_marks["tokens"],
+                                hint="e.g. `input: {tokens: 128}`"))
+    return None
+
+
+def _check_references(analysis: Analysis, diagnostics):
+    """Fields that name an earlier layer (a tied head's embedding), checked once every layer
+    is analysed: the named layer exists, comes first, and fits (the kind's check_reference)."""
+    by_name = None
+    for i, layer in enumerate(analysis.layers):
+        kind = REGISTRY.get(layer.kind)
+        if kind is None or kind.reference is None or layer.fields.get(kind.reference) is None:
+            continue
+        if by_name is None:
+            by_name = {other.name: j for j, other in enumerate(analysis.layers)}
+        target = layer.fields[kind.reference]
+        scope = layer.name.rpartition(".")[0]
+        j = by_name.get(f"{scope}.{target}" if scope else target, by_name.get(target))
+        mark = Mark(analysis.file, layer.line, layer.column)
+        if j is None or j >= i:
+            where = "no layer" if j is None else "a later layer"
+            diagnostics.append(make("bad-reference", f"{layer.name}: `{kind.reference}: {target}` names "
+                                    f"{where} {target!r}", mark, layer=layer.name,
+                                    hint=f"name the earlier layer it shares weights with (e.g. "
+                                         f"`{kind.reference}: wte`)"))
+            continue
+        problem = kind.check_reference(layer, analysis.layers[j])
+        if problem is not None:
+            code, message, hint = problem
+            diagnostics.append(make(code, f"{layer.name}: {message}", mark, layer=layer.name, hint=hint))
 
 
 def _file_ignores(file_ignores, layer_ignores, analysis: Analysis, used: set, complete: bool):

@@ -25,7 +25,7 @@ import re
 
 from .compiler import Compiler, Composite, Leaf, Seq
 from .diagnostics import make
-from .layers.base import RuleError, Sym, channel_dim, fmt_shape
+from .layers.base import RuleError, Sym, channel_dim, fmt_shape, is_ids
 
 
 # ----------------------------------------------------------------------------------- merges
@@ -338,6 +338,7 @@ class _Writer:
         self.refs = references(analysis.program) if analysis.program is not None else set()
         self.tensors: dict[str, tuple] = {}     # full name -> (variable, shape, class)
         self.last_scope = None
+        self.built: set[str] = set()            # full names of the layers written so far
 
     def problem(self, message, mark, layer, hint=""):
         self.problems.append(make("not-exportable", message, mark, hint=hint, layer=layer))
@@ -430,9 +431,27 @@ class _Writer:
         module = torch.module
         if layer.frozen and layer.params:
             module += ".requires_grad_(False)"  # `frozen: true`: not trained
+        if torch.tied is not None:
+            tied = self.tied_ref(cls, torch.tied, layer, node.mark)
+            if tied is None:
+                return out, dst
+            module = module.replace("{tied}", tied)
         ref = cls.attach(parts, module, torch.parameter)
+        self.built.add(layer.name)
         cls.forward.append(f"{dst} = {torch.call.replace('{m}', ref).replace('{x}', src)}")
         return out, dst
+
+    def tied_ref(self, cls, target: str, layer, mark):
+        """The module of the earlier layer ``target`` (a tied head's embedding), which must be
+        built in the same class; the engine has checked that it exists and fits."""
+        scope = layer.name.rpartition(".")[0]
+        full = f"{scope}.{target}" if scope and f"{scope}.{target}" in self.built else target
+        if full not in self.built or not full.startswith(cls.prefix):
+            self.problem(f"{layer.name} shares the weights of {target!r}, which an exported class "
+                         "cannot reach from here", mark, layer.name,
+                         hint="keep the tied head and its embedding in the same block")
+            return None
+        return cls.ref(tuple(full[len(cls.prefix):].split(".")))
 
     def check_names(self, parts, mark, layer) -> bool:
         bad = [p for p in parts if p in MODULE_ATTRIBUTES]
@@ -511,7 +530,8 @@ class _Writer:
                 start, stop, size = slices[i]
                 shape = tuple(whole[:-1]) + (size,)
                 to_end = (node.split is not None and i == len(slices) - 1) or str(stop) == str(whole[-1])
-                source = f"{src}[:, {'' if start == 0 else start}:{'' if to_end else stop}]"
+                axis = "..., " if len(whole) == 2 else ":, "  # a token sequence's features are last
+                source = f"{src}[{axis}{'' if start == 0 else start}:{'' if to_end else stop}]"
             if not branch.items:
                 outs.append(shape)
                 names.append(source)
@@ -729,18 +749,21 @@ def export_pytorch(analysis, command: str = "") -> str:
     writer.classes.append(network.render(name, "self", _docstring(title), result).replace(
         "class {name}(", f"class {name}(", 1))
     body = "\n\n".join([writer.helpers[name] for name in sorted(writer.helpers)] + writer.classes)
+    ids = is_ids(analysis.input)
     inp = tuple(analysis.input)
     nchw = (1, inp[2], inp[0], inp[1]) if len(inp) == 3 else (1,) + inp
     out_torch = (f"(N, {out[2]}, {out[0]}, {out[1]})" if len(out) == 3
                  else "(N, " + ", ".join(map(str, out)) + ")")
     in_torch = ("(N, C, H, W) = " + f"(N, {inp[2]}, {inp[0]}, {inp[1]})" if len(inp) == 3
                 else "(N, " + ", ".join(map(str, inp)) + ")")
+    if ids:
+        in_torch = f"token ids (N, T) = (N, {inp[0]}) of dtype torch.long"
     t = analysis.totals
     doc = [f"{analysis.name} — {title}" if analysis.title and analysis.title != analysis.name
            else analysis.name or "network", ""]
     if analysis.reference:
         doc += _fill(f"Reference: {analysis.reference}") + [""]
-    doc += _fill(f"Input {fmt_shape(inp)} in archcalc's channels-last [H, W, C]; this module takes "
+    doc += _fill(f"Input {fmt_shape(analysis.input)} in archcalc's channels-last [H, W, C]; this module takes "
                  f"PyTorch's {in_torch} and returns {out_torch}.") + [""]
     doc += _fill(f"Totals computed by archcalc: {_count(t.params)} parameters, {_count(t.buffers)} "
                  f"buffers (batch-norm running mean and variance), {_count(t.macs)} MACs at batch 1, "
@@ -748,14 +771,15 @@ def export_pytorch(analysis, command: str = "") -> str:
     doc += ["", f"Written by `{command}`; needs only torch. build() returns the network."
             if command else "Written by archcalc export; needs only torch. build() returns the network."]
     doc_text = "\n".join(line.replace("\\", "\\\\").replace('"""', "'''") for line in doc)
+    dtype = "INPUT_DTYPE = torch.long  # token ids\n" if ids else ""
     imports = []
-    if re.search(r"\btorch\.", body):
+    if ids or re.search(r"\btorch\.", body):
         imports.append("import torch")
     if re.search(r"\bF\.", body):
         imports.append("import torch.nn.functional as F")
     imports.append("from torch import nn")
     return (f'"""{doc_text}\n"""\n' + "\n".join(imports) + "\n\n"
-            f"INPUT_SHAPE = {nchw}\n\n\n" + body + "\n\n"
+            f"INPUT_SHAPE = {nchw}\n{dtype}\n\n" + body + "\n\n"
             f"def build() -> nn.Module:\n    return {name}()\n")
 
 

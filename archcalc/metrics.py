@@ -46,7 +46,7 @@ the larger one is kept). Networks with a flat input have no receptive field (Non
 """
 from __future__ import annotations
 
-STORED_GROUPS = frozenset(("conv", "dense", "pool", "norm"))
+STORED_GROUPS = frozenset(("conv", "dense", "pool", "norm", "attention", "embedding"))
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 

@@ -210,8 +210,14 @@ def build_schema() -> dict:
             "name": {"type": ["string", "integer"], "description": "the network's identifier"},
             "title": {"type": "string", "description": "free text"},
             "reference": {"type": "string", "description": "paper or source, free text"},
-            "input": {"$ref": "#/definitions/shape",
-                      "description": "[height, width, channels] for a volume, [features] for a vector"},
+            "input": {"anyOf": [
+                {"$ref": "#/definitions/shape"},
+                {"type": "object", "required": ["tokens"], "additionalProperties": False,
+                 "properties": {"tokens": {"type": "integer", "minimum": 1,
+                                           "description": "T, the sequence length (--seq overrides it)"}},
+                 "description": "T token ids, the input of a token embedding"}],
+                      "description": "[height, width, channels] for a volume, [tokens, features] for a token "
+                                     "sequence, [features] for a vector, or {tokens: T} for token ids"},
             "blocks": {"type": "object", "description": "reusable parameterised blocks, used like kinds",
                        "additionalProperties": {"$ref": "#/definitions/block"}},
             "layers": {"$ref": "#/definitions/layers"},

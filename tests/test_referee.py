@@ -93,8 +93,11 @@ def measure(namespace, training: bool = False) -> dict:
     outputs: dict[str, tuple] = {}
     # every module is hooked: a layer may be a module with parts (LeNet-5's subsampling)
     for name, module in net.named_modules():
-        module.register_forward_hook(lambda m, args, out, name=name: outputs.__setitem__(name, _hwc(out.shape[1:])))
-    x = torch.empty(namespace["INPUT_SHAPE"], device="meta")
+        # nn.MultiheadAttention returns (output, weights): its output is the first
+        module.register_forward_hook(lambda m, args, out, name=name: outputs.__setitem__(
+            name, _hwc((out[0] if isinstance(out, tuple) else out).shape[1:])))
+    # token ids are integers (INPUT_DTYPE); images and features are floats
+    x = torch.empty(namespace["INPUT_SHAPE"], dtype=namespace.get("INPUT_DTYPE", torch.float32), device="meta")
     contexts = []
     try:
         from torch.nn.attention import SDPBackend, sdpa_kernel

@@ -11,6 +11,7 @@ import sys
 import click
 
 from ..cli import (
+    seq_option,
     width_option,
     EXIT_ERRORS,
     EXIT_OK,
@@ -59,9 +60,10 @@ def _gates_option(ctx, param, values):
                    "> is the shell's.")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override both specs' input shape, e.g. 224x224x3.")
+@seq_option
 @click.option("--width", type=width_option(), default=None,
               help="Table width in columns (default: the terminal's).")
-def diff(a, b, fmt, output, mode, show_all, gates, input_shape, width):
+def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, width):
     """Compare network A with network B (each a built-in name, a spec file, or - for stdin).
 
     Shows the totals side by side with change and ratio, the share of params and MACs per
@@ -76,8 +78,8 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, width):
     if a == "-" and b == "-":
         fail_usage("only one of A and B can be - (standard input)")
     try:
-        old = analyse_spec(a, input_shape)
-        new = analyse_spec(b, input_shape)
+        old = analyse_spec(a, input_shape, seq)
+        new = analyse_spec(b, input_shape, seq)
     except UsageProblem as exc:
         fail_usage(str(exc))
     result = compare(old, new, None if mode == "auto" else mode)

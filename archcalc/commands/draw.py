@@ -11,6 +11,7 @@ from ..cli import (
     UsageProblem,
     analyse_spec,
     fail_usage,
+    seq_option,
     shape_option,
     write_output,
 )
@@ -33,12 +34,13 @@ def report_problems(analysis):
                    "top-level block is a box); default: everything expanded.")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3.")
+@seq_option
 @click.option("--width", type=click.IntRange(min=300), default=None,
               help="Wrap rows at this many pixels (default 1400).")
-def draw(spec, output, depth, input_shape, width):
+def draw(spec, output, depth, input_shape, seq, width):
     """Draw SPEC as SVG: volumes as boxes scaled by H, W and C, labelled with their sizes."""
     try:
-        analysis = analyse_spec(spec, input_shape)
+        analysis = analyse_spec(spec, input_shape, seq)
     except UsageProblem as exc:
         fail_usage(str(exc))
     from ..render.picture import render_svg

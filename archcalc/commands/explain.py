@@ -20,6 +20,7 @@ import sys
 import click
 
 from ..cli import (
+    seq_option,
     Count,
     width_option,
     EXIT_ERRORS,
@@ -99,13 +100,14 @@ def _code_suggestion(word: str) -> str:
 @click.argument("layer", required=False)
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3.")
+@seq_option
 @click.option("--batch", type=Count(1), default=1, show_default=True,
               help="Batch size: scales MACs and activations.")
 @click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="fp32", show_default=True,
               help="Precision of every value, for the byte figures.")
 @click.option("--width", type=width_option(), default=100, show_default=True,
               help="Wrap diagnostics and explanations at this width.")
-def explain(spec, layer, input_shape, batch, dtype, width):
+def explain(spec, layer, input_shape, seq, batch, dtype, width):
     """Show the arithmetic behind each layer of SPEC (or only LAYER): output size, parameters,
     MACs, activations and receptive field, with the layer's diagnostics and hints.
 
@@ -122,7 +124,7 @@ def explain(spec, layer, input_shape, batch, dtype, width):
         write(render.render_code(spec, CATALOGUE[spec], width))
         sys.exit(EXIT_OK)
     try:
-        analysis = analyse_spec(spec, input_shape)
+        analysis = analyse_spec(spec, input_shape, seq)
     except UsageProblem as exc:
         fail_usage(str(exc) + (_code_suggestion(spec) if "no such file" in str(exc) else ""))
     everything = [d for d in analysis.diagnostics if d.layer is None or

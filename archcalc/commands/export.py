@@ -12,6 +12,7 @@ from ..cli import (
     UsageProblem,
     analyse_spec,
     fail_usage,
+    seq_option,
     shape_option,
     write_output,
 )
@@ -28,13 +29,14 @@ TARGETS = ("pytorch",)
               help="The framework to write for.")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3.")
+@seq_option
 @click.option("--force", is_flag=True, help="Overwrite an existing FILE given with -o.")
-def export(spec, output, target, input_shape, force):
+def export(spec, output, target, input_shape, seq, force):
     """Write SPEC as a PyTorch module: one nn.Module class per block, one for the network,
     and build(). The module takes PyTorch's (N, C, H, W); its state_dict keys follow the
     spec's layer names. A spec with errors is not exported (exit 1)."""
     try:
-        analysis = analyse_spec(spec, input_shape)
+        analysis = analyse_spec(spec, input_shape, seq)
     except UsageProblem as exc:
         fail_usage(str(exc))
     if analysis.errors or analysis.output is None:
@@ -42,7 +44,8 @@ def export(spec, output, target, input_shape, force):
         sys.exit(EXIT_ERRORS)
     from ..export import ExportFailed, export_pytorch
 
-    command = "archcalc export" + (f" --input {'x'.join(map(str, input_shape))}" if input_shape else "")
+    command = "archcalc export" + (f" --input {'x'.join(map(str, input_shape))}" if input_shape else "") \
+        + (f" --seq {seq}" if seq is not None else "")
     try:
         text = export_pytorch(analysis, command)
     except ExportFailed as exc:

@@ -6,6 +6,7 @@ import sys
 import click
 
 from ..cli import (
+    seq_option,
     Count,
     width_option,
     EXIT_ERRORS,
@@ -34,6 +35,7 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv", "html")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3 (the spec's `expect` pins "
                    "describe its own input and are then not checked; budgets are).")
+@seq_option
 @click.option("--depth", type=Count(0), default=None,
               help="Table: collapse blocks below this nesting level (0 = top-level rows only).")
 @click.option("--width", type=width_option(), default=None,
@@ -57,13 +59,13 @@ SHOW_FORMATS = ("table", "json", "markdown", "csv", "html")
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
                    "the table.")
-def show(spec, fmt, output, input_shape, depth, width, batch, dtype, memory, rf, connections, ignore,
+def show(spec, fmt, output, input_shape, seq, depth, width, batch, dtype, memory, rf, connections, ignore,
          totals_row, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
         fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
     try:
-        analysis = analyse_spec(spec, input_shape)
+        analysis = analyse_spec(spec, input_shape, seq)
     except UsageProblem as exc:
         fail_usage(str(exc))
     from ..ignores import apply

@@ -6,11 +6,13 @@ listing its module here.
 """
 from __future__ import annotations
 
-from . import activations, conv, dense, layernorm, misc, norm, pool, rbf, resize, subsample
+from . import (activations, attention, conv, dense, layernorm, misc, mlp, norm, pool, rbf, resize,
+               subsample, tokens)
 from .base import LayerKind
 
 REGISTRY: dict[str, LayerKind] = {}
-for _module in (conv, pool, dense, misc, norm, layernorm, resize, activations, subsample, rbf):
+for _module in (conv, pool, dense, misc, norm, layernorm, resize, activations, subsample, rbf, tokens,
+                attention, mlp):
     for _kind in _module.KINDS:
         assert _kind.name not in REGISTRY, _kind.name
         REGISTRY[_kind.name] = _kind

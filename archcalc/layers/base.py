@@ -12,6 +12,24 @@ from ..metrics import STORED_GROUPS
 Shape = tuple  # (H, W, C) for a volume, (T, D) for a token sequence, (N,) for a flat vector
 
 
+class TokenIds(tuple):
+    """The shape of a token-id input, ``(T,)``: T integer ids, written ``input: {tokens: T}``.
+
+    A tuple like every shape (``(128,)``), but never mistaken for a flat vector of 128
+    features: only kinds with ``takes_ids`` (the token embedding) accept it, and tables write
+    it ``128 ids``."""
+
+    __slots__ = ()
+    ids = True
+
+    def __reduce__(self):
+        return (TokenIds, (tuple(self),))
+
+
+def is_ids(shape) -> bool:
+    return getattr(shape, "ids", False)
+
+
 class FieldError(Exception):
     """A field value is unacceptable. ``expected``/``found`` make 'expected X, found Y'."""
 
@@ -246,6 +264,13 @@ class LayerKind:
     window(inp, fields) -> axes | None   the spatial window per axis, ((e, s, p_begin), (e, s,
                                          p_begin)) with e the effective kernel, for the receptive
                                          field; None (the default) for kinds that act per position
+    takes_ids                            accepts the token ids of `input: {tokens: T}` (the token
+                                         embedding); every other kind refuses them, located
+    kv_cache(inp, out, fields) -> int    values the layer keeps per token when generating (keys
+                                         and values of causal attention); None: none
+    reference                            a field naming an earlier layer (a tied head's
+                                         embedding); ``check_reference(layer, other)`` returns
+                                         (code, message, hint) or None once both are analysed
     export(inp, out, fields) -> Torch    how `archcalc export` writes the layer in PyTorch; None
                                          (the default) makes exporting a spec that uses the kind a
                                          located `not-exportable` error
@@ -299,7 +324,8 @@ class LayerKind:
 
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
                  "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
-                 "stores", "export")
+                 "stores", "export", "takes_ids", "kv_cache", "reference", "check_reference",
+                 "extra")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -308,7 +334,9 @@ class LayerKind:
                  window: Callable | None = None, group: str = "other",
                  trainable: Callable | None = None, connections: Callable | None = None,
                  explain: Callable | None = None, stores: bool | None = None,
-                 export: Callable | None = None):
+                 export: Callable | None = None, takes_ids: bool = False,
+                 kv_cache: Callable | None = None, reference: str | None = None,
+                 check_reference: Callable | None = None, extra: Callable | None = None):
         self.name = name
         self.doc = doc
         self.fields = fields if fields is not None else {}
@@ -327,6 +355,13 @@ class LayerKind:
         self.group = group  # for breakdowns: conv, dense, norm, pool, activation, other
         self.stores = stores if stores is not None else group in STORED_GROUPS
         self.export = export
+        self.takes_ids = takes_ids
+        self.kv_cache = kv_cache
+        self.reference = reference
+        self.check_reference = check_reference
+        # extra(inp, out, fields) -> dict of further per-layer figures for JSON and explain
+        # (attention's causal-half MACs); None: none
+        self.extra = extra
 
     @property
     def has_params(self) -> bool:
@@ -341,10 +376,10 @@ class Torch:
     """A layer written in PyTorch: the module's constructor expression and the forward call
     (``{m}`` the module, ``{x}`` the input). See LayerKind's docstring, "The export rule"."""
 
-    __slots__ = ("module", "call", "helpers", "parameter")
+    __slots__ = ("module", "call", "helpers", "parameter", "tied")
 
     def __init__(self, module: str, call: str = "{m}({x})", helpers: dict | None = None,
-                 parameter: bool = False):
+                 parameter: bool = False, tied: str | None = None):
         self.module = module
         self.call = call
         self.helpers = helpers or {}  # class name -> its source, written once at the top of the file
@@ -352,6 +387,9 @@ class Torch:
         # state_dict key is the name itself, torchvision's `layer_scale`); `call` uses it as
         # a tensor. No forward hook sees such a layer.
         self.parameter = parameter
+        # the full name of an earlier layer whose module ``{tied}`` in ``module`` stands for
+        # (a head sharing the embedding's weight); it must be built in the same class
+        self.tied = tied
 
     def __repr__(self) -> str:
         return f"Torch({self.module!r}, call={self.call!r})"
@@ -462,4 +500,6 @@ def describe_bias_activation(f) -> str:
 
 
 def fmt_shape(shape) -> str:
+    if is_ids(shape):
+        return f"{shape[0]} ids"
     return "×".join(str(x) for x in shape)

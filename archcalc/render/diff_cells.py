@@ -26,7 +26,8 @@ TOTAL_LABELS = {"input": "Input", "output": "Output", "params": "Params", "buffe
                 "activations": "Activations", "aux_params": "Aux params", "aux_macs": "Aux MACs"}
 # Totals that are counts of things, shown exactly; everything else in human units.
 _COUNTS = {"depth", "layers"}
-GROUP_LABELS = {"conv": "conv", "dense": "dense", "norm": "norm", "pool": "pool",
+GROUP_LABELS = {"conv": "conv", "dense": "dense", "attention": "attention", "embedding": "embedding",
+                "norm": "norm", "pool": "pool",
                 "activation": "activation", "other": "other"}
 
 

@@ -44,7 +44,11 @@ def exact(n: int | None) -> str:
 
 
 def shape(s) -> str:
-    return "—" if s is None else "×".join(str(x) for x in s)
+    if s is None:
+        return "—"
+    if getattr(s, "ids", False):  # token ids, `input: {tokens: T}`
+        return f"{s[0]} ids"
+    return "×".join(str(x) for x in s)
 
 
 def share(part: int, whole: int) -> str:

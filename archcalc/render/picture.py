@@ -50,6 +50,7 @@ SEVERITY_COLOUR = {"error": "#cf222e", "warning": "#bf8700"}
 SEVERITY_GLYPH = {"error": "✖", "warning": "▲"}
 MERGE_SYMBOL = {"add": "+", "concat": "‖", "mul": "×"}
 GROUP_COLOUR = {"conv": "#79b8e6", "pool": "#f0b463", "dense": "#8fd19e", "norm": "#c5a3e0",
+                "attention": "#e6a07a", "embedding": "#9fd4e0",
                 "activation": "#e8e8e8", "other": "#c9ced6"}
 _EXTRA_COLOURS = ("#e89ab3", "#7fd4cf", "#d9c36c", "#a9b8f0", "#f29b7f", "#b5d98a")
 

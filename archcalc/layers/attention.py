@@ -1,0 +1,198 @@
+"""attention — multi-head self-attention on a token sequence [T, D] (shape unchanged).
+
+``heads`` query heads of ``head_dim`` features (default D/heads), ``kv_heads`` key/value heads
+(default ``heads``: multi-head; fewer: grouped-query, 1: multi-query), each group of
+heads/kv_heads query heads sharing one key/value head. Four projections, q: D -> h·d,
+k and v: D -> kv·d, out: h·d -> D, biases with ``qkv_bias`` / ``out_bias``.
+
+params  D·(h·d) + 2·D·(kv·d) + (h·d)·D  (+ h·d + 2·kv·d with qkv_bias, + D with out_bias)
+MACs    T·D·(h·d) + 2·T·D·(kv·d) + T·(h·d)·D      the four projections
+        + 2·T²·h·d                                  QKᵀ and attention·V over the full T×T square
+
+The square is what PyTorch computes and counts, causal or not (a causal mask zeroes half the
+scores after computing them). With ``causal: true`` the causal half — only the T(T+1)/2 scores
+a token may see, h·d·T(T+1) MACs instead of 2·T²·h·d — is reported beside it (explain, JSON
+``causal_macs``), and the layer keeps a KV cache when generating: 2·kv·d values per token.
+``rope: true`` marks rotary position embeddings (rotations of q and k: no parameters, no MACs).
+"""
+from __future__ import annotations
+
+from .base import BOOL, POSITIVE_INT, LayerKind, RuleError, Torch, field_, fmt_shape
+
+
+def dims(inp, f):
+    """(T, D, h, kv, d)."""
+    t, dim = inp
+    h = f["heads"]
+    kv = f["kv_heads"] if f["kv_heads"] is not None else h
+    d = f["head_dim"] if f["head_dim"] is not None else dim // h
+    return t, dim, h, kv, d
+
+
+def _shape(inp, f):
+    if len(inp) != 2:
+        what = f"the volume {fmt_shape(inp)}" if len(inp) == 3 else f"the flat vector [{inp[0]}]"
+        raise RuleError("needs-tokens", f"attention needs a token sequence [T, D], but receives {what}",
+                        hint="a volume becomes tokens with `- patches`; token ids with `- embedding`")
+    h = f["heads"]
+    if f["head_dim"] is None and inp[1] % h:
+        raise RuleError("bad-heads", f"{h} heads do not divide the {inp[1]} features, so the head size "
+                        f"D/heads = {inp[1]}/{h} is not whole", field="heads",
+                        hint="choose heads dividing D, or give `head_dim`")
+    kv = f["kv_heads"]
+    if kv is not None and h % kv:
+        raise RuleError("bad-heads", f"{kv} key/value heads do not divide the {h} query heads (each "
+                        "key/value head serves a whole group of query heads)", field="kv_heads",
+                        hint=f"kv_heads divides heads: 1 (multi-query), a divisor of {h}, or {h}")
+    return inp
+
+
+def projection_params(inp, f) -> int:
+    t, dim, h, kv, d = dims(inp, f)
+    return dim * h * d + 2 * dim * kv * d + h * d * dim
+
+
+def _params(inp, out, f):
+    t, dim, h, kv, d = dims(inp, f)
+    bias = (h * d + 2 * kv * d if f["qkv_bias"] else 0) + (dim if f["out_bias"] else 0)
+    return projection_params(inp, f) + bias
+
+
+def _macs(inp, out, f):
+    t, dim, h, kv, d = dims(inp, f)
+    return t * projection_params(inp, f) + 2 * t * t * h * d
+
+
+def causal_macs(inp, f) -> int:
+    """The MACs a causal layer needs: the projections and only the T(T+1)/2 visible scores."""
+    t, dim, h, kv, d = dims(inp, f)
+    return t * projection_params(inp, f) + h * d * t * (t + 1)
+
+
+def _kv_cache(inp, out, f):
+    if not f["causal"]:
+        return 0
+    t, dim, h, kv, d = dims(inp, f)
+    return 2 * kv * d
+
+
+def _describe(f):
+    parts = [f"{f['heads']} heads"]
+    if f["kv_heads"] is not None and f["kv_heads"] != f["heads"]:
+        parts.append(f"{f['kv_heads']} kv")
+    if f["head_dim"] is not None:
+        parts.append(f"d {f['head_dim']}")
+    if f["causal"]:
+        parts.append("causal")
+    if f["rope"]:
+        parts.append("rope")
+    if not f["qkv_bias"] and not f["out_bias"]:
+        parts.append("no bias")
+    elif not f["qkv_bias"] or not f["out_bias"]:
+        parts.append("no qkv bias" if not f["qkv_bias"] else "no out bias")
+    return ", ".join(parts)
+
+
+def _explain(layer):
+    inp, f = layer.input, layer.fields
+    t, dim, h, kv, d = dims(inp, f)
+    bias = []
+    if f["qkv_bias"]:
+        bias.append(f"{h}·{d} + 2·{kv}·{d}")
+    if f["out_bias"]:
+        bias.append(str(dim))
+    params = f"{dim}·({h}·{d}) + 2·{dim}·({kv}·{d}) + ({h}·{d})·{dim}" + "".join(f" + {b}" for b in bias)
+    macs = f"{t}·({dim}·{h}·{d} + 2·{dim}·{kv}·{d} + {h}·{d}·{dim}) + 2·{t}²·{h}·{d}"
+    lines = {"heads": f"{h} query heads, {kv} key/value heads, head_dim {d}"
+                      + (f" (= {dim}/{h})" if f["head_dim"] is None else ""),
+             "params": (params, "q, k, v and out projections"),
+             "MACs": (macs, "projections, then QKᵀ and attention·V over the full T×T square")}
+    if f["causal"]:
+        lines["causal"] = (f"{t}·({dim}·{h}·{d} + 2·{dim}·{kv}·{d} + {h}·{d}·{dim}) + {h}·{d}·{t}·({t} + 1) "
+                           f"= {causal_macs(inp, f):,} MACs if only the T(T+1)/2 visible scores were "
+                           f"computed; KV cache 2·{kv}·{d} = {2 * kv * d:,} values per token")
+    return lines
+
+
+_ATTENTION = '''class Attention(nn.Module):
+    """Self-attention with separate q/k/v/o projections: grouped-query when kv_heads < heads,
+    rotary positions with ``rope``, a causal mask with ``causal``. The scores go through
+    F.scaled_dot_product_attention over the full T x T square."""
+
+    def __init__(self, dim, heads, kv_heads, head_dim, qkv_bias=True, out_bias=True, causal=False,
+                 rope=False):
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
+        self.causal, self.rope = causal, rope
+        self.q_proj = nn.Linear(dim, heads * head_dim, bias=qkv_bias)
+        self.k_proj = nn.Linear(dim, kv_heads * head_dim, bias=qkv_bias)
+        self.v_proj = nn.Linear(dim, kv_heads * head_dim, bias=qkv_bias)
+        self.o_proj = nn.Linear(heads * head_dim, dim, bias=out_bias)
+
+    @staticmethod
+    def rotate(x, base=10000.0):
+        d = x.shape[-1]
+        inv = 1.0 / base ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)
+        angle = torch.arange(x.shape[-2], device=x.device, dtype=torch.float32)[:, None] * inv[None, :]
+        angle = torch.cat([angle, angle], dim=-1)
+        half = torch.cat([-x[..., d // 2:], x[..., :d // 2]], dim=-1)
+        return x * angle.cos() + half * angle.sin()
+
+    def forward(self, x):
+        n, t, _ = x.shape
+        q = self.q_proj(x).view(n, t, self.heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(n, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(n, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        if self.rope:
+            q, k = self.rotate(q), self.rotate(k)
+        if self.kv_heads != self.heads:
+            k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
+            v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+        return self.o_proj(y.transpose(1, 2).reshape(n, t, self.heads * self.head_dim))
+'''
+
+
+def _export(inp, out, f):
+    """nn.MultiheadAttention (torchvision's ViT keys: in_proj_weight, out_proj) where it fits:
+    one bias setting, kv = heads, h·d = D, no mask, no rotary; else the Attention helper."""
+    t, dim, h, kv, d = dims(inp, f)
+    if not f["causal"] and not f["rope"] and kv == h and int(h) * int(d) == int(dim) \
+            and f["qkv_bias"] == f["out_bias"] and f["head_dim"] is None:
+        bias = "" if f["qkv_bias"] else ", bias=False"
+        return Torch(f"nn.MultiheadAttention({dim}, {h}{bias}, batch_first=True)",
+                     call="{m}({x}, {x}, {x}, need_weights=False)[0]")
+    options = "".join(f", {name}=True" if f[name] else "" for name in ("causal", "rope"))
+    options += "".join(f", {name}=False" if not f[name] else "" for name in ("qkv_bias", "out_bias"))
+    return Torch(f"Attention({dim}, {h}, {kv}, {d}{options})", helpers={"Attention": _ATTENTION})
+
+
+ATTENTION = LayerKind(
+    name="attention",
+    doc="Multi-head self-attention on [T, D] (shape unchanged): heads, kv_heads (grouped-query), "
+        "head_dim, q/k/v and output biases, causal mask, rotary positions.",
+    primary="heads",
+    fields={
+        "heads": field_(POSITIVE_INT, doc="query heads, h"),
+        "kv_heads": field_(POSITIVE_INT, None, doc="key/value heads (default: heads; fewer is "
+                                                   "grouped-query, 1 multi-query); divides heads"),
+        "head_dim": field_(POSITIVE_INT, None, doc="features per head, d (default: D/heads)"),
+        "qkv_bias": field_(BOOL, True, doc="biases on the q, k and v projections"),
+        "out_bias": field_(BOOL, True, doc="bias on the output projection"),
+        "causal": field_(BOOL, False, doc="each token sees only itself and earlier tokens (decoders); "
+                                          "counts stay the full square, the causal half is stated beside"),
+        "rope": field_(BOOL, False, doc="rotary position embeddings on q and k (no parameters, no MACs)"),
+    },
+    shape=_shape,
+    params=_params,
+    macs=_macs,
+    describe=_describe,
+    explain=_explain,
+    kv_cache=_kv_cache,
+    extra=lambda inp, out, f: {"causal_macs": causal_macs(inp, f)} if f["causal"] else {},
+    weighted=True,
+    group="attention",
+    export=_export,
+)
+
+KINDS = [ATTENTION]

@@ -1,0 +1,89 @@
+"""gatedmlp — the gated feed-forward block of Llama, Mistral and Qwen (SwiGLU, Shazeer 2020).
+
+On a token sequence [T, D] (or a vector [D]): two projections to ``hidden`` features, one
+through the activation (SiLU for SwiGLU, GELU for GeGLU), multiplied element-wise, and a third
+projection back to D:  down(act(gate(x)) · up(x)).  Shape unchanged.
+
+params  3·D·hidden  (+ 2·hidden + D with ``bias``)
+MACs    3·T·D·hidden (the element-wise product is not a multiply-accumulate of a weight)
+"""
+from __future__ import annotations
+
+from .base import BOOL, POSITIVE_INT, LayerKind, RuleError, Torch, choice, field_, fmt_shape
+
+_ACTIVATIONS = {"silu": "nn.SiLU()", "gelu": "nn.GELU()", "gelu_tanh": "nn.GELU(approximate=\"tanh\")",
+                "relu": "nn.ReLU()"}
+
+
+def _shape(inp, f):
+    if len(inp) == 3:
+        raise RuleError("needs-tokens", f"gatedmlp needs a token sequence [T, D] or a vector, but "
+                        f"receives the volume {fmt_shape(inp)}", hint="a volume becomes tokens with `- patches`")
+    return inp
+
+
+def _positions(inp) -> int:
+    return inp[0] if len(inp) == 2 else 1
+
+
+def _params(inp, out, f):
+    dim, hidden = inp[-1], f["hidden"]
+    return 3 * dim * hidden + (2 * hidden + dim if f["bias"] else 0)
+
+
+def _macs(inp, out, f):
+    return _positions(inp) * 3 * inp[-1] * f["hidden"]
+
+
+def _explain(layer):
+    dim, hidden = layer.input[-1], layer.fields["hidden"]
+    t = f"{layer.input[0]}·" if len(layer.input) == 2 else ""
+    bias = f" + 2·{hidden} + {dim}" if layer.fields["bias"] else ""
+    return {"params": (f"3·{dim}·{hidden}{bias}", "gate, up and down projections"),
+            "MACs": (f"{t}3·{dim}·{hidden}", "three projections per token")}
+
+
+_GATED = '''class GatedMLP(nn.Module):
+    """down(act(gate(x)) * up(x)): SwiGLU with SiLU (Llama, Mistral, Qwen)."""
+
+    def __init__(self, dim, hidden, act, bias=False):
+        super().__init__()
+        self.gate_proj = nn.Linear(dim, hidden, bias=bias)
+        self.up_proj = nn.Linear(dim, hidden, bias=bias)
+        self.down_proj = nn.Linear(hidden, dim, bias=bias)
+        self.act = act
+
+    def forward(self, x):
+        return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+'''
+
+
+def _export(inp, out, f):
+    bias = ", bias=True" if f["bias"] else ""
+    return Torch(f"GatedMLP({inp[-1]}, {f['hidden']}, {_ACTIVATIONS[f['activation']]}{bias})",
+                 helpers={"GatedMLP": _GATED})
+
+
+GATEDMLP = LayerKind(
+    name="gatedmlp",
+    doc="Gated feed-forward block (SwiGLU): down(act(gate(x))·up(x)), [T, D] unchanged; "
+        "3·D·hidden parameters.",
+    primary="hidden",
+    fields={
+        "hidden": field_(POSITIVE_INT, doc="the intermediate size"),
+        "activation": field_(choice(*_ACTIVATIONS), "silu", doc="the gate's activation: silu (SwiGLU), "
+                             "gelu or gelu_tanh (GeGLU, Gemma), relu"),
+        "bias": field_(BOOL, False, doc="biases on the three projections"),
+    },
+    shape=_shape,
+    params=_params,
+    macs=_macs,
+    describe=lambda f: f"{f['hidden']:,} hidden" + ("" if f["activation"] == "silu" else f", {f['activation']}")
+    + (", bias" if f["bias"] else ""),
+    explain=_explain,
+    weighted=True,
+    group="dense",
+    export=_export,
+)
+
+KINDS = [GATEDMLP]
