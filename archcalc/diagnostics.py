@@ -238,6 +238,6 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "not-exportable": (ERROR, "a layer cannot be written exactly in PyTorch",
                        "`archcalc export` writes only what PyTorch computes exactly as the spec says; "
                        "it never approximates. The message says what has no PyTorch form (a kind, a "
-                       "combination of fields, or a layer name that every torch.nn.Module already "
-                       "uses as an attribute)."),
+                       "combination of fields, a layer name that every torch.nn.Module already "
+                       "uses as an attribute, or a Python special name such as __init__)."),
 }

@@ -20,12 +20,17 @@ Attributes follow the layer names, so ``state_dict()`` keys are the spec's layer
 """
 from __future__ import annotations
 
+import ast
+import builtins
+import io
 import keyword
 import re
+import tokenize
+import unicodedata
 
 from .compiler import Compiler, Composite, Leaf, Seq
 from .diagnostics import make
-from .layers.base import RuleError, Sym, channel_dim, fmt_shape, is_ids
+from .layers.base import RuleError, Sym, _escape, channel_dim, fmt_shape, is_ids, py_str
 
 
 # ----------------------------------------------------------------------------------- merges
@@ -85,25 +90,66 @@ zero_grad""".split())
 # Names the generated file defines or imports; classes and variables avoid them.
 _GLOBALS = {"torch", "nn", "F", "build", "INPUT_SHAPE", "self", "x", "in_channels", "in_features"}
 
+# --------------------------------------------------------------------- names and literals
+# Every name and string of a spec reaches the generated file through this section, never
+# through an f-string of its own: a string as ``py_str`` (a quoted, escaped literal), an
+# identifier the exporter chooses (class, argument, variable) through ``py_identifier``
+# (ASCII, compared with the reserved names after NFKC, as Python compares identifiers), an
+# attribute through ``_Class.ref``/``_Class.attach`` (``self.name`` only for a plain ASCII
+# name, else ``getattr``/``add_module`` with the exact string, so state_dict keys stay the
+# spec's names), and a docstring through ``doc_text``. The kinds' export rules are checked
+# by ``check_torch`` (layers/base.py, "The export rule").
+RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) \
+    | frozenset(_GLOBALS) | frozenset({"super", "getattr", "forward", "self", "torch"})
 
-def _identifier(name: str) -> bool:
-    return name.isidentifier() and not keyword.iskeyword(name)
+_ASCII_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+# Attributes the exporter itself sets on a generated module: a layer cannot take them.
+OWN_ATTRIBUTES = frozenset({"aux_outputs"})
+
+
+def doc_text(text) -> str:
+    """Text from a spec made safe inside a triple-quoted docstring: whitespace runs (line
+    breaks included) become one space; backslashes, unprintable characters and quotes that
+    are last or followed by a quote are escaped."""
+    return _escape(" ".join(str(text).split()), doc=True) if text else ""
+
+
+def py_identifier(name, fallback: str = "y") -> str:
+    """An ASCII identifier for ``name``: NFKC-folded (as Python folds identifiers), other
+    characters as ``_``; never a keyword, a builtin, a name the generated file uses (see
+    RESERVED) or a name-mangled ``__name``: such a name gets a trailing ``_``."""
+    base = unicodedata.normalize("NFKC", str(name))
+    base = re.sub(r"[^0-9A-Za-z_]", "_", base)
+    base = base.lstrip("_") if base.startswith("__") else base
+    if not base:
+        return fallback
+    if base[0].isdigit():
+        base = "_" + base
+    while base in RESERVED:
+        base += "_"
+    return base
+
+
+def plain_attribute(name: str) -> bool:
+    """Whether ``self.<name>`` names the attribute ``name`` exactly: ASCII (Python folds other
+    identifiers by NFKC, so ``self.ａ`` is ``self.a``), no keyword, and not ``__name`` (which
+    Python mangles into ``_Class__name``)."""
+    return bool(_ASCII_NAME.match(name)) and not keyword.iskeyword(name) and not name.startswith("__")
 
 
 def _python_name(name: str, taken) -> str:
-    base = re.sub(r"\W", "_", str(name))
-    if not base or base[0].isdigit():
-        base = "_" + base
-    if keyword.iskeyword(base):
-        base += "_"
+    base = py_identifier(name, "arg")
     while base in taken:
         base += "_"
     return base
 
 
 def class_name(name: str, fallback: str = "Network") -> str:
-    """'basic_down' -> 'BasicDown', 'vgg-a' -> 'VggA', 'lenet5-1998' -> 'Lenet5_1998'."""
-    parts = [p for p in re.split(r"[^0-9A-Za-z]+", str(name)) if p]
+    """'basic_down' -> 'BasicDown', 'vgg-a' -> 'VggA', 'lenet5-1998' -> 'Lenet5_1998'; the
+    name NFKC-folded first (full-width letters are letters), never a reserved name
+    ('none' -> 'None_')."""
+    parts = [p for p in re.split(r"[^0-9A-Za-z]+", unicodedata.normalize("NFKC", str(name))) if p]
     text = ""
     for part in parts:
         if text and part[0].isdigit():
@@ -111,7 +157,82 @@ def class_name(name: str, fallback: str = "Network") -> str:
         text += part[0].upper() + part[1:]
     if not text or text[0].isdigit():
         text = fallback + text
+    while text in RESERVED:
+        text += "_"
     return text
+
+
+_CODE_NODES = (ast.Expression, ast.Call, ast.keyword, ast.Attribute, ast.Name, ast.Load, ast.Constant,
+               ast.Tuple, ast.List, ast.Dict, ast.Starred, ast.UnaryOp, ast.USub, ast.UAdd, ast.BinOp,
+               ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.Subscript,
+               ast.Slice, ast.Lambda, ast.arguments, ast.arg)
+# The key of a class's input channels among its parameters (arguments are keyed by their
+# spec names, which are strings: an argument named `in_channels` is an argument).
+_CHANNELS = ("input channels",)
+
+_CODE_NAMES = frozenset({"torch", "nn", "F", "float", "int", "m", "x", "in_channels", "in_features"})
+
+
+def check_torch(torch, names) -> str | None:
+    """What is wrong with a kind's ``Torch`` (None when nothing): ``module`` and ``call`` must
+    each be one Python expression made of calls, attributes, numbers, strings, tuples, lists,
+    arithmetic and lambdas, over torch, ``nn``, ``F``, ``float``, ``int``, the helper classes it
+    declares and ``names`` (the block's arguments); ``{m}`` and ``{x}`` in ``call``, ``{tied}``
+    in ``module``. A
+    spec's text formatted into a rule's code without ``py_str``/``literal`` fails here (a
+    located ``not-exportable``) instead of being run."""
+    for helper in torch.helpers:
+        if not _ASCII_NAME.match(helper) or helper in RESERVED:
+            return f"the helper class name {helper!r} is not a plain identifier"
+    allowed = _CODE_NAMES | set(torch.helpers) | set(names)
+    module = torch.module.replace("{tied}", "m")
+    for what, text in (("module", module), ("call", torch.call.replace("{m}", "m").replace("{x}", "x"))):
+        try:
+            tree = ast.parse(text, mode="eval")
+        except (SyntaxError, ValueError):
+            return f"its {what} is not one Python expression"
+        bound = {node.arg for node in ast.walk(tree) if isinstance(node, ast.arg)}  # lambda parameters
+        for node in ast.walk(tree):
+            if not isinstance(node, _CODE_NODES):
+                return f"its {what} holds a {type(node).__name__}"
+            if isinstance(node, ast.Name) and node.id not in allowed and node.id not in bound:
+                return f"its {what} names {node.id!r}"
+            if isinstance(node, ast.Attribute) and node.attr.startswith("__"):
+                return f"its {what} reads {node.attr!r}"
+    return None
+
+
+def _code_names(line: str) -> set:
+    """The names a line of generated code reads or binds: NAME tokens that are not an
+    attribute (after '.') nor a keyword argument (before '=' inside brackets); strings are
+    not looked into."""
+    return {tok.string for tok, _ in _name_tokens(line)}
+
+
+def _name_tokens(line: str):
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(line + "\n").readline)
+              if t.type not in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)]
+    depth = 0
+    for i, tok in enumerate(tokens):
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        if tok.type != tokenize.NAME or keyword.iskeyword(tok.string):
+            continue
+        if i and tokens[i - 1].string == ".":
+            continue
+        if depth and i + 1 < len(tokens) and tokens[i + 1].string == "=":
+            continue
+        yield tok, i
+
+
+def _rename(line: str, old: str, new: str) -> str:
+    """``line`` with the name ``old`` (as _code_names finds it) written ``new``."""
+    spots = [tok.start[1] for tok, _ in _name_tokens(line) if tok.string == old]
+    for col in reversed(spots):
+        line = line[:col] + new + line[col + len(old):]
+    return line
 
 
 def _concrete(value):
@@ -222,12 +343,14 @@ class _Class:
         self.forward: list[str] = []
         self.containers: set[tuple] = set()
         self.live = {"x", *params}  # variable names taken (the arguments' too)
+        self.params = set(params)   # the names a kind's code may use besides torch's
         self.pinned: set[str] = set()  # named tensors that `from`/`join` read later
+        self.attributes: set[str] = set()  # the layers' attribute names on this class
 
     def ref(self, path) -> str:
         text = "self"
         for part in path:
-            text = f"{text}.{part}" if _identifier(part) else f'getattr({text}, "{part}")'
+            text = f"{text}.{part}" if plain_attribute(part) else f"getattr({text}, {py_str(part)})"
         return text
 
     def attach(self, path: tuple, expr: str, parameter: bool = False) -> str:
@@ -240,15 +363,17 @@ class _Class:
 
     def _assign(self, path, expr, parameter: bool = False):
         parent, last = self.ref(path[:-1]), path[-1]
-        if _identifier(last):
+        if len(path) == 1:
+            self.attributes.add(last)
+        if plain_attribute(last):
             self.init.append(f"{parent}.{last} = {expr}")
         else:
             register = "register_parameter" if parameter else "add_module"
-            self.init.append(f"{parent}.{register}({last!r}, {expr})")
+            self.init.append(f"{parent}.{register}({py_str(last)}, {expr})")
 
     def fresh(self, hint: str) -> str:
-        base = re.sub(r"\W", "_", hint) or "y"
-        if not _identifier(base) or base in _GLOBALS:
+        base = py_identifier(hint)
+        if base.rstrip("_") in RESERVED:  # `x`, `input`, `torch`: a neutral name instead
             base = "y"
         name, n = base, 1
         while name in self.live:
@@ -260,7 +385,7 @@ class _Class:
     def render(self, name: str, signature: str, doc: str, result: str) -> str:
         lines = [f"class {name}(nn.Module):"]
         if doc:
-            lines.append(f'    """{doc}"""')
+            lines.append(f'    """{doc}"""')  # doc: doc_text's escaped text
             lines.append("")
         lines.append(f"    def __init__({signature}):")
         lines.append("        super().__init__()")
@@ -272,22 +397,26 @@ class _Class:
         return "\n".join(lines) + "\n"
 
 
+def _tokens(line: str) -> list:
+    return [t for t in tokenize.generate_tokens(io.StringIO(line + "\n").readline)
+            if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT,
+                              tokenize.DEDENT, tokenize.COMMENT)]
+
+
 def _split_arguments(text: str):
-    """Top-level comma-separated parts of an argument list."""
-    parts, depth, start, quote = [], 0, 0, None
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
+    """Top-level comma-separated parts of an argument list (read as Python tokens, so a comma
+    or bracket inside a string does not count)."""
+    parts, depth, start = [], 0, 0
+    for tok in _tokens(text):
+        if tok.type != tokenize.OP:
+            continue
+        if tok.string in "([{":
             depth += 1
-        elif ch in ")]}":
+        elif tok.string in ")]}":
             depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
+        elif tok.string == "," and depth == 0:
+            parts.append(text[start:tok.start[1]].strip())
+            start = tok.end[1]
     parts.append(text[start:].strip())
     return parts
 
@@ -298,16 +427,21 @@ def _wrap(line: str, indent: int, width: int = 99) -> str:
     pad = " " * indent
     if indent + len(line) <= width:
         return pad + line
-    match = re.match(r"^(.*?\w\()(.*)\)$", line)
-    if not match:
+    tokens = _tokens(line)
+    opening = next((i for i, tok in enumerate(tokens) if tok.string == "(" and i
+                    and tokens[i - 1].type in (tokenize.NAME, tokenize.NUMBER)
+                    and tokens[i - 1].end == tok.start), None)
+    if opening is None or tokens[-1].string != ")":
         return pad + line
-    head, inner = match.groups()
     depth = 0
-    for ch in inner:  # the parenthesis must close at the end of the line
-        depth += ch == "("
-        depth -= ch == ")"
-        if depth < 0:
-            return pad + line
+    for tok in tokens[opening:-1]:  # the parenthesis must close at the end of the line
+        if tok.type == tokenize.OP:
+            depth += tok.string in "([{"
+            depth -= tok.string in ")]}"
+            if depth <= 0:
+                return pad + line
+    split = tokens[opening].end[1]
+    head, inner = line[:split], line[split:tokens[-1].start[1]]
     inner_pad = pad + "    "
     if len(inner_pad) + len(inner) <= width:
         return f"{pad}{head}\n{inner_pad}{inner}\n{pad})"
@@ -323,7 +457,7 @@ class ExportFailed(Exception):
 
 
 class _Writer:
-    def __init__(self, analysis):
+    def __init__(self, analysis, reserved=frozenset()):
         self.analysis = analysis
         self.layers = analysis.layers
         self.cursor = 0
@@ -331,7 +465,9 @@ class _Writer:
         self.classes: list[str] = []            # class texts, dependencies first
         self.by_text: dict[str, str] = {}       # class text (name left out) -> class name
         self.by_call: dict[tuple, tuple] = {}   # (block, args, input) -> (class name, params)
-        self.names = set(_GLOBALS)
+        self.names = set(_GLOBALS) | set(reserved)  # class names taken
+        self.classes_named: set[str] = set()    # the class names given
+        self.param_names: set[str] = set()      # every block argument's Python name
         self.problems = []
         self.counts: dict = {}
         self.helpers: dict[str, str] = {}       # helper classes the kinds' rules need
@@ -420,7 +556,7 @@ class _Writer:
                          hint="export supports the kinds whose docs/spec.md section gives a PyTorch form")
             return out, dst
         try:
-            torch = kind.export(shape, out, fields)
+            torch = self.written(kind, shape, out, fields, cls)
         except RuleError as exc:
             mark = node.field_marks.get(exc.field, node.mark) if exc.field else node.mark
             self.problem(exc.message, mark, layer.name, hint=exc.hint)
@@ -438,7 +574,9 @@ class _Writer:
             module = module.replace("{tied}", tied)
         ref = cls.attach(parts, module, torch.parameter)
         self.built.add(layer.name)
-        cls.forward.append(f"{dst} = {torch.call.replace('{m}', ref).replace('{x}', src)}")
+        # one pass: the module's reference may hold a name such as "{x}" as a string
+        call = re.sub(r"\{[mx]\}", lambda found: ref if found.group(0) == "{m}" else src, torch.call)
+        cls.forward.append(f"{dst} = {call}")
         return out, dst
 
     def tied_ref(self, cls, target: str, layer, mark):
@@ -453,12 +591,33 @@ class _Writer:
             return None
         return cls.ref(tuple(full[len(cls.prefix):].split(".")))
 
+    def written(self, kind, shape, out, fields, cls):
+        """The kind's Torch for one layer, checked (``check_torch``): a rule that would put
+        text the exporter cannot vouch for into the file is a located refusal instead."""
+        torch = kind.export(shape, out, fields)
+        wrong = check_torch(torch, cls.params)
+        if wrong is not None:
+            raise RuleError("not-exportable", f"{kind.name}'s export rule wrote code archcalc does not "
+                            f"write into a module: {wrong}",
+                            hint="a spec's text must reach generated code through py_str() or literal() "
+                                 "(archcalc/layers/base.py, \"The export rule\")")
+        return torch
+
     def check_names(self, parts, mark, layer) -> bool:
-        bad = [p for p in parts if p in MODULE_ATTRIBUTES]
+        """Whether the names of a scope can be attributes of nn.Modules: not one every module
+        has (``training``, ``forward``), not one the exporter sets, not a dunder name. Any
+        other string can (through ``add_module`` when it is not a plain identifier)."""
+        bad = [p for p in parts if p in MODULE_ATTRIBUTES or p in OWN_ATTRIBUTES]
         if bad:
             self.problem(f"the name {bad[0]!r} is an attribute of every torch.nn.Module, so it cannot "
                          "name a submodule", mark, layer,
                          hint=f"rename it (e.g. {bad[0] + '_'!r}); state_dict keys follow layer names")
+            return False
+        bad = [p for p in parts if len(p) > 4 and p.startswith("__") and p.endswith("__")]
+        if bad:
+            self.problem(f"the name {bad[0]!r} is a Python special (dunder) name, so it cannot name a "
+                         "submodule", mark, layer,
+                         hint=f"rename it (e.g. {bad[0].strip('_')!r}); state_dict keys follow layer names")
             return False
         return True
 
@@ -508,7 +667,7 @@ class _Writer:
         label = ".".join(scope) or "aux"
         cls.forward.append("if self.training:  # an auxiliary head, run in training only")
         cls.forward += ["    " + line for line in body]
-        cls.forward.append(f"    self.aux_outputs[{label!r}] = {out}")
+        cls.forward.append(f"    self.aux_outputs[{py_str(label)}] = {out}")
         return shape, src
 
     def join(self, cls, node, dst, path):
@@ -577,7 +736,7 @@ class _Writer:
             if item.kind.export is None:
                 return None
             try:
-                torch = item.kind.export(inp, out, item.fields)
+                torch = self.written(item.kind, inp, out, item.fields, cls)
             except RuleError:
                 return None
             if torch.call != "{m}({x})":
@@ -600,10 +759,10 @@ class _Writer:
             self.cursor += count
             return shape_of(node.body, shape), dst
         name, params = self.block_class(cls, node, shape, scope, count)
-        args = [str(shape[-1])] if "in_channels" in params or "in_features" in params else []
+        args = [str(shape[-1])] if _CHANNELS in params else []
         values = node.args or {}
         args += [f"{python}={_concrete(values[arg]) if cls.concrete else values[arg]}"
-                 for arg, python in params.items() if arg not in ("in_channels", "in_features")]
+                 for arg, python in params.items() if arg != _CHANNELS]
         ref = cls.attach(scope, f"{name}({', '.join(args)})")
         cls.forward.append(f"{dst} = {ref}({src})")
         return shape_of(node.body, _concrete(shape) if cls.concrete else shape), dst
@@ -629,6 +788,7 @@ class _Writer:
                 params[arg] = python
             else:
                 env[arg] = (value, declared.value_marks[arg])
+        self.param_names.update(params.values())
         channel = "in_channels" if len(shape) == 3 else "in_features"
         inp = tuple(_concrete(shape[:-1])) + (Sym(int(shape[-1]), channel),)
         body = Compiler(self.blocks, []).layer_list(definition.get("layers"),
@@ -637,31 +797,32 @@ class _Writer:
         inner = _Class(cls.prefix + "".join(p + "." for p in scope), params=[channel, *params.values()])
         _, result = self.seq(inner, body, inp, "x", "x", (), absorb=True)
         doc = definition.get("doc")
-        name, used = self.finish(inner, node.kind, {channel: channel, **params}, result,
+        name, used = self.finish(inner, node.kind, {_CHANNELS: channel, **params}, result,
                                  doc if isinstance(doc, str) else "")
         self.by_call[key] = (name, used)
         return name, used
 
     def finish(self, inner: _Class, base: str, params: dict, result: str, doc: str):
         """Render a class, share it with an identical earlier one, return (name, params used)."""
-        # arguments that forward needs (a channel slice) are kept as attributes
+        # arguments that forward needs (a channel slice) are kept as attributes; names are
+        # found and replaced as Python tokens, so that `dim=1` or a string is never touched
         kept = []
         for python in params.values():
-            pattern = rf"(?<![\w.\"']){python}\b"
-            if any(re.search(pattern, line) for line in inner.forward):
+            if any(python in _code_names(line) for line in inner.forward):
                 attribute = python
-                while attribute in MODULE_ATTRIBUTES or any(
-                        line.startswith(f"self.{attribute} =") for line in inner.init):
+                while attribute in MODULE_ATTRIBUTES or attribute in OWN_ATTRIBUTES \
+                        or attribute in inner.attributes:
                     attribute += "_"
+                inner.attributes.add(attribute)
                 kept.append(f"self.{attribute} = {python}")
-                inner.forward = [re.sub(pattern, f"self.{attribute}", line) for line in inner.forward]
+                inner.forward = [_rename(line, python, f"self.{attribute}") for line in inner.forward]
         inner.init = kept + inner.init
-        body = "\n".join(inner.init + inner.forward) + "\n" + result
-        used = {arg: python for arg, python in params.items() if re.search(rf"\b{python}\b", body)}
-        channel = [p for p in used if p in ("in_channels", "in_features")]
-        rest = [python for arg, python in used.items() if arg not in ("in_channels", "in_features")]
+        names = set().union(*(_code_names(line) for line in inner.init + inner.forward + [result]))
+        used = {arg: python for arg, python in params.items() if python in names}
+        channel = [python for arg, python in used.items() if arg == _CHANNELS]
+        rest = [python for arg, python in used.items() if arg != _CHANNELS]
         signature = ", ".join(["self"] + channel + (["*"] + rest if rest else []))
-        text = inner.render("{name}", signature, _docstring(doc), result)
+        text = inner.render("{name}", signature, doc_text(doc), result)
         name = self.by_text.get(text)
         if name is None:
             name = class_name(base, "Block")
@@ -670,6 +831,7 @@ class _Writer:
                 n += 1
                 name = f"{class_name(base, 'Block')}{n}"
             self.names.add(name)
+            self.classes_named.add(name)
             self.by_text[text] = name
             self.classes.append(text.replace("class {name}(", f"class {name}(", 1))
         return name, used
@@ -694,9 +856,9 @@ class _Writer:
                     continue
                 name, params = self.block_class(cls, call, shape, step, count)
                 values = call.args or {}
-                args = [str(shape[-1])] if "in_channels" in params or "in_features" in params else []
+                args = [str(shape[-1])] if _CHANNELS in params else []
                 args += [f"{python}={_concrete(values[arg]) if cls.concrete else values[arg]}"
-                         for arg, python in params.items() if arg not in ("in_channels", "in_features")]
+                         for arg, python in params.items() if arg != _CHANNELS]
                 ctors.append(f"{name}({', '.join(args)})")
             else:
                 ctors.append(self.body_class(cls, node, shape, step))
@@ -717,22 +879,16 @@ class _Writer:
         inp = tuple(_concrete(shape[:-1])) + (Sym(int(shape[-1]), channel),)
         inner = _Class(cls.prefix + "".join(p + "." for p in step), concrete=True)
         _, result = self.seq(inner, node.body, inp, "x", "x", (), absorb=True)
-        name, used = self.finish(inner, f"{step[-2]}_step", {channel: channel}, result, "")
+        name, used = self.finish(inner, f"{step[-2]}_step", {_CHANNELS: channel}, result, "")
         return f"{name}({shape[-1]})" if used else f"{name}()"
-
-
-def _docstring(text: str) -> str:
-    return " ".join(text.split()).replace('"""', "'''").replace("\\", "\\\\") if text else ""
 
 
 def _count(n) -> str:
     return f"{n:,}"
 
 
-def export_pytorch(analysis, command: str = "") -> str:
-    """The module's text; raises ExportFailed with located diagnostics when a layer cannot
-    be written exactly in PyTorch. The analysis must be free of errors."""
-    writer = _Writer(analysis)
+def _walk(analysis, reserved=frozenset()):
+    writer = _Writer(analysis, reserved)
     network = _Class("")
     if "input" in writer.refs:
         network.forward.append("inputs = x")
@@ -740,13 +896,27 @@ def export_pytorch(analysis, command: str = "") -> str:
         network.pinned.add("inputs")
         writer.tensors["input"] = ("inputs", tuple(analysis.input), network)
     out, result = writer.seq(network, analysis.program, tuple(analysis.input), "x", "x", ())
-    if writer.problems:
-        raise ExportFailed(writer.problems)
     name = class_name(analysis.name or "network")
     while name in writer.names:
         name += "_"
+    writer.names.add(name)
+    writer.classes_named.add(name)
+    return writer, network, out, result, name
+
+
+def export_pytorch(analysis, command: str = "") -> str:
+    """The module's text; raises ExportFailed with located diagnostics when a layer cannot
+    be written exactly in PyTorch. The analysis must be free of errors."""
+    writer, network, out, result, name = _walk(analysis)
+    if writer.problems:
+        raise ExportFailed(writer.problems)
+    # a class may not take the name of a helper class or of a block argument (which would
+    # hide it inside a constructor): those are known once all is written, so write again
+    clash = (set(writer.helpers) | writer.param_names) & writer.classes_named
+    if clash:
+        writer, network, out, result, name = _walk(analysis, set(writer.helpers) | writer.param_names)
     title = analysis.title or analysis.name
-    writer.classes.append(network.render(name, "self", _docstring(title), result).replace(
+    writer.classes.append(network.render(name, "self", doc_text(title), result).replace(
         "class {name}(", f"class {name}(", 1))
     body = "\n\n".join([writer.helpers[name] for name in sorted(writer.helpers)] + writer.classes)
     ids = is_ids(analysis.input)
@@ -759,28 +929,44 @@ def export_pytorch(analysis, command: str = "") -> str:
     if ids:
         in_torch = f"token ids (N, T) = (N, {inp[0]}) of dtype torch.long"
     t = analysis.totals
-    doc = [f"{analysis.name} — {title}" if analysis.title and analysis.title != analysis.name
-           else analysis.name or "network", ""]
+    net_name = doc_text(analysis.name) or "network"
+    doc = [f"{net_name} — {doc_text(title)}" if analysis.title and analysis.title != analysis.name
+           else net_name, ""]
     if analysis.reference:
-        doc += _fill(f"Reference: {analysis.reference}") + [""]
+        doc += _fill(f"Reference: {doc_text(analysis.reference)}") + [""]
     doc += _fill(f"Input {fmt_shape(analysis.input)} in archcalc's channels-last [H, W, C]; this module takes "
                  f"PyTorch's {in_torch} and returns {out_torch}.") + [""]
     doc += _fill(f"Totals computed by archcalc: {_count(t.params)} parameters, {_count(t.buffers)} "
                  f"buffers (batch-norm running mean and variance), {_count(t.macs)} MACs at batch 1, "
                  f"depth {t.depth}, {t.layers} layers.")
-    doc += ["", f"Written by `{command}`; needs only torch. build() returns the network."
+    doc += ["", f"Written by `{doc_text(command)}`; needs only torch. build() returns the network."
             if command else "Written by archcalc export; needs only torch. build() returns the network."]
-    doc_text = "\n".join(line.replace("\\", "\\\\").replace('"""', "'''") for line in doc)
+    doc_lines = "\n".join(doc)
     dtype = "INPUT_DTYPE = torch.long  # token ids\n" if ids else ""
     imports = []
-    if ids or re.search(r"\btorch\.", body):
+    if ids or any(tok == "torch" for tok in _module_roots(body)):
         imports.append("import torch")
-    if re.search(r"\bF\.", body):
+    if any(tok == "F" for tok in _module_roots(body)):
         imports.append("import torch.nn.functional as F")
     imports.append("from torch import nn")
-    return (f'"""{doc_text}\n"""\n' + "\n".join(imports) + "\n\n"
+    text = (f'"""{doc_lines}\n"""\n' + "\n".join(imports) + "\n\n"
             f"INPUT_SHAPE = {nchw}\n{dtype}\n\n" + body + "\n\n"
             f"def build() -> nn.Module:\n    return {name}()\n")
+    try:  # the last guard: what is written is Python
+        ast.parse(text)
+    except (SyntaxError, ValueError) as exc:
+        raise ExportFailed([make("not-exportable", f"the module written is not valid Python ({exc}); "
+                                 "please report this", None)]) from None
+    return text
+
+
+def _module_roots(body: str):
+    """The names that start attribute chains in the written classes (``torch`` in
+    ``torch.flatten``), as Python tokens: a name inside a string does not count."""
+    tokens = list(tokenize.generate_tokens(io.StringIO(body).readline))
+    for i, tok in enumerate(tokens[:-1]):
+        if tok.type == tokenize.NAME and tokens[i + 1].string == "." and (i == 0 or tokens[i - 1].string != "."):
+            yield tok.string
 
 
 def _fill(text: str, width: int = 92) -> list[str]:

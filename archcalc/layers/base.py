@@ -307,6 +307,20 @@ class LayerKind:
     * When the layer cannot be written exactly in PyTorch, raise
       ``RuleError("not-exportable", message, hint, field=...)``: it becomes a located error.
 
+    Text from a spec never becomes code. A rule writes numbers (ints, ``Sym``) as they are
+    and every other field value through ``literal(value)`` — a string through
+    ``py_str(text)``, a quoted and escaped literal — never with a bare ``{}`` or ``!r`` (a
+    float ``inf`` would be the name ``inf``). Names (attributes, classes, variables,
+    docstrings) are the exporter's business: it writes ``self.name`` only for a plain ASCII
+    name, ``getattr``/``add_module`` with the exact string otherwise, so that state_dict
+    keys are the spec's names. And the exporter checks every ``Torch`` a rule returns
+    (``check_torch`` in archcalc/export.py) before writing it: ``module`` and ``call`` must
+    each be one expression of calls, attributes, constants, tuples, lists, arithmetic and lambdas,
+    over ``torch``, ``nn``, ``F``, ``float``, ``int``, the ``helpers`` it declares and the
+    enclosing block's arguments; a helper's name must be a plain identifier that is not a
+    builtin. Anything else is a located ``not-exportable`` error for the layer, so a new
+    kind that forgets ``literal`` is refused, not run.
+
     Worked example, a layer that scales every value by a constant field ``factor``, written
     as one module (``nn.Module`` subclasses other than torch's are not available to the
     generated file, which needs only torch):
@@ -503,3 +517,46 @@ def fmt_shape(shape) -> str:
     if is_ids(shape):
         return f"{shape[0]} ids"
     return "×".join(str(x) for x in shape)
+
+
+# ------------------------------------------------------------------ text into generated code
+def py_str(text) -> str:
+    """A double-quoted Python literal of ``text``: backslashes, quotes and every character
+    that is not printable (control characters, line and paragraph separators, bidi marks)
+    escaped, so the literal is always one line of valid Python whose value is ``text``.
+    The one way a spec's string enters generated code (see LayerKind, "The export rule")."""
+    return '"' + _escape(str(text)) + '"'
+
+
+def _escape(text: str, doc: bool = False) -> str:
+    out = []
+    for i, ch in enumerate(text):
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"' and (not doc or text[i + 1:i + 2] in ('"', "")):
+            out.append('\\"')  # in a docstring, only a quote that could help close it
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(repr(ch)[1:-1])  # \x1b, \n, \u2028, \ud800 …
+    return "".join(out)
+
+
+def literal(value) -> str:
+    """A field value as a Python literal for an export rule: an int (or ``Sym``) as itself,
+    a float as its ``repr`` (``float("inf")``/``float("nan")`` for those), a bool or None
+    as Python's, a string through ``py_str``, a list or tuple item by item."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if value == value and abs(value) != float("inf") else f'float("{value!r}")'
+    if isinstance(value, str):
+        return py_str(value)
+    if isinstance(value, (list, tuple)):
+        items = [literal(v) for v in value]
+        if isinstance(value, tuple):
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+        return "[" + ", ".join(items) + "]"
+    raise TypeError(f"no Python literal for {type(value).__name__}")

@@ -9,7 +9,7 @@ params: layernorm C (γ) + C (β, with ``bias``); rmsnorm C (γ); none without `
 """
 from __future__ import annotations
 
-from .base import BOOL, POSITIVE_NUMBER, LayerKind, RuleError, Torch, field_
+from .base import BOOL, POSITIVE_NUMBER, LayerKind, RuleError, Torch, field_, literal
 
 
 def _describe(f, default_eps) -> str:
@@ -30,7 +30,7 @@ def _layernorm_params(inp, out, f) -> int:
 
 
 def _options(f, default_eps, bias=True) -> str:
-    text = "" if f["eps"] == default_eps else f", eps={f['eps']!r}"
+    text = "" if f["eps"] == default_eps else f", eps={literal(f['eps'])}"
     if not f["affine"]:
         text += ", elementwise_affine=False"
     elif bias and not f.get("bias", True):

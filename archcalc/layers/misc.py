@@ -11,6 +11,7 @@ from .base import (
     choice,
     field_,
     fmt_shape,
+    literal,
     require_volume,
 )
 from .pool import whole_window
@@ -30,9 +31,9 @@ def _batchnorm_export(inp, out, f):
                         f"{fmt_shape(inp)} has no single PyTorch module (BatchNorm1d normalises "
                         "axis 1, the tokens)", hint="use layernorm, as Transformers do")
     # numbers written with repr(): a float's repr is a Python literal of the same value
-    options = "" if f["eps"] == BATCHNORM_EPS else f", eps={float(f['eps'])!r}"
+    options = "" if f["eps"] == BATCHNORM_EPS else f", eps={literal(float(f['eps']))}"
     if f["momentum"] != BATCHNORM_MOMENTUM:
-        options += f", momentum={float(f['momentum'])!r}"
+        options += f", momentum={literal(float(f['momentum']))}"
     return Torch(f"nn.BatchNorm{2 if len(inp) == 3 else 1}d({_channels(inp)}{options})")
 
 
@@ -67,7 +68,7 @@ DROPOUT = LayerKind(
     fields={"rate": field_(RATE, 0.5, doc="probability of dropping a value")},
     describe=lambda f: f"p={f['rate']:g}",
     group="other",
-    export=lambda inp, out, f: Torch(f"nn.Dropout(p={f['rate']!r})"),
+    export=lambda inp, out, f: Torch(f"nn.Dropout(p={literal(f['rate'])})"),
 )
 
 LRN = LayerKind(

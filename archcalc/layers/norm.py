@@ -120,11 +120,11 @@ def _layerscale_export(inp, out, f):
     `layer_scale` (state_dict key `features.1.0.layer_scale`, shape (C, 1, 1) on a volume; (C,)
     on features), multiplied into the input in forward. A parameter is not a module: no
     forward hook sees this layer, its output is the next layer's input."""
-    from .base import Torch
+    from .base import Torch, literal
 
     c = _channels(inp)
     shape = f"({c}, 1, 1)" if len(inp) == 3 else f"({c},)"
-    return Torch(f"nn.Parameter(torch.full({shape}, {float(f['init'])!r}))", call="{x} * {m}",
+    return Torch(f"nn.Parameter(torch.full({shape}, {literal(float(f['init']))}))", call="{x} * {m}",
                  parameter=True)
 
 

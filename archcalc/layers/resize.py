@@ -275,11 +275,11 @@ def _up_explain(layer):
 
 
 def _up_export(inp, out, f):
-    from .base import Torch, pair_text
+    from .base import Torch, literal, pair_text
 
     how = f"size={pair_text(*f['size'])}" if f["size"] is not None else \
         f"scale_factor={pair_text(*f['factor'])}"
-    mode = f", mode={f['mode']!r}" if f["mode"] != "nearest" else ""
+    mode = f", mode={literal(f['mode'])}" if f["mode"] != "nearest" else ""
     corners = ", align_corners=True" if f["align_corners"] else ""
     return Torch(f"nn.Upsample({how}{mode}{corners})")
 
