@@ -151,7 +151,7 @@ def test_a_block_argument_names_a_kind_and_another_drops_a_layer(spec_file):
 @pytest.mark.parametrize("call, code, token", [
     ("act: relux", "unknown-kind", "relux"),     # a word that is no kind, with did-you-mean
     ("act: 3", "wrong-type", "3}"),              # not a kind's name at all
-    ("se: maybe", "wrong-type", "maybe"),        # `when` takes true or false
+    ("se: maybe", "wrong-type", "maybe"),        # `when` takes true, false or an integer
 ])
 def test_a_wrong_kind_or_flag_is_one_error_at_the_value_passed(spec_file, call, code, token):
     text = KINDS + f"  - cna: {{name: c, filters: 16, {call}}}\n  - cna: {{name: d, filters: 16, {call}}}\n"
