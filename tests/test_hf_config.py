@@ -95,12 +95,12 @@ def test_mixtral_total_and_active_parameters(cli):
 @pytest.mark.parametrize("text, where, words", [
     ('{\n  "model_type": "falcon",\n  "hidden_size": 4544\n}\n', (2, 17), "model_type 'falcon'"),
     ('{\n  "hidden_size": 4544\n}\n', (1, 1), "no 'model_type'"),
-    ('{\n  "model_type": "llama",\n  "hidden_size": 4096,\n  "num_hidden_layers": 2,\n'
-     '  "num_attention_heads": 32\n}\n', (1, 1), "no 'vocab_size'"),
+    (('{\n  "model_type": "llama",\n  "hidden_size": 4096,\n  "num_hidden_layers": 2,\n'
+     '  "num_attention_heads": 32\n}\n'), (1, 1), "no 'vocab_size'"),
     ('{\n  "model_type": "llama",\n  "hidden_size": "4096"\n}\n', (3, 18),
      "'hidden_size' must be a positive integer, found the string '4096'"),
-    ('{\n  "model_type": "gpt2",\n  "n_embd": 768,\n  "n_layer": 2,\n  "n_head": 12,\n'
-     '  "n_positions": 64,\n  "vocab_size": 10,\n  "tie_word_embeddings": "yes"\n}\n', (8, 26),
+    (('{\n  "model_type": "gpt2",\n  "n_embd": 768,\n  "n_layer": 2,\n  "n_head": 12,\n'
+     '  "n_positions": 64,\n  "vocab_size": 10,\n  "tie_word_embeddings": "yes"\n}\n'), (8, 26),
      "'tie_word_embeddings' must be true or false"),
 ])
 def test_config_errors_are_located_and_name_the_field(cli, tmp_path, text, where, words):
