@@ -38,7 +38,7 @@ p_begin before the data, from the receptive field (r, j, a) of its input:
     a_out = a_in − p_begin·j_in      start: input coordinate of output position 0's first pixel
 
 starting from (1, 1, 0) at the input. Per-position layers (activations, batchnorm, dense on
-a flat vector) keep their input's field. Global pooling and flatten are one window over the
+a flat vector or at every position of a volume) keep their input's field. Global pooling and flatten are one window over the
 whole volume (e = s = its size), so they and everything after them see the whole input.
 A merge takes the union of its branches' fields: the earliest start and the latest end (for
 branches with the same jump, as in every real network, this is exact; with different jumps
