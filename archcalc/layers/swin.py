@@ -13,7 +13,16 @@ torchvision's swin_t/s/b).
 """
 from __future__ import annotations
 
-from .base import NONNEG_INT, POSITIVE_INT, LayerKind, RuleError, Torch, field_, require_volume
+from .base import (
+    NONNEG_INT,
+    POSITIVE_INT,
+    LayerKind,
+    RuleError,
+    Torch,
+    field_,
+    require_volume,
+)
+
 
 def _padded(inp, f) -> int:
     w = f["window"]
