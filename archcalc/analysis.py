@@ -153,7 +153,7 @@ class Totals:
     __slots__ = ("params", "buffers", "macs", "depth", "layers", "activations", "merge_activations",
                  "peak_activations", "input_values", "batch", "dtype", "bytes_per_value",
                  "trainable_params", "connections", "show_connections", "aux_params", "aux_macs",
-                 "kv_values", "embedding_params", "seq", "active_params")
+                 "kv_values", "embedding_params", "seq", "active_params", "token_macs", "extras")
 
     def __init__(self, params: int = 0, buffers: int = 0, macs: int = 0, depth: int = 0,
                  layers: int = 0, activations: int = 0, merge_activations: int = 0,
@@ -179,6 +179,8 @@ class Totals:
         self.embedding_params = 0
         self.seq = None
         self.active_params = None
+        self.token_macs = 0  # the part of ``macs`` (batch 1) on token sequences: grows with T
+        self.extras = {}     # the kinds' further figures summed (attention: attention_hd, causal_hd)
         self.buffers = buffers
         self.macs = macs
         self.depth = depth
@@ -209,6 +211,11 @@ class Totals:
                        "param_bytes": self.params * b, "peak_activation_bytes": self.peak_activations * b})
         if self.aux_params or self.aux_macs:
             values.update({"aux_params": self.aux_params, "aux_macs": self.aux_macs})
+        if self.seq is not None:
+            values.update({"embedding_params": self.embedding_params,
+                           "non_embedding_params": self.params - self.embedding_params})
+        if self.active_params is not None:
+            values["active_params"] = self.active_params
         return values
 
 

@@ -131,24 +131,31 @@ _FAST_FORMATS = ("json", "csv", "markdown")
 
 
 def _fast_show_arguments(argv: list[str]):
-    """(spec, format, input shape) when argv is exactly `show SPEC` with --format/-f among
-    _FAST_FORMATS and optionally --input; None for anything else, which click then parses
+    """(spec, format, input shape, seq) when argv is exactly `show SPEC` with --format/-f among
+    _FAST_FORMATS and optionally --input and --seq; None for anything else, which click then parses
     (and reports, if it is wrong). Deliberately narrow: it must never accept what click
     would reject, nor read an option differently."""
     if len(argv) < 2 or argv[0] != "show":
         return None
-    spec = fmt = shape = None
+    spec = fmt = shape = seq = None
     i = 1
     while i < len(argv):
         arg = argv[i]
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if name in ("--format", "-f", "--input"):
+        if name in ("--format", "-f", "--input", "--seq"):
             if not eq:
                 if i + 1 >= len(argv):
                     return None
                 value = argv[i + 1]
                 i += 1
-            if name == "--input":
+            if name == "--seq":
+                from .limits import parse_bounded_int
+
+                number = parse_bounded_int(value.strip())
+                if seq is not None or number is None or number < 1:
+                    return None
+                seq = number
+            elif name == "--input":
                 if shape is not None:
                     return None
                 try:
@@ -168,7 +175,7 @@ def _fast_show_arguments(argv: list[str]):
         i += 1
     if spec is None or fmt is None:
         return None
-    return spec, fmt, shape
+    return spec, fmt, shape, seq
 
 
 def fast_show(argv: list[str]) -> int | None:
@@ -176,9 +183,9 @@ def fast_show(argv: list[str]) -> int | None:
     parsed = _fast_show_arguments(argv)
     if parsed is None:
         return None
-    spec, fmt, shape = parsed
+    spec, fmt, shape, seq = parsed
     try:
-        analysis = analyse_spec(spec, shape)
+        analysis = analyse_spec(spec, shape, seq)
     except UsageProblem as exc:
         from .render.terminal import visible
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .diagnostics import Diagnostic, make
 from .layers import COMPOSITES, MERGES, REGISTRY
-from .layers.base import SHAPE, FieldError, describe_found
+from .layers.base import SHAPE, FieldError, FieldType, describe_found
 from .source import REFUSED, LList, LMap
 from .vocabulary import suggest_field, suggest_kind
 
@@ -100,6 +100,17 @@ class Composite:
         self.scoped = True
         self.args = None          # block calls: argument name -> value (what the call resolved)
         self.size = 0
+
+
+def _when(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value != 0
+    raise FieldError("true, false or an integer (0 leaves the entry out)", value)
+
+
+WHEN = FieldType("when", _when, {"type": ["boolean", "integer"]})
 
 
 def did_you_mean(word: str, options) -> str:
@@ -456,11 +467,9 @@ class Compiler:
         return None
 
     def when_of(self, body, env, kind):
-        """`when: true|false` (usually `when: $flag`): whether the entry is kept. None after an
-        error."""
-        from .layers.base import BOOL
-
-        value, ok = self.check_field(BOOL, body["when"], body.value_marks["when"], env, kind, "when", None)
+        """`when: true|false` (usually `when: $flag`), or an integer (`when: "${stride - 1}"`,
+        0 = false): whether the entry is kept. None after an error."""
+        value, ok = self.check_field(WHEN, body["when"], body.value_marks["when"], env, kind, "when", None)
         return value if ok else None
 
     def fields_of(self, kind_name, primary, body, mark, body_mark):

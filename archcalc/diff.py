@@ -31,6 +31,7 @@ MODES = ("versions", "networks")
 # Totals that may exist on Analysis itself rather than in Totals.as_dict() (activation
 # memory is planned there); included whenever the analysis carries them as integers.
 _OPTIONAL_TOTALS = ("activations",)
+_TOKEN_TOTALS = ("kv_cache_values", "kv_cache_bytes")  # only for networks with a KV cache
 
 
 # ----------------------------------------------------------------------------- totals
@@ -64,6 +65,11 @@ class TotalRow:
 def total_values(analysis: Analysis) -> dict:
     """Every numeric total of an analysis, by key, in display order."""
     values = dict(analysis.totals.as_dict())
+    if analysis.totals.kv_values:  # a causal token model: its KV cache (GQA shrinks it)
+        from .metrics import kv_cache_bytes
+
+        values["kv_cache_values"] = analysis.totals.kv_values
+        values["kv_cache_bytes"] = kv_cache_bytes(analysis.totals)
     for key in _OPTIONAL_TOTALS:
         value = getattr(analysis, key, None)
         if key not in values and isinstance(value, int) and not isinstance(value, bool):
@@ -435,7 +441,7 @@ class GateSyntaxError(ValueError):
     """A --fail-on rule that does not parse; the message says what was expected."""
 
 
-GATE_TOTALS = tuple(dict.fromkeys(tuple(Totals().as_dict()) + _OPTIONAL_TOTALS))
+GATE_TOTALS = tuple(dict.fromkeys(tuple(Totals().as_dict()) + _OPTIONAL_TOTALS + _TOKEN_TOTALS))
 _OPERATORS = {">": "more than", ">=": "at least", "<": "less than", "<=": "at most"}
 _SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 _GATE = re.compile(r"\s*([a-z_]+)\s*(>=|<=|>|<)\s*([+-]?)(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)\s*(%?)\s*")

@@ -94,6 +94,8 @@ class _Evaluator:
         self.trainable = self.connections = 0
         self.kv_values = 0         # values kept per token when generating (keys and values)
         self.embedding_params = 0  # token and position embeddings (Kaplan et al.'s split)
+        self.token_macs = 0        # MACs of the layers that act on a token sequence [T, D]
+        self.extras: dict = {}     # the kinds' further figures (LayerKind.extra), summed
         self.frozen = 0  # how many enclosing composites are `frozen: true`
         # Memory, in values for one sample (metrics.py). The state walked is
         # (shape, depth, receptive field, held): `held` marks a tensor that a branch point
@@ -260,8 +262,9 @@ class _Evaluator:
                 tuple(kind.warnings(shape, out, fields)) if kind.warnings is not None else (),
                 prod(out) if kind.stores else 0,
                 effective_window(kind.window(shape, fields)) if kind.window is not None else (),
-                kind.kv_cache(shape, out, fields) if kind.kv_cache is not None else 0)
-        out, params, buffers, macs, trainable, connections, warnings, stored, axes, kv = rule
+                kind.kv_cache(shape, out, fields) if kind.kv_cache is not None else 0,
+                kind.extra(shape, out, fields) if kind.extra is not None else None)
+        out, params, buffers, macs, trainable, connections, warnings, stored, axes, kv, extra = rule
         if connections is None:
             connections = macs
         frozen = node.frozen or self.frozen > 0
@@ -283,6 +286,12 @@ class _Evaluator:
         self.macs += macs
         if kv:
             self.kv_values += kv
+        if len(shape) == 2:  # on a token sequence: MACs that grow with T
+            self.token_macs += macs
+        if extra:
+            extras = self.extras
+            for key, value in extra.items():
+                extras[key] = extras.get(key, 0) + value
         if kind.group == "embedding":
             self.embedding_params += params
         if stored:
@@ -732,6 +741,8 @@ def _analyze(doc: Document, input_shape, seq=None) -> Analysis:
                              peak_activations=evaluator.peak, input_values=prod(shape) if shape else 0)
     analysis.totals.kv_values = evaluator.kv_values
     analysis.totals.embedding_params = evaluator.embedding_params
+    analysis.totals.token_macs = evaluator.token_macs
+    analysis.totals.extras = evaluator.extras
     if shape is not None and (is_ids(shape) or len(shape) == 2):
         analysis.totals.seq = shape[0]
     if out is not None and evaluator.record:

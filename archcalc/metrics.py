@@ -38,7 +38,7 @@ p_begin before the data, from the receptive field (r, j, a) of its input:
     a_out = a_in − p_begin·j_in      start: input coordinate of output position 0's first pixel
 
 starting from (1, 1, 0) at the input. Per-position layers (activations, batchnorm, dense on
-a flat vector) keep their input's field. Global pooling and flatten are one window over the
+a flat vector or at every position of a volume) keep their input's field. Global pooling and flatten are one window over the
 whole volume (e = s = its size), so they and everything after them see the whole input.
 A merge takes the union of its branches' fields: the earliest start and the latest end (for
 branches with the same jump, as in every real network, this is exact; with different jumps
@@ -148,8 +148,51 @@ def training_bytes(totals) -> dict[str, int]:
     return {name: base + state * trained * b for name, state in OPTIMIZER_STATE.items()}
 
 
+def kv_cache_bytes(totals) -> int:
+    """The KV cache at --seq × --batch in --dtype: keys and values of every causal attention
+    layer, 2·kv_heads·head_dim values per token per layer (docs/metrics.md)."""
+    return totals.kv_values * (totals.seq or 0) * totals.batch * totals.bytes_per_value
+
+
+def token_figures(totals) -> dict | None:
+    """The token-model figures (docs/metrics.md, "Token models"), per sequence of T tokens at
+    batch 1, or None for a network without a token input. With S = Σ h·d over the attention
+    layers (PaLM's L·H·Q) and the MACs of the layers on the token sequence = N·T + 2·T²·S:
+
+    * ``weight_macs_per_token`` N: what one token multiplies outside the attention scores
+      (every projection, MLP and LM head once; embeddings are lookups);
+    * ``attention_score_macs`` 2·T²·S: QKᵀ and attention·V over the full T×T square;
+    * ``causal_macs``: the forward MACs if causal layers computed only the T(T+1)/2 scores a
+      token sees, S_causal·T(T+1) instead of 2·T²·S_causal;
+    * ``per_sequence_macs``: layers after the tokens end (a pooler or a head on one token);
+    * ``training_flops_per_token``: 6·N + 12·T·S, the PaLM appendix's 6N + 12·L·H·Q·T
+      (forward and backward, full square, per token of a T-token sequence);
+    * ``decode_macs_per_token``: one generated token at context T with a KV cache: N plus
+      2·T·S (its query against T cached keys, then their values); causal models only."""
+    t = totals.seq
+    if t is None:
+        return None
+    s = totals.extras.get("attention_hd", 0)
+    causal = totals.extras.get("causal_hd", 0)
+    macs = totals.macs // totals.batch
+    score = 2 * t * t * s
+    n, rest = divmod(totals.token_macs - score, t)
+    figures = {"seq": t, "attention_score_macs": score, "causal_macs": macs - 2 * t * t * causal + causal * t * (t + 1),
+               "kv_cache_values_per_token": totals.kv_values}
+    if rest == 0:
+        figures.update({"weight_macs_per_token": n, "per_sequence_macs": macs - totals.token_macs,
+                        "training_flops_per_token": 6 * n + 12 * t * s})
+        if causal:
+            figures["decode_macs_per_token"] = n + 2 * t * s
+    return figures
+
+
 def memory_dict(totals) -> dict:
     """The JSON `memory` object: the settings the byte figures were computed with."""
-    return {"batch": totals.batch, "dtype": totals.dtype, "bytes_per_value": totals.bytes_per_value,
-            "input_values": totals.input_values, "merge_activations": totals.merge_activations,
-            "peak_activations": totals.peak_activations, "training_bytes": training_bytes(totals)}
+    values = {"batch": totals.batch, "dtype": totals.dtype, "bytes_per_value": totals.bytes_per_value,
+              "input_values": totals.input_values, "merge_activations": totals.merge_activations,
+              "peak_activations": totals.peak_activations, "training_bytes": training_bytes(totals)}
+    if totals.kv_values:
+        values["kv_cache_bytes"] = kv_cache_bytes(totals)
+        values["kv_cache_bytes_per_token"] = totals.kv_values * totals.bytes_per_value
+    return values

@@ -77,9 +77,9 @@ def _common_properties(frozen: bool = True) -> dict:
         "expect": {"anyOf": [{"$ref": "#/definitions/shape"}, {"$ref": "#/definitions/reference"}],
                    "description": "the output shape this layer must produce; a mismatch is an error"},
         "ignore": _ignore_schema(),
-        "when": _allow_references({"type": "boolean",
-                                   "description": "false: the entry is left out (an optional layer; "
-                                                  "usually `when: $flag` inside a block)"}),
+        "when": _allow_references({"type": ["boolean", "integer"],
+                                   "description": "false (or 0): the entry is left out (an optional "
+                                                  "layer; usually `when: $flag` inside a block)"}),
         "from": {"type": ["string", "integer"],
                  "description": "read the output of this earlier layer or named block (or `input`) "
                                 "instead of the previous entry's"},

@@ -12,6 +12,7 @@ median and its ratio to the baselines, as the issues set targets:
   many files  `archcalc validate` of 1,000 spec files             <= 3 s
   draw        `archcalc draw resnet152` <= 1.5 x `archcalc show resnet152`
   list        `archcalc list` (the whole zoo)       <= 1.5 x `archcalc show vgg16`
+  LLM         `archcalc show llama2-7b --seq 4096 --format json` <= 1.2 x the vgg16 JSON path
 
 Baselines: (a) `python -c "import click, rich.console, rich.table, yaml"`;
 (b) a script importing click and yaml and printing a 30-row rich table.
@@ -111,6 +112,8 @@ def main() -> int:
             ("archcalc show vgg16", archcalc + ["show", "vgg16"], args.runs, False),
             ("archcalc show vgg16 on a terminal", archcalc + ["show", "vgg16"], args.runs, True),
             ("archcalc show vgg16 --format json", archcalc + ["show", "vgg16", "--format", "json"], args.runs, False),
+            ("archcalc show llama2-7b --seq 4096 --format json",
+             archcalc + ["show", "llama2-7b", "--seq", "4096", "--format", "json"], args.runs, False),
             ("archcalc show resnet152", archcalc + ["show", "resnet152"], args.runs, False),
             ("archcalc draw resnet152", archcalc + ["draw", "resnet152"], args.runs, False),
             ("archcalc list", archcalc + ["list"], args.runs, False),
@@ -133,6 +136,8 @@ def main() -> int:
         ("JSON path  <= 0.75 x (a)", results["archcalc show vgg16 --format json"] / a, 0.75),
         ("draw <= 1.5 x show (resnet152)", results["archcalc draw resnet152"]
          / results["archcalc show resnet152"], 1.5),
+        ("llama2-7b json <= 1.2 x vgg16 json", results["archcalc show llama2-7b --seq 4096 --format json"]
+         / results["archcalc show vgg16 --format json"], 1.2),
         ("list <= 1.5 x show vgg16", results["archcalc list"] / results["archcalc show vgg16"], 1.5),
         ("repeat x100000 <= 2 s", results["archcalc validate repeat x100000"], 2.0),
         ("1000 files <= 3 s", results["archcalc validate 1000 files (resnet50)"], 3.0),

@@ -13,6 +13,9 @@ SAME_AS_CLICK = [
     ["show", "vgg16", "--format", "json", "--input", "32x32x3"],
     ["show", "specs/examples/alexnet-224.yaml", "--format", "json"],  # exit 1: expect mismatches
     ["show", "no-such-network", "--format", "json"],                  # exit 2: unknown name
+    ["show", "gpt2", "--format", "json", "--seq", "128"],
+    ["show", "--seq=64", "qwen2-0.5b", "-f", "csv"],
+    ["show", "vgg16", "--format", "json", "--seq", "4"],              # exit 2: not a token input
 ]
 
 
@@ -36,6 +39,9 @@ STEP_ASIDE = [
     ["show", "lenet5", "vgg16", "--format", "json"],     # two specs
     ["show", "--format", "json"],                        # no spec
     ["show", "lenet5", "--format", "json", "--input", "2x2"],  # bad shape: click's message
+    ["show", "gpt2", "--format", "json", "--seq", "0"],  # out of range: click's message
+    ["show", "gpt2", "--format", "json", "--seq", "x"],
+    ["show", "gpt2", "--format", "json", "--seq", "8", "--seq", "9"],
     ["validate", "lenet5"],
     ["--help"],
     [],

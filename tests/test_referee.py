@@ -83,6 +83,13 @@ def measure(namespace, training: bool = False) -> dict:
     with torch.device("meta"):
         net = namespace["build"]()
     net.train(training)
+    if training:
+        # PyTorch refuses to batch-normalise one value per channel in training mode (batch 1 on
+        # a 1x1 map, as Inception-v3's aux head has): batch norms use their running statistics
+        # instead, which changes no shape and no count
+        for module in net.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
     outputs: dict[str, tuple] = {}
     # every module is hooked: a layer may be a module with parts (LeNet-5's subsampling)
     for name, module in net.named_modules():

@@ -238,10 +238,10 @@ def test_seq_leaves_pins_unchecked(cli):
     ("input: {tokens: 40}\nlayers:\n  - embedding: {vocab: 10, dim: 4}\n  - posembed: {positions: 32}\n",
      "seq-too-long", (4, 27)),  # at positions' value
     # a tied head must name an earlier embedding that fits
-    ("input: {tokens: 4}\nlayers:\n  - embedding: {name: wte, vocab: 10, dim: 4}\n"
-     "  - lmhead: {vocab: 10, tied: wtf}\n", "bad-reference", (4, 5)),
-    ("input: {tokens: 4}\nlayers:\n  - embedding: {name: wte, vocab: 10, dim: 4}\n"
-     "  - lmhead: {vocab: 12, tied: wte}\n", "bad-reference", (4, 5)),
+    (("input: {tokens: 4}\nlayers:\n  - embedding: {name: wte, vocab: 10, dim: 4}\n"
+     "  - lmhead: {vocab: 10, tied: wtf}\n"), "bad-reference", (4, 5)),
+    (("input: {tokens: 4}\nlayers:\n  - embedding: {name: wte, vocab: 10, dim: 4}\n"
+     "  - lmhead: {vocab: 12, tied: wte}\n"), "bad-reference", (4, 5)),
     # the token input itself
     ("input: {tokens: many}\nlayers:\n  - embedding: {vocab: 10, dim: 4}\n", "bad-input", (1, 17)),
     ("input: {tokenz: 8}\nlayers:\n  - embedding: {vocab: 10, dim: 4}\n", "bad-input", (1, 9)),
@@ -274,3 +274,71 @@ def test_export_takes_token_ids(cli):
     assert result.code == 0
     assert "INPUT_SHAPE = (1, 32)\nINPUT_DTYPE = torch.long" in result.out
     assert "self.lm_head = TiedHead(self.transformer.wte)" in result.out
+
+
+# ------------------------------------------------------------------ KV cache, split, compute
+def test_kv_cache_of_llama2_7b_is_two_gib_at_4096_tokens_in_fp16(cli):
+    """Issue #12: 2·layers·kv_heads·head_dim = 2·32·32·128 = 262,144 values per token, 524,288
+    bytes in fp16, 2 GiB (2,147,483,648 bytes) at 4,096 tokens."""
+    data = json.loads(cli("show", "llama2-7b", "--seq", "4096", "--dtype", "fp16", "--format", "json").out)
+    assert data["tokens"]["kv_cache_values_per_token"] == 262_144
+    assert data["memory"]["kv_cache_bytes_per_token"] == 524_288
+    assert data["memory"]["kv_cache_bytes"] == 2 * 2 ** 30
+    # at batch 4: four sequences' caches, 8 GiB
+    data = json.loads(cli("show", "llama2-7b", "--seq", "4096", "--dtype", "fp16", "--batch", "4",
+                          "--format", "json").out)
+    assert data["memory"]["kv_cache_bytes"] == 8 * 2 ** 30
+
+
+def test_gqa_shrinks_the_kv_cache_and_diff_says_so(cli):
+    """Llama 3 8B: 2·32·8·128 = 65,536 values per token (issue #12), a quarter of Llama 2 7B's."""
+    data = json.loads(cli("show", "llama3-8b", "--format", "json").out)
+    assert data["tokens"]["kv_cache_values_per_token"] == 65_536
+    result = cli("diff", "llama2-7b", "llama3-8b")
+    assert result.code == 0
+    row = next(line for line in result.out.splitlines() if line.strip().startswith("KV cache per token"))
+    assert row.split()[4:7] == ["262,144", "65,536", "-196,608"]
+    # a gate failing unless the cache shrinks by more than 80%: the 75% saving trips it
+    assert cli("diff", "llama2-7b", "llama3-8b", "--fail-on", "kv_cache_bytes>-80%").code == 1
+    assert cli("diff", "llama2-7b", "llama3-8b", "--fail-on", "kv_cache_bytes>-70%").code == 0
+
+
+def test_params_split_and_per_token_compute_of_gpt2(cli):
+    data = json.loads(cli("show", "gpt2", "--seq", "128", "--format", "json").out)
+    t, tokens = data["totals"], data["tokens"]
+    # embeddings: wte 50257·768 = 38,597,376 + wpe 1024·768 = 786,432 = 39,383,808;
+    # non-embedding 124,439,808 − 39,383,808 = 85,056,000 (Kaplan et al.'s ~85M for GPT-2 small)
+    assert (t["embedding_params"], t["non_embedding_params"]) == (39_383_808, 85_056_000)
+    # N, what one token multiplies: 12·(4·768² + 2·768·3072) + 768·50257 (the tied head) =
+    # 84,934,656 + 38,597,376 = 123,532,032
+    assert tokens["weight_macs_per_token"] == 123_532_032
+    # PaLM: 6N + 12·L·H·Q·T = 741,192,192 + 12·12·12·64·128 = 741,192,192 + 14,155,776
+    assert tokens["training_flops_per_token"] == 755_347_968
+    # decode at context 128: N + 2·128·12·(12·64) = 123,532,032 + 2,359,296
+    assert tokens["decode_macs_per_token"] == 125_891_328
+    # the causal half: full square 2·128²·768 = 25,165,824 per layer, causal 768·128·129 =
+    # 12,681,216: 16,114,089,984 − 12·12,484,608 = 15,964,274,688
+    assert tokens["causal_macs"] == 15_964_274_688
+    # KV cache 2·12·12·64 = 18,432 values per token; 128 tokens in fp32: 9,437,184 bytes
+    assert (tokens["kv_cache_values_per_token"], data["memory"]["kv_cache_bytes"]) == (18_432, 9_437_184)
+
+
+def test_table_footer_of_a_token_model(cli):
+    out = cli("show", "llama2-7b", "--seq", "4096", "--dtype", "fp16").out
+    assert "Tokens  T = 4,096   embeddings 131 M   non-embedding 6.61 G (6,607,343,616)" in out
+    assert "KV cache 2.15 GB  at T × batch in fp16 (262,144 values per token)" in out
+    assert "training 46.1 G FLOPs per token (6N + 12·L·H·Q·T)" in out
+
+
+def test_no_token_figures_for_an_image_network(cli):
+    data = json.loads(cli("show", "vit_b_16", "--format", "json").out)
+    assert "tokens" not in data and "kv_cache_bytes" not in data["memory"]
+
+
+def test_validate_applies_seq_to_token_inputs_only(cli):
+    result = cli("validate", "gpt2", "vgg16", "--seq", "2048", "--format", "parsable")
+    assert result.code == 1
+    # GPT-2 learns 1,024 positions; vgg16's image input ignores --seq
+    assert "seq-too-long transformer.wpe: posembed learns 1,024 positions, but the sequence has 2,048" \
+        in result.out
+    assert "vgg16" not in result.out.replace("3 files", "")

@@ -55,10 +55,13 @@ def _count_option(ctx, param, value):
 @click.option("--ignore", "ignore", multiple=True, metavar="CODE", callback=ignore_option,
               help="Ignore warnings of this code (repeatable); they are listed as ignored in --format "
                    "json. Only warnings can be ignored.")
+@click.option("--seq", type=Count(1), default=None, metavar="N",
+              help="Sequence length T for the files with a token input (their `expect` pins then "
+                   "go unchecked; budgets hold); files with other inputs ignore it.")
 @click.option("-j", "--jobs", type=Count(0), default=0, show_default=True,
               help="Processes checking files in parallel; 0 = one per core when there are "
                    f"at least {PARALLEL_FROM} files.")
-def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, ignore, jobs):
+def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, ignore, seq, jobs):
     """Check spec files and report every problem, located. Exit 1 on any error.
 
     PATH is a spec file, a glob (expanded here too, for shells that do not), a directory
@@ -74,7 +77,7 @@ def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, 
 
         color = use_colour()
 
-    reports = check_all(expand_paths(paths), budgets, jobs, ignore)
+    reports = check_all(expand_paths(paths), budgets, jobs, ignore, seq)
     summary = summarise(reports)
     for report in reports:
         if report.unreadable is not None:
@@ -132,7 +135,7 @@ def _specs_below(directory: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- checks
-def check_all(items, budgets: dict, jobs: int, ignore=()) -> list[FileReport]:
+def check_all(items, budgets: dict, jobs: int, ignore=(), seq=None) -> list[FileReport]:
     """One report per (path, problem), in order. Many files are shared among processes, one
     per core: analysis is CPU-bound Python, so a second core halves a large CI run."""
     paths = [path for path, problem in items if not problem]
@@ -144,16 +147,16 @@ def check_all(items, budgets: dict, jobs: int, ignore=()) -> list[FileReport]:
 
         if "fork" in multiprocessing.get_all_start_methods():  # POSIX: workers inherit the imports
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                checked = pool.starmap(check_file, [(path, budgets, ignore) for path in paths],
+                checked = pool.starmap(check_file, [(path, budgets, ignore, seq) for path in paths],
                                        chunksize=max(1, len(paths) // (workers * 8)))
     if checked is None:
-        checked = [check_file(path, budgets, ignore) for path in paths]
+        checked = [check_file(path, budgets, ignore, seq) for path in paths]
     by_path = iter(checked)
     return [FileReport(file=path, unreadable=problem) if problem else next(by_path)
             for path, problem in items]
 
 
-def check_file(path: str, budgets: dict, ignore=()) -> FileReport:
+def check_file(path: str, budgets: dict, ignore=(), seq=None) -> FileReport:
     """Load and analyse one spec. Never raises for anything the file contains."""
     from ..diagnostics import Mark, make
     from ..engine import analyze
@@ -163,7 +166,7 @@ def check_file(path: str, budgets: dict, ignore=()) -> FileReport:
     except UsageProblem as exc:
         return FileReport(file=path, unreadable=str(exc))
     try:
-        analysis = analyze(doc)
+        analysis = analyze(doc, seq=seq)
     except RecursionError:
         # Only a pathological nesting gets here; the file is reported, the run goes on.
         too_deep = make("too-large", "the spec nests too deeply to analyse", Mark(doc.file, 1, 1),

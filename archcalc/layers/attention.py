@@ -48,32 +48,39 @@ def _shape(inp, f):
 
 
 def projection_params(inp, f) -> int:
-    t, dim, h, kv, d = dims(inp, f)
+    _, dim, h, kv, d = dims(inp, f)
     return dim * h * d + 2 * dim * kv * d + h * d * dim
 
 
 def _params(inp, out, f):
-    t, dim, h, kv, d = dims(inp, f)
+    _, dim, h, kv, d = dims(inp, f)
     bias = (h * d + 2 * kv * d if f["qkv_bias"] else 0) + (dim if f["out_bias"] else 0)
     return projection_params(inp, f) + bias
 
 
 def _macs(inp, out, f):
-    t, dim, h, kv, d = dims(inp, f)
+    t, _, h, _, d = dims(inp, f)
     return t * projection_params(inp, f) + 2 * t * t * h * d
 
 
 def causal_macs(inp, f) -> int:
     """The MACs a causal layer needs: the projections and only the T(T+1)/2 visible scores."""
-    t, dim, h, kv, d = dims(inp, f)
+    t, _, h, _, d = dims(inp, f)
     return t * projection_params(inp, f) + h * d * t * (t + 1)
 
 
 def _kv_cache(inp, out, f):
     if not f["causal"]:
         return 0
-    t, dim, h, kv, d = dims(inp, f)
+    _, _, _, kv, d = dims(inp, f)
     return 2 * kv * d
+
+
+def _extra(inp, out, f):
+    """h·d summed over the network's attention layers (and its causal ones): PaLM's L·H·Q,
+    for the score MACs 2·T²·L·H·Q, the causal half and the decode cost (metrics.token_figures)."""
+    _, _, h, _, d = dims(inp, f)
+    return {"attention_hd": h * d, "causal_hd": h * d} if f["causal"] else {"attention_hd": h * d}
 
 
 def _describe(f):
@@ -156,7 +163,7 @@ _ATTENTION = '''class Attention(nn.Module):
 def _export(inp, out, f):
     """nn.MultiheadAttention (torchvision's ViT keys: in_proj_weight, out_proj) where it fits:
     one bias setting, kv = heads, h·d = D, no mask, no rotary; else the Attention helper."""
-    t, dim, h, kv, d = dims(inp, f)
+    _, dim, h, kv, d = dims(inp, f)
     if not f["causal"] and not f["rope"] and kv == h and int(h) * int(d) == int(dim) \
             and f["qkv_bias"] == f["out_bias"] and f["head_dim"] is None:
         bias = "" if f["qkv_bias"] else ", bias=False"
@@ -189,7 +196,7 @@ ATTENTION = LayerKind(
     describe=_describe,
     explain=_explain,
     kv_cache=_kv_cache,
-    extra=lambda inp, out, f: {"causal_macs": causal_macs(inp, f)} if f["causal"] else {},
+    extra=_extra,
     weighted=True,
     group="attention",
     export=_export,

@@ -52,7 +52,7 @@ BATCHNORM = LayerKind(
         "eps": field_(POSITIVE_NUMBER, BATCHNORM_EPS, doc="added to the variance (PyTorch's default "
                       "1e-5; Inception-v3 uses 0.001); changes no count, exported"),
         "momentum": field_(RATE, BATCHNORM_MOMENTUM, doc="the running statistics' update rate (PyTorch's "
-                           "default 0.1; EfficientNet uses 0.01); changes no count, exported"),
+                           "default 0.1; MobileNetV3 uses 0.01); changes no count, exported"),
     },
     params=lambda inp, out, f: 2 * _channels(inp),
     buffers=lambda inp, out, f: 2 * _channels(inp),

@@ -9,7 +9,16 @@ MACs    3·T·D·hidden (the element-wise product is not a multiply-accumulate o
 """
 from __future__ import annotations
 
-from .base import BOOL, POSITIVE_INT, LayerKind, RuleError, Torch, choice, field_, fmt_shape
+from .base import (
+    BOOL,
+    POSITIVE_INT,
+    LayerKind,
+    RuleError,
+    Torch,
+    choice,
+    field_,
+    fmt_shape,
+)
 
 _ACTIVATIONS = {"silu": "nn.SiLU()", "gelu": "nn.GELU()", "gelu_tanh": "nn.GELU(approximate=\"tanh\")",
                 "relu": "nn.ReLU()"}

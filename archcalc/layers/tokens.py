@@ -16,7 +16,17 @@
 """
 from __future__ import annotations
 
-from .base import BOOL, NONNEG_INT, POSITIVE_INT, FieldType, LayerKind, RuleError, Torch, field_, fmt_shape
+from .base import (
+    BOOL,
+    NONNEG_INT,
+    POSITIVE_INT,
+    FieldType,
+    LayerKind,
+    RuleError,
+    Torch,
+    field_,
+    fmt_shape,
+)
 
 
 def need_tokens(inp, kind: str):
@@ -241,17 +251,17 @@ def _lmhead_export(inp, out, f):
 
 def _lmhead_check(layer, other):
     if other.kind != "embedding":
-        return ("bad-reference", f"`tied: {layer.fields['tied']}` names a {other.kind} layer, not a "
-                "token embedding", "tie the head to the `embedding` layer whose table it reuses")
+        return ("bad-reference", (f"`tied: {layer.fields['tied']}` names a {other.kind} layer, not a "
+                "token embedding"), "tie the head to the `embedding` layer whose table it reuses")
     want = (other.fields["vocab"], other.fields["dim"])
     have = (layer.fields["vocab"], layer.input[1])
     if want != have:
-        return ("bad-reference", f"the tied head projects {have[1]} features onto {have[0]:,} tokens, but "
-                f"the embedding {other.name!r} is {want[0]:,}×{want[1]}",
+        return ("bad-reference", (f"the tied head projects {have[1]} features onto {have[0]:,} tokens, but "
+                f"the embedding {other.name!r} is {want[0]:,}×{want[1]}"),
                 "a tied head has the embedding's vocabulary and width")
     if layer.fields["bias"]:
-        return ("bad-reference", "a tied head has no bias of its own in archcalc (GPT-2, Llama and "
-                "Qwen have none)", "write `bias: false`")
+        return ("bad-reference", ("a tied head has no bias of its own in archcalc (GPT-2, Llama and "
+                "Qwen have none)"), "write `bias: false`")
     return None
 
 

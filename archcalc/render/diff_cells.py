@@ -23,9 +23,10 @@ from .problems import clean
 
 TOTAL_LABELS = {"input": "Input", "output": "Output", "params": "Params", "buffers": "Buffers",
                 "macs": "MACs", "flops": "FLOPs", "depth": "Depth", "layers": "Layers",
-                "activations": "Activations", "aux_params": "Aux params", "aux_macs": "Aux MACs"}
+                "activations": "Activations", "aux_params": "Aux params", "aux_macs": "Aux MACs",
+                "kv_cache_values": "KV cache per token", "kv_cache_bytes": "KV cache bytes"}
 # Totals that are counts of things, shown exactly; everything else in human units.
-_COUNTS = {"depth", "layers"}
+_COUNTS = {"depth", "layers", "kv_cache_values"}
 GROUP_LABELS = {"conv": "conv", "dense": "dense", "attention": "attention", "embedding": "embedding",
                 "norm": "norm", "pool": "pool",
                 "activation": "activation", "other": "other"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..ignores import ignored_dicts
-from ..metrics import memory_dict
+from ..metrics import memory_dict, token_figures
 
 
 def show_dict(analysis, rows: bool = True) -> dict:
@@ -27,6 +27,8 @@ def show_dict(analysis, rows: bool = True) -> dict:
         "complete": complete,
         "totals": totals,
         "memory": memory,
+        **({"tokens": token_figures(analysis.totals) if complete else None}
+           if analysis.totals.seq is not None else {}),
         "layers": _layers(analysis) if rows else None,
         "diagnostics": [d.as_dict() for d in analysis.diagnostics],
         "ignored": ignored_dicts(analysis),

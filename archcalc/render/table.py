@@ -361,6 +361,8 @@ def _footer(analysis) -> list:
                                 f"depth {t.depth} weight layer{'s' if t.depth != 1 else ''}   "
                                 f"{t.layers} layer{'s' if t.layers != 1 else ''}", None)],
     ]
+    if t.seq is not None and analysis.output is not None:
+        lines += _token_lines(t)
     if t.aux_params or t.aux_macs:
         lines.append([("Aux     ", "bold"),
                       (f"{numbers.human(t.aux_params):>8}  params in auxiliary heads (in Params); their "
@@ -378,6 +380,26 @@ def _footer(analysis) -> list:
                       (f"{errors} error{'s' if errors != 1 else ''}", "bold red" if errors else None),
                       (f", {warnings} warning{'s' if warnings != 1 else ''}", "yellow" if warnings else None)]
                      + ([(f" ({ignored} ignored)", "dim")] if ignored else []))
+    return lines
+
+
+def _token_lines(t) -> list:
+    """Token models: the params split, the KV cache, training FLOPs and the decode cost."""
+    from ..metrics import kv_cache_bytes, token_figures
+
+    figures = token_figures(t)
+    lines = [[("Tokens  ", "bold"), (f"T = {t.seq:,}   embeddings {numbers.human(t.embedding_params)}   "
+                                     f"non-embedding {numbers.human(t.params - t.embedding_params)} "
+                                     f"({numbers.exact(t.params - t.embedding_params)})", None)]]
+    if t.kv_values:
+        lines.append([("KV cache", "bold"), (f"{numbers.byte_size(kv_cache_bytes(t)):>8}  at T × batch in "
+                                             f"{t.dtype} ({numbers.exact(t.kv_values)} values per token)",
+                                             None)])
+    if "training_flops_per_token" in figures:
+        text = f"training {numbers.human(figures['training_flops_per_token'])} FLOPs per token (6N + 12·L·H·Q·T)"
+        if "decode_macs_per_token" in figures:
+            text += f"   decode {numbers.human(figures['decode_macs_per_token'])} MACs per token at T"
+        lines.append([("Compute ", "bold"), (text, None)])
     return lines
 
 
