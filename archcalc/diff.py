@@ -147,14 +147,26 @@ def ladder(analysis: Analysis) -> list[Rung]:
 
     The input counts as the first tensor. Group outputs (the merge of a parallel block) count
     too, so a concatenation's full width is seen. Flat vectors have no spatial size and are
-    left out; a 1×1 volume after global pooling is a rung of its own."""
+    left out; a 1×1 volume after global pooling is a rung of its own. Side computations are
+    not rungs: a gate computed at a smaller size and broadcast back by an `add`/`mul` merge
+    (squeeze-and-excitation's 1×1), and auxiliary heads, which feed nothing."""
+    side = {index for index, layer in enumerate(analysis.layers) if layer.aux}
+    for span in analysis.spans:
+        out = span.output
+        if span.merge in ("add", "mul") and out is not None and len(out) == 3:
+            for index in range(span.start, span.end):
+                shape = analysis.layers[index].output
+                if shape is not None and len(shape) == 3 and shape[0] * shape[1] < out[0] * out[1]:
+                    side.add(index)
     events: list[tuple[int, int, tuple]] = []  # (position, order, shape): merges after leaves
     if analysis.input is not None:
         events.append((-1, 0, analysis.input))
     for index, layer in enumerate(analysis.layers):
-        events.append((index, 0, layer.output))
+        if index not in side:
+            events.append((index, 0, layer.output))
     for group in analysis.groups:
-        if group.output is not None and group.end > group.start:
+        if group.output is not None and group.end > group.start \
+                and not all(index in side for index in range(group.start, group.end)):
             events.append((group.end - 1, 1, group.output))
     order: list[tuple[int, int]] = []
     widest: dict[tuple[int, int], int] = {}
@@ -168,8 +180,8 @@ def ladder(analysis: Analysis) -> list[Rung]:
             widest[size] = shape[2]
             counts[size] = 0
         widest[size] = max(widest[size], shape[2])
-    for layer in analysis.layers:
-        if layer.output is not None and len(layer.output) == 3:
+    for index, layer in enumerate(analysis.layers):
+        if index not in side and layer.output is not None and len(layer.output) == 3:
             counts[(layer.output[0], layer.output[1])] += 1
     return [Rung(h, w, widest[(h, w)], counts[(h, w)]) for h, w in order]
 

@@ -22,7 +22,10 @@ def load_spec(spec: str, input_shape=None) -> source.Document:
     for a model file also ImportRefused. ``input_shape`` is the
     caller's --input, which an imported model with a symbolic size needs."""
     if spec == "-":
-        return source.read("-")
+        from . import hf_config
+
+        doc = source.read("-")
+        return hf_config.convert(doc) if hf_config.wants("-", doc) else doc
     # lexists: a dangling symlink or a symlink loop is a file the user named, whose reading
     # fails with its own reason, not an unknown built-in name
     if os.path.lexists(spec):
@@ -32,7 +35,10 @@ def load_spec(spec: str, input_shape=None) -> source.Document:
             from . import onnx_
 
             return onnx_.read(spec, input_shape)
-        return source.read(spec)
+        doc = source.read(spec)
+        from . import hf_config
+
+        return hf_config.convert(doc) if hf_config.wants(spec, doc) else doc
     path = zoo.find(spec)
     if path is None:
         raise SpecNotFound(spec, zoo.suggest(spec))

@@ -238,3 +238,22 @@ def test_layerscale_export_is_ruff_clean(spec_file, cli, tmp_path):
     run = subprocess.run([ruff, "check", "--no-cache", "--isolated", "--extend-select", "PLC3002", str(out)],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout
+
+
+def test_the_resolution_ladder_leaves_out_gates_and_aux_heads():
+    import archcalc
+    from archcalc.diff import ladder
+
+    # EfficientNet-B0's stages (Tan & Le 2019, Table 1): 224, 112, 56, 28, 14, 7, then the
+    # pooled 1x1; the squeeze-and-excitation gates' 1x1 inside the blocks is not a stage
+    sizes = [rung.height for rung in ladder(archcalc.analyze(archcalc.load("efficientnet_b0")))]
+    assert sizes == [224, 112, 56, 28, 14, 7, 1]
+    # Inception-v3 at 299 (torchvision's fixture: 149, 147, 73, 71, 35, 17, 8): the aux
+    # head's 5x5 and 1x1 feed nothing
+    fixture = json.loads((FIXTURES / "inception_v3.json").read_text())
+    recorded = []
+    for _, _, shape in fixture["leaves"]:
+        if len(shape) == 4 and shape[2] not in recorded:
+            recorded.append(shape[2])
+    sizes = [rung.height for rung in ladder(archcalc.analyze(archcalc.load("inception_v3")))]
+    assert sizes == [299] + recorded
