@@ -54,7 +54,7 @@ def export(spec, output, target, input_shape, seq, force):
         sys.exit(EXIT_ERRORS)
     if analysis.diagnostics:  # warnings: shown, not fatal
         _report(analysis, analysis.diagnostics)
-    write_output(text, output, force)
+    write_output(text, output, force, inputs=(spec,))
     sys.exit(EXIT_OK)
 
 
