@@ -231,14 +231,65 @@ def _ascii_safe_streams():
                 pass
 
 
+# Errors of writing the output (not of reading a spec): a full disk, a closed or broken stream.
+WRITE_ERRORS = (28, 5, 9, 27, 122)  # ENOSPC, EIO, EBADF, EFBIG, EDQUOT
+
+
+def output_failed(exc: OSError) -> int:
+    """The exit code when standard output cannot be written: 0, quietly, when the reader went
+    away (`| head`); else 2 with one line. Standard output is pointed at /dev/null first, so
+    that Python's own flush at exit cannot print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+    except OSError:
+        pass
+    if isinstance(exc, BrokenPipeError):
+        return EXIT_OK
+    if sys.stderr is not None:
+        try:
+            sys.stderr.write(f"archcalc: error: cannot write the output: {exc.strerror or exc}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+    return EXIT_USAGE
+
+
+_MAIN_PID = None
+
+
+def _interrupted(signum, frame):
+    """Ctrl-C: one line and exit 130, at once, from wherever the program is (no traceback,
+    no click "Aborted!", no multiprocessing worker noise: a worker leaves silently)."""
+    if os.getpid() == _MAIN_PID:
+        try:
+            os.write(2, b"archcalc: interrupted\n")
+        except OSError:
+            pass
+    os._exit(130)
+
+
 def main():
     """The console script: the fast path when it applies, else the click command line."""
+    global _MAIN_PID
+    import signal
+
+    _MAIN_PID = os.getpid()
+    signal.signal(signal.SIGINT, _interrupted)
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        if sys.stderr is not None:
+            sys.stderr.write("archcalc: error: standard output is closed\n")
+        sys.exit(EXIT_USAGE)
     _ascii_safe_streams()
     try:
         code = fast_show(sys.argv[1:])
-    except BrokenPipeError:
-        code = EXIT_OK
-        sys.stdout = None
+    except BrokenPipeError as exc:
+        code = output_failed(exc)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRORS:
+            code = None
+        else:
+            code = output_failed(exc)
     except Exception:  # noqa: BLE001 - let the full CLI report it the one, tested way
         code = None
     if code is not None:
