@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .diagnostics import Diagnostic
+from .metrics import SAVED_ZERO
 
 
 class ReceptiveField(NamedTuple):
@@ -29,7 +30,7 @@ class LayerResult:
 
     __slots__ = ("name", "kind", "input", "output", "params", "buffers", "macs", "fields",
                  "line", "column", "depth", "path", "activations", "field", "trainable", "frozen",
-                 "connections", "aux")
+                 "connections", "aux", "saved")
 
     def __init__(self, name, kind, input, output, params, buffers, macs, fields, line, column, depth,
                  path, activations=0, field=None, trainable=None, frozen=False, connections=0):
@@ -56,6 +57,9 @@ class LayerResult:
         # inside an auxiliary head (`aux`): its params count, its MACs and activations are not in
         # the forward totals (the head runs in training only)
         self.aux = False
+        # what autograd saves for backward that no earlier layer saved already: a tally
+        # (metrics.py, SAVED_ZERO's order), at the batch
+        self.saved = SAVED_ZERO
 
     @property
     def receptive_field(self) -> ReceptiveField | None:
@@ -78,9 +82,10 @@ class MergeResult:
     """Where branches meet: after ``after`` leaves of ``Analysis.layers``, ``op`` (add, concat,
     mul) makes ``output``; ``path`` is the scope it happens in (as a leaf's ``path``)."""
 
-    __slots__ = ("after", "op", "output", "path")
+    __slots__ = ("after", "op", "output", "path", "saved")
 
-    def __init__(self, after: int, op: str, output: tuple, path: tuple):
+    def __init__(self, after: int, op: str, output: tuple, path: tuple, saved=None):
+        self.saved = SAVED_ZERO if saved is None else saved  # `mul` saves both operands
         self.after = after
         self.op = op
         self.output = output
@@ -153,7 +158,8 @@ class Totals:
     __slots__ = ("params", "buffers", "macs", "depth", "layers", "activations", "merge_activations",
                  "peak_activations", "input_values", "batch", "dtype", "bytes_per_value",
                  "trainable_params", "connections", "show_connections", "aux_params", "aux_macs",
-                 "kv_values", "embedding_params", "seq", "active_params", "token_macs", "extras")
+                 "kv_values", "embedding_params", "seq", "active_params", "token_macs", "extras",
+                 "saved")
 
     def __init__(self, params: int = 0, buffers: int = 0, macs: int = 0, depth: int = 0,
                  layers: int = 0, activations: int = 0, merge_activations: int = 0,
@@ -180,6 +186,7 @@ class Totals:
         self.seq = None
         self.active_params = None
         self.token_macs = 0  # the part of ``macs`` (batch 1) on token sequences: grows with T
+        self.saved = SAVED_ZERO  # what autograd saves for backward, deduplicated (metrics.py)
         self.extras = {}     # the kinds' further figures summed (attention: attention_hd, causal_hd)
         self.buffers = buffers
         self.macs = macs

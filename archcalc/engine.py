@@ -35,6 +35,8 @@ from .limits import MAX_INTEGER
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, TokenIds, describe_found, fmt_shape, is_ids
 from .metrics import (
+    SAVED_ZERO,
+    add_saved,
     effective_window,
     input_field,
     through_merge,
@@ -102,6 +104,12 @@ class _Evaluator:
         # keeps alive, so the next storing layer must not free it.
         self.activations = self.merge_activations = 0
         self.live = self.peak = 0
+        # Saved for backward: every tensor's size by id (a state's fifth item), the ids saved
+        # so far, the tally, and the operands of the last merge
+        self.sizes: list = []
+        self.saved_ids: set = set()
+        self.saved = SAVED_ZERO
+        self.merge_inputs: list = []
         self.rules: dict = {}  # (id(leaf node), input shape) -> what the kind's rules give
         # the spec's `ignore` entries of the layers being walked, innermost last; what they
         # caught, with where the ignore is written; and the ignores that caught something
@@ -195,7 +203,7 @@ class _Evaluator:
         stays alive (held) to the end of the network in the peak-memory estimate."""
         referenced = name in self.references or any(name.endswith("." + r) for r in self.references)
         if referenced:
-            state = (state[0], state[1], state[2], True)
+            state = (state[0], state[1], state[2], True, state[4])
         self.tensors[name] = state
         return state
 
@@ -221,7 +229,7 @@ class _Evaluator:
 
 
     def leaf(self, node: Leaf, state, scope: _Scope):
-        shape, depth, field, held = state
+        shape, depth, field, held, tid = state
         kind = node.kind
         name = self.unique(scope.prefix + node.name, node.mark) if node.name else \
             scope.generated(kind.name, self.used, self.reserved)
@@ -263,8 +271,9 @@ class _Evaluator:
                 prod(out) if kind.stores else 0,
                 effective_window(kind.window(shape, fields)) if kind.window is not None else (),
                 kind.kv_cache(shape, out, fields) if kind.kv_cache is not None else 0,
-                kind.extra(shape, out, fields) if kind.extra is not None else None)
-        out, params, buffers, macs, trainable, connections, warnings, stored, axes, kv, extra = rule
+                kind.extra(shape, out, fields) if kind.extra is not None else None,
+                kind.saves(shape, out, fields) if callable(kind.saves) else kind.saves)
+        out, params, buffers, macs, trainable, connections, warnings, stored, axes, kv, extra, saves = rule
         if connections is None:
             connections = macs
         frozen = node.frozen or self.frozen > 0
@@ -303,16 +312,66 @@ class _Evaluator:
             held = False
         if field is not None and axes:
             field = through_window(field, axes)
+        out_tid = tid if saves and "view" in saves else self.tensor(out)
+        saved = self.save(saves, tid, out_tid, out) if saves else SAVED_ZERO
         if self.record:
             mark = node.mark
             self.layers.append(LayerResult(name, kind.name, shape, out, params, buffers, macs, fields,
                                            mark.line, mark.column, depth, scope.path, stored, field,
                                            trainable, frozen, connections))
+            if saved is not SAVED_ZERO:
+                self.layers[-1].saved = saved
         else:
             self.layers.append(None)
         if self.references:
-            return self.keep(name, (out, depth, field, held))
-        return (out, depth, field, held)
+            return self.keep(name, (out, depth, field, held, out_tid))
+        return (out, depth, field, held, out_tid)
+
+    # -- what autograd saves for backward (metrics.py, SAVE_WORDS) -----------------------------
+    def tensor(self, shape) -> int:
+        """A new tensor's id; its size (values per sample) is kept for the saves."""
+        sizes = self.sizes
+        sizes.append(prod(shape))
+        return len(sizes) - 1
+
+    def save(self, words, tid, out_tid, out):
+        """Tally what a layer saves that no earlier layer saved (a tensor is saved once; the
+        network input, id 0, is the ledger's `input`, not a saved activation)."""
+        act = idx = mask = rows = chans = 0
+        saved_ids, sizes = self.saved_ids, self.sizes
+        for word in words:
+            if word == "input" or word == "output":
+                t = tid if word == "input" else out_tid
+                if t and t not in saved_ids:
+                    saved_ids.add(t)
+                    act += sizes[t]
+            elif word == "pre":
+                act += prod(out)
+            elif word == "indices":
+                idx += prod(out)
+            elif word == "mask":
+                mask += prod(out)
+            elif word == "rows":
+                rows += 2 * prod(out[:-1])
+            elif word == "channels":
+                chans += 2 * out[-1]
+            elif word == "view":
+                continue
+            else:  # ("new", values): tensors made inside the layer (attention's Q, K, V, …)
+                act += word[1]
+        tally = (act, idx, mask, rows, chans)
+        self.saved = add_saved(self.saved, tally)
+        return tally
+
+    def save_operands(self, tids):
+        act = 0
+        for t in tids:
+            if t and t not in self.saved_ids:
+                self.saved_ids.add(t)
+                act += self.sizes[t]
+        tally = (act, 0, 0, 0, 0)
+        self.saved = add_saved(self.saved, tally)
+        return tally
 
     def open_group(self, scope: _Scope, kind: str, shape):
         group = Group(scope.prefix[:-1], kind, len(scope.path) - 1, len(self.layers), input=shape)
@@ -395,7 +454,7 @@ class _Evaluator:
         saved = (self.macs, self.activations, self.merge_activations, self.live, self.peak,
                  self.after_softmax)
         params, start = self.params, len(self.layers)
-        head = self.seq(node.body, (state[0], state[1], state[2], True), scope)
+        head = self.seq(node.body, (state[0], state[1], state[2], True, state[4]), scope)
         self.aux_macs += self.macs - saved[0]
         self.aux_params += self.params - params
         (self.macs, self.activations, self.merge_activations, self.live, self.peak,
@@ -415,14 +474,14 @@ class _Evaluator:
         if any(out is None for out in outs):
             return None
         labels = [name for name, _ in node.sources]
-        held = (outs[0][0], outs[0][1], outs[0][2], True)  # nothing is freed at the join
+        held = (outs[0][0], outs[0][1], outs[0][2], True, outs[0][4])  # nothing is freed at the join
         return self.merged(node, self.combine(node, outs, labels, where, held), scope)
 
     def branches(self, node: Composite, state, scope: _Scope, span=None):
         outs = []
         if span is not None:
             span.merge, span.branches = node.merge, []
-        shared = (state[0], state[1], state[2], True)  # the input stays alive until the merge
+        shared = (state[0], state[1], state[2], True, state[4])  # the input stays alive until the merge
         slices = self.channel_slices(node, state[0], scope)
         if slices is False:
             return None
@@ -434,7 +493,7 @@ class _Evaluator:
             if slices and slices[i] is not None:
                 # a view of the input's channels [start, stop): no copy, nothing stored
                 start, stop = slices[i]
-                branch_state = (state[0][:-1] + (stop - start,), state[1], state[2], True)
+                branch_state = (state[0][:-1] + (stop - start,), state[1], state[2], True, state[4])
             if not branch.items:
                 outs.append(branch_state)  # an empty branch is the identity (of its slice)
                 continue
@@ -461,7 +520,12 @@ class _Evaluator:
     def merged(self, node: Composite, out, scope: _Scope):
         """Record where a merge happens and what it makes, for the table's merge rows."""
         if out is not None and self.record:
-            self.merges.append(MergeResult(len(self.layers), node.merge, out[0], scope.path))
+            saved = SAVED_ZERO
+            if node.merge == "mul":  # the product's backward needs both operands
+                saved = self.save_operands(self.merge_inputs)
+            self.merges.append(MergeResult(len(self.layers), node.merge, out[0], scope.path, saved))
+        elif out is not None and node.merge == "mul":
+            self.save_operands(self.merge_inputs)
         return out
 
     def combine(self, node: Composite, outs, labels, where, state):
@@ -566,7 +630,8 @@ class _Evaluator:
         if not state[3]:
             live -= prod(state[0])
         self.live = live
-        return (shape, depth, through_merge([out[2] for out in outs]), False)
+        self.merge_inputs = [out[4] for out in outs]
+        return (shape, depth, through_merge([out[2] for out in outs]), False, self.tensor(shape))
 
 
 def broadcast_shapes(a, b):
@@ -725,7 +790,7 @@ def _analyze(doc: Document, input_shape, seq=None) -> Analysis:
     evaluator.references = compiler.references
     if shape is not None:
         evaluator.live = evaluator.peak = prod(shape)
-        start = (shape, 0, input_field(shape), False)
+        start = (shape, 0, input_field(shape), False, evaluator.tensor(shape))
         if compiler.references:
             start = evaluator.keep("input", start)
         out = evaluator.seq(program, start, _Scope("", ()))
@@ -742,6 +807,7 @@ def _analyze(doc: Document, input_shape, seq=None) -> Analysis:
                              merge_activations=evaluator.merge_activations,
                              peak_activations=evaluator.peak, input_values=prod(shape) if shape else 0)
     analysis.totals.kv_values = evaluator.kv_values
+    analysis.totals.saved = evaluator.saved
     analysis.totals.embedding_params = evaluator.embedding_params
     analysis.totals.token_macs = evaluator.token_macs
     analysis.totals.extras = evaluator.extras
@@ -1021,7 +1087,7 @@ def _suggest_inputs(program: Seq, shape, analysis: Analysis, diagnostics, refere
         try:
             probe = _Evaluator([], probing=True)
             probe.references = references
-            start = (candidate, 0, None, False)
+            start = (candidate, 0, None, False, probe.tensor(candidate))
             if references:
                 start = probe.keep("input", start)
             return probe.seq(program, start, _Scope("", ())) is not None

@@ -17,12 +17,13 @@ inference), flatten (a view) and identity store nothing: their ``activations`` i
   its input and its output at the same time, after which the input is freed unless a branch
   point still holds it (the input of a ``parallel``/``residual`` stays alive until the
   merge; every branch's output stays alive until the merge).
-* Training estimate (``training_bytes``): the forward activations and the input batch are
-  kept for the backward pass, plus the weights (params and buffers), one gradient per
-  trainable parameter, and the optimizer state per trainable parameter — SGD with momentum
-  keeps one value, Adam two. Frozen layers and fixed parameters (``frozen: true``, rbf) have
-  weights but no gradient and no optimizer state. Everything in the chosen dtype; framework workspace and allocator overhead are
-  not included, so read it as a lower bound.
+* Training (``ledger``, ``training_bytes``): what autograd saves for backward, as every
+  kind declares it (``LayerKind.saves``, SAVE_WORDS below), each tensor once; the weights
+  (params and buffers), one gradient per trainable parameter, the optimizer state per
+  trainable parameter (SGD-momentum one value, Adam and AdamW two), the input, the backward
+  transient and a fixed CUDA workspace; the peak walked through the backward pass. Frozen
+  layers and fixed parameters (``frozen: true``, rbf) have weights but no gradient and no
+  optimizer state. docs/metrics.md, "Training memory: the ledger".
 
 ``--batch N`` multiplies activations, MACs (hence FLOPs) and the peak by N — every tensor of
 a batch grows by the same factor — and leaves parameters alone. ``--dtype`` sets the bytes
@@ -50,8 +51,37 @@ STORED_GROUPS = frozenset(("conv", "dense", "pool", "norm", "attention", "embedd
 
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 
-# Optimizer state kept per parameter, in values.
-OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2}
+# Optimizer state kept per parameter, in values (the contract's keys first; AdamW keeps what
+# Adam keeps).
+OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2}
+CONTRACT_OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
+
+# What autograd saves for the backward pass (docs/metrics.md, "Training memory"). A kind
+# declares it as data (``LayerKind.saves``): a tuple of these words, or a function of
+# (inp, out, fields) that returns one.
+#   input     the layer's input tensor (shared with whoever else saves that tensor)
+#   output    the layer's output tensor
+#   pre       the pre-activation output of a layer with a fused `activation` whose backward
+#             needs its input (silu, gelu, relu6, …)
+#   indices   int64 indices, one per output value (max pooling)
+#   mask      the dropout mask, one per output value: bool on CUDA (the fused kernel), the
+#             activation dtype on the CPU (MASK_BYTES_CPU)
+#   rows      two fp32 values (mean, rstd) per row of the output (layer norm)
+#   channels  two fp32 values (mean, invstd) per channel, not per sample (batch norm)
+#   scores    the attention probabilities (heads·T·T per sample, the math path)
+#   view      not a save: the output *is* the input's storage (flatten, identity, a token
+#             picked from a sequence), so a later save of it is a save of the input
+#   ("new", n) n values of tensors made inside the layer and saved (attention's Q, K, V)
+SAVE_WORDS = ("input", "output", "pre", "indices", "mask", "rows", "channels", "view")
+
+# A saved-tensor tally: values in the activation dtype, int64 indices, mask values, fp32
+# values that grow with the batch, fp32 values that do not (per-channel statistics).
+SAVED_ZERO = (0, 0, 0, 0, 0)
+MASK_BYTES_CPU = None  # None: the activation dtype's width (CPU dropout keeps a float mask)
+
+# What a fresh CUDA process allocates on first use (cuBLAS and cuDNN workspaces): 65 MiB,
+# as measured on an NVIDIA H200 (the header of the GPU reference figures); one constant.
+WORKSPACE_BYTES = 65 * 2 ** 20
 
 # While the engine walks, a receptive field is a plain tuple (rh, rw, jh, jw, ah, aw) — size,
 # jump and start per axis — because it is updated at every windowed layer of a network that
@@ -132,6 +162,12 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
         for layer in analysis.layers:
             layer.macs *= factor
             layer.activations *= factor
+            if layer.saved is not SAVED_ZERO:
+                layer.saved = scale_saved(layer.saved, factor)
+        for merge in getattr(analysis, "merges", ()):
+            if merge.saved is not SAVED_ZERO:
+                merge.saved = scale_saved(merge.saved, factor)
+        totals.saved = scale_saved(totals.saved, factor)
         for key in ("macs", "aux_macs", "activations", "merge_activations", "peak_activations",
                     "input_values"):
             setattr(totals, key, getattr(totals, key) * factor)
@@ -139,13 +175,82 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
     return analysis
 
 
-def training_bytes(totals) -> dict[str, int]:
-    """The training estimate per optimizer, in bytes (see the module docstring)."""
+def scale_saved(saved, factor):
+    act, idx, mask, rows, chans = saved
+    return (act * factor, idx * factor, mask * factor, rows * factor, chans)
+
+
+def add_saved(a, b):
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4])
+
+
+def saved_bytes(saved, bytes_per_value: int, mask_bytes: int | None = 1) -> int:
+    """Bytes of a saved-tensor tally; ``mask_bytes`` None: masks in the activation dtype."""
+    act, idx, mask, rows, chans = saved
+    return (act * bytes_per_value + idx * 8 + mask * (bytes_per_value if mask_bytes is None else mask_bytes)
+            + (rows + chans) * 4)
+
+
+def ledger(analysis, optimizer: str = "sgd_momentum") -> dict:
+    """The training ledger of one step at the analysis's batch and dtype, in bytes (see
+    docs/metrics.md, "Training memory"): weights, gradients, optimizer state, the input, the
+    tensors autograd saves, the backward transient, the workspace, and the peak.
+
+    The peak is walked through the backward pass, last layer first: at layer i, alive are
+    the weights, the optimizer state, the tensors saved by layers up to i (a tensor saved
+    twice is freed after its first saver), the gradients of the parameters of layers i and
+    after, and the transient of layer i — the gradient flowing out of it and the one it
+    computes for its input. The optimizer step (weights, gradients, state) is the other
+    candidate; the workspace is added to the larger."""
+    totals = analysis.totals
     b = totals.bytes_per_value
-    trained = totals.trainable_params
-    base = (totals.activations + totals.input_values + totals.params + totals.buffers
-            + trained) * b  # kept activations, input, weights, buffers, gradients
-    return {name: base + state * trained * b for name, state in OPTIMIZER_STATE.items()}
+    weights = (totals.params + totals.buffers) * b
+    grads = totals.trainable_params * b
+    state = OPTIMIZER_STATE[optimizer] * totals.trainable_params * b
+    saved = saved_bytes(totals.saved, b)
+    inp = totals.input_values * b
+    layers = [layer for layer in analysis.layers if layer is not None and not layer.aux]
+    extra = [0] * (len(layers) + 1)  # merge saves, freed with the layer before them
+    index = {id(layer): i for i, layer in enumerate(layers)}
+    position = []
+    count = 0
+    for layer in analysis.layers:
+        if layer is not None and not layer.aux:
+            count += 1
+        position.append(count)
+    for merge in getattr(analysis, "merges", ()):
+        if merge.saved is not SAVED_ZERO:
+            at = position[merge.after - 1] if merge.after else 0
+            extra[at] += saved_bytes(merge.saved, b)
+    alive = saved
+    grad_so_far = 0
+    peak_backward, transient_at_peak = 0, 0
+    batch = totals.batch
+    for i in range(len(layers) - 1, -1, -1):
+        layer = layers[i]
+        grad_so_far += layer.trainable * b
+        transient = (_values(layer.input) + _values(layer.output)) * batch * b
+        here = alive + grad_so_far + transient
+        if here > peak_backward:
+            peak_backward, transient_at_peak = here, transient
+        alive -= saved_bytes(layer.saved, b) + extra[i + 1]
+    del index
+    peak = max(weights + state + inp + peak_backward, weights + grads + state + inp) + WORKSPACE_BYTES
+    return {"optimizer": optimizer, "weights": weights, "gradients": grads, "optimizer_state": state,
+            "input": inp, "saved_activations": saved, "backward_transient": transient_at_peak,
+            "workspace": WORKSPACE_BYTES, "peak": peak}
+
+
+def _values(shape) -> int:
+    n = 1
+    for size in shape:
+        n *= size
+    return n
+
+
+def training_bytes(analysis) -> dict[str, int]:
+    """The peak of one training step per optimizer, in bytes (``ledger``)."""
+    return {name: ledger(analysis, name)["peak"] for name in CONTRACT_OPTIMIZERS}
 
 
 def kv_cache_bytes(totals) -> int:
@@ -187,11 +292,14 @@ def token_figures(totals) -> dict | None:
     return figures
 
 
-def memory_dict(totals) -> dict:
-    """The JSON `memory` object: the settings the byte figures were computed with."""
+def memory_dict(analysis, optimizer: str = "sgd_momentum") -> dict:
+    """The JSON `memory` object: the settings the byte figures were computed with, the
+    training peak per optimizer and the ledger of the chosen one."""
+    totals = analysis.totals
     values = {"batch": totals.batch, "dtype": totals.dtype, "bytes_per_value": totals.bytes_per_value,
               "input_values": totals.input_values, "merge_activations": totals.merge_activations,
-              "peak_activations": totals.peak_activations, "training_bytes": training_bytes(totals)}
+              "peak_activations": totals.peak_activations, "training_bytes": training_bytes(analysis),
+              "ledger": ledger(analysis, optimizer)}
     if totals.kv_values:
         values["kv_cache_bytes"] = kv_cache_bytes(totals)
         values["kv_cache_bytes_per_token"] = totals.kv_values * totals.bytes_per_value

@@ -110,15 +110,16 @@ def test_table_says_frozen_and_gives_the_trainable_total(cli, spec_file):
 
 
 def test_training_memory_has_no_gradient_or_optimizer_state_for_frozen_parameters(spec_file):
-    from archcalc.metrics import training_bytes
+    from archcalc.metrics import ledger
 
     frozen = analyse(spec_file, FROZEN_CONV)
     trained = analyse(spec_file, FROZEN_CONV.replace(", frozen: true", ""))
-    a, b = training_bytes(frozen.totals), training_bytes(trained.totals)
+    a, b = ledger(frozen, "adam"), ledger(trained, "adam")
     # 448 frozen fp32 parameters: no gradient (448·4 bytes) and, with Adam, no two state
-    # values (2·448·4): 1,792 and 5,376 bytes fewer
-    assert b["sgd"] - a["sgd"] == 1792
-    assert b["adam"] - a["adam"] == 5376
+    # values (2·448·4): 1,792 and 3,584 bytes fewer; the weights stay
+    assert b["gradients"] - a["gradients"] == 1792
+    assert b["optimizer_state"] - a["optimizer_state"] == 3584
+    assert a["weights"] == b["weights"]
 
 
 def test_diff_shows_trainable_params_only_when_something_is_frozen(cli, spec_file):

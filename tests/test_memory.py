@@ -69,13 +69,30 @@ def test_lenet5_memory_and_training_estimate(cli):
     totals, memory = data["totals"], data["memory"]
     assert totals["activations"] == 8_094
     assert totals["peak_activation_bytes"] == 4 * 5_880
+    # The training ledger by hand (docs/metrics.md). Saved for backward: c1's fused tanh its
+    # output 28·28·6 = 4,704 (c1's input is the network input, the ledger's `input`); s2 its
+    # input, c1's output, already saved; c3 its input 14·14·6 = 1,176 and its tanh output
+    # 10·10·16 = 1,600; s4 c3's output (saved); flatten a view; c5 its input 400 and tanh output
+    # 120; f6 its input (c5's output, saved) and its output 84; output its input (saved):
+    # 4,704 + 2,776 + 520 + 84 = 8,084 values = 32,336 B.
+    # The backward walk, last layer first (alive = saved by layers up to i, gradients of layers
+    # i and after, transient = (input + output of layer i)·4): the most is at c1, with every
+    # gradient (61,706·4 = 246,824), c1's 18,816 saved bytes and (1,024 + 4,704)·4 = 22,912 of
+    # transient: 288,552. Peak = weights 246,824 + state + input 4,096 + 288,552 + the 65 MiB
+    # workspace (68,157,440): SGD 68,696,912; SGD-momentum adds 246,824 (68,943,736), Adam
+    # twice that (69,190,560).
+    assert memory["training_bytes"] == {"sgd": 68_696_912, "sgd_momentum": 68_943_736, "adam": 69_190_560}
+    assert memory["ledger"] == {
+        "optimizer": "sgd_momentum", "weights": 246_824, "gradients": 246_824, "optimizer_state": 246_824,
+        "input": 4_096, "saved_activations": 32_336, "backward_transient": 22_912,
+        "workspace": 68_157_440, "peak": 68_943_736}
+    del memory["training_bytes"], memory["ledger"]
     assert memory == {
         "batch": 1, "dtype": "fp32", "bytes_per_value": 4, "input_values": 1_024,
         "merge_activations": 0, "peak_activations": 5_880,
-        # kept activations 8,094 + input 1,024 + weights 61,706 + gradients 61,706 = 132,530
-        # values; SGD-momentum adds 61,706 (194,236), Adam 2·61,706 (255,942); ×4 bytes
-        "training_bytes": {"sgd": 4 * 132_530, "sgd_momentum": 4 * 194_236, "adam": 4 * 255_942},
     }
+    assert [layer["saved_bytes"] for layer in data["layers"]] == \
+        [4 * 4_704, 0, 4 * 2_776, 0, 0, 4 * 520, 4 * 84, 0]
 
 
 def test_batch_and_dtype_scale_exactly_what_they_should(cli):
@@ -182,6 +199,7 @@ def test_table_memory_and_rf_columns_are_opt_in(cli):
     # test_receptive_field.py for the recurrence by hand)
     assert rows["s4"][-3:] == ["1.60", "KB", "16/4"]
     # the footer: activations 8,094·4 = 32,376 B, peak 5,880·4 = 23,520 B, weights
-    # 61,706·4 = 246,824 B; training 194,236·4 = 776,944 B (SGD-momentum), 255,942·4 (Adam)
+    # 61,706·4 = 246,824 B; training: the ledger's peaks of test_lenet5_memory_and_training_
+    # estimate, 68,943,736 B (SGD-momentum) and 69,190,560 B (Adam)
     assert "activations 32.4 KB   peak 23.5 KB   weights 247 KB   (fp32, batch 1)" in result.out
-    assert "≈ 777 KB with SGD-momentum, 1.02 MB with Adam" in result.out
+    assert "≈ 68.9 MB with SGD-momentum, 69.2 MB with Adam" in result.out

@@ -37,6 +37,21 @@ _TORCH = {
 }
 
 
+# What each activation's backward needs (metrics.SAVE_WORDS): its output or its input,
+# as PyTorch's autograd formulas save them (relu, tanh, sigmoid and softmax their result).
+SAVES = {n: ("output",) if n in ("relu", "tanh", "sigmoid", "softmax") else ("input",)
+         for n in ACTIVATION_NAMES}
+
+
+def fused_saves(f) -> tuple:
+    """What a fused ``activation`` adds to its layer's saves: the layer's output (relu) or
+    the pre-activation tensor, a tensor of its own (silu, gelu, …)."""
+    name = f.get("activation")
+    if not name:
+        return ()
+    return ("output",) if SAVES[name] == ("output",) else ("pre",)
+
+
 def fused_activation(f, call: str, out) -> str:
     """Wrap a forward ``call`` in the layer's fused ``activation`` field, if it has one:
     ``F.relu({m}({x}))``. ``out`` is the layer's output shape (softmax needs its axis)."""
@@ -57,7 +72,7 @@ def _export(name):
 
 
 KINDS = [LayerKind(name=n, doc=f"Activation: {_DOCS[n]}. Shape unchanged, no parameters.",
-                   group="activation", export=_export(n)) for n in ACTIVATION_NAMES]
+                   group="activation", export=_export(n), saves=SAVES[n]) for n in ACTIVATION_NAMES]
 
 # The fused-activation field that conv and dense share.
 ACTIVATION_FIELD = field_(choice(*ACTIVATION_NAMES), None, doc="a fused activation (adds no params)")

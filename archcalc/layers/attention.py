@@ -164,14 +164,34 @@ def _export(inp, out, f):
     """nn.MultiheadAttention (torchvision's ViT keys: in_proj_weight, out_proj) where it fits:
     one bias setting, kv = heads, h·d = D, no mask, no rotary; else the Attention helper."""
     _, dim, h, kv, d = dims(inp, f)
-    if not f["causal"] and not f["rope"] and kv == h and int(h) * int(d) == int(dim) \
-            and f["qkv_bias"] == f["out_bias"] and f["head_dim"] is None:
+    if _mha(dim, h, kv, d, f):
         bias = "" if f["qkv_bias"] else ", bias=False"
         return Torch(f"nn.MultiheadAttention({dim}, {h}{bias}, batch_first=True)",
                      call="{m}({x}, {x}, {x}, need_weights=False)[0]")
     options = "".join(f", {name}=True" if f[name] else "" for name in ("causal", "rope"))
     options += "".join(f", {name}=False" if not f[name] else "" for name in ("qkv_bias", "out_bias"))
     return Torch(f"Attention({dim}, {h}, {kv}, {d}{options})", helpers={"Attention": _ATTENTION})
+
+
+def _mha(dim, h, kv, d, f) -> bool:
+    """Whether the export writes nn.MultiheadAttention (``_export``), else the helper."""
+    return not f["causal"] and not f["rope"] and kv == h and int(h) * int(d) == int(dim) \
+        and f["qkv_bias"] == f["out_bias"] and f["head_dim"] is None
+
+
+def _saves(inp, out, f):
+    """What the exported attention saves for backward on PyTorch's math path (the CPU's, and
+    any device's without a fused kernel), besides its input (which the q/k/v projections
+    save): the probabilities, h·T·T; nn.MultiheadAttention its packed q, k, v made
+    contiguous (3·T·D), the scaled q and k (2·T·D) and the heads' output before the output
+    projection (T·D); the helper the scaled q and k (2·T·h·d), v as the heads read it
+    (T·h·d when kv_heads repeats, else T·kv·d), that output (T·h·d), and with rotary
+    positions the cos and sin of q's and k's rotations (4·T·d)."""
+    t, dim, h, kv, d = dims(inp, f)
+    if _mha(dim, h, kv, d, f):
+        return ("input", ("new", 6 * t * dim + h * t * t))
+    v = t * h * d if kv != h else t * kv * d
+    return ("input", ("new", 3 * t * h * d + v + h * t * t + (4 * t * d if f["rope"] else 0)))
 
 
 ATTENTION = LayerKind(
@@ -200,6 +220,7 @@ ATTENTION = LayerKind(
     weighted=True,
     group="attention",
     export=_export,
+    saves=_saves,
 )
 
 KINDS = [ATTENTION]

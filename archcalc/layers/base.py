@@ -258,6 +258,11 @@ class LayerKind:
                                          (arithmetic, note); other keys are lines of their own;
                                          None or a missing key falls back to the generic lines
     warnings(inp, out, fields) -> iter   (code, message, hint) tuples for suspicious-but-legal use
+    saves                                what autograd saves for backward, as data: a tuple of
+                                         metrics.SAVE_WORDS ("input", "output", "indices", …) or
+                                         saves(inp, out, fields) -> one (training ledger)
+                                         the word "view": the output is the input's storage
+                                         (flatten), so saving it saves the input
     stores                               whether the output counts as a stored activation (default:
                                          the group is conv, dense, pool or norm; metrics.py)
     weighted                             counts towards `depth`
@@ -339,7 +344,7 @@ class LayerKind:
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
                  "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
                  "stores", "export", "takes_ids", "kv_cache", "reference", "check_reference",
-                 "extra")
+                 "extra", "saves")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -350,7 +355,8 @@ class LayerKind:
                  explain: Callable | None = None, stores: bool | None = None,
                  export: Callable | None = None, takes_ids: bool = False,
                  kv_cache: Callable | None = None, reference: str | None = None,
-                 check_reference: Callable | None = None, extra: Callable | None = None):
+                 check_reference: Callable | None = None, extra: Callable | None = None,
+                 saves: tuple | Callable | None = None):
         self.name = name
         self.doc = doc
         self.fields = fields if fields is not None else {}
@@ -376,6 +382,12 @@ class LayerKind:
         # extra(inp, out, fields) -> dict of further per-layer figures for JSON and explain
         # (attention's causal-half MACs); None: none
         self.extra = extra
+        # what autograd saves for the backward pass: a tuple of metrics.SAVE_WORDS, or
+        # saves(inp, out, fields) -> one; None: the input for conv and dense groups, the
+        # output for the other storing kinds, nothing otherwise; the word "view" says the
+        # output is the input's storage (flatten, identity)
+        self.saves = saves if saves is not None else \
+            ("input",) if group in ("conv", "dense") else ("output",) if self.stores else ()
 
     @property
     def has_params(self) -> bool:

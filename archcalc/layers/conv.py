@@ -6,7 +6,7 @@ MACs H_out·W_out·filters·kh·kw·(C/groups).
 from __future__ import annotations
 
 from . import window
-from .activations import ACTIVATION_FIELD, fused_activation
+from .activations import ACTIVATION_FIELD, fused_activation, fused_saves
 from .base import (
     BOOL,
     FieldError,
@@ -387,6 +387,7 @@ CONV = LayerKind(
     window=lambda inp, f: window_axes(inp, f, "kernel"),
     group="conv",
     export=export,
+    saves=lambda inp, out, f: ("input",) + fused_saves(f),
 )
 
 KINDS = [CONV]

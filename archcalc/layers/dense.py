@@ -7,7 +7,7 @@ params in·units (+ units with bias); MACs in·units, T·in·units on [T, in], H
 """
 from __future__ import annotations
 
-from .activations import ACTIVATION_FIELD, fused_activation
+from .activations import ACTIVATION_FIELD, fused_activation, fused_saves
 from .base import (
     BOOL,
     POSITIVE_INT,
@@ -109,6 +109,7 @@ DENSE = LayerKind(
     weighted=True,
     group="dense",
     export=export,
+    saves=lambda inp, out, f: ("input",) + fused_saves(f),
 )
 
 KINDS = [DENSE]

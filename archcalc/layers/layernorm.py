@@ -77,6 +77,7 @@ LAYERNORM = LayerKind(
     describe=lambda f: _describe(f, 1e-5),
     group="norm",
     export=_layernorm_export,
+    saves=("input", "rows"),
 )
 
 RMSNORM = LayerKind(

@@ -59,6 +59,7 @@ BATCHNORM = LayerKind(
     describe=_batchnorm_describe,
     group="norm",
     export=_batchnorm_export,
+    saves=("input", "channels"),
 )
 
 DROPOUT = LayerKind(
@@ -69,6 +70,7 @@ DROPOUT = LayerKind(
     describe=lambda f: f"p={f['rate']:g}",
     group="other",
     export=lambda inp, out, f: Torch(f"nn.Dropout(p={literal(f['rate'])})"),
+    saves=lambda inp, out, f: ("mask",) if f["rate"] else ("view",),  # p = 0 returns its input
 )
 
 LRN = LayerKind(
@@ -91,10 +93,10 @@ def _flatten(inp, f):
 
 
 FLATTEN = LayerKind(name="flatten", doc="[H, W, C] -> [H·W·C].", shape=_flatten, window=whole_window,
-                    group="other", export=lambda inp, out, f: Torch("nn.Flatten()"))
+                    group="other", export=lambda inp, out, f: Torch("nn.Flatten()"), saves=("view",))
 
 IDENTITY = LayerKind(name="identity", doc="Passes its input through unchanged.", group="other",
-                     export=lambda inp, out, f: Torch("nn.Identity()"))
+                     export=lambda inp, out, f: Torch("nn.Identity()"), saves=("view",))
 
 DROPPATH = LayerKind(
     name="droppath",

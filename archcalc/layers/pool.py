@@ -104,6 +104,7 @@ def _pool(kind: str, what: str) -> LayerKind:
         group="pool",
         export=pool_export(*{"maxpool": ("MaxPool2d", 'float("-inf")'),
                              "avgpool": ("AvgPool2d", "0")}[kind]),
+        saves=("input", "indices") if kind == "maxpool" else ("input",),
     )
 
 
@@ -122,7 +123,8 @@ def _global(kind: str, what: str) -> LayerKind:
     module = "nn.AdaptiveAvgPool2d(1)" if what == "average" else "nn.AdaptiveMaxPool2d(1)"
     return LayerKind(name=kind, doc=f"Global {what} pooling: [H, W, C] -> [1, 1, C].",
                      shape=shape, window=whole_window, group="pool",
-                     export=lambda inp, out, f: Torch(module))
+                     export=lambda inp, out, f: Torch(module),
+                     saves=() if what == "average" else ("input", "indices"))
 
 
 def _adaptive_shape(kind):

@@ -93,6 +93,7 @@ PATCHES = LayerKind(
         "token, row by row; nothing learned.",
     shape=_patches_shape,
     export=lambda inp, out, f: Torch("ToTokens()", helpers={"ToTokens": _TOKENS}),
+    saves=("view",),  # flatten and transpose: a view of the volume
 )
 
 
@@ -214,6 +215,7 @@ TAKETOKEN = LayerKind(
     describe=lambda f: f"token {f['index']}",
     export=lambda inp, out, f: Torch(f"TakeToken({f['index']})" if f["index"] else "TakeToken()",
                                      helpers={"TakeToken": _TAKE}),
+    saves=("view",),  # x[:, index]: a view of the sequence, its storage the whole of it
 )
 
 MEANTOKENS = LayerKind(

@@ -13,11 +13,12 @@ def show_dict(analysis, rows: bool = True) -> dict:
     false, so a script that reads totals without the exit code cannot take them for figures."""
     complete = analysis.output is not None
     totals = analysis.totals.as_dict()
-    memory = memory_dict(analysis.totals)
+    memory = memory_dict(analysis, getattr(analysis, "optimizer", None) or "sgd_momentum")
     if not complete:
         totals = dict.fromkeys(totals)
         memory = {key: (value if key in ("batch", "dtype", "bytes_per_value") else None)
                   for key, value in memory.items()}
+        memory["ledger"] = None
     return {
         "name": analysis.name,
         "title": analysis.title,
@@ -40,9 +41,13 @@ def _layers(analysis) -> list:
 
 
 def _layer_rows(analysis):
+    from ..metrics import saved_bytes
+
+    b = analysis.totals.bytes_per_value
     if not analysis.totals.show_connections:
-        return (layer.as_dict() for layer in analysis.layers)
-    return (dict(layer.as_dict(), connections=layer.connections) for layer in analysis.layers)
+        return (dict(layer.as_dict(), saved_bytes=saved_bytes(layer.saved, b)) for layer in analysis.layers)
+    return (dict(layer.as_dict(), connections=layer.connections, saved_bytes=saved_bytes(layer.saved, b))
+            for layer in analysis.layers)
 
 
 def render_show(analysis, options=None) -> str:

@@ -199,7 +199,7 @@ def render_show(analysis, options=None) -> str:
     lines += [[(part, "dim")] for part in note]
     lines += [[]] + _footer(analysis)
     if options.get("memory"):
-        lines += _memory_footer(analysis.totals)
+        lines += _memory_footer(analysis)
     text = emit(lines)
     if analysis.diagnostics:
         text += "\n" + render_diagnostics(analysis)
@@ -312,11 +312,25 @@ def _field_text(rf) -> str:
     return f"{size}/{jump}"
 
 
-def _memory_footer(totals) -> list:
-    from ..metrics import training_bytes
+def _memory_footer(analysis) -> list:
+    from ..metrics import ledger, training_bytes
 
+    totals = analysis.totals
     b = totals.bytes_per_value
-    train = training_bytes(totals)
+    train = training_bytes(analysis)
+    chosen = getattr(analysis, "optimizer", None)
+    if chosen:
+        book = ledger(analysis, chosen)
+        return [
+            [("Memory  ", "bold"), (f"activations {numbers.byte_size(totals.activations * b)}   peak "
+                                    f"{numbers.byte_size(totals.peak_activations * b)}   weights "
+                                    f"{numbers.byte_size(totals.params * b)}   ({totals.dtype}, batch "
+                                    f"{totals.batch})", None)],
+            [("Train   ", "bold"), (f"≈ {numbers.byte_size(book['peak'])} with {chosen}: saved "
+                                    f"{numbers.byte_size(book['saved_activations'])}, gradients "
+                                    f"{numbers.byte_size(book['gradients'])}, state "
+                                    f"{numbers.byte_size(book['optimizer_state'])}", None)],
+        ]
     return [
         [("Memory  ", "bold"), (f"activations {numbers.byte_size(totals.activations * b)}   peak "
                                 f"{numbers.byte_size(totals.peak_activations * b)}   weights "
