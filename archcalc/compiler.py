@@ -12,7 +12,7 @@ from __future__ import annotations
 from .diagnostics import Diagnostic, make
 from .layers import COMPOSITES, MERGES, REGISTRY
 from .layers.base import SHAPE, FieldError, FieldType, describe_found
-from .source import REFUSED, LList, LMap
+from .readers.located import REFUSED, LList, LMap
 from .vocabulary import suggest_field, suggest_kind
 
 # Bounds that keep hostile specs fast: how many leaf layers and scopes (block calls, branch

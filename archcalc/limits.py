@@ -6,14 +6,14 @@ its largest number below 10^12). README.md ("Promises and limits") states them f
 
 How to use them (new code gets the bounds by going through these mechanisms):
 
-* Spec integers: the loader (source.py) refuses any integer literal beyond ``MAX_INTEGER``
+* Spec integers: the YAML reader (readers/yaml_.py) refuses any integer literal beyond ``MAX_INTEGER``
   or longer than ``MAX_NUMBER_TEXT`` characters, and any NaN or infinity, as located
   diagnostics; the field types of layers/base.py (``POSITIVE_INT``, ``PAIR``, ...) and the
   expression reader (compiler.py) apply ``check_integer`` to every value they accept, and the
   engine refuses any computed dimension beyond ``MAX_INTEGER``. A new field type should
   build on those types or call ``check_integer``.
 * Command-line integers: ``parse_bounded_int`` (and app.parse_shape, engine.parse_count).
-* Files: ``max_spec_bytes()`` is checked before reading (source.read), overridable with
+* Files: ``max_spec_bytes()`` is checked before reading (readers/files.py), overridable with
   the environment variable ``ARCHCALC_MAX_BYTES``.
 * Output width: ``clamp_width`` (render/terminal.console_width uses it).
 """
