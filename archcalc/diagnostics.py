@@ -181,6 +181,11 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "bad-reference": (ERROR, "a layer names another layer that does not fit",
                       ("A tied LM head (`lmhead: {tied: NAME}`) names an earlier token embedding of "
                       "the same vocabulary and width, whose table it reuses.")),
+    "bad-config": (ERROR, "a Hugging Face config.json cannot be read as a network",
+                   ("The config's `model_type` must be one archcalc builds (llama, mistral, qwen2, "
+                    "gemma, phi3, mixtral, gpt2, gpt_neox, bert), and the fields that type needs "
+                    "(hidden size, layers, heads, vocabulary, intermediate size, ...) must be there, "
+                    "as positive integers; the message names the field.")),
     "merge-mismatch": (ERROR, "branches cannot be merged",
                        "`add` and `mul` need shapes that are equal or broadcast (per axis equal "
                        "sizes, or one of them 1, as PyTorch broadcasts); `concat` needs equal spatial sizes."),

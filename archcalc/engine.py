@@ -743,6 +743,8 @@ def _analyze(doc: Document, input_shape, seq=None) -> Analysis:
     analysis.totals.embedding_params = evaluator.embedding_params
     analysis.totals.token_macs = evaluator.token_macs
     analysis.totals.extras = evaluator.extras
+    if "inactive_params" in evaluator.extras:  # a mixture of experts: what one token uses
+        analysis.totals.active_params = evaluator.params - evaluator.extras["inactive_params"]
     if shape is not None and (is_ids(shape) or len(shape) == 2):
         analysis.totals.seq = shape[0]
     if out is not None and evaluator.record:

@@ -367,8 +367,12 @@ def _scalar(value) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
         return repr(value)
+    if isinstance(value, float):  # YAML 1.1 reads 1e-12 as text: write 1.0e-12
+        text = repr(value)
+        mantissa, e, exponent = text.partition("e")
+        return f"{mantissa}.0e{exponent}" if e and "." not in mantissa else text
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
@@ -427,9 +431,12 @@ def _reads_by_name(entries) -> bool:
 def to_yaml(values, analysis, source: str) -> str:
     """The readable spec of an imported model; ``analysis`` is the source's, for the pins."""
     values = _plain(values)
-    layers = units([simplify(e) for e in values["layers"]])
+    given = values.get("blocks") or {}  # a reader that knows the structure (a Hugging Face config)
+    layers = [simplify(e) for e in values["layers"]]
+    if not given:
+        layers = units(layers)
     blocks = _Blocks()
-    if not _reads_by_name(layers):
+    if not given and not _reads_by_name(layers):
         # folding renames layers, which a graph wired by name (`from`, `join`) reads: kept flat
         blocks.extract(layers)
         layers = fold(blocks.replace(layers))
@@ -437,9 +444,18 @@ def to_yaml(values, analysis, source: str) -> str:
     for key in ("name", "title", "reference"):
         if values.get(key):
             lines.append(f"{key}: {_scalar(values[key])}")
-    lines.append(f"input: {_scalar(list(analysis.input))}")
-    if blocks.blocks:
+    if getattr(analysis.input, "ids", False):  # token ids
+        lines.append(f"input: {{tokens: {analysis.input[0]}}}")
+    else:
+        lines.append(f"input: {_scalar(list(analysis.input))}")
+    if given or blocks.blocks:
         lines.append("blocks:")
+        for name, block in given.items():
+            lines.append(f"  {name}:")
+            if block.get("args"):
+                lines.append(f"    args: {_scalar(block['args'])}")
+            lines.append("    layers:")
+            _write_entries([simplify(e) for e in block["layers"]], 6, lines)
         for name, block in blocks.blocks.items():
             lines.append(f"  {name}:")
             if block["args"]:

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..app import check_seq
 from ..cli import (
     EXIT_ERRORS,
     EXIT_OK,
@@ -37,7 +38,11 @@ def import_(model, output, force, input_shape, seq):
         doc = load_document(model, input_shape)
     except UsageProblem as exc:
         fail_usage(str(exc))
-    analysis = analyze(doc, input_shape=input_shape)
+    analysis = analyze(doc, input_shape=input_shape, seq=seq)
+    try:
+        check_seq(model, analysis, seq)
+    except UsageProblem as exc:
+        fail_usage(str(exc))
     if analysis.errors or doc.root is None or analysis.output is None:
         report = FileReport(file=doc.file, diagnostics=analysis.diagnostics, source_text=doc.text)
         sys.stderr.write(render_pretty([report], summarise([report])))

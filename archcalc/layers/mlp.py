@@ -95,4 +95,58 @@ GATEDMLP = LayerKind(
     export=_export,
 )
 
-KINDS = [GATEDMLP]
+# --------------------------------------------------------------------------- mixture of experts
+def _experts_shape(inp, f):
+    _shape(inp, f)
+    if f["top_k"] > f["experts"]:
+        raise RuleError("bad-value", f"top_k {f['top_k']} is more than the {f['experts']} experts",
+                        field="top_k", hint="each token goes to top_k of the experts")
+    return inp
+
+
+def _expert_params(inp, f) -> int:
+    return _params(inp, inp, {"hidden": f["hidden"], "bias": False})
+
+
+def _experts_params(inp, out, f):
+    """The router (D·E, no bias) and every expert (a gated MLP each)."""
+    return inp[-1] * f["experts"] + f["experts"] * _expert_params(inp, f)
+
+
+def _experts_macs(inp, out, f):
+    """Per token: the router, and top_k experts."""
+    return _positions(inp) * (inp[-1] * f["experts"] + f["top_k"] * 3 * inp[-1] * f["hidden"])
+
+
+def _experts_explain(layer):
+    dim, hidden, e, k = layer.input[-1], layer.fields["hidden"], layer.fields["experts"], layer.fields["top_k"]
+    t = f"{layer.input[0]}·" if len(layer.input) == 2 else ""
+    return {"params": (f"{dim}·{e} + {e}·3·{dim}·{hidden}", "the router and every expert"),
+            "active": f"{dim}·{e} + {k}·3·{dim}·{hidden} = {dim * e + k * 3 * dim * hidden:,} parameters "
+                      f"used by one token (the router and its top {k} experts)",
+            "MACs": (f"{t}({dim}·{e} + {k}·3·{dim}·{hidden})", f"the router and top {k} of {e} experts per token")}
+
+
+EXPERTS = LayerKind(
+    name="experts",
+    doc="Mixture of experts (Mixtral): a router (D·experts) sends each token to `top_k` of "
+        "`experts` gated MLPs; shape unchanged. Params count every expert; MACs and active "
+        "params the top_k a token uses.",
+    primary="experts",
+    fields={
+        "experts": field_(POSITIVE_INT, doc="experts, each a gated MLP (SwiGLU)"),
+        "top_k": field_(POSITIVE_INT, doc="experts each token is routed to"),
+        "hidden": field_(POSITIVE_INT, doc="each expert's intermediate size"),
+    },
+    shape=_experts_shape,
+    params=_experts_params,
+    macs=_experts_macs,
+    describe=lambda f: f"{f['experts']} experts, top {f['top_k']}, {f['hidden']:,} hidden",
+    explain=_experts_explain,
+    # the parameters a token does not use: (experts − top_k) experts
+    extra=lambda inp, out, f: {"inactive_params": (f["experts"] - f["top_k"]) * _expert_params(inp, f)},
+    weighted=True,
+    group="dense",
+)
+
+KINDS = [GATEDMLP, EXPERTS]

@@ -39,6 +39,7 @@ class Reader(NamedTuple):
 #: the formats, tried in order; the last one, YAML, reads every file no other one claims
 READERS = (
     Reader("ONNX model", "onnx_", (".onnx",)),
+    Reader("Hugging Face config", "hf_config", ("config.json",), by_content=True),
     Reader("YAML spec", "yaml_"),
 )
 

@@ -351,6 +351,8 @@ def _footer(analysis) -> list:
         params += f"   trainable {numbers.exact(t.trainable_params)}"
     if t.buffers:
         params += f"   buffers {numbers.exact(t.buffers)}"
+    if t.active_params is not None:  # a mixture of experts
+        params += f"   active per token {numbers.human(t.active_params)} ({numbers.exact(t.active_params)})"
     lines = [
         [("Params  ", "bold"), (params, None)],
         [("MACs    ", "bold"), (f"{numbers.human(t.macs):>8}  ({numbers.exact(t.macs)})   "
