@@ -62,6 +62,15 @@ ROWS = [
     ("gatedmlp: 11008", "[2, 4096]", (2, 4096), 135_266_304, 270_532_608),
     # with biases: 3·8·16 + 2·16 + 8 = 424; T = 3: 3·3·8·16 = 1,152
     ("gatedmlp: {hidden: 16, bias: true, activation: gelu}", "[3, 8]", (3, 8), 424, 1_152),
+    # Swin-T's first window attention, 56×56×96, 3 heads, windows of 7: params qkv 96·288 +
+    # 288 = 27,936, proj 96·96 + 96 = 9,312, bias table 13²·3 = 507: 37,755; MACs 3136·4·96²
+    # + 2·3136·49·96 = 115,605,504 + 29,503,488 = 145,108,992
+    ("windowattention: {heads: 3, shift: 3}", "[56, 56, 96]", (56, 56, 96), 37_755, 145_108_992),
+    # a 9×9 volume is padded to 14×14 = 196 positions (4 windows): 196·4·8² + 2·196·49·8
+    # = 50,176 + 153,664 = 203,840; params 8·24 + 24 + 8·8 + 8 + 13²·2 = 626
+    ("windowattention: 2", "[9, 9, 8]", (9, 9, 8), 626, 203_840),
+    ("patchmerge", "[56, 56, 96]", (28, 28, 384), 0, 0),
+    ("patchmerge", "[7, 7, 4]", (4, 4, 16), 0, 0),
     # an untied LM head: 4096·32000 = 131,072,000 params; T = 2: 2·4096·32000 = 262,144,000 MACs
     ("lmhead: 32000", "[2, 4096]", (2, 32000), 131_072_000, 262_144_000),
 ]
@@ -119,6 +128,19 @@ layers:
   - dense: {name: head, units: 10}
 """
 
+# padded windows (9×9 to 12×12 for windows of 4), a shift, and an odd patch merge (9 -> 5)
+TINY_SWIN = """name: tinyswin
+input: [18, 18, 3]
+layers:
+  - conv: {name: stem, filters: 8, kernel: 2, stride: 2}
+  - residual: {layers: [layernorm: {name: norm1}, windowattention: {name: attn, heads: 2, window: 4, shift: 2}]}
+  - patchmerge: {name: merge}
+  - dense: {name: reduction, units: 16, bias: false}
+  - globalavgpool
+  - flatten
+  - dense: {name: head, units: 5}
+"""
+
 TINY_BERT = """name: tinybert
 input: {tokens: 6}
 layers:
@@ -148,7 +170,7 @@ def test_tiny_gpt_counts_the_tied_table_once(spec_file):
 
 
 def test_tiny_llama_and_tiny_vit_and_tiny_bert_analyse(spec_file):
-    for text in (TINY_LLAMA, TINY_VIT, TINY_BERT):
+    for text in (TINY_LLAMA, TINY_VIT, TINY_BERT, TINY_SWIN):
         a = analyse(spec_file, text)
         assert [d.message for d in a.errors] == []
 
@@ -160,6 +182,10 @@ PUBLISHED = [
     ("vit_l_16", None, 304_326_632, 61_554_712_576),
     ("vit_l_32", None, 306_535_400, 15_377_539_072),
     ("vit_h_14", None, 633_470_440, 1_016_716_764_160),
+    # issue #12's Swin parameters; the MACs are torchvision's recorded count (fixtures)
+    ("swin_t", None, 28_288_354, 4_490_566_656),
+    ("swin_s", None, 49_606_258, 8_740_875_264),
+    ("swin_b", None, 87_768_224, 15_430_946_816),
     ("bert-base", 128, 109_482_240, 11_174_215_680),
     ("bert-base", 512, 109_482_240, 48_318_971_904),
     ("gpt2", 128, 124_439_808, 16_114_089_984),
@@ -188,7 +214,8 @@ def test_builtins_reproduce_the_published_figures(cli, name, seq, params, macs):
     assert data["diagnostics"] == []
 
 
-@pytest.mark.parametrize("name", ["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"])
+@pytest.mark.parametrize("name", ["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14",
+                                  "swin_t", "swin_s", "swin_b"])
 def test_vit_matches_torchvision_recording(cli, name):
     fixture = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
     data = json.loads(cli("show", name, "--format", "json").out)

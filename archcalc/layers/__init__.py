@@ -7,12 +7,12 @@ listing its module here.
 from __future__ import annotations
 
 from . import (activations, attention, conv, dense, layernorm, misc, mlp, norm, pool, rbf, resize,
-               subsample, tokens)
+               subsample, swin, tokens)
 from .base import LayerKind
 
 REGISTRY: dict[str, LayerKind] = {}
 for _module in (conv, pool, dense, misc, norm, layernorm, resize, activations, subsample, rbf, tokens,
-                attention, mlp):
+                attention, mlp, swin):
     for _kind in _module.KINDS:
         assert _kind.name not in REGISTRY, _kind.name
         REGISTRY[_kind.name] = _kind

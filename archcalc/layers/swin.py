@@ -1,0 +1,167 @@
+"""The Swin Transformer's kinds, on a channels-last volume [H, W, C] (Liu et al., ICCV 2021;
+torchvision's swin_t/s/b).
+
+* ``windowattention`` — self-attention inside non-overlapping window×window windows (shifted
+  by ``shift`` with a cyclic roll in alternate blocks), with a learned relative position bias
+  per head. The volume is padded to whole windows first, as torchvision does; N = window².
+  params  C·3C + 3C (qkv) + C·C + C (proj) + (2·window − 1)²·heads (the bias table)
+  buffers window⁴ (the relative position index)
+  MACs    Tp·C·3C + Tp·C·C + 2·Tp·N·C, Tp = the padded H·W (every token attends to the N of
+          its window: QKᵀ and attention·V over each window's full square)
+* ``patchmerge`` — Swin's patch merging without its norm and linear: each 2×2 neighbourhood
+  concatenated, [H, W, C] -> [⌈H/2⌉, ⌈W/2⌉, 4C] (odd sizes padded); nothing learned.
+"""
+from __future__ import annotations
+
+from .base import (
+    NONNEG_INT,
+    POSITIVE_INT,
+    LayerKind,
+    RuleError,
+    Torch,
+    field_,
+    require_volume,
+)
+
+
+def _padded(inp, f) -> int:
+    w = f["window"]
+    h, wd = -(-inp[0] // w) * w, -(-inp[1] // w) * w
+    return h * wd
+
+def _wa_shape(inp, f):
+    require_volume(inp, "windowattention")
+    if inp[2] % f["heads"]:
+        raise RuleError("bad-heads", f"{f['heads']} heads do not divide the {inp[2]} channels", field="heads",
+                        hint="choose heads dividing C")
+    if f["shift"] >= f["window"]:
+        raise RuleError("bad-value", f"the shift {f['shift']} is not smaller than the window {f['window']}",
+                        field="shift", hint="Swin shifts by window // 2 in alternate blocks")
+    return inp
+
+def _wa_params(inp, out, f):
+    c, w = inp[2], f["window"]
+    return c * 3 * c + 3 * c + c * c + c + (2 * w - 1) ** 2 * f["heads"]
+
+def _wa_macs(inp, out, f):
+    c, n = inp[2], f["window"] ** 2
+    tp = _padded(inp, f)
+    return tp * 4 * c * c + 2 * tp * n * c
+
+def _wa_explain(layer):
+    inp, f = layer.input, layer.fields
+    c, w, h = inp[2], f["window"], f["heads"]
+    tp = _padded(inp, f)
+    pad = "" if tp == inp[0] * inp[1] else f" (padded to whole windows: {tp:,} positions)"
+    return {"windows": f"{tp // (w * w)} windows of {w}×{w} = {w * w} tokens, {h} heads{pad}",
+            "params": (f"{c}·3·{c} + 3·{c} + {c}·{c} + {c} + (2·{w} − 1)²·{h}", "qkv, proj, relative position bias table"),
+            "buffers": f"{w}⁴ = {w ** 4:,} (the relative position index)",
+            "MACs": (f"{tp}·4·{c}² + 2·{tp}·{w * w}·{c}", "projections, then QKᵀ and attention·V in every window")}
+
+_SWIN = '''class ShiftedWindowAttention(nn.Module):
+    """Swin's window attention (torchvision's names: qkv, proj, relative_position_bias_table,
+    relative_position_index) on an (N, C, H, W) tensor: padded to whole windows, rolled by
+    ``shift``, attention inside each window with the relative position bias, rolled back."""
+
+    def __init__(self, dim, heads, window, shift=0):
+        super().__init__()
+        self.heads, self.window, self.shift = heads, window, shift
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij"))
+        coords = torch.flatten(coords, 1)
+        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+        relative[:, :, 0] += window - 1
+        relative[:, :, 1] += window - 1
+        relative[:, :, 0] *= 2 * window - 1
+        self.register_buffer("relative_position_index", relative.sum(-1).flatten())
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        b, h, w, c = x.shape
+        s = self.window
+        x = F.pad(x, (0, 0, 0, (s - w % s) % s, 0, (s - h % s) % s))
+        ph, pw = x.shape[1], x.shape[2]
+        shift = 0 if s >= ph and s >= pw else self.shift
+        if shift:
+            x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
+        x = x.view(b, ph // s, s, pw // s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, s * s, c)
+        qkv = self.qkv(x).reshape(x.size(0), s * s, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0] * (c // self.heads) ** -0.5, qkv[1], qkv[2]
+        attn = q.matmul(k.transpose(-2, -1))
+        bias = self.relative_position_bias_table[self.relative_position_index]
+        attn = attn + bias.view(s * s, s * s, -1).permute(2, 0, 1).unsqueeze(0)
+        if shift:
+            mask = x.new_zeros((ph, pw))
+            edges = ((0, -s), (-s, -shift), (-shift, None))
+            count = 0
+            for hs in edges:
+                for ws in edges:
+                    mask[hs[0]:hs[1], ws[0]:ws[1]] = count
+                    count += 1
+            mask = mask.view(ph // s, s, pw // s, s).permute(0, 2, 1, 3).reshape(-1, s * s)
+            mask = (mask.unsqueeze(1) - mask.unsqueeze(2)) != 0
+            attn = attn.view(b, -1, self.heads, s * s, s * s)
+            attn = attn.masked_fill(mask.unsqueeze(1).unsqueeze(0), -100.0).view(-1, self.heads, s * s, s * s)
+        x = attn.softmax(dim=-1).matmul(v).transpose(1, 2).reshape(x.size(0), s * s, c)
+        x = self.proj(x)
+        x = x.view(b, ph // s, pw // s, s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
+        if shift:
+            x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
+        return x[:, :h, :w, :].permute(0, 3, 1, 2).contiguous()
+'''
+
+def _wa_export(inp, out, f):
+    shift = f", {f['shift']}" if f["shift"] else ""
+    return Torch(f"ShiftedWindowAttention({inp[2]}, {f['heads']}, {f['window']}{shift})",
+                 helpers={"ShiftedWindowAttention": _SWIN})
+
+WINDOWATTENTION = LayerKind(
+    name="windowattention",
+    doc="Swin's (shifted) window attention on [H, W, C], shape unchanged: attention inside "
+        "window×window windows with a relative position bias per head.",
+    primary="heads",
+    fields={
+        "heads": field_(POSITIVE_INT, doc="heads; divide C"),
+        "window": field_(POSITIVE_INT, 7, doc="window side, in positions"),
+        "shift": field_(NONNEG_INT, 0, doc="cyclic shift of the windows (window // 2 in alternate "
+                                           "blocks; 0 when the window covers the volume)"),
+    },
+    shape=_wa_shape,
+    params=_wa_params,
+    buffers=lambda inp, out, f: f["window"] ** 4,
+    macs=_wa_macs,
+    describe=lambda f: f"{f['heads']} heads, window {f['window']}" + (f", shift {f['shift']}" if f["shift"] else ""),
+    explain=_wa_explain,
+    weighted=True,
+    group="attention",
+    export=_wa_export,
+)
+
+_MERGE = '''class PatchMerge(nn.Module):
+    """(N, C, H, W) -> (N, 4C, H/2, W/2): each 2x2 neighbourhood's channels side by side, in
+    torchvision's PatchMerging order (odd sizes padded)."""
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        x = F.pad(x, (0, 0, 0, x.shape[2] % 2, 0, x.shape[1] % 2))
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)
+        return x.permute(0, 3, 1, 2)
+'''
+
+def _merge_shape(inp, f):
+    require_volume(inp, "patchmerge")
+    return (-(-inp[0] // 2), -(-inp[1] // 2), 4 * inp[2])
+
+PATCHMERGE = LayerKind(
+    name="patchmerge",
+    doc="Swin's patch merging, the concatenation: each 2×2 neighbourhood's channels side by side, "
+        "[H, W, C] -> [⌈H/2⌉, ⌈W/2⌉, 4C]; nothing learned (the norm and the linear reduction "
+        "that follow are layers of their own).",
+    shape=_merge_shape,
+    export=lambda inp, out, f: Torch("PatchMerge()", helpers={"PatchMerge": _MERGE}),
+)
+
+KINDS = [WINDOWATTENTION, PATCHMERGE]
+
