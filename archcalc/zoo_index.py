@@ -41,18 +41,19 @@ def _digest(path: str) -> str:
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-def analyse_row(name: str) -> dict:
-    """A built-in's list row, from a fresh analysis."""
+def analyse_row(name: str, seq: int | None = None) -> dict:
+    """A built-in's list row, from a fresh analysis (at ``seq`` tokens for a token input)."""
     from .engine import analyze
     from .readers import load_spec
 
-    analysis = analyze(load_spec(name))
+    analysis = analyze(load_spec(name), seq=seq)
     t = analysis.totals
     return {"name": name, "family": family(name), "title": analysis.title,
             "input": list(analysis.input) if analysis.input else None,
             "output": list(analysis.output) if analysis.output else None,
             "params": t.params, "macs": t.macs, "depth": t.depth, "layers": t.layers,
-            "errors": len(analysis.errors)}
+            "errors": len(analysis.errors),
+            **({"tokens": analysis.input[0]} if getattr(analysis.input, "ids", False) else {})}
 
 
 def _read_index() -> dict:

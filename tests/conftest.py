@@ -119,3 +119,16 @@ def spec_file(tmp_path):
         return path
 
     return write
+
+
+def require_tool(name: str) -> str:
+    """The path of a command-line referee (ruff, chromium, …): skipped locally when it is not
+    installed, a failure under CI=true, where .ci/run installs it (missing is a bug there)."""
+    import shutil
+
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{name} is not installed, but CI=true requires it (.ci/run installs it)")
+        pytest.skip(f"{name} is not installed (pip install {name} runs this check)")
+    return found

@@ -2,13 +2,11 @@
 numbers of the exported modules are refereed by PyTorch in tests/test_referee.py)."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 import pytest
-
-from conftest import ROOT
+from conftest import ROOT, require_tool
 
 LENET = (ROOT / "specs" / "lenet5.yaml").read_text(encoding="utf-8")
 
@@ -113,9 +111,7 @@ def test_export_does_not_import_torch(tmp_path):
 
 @pytest.mark.parametrize("name", ["alexnet", "googlenet", "resnet50", "lenet5"])
 def test_generated_code_is_ruff_clean(cli, tmp_path, name):
-    ruff = shutil.which("ruff")
-    if ruff is None:
-        pytest.skip("ruff is not installed (`pip install ruff` runs this check)")
+    ruff = require_tool("ruff")
     path = tmp_path / f"{name}.py"
     path.write_text(cli("export", name).out, encoding="utf-8")
     done = subprocess.run([ruff, "check", "--no-cache", "--isolated", str(path)], capture_output=True, text=True)

@@ -369,3 +369,14 @@ def test_validate_applies_seq_to_token_inputs_only(cli):
     assert "seq-too-long transformer.wpe: posembed learns 1,024 positions, but the sequence has 2,048" \
         in result.out
     assert "vgg16" not in result.out.replace("3 files", "")
+
+
+def test_list_shows_token_inputs_and_takes_seq(cli):
+    out = cli("list", "gpt2").out
+    assert "1024 ids" in out
+    rows = {r["name"]: r for r in json.loads(cli("list", "gpt2", "llama2-7b", "vgg16", "--seq", "128",
+                                                  "--format", "json").out)}
+    # issue #12's figures at T = 128; vgg16 as it is (15,470,264,320, the contract's figure)
+    assert (rows["gpt2"]["macs"], rows["llama2-7b"]["macs"], rows["vgg16"]["macs"]) == \
+        (16_114_089_984, 850_000_871_424, 15_470_264_320)
+    assert rows["gpt2"]["tokens"] == 128

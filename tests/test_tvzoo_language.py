@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import analyse_text as analyse
-from conftest import locate
+from conftest import locate, require_tool
 from torch_ref import need_torch
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "torchvision"
@@ -224,12 +224,9 @@ def test_dense_on_a_volume_exports_as_linear_with_torchvisions_weight_shape(spec
 
 
 def test_layerscale_export_is_ruff_clean(spec_file, cli, tmp_path):
-    import shutil
     import subprocess
 
-    ruff = shutil.which("ruff")
-    if ruff is None:
-        pytest.skip("ruff is not installed")
+    ruff = require_tool("ruff")
     text = "input: [7, 7, 8]\nlayers:\n  - layerscale: {name: layer_scale}\n  - layerscale: {name: 2}\n"
     out = tmp_path / "net.py"
     out.write_text(cli("export", spec_file(text)).out)

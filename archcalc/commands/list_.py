@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, width_option, write
+from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Count, width_option, write
 from .show import SHOW_FORMATS
 
 SORT_KEYS = ("family", "name", "params", "macs", "depth")
@@ -23,7 +23,9 @@ SORT_KEYS = ("family", "name", "params", "macs", "depth")
 @click.option("--reverse", is_flag=True, help="Largest (or last) first.")
 @click.option("--width", type=width_option(), default=None,
               help="Table width in columns (default: the terminal's; piped output is never narrowed).")
-def list_(patterns, fmt, sort, reverse, width):
+@click.option("--seq", type=Count(1), default=None, metavar="N",
+              help="Sequence length for the networks with a token input (the others are listed as they are).")
+def list_(patterns, fmt, sort, reverse, width, seq):
     """List the built-in networks with their size and cost.
 
     FILTER keeps the networks whose name or family contains it (case, '-', '_' and '.'
@@ -44,6 +46,9 @@ def list_(patterns, fmt, sort, reverse, width):
                              + "\n")
             sys.exit(EXIT_USAGE)
     rows = zoo_index.rows(names)
+    if seq is not None:  # token models at that length (the index holds their own length)
+        rows = [zoo_index.analyse_row(row["name"], seq) if row.get("tokens") or len(row["input"] or ()) == 2
+                else row for row in rows]
     if sort == "family":
         order = {}
         for row in rows:

@@ -54,6 +54,6 @@ def render_list(rows, options=None) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(("name", "title", "input", "output", "params", "macs", "depth", "layers", "family"))
     for r in rows:
-        writer.writerow((r["name"], r["title"], _shape(r["input"]), _shape(r["output"]), r["params"],
+        writer.writerow((r["name"], r["title"], (f"{r['tokens']} ids" if r.get("tokens") else _shape(r["input"])), _shape(r["output"]), r["params"],
                          r["macs"], r["depth"], r["layers"], r["family"]))
     return out.getvalue()

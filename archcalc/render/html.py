@@ -400,7 +400,7 @@ def render_list(rows, options=None) -> str:
     body = []
     for r in rows:
         body.append(f'<tr><td><code>{markup.text(r["name"])}</code></td><td>{markup.text(r.get("title", ""))}</td>'
-                    f'<td class="num mono">{markup.text(numbers.shape(r["input"]))}</td>'
+                    f'<td class="num mono">{markup.text(numbers.row_input(r))}</td>'
                     f'<td class="num mono">{numbers.exact(r["params"])}</td>'
                     f'<td class="num mono">{numbers.exact(r["macs"])}</td>'
                     f'<td class="num mono">{markup.text(r["depth"])}</td></tr>')

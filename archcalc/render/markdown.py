@@ -54,6 +54,6 @@ def _diagnostics(analysis) -> list[str]:
 
 
 def render_list(rows, options=None) -> str:
-    body = [(f"`{r['name']}`", r["title"], numbers.shape(r["input"]), numbers.exact(r["params"]),
+    body = [(f"`{r['name']}`", r["title"], numbers.row_input(r), numbers.exact(r["params"]),
              numbers.exact(r["macs"]), r["depth"]) for r in rows]
     return "\n".join(_table(("Name", "Title", "Input", "Params", "MACs", "Depth"), body, {2, 3, 4, 5})) + "\n"

@@ -51,6 +51,11 @@ def shape(s) -> str:
     return "×".join(str(x) for x in s)
 
 
+def row_input(row: dict) -> str:
+    """A list row's input: `1024 ids` for a token-id input (the row's `tokens`), else its shape."""
+    return f"{row['tokens']} ids" if row.get("tokens") else shape(row["input"])
+
+
 def share(part: int, whole: int) -> str:
     if not whole:
         return ""

@@ -436,7 +436,7 @@ def render_list(rows, options=None) -> str:
             previous = r["family"]
         cells.append(({"Name": (("  " if grouped else "") + r["name"], None if grouped else "bold"),
                        "Title": (r["title"], None),
-                       "Input": (numbers.shape(r["input"]), None), "Params": (numbers.human(r["params"]), None),
+                       "Input": (numbers.row_input(r), None), "Params": (numbers.human(r["params"]), None),
                        "MACs": (numbers.human(r["macs"]), None), "Depth": (str(r["depth"]), None)}, None))
     width = table_width(options.get("width"))
     plans = (_LIST_COLUMNS, _LIST_COLUMNS[:1] + _LIST_COLUMNS[2:], _LIST_COLUMNS[:1] + _LIST_COLUMNS[3:5],
