@@ -87,9 +87,30 @@ def error_summary(analysis) -> str:
     return "".join(c if c.isprintable() else "?" for c in text) + "\n"
 
 
-def write(text: str):
-    sys.stdout.write(text)
+def write(text: str, colour: bool | None = None):
+    """Standard output, through the one escaping mechanism (render/terminal.visible); SGR
+    colour sequences are kept when the text was coloured (``colour``, default: whether
+    colour is used on this terminal)."""
+    from .render.terminal import use_colour, visible
+
+    sys.stdout.write(visible(text, colour=use_colour() if colour is None else colour))
     sys.stdout.flush()
+
+
+def view_too_large(analysis, what: str) -> bool:
+    """Whether the network has more layers than a per-layer view writes out
+    (limits.MAX_VIEW_ROWS); if so, the located `too-large` is on standard error."""
+    from .limits import view_limit
+
+    problem = view_limit(analysis, what)
+    if problem is None:
+        return False
+    from .render.problems import PROBLEM_REPORTERS, FileReport, summarise
+    from .render.terminal import visible
+
+    report = FileReport(file=analysis.file, diagnostics=[problem], source_text=analysis.source_text)
+    sys.stderr.write(visible(PROBLEM_REPORTERS["pretty"]([report], summarise([report]), {"color": False})))
+    return True
 
 
 def show_report(module, analysis, options):
@@ -98,7 +119,9 @@ def show_report(module, analysis, options):
     if stream is None:
         write(module.render_show(analysis, options))
     else:
-        stream(analysis, options, sys.stdout.write)
+        from .render.terminal import visible
+
+        stream(analysis, options, lambda text: sys.stdout.write(visible(text)))
         sys.stdout.flush()
     sys.stderr.write(error_summary(analysis))
 
@@ -164,9 +187,13 @@ def fast_show(argv: list[str]) -> int | None:
     try:
         analysis = analyse_spec(spec, shape, seq)
     except UsageProblem as exc:
-        sys.stderr.write(f"archcalc: error: {exc}\n")
+        from .render.terminal import visible
+
+        sys.stderr.write(f"archcalc: error: {visible(str(exc))}\n")
         return EXIT_USAGE
     from .render import reporter
 
+    if fmt == "markdown" and view_too_large(analysis, "the markdown format"):
+        return EXIT_ERRORS
     show_report(reporter(fmt), analysis, {})
     return EXIT_ERRORS if analysis.errors else EXIT_OK

@@ -85,28 +85,100 @@ def shape_option(ctx, param, value):
     return None if value is None else parse_shape(value)
 
 
-def write_output(text: str, path: str | None, force: bool = True):
-    """To standard output, or to the file ``path`` (-o); exit 2 when it cannot be written, or
-    (``force`` false) when it is a directory or an existing file with other contents."""
+def write_output(text: str, path: str | None, force: bool | None = None, inputs=()):
+    """To standard output, or to the file ``path`` (-o); exit 2 when it cannot be written.
+
+    The file is written whole or not at all: to a temporary file beside it, then renamed
+    over it, so a failed write leaves the old file as it was. Refused (exit 2): a directory,
+    anything that is not a regular file (a FIFO, a device such as /dev/zero or /dev/stdout, a
+    socket), one of the ``inputs`` (the spec files read: `show -o spec.yaml` must not destroy
+    the spec), and, unless ``force`` is true, a dangling symbolic link. An existing file with
+    other contents is refused when ``force`` is false (commands with --force), replaced when
+    it is None (show, draw, diff) or true. A symbolic link to a file is followed: the file it
+    names is replaced."""
     if path is None or path == "-":
         write(text)
         return
-    if os.path.isdir(path):
-        fail_usage(f"{path!r} is a directory")
-    if not force and os.path.exists(path):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                same = handle.read() == text
-        except (OSError, UnicodeDecodeError):
-            same = False
-        if not same:
-            fail_usage(f"{path!r} exists with other contents; pass --force to overwrite it")
-        return
+    from .render.terminal import use_colour, visible
+
+    data = visible(text, colour=use_colour()).encode("utf-8", "backslashreplace")
+    shown = ascii(path)[1:-1] if not path.isprintable() else path
     try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        info = os.stat(path)  # what a symbolic link names (a pipe, for /dev/stdout)
+    except FileNotFoundError:
+        info = None
     except OSError as exc:
-        fail_usage(f"cannot write {path!r}: {exc.strerror or exc}")
+        fail_usage(f"cannot write {shown!r}: {exc.strerror or exc}")
+    link = os.path.islink(path)
+    if link and info is None and force is not True:
+        fail_usage(f"{shown!r} is a symbolic link to a file that does not exist; "
+                   + ("pass --force to create it" if force is False else "name a file instead"))
+    target = os.path.realpath(path) if link else path
+    if info is not None:
+        import stat
+
+        if stat.S_ISDIR(info.st_mode):
+            fail_usage(f"{shown!r} is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            fail_usage(f"{shown!r} is not a regular file (a device, FIFO or socket); -o writes files "
+                       "only: use the shell's > for anything else")
+        for spec in inputs:
+            try:
+                if spec not in (None, "-") and os.path.samefile(spec, target):
+                    fail_usage(f"{shown!r} is the spec being read; write the output to another file")
+            except OSError:
+                continue
+        if force is False:
+            same = info.st_size == len(data)
+            if same:
+                try:
+                    with open(target, "rb") as handle:
+                        same = handle.read(len(data) + 1) == data
+                except OSError:
+                    same = False
+            if not same:
+                fail_usage(f"{shown!r} exists with other contents; pass --force to overwrite it")
+            return
+    _replace(target, data, info, shown)
+
+
+def _replace(target: str, data: bytes, info, shown: str):
+    """Write ``data`` to a temporary file in ``target``'s directory and rename it over
+    ``target`` (atomic on POSIX); keep an existing file's permissions."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(target))
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".archcalc-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        fail_usage(f"cannot write {shown!r}: {exc.strerror or exc}")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        if info is not None:
+            os.chmod(temporary, info.st_mode & 0o7777)
+        else:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(temporary, 0o666 & ~mask)
+        os.replace(temporary, target)
+    except OSError as exc:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        fail_usage(f"cannot write {shown!r}: {exc.strerror or exc}")
+
+
+def check_view_size(analysis, what: str):
+    """Exit 1 with a located `too-large` on standard error when the network has more layers
+    than a per-layer view writes out (limits.MAX_VIEW_ROWS), before anything is built."""
+    from .app import view_too_large
+
+    if view_too_large(analysis, what):
+        sys.exit(EXIT_ERRORS)
 
 
 def ignore_option(ctx, param, values):
@@ -121,7 +193,9 @@ def ignore_option(ctx, param, values):
 
 
 def fail_usage(message: str):
-    click.echo(f"archcalc: error: {message}", err=True)
+    from .render.terminal import visible
+
+    click.echo(f"archcalc: error: {visible(message)}", err=True)
     sys.exit(EXIT_USAGE)
 
 
@@ -189,5 +263,8 @@ def run():
         click.echo("archcalc: error: the spec nests too deeply to analyse", err=True)
         sys.exit(EXIT_ERRORS)
     except Exception as exc:  # noqa: BLE001 - the promise is: never a traceback
-        click.echo(f"archcalc: internal error (please report it): {type(exc).__name__}: {exc}", err=True)
+        from .render.terminal import visible
+
+        click.echo(f"archcalc: internal error (please report it): {type(exc).__name__}: {visible(str(exc))}",
+                   err=True)
         sys.exit(EXIT_ERRORS)

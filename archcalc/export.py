@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import io
 import keyword
 import re
@@ -181,12 +182,17 @@ def check_torch(torch, names) -> str | None:
     in ``module``. A
     spec's text formatted into a rule's code without ``py_str``/``literal`` fails here (a
     located ``not-exportable``) instead of being run."""
-    for helper in torch.helpers:
+    return _check_code(torch.module, torch.call, tuple(sorted(torch.helpers)), frozenset(names))
+
+
+@functools.lru_cache(maxsize=4096)  # layers alike write alike code: check it once
+def _check_code(module, call, helpers, names):
+    for helper in helpers:
         if not _ASCII_NAME.match(helper) or helper in RESERVED:
             return f"the helper class name {helper!r} is not a plain identifier"
-    allowed = _CODE_NAMES | set(torch.helpers) | set(names)
-    module = torch.module.replace("{tied}", "m")
-    for what, text in (("module", module), ("call", torch.call.replace("{m}", "m").replace("{x}", "x"))):
+    allowed = _CODE_NAMES | set(helpers) | names
+    module = module.replace("{tied}", "m")
+    for what, text in (("module", module), ("call", call.replace("{m}", "m").replace("{x}", "x"))):
         try:
             tree = ast.parse(text, mode="eval")
         except (SyntaxError, ValueError):
@@ -907,6 +913,11 @@ def _walk(analysis, reserved=frozenset()):
 def export_pytorch(analysis, command: str = "") -> str:
     """The module's text; raises ExportFailed with located diagnostics when a layer cannot
     be written exactly in PyTorch. The analysis must be free of errors."""
+    from .limits import view_limit
+
+    too_large = view_limit(analysis, "export")
+    if too_large is not None:
+        raise ExportFailed([too_large])
     writer, network, out, result, name = _walk(analysis)
     if writer.problems:
         raise ExportFailed(writer.problems)
@@ -944,16 +955,18 @@ def export_pytorch(analysis, command: str = "") -> str:
     doc_lines = "\n".join(doc)
     dtype = "INPUT_DTYPE = torch.long  # token ids\n" if ids else ""
     imports = []
-    if ids or any(tok == "torch" for tok in _module_roots(body)):
+    roots = _module_roots(body)
+    if ids or "torch" in roots:
         imports.append("import torch")
-    if any(tok == "F" for tok in _module_roots(body)):
+    if "F" in roots:
         imports.append("import torch.nn.functional as F")
     imports.append("from torch import nn")
     text = (f'"""{doc_lines}\n"""\n' + "\n".join(imports) + "\n\n"
             f"INPUT_SHAPE = {nchw}\n{dtype}\n\n" + body + "\n\n"
             f"def build() -> nn.Module:\n    return {name}()\n")
-    try:  # the last guard: what is written is Python
-        ast.parse(text)
+    try:  # the last guard, while it is cheap (every built-in): what is written is Python
+        if len(text) <= 1_000_000:
+            ast.parse(text)
     except (SyntaxError, ValueError) as exc:
         raise ExportFailed([make("not-exportable", f"the module written is not valid Python ({exc}); "
                                  "please report this", None)]) from None
@@ -962,11 +975,9 @@ def export_pytorch(analysis, command: str = "") -> str:
 
 def _module_roots(body: str):
     """The names that start attribute chains in the written classes (``torch`` in
-    ``torch.flatten``), as Python tokens: a name inside a string does not count."""
-    tokens = list(tokenize.generate_tokens(io.StringIO(body).readline))
-    for i, tok in enumerate(tokens[:-1]):
-        if tok.type == tokenize.NAME and tokens[i + 1].string == "." and (i == 0 or tokens[i - 1].string != "."):
-            yield tok.string
+    ``torch.flatten``); a name inside a string (as py_str writes them) does not count."""
+    code = re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', body)
+    return set(re.findall(r"(?<![\w.])([A-Za-z_]\w*)\.", code))
 
 
 def _fill(text: str, width: int = 92) -> list[str]:

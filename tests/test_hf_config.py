@@ -157,13 +157,14 @@ def test_explain_diff_and_export_take_a_config(cli):
 
 
 def test_the_pytorch_referee_agrees_on_an_exported_config():
-    """GPT-NeoX's parallel residual and Gemma's multi-query attention with head_dim apart from
-    D/heads, counted by PyTorch on the meta device (tests/test_referee.py)."""
+    """GPT-NeoX's parallel residual, Gemma's multi-query attention with head_dim apart from
+    D/heads, and Mixtral's experts at top 2, counted by PyTorch on the meta device
+    (tests/test_referee.py)."""
     pytest.importorskip("torch")
     from test_referee import referee
 
     from archcalc import readers
 
-    for name in ("pythia-160m", "gemma-2b"):
+    for name in ("pythia-160m", "gemma-2b", "mixtral-8x7b"):
         doc = readers.load_spec(config(name))
         assert referee(f"hf:{name}", doc, 200, None) == [], name

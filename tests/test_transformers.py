@@ -141,6 +141,15 @@ layers:
   - dense: {name: head, units: 5}
 """
 
+TINY_MOE = """name: tinymoe
+input: {tokens: 6}
+layers:
+  - embedding: {name: embed_tokens, vocab: 30, dim: 8}
+  - residual: {layers: [rmsnorm: {name: norm1}, attention: {name: self_attn, heads: 2, kv_heads: 1, qkv_bias: false, out_bias: false, causal: true, rope: true}]}
+  - residual: {layers: [rmsnorm: {name: norm2}, experts: {name: block_sparse_moe, experts: 4, top_k: 2, hidden: 12}]}
+  - lmhead: {name: lm_head, vocab: 30, tied: embed_tokens}
+"""
+
 TINY_BERT = """name: tinybert
 input: {tokens: 6}
 layers:
@@ -169,8 +178,19 @@ def test_tiny_gpt_counts_the_tied_table_once(spec_file):
     assert a.totals.kv_values == 128
 
 
+def test_tiny_moe_counts_every_expert_and_the_active_ones(spec_file):
+    a = analyse(spec_file, TINY_MOE)
+    assert not a.errors
+    # embedding 30·8 = 240; norms 8 + 8; attention 8·8 + 2·8·4 + 8·8 = 192; router 8·4 = 32;
+    # experts 4·3·8·12 = 1,152: 1,632 in all; a token uses 2 of the 4 experts: 1,632 − 576
+    assert (a.totals.params, a.totals.active_params) == (1_632, 1_056)
+    # MACs at T = 6: attention 6·192 + 2·36·2·4 = 1,152 + 576; router 6·32 = 192; two experts
+    # 6·2·3·8·12 = 3,456; the tied head 6·8·30 = 1,440: 6,816
+    assert a.totals.macs == 6_816
+
+
 def test_tiny_llama_and_tiny_vit_and_tiny_bert_analyse(spec_file):
-    for text in (TINY_LLAMA, TINY_VIT, TINY_BERT, TINY_SWIN):
+    for text in (TINY_LLAMA, TINY_VIT, TINY_BERT, TINY_SWIN, TINY_MOE):
         a = analyse(spec_file, text)
         assert [d.message for d in a.errors] == []
 

@@ -17,6 +17,7 @@ from ..cli import (
     EXIT_OK,
     UsageProblem,
     analyse_spec,
+    check_view_size,
     fail_usage,
     shape_option,
     write_output,
@@ -82,6 +83,8 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, width):
         new = analyse_spec(b, input_shape, seq)
     except UsageProblem as exc:
         fail_usage(str(exc))
+    for analysis in (old, new):  # the comparison costs per layer, whatever the format
+        check_view_size(analysis, "diff")
     result = compare(old, new, None if mode == "auto" else mode)
     gate_results = []
     for gate in gates:
@@ -90,7 +93,8 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, width):
         except KeyError:
             fail_usage(f"--fail-on {gate.text!r}: neither network has the total {gate.total!r}")
     options = {"all": show_all, "width": width, "gates": gate_results}
-    write_output(importlib.import_module(DIFF_REPORTERS[fmt]).render_diff(result, options), output)
+    write_output(importlib.import_module(DIFF_REPORTERS[fmt]).render_diff(result, options), output,
+                 inputs=(a, b))
     _report_problems(a, old, b, new, gate_results)
     failed = bool(old.errors or new.errors or any(r.failed for r in gate_results))
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)
@@ -108,7 +112,7 @@ def _report_problems(spec_a, old, spec_b, new, gate_results):
                        err=True)
         if analysis.errors:
             n = len(analysis.errors)
-            click.echo(f"archcalc: {spec} has {n} error{'s' if n != 1 else ''}", err=True)
+            click.echo(f"archcalc: {clean(spec)} has {n} error{'s' if n != 1 else ''}", err=True)
     for r in gate_results:
         if r.failed:
             click.echo(f"archcalc: gate {gate_message(r)}", err=True)

@@ -45,6 +45,6 @@ def draw(spec, output, depth, input_shape, seq, width):
         fail_usage(str(exc))
     from ..render.picture import render_svg
 
-    write_output(render_svg(analysis, {"depth": depth, "width": width}), output)
+    write_output(render_svg(analysis, {"depth": depth, "width": width}), output, inputs=(spec,))
     report_problems(analysis)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)

@@ -27,6 +27,7 @@ from ..cli import (
     EXIT_OK,
     UsageProblem,
     analyse_spec,
+    check_view_size,
     fail_usage,
     shape_option,
     write,
@@ -139,9 +140,13 @@ def explain(spec, layer, input_shape, seq, batch, dtype, width):
         layers, extra, missing = [], analysis.diagnostics, str(exc)
     from ..metrics import apply_batch
 
+    if len(layers) > 1:
+        check_view_size(analysis, "explain")
     apply_batch(analysis, batch, dtype)
     write(render.render(analysis, layers, extra, width))
     if missing is not None:
-        click.echo(f"archcalc: error: {missing}; the spec has errors (shown above), which may be why",
+        from ..render.terminal import visible
+
+        click.echo(f"archcalc: error: {visible(missing)}; the spec has errors (shown above), which may be why",
                    err=True)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)

@@ -33,7 +33,8 @@ TARGETS = ("pytorch",)
 @click.option("--force", is_flag=True, help="Overwrite an existing FILE given with -o.")
 def export(spec, output, target, input_shape, seq, force):
     """Write SPEC as a PyTorch module: one nn.Module class per block, one for the network,
-    and build(). The module takes PyTorch's (N, C, H, W); its state_dict keys follow the
+    and build(). The module takes PyTorch's (N, C, H, W) (token ids (N, T) for a token
+    model); its state_dict keys follow the
     spec's layer names. A spec with errors is not exported (exit 1)."""
     try:
         analysis = analyse_spec(spec, input_shape, seq)
@@ -53,7 +54,7 @@ def export(spec, output, target, input_shape, seq, force):
         sys.exit(EXIT_ERRORS)
     if analysis.diagnostics:  # warnings: shown, not fatal
         _report(analysis, analysis.diagnostics)
-    write_output(text, output, force)
+    write_output(text, output, force, inputs=(spec,))
     sys.exit(EXIT_OK)
 
 

@@ -48,5 +48,5 @@ def import_(model, output, force, input_shape, seq):
         sys.stderr.write(render_pretty([report], summarise([report])))
         sys.exit(EXIT_ERRORS)
     text = to_yaml(doc.root, analysis, os.path.basename(model))
-    write_output(text, output, force)
+    write_output(text, output, force, inputs=(model,))
     sys.exit(EXIT_OK)

@@ -13,6 +13,7 @@ from ..cli import (
     EXIT_OK,
     UsageProblem,
     analyse_spec,
+    check_view_size,
     fail_usage,
     ignore_option,
     shape_option,
@@ -76,6 +77,8 @@ def show(spec, fmt, output, input_shape, seq, depth, width, batch, dtype, memory
     apply_batch(analysis, batch, dtype)
     if connections:
         analysis.totals.show_connections = True
+    if chart or fmt in ("table", "markdown", "html"):
+        check_view_size(analysis, "--chart" if chart else f"the {fmt} format")
     options = {"depth": depth, "width": width, "batch": batch, "dtype": dtype, "memory": memory,
                "rf": rf, "connections": connections, "totals": totals_row}
     if chart:
@@ -84,7 +87,7 @@ def show(spec, fmt, output, input_shape, seq, depth, width, batch, dtype, memory
         write(chart_reporter.render_show(analysis, options))
     else:
         if output is not None and output != "-":
-            write_output(reporter(fmt).render_show(analysis, options), output)
+            write_output(reporter(fmt).render_show(analysis, options), output, inputs=(spec,))
         else:
             show_report(reporter(fmt), analysis, options)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)

@@ -81,9 +81,11 @@ def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, 
     summary = summarise(reports)
     for report in reports:
         if report.unreadable is not None:
-            click.echo(f"archcalc: error: {report.unreadable}", err=True)
+            from ..render.terminal import visible
+
+            click.echo(f"archcalc: error: {visible(report.unreadable)}", err=True)
     options = {"quiet": quiet, "strict": strict, "color": fmt == "pretty" and color}
-    write(PROBLEM_REPORTERS[fmt](reports, summary, options))
+    write(PROBLEM_REPORTERS[fmt](reports, summary, options), colour=options["color"])
     if summary.unreadable:
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_ERRORS if summary.errors or (strict and summary.warnings) else EXIT_OK)

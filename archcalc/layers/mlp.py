@@ -127,6 +127,38 @@ def _experts_explain(layer):
             "MACs": (f"{t}({dim}·{e} + {k}·3·{dim}·{hidden})", f"the router and top {k} of {e} experts per token")}
 
 
+_EXPERTS = '''class Experts(nn.Module):
+    """A mixture of SwiGLU experts (Mixtral): the router (``gate``) picks ``top_k`` experts per
+    token, whose outputs are summed, weighted by the router's softmax renormalised over them.
+    Expert e's weights are ``w1[e]`` (gate), ``w3[e]`` (up) and ``w2[e]`` (down); only the
+    chosen experts' weights multiply a token."""
+
+    def __init__(self, dim, experts, top_k, hidden):
+        super().__init__()
+        self.top_k = top_k
+        self.gate = nn.Linear(dim, experts, bias=False)
+        self.w1 = nn.Parameter(torch.zeros(experts, hidden, dim))
+        self.w3 = nn.Parameter(torch.zeros(experts, hidden, dim))
+        self.w2 = nn.Parameter(torch.zeros(experts, dim, hidden))
+
+    def forward(self, x):
+        weights, chosen = self.gate(x).softmax(dim=-1).topk(self.top_k, dim=-1)
+        weights = weights / weights.sum(dim=-1, keepdim=True)
+        column = x.unsqueeze(-2).unsqueeze(-1)
+        h = F.silu(self.w1[chosen] @ column) * (self.w3[chosen] @ column)
+        y = (self.w2[chosen] @ h).squeeze(-1)
+        return (y * weights.unsqueeze(-1)).sum(dim=-2)
+'''
+
+
+def _experts_export(inp, out, f):
+    if len(inp) != 2:
+        raise RuleError("not-exportable", "experts are exported for a token sequence [T, D]",
+                        hint="apply the mixture to tokens")
+    return Torch(f"Experts({inp[-1]}, {f['experts']}, {f['top_k']}, {f['hidden']})",
+                 helpers={"Experts": _EXPERTS})
+
+
 EXPERTS = LayerKind(
     name="experts",
     doc="Mixture of experts (Mixtral): a router (D·experts) sends each token to `top_k` of "
@@ -147,6 +179,7 @@ EXPERTS = LayerKind(
     extra=lambda inp, out, f: {"inactive_params": (f["experts"] - f["top_k"]) * _expert_params(inp, f)},
     weighted=True,
     group="dense",
+    export=_experts_export,
 )
 
 KINDS = [GATEDMLP, EXPERTS]

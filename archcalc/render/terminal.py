@@ -4,7 +4,40 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
+
+# What must never reach a terminal or a file unescaped: C0 controls but tab and newline,
+# DEL, C1 controls, zero-width and direction marks, line and paragraph separators, bidi
+# embeddings, overrides and isolates ("Trojan Source"), invisible operators, BOM, lone
+# surrogates and tag characters. Written as \uXXXX, which is also a valid JSON escape.
+_UNSAFE = re.compile("\x1b\\[[0-9;]*m|[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f"
+                     "\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff"
+                     "\U000e0000-\U000e007f]")
+
+
+def visible(text: str, colour: bool = False) -> str:
+    """``text`` with every unsafe character (see _UNSAFE) written as a visible ``\\uXXXX``
+    escape: the one mechanism by which archcalc's output (stdout, -o files, stderr) is made
+    safe, whatever the renderer. ``colour``: keep SGR colour sequences (``ESC[…m``), which
+    colour output is made of; the renderers' pieces are escaped before they are styled
+    (``emit``), so only archcalc's own colours remain."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _UNSAFE.sub(lambda found: found.group(0) if colour and len(found.group(0)) > 1
+                       else _escape(found.group(0)[0]) + found.group(0)[1:], text)
+
+
+def _escape(text: str) -> str:
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if code > 0xFFFF:  # a surrogate pair, as JSON writes it
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out)
 
 
 def console_width(width: int | None) -> int:
@@ -61,6 +94,7 @@ def emit(lines, colour: bool | None = None) -> str:
     ``colour`` (default: ``use_colour()``), styled by rich. Lines are never wrapped."""
     if colour is None:
         colour = use_colour()
+    lines = [[(visible(text), style) for text, style in line] for line in lines]
     if not colour:
         return "".join("".join(text for text, _ in line).rstrip() + "\n" for line in lines)
     from rich.console import Console
