@@ -100,7 +100,7 @@ def write(text: str, colour: bool | None = None):
 def view_too_large(analysis, what: str) -> bool:
     """Whether the network has more layers than a per-layer view writes out
     (limits.MAX_VIEW_ROWS); if so, the located `too-large` is on standard error."""
-    from .limits import view_limit
+    from .compiler import view_limit
 
     problem = view_limit(analysis, what)
     if problem is None:
