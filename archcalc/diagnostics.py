@@ -231,6 +231,11 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
     "activation-after-softmax": (WARNING, "a layer follows softmax",
                                  "Softmax normally ends a classifier; a layer after it is usually a mistake."),
     # --- export ----------------------------------------------------------------------------
+    "bad-onnx": (ERROR, "the ONNX model is malformed",
+                 "No valid ONNX model holds this: a node without an output or without the inputs "
+                 "its operator requires, an input that nothing defines, an attribute of the wrong "
+                 "type, a cycle, or a weight whose shape contradicts the data it multiplies. The "
+                 "location is the node's line in the listing of the graph."),
     "not-exportable": (ERROR, "a layer cannot be written exactly in PyTorch",
                        "`archcalc export` writes only what PyTorch computes exactly as the spec says; "
                        "it never approximates. The message says what has no PyTorch form (a kind, a "

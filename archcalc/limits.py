@@ -42,6 +42,8 @@ MAX_BLOCK_DEPTH = 64
 # `${...}` expressions: characters, and nesting of parentheses and unary minus signs.
 MAX_EXPRESSION_TEXT = 1_000
 MAX_EXPRESSION_DEPTH = 32
+# Nodes of an ONNX model, counted before its graph is followed.
+MAX_ONNX_NODES = 200_000
 # Layers that a view printing a row (or writing code) per layer may hold: the table,
 # Markdown, HTML, --chart, explain, diff and export. Past it they refuse at once, located at
 # the repeat that multiplies (a 70-byte spec would otherwise print 188 MB of HTML); JSON and

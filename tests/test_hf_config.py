@@ -168,3 +168,20 @@ def test_the_pytorch_referee_agrees_on_an_exported_config():
     for name in ("pythia-160m", "gemma-2b", "mixtral-8x7b"):
         doc = readers.load_spec(config(name))
         assert referee(f"hf:{name}", doc, 200, None) == [], name
+
+
+def test_a_refused_number_is_the_only_error(cli, tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{"model_type": "llama", "hidden_size": 1000000000000000000000}\n')
+    result = cli("validate", str(path), "--format", "json")
+    assert result.code == 1
+    assert [(d["code"], d["column"]) for d in json.loads(result.out)["files"][0]["diagnostics"]] == \
+        [("number-too-large", 40)]
+
+
+def test_a_config_on_standard_input(cli):
+    text = (HF / "gpt2" / "config.json").read_text()
+    result = cli("show", "-", "--seq", "128", "--format", "json", stdin=text)
+    assert result.code == 0
+    data = json.loads(result.out)
+    assert (data["name"], data["totals"]["macs"]) == ("gpt2", 16_114_089_984)

@@ -316,6 +316,10 @@ def _doc_models(onnx):
             helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1]),
             helper.make_node("Erf", ["c"], ["e1"], name="erf1"),
             helper.make_node("Erf", ["e1"], ["y"], name="erf2")], {"w": [4, 3, 1, 1]}),
+        "cyclic": _model(onnx, [
+            helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1]),
+            helper.make_node("Add", ["c", "y"], ["a"], name="add"),
+            helper.make_node("Relu", ["a"], ["y"], name="relu")], {"w": [4, 3, 1, 1]}),
         "symbolic": _model(onnx, [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])],
                            {"w": [4, 3, 3, 3]}, shape=("N", 3, "H", "W")),
         "future": _model(onnx, [helper.make_node("Relu", ["x"], ["y"], name="r")], {}, opset=99),

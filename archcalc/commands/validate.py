@@ -157,7 +157,18 @@ def check_all(items, budgets: dict, jobs: int, ignore=(), seq=None) -> list[File
 
 
 def check_file(path: str, budgets: dict, ignore=(), seq=None) -> FileReport:
-    """Load and analyse one spec. Never raises for anything the file contains."""
+    """Load and analyse one spec. Never raises for anything the file contains: one file
+    that breaks archcalc is reported as unreadable, and the batch (and its JSON) goes on."""
+    try:
+        return _check_file(path, budgets, ignore, seq)
+    except Exception as exc:  # noqa: BLE001 - the promise: every other file is still reported
+        from ..render.terminal import visible
+
+        return FileReport(file=path, unreadable=f"cannot check {path!r}: internal error (please report it): "
+                                                 f"{type(exc).__name__}: {visible(str(exc))[:300]}")
+
+
+def _check_file(path: str, budgets: dict, ignore=(), seq=None) -> FileReport:
     from ..diagnostics import Mark, make
     from ..engine import analyze
 

@@ -95,7 +95,10 @@ def read(path: str, **options) -> Document:
 def convert(doc: Document) -> Document:
     """The spec values of a parsed Hugging Face config, in place of the config's own."""
     path = doc.file
-    if doc.diagnostics or doc.root is None:
+    if doc.root is None:
+        return doc
+    if any(d.severity == "error" for d in doc.diagnostics):
+        doc.root = None  # a value the reader refused (a number beyond 10^18): reported there
         return doc
     root = doc.root
     top = Mark(path, 1, 1)
@@ -106,7 +109,9 @@ def convert(doc: Document) -> Document:
     model_type = root.get("model_type")
     if model_type not in MODEL_TYPES:
         where = root.value_marks.get("model_type", root.mark)
-        found = "no 'model_type'" if model_type is None else f"model_type {str(model_type)[:60]!r}"
+        found = "no 'model_type'" if model_type is None else \
+            f"model_type {model_type[:60]!r}" if isinstance(model_type, str) else \
+            f"as model_type {describe_found(model_type)}"
         doc.diagnostics.append(make("bad-config", f"the config has {found}; archcalc builds "
                                     + ", ".join(MODEL_TYPES), where,
                                     hint="write the network as a spec (docs/spec.md), or import a "
@@ -120,7 +125,9 @@ def convert(doc: Document) -> Document:
         doc.diagnostics.extend(reader.problems)
         doc.root = None
         return doc
-    name = os.path.basename(os.path.dirname(os.path.abspath(path))) or model_type
+    # the checkpoint's directory names it (meta-llama/Llama-2-7b-hf/config.json)
+    name = model_type if path in ("-", "<stdin>") else \
+        os.path.basename(os.path.dirname(os.path.abspath(path))) or model_type
     spec = {"name": name, "title": f"{model_type} from {os.path.basename(path)}", **spec}
     doc.root = located(spec, root.mark, reader.marks)
     doc.diagnostics.extend(reader.problems)

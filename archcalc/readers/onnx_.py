@@ -137,6 +137,8 @@ class _Graph:
             return value
         if isinstance(value, list):
             return value
+        if value.data_location == value.EXTERNAL or len(value.external_data):
+            return None  # stored outside the model: never read (docs/import.md), so unknown
         try:
             array = self.onnx.numpy_helper.to_array(value)
         except Exception:  # noqa: BLE001 - an unreadable constant is treated as unknown
@@ -157,6 +159,9 @@ class _Converter:
         self.first_unsupported: dict[str, object] = {}
         self.names: set[str] = set()
         self.pending_pad = None
+        self.accounted: set[int] = set()  # nodes that became entries, were folded or reported
+        self.expects: dict[str, tuple] = {}  # entry name -> (node, what, size the weight was made for)
+        self.last_expect = None
 
     def mark(self, node) -> Mark:
         return Mark(self.file, self.line.get(id(node), 1), 1)
@@ -164,7 +169,8 @@ class _Converter:
     def name(self, node) -> str:
         # '.' separates scopes in archcalc's names: torch's 'layer1/layer1.0/conv1/Conv' keeps
         # its slashes and becomes 'layer1/layer1_0/conv1/Conv'
-        base = _printable(node.name.lstrip("/")).replace(".", "_") or f"{node.op_type}_{self.line.get(id(node), 0) - 1}"
+        # '$' would make the name a spec expression (`$width`): names are never evaluated
+        base = _printable(node.name.lstrip("/")).replace(".", "_").replace("$", "_") or f"{node.op_type}_{self.line.get(id(node), 0) - 1}"
         name, n = base, 1
         while name in self.names:
             n += 1
@@ -177,7 +183,18 @@ class _Converter:
 
     # -- nodes to entries --------------------------------------------------------------
     def entry(self, node):
-        """The spec entry for a single-input node, or None (folded or unsupported)."""
+        """The spec entry for a single-input node, or None (folded or unsupported); a node
+        whose attributes or inputs are malformed is a located `bad-onnx`, never a crash."""
+        self.accounted.add(id(node))
+        try:
+            return self._entry(node)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            self.problem(node, "bad-onnx", f"the {_printable(node.op_type)} node {_printable(node.name)!r} is "
+                         f"malformed: {_printable(str(exc))[:200]}",
+                         hint="check the node's attributes and inputs against the ONNX operator's definition")
+            return None
+
+    def _entry(self, node):
         op = node.op_type
         a = self.g.attrs(node)
         fields = None
@@ -245,17 +262,22 @@ class _Converter:
                 old = fields.get("padding", [0, 0, 0, 0])
                 fields["padding"] = [x + y for x, y in zip(old, pads)]
         name = self.name(node)
+        if self.last_expect is not None:
+            self.expects[name] = (node, *self.last_expect)
+            self.last_expect = None
         entry = {kind: dict(fields, name=name) if fields is not None else {"name": name}}
         self.marks[id(entry)] = self.mark(node)
         return entry
 
     def unsupported_op(self, node, why: str = ""):
+        self.accounted.add(id(node))
         key = node.op_type if not why else f"{node.op_type} ({why})"
         self.unsupported[key] += 1
         self.first_unsupported.setdefault(key, node)
         return None
 
     def pad(self, node, a):
+        self.accounted.add(id(node))
         pads = self.g.scalar(node.input[1]) if len(node.input) > 1 else a.get("pads")
         mode = a.get("mode", "constant")
         if isinstance(mode, bytes):
@@ -270,6 +292,8 @@ class _Converter:
 
     def window(self, a, kernel):
         pads = list(a.get("pads", [0, 0, 0, 0]))
+        if len(pads) != 4:
+            raise ValueError(f"pads has {len(pads)} values; a 2-D window takes 4")
         auto = a.get("auto_pad", b"NOTSET")
         auto = auto.decode() if isinstance(auto, bytes) else auto
         if auto == "SAME_UPPER":
@@ -292,6 +316,7 @@ class _Converter:
         fields["dilation"] = list(a.get("dilations", [1, 1]))
         fields["groups"] = int(a.get("group", 1))
         fields["bias"] = len(node.input) > 2 and bool(node.input[2])
+        self.last_expect = ("input channels", int(w[1]) * fields["groups"])
         return fields
 
     def pool_fields(self, node, a):
@@ -313,12 +338,14 @@ class _Converter:
         if a.get("transA", 0) or b is None or len(b) != 2:
             return self.unsupported_op(node, "a Gemm whose second input is not a weight matrix")
         units = b[0] if a.get("transB", 0) else b[1]
+        self.last_expect = ("input features", int(b[1] if a.get("transB", 0) else b[0]))
         return {"units": int(units), "bias": len(node.input) > 2 and bool(node.input[2])}
 
     def matmul_fields(self, node):
         b = self.g.weight_shape(node.input[1]) if node.input[1] in self.g.constant else None
         if b is None or len(b) != 2:
             return self.unsupported_op(node, "a product of two activations")
+        self.last_expect = ("input features", int(b[0]))
         return {"units": int(b[1]), "bias": False}
 
     # -- the graph to nested sequences ---------------------------------------------------
@@ -383,6 +410,7 @@ class _Converter:
             self.unsupported_op(merge, "a merge archcalc does not know" if op is None else
                                 "concatenation along an axis other than the channels")
             return merge, {"identity": {"name": self.name(merge)}}
+        self.accounted.add(id(merge))
         entry = {"parallel": {"name": self.name(merge), "merge": op, "branches": ordered}}
         self.marks[id(entry)] = self.mark(merge)
         return merge, entry
@@ -399,6 +427,7 @@ class _Converter:
         for node in self.g.nodes:
             inputs = self.g.data_inputs(node)
             if not inputs:
+                self.unsupported_op(node, "a node computed from constants only")
                 continue
             if node.op_type == "Pad" and len(inputs) == 1:
                 self.pending_pad = None
@@ -415,7 +444,8 @@ class _Converter:
                     continue
                 sources = [producer.get(i) for i in inputs]
                 if None in sources:
-                    continue  # an unsupported node feeds it: already reported
+                    continue  # a node that feeds it was not followed: reported at the end
+                self.accounted.add(id(node))
                 entry = {"join": {"name": self.name(node), "from": sources, "merge": op}}
             else:
                 source = inputs[0]
@@ -427,7 +457,10 @@ class _Converter:
                     continue
                 entry = self.entry(node)
                 self.pending_pad = None
-                if entry is None or source not in producer:
+                if entry is not None and source not in producer:
+                    self.accounted.discard(id(node))  # reads what was not followed: reported at the end
+                    continue
+                if entry is None:
                     continue
                 if source != previous:
                     (kind, fields), = entry.items()
@@ -443,11 +476,69 @@ class _Converter:
         return entries
 
 
-def _listing(model, graph, file: str) -> str:
+def _malformed(graph, file: str) -> list:
+    """Located `bad-onnx` diagnostics for what no ONNX model may hold: a node without an
+    output, without its required inputs, or reading a tensor that nothing defines, and a
+    cycle (checked before the graph is followed, which would never end)."""
+    problems = []
+
+    def bad(i, node, message, hint=""):
+        problems.append(make("bad-onnx", f"the {_printable(node.op_type)} node {_printable(node.name)!r} "
+                             f"{message}", Mark(file, i + 2, 1), hint=hint))
+
+    defined = {t.name for t in graph.initializer} | {t.name for t in graph.input}
+    produced = {}
+    for i, node in enumerate(graph.node):
+        for out in node.output:
+            if out:
+                produced.setdefault(out, i)
+    for i, node in enumerate(graph.node):
+        if not [o for o in node.output if o]:
+            bad(i, node, "has no output")
+        needed = _MIN_INPUTS.get(node.op_type, 0 if node.op_type in _NO_INPUTS else 1)
+        present = len([x for x in node.input[:needed] if x])
+        if present < needed:
+            bad(i, node, f"has {present} input{'s' if present != 1 else ''}; {node.op_type} needs {needed}")
+        for name in node.input:
+            if name and name not in defined and name not in produced:
+                bad(i, node, f"reads {_printable(name)!r}, which no node, initializer or graph input defines")
+    if problems:
+        return problems
+    # Kahn's algorithm over the tensors: what is left is on a cycle or after one
+    waiting = {}
+    readers: dict[int, list] = {}
+    for i, node in enumerate(graph.node):
+        sources = {produced[name] for name in node.input if name in produced and name not in defined}
+        waiting[i] = len(sources)
+        for s in sources:
+            readers.setdefault(s, []).append(i)
+    ready = [i for i, n in waiting.items() if n == 0]
+    done = 0
+    while ready:
+        i = ready.pop()
+        done += 1
+        for r in readers.get(i, []):
+            waiting[r] -= 1
+            if waiting[r] == 0:
+                ready.append(r)
+    if done < len(graph.node):
+        stuck = [i for i, n in waiting.items() if n > 0]
+        bad(stuck[0], graph.node[stuck[0]], f"is on a cycle ({len(stuck)} nodes cannot be ordered); an ONNX "
+            "graph must be acyclic")
+    return problems
+
+
+# How many inputs an op needs at least (ONNX's operator definitions); others need one.
+_MIN_INPUTS = {"Conv": 2, "ConvTranspose": 2, "Gemm": 2, "MatMul": 2, "Add": 2, "Mul": 2, "Sub": 2,
+               "Div": 2, "BatchNormalization": 5, "Reshape": 2, "Expand": 2, "Tile": 2}
+_NO_INPUTS = {"Constant", "RandomNormal", "RandomUniform", "EyeLike"}
+
+
+def _listing(model, graph, file: str, nodes: bool = True) -> str:
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     lines = [f"# ONNX model {os.path.basename(file)}: ir {model.ir_version}, opset {opset}, "
              f"producer {_printable(model.producer_name)} {_printable(model.producer_version)}".rstrip()]
-    for node in graph.node:
+    for node in graph.node if nodes else ():
         inputs = ", ".join(_printable(i) for i in node.input)
         outputs = ", ".join(_printable(o) for o in node.output)
         lines.append(f"{node.op_type} {_printable(node.name)!s}: ({inputs}) -> ({outputs})")
@@ -469,9 +560,20 @@ def read(path: str, input_shape=None, **options) -> Document:
     graph = model.graph
     if not graph.node:
         raise NotOnnx(f"{path!r} holds no ONNX graph")
-    text = _listing(model, graph, path)
+    from .limits import MAX_ONNX_NODES
+
     top = Mark(path, 1, 1)
+    if len(graph.node) > MAX_ONNX_NODES:  # counted before anything is built from the nodes
+        doc = Document(path, _listing(model, graph, path, nodes=False))
+        doc.diagnostics.append(make("too-large", f"the model has {len(graph.node):,} nodes; archcalc reads "
+                                    f"models of at most {MAX_ONNX_NODES:,}", top))
+        return doc
+    text = _listing(model, graph, path)
     doc = Document(path, text)
+    malformed = _malformed(graph, path)
+    if malformed:
+        doc.diagnostics.extend(malformed)
+        return doc
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is not None and opset not in OPSETS:
         doc.diagnostics.append(make("unknown-opset", f"the model uses opset {opset}; archcalc knows opsets "
@@ -506,6 +608,14 @@ def read(path: str, input_shape=None, **options) -> Document:
         converter.problem(node, "unsupported-op", f"archcalc cannot follow the ONNX op {key}{times}",
                           hint="every op archcalc knows is listed in docs/import.md; the model's "
                                "figures would be incomplete, so none are given")
+    if not converter.problems:
+        # never a node dropped silently: one that became no entry and was not reported
+        lost = [n for n in g.nodes if id(n) not in converter.accounted]
+        if lost:
+            more = f" ({len(lost)} nodes, the first here)" if len(lost) > 1 else ""
+            converter.problem(lost[0], "unsupported-op", f"archcalc cannot follow the {_printable(lost[0].op_type)} "
+                              f"node {_printable(lost[0].name)!r}{more}: it reads a tensor that no followed "
+                              "node computes", hint="the model's figures would be incomplete, so none are given")
     doc.diagnostics.extend(converter.problems)
     if converter.problems:
         return doc
@@ -514,7 +624,28 @@ def read(path: str, input_shape=None, **options) -> Document:
     spec = {"name": name, "title": title,
             "input": list(shape), "layers": layers}
     doc.root = located(spec, top, converter.marks)
+    if converter.expects:
+        _check_weights(doc, converter)
     return doc
+
+
+def _check_weights(doc, converter):
+    """Weights whose shape contradicts the data they multiply (a conv weight made for 5
+    input channels on a 3-channel input) are `bad-onnx`: archcalc counts from the data, the
+    file holds other weights, and neither figure would be the model's."""
+    from .engine import analyze
+
+    analysis = analyze(Document(doc.file, doc.text, doc.root, []))
+    for layer in analysis.layers:
+        found = converter.expects.get(layer.name.rpartition(".")[2])
+        if found is None or not layer.input:
+            continue
+        node, what, size = found
+        if layer.input[-1] != size:
+            doc.diagnostics.append(make(
+                "bad-onnx", f"the {_printable(node.op_type)} node {_printable(node.name)!r} has a weight made for "
+                f"{size:,} {what}, but its input has {layer.input[-1]:,}", converter.mark(node),
+                hint="the weight's shape and the data's disagree: the model cannot run as it is"))
 
 
 def _input_shape(value_info, override):
