@@ -560,7 +560,7 @@ def read(path: str, input_shape=None, **options) -> Document:
     graph = model.graph
     if not graph.node:
         raise NotOnnx(f"{path!r} holds no ONNX graph")
-    from .limits import MAX_ONNX_NODES
+    from ..limits import MAX_ONNX_NODES
 
     top = Mark(path, 1, 1)
     if len(graph.node) > MAX_ONNX_NODES:  # counted before anything is built from the nodes
@@ -633,7 +633,7 @@ def _check_weights(doc, converter):
     """Weights whose shape contradicts the data they multiply (a conv weight made for 5
     input channels on a 3-channel input) are `bad-onnx`: archcalc counts from the data, the
     file holds other weights, and neither figure would be the model's."""
-    from .engine import analyze
+    from ..engine import analyze
 
     analysis = analyze(Document(doc.file, doc.text, doc.root, []))
     for layer in analysis.layers:
