@@ -197,3 +197,27 @@ def fast_show(argv: list[str]) -> int | None:
         return EXIT_ERRORS
     show_report(reporter(fmt), analysis, {})
     return EXIT_ERRORS if analysis.errors else EXIT_OK
+
+
+# Errors of writing the output (not of reading a spec): a full disk, a closed or broken stream.
+WRITE_ERRORS = (28, 5, 9, 27, 122)  # ENOSPC, EIO, EBADF, EFBIG, EDQUOT
+
+
+def output_failed(exc: OSError) -> int:
+    """The exit code when standard output cannot be written: 0, quietly, when the reader went
+    away (`| head`); else 2 with one line. Standard output is pointed at /dev/null first, so
+    that Python's own flush at exit cannot print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+    except OSError:
+        pass
+    if isinstance(exc, BrokenPipeError):
+        return EXIT_OK
+    if sys.stderr is not None:
+        try:
+            sys.stderr.write(f"archcalc: error: cannot write the output: {exc.strerror or exc}\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+    return EXIT_USAGE

@@ -249,16 +249,29 @@ def main():
 
 def run():
     """Console-script entry: click plus the promises no traceback and quiet broken pipes."""
+    from .app import WRITE_ERRORS, output_failed
+
     try:
-        main(standalone_mode=True, prog_name="archcalc")
-    except BrokenPipeError:
-        # The reader went away (`archcalc show vgg16 | head`); that is not an error of ours.
-        try:
-            sys.stdout = None
-        finally:
-            sys.exit(EXIT_OK)
-    except KeyboardInterrupt:
+        main(standalone_mode=False, prog_name="archcalc")
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:  # usage errors, as click's standalone mode shows them
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("archcalc: interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError as exc:
+        # The reader went away (`archcalc show vgg16 | head`); that is not an error of ours.
+        sys.exit(output_failed(exc))
+    except KeyboardInterrupt:
+        click.echo("archcalc: interrupted", err=True)
+        sys.exit(130)
+    except OSError as exc:
+        if exc.errno in WRITE_ERRORS:  # a full disk, a closed output: one line, exit 2
+            sys.exit(output_failed(exc))
+        click.echo(f"archcalc: internal error (please report it): {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_ERRORS)
     except RecursionError:
         click.echo("archcalc: error: the spec nests too deeply to analyse", err=True)
         sys.exit(EXIT_ERRORS)

@@ -4,9 +4,10 @@ neither imports the other back.
 """
 from __future__ import annotations
 
+import os
 import sys
 
-from .app import EXIT_OK, fast_show
+from .app import EXIT_USAGE, WRITE_ERRORS, fast_show, output_failed
 
 # How output written in Unicode reads in ASCII (PYTHONIOENCODING=ascii, LANG=C on old systems).
 _ASCII = {"×": "x", "─": "-", "━": "-", "│": "|", "┃": "|", "→": "->", "←": "<-", "…": "...",
@@ -40,14 +41,41 @@ def _ascii_safe_streams():
                 pass
 
 
+_MAIN_PID = None
+
+
+def _interrupted(signum, frame):
+    """Ctrl-C: one line and exit 130, at once, from wherever the program is (no traceback,
+    no click "Aborted!", no multiprocessing worker noise: a worker leaves silently)."""
+    if os.getpid() == _MAIN_PID:
+        try:
+            os.write(2, b"archcalc: interrupted\n")
+        except OSError:
+            pass
+    os._exit(130)
+
+
 def main():
     """The console script: the fast path when it applies, else the click command line."""
+    global _MAIN_PID
+    import signal
+
+    _MAIN_PID = os.getpid()
+    signal.signal(signal.SIGINT, _interrupted)
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        if sys.stderr is not None:
+            sys.stderr.write("archcalc: error: standard output is closed\n")
+        sys.exit(EXIT_USAGE)
     _ascii_safe_streams()
     try:
         code = fast_show(sys.argv[1:])
-    except BrokenPipeError:
-        code = EXIT_OK
-        sys.stdout = None
+    except BrokenPipeError as exc:
+        code = output_failed(exc)
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRORS:
+            code = None
+        else:
+            code = output_failed(exc)
     except Exception:  # noqa: BLE001 - let the full CLI report it the one, tested way
         code = None
     if code is not None:

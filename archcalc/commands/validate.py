@@ -99,7 +99,8 @@ def expand_paths(arguments) -> list[tuple[str, str | None]]:
     result: list[tuple[str, str | None]] = []
 
     def add(path, problem=None):
-        key = path if problem or path == "-" else os.path.normpath(path)
+        # the same file reached twice (through a symbolic link, `..`) is checked once
+        key = path if problem or path == "-" or not os.path.exists(path) else os.path.realpath(path)
         if key not in seen:
             seen.add(key)
             result.append((path, problem))
@@ -114,9 +115,7 @@ def expand_paths(arguments) -> list[tuple[str, str | None]]:
             for path in found:
                 add(path)
         elif any(c in arg for c in GLOB_CHARACTERS):
-            import glob
-
-            matches = sorted(p for p in glob.glob(arg, recursive=True) if os.path.isfile(p))
+            matches = _glob(arg)
             if not matches:
                 add(arg, f"the pattern {arg!r} matches no file")
             for path in matches:
@@ -124,6 +123,46 @@ def expand_paths(arguments) -> list[tuple[str, str | None]]:
         else:  # a missing file or a built-in name: load_document tells which
             add(arg)
     return result
+
+
+def _glob(pattern: str) -> list[str]:
+    """The files a glob matches. ``**`` is expanded by one walk that enters every directory
+    once (by its resolved path), so symbolic links that loop (`a/b -> ..`) neither repeat
+    files nor make the walk grow exponentially, as glob.glob(recursive=True) does."""
+    import glob
+
+    if "**" not in pattern:
+        return sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+    import fnmatch
+
+    parts = pattern.split(os.sep)
+    first = next(i for i, part in enumerate(parts) if any(c in part for c in GLOB_CHARACTERS))
+    root = os.sep.join(parts[:first]) or ("." if not pattern.startswith(os.sep) else os.sep)
+    rest = parts[first:]
+    found, seen = [], set()
+    for directory, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and os.path.realpath(os.path.join(directory, d)) not in seen)
+        relative = os.path.relpath(directory, root)
+        prefix = [] if relative == "." else relative.split(os.sep)
+        for name in sorted(files):
+            if not name.startswith(".") and _match(rest, prefix + [name], fnmatch.fnmatchcase):
+                found.append(os.path.join(directory, name))
+    return found
+
+
+def _match(pattern: list, parts: list, match) -> bool:
+    """Whether path components match pattern components, ``**`` standing for any number."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_match(pattern[1:], parts[i:], match) for i in range(len(parts) + 1))
+    return bool(parts) and match(parts[0], pattern[0]) and _match(pattern[1:], parts[1:], match)
 
 
 def _specs_below(directory: str) -> list[str]:
@@ -146,14 +185,51 @@ def check_all(items, budgets: dict, jobs: int, ignore=(), seq=None) -> list[File
         import multiprocessing
 
         if "fork" in multiprocessing.get_all_start_methods():  # POSIX: workers inherit the imports
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                checked = pool.starmap(check_file, [(path, budgets, ignore, seq) for path in paths],
-                                       chunksize=max(1, len(paths) // (workers * 8)))
+            checked = _in_workers(multiprocessing.get_context("fork"), workers, paths,
+                                  (budgets, ignore, seq))
     if checked is None:
         checked = [check_file(path, budgets, ignore, seq) for path in paths]
     by_path = iter(checked)
     return [FileReport(file=path, unreadable=problem) if problem else next(by_path)
             for path, problem in items]
+
+
+def _in_workers(context, workers: int, paths: list, args: tuple) -> list:
+    """check_file for every path in worker processes. A worker that dies (killed by the
+    out-of-memory killer, say) does not hang the run: the files it left unchecked are checked
+    again one by one, each in a process of its own, and a file whose own process dies is
+    reported as unreadable, naming the signal."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    def collect(futures):
+        results = []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except BrokenProcessPool:
+                results.append(None)
+        return results
+
+    chunk = max(1, len(paths) // (workers * 8))
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(_check_chunk, paths[i:i + chunk], args) for i in range(0, len(paths), chunk)]
+        chunks = collect(futures)
+    checked = []
+    for i, result in zip(range(0, len(paths), chunk), chunks):
+        checked.extend(result if result is not None else [None] * len(paths[i:i + chunk]))
+    for i, report in enumerate(checked):
+        if report is None:  # its worker died: alone now, to tell which file kills it
+            with ProcessPoolExecutor(1, mp_context=context) as alone:
+                (checked[i],) = collect([alone.submit(check_file, paths[i], *args)])
+            if checked[i] is None:
+                checked[i] = FileReport(file=paths[i], unreadable=f"cannot check {paths[i]!r}: the process "
+                                        "checking it was killed (out of memory?)")
+    return checked
+
+
+def _check_chunk(paths, args):
+    return [check_file(path, *args) for path in paths]
 
 
 def check_file(path: str, budgets: dict, ignore=(), seq=None) -> FileReport:
