@@ -42,7 +42,7 @@ from .metrics import (
     through_merge,
     through_window,
 )
-from .source import Document, LList, LMap, no_cyclic_gc
+from .readers.located import Document, LList, LMap, no_cyclic_gc
 
 TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect", "ignore")
 TOTAL_KEYS = ("params", "trainable_params", "connections", "buffers", "macs", "flops", "depth", "layers", "output",

@@ -1,6 +1,6 @@
 """`archcalc list`: the built-in zoo, grouped by family, filterable and sortable.
 
-The rows come from the build-time index when it is current (zoo.rows), else from fresh
+The rows come from the build-time index when it is current (zoo_index.rows), else from fresh
 analyses: the list is never stale."""
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import sys
 import click
 
 from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Count, width_option, write
-from .show import SHOW_FORMATS
+from ..render import formats
 
 SORT_KEYS = ("family", "name", "params", "macs", "depth")
 
 
 @click.command("list")
 @click.argument("patterns", nargs=-1, metavar="[FILTER]...")
-@click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
+@click.option("-f", "--format", "fmt", type=click.Choice(formats("list")), default="table",
               show_default=True, help="Output format.")
 @click.option("--sort", "sort", type=click.Choice(SORT_KEYS), default="family", show_default=True,
               help="family: grouped by family, by MACs inside each; otherwise one list ordered by that column.")
@@ -30,23 +30,24 @@ def list_(patterns, fmt, sort, reverse, width, seq):
 
     FILTER keeps the networks whose name or family contains it (case, '-', '_' and '.'
     ignored); several filters keep what matches any: `archcalc list resnet vgg`."""
-    from .. import zoo
+    from .. import zoo_index
+    from ..readers import zoo
     from ..render import reporter
 
     names = zoo.names()
     if patterns:
         wanted = [zoo.normalise(p) for p in patterns]
         names = [n for n in names
-                 if any(w in zoo.normalise(n) or w in zoo.normalise(zoo.family(n)) for w in wanted)]
+                 if any(w in zoo.normalise(n) or w in zoo.normalise(zoo_index.family(n)) for w in wanted)]
         if not names:
             hint = zoo.suggest(patterns[0])
             sys.stderr.write(f"archcalc: no built-in network matches {' or '.join(map(repr, patterns))}"
                              + (f"; did you mean {hint}?" if hint else "; `archcalc list` shows them all")
                              + "\n")
             sys.exit(EXIT_USAGE)
-    rows = zoo.rows(names)
+    rows = zoo_index.rows(names)
     if seq is not None:  # token models at that length (the index holds their own length)
-        rows = [zoo.analyse_row(row["name"], seq) if row.get("tokens") or len(row["input"] or ()) == 2
+        rows = [zoo_index.analyse_row(row["name"], seq) if row.get("tokens") or len(row["input"] or ()) == 2
                 else row for row in rows]
     if sort == "family":
         order = {}
@@ -60,5 +61,5 @@ def list_(patterns, fmt, sort, reverse, width, seq):
         rows.sort(key=(lambda r: names.index(r["name"])) if sort == "name" else (lambda r: r[sort]),
                   reverse=reverse)
     failed = any(row["errors"] for row in rows)
-    write(reporter(fmt).render_list(rows, {"width": width, "grouped": sort == "family"}))
+    write(reporter("list", fmt)(rows, {"width": width, "grouped": sort == "family"}))
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)

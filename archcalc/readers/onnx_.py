@@ -17,10 +17,9 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from .diagnostics import Mark, make
-from .loading import ImportRefused
-from .located import located
-from .source import Document
+from ..diagnostics import make
+from . import ImportRefused
+from .located import Document, Mark, located
 
 #: the default-domain opsets whose operator semantics this module implements
 OPSETS = range(7, 24)
@@ -38,10 +37,6 @@ class OnnxUnavailable(ImportRefused):
 
 class NotOnnx(ImportRefused):
     """The file is not a readable ONNX model."""
-
-
-def is_onnx_path(path: str) -> bool:
-    return path.lower().endswith(".onnx")
 
 
 def _onnx():
@@ -550,10 +545,11 @@ def _listing(model, graph, file: str, nodes: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def read(path: str, input_shape=None) -> Document:
+def read(path: str, input_shape=None, **options) -> Document:
     """The spec values of an ONNX model. Raises OnnxUnavailable or NotOnnx; everything else
-    about the model becomes a located diagnostic."""
-    from .source import check_regular_file
+    about the model becomes a located diagnostic. ``input_shape`` (--input) sizes a symbolic
+    input; other options change nothing here."""
+    from .files import check_regular_file
 
     check_regular_file(path)  # a FIFO or a device named *.onnx is refused before it is opened
     onnx = _onnx()
@@ -564,7 +560,7 @@ def read(path: str, input_shape=None) -> Document:
     graph = model.graph
     if not graph.node:
         raise NotOnnx(f"{path!r} holds no ONNX graph")
-    from .limits import MAX_ONNX_NODES
+    from ..limits import MAX_ONNX_NODES
 
     top = Mark(path, 1, 1)
     if len(graph.node) > MAX_ONNX_NODES:  # counted before anything is built from the nodes
@@ -637,7 +633,7 @@ def _check_weights(doc, converter):
     """Weights whose shape contradicts the data they multiply (a conv weight made for 5
     input channels on a 3-channel input) are `bad-onnx`: archcalc counts from the data, the
     file holds other weights, and neither figure would be the model's."""
-    from .engine import analyze
+    from ..engine import analyze
 
     analysis = analyze(Document(doc.file, doc.text, doc.root, []))
     for layer in analysis.layers:
