@@ -25,7 +25,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 def _analysis(name, batch=1):
     from archcalc.engine import analyze
-    from archcalc.loading import load_spec
+    from archcalc.readers import load_spec
     from archcalc.metrics import apply_batch
 
     return apply_batch(analyze(load_spec(name)), batch)
@@ -59,7 +59,7 @@ def pytorch_saved_bytes(analysis) -> int:
 
 
 def _builtins():
-    from archcalc import zoo
+    from archcalc.readers import zoo
 
     return zoo.names()
 
