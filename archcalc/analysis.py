@@ -159,7 +159,7 @@ class Totals:
                  "peak_activations", "input_values", "batch", "dtype", "bytes_per_value",
                  "trainable_params", "connections", "show_connections", "aux_params", "aux_macs",
                  "kv_values", "embedding_params", "seq", "active_params", "token_macs", "extras",
-                 "saved")
+                 "saved", "amp", "optimizer", "checkpoint")
 
     def __init__(self, params: int = 0, buffers: int = 0, macs: int = 0, depth: int = 0,
                  layers: int = 0, activations: int = 0, merge_activations: int = 0,
@@ -187,6 +187,9 @@ class Totals:
         self.active_params = None
         self.token_macs = 0  # the part of ``macs`` (batch 1) on token sequences: grows with T
         self.saved = SAVED_ZERO  # what autograd saves for backward, deduplicated (metrics.py)
+        self.amp = None        # mixed precision of the training ledger: None, "bf16" or "fp16"
+        self.optimizer = None  # the optimizer the ledger shows (show --optimizer); None: sgd_momentum
+        self.checkpoint = False  # activation checkpointing per top-level block (--checkpoint)
         self.extras = {}     # the kinds' further figures summed (attention: attention_hd, causal_hd)
         self.buffers = buffers
         self.macs = macs

@@ -213,6 +213,7 @@ class LazyGroup(click.Group):
         "schema": "archcalc.commands.schema:schema",
         "export": "archcalc.commands.export:export",
         "import": "archcalc.commands.import_:import_",
+        "fit": "archcalc.commands.fit:fit",
     }
 
     def list_commands(self, ctx):

@@ -357,6 +357,8 @@ class _Evaluator:
                 chans += 2 * out[-1]
             elif word == "view":
                 continue
+            elif word[0] == "int64":  # ("int64", values): ids made inside the layer
+                idx += word[1]
             else:  # ("new", values): tensors made inside the layer (attention's Q, K, V, …)
                 act += word[1]
         tally = (act, idx, mask, rows, chans)

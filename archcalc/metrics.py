@@ -55,6 +55,10 @@ DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 # Adam keeps).
 OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2}
 CONTRACT_OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
+AMP_CHOICES = ("bf16", "fp16")
+# Kinds whose weights autocast casts to the low precision for its matmuls and convolutions
+# (the cast copy is saved for backward); their group names.
+CAST_GROUPS = frozenset(("conv", "dense", "attention"))
 
 # What autograd saves for the backward pass (docs/metrics.md, "Training memory"). A kind
 # declares it as data (``LayerKind.saves``): a tuple of these words, or a function of
@@ -72,6 +76,7 @@ CONTRACT_OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
 #   view      not a save: the output *is* the input's storage (flatten, identity, a token
 #             picked from a sequence), so a later save of it is a save of the input
 #   ("new", n) n values of tensors made inside the layer and saved (attention's Q, K, V)
+#   ("int64", n) n int64 values made inside the layer and saved (token-type ids)
 SAVE_WORDS = ("input", "output", "pre", "indices", "mask", "rows", "channels", "view")
 
 # A saved-tensor tally: values in the activation dtype, int64 indices, mask values, fp32
@@ -191,7 +196,7 @@ def saved_bytes(saved, bytes_per_value: int, mask_bytes: int | None = 1) -> int:
             + (rows + chans) * 4)
 
 
-def ledger(analysis, optimizer: str = "sgd_momentum") -> dict:
+def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1) -> dict:
     """The training ledger of one step at the analysis's batch and dtype, in bytes (see
     docs/metrics.md, "Training memory"): weights, gradients, optimizer state, the input, the
     tensors autograd saves, the backward transient, the workspace, and the peak.
@@ -201,14 +206,24 @@ def ledger(analysis, optimizer: str = "sgd_momentum") -> dict:
     twice is freed after its first saver), the gradients of the parameters of layers i and
     after, and the transient of layer i — the gradient flowing out of it and the one it
     computes for its input. The optimizer step (weights, gradients, state) is the other
-    candidate; the workspace is added to the larger."""
+    candidate; the workspace is added to the larger. ``scale`` multiplies the batch.
+
+    Mixed precision (``totals.amp``, bf16 or fp16, as torch.autocast): weights, gradients,
+    optimizer state and the input stay fp32; saved activations and gradients flowing back
+    are 2 bytes a value; every conv, dense and attention layer's weights are cast to 2 bytes
+    and the copy is saved, and so is the first layer's 2-byte copy of the input."""
     totals = analysis.totals
-    b = totals.bytes_per_value
-    weights = (totals.params + totals.buffers) * b
-    grads = totals.trainable_params * b
-    state = OPTIMIZER_STATE[optimizer] * totals.trainable_params * b
-    saved = saved_bytes(totals.saved, b)
-    inp = totals.input_values * b
+    amp = getattr(totals, "amp", None)
+    b = 2 if amp else totals.bytes_per_value  # activations
+    w = 4 if amp else totals.bytes_per_value  # weights, gradients, optimizer state, input
+    weights = (totals.params + totals.buffers) * w
+    grads = totals.trainable_params * w
+    state = OPTIMIZER_STATE[optimizer] * totals.trainable_params * w
+    casts = _casts(analysis) if amp else {}
+    saved = saved_bytes(scale_saved(totals.saved, scale), b) + sum(casts.values())
+    if amp:
+        saved += 2 * totals.input_values * scale
+    inp = totals.input_values * w * scale
     layers = [layer for layer in analysis.layers if layer is not None and not layer.aux]
     extra = [0] * (len(layers) + 1)  # merge saves, freed with the layer before them
     index = {id(layer): i for i, layer in enumerate(layers)}
@@ -221,24 +236,68 @@ def ledger(analysis, optimizer: str = "sgd_momentum") -> dict:
     for merge in getattr(analysis, "merges", ()):
         if merge.saved is not SAVED_ZERO:
             at = position[merge.after - 1] if merge.after else 0
-            extra[at] += saved_bytes(merge.saved, b)
+            extra[at] += saved_bytes(scale_saved(merge.saved, scale), b)
     alive = saved
     grad_so_far = 0
     peak_backward, transient_at_peak = 0, 0
-    batch = totals.batch
+    batch = totals.batch * scale
     for i in range(len(layers) - 1, -1, -1):
         layer = layers[i]
-        grad_so_far += layer.trainable * b
+        grad_so_far += layer.trainable * w
         transient = (_values(layer.input) + _values(layer.output)) * batch * b
         here = alive + grad_so_far + transient
         if here > peak_backward:
             peak_backward, transient_at_peak = here, transient
-        alive -= saved_bytes(layer.saved, b) + extra[i + 1]
+        alive -= saved_bytes(scale_saved(layer.saved, scale), b) + extra[i + 1] + casts.get(id(layer), 0)
     del index
+    if getattr(totals, "checkpoint", False):
+        saved, peak_backward, transient_at_peak = _checkpointed(analysis, layers, casts, scale, b, grads)
     peak = max(weights + state + inp + peak_backward, weights + grads + state + inp) + WORKSPACE_BYTES
-    return {"optimizer": optimizer, "weights": weights, "gradients": grads, "optimizer_state": state,
+    return {"optimizer": optimizer, "amp": amp, "batch": batch, "weights": weights, "gradients": grads, "optimizer_state": state,
             "input": inp, "saved_activations": saved, "backward_transient": transient_at_peak,
             "workspace": WORKSPACE_BYTES, "peak": peak}
+
+
+def _checkpointed(analysis, layers, casts, scale, b, grads):
+    """Activation checkpointing per top-level block (torch.utils.checkpoint around each):
+    a block keeps only its input through the forward pass; in the backward pass one block
+    at a time is run again and keeps what its layers save. Layers outside every top-level
+    block save as usual. Returns (saved, the backward term of the peak, its transient): the
+    kept inputs, the most any one block saves, every gradient and the largest transient —
+    an upper bound, since a block's gradients are not all present while the largest block
+    is recomputed."""
+    batch = analysis.totals.batch * scale
+    blocks = [g for g in analysis.groups if g.level == 0 and g.end > g.start]
+    inside = set()
+    kept, most = 0, 0
+    for group in blocks:
+        own = 0
+        for layer in analysis.layers[group.start:group.end]:
+            if layer is None:
+                continue
+            inside.add(id(layer))
+            own += saved_bytes(scale_saved(layer.saved, scale), b) + casts.get(id(layer), 0)
+        most = max(most, own)
+        kept += _values(group.input) * batch * b if group.input else 0
+    outside = sum(saved_bytes(scale_saved(layer.saved, scale), b) + casts.get(id(layer), 0)
+                  for layer in layers if id(layer) not in inside)
+    transient = max(((_values(layer.input) + _values(layer.output)) * batch * b for layer in layers), default=0)
+    saved = kept + outside
+    return saved, saved + most + grads + transient, transient
+
+
+def _casts(analysis) -> dict:
+    """Under autocast: the 2-byte weight copies the conv, dense and attention layers save,
+    by layer."""
+    from .layers import REGISTRY
+
+    casts = {}
+    for layer in analysis.layers:
+        if layer is not None and layer.params:
+            kind = REGISTRY.get(layer.kind)
+            if kind is not None and kind.group in CAST_GROUPS:
+                casts[id(layer)] = 2 * layer.params
+    return casts
 
 
 def _values(shape) -> int:
@@ -249,7 +308,8 @@ def _values(shape) -> int:
 
 
 def training_bytes(analysis) -> dict[str, int]:
-    """The peak of one training step per optimizer, in bytes (``ledger``)."""
+    """The peak of one training step per optimizer, in bytes (``ledger``); the contract's
+    three keys."""
     return {name: ledger(analysis, name)["peak"] for name in CONTRACT_OPTIMIZERS}
 
 
@@ -304,3 +364,74 @@ def memory_dict(analysis, optimizer: str = "sgd_momentum") -> dict:
         values["kv_cache_bytes"] = kv_cache_bytes(totals)
         values["kv_cache_bytes_per_token"] = totals.kv_values * totals.bytes_per_value
     return values
+
+
+# ------------------------------------------------------------------ fitting in a memory size
+_UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
+          "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
+
+
+def parse_size(text: str) -> int:
+    """'80GB' -> 80·10⁹ bytes, '24GiB' -> 24·2³⁰, '512MiB', '1.5TB', '1000000' (bytes).
+    Raises ValueError with the reason."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text or "")
+    if not match:
+        raise ValueError("expected a size such as 80GB, 24GiB or 512MiB")
+    number, unit = match.groups()
+    if unit.lower() not in _UNITS:
+        raise ValueError(f"unknown unit {unit!r}; use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB")
+    if len(number) > 30:
+        raise ValueError("the number is too long")
+    from fractions import Fraction
+
+    size = int(Fraction(number) * _UNITS[unit.lower()])
+    if size <= 0:
+        raise ValueError("the size must be more than 0 bytes")
+    return size
+
+
+def fit_batch(analysis, limit: int, optimizer: str, most: int = 2 ** 40) -> int:
+    """The largest batch (a multiple of the analysis's own) whose training peak fits in
+    ``limit`` bytes; 0 when not even one fits. The peak grows with the batch, so a doubling
+    search and then bisection find it."""
+    if ledger(analysis, optimizer, 1)["peak"] > limit:
+        return 0
+    low, high = 1, 2
+    while high <= most and ledger(analysis, optimizer, high)["peak"] <= limit:
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        if ledger(analysis, optimizer, middle)["peak"] <= limit:
+            low = middle
+        else:
+            high = middle
+    return low * analysis.totals.batch
+
+
+def fit_seq(analyse_at, limit: int, optimizer: str, dtype: str, amp=None, most: int = 2 ** 24) -> int:
+    """The longest sequence whose training step at batch 1 fits; ``analyse_at(T)`` analyses
+    the spec at T tokens. 0 when not even one token fits."""
+    def fits(length) -> bool:
+        analysis = analyse_at(length)
+        if analysis.errors or analysis.output is None:
+            return False
+        analysis.totals.dtype, analysis.totals.bytes_per_value = dtype, DTYPE_BYTES[dtype]
+        analysis.totals.amp = amp
+        return ledger(analysis, optimizer)["peak"] <= limit
+
+    if not fits(1):
+        return 0
+    low, high = 1, 2
+    while high <= most and fits(high):
+        low, high = high, high * 2
+    if high > most:
+        return low
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low

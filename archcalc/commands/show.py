@@ -21,7 +21,7 @@ from ..cli import (
     write,
     write_output,
 )
-from ..metrics import DTYPE_BYTES
+from ..metrics import AMP_CHOICES, DTYPE_BYTES, OPTIMIZER_STATE
 from ..render import formats
 
 
@@ -45,6 +45,14 @@ from ..render import formats
               help="Batch size: scales MACs, FLOPs and activation memory (not parameters).")
 @click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="fp32", show_default=True,
               help="Precision of every value, for the byte figures.")
+@click.option("--optimizer", type=click.Choice(tuple(OPTIMIZER_STATE)), default=None,
+              help="The optimizer of the training ledger (JSON memory.ledger; the table's Train "
+                   "line); default sgd_momentum.")
+@click.option("--amp", type=click.Choice(AMP_CHOICES), default=None,
+              help="Mixed precision training: fp32 weights and optimizer state, activations in "
+                   "bf16 or fp16 (the training figures).")
+@click.option("--checkpoint", is_flag=True,
+              help="Activation checkpointing per top-level block (the training figures).")
 @click.option("--memory", is_flag=True,
               help="Table: add an activation-memory column and memory/training footer lines.")
 @click.option("--rf", is_flag=True, help="Table: add a receptive-field column (size/jump, in pixels).")
@@ -59,8 +67,8 @@ from ..render import formats
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
                    "the table.")
-def show(spec, fmt, output, input_shape, seq, depth, width, batch, dtype, memory, rf, connections, ignore,
-         totals_row, chart):
+def show(spec, fmt, output, input_shape, seq, depth, width, batch, dtype, optimizer, amp, checkpoint, memory,
+         rf, connections, ignore, totals_row, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
         fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
@@ -74,6 +82,7 @@ def show(spec, fmt, output, input_shape, seq, depth, width, batch, dtype, memory
 
     apply(analysis, ignore)
     apply_batch(analysis, batch, dtype)
+    analysis.totals.optimizer, analysis.totals.amp, analysis.totals.checkpoint = optimizer, amp, checkpoint
     if connections:
         analysis.totals.show_connections = True
     if chart or fmt in ("table", "markdown", "html"):

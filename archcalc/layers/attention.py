@@ -185,12 +185,12 @@ def _saves(inp, out, f):
     save): the probabilities, h·T·T; nn.MultiheadAttention its packed q, k, v made
     contiguous (3·T·D), the scaled q and k (2·T·D) and the heads' output before the output
     projection (T·D); the helper the scaled q and k (2·T·h·d), v as the heads read it
-    (T·h·d when kv_heads repeats, else T·kv·d), that output (T·h·d), and with rotary
+    (T·kv·d; grouped-query: repeated to h heads, T·h·d), that output (T·h·d), and with rotary
     positions the cos and sin of q's and k's rotations (4·T·d)."""
     t, dim, h, kv, d = dims(inp, f)
     if _mha(dim, h, kv, d, f):
         return ("input", ("new", 6 * t * dim + h * t * t))
-    v = t * h * d if kv != h else t * kv * d
+    v = t * h * d if kv != h else t * kv * d  # grouped-query: v repeated to h heads
     return ("input", ("new", 3 * t * h * d + v + h * t * t + (4 * t * d if f["rope"] else 0)))
 
 

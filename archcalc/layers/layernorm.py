@@ -56,6 +56,13 @@ _LAYERNORM2D = '''class LayerNorm2d(nn.LayerNorm):
 '''
 
 
+def _values(shape) -> int:
+    n = 1
+    for size in shape:
+        n *= size
+    return n
+
+
 def _rmsnorm_export(inp, out, f):
     if len(inp) == 3:
         raise RuleError("not-exportable", "rmsnorm over the channels of a volume has no PyTorch module "
@@ -92,6 +99,9 @@ RMSNORM = LayerKind(
     describe=lambda f: _describe(f, 1e-6),
     group="norm",
     export=_rmsnorm_export,
+    # nn.RMSNorm, composed: its input, the normalised input (one value per value) and the
+    # reciprocal RMS (one per row)
+    saves=lambda inp, out, f: ("input", ("new", _values(out) + _values(out[:-1]))),
 )
 
 KINDS = [LAYERNORM, RMSNORM]

@@ -82,7 +82,18 @@ LRN = LayerKind(
     group="norm",
     # the spec gives only the size; α, β and k are PyTorch's defaults (they change no count)
     export=lambda inp, out, f: Torch(f"nn.LocalResponseNorm({f['size']})"),
+    saves=lambda inp, out, f: _lrn_saves(inp, f),
 )
+
+
+def _lrn_saves(inp, f):
+    """PyTorch composes local_response_norm of smaller operations: besides the input they
+    save the squares padded with size − 1 channels, (C + size − 1)·H·W, the average over the
+    window and its power, 2·C·H·W."""
+    if len(inp) != 3:
+        return ("input",)
+    h, w, c = inp
+    return ("input", ("new", (c + f["size"] - 1) * h * w + 2 * c * h * w))
 
 
 def _flatten(inp, f):

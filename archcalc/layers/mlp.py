@@ -73,6 +73,18 @@ def _export(inp, out, f):
                  helpers={"GatedMLP": _GATED})
 
 
+def _gated_saves(out, f):
+    """Its input (both projections read it), then per position: the gate's output (the
+    activation's input), the activation's output and the up projection's (the product
+    saves both) and the product (the down projection's input), hidden values each; relu
+    saves its output, which the product saves anyway."""
+    rows = 1
+    for size in out[:-1]:
+        rows *= size
+    per = 3 if f["activation"] == "relu" else 4
+    return ("input", ("new", per * rows * f["hidden"]))
+
+
 GATEDMLP = LayerKind(
     name="gatedmlp",
     doc="Gated feed-forward block (SwiGLU): down(act(gate(x))·up(x)), [T, D] unchanged; "
@@ -93,6 +105,7 @@ GATEDMLP = LayerKind(
     weighted=True,
     group="dense",
     export=_export,
+    saves=lambda inp, out, f: _gated_saves(out, f),
 )
 
 # --------------------------------------------------------------------------- mixture of experts

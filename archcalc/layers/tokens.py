@@ -68,6 +68,7 @@ EMBEDDING = LayerKind(
     takes_ids=True,
     group="embedding",
     export=_embedding_export,
+    saves=(),  # a lookup: its backward needs only the ids (the network input)
 )
 
 
@@ -147,6 +148,7 @@ POSEMBED = LayerKind(
     explain=lambda layer: {"params": f"{_positions(layer.input, layer.fields):,}·{layer.input[1]}"},
     group="embedding",
     export=_posembed_export,
+    saves=(),  # adds a parameter: nothing
 )
 
 
@@ -169,6 +171,8 @@ TYPEEMBED = LayerKind(
     group="embedding",
     export=lambda inp, out, f: Torch(f"nn.Embedding({f['types']}, {inp[1]})",
                                      call="{x} + {m}(torch.zeros_like({x}[..., 0], dtype=torch.long))"),
+    # the lookup saves the ids it makes, one int64 per token (all type 0)
+    saves=lambda inp, out, f: (("int64", inp[0]),),
 )
 
 

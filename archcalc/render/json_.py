@@ -13,7 +13,7 @@ def show_dict(analysis, rows: bool = True) -> dict:
     false, so a script that reads totals without the exit code cannot take them for figures."""
     complete = analysis.output is not None
     totals = analysis.totals.as_dict()
-    memory = memory_dict(analysis, getattr(analysis, "optimizer", None) or "sgd_momentum")
+    memory = memory_dict(analysis, analysis.totals.optimizer or "sgd_momentum")
     if not complete:
         totals = dict.fromkeys(totals)
         memory = {key: (value if key in ("batch", "dtype", "bytes_per_value") else None)

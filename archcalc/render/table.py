@@ -318,7 +318,7 @@ def _memory_footer(analysis) -> list:
     totals = analysis.totals
     b = totals.bytes_per_value
     train = training_bytes(analysis)
-    chosen = getattr(analysis, "optimizer", None)
+    chosen = totals.optimizer
     if chosen:
         book = ledger(analysis, chosen)
         return [

@@ -1,0 +1,81 @@
+"""`archcalc fit SPEC --memory SIZE`: the largest batch (and longest sequence) that trains in SIZE."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..cli import EXIT_ERRORS, EXIT_OK, UsageProblem, analyse_spec, fail_usage, seq_option, shape_option, write
+from ..metrics import AMP_CHOICES, DTYPE_BYTES, OPTIMIZER_STATE
+
+
+@click.command()
+@click.argument("spec")
+@click.option("--memory", "size", required=True, metavar="SIZE",
+              help="Device memory, e.g. 80GB (10^9 bytes), 24GiB (2^30), 512MiB, or bytes.")
+@click.option("--optimizer", type=click.Choice(tuple(OPTIMIZER_STATE)), default="sgd_momentum",
+              show_default=True, help="Optimizer whose state the ledger counts.")
+@click.option("--dtype", type=click.Choice(tuple(DTYPE_BYTES)), default="fp32", show_default=True,
+              help="Precision of every value.")
+@click.option("--amp", type=click.Choice(AMP_CHOICES), default=None,
+              help="Mixed precision: fp32 weights and optimizer state, activations in bf16 or fp16.")
+@click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
+              help="Override the spec's input shape, e.g. 224x224x3.")
+@seq_option
+@click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              show_default=True, help="Output format.")
+def fit(spec, size, optimizer, dtype, amp, input_shape, seq, fmt):
+    """The largest batch of SPEC whose training step fits in --memory (0 if none), with the
+    ledger at that batch; for a token input also the longest sequence that fits at batch 1."""
+    from ..metrics import fit_batch, fit_seq, ledger, parse_size
+
+    try:
+        limit = parse_size(size)
+    except ValueError as exc:
+        fail_usage(f"--memory {size!r}: {exc}")
+    try:
+        analysis = analyse_spec(spec, input_shape, seq)
+    except UsageProblem as exc:
+        fail_usage(str(exc))
+    if analysis.errors or analysis.output is None:
+        from ..app import show_report
+
+        show_report("table" if fmt == "table" else "json", analysis, {})
+        sys.exit(EXIT_ERRORS)
+    analysis.totals.dtype, analysis.totals.bytes_per_value = dtype, DTYPE_BYTES[dtype]
+    analysis.totals.amp = amp
+    batch = fit_batch(analysis, limit, optimizer)
+    book = ledger(analysis, optimizer, max(batch, 1))
+    result = {"name": analysis.name, "memory_bytes": limit, "optimizer": optimizer, "dtype": dtype,
+              "amp": amp, "batch": batch}
+    if analysis.totals.seq is not None:
+        def at(length):
+            return analyse_spec(spec, input_shape, length)
+        result["seq"] = fit_seq(at, limit, optimizer, dtype, amp)
+    result["ledger"] = book
+    if fmt == "json":
+        import json
+
+        write(json.dumps(result, indent=2) + "\n")
+    else:
+        from ..render import numbers
+
+        write(_table(result, numbers))
+    sys.exit(EXIT_OK)
+
+
+def _table(result, numbers) -> str:
+    from ..render.terminal import visible
+
+    book = result["ledger"]
+    lines = [f"{visible(result['name'])}: batch {result['batch']:,} fits in "
+             f"{numbers.byte_size(result['memory_bytes'])} ({result['optimizer']}, {result['dtype']}"
+             f"{', amp ' + result['amp'] if result['amp'] else ''})"]
+    if "seq" in result:
+        lines.append(f"longest sequence at batch 1: {result['seq']:,} tokens")
+    what = "at that batch" if result["batch"] else "at batch 1 (does not fit)"
+    lines.append(f"ledger {what}:")
+    for key in ("weights", "gradients", "optimizer_state", "input", "saved_activations",
+                "backward_transient", "workspace", "peak"):
+        lines.append(f"  {key.replace('_', ' '):<20}{numbers.byte_size(book[key]):>12}")
+    return "\n".join(lines) + "\n"
