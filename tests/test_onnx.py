@@ -339,3 +339,34 @@ def test_documented_onnx_examples_are_what_archcalc_prints(cli, onnx, tmp_path, 
         assert shown, stem
         printed = cli("validate", f"{stem}.onnx", "--format", "parsable").out.splitlines()[:-1]
         assert printed == shown.group(1).rstrip("\n").splitlines()[:len(printed)], stem
+
+
+def test_folded_names_are_made_unique_on_each_level():
+    from archcalc.spec_writer import unique_names
+
+    # two stages' repeats both named after what their members share ('conv'), and a block
+    # call already called 'conv_2': the later repeat becomes conv_3, nothing else changes
+    entries = [{"repeat": {"name": "conv", "times": 2, "layers": ["relu"]}},
+               {"add_block1": {"name": "conv_2", "filters": 8}},
+               {"repeat": {"name": "conv", "times": 3, "layers": ["relu"]}},
+               "relu", {"conv": {"filters": 4}}]
+    names = [e["repeat"]["name"] if "repeat" in e else None for e in unique_names(entries)
+             if isinstance(e, dict)]
+    assert names == ["conv", None, "conv_3", None]
+    assert entries[1]["add_block1"]["name"] == "conv_2"
+
+
+def test_import_does_not_write_a_spec_that_contradicts_itself(cli, torch, onnx, tmp_path, monkeypatch):
+    module = _small_resnet(torch)
+    path = tmp_path / "net.onnx"
+    _export(torch, module, (1, 3, 24, 24), path)
+    from archcalc import spec_writer
+
+    writes = spec_writer.to_yaml
+    # a writer that pins one parameter too many: the written spec would fail its own `expect`
+    monkeypatch.setattr(spec_writer, "to_yaml", lambda *a: writes(*a).replace("  params: ", "  params: 1"))
+    spec = tmp_path / "net.yaml"
+    result = cli("import", path, "-o", spec)
+    assert result.code == 1, result.err
+    assert "does not check itself" in result.err and "expect" in result.err
+    assert not spec.exists()
