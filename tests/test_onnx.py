@@ -370,3 +370,31 @@ def test_import_does_not_write_a_spec_that_contradicts_itself(cli, torch, onnx, 
     assert result.code == 1, result.err
     assert "does not check itself" in result.err and "expect" in result.err
     assert not spec.exists()
+
+
+@pytest.mark.parametrize(("opset", "axes", "keepdims", "holds"), [
+    (18, [-1, -2], 1, True),  # what PyTorch's dynamo exporter writes (axes as an input)
+    (13, [2, 3], 1, True),  # axes as an attribute, before opset 18
+    (18, [1], 1, False),  # the mean over the channels is no pooling
+    (18, [2, 3], 0, False),  # dropping H and W is not followed
+])
+def test_reducemean_over_h_and_w_is_a_global_average_pool(cli, onnx, tmp_path, opset, axes, keepdims, holds):
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("ReduceMean", ["c", "axes"] if opset >= 18 else ["c"], ["y"], name="mean",
+                              keepdims=keepdims, **({} if opset >= 18 else {"axes": axes}))]
+    model = _model(onnx, nodes, {"w": [8, 3, 3, 3]}, shape=(1, 3, 10, 10), opset=opset)
+    if opset >= 18:
+        model.graph.initializer.append(helper.make_tensor("axes", TensorProto.INT64, [len(axes)], axes))
+    result = cli("show", _save(onnx, tmp_path, model), "--format", "json")
+    if not holds:
+        assert result.code == 1 and "ReduceMean" in result.err + result.out
+        return
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    # conv 3x3, 3 -> 8 channels, no bias, on 10x10 -> 8x8x8: 8·3·3·3 = 216 params,
+    # 8·8·8 outputs × 27 MACs = 13,824; the mean keeps H and W as 1x1
+    assert data["totals"]["params"] == 216 and data["totals"]["macs"] == 13824
+    assert data["output"] == [1, 1, 8]
+    assert [layer["kind"] for layer in data["layers"]] == ["conv", "globalavgpool"]
