@@ -17,7 +17,7 @@ def load(spec: str):
 
     Raises FileNotFoundError for a name that is neither a file nor a built-in network.
     """
-    from .loading import load_spec
+    from .readers import load_spec
 
     return load_spec(spec)
 

@@ -29,12 +29,12 @@ def parse_shape(text: str) -> tuple:
 
 def load_document(spec: str, input_shape=None):
     """Load SPEC or raise UsageProblem with a message fit for the user."""
-    from .loading import ImportRefused, SpecNotFound, load_spec
+    from .readers import ImportRefused, SpecNotFound, load_spec
 
     try:
         return load_spec(spec, input_shape)
     except SpecNotFound as exc:
-        from . import zoo
+        from .readers import zoo
 
         if os.sep in spec or spec.lower().endswith((".yaml", ".yml", ".onnx", ".json")):
             # a path, never a network's name (a file deleted while `validate` ran, a typo)
@@ -103,7 +103,7 @@ def write(text: str, colour: bool | None = None):
 def view_too_large(analysis, what: str) -> bool:
     """Whether the network has more layers than a per-layer view writes out
     (limits.MAX_VIEW_ROWS); if so, the located `too-large` is on standard error."""
-    from .limits import view_limit
+    from .compiler import view_limit
 
     problem = view_limit(analysis, what)
     if problem is None:
@@ -202,38 +202,6 @@ def fast_show(argv: list[str]) -> int | None:
     return EXIT_ERRORS if analysis.errors else EXIT_OK
 
 
-# How output written in Unicode reads in ASCII (PYTHONIOENCODING=ascii, LANG=C on old systems).
-_ASCII = {"×": "x", "─": "-", "━": "-", "│": "|", "┃": "|", "→": "->", "←": "<-", "…": "...",
-          "⌊": "floor(", "⌋": ")", "⌈": "ceil(", "⌉": ")", "·": "*", "−": "-", "≤": "<=", "≥": ">=",
-          "—": "--", "–": "-", "Δ": "d", "≈": "~", "√": "sqrt", "²": "^2", "≠": "!=",
-          "▏": "#", "▎": "#", "▍": "#", "▌": "#", "▋": "#", "▊": "#", "▉": "#", "█": "#",
-          "‘": "'", "’": "'", "“": '"', "”": '"', "\ufffd": "?"}
-
-
-def _ascii_notation(error: UnicodeEncodeError):
-    """Codec error handler: archcalc's Unicode notation in ASCII, anything else as \\uXXXX."""
-    pieces = []
-    for c in error.object[error.start:error.end]:
-        pieces.append(_ASCII.get(c) or (f"\\x{ord(c):02x}" if ord(c) < 0x100 else
-                                        f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}"))
-    return "".join(pieces), error.end
-
-
-def _ascii_safe_streams():
-    """Where stdout or stderr cannot encode Unicode, write the ASCII notation instead of
-    raising UnicodeEncodeError (every writer, click's included, goes through the streams)."""
-    for stream in (sys.stdout, sys.stderr):
-        encoding = (getattr(stream, "encoding", None) or "").lower().replace("_", "-")
-        if encoding and encoding not in ("utf-8", "utf8") and hasattr(stream, "reconfigure"):
-            import codecs
-
-            codecs.register_error("archcalc-ascii", _ascii_notation)
-            try:
-                stream.reconfigure(errors="archcalc-ascii")
-            except (ValueError, OSError):  # a closed or detached stream
-                pass
-
-
 # Errors of writing the output (not of reading a spec): a full disk, a closed or broken stream.
 WRITE_ERRORS = (28, 5, 9, 27, 122)  # ENOSPC, EIO, EBADF, EFBIG, EDQUOT
 
@@ -256,47 +224,3 @@ def output_failed(exc: OSError) -> int:
         except (OSError, ValueError):
             pass
     return EXIT_USAGE
-
-
-_MAIN_PID = None
-
-
-def _interrupted(signum, frame):
-    """Ctrl-C: one line and exit 130, at once, from wherever the program is (no traceback,
-    no click "Aborted!", no multiprocessing worker noise: a worker leaves silently)."""
-    if os.getpid() == _MAIN_PID:
-        try:
-            os.write(2, b"archcalc: interrupted\n")
-        except OSError:
-            pass
-    os._exit(130)
-
-
-def main():
-    """The console script: the fast path when it applies, else the click command line."""
-    global _MAIN_PID
-    import signal
-
-    _MAIN_PID = os.getpid()
-    signal.signal(signal.SIGINT, _interrupted)
-    if sys.stdout is None:  # started with standard output closed (`>&-`)
-        if sys.stderr is not None:
-            sys.stderr.write("archcalc: error: standard output is closed\n")
-        sys.exit(EXIT_USAGE)
-    _ascii_safe_streams()
-    try:
-        code = fast_show(sys.argv[1:])
-    except BrokenPipeError as exc:
-        code = output_failed(exc)
-    except OSError as exc:
-        if exc.errno not in WRITE_ERRORS:
-            code = None
-        else:
-            code = output_failed(exc)
-    except Exception:  # noqa: BLE001 - let the full CLI report it the one, tested way
-        code = None
-    if code is not None:
-        sys.exit(code)
-    from .cli import run
-
-    run()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .diagnostics import Diagnostic, make
 from .layers import COMPOSITES, MERGES, REGISTRY
 from .layers.base import SHAPE, FieldError, FieldType, describe_found
-from .source import REFUSED, LList, LMap
+from .readers.located import REFUSED, LList, LMap
 from .vocabulary import suggest_field, suggest_kind
 
 # Bounds that keep hostile specs fast: how many leaf layers and scopes (block calls, branch
@@ -25,6 +25,7 @@ from .limits import (  # noqa: E402 - re-exported: engine and tests import them 
     MAX_EXPRESSION_TEXT,
     MAX_INTEGER,
     MAX_LEAVES,
+    MAX_VIEW_ROWS,
 )
 
 COMMON_KEYS = ("name", "expect", "frozen", "ignore", "when")
@@ -941,3 +942,54 @@ def sizes_written_as_text(found) -> str:
 def holds_refused(value) -> bool:
     """True for a value the loader refused, or a list holding one (its report is enough)."""
     return value is REFUSED or (isinstance(value, list) and any(holds_refused(v) for v in value))
+
+
+# ------------------------------------------------------------------ the size of a view
+def leaf_count(node, memo) -> int:
+    key = id(node)
+    if key in memo:
+        return memo[key][1]
+    if isinstance(node, Leaf):
+        n = 1
+    elif isinstance(node, Seq):
+        n = sum(leaf_count(item, memo) for item in node.items)
+    elif node.kind == "repeat":
+        n = int(node.times) * leaf_count(node.body, memo)
+    elif node.branches is not None:
+        n = sum(leaf_count(b, memo) for b in node.branches)
+    elif node.body is None:  # join
+        n = 0
+    else:
+        n = leaf_count(node.body, memo)
+    memo[key] = (node, n)  # the node is kept so that its id is not reused
+    return n
+
+
+def view_limit(analysis, what: str):
+    """None, or a located `too-large` diagnostic when ``analysis`` has more layers than a
+    per-layer view (``what``: "the table", "export" …) may print: it points at the part of
+    the spec that multiplies layers (the outermost repeat on the way to most of them)."""
+    if analysis.totals.layers <= MAX_VIEW_ROWS:
+        return None
+    mark = _multiplier(analysis.program) if analysis.program is not None else None
+    return make("too-large", f"{analysis.totals.layers:,} layers: more than {what} writes out "
+                f"(at most {MAX_VIEW_ROWS:,}, one row or statement per layer)", mark,
+                hint="`--format json` or `--format csv` streams every layer; `validate` checks the spec")
+
+
+def _multiplier(node):
+    memo: dict = {}
+    while True:
+        if isinstance(node, Seq):
+            if not node.items:
+                return None
+            node = max(node.items, key=lambda item: leaf_count(item, memo))
+        elif isinstance(node, Leaf) or (isinstance(node, Composite) and node.kind == "repeat"):
+            return node.mark
+        elif isinstance(node, Composite):
+            parts = [p for p in [node.body, *(node.branches or [])] if p is not None]
+            if not parts:
+                return node.mark
+            node = max(parts, key=lambda part: leaf_count(part, memo))
+        else:
+            return None

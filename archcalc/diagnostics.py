@@ -6,21 +6,12 @@ short explanation, which ``archcalc explain CODE`` and the docs show.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from .readers.located import NO_MARK, Mark  # noqa: F401 - re-exported: where a diagnostic points
 
 ERROR = "error"
 WARNING = "warning"
 
 
-class Mark(NamedTuple):
-    """A 1-based position in a spec file (YAML marks are 0-based; +1 happens once, in the loader)."""
-
-    file: str
-    line: int
-    column: int
-
-
-NO_MARK = Mark("", 0, 0)
 
 
 class Diagnostic:

@@ -40,7 +40,7 @@ from .metrics import (
     through_merge,
     through_window,
 )
-from .source import Document, LList, LMap, no_cyclic_gc
+from .readers.located import Document, LList, LMap, no_cyclic_gc
 
 TOP_LEVEL_KEYS = ("name", "title", "reference", "input", "blocks", "layers", "expect", "ignore")
 TOTAL_KEYS = ("params", "trainable_params", "connections", "buffers", "macs", "flops", "depth", "layers", "output",
@@ -662,6 +662,8 @@ def _analyze(doc: Document, input_shape, seq=None) -> Analysis:
     shape = None
     if input_shape is not None:
         shape = tuple(input_shape)
+        if len(shape) == 1 and isinstance(root.get("input"), LMap):  # --input N on token ids: N ids
+            shape = TokenIds(shape)
     elif "input" not in root:
         diagnostics.append(make("missing-field", "the spec has no `input`", top_mark,
                                 hint="add `input: [224, 224, 3]` ([H, W, C]) or `input: [N]`"))

@@ -29,7 +29,7 @@ import re
 import tokenize
 import unicodedata
 
-from .compiler import Compiler, Composite, Leaf, Seq
+from .compiler import Compiler, Composite, Leaf, Seq, leaf_count
 from .diagnostics import make
 from .layers.base import RuleError, Sym, _escape, channel_dim, fmt_shape, is_ids, py_str
 
@@ -316,26 +316,6 @@ def channel_slices(node, shape):
     if node.slices is not None and any(node.slices):
         return [None if piece is None else (*piece[0], piece[0][1] - piece[0][0]) for piece in node.slices]
     return None
-
-
-def leaf_count(node, memo) -> int:
-    key = id(node)
-    if key in memo:
-        return memo[key][1]
-    if isinstance(node, Leaf):
-        n = 1
-    elif isinstance(node, Seq):
-        n = sum(leaf_count(item, memo) for item in node.items)
-    elif node.kind == "repeat":
-        n = int(node.times) * leaf_count(node.body, memo)
-    elif node.branches is not None:
-        n = sum(leaf_count(b, memo) for b in node.branches)
-    elif node.body is None:  # join
-        n = 0
-    else:
-        n = leaf_count(node.body, memo)
-    memo[key] = (node, n)  # the node is kept so that its id is not reused
-    return n
 
 
 # --------------------------------------------------------------------------- one class
@@ -913,7 +893,7 @@ def _walk(analysis, reserved=frozenset()):
 def export_pytorch(analysis, command: str = "") -> str:
     """The module's text; raises ExportFailed with located diagnostics when a layer cannot
     be written exactly in PyTorch. The analysis must be free of errors."""
-    from .limits import view_limit
+    from .compiler import view_limit
 
     too_large = view_limit(analysis, "export")
     if too_large is not None:

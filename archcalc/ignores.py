@@ -33,7 +33,7 @@ def check_code(code) -> str | None:
 
 def parse(value, mark: Mark, item_marks, diagnostics: list, layer=None) -> tuple:
     """A spec's `ignore` value -> ((code, mark of the code), ...); problems become diagnostics."""
-    from .source import LList
+    from .readers.located import LList
 
     if isinstance(value, str):
         items, marks = [value], [mark]

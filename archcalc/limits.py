@@ -6,18 +6,18 @@ its largest number below 10^12). README.md ("Promises and limits") states them f
 
 How to use them (new code gets the bounds by going through these mechanisms):
 
-* Spec integers: the loader (source.py) refuses any integer literal beyond ``MAX_INTEGER``
+* Spec integers: the YAML reader (readers/yaml_.py) refuses any integer literal beyond ``MAX_INTEGER``
   or longer than ``MAX_NUMBER_TEXT`` characters, and any NaN or infinity, as located
   diagnostics; the field types of layers/base.py (``POSITIVE_INT``, ``PAIR``, ...) and the
   expression reader (compiler.py) apply ``check_integer`` to every value they accept, and the
   engine refuses any computed dimension beyond ``MAX_INTEGER``. A new field type should
   build on those types or call ``check_integer``.
 * Command-line integers: ``parse_bounded_int`` (and app.parse_shape, engine.parse_count).
-* Files: ``max_spec_bytes()`` is checked before reading (source.read), overridable with
+* Files: ``max_spec_bytes()`` is checked before reading (readers/files.py), overridable with
   the environment variable ``ARCHCALC_MAX_BYTES``.
 * Output width: ``clamp_width`` (render/terminal.console_width uses it).
-* Output size: ``view_limit(analysis, what)`` before any per-layer view or export is
-  built (cli.check_view_size for commands; export_pytorch checks it itself).
+* Output size: ``MAX_VIEW_ROWS``, checked by compiler.view_limit(analysis, what) before any
+  per-layer view or export is built (cli.check_view_size for commands; export_pytorch checks it itself).
 """
 from __future__ import annotations
 
@@ -84,43 +84,3 @@ def parse_bounded_int(text: str) -> int | None:
 
 def clamp_width(width: int) -> int:
     return max(MIN_WIDTH, min(MAX_WIDTH, width))
-
-
-def view_limit(analysis, what: str):
-    """None, or a located `too-large` diagnostic when ``analysis`` has more layers than a
-    per-layer view (``what``: "the table", "export" …) may print: it points at the part of
-    the spec that multiplies layers (the outermost repeat on the way to most of them)."""
-    if analysis.totals.layers <= MAX_VIEW_ROWS:
-        return None
-    from .diagnostics import make
-
-    mark = _multiplier(analysis.program) if analysis.program is not None else None
-    return make("too-large", f"{analysis.totals.layers:,} layers: more than {what} writes out "
-                f"(at most {MAX_VIEW_ROWS:,}, one row or statement per layer)", mark,
-                hint="`--format json` or `--format csv` streams every layer; `validate` checks the spec")
-
-
-def _multiplier(node):
-    from .compiler import Composite, Leaf, Seq
-
-    memo: dict = {}
-    while True:
-        if isinstance(node, Seq):
-            if not node.items:
-                return None
-            node = max(node.items, key=lambda item: _leaves(item, memo))
-        elif isinstance(node, Leaf) or (isinstance(node, Composite) and node.kind == "repeat"):
-            return node.mark
-        elif isinstance(node, Composite):
-            parts = [p for p in [node.body, *(node.branches or [])] if p is not None]
-            if not parts:
-                return node.mark
-            node = max(parts, key=lambda part: _leaves(part, memo))
-        else:
-            return None
-
-
-def _leaves(node, memo) -> int:
-    from .export import leaf_count
-
-    return leaf_count(node, memo)

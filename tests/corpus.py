@@ -26,7 +26,7 @@ TESTS = ROOT / "tests"
 
 
 def builtins() -> list[str]:
-    from archcalc import zoo
+    from archcalc.readers import zoo
 
     return zoo.names()
 
@@ -76,10 +76,11 @@ test_specs.__test__ = False  # a collector, not a test
 @lru_cache(maxsize=None)
 def valid() -> tuple:
     """(id, Document, layers) for every built-in, spec file and test spec without errors."""
-    from archcalc import loading, source
+    from archcalc import readers
+    from archcalc.readers import yaml_ as source
     from archcalc.engine import analyze
 
-    documents = [(f"builtin:{name}", loading.load_spec(name)) for name in builtins()]
+    documents = [(f"builtin:{name}", readers.load_spec(name)) for name in builtins()]
     documents += [(f"file:{path.relative_to(ROOT)}", source.read(str(path))) for path in spec_files()]
     documents += [(origin, source.parse(text, "spec.yaml")) for origin, text in test_specs()]
     kept, texts = [], set()

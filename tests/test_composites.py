@@ -11,7 +11,7 @@ import pytest
 from conftest import analyse_text as analyse
 from conftest import codes, locate
 
-from archcalc import zoo
+from archcalc.readers import zoo
 
 
 def names(analysis) -> list[str]:

@@ -391,7 +391,7 @@ def test_stdin_as_one_side(cli, spec_file):
 _IMPORT_PROBE = """
 import contextlib, io, json, sys
 sys.argv = ["archcalc", "diff", "alexnet", "vgg16", "--format", "json"]
-from archcalc.app import main
+from archcalc.main import main
 out = io.StringIO()
 try:
     with contextlib.redirect_stdout(out):

@@ -23,7 +23,7 @@ CI = os.environ.get("CI") == "true"
 
 
 def analyse(text: str):
-    from archcalc import source
+    from archcalc.readers import yaml_ as source
     from archcalc.engine import analyze
 
     analysis = analyze(source.parse(text, "names.yaml"))
@@ -274,7 +274,7 @@ layers:
 @settings(max_examples=120 if CI else 30, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 def test_random_unicode_names_export_parse_build_and_count(names, arg):
-    from archcalc import source
+    from archcalc.readers import yaml_ as source
     from archcalc.engine import analyze
     from archcalc.export import ExportFailed, export_pytorch
 

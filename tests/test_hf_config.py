@@ -163,10 +163,10 @@ def test_the_pytorch_referee_agrees_on_an_exported_config():
     pytest.importorskip("torch")
     from test_referee import referee
 
-    from archcalc import loading
+    from archcalc import readers
 
     for name in ("pythia-160m", "gemma-2b", "mixtral-8x7b"):
-        doc = loading.load_spec(config(name))
+        doc = readers.load_spec(config(name))
         assert referee(f"hf:{name}", doc, 200, None) == [], name
 
 

@@ -8,28 +8,29 @@ import shutil
 
 import pytest
 
-from archcalc import zoo
+from archcalc import zoo_index
+from archcalc.readers import zoo
 
 
 @pytest.fixture(scope="module")
 def fresh():
-    return {name: zoo.analyse_row(name) for name in zoo.names()}
+    return {name: zoo_index.analyse_row(name) for name in zoo.names()}
 
 
 def test_the_index_holds_every_built_in_as_a_fresh_analysis_gives_it(request, fresh):
     if request.config.getoption("--update-goldens"):
-        zoo.write_index()
-    index = zoo._read_index()["specs"]
+        zoo_index.write_index()
+    index = zoo_index._read_index()["specs"]
     missing = sorted(set(fresh) - set(index))
-    assert not missing, f"specs/index.json lacks {missing}: run `python -m archcalc.zoo` (or pytest --update-goldens)"
+    assert not missing, f"specs/index.json lacks {missing}: run `python -m archcalc.zoo_index` (or pytest --update-goldens)"
     stale = [name for name in fresh if index[name]["row"] != fresh[name]
-             or index[name]["sha256"] != zoo._digest(zoo.find(name))]
-    assert not stale, f"specs/index.json is stale for {stale}: run `python -m archcalc.zoo` (or pytest --update-goldens)"
+             or index[name]["sha256"] != zoo_index._digest(zoo.find(name))]
+    assert not stale, f"specs/index.json is stale for {stale}: run `python -m archcalc.zoo_index` (or pytest --update-goldens)"
     assert set(index) == set(fresh), "specs/index.json names specs that no longer exist"
 
 
 def test_list_rows_are_fresh_analyses(fresh):
-    assert zoo.rows() == [fresh[name] for name in zoo.names()]
+    assert zoo_index.rows() == [fresh[name] for name in zoo.names()]
 
 
 def test_an_edited_spec_is_analysed_afresh(tmp_path, monkeypatch):
@@ -38,18 +39,18 @@ def test_an_edited_spec_is_analysed_afresh(tmp_path, monkeypatch):
     for name in ("lenet5", "vgg16"):
         shutil.copy(zoo.find(name), tmp_path / f"{name}.yaml")
     monkeypatch.setattr(zoo, "zoo_dir", lambda: str(tmp_path))
-    zoo.write_index()
-    before = {r["name"]: r for r in zoo.rows()}
+    zoo_index.write_index()
+    before = {r["name"]: r for r in zoo_index.rows()}
     spec = tmp_path / "lenet5.yaml"
     text = spec.read_text()
     text = text.replace("\nexpect:", "\n  - dense: 10\nexpect:") if "\nexpect:" in text else text + "  - dense: 10\n"
     spec.write_text(text)
-    after = {r["name"]: r for r in zoo.rows()}
+    after = {r["name"]: r for r in zoo_index.rows()}
     assert after["lenet5"]["params"] == before["lenet5"]["params"] + 110
     assert after["vgg16"] == before["vgg16"]
     # a broken index is ignored, not trusted
     (tmp_path / "index.json").write_text("{not json")
-    assert {r["name"]: r for r in zoo.rows()} == after
+    assert {r["name"]: r for r in zoo_index.rows()} == after
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -59,7 +60,7 @@ def test_an_edited_spec_is_analysed_afresh(tmp_path, monkeypatch):
     ("mobilenet_v3_large", "mobilenet"), ("regnet_x_400mf", "regnet"), ("gpt2", "gpt"),
 ])
 def test_families(name, expected):
-    assert zoo.family(name) == expected
+    assert zoo_index.family(name) == expected
 
 
 def test_list_is_grouped_by_family(cli):
@@ -68,7 +69,7 @@ def test_list_is_grouped_by_family(cli):
     lines = r.out.splitlines()
     heading = next(i for i, line in enumerate(lines) if line.startswith("resnet "))
     # the heading counts its networks, which follow it, indented
-    count = sum(1 for name in zoo.names() if zoo.family(name) == "resnet")
+    count = sum(1 for name in zoo.names() if zoo_index.family(name) == "resnet")
     assert f"{count} network" in lines[heading]
     assert all(line.startswith("  resnet") for line in lines[heading + 1:heading + 1 + count])
 
@@ -104,4 +105,4 @@ def test_sorted_table_is_one_list(cli):
     first = r.out.splitlines()[2]
     assert not first.startswith("  ")  # no family headings, no indentation
     # the smallest network by params comes first
-    assert first.split()[0] == min(zoo.rows(), key=lambda row: row["params"])["name"]
+    assert first.split()[0] == min(zoo_index.rows(), key=lambda row: row["params"])["name"]

@@ -1,4 +1,4 @@
-"""The loader (archcalc/source.py, archcalc/loading.py): 1-based marks on the right tokens,
+"""The loader (archcalc/readers/yaml_.py, archcalc/readers/__init__.py): 1-based marks on the right tokens,
 the three layer-entry forms, reading from a path, a built-in name or '-', duplicate keys,
 safe loading, and the C loader when libyaml is present.
 """
@@ -12,7 +12,7 @@ from conftest import analyse_text as analyse
 from conftest import locate
 
 import archcalc
-from archcalc import source
+from archcalc.readers import yaml_ as source
 
 
 def summary(analysis):

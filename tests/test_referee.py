@@ -227,7 +227,7 @@ def test_pytorch_agrees(key, doc, layers, given):
 def test_the_corpus_holds_the_builtins_and_the_spec_files():
     """The collection cannot quietly lose what it must cover: every built-in and every file
     under specs/ is refereed."""
-    from archcalc import zoo
+    from archcalc.readers import zoo
 
     texts = {doc.text for _, doc, *_ in SPECS}
     for name in corpus.builtins():
@@ -243,7 +243,7 @@ def test_the_corpus_holds_the_builtins_and_the_spec_files():
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                  HealthCheck.data_too_large])
 def test_pytorch_agrees_on_random_specs(text):
-    from archcalc import source
+    from archcalc.readers import yaml_ as source
     from archcalc.engine import analyze
 
     doc = source.parse(text, "random.yaml")
@@ -286,10 +286,10 @@ def test_torchvision_weights_load_into_the_export(name):
     torchvision's pretrained weights."""
     import json
 
-    from archcalc import loading
+    from archcalc import readers
 
     fixture = json.loads((FIXTURES / f"{TORCHVISION[name]}.json").read_text(encoding="utf-8"))
-    key = next((k for k, doc, *_ in SPECS if doc.text == loading.load_spec(name).text), None)
+    key = next((k for k, doc, *_ in SPECS if doc.text == readers.load_spec(name).text), None)
     assert key is not None, name
     if key not in _MEASURED:
         entry = next(e for e in SPECS if e[0] == key)

@@ -400,3 +400,9 @@ def test_list_shows_token_inputs_and_takes_seq(cli):
     assert (rows["gpt2"]["macs"], rows["llama2-7b"]["macs"], rows["vgg16"]["macs"]) == \
         (16_114_089_984, 850_000_871_424, 15_470_264_320)
     assert rows["gpt2"]["tokens"] == 128
+
+
+def test_input_n_on_a_token_model_is_n_ids(cli):
+    by_input = json.loads(cli("show", "gpt2", "--input", "64", "--format", "json").out)
+    by_seq = json.loads(cli("show", "gpt2", "--seq", "64", "--format", "json").out)
+    assert by_input["diagnostics"] == [] and by_input["totals"] == by_seq["totals"]

@@ -110,7 +110,7 @@ def _numel(shape):
 @pytest.fixture(scope="module")
 def analysed():
     import archcalc
-    from archcalc import zoo
+    from archcalc.readers import zoo
 
     cache = {}
 
@@ -163,7 +163,7 @@ def test_builtin_pins_its_totals(name):
     """The spec states its figures (`expect`), so `archcalc validate` checks them too."""
     import yaml
 
-    from archcalc import zoo
+    from archcalc.readers import zoo
 
     spec = yaml.safe_load(Path(zoo.find(name)).read_text())
     assert spec["name"] == name
@@ -177,7 +177,7 @@ def test_builtin_pins_its_totals(name):
 
 
 def test_every_torchvision_cnn_is_built_or_listed_with_a_reason():
-    from archcalc import zoo
+    from archcalc.readers import zoo
 
     transformers = ("vit_", "swin_", "maxvit_")
     cnns = {p.stem for p in FIXTURES.glob("*.json") if not p.stem.startswith(transformers)}
@@ -196,7 +196,7 @@ def test_every_torchvision_cnn_is_built_or_listed_with_a_reason():
 def test_names_that_normalise_alike_are_found_as_written():
     # regnet_x_16gf and regnet_x_1_6gf both normalise to "regnetx16gf" (case, -, _ and . are
     # ignored): the name as written wins, and a separator between two digits is a decimal point
-    from archcalc import zoo
+    from archcalc.readers import zoo
 
     assert Path(zoo.find("regnet_x_16gf")).stem == "regnet_x_16gf"
     assert Path(zoo.find("REGNET_X_1_6GF")).stem == "regnet_x_1_6gf"

@@ -46,13 +46,13 @@ def test_list_table_keeps_the_families_and_orders_inside_them(cli):
     ("ConvNeXt_Tiny", "convnext_tiny"),
 ])
 def test_names_that_mean_the_same_network_resolve_alike(written, name):
-    from archcalc import zoo
+    from archcalc.readers import zoo
 
     assert Path(zoo.find(written)).stem == name
 
 
 def test_digits_written_without_a_separator_are_one_number():
-    from archcalc import zoo
+    from archcalc.readers import zoo
 
     # 'regnetx16gf': 16 GF, as written; '1.6' needs its decimal point (or '_', '-')
     assert Path(zoo.find("regnetx16gf")).stem == "regnet_x_16gf"

@@ -31,7 +31,7 @@ def import_(model, output, force, input_shape, seq):
     """Write MODEL (an .onnx file or a Hugging Face config.json) as a spec a person would edit:
     names from the graph, repeated structure folded into blocks and repeats, totals pinned."""
     from ..engine import analyze
-    from ..importer import to_yaml
+    from ..spec_writer import to_yaml
     from ..render.problems import FileReport, render_pretty, summarise
 
     try:

@@ -1,6 +1,6 @@
 """`archcalc list`: the built-in zoo, grouped by family, filterable and sortable.
 
-The rows come from the build-time index when it is current (zoo.rows), else from fresh
+The rows come from the build-time index when it is current (zoo_index.rows), else from fresh
 analyses: the list is never stale."""
 from __future__ import annotations
 
@@ -30,23 +30,24 @@ def list_(patterns, fmt, sort, reverse, width, seq):
 
     FILTER keeps the networks whose name or family contains it (case, '-', '_' and '.'
     ignored); several filters keep what matches any: `archcalc list resnet vgg`."""
-    from .. import zoo
+    from .. import zoo_index
+    from ..readers import zoo
     from ..render import reporter
 
     names = zoo.names()
     if patterns:
         wanted = [zoo.normalise(p) for p in patterns]
         names = [n for n in names
-                 if any(w in zoo.normalise(n) or w in zoo.normalise(zoo.family(n)) for w in wanted)]
+                 if any(w in zoo.normalise(n) or w in zoo.normalise(zoo_index.family(n)) for w in wanted)]
         if not names:
             hint = zoo.suggest(patterns[0])
             sys.stderr.write(f"archcalc: no built-in network matches {' or '.join(map(repr, patterns))}"
                              + (f"; did you mean {hint}?" if hint else "; `archcalc list` shows them all")
                              + "\n")
             sys.exit(EXIT_USAGE)
-    rows = zoo.rows(names)
+    rows = zoo_index.rows(names)
     if seq is not None:  # token models at that length (the index holds their own length)
-        rows = [zoo.analyse_row(row["name"], seq) if row.get("tokens") or len(row["input"] or ()) == 2
+        rows = [zoo_index.analyse_row(row["name"], seq) if row.get("tokens") or len(row["input"] or ()) == 2
                 else row for row in rows]
     if sort == "family":
         order = {}

@@ -7,77 +7,20 @@ once. Problems are returned as diagnostics, never raised.
 """
 from __future__ import annotations
 
-import os
 import re
-import sys
 
-from .diagnostics import Diagnostic, Mark, make
-from . import limits
-from .limits import MAX_INTEGER, MAX_NUMBER_TEXT
+from .. import limits
+from ..diagnostics import Diagnostic, make
+from ..limits import MAX_INTEGER, MAX_NUMBER_TEXT
+from .files import read_bytes
+from .located import REFUSED, Document, LList, LMap, Mark, no_cyclic_gc
 
 # Expanded node count above which a document is refused (a "billion laughs" file has
 # billions; the largest built-in spec has a few thousand).
 MAX_EXPANDED_NODES = limits.MAX_NODES
 
 
-class Refused:
-    """Stands for a value the loader refused and reported (a forbidden tag, an integer too
-    long to read). It is not null, so that it is not mistaken for a value left empty on
-    purpose; the engine drops whatever else it would say about the same place."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "REFUSED"
-
-
-REFUSED = Refused()
 _CONVERTING = object()  # marks a node whose conversion is under way (cycle guard)
-
-
-class no_cyclic_gc:
-    """Pause Python's cyclic garbage collector while a value or node tree is built and walked.
-
-    The trees hold no reference cycles, but the collector, triggered by allocations, walks
-    every object again and again as they grow: without this, a 10,000-layer spec costs twice
-    as much per layer as a 1,000-layer one. Reference counting still frees everything."""
-
-    def __enter__(self):
-        import gc
-
-        self.was_enabled = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc):
-        import gc
-
-        if self.was_enabled:
-            gc.enable()
-
-
-class LMap(dict):
-    """A YAML mapping: ``mark`` of the mapping, ``key_marks``/``value_marks`` per key."""
-
-    __slots__ = ("mark", "key_marks", "value_marks")
-
-
-class LList(list):
-    """A YAML sequence: ``mark`` of the sequence, ``item_marks`` per item."""
-
-    __slots__ = ("mark", "item_marks")
-
-
-class Document:
-    """One loaded spec: the located value tree plus what is needed to show source lines."""
-
-    __slots__ = ("file", "text", "root", "diagnostics")
-
-    def __init__(self, file: str, text: str, root=None, diagnostics: list[Diagnostic] | None = None):
-        self.file = file
-        self.text = text
-        self.root = root
-        self.diagnostics = diagnostics if diagnostics is not None else []
-
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -412,69 +355,9 @@ def _parse(text: str, file: str) -> Document:
     return doc
 
 
-class NotASpecFile(OSError):
-    """A path that is no regular file (a FIFO, a device, a socket), or one beyond the byte
-    limit: refused before (or while) reading, so a FIFO cannot block and /dev/zero cannot
-    fill memory. The command line reports it like any unreadable file (exit 2)."""
-
-    def __init__(self, message: str):
-        super().__init__(0, message)
-
-
-def _file_kind(mode: int) -> str:
-    import stat
-
-    for test, name in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISDIR, "a directory")):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
-def _too_big(size: int | None, limit: int) -> NotASpecFile:
-    held = f"{size:,} bytes" if size is not None else f"more than {limit:,} bytes"
-    return NotASpecFile(f"it holds {held}; specs are limited to {limit:,} bytes (set "
-                        f"{limits.MAX_BYTES_VARIABLE} to raise the limit)")
-
-
-def check_regular_file(path: str, limit: int | None = None) -> int:
-    """The size of ``path`` (symlinks followed), or NotASpecFile for anything but a regular
-    file (never opened, so a FIFO cannot block) or a file above ``limit`` bytes. Every reader
-    of a user's path (YAML here, ONNX in onnx_.py) calls it before opening."""
-    import stat
-
-    info = os.stat(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise NotASpecFile(f"it is {_file_kind(info.st_mode)}, not a spec file")
-    if limit is not None and info.st_size > limit:
-        raise _too_big(info.st_size, limit)
-    return info.st_size
-
-
-def read_bytes(path: str) -> bytes:
-    """The bytes of a spec file or of standard input (``-``), at most limits.max_spec_bytes().
-    A path is stat-ed first (symlinks followed): anything but a regular file is refused
-    without opening it, a regular file above the limit without reading it."""
-
-    limit = limits.max_spec_bytes()
-    if path != "-":
-        check_regular_file(path, limit)
-    if path == "-":
-        stream = getattr(sys.stdin, "buffer", None)
-        if stream is None or stream.closed:
-            raise NotASpecFile("standard input is closed")
-        data = stream.read(limit + 1)
-    else:
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)  # the file may grow after the stat
-    if len(data) > limit:
-        raise _too_big(None, limit)
-    return data
-
-
-def read(path: str) -> Document:
-    """Read and parse a spec file or ``-`` (standard input). OSError propagates: the CLI maps it to exit 2."""
+def read(path: str, **options) -> Document:
+    """Read and parse a spec file or ``-`` (standard input); ``options`` (another reader's,
+    such as ``input_shape``) change nothing here. OSError propagates: the CLI maps it to exit 2."""
     data = read_bytes(path)
     file = "<stdin>" if path == "-" else path
     try:

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import os
 
-from .diagnostics import Mark, make
-from .layers.base import describe_found
-from .located import located
-from .source import Document, LMap
+from ..diagnostics import make
+from ..layers.base import describe_found
+from .located import Document, LMap, Mark, located
 
 MODEL_TYPES = ("llama", "mistral", "qwen2", "gemma", "phi3", "mixtral", "gpt2", "gpt_neox", "bert")
 
@@ -77,13 +76,20 @@ class _Reader:
         return entry
 
 
-def wants(path: str, doc: Document) -> bool:
-    """Whether a parsed file is a config: named ``*config.json``, or a mapping with a
-    ``model_type`` and no ``layers`` (JSON is read by the YAML reader, with positions)."""
-    if path.lower().endswith("config.json"):
-        return True
+def claims(doc: Document) -> bool:
+    """Whether a YAML/JSON document not named ``*config.json`` is a config all the same: a
+    mapping with a ``model_type`` and no ``layers`` (JSON is read by the YAML reader, with
+    positions)."""
     root = doc.root
     return isinstance(root, LMap) and "model_type" in root and "layers" not in root
+
+
+def read(path: str, **options) -> Document:
+    """A file named ``*config.json``: parsed by the YAML reader (with positions), then built.
+    ``options`` change nothing here (``--seq`` is the analysis')."""
+    from . import yaml_
+
+    return convert(yaml_.read(path))
 
 
 def convert(doc: Document) -> Document:

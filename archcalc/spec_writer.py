@@ -82,27 +82,6 @@ def simplify(entry):
 
 
 # ------------------------------------------------------------------------------ blocks
-def _signature(entry):
-    """The structure of an entry without names and numbers: what one block may stand for."""
-    kind, fields = _kind_of(entry)
-    if kind == "parallel":
-        return ("parallel", fields.get("merge"),
-                tuple(tuple(_signature(e) for e in branch) for branch in fields["branches"]))
-    if isinstance(entry, str):
-        return (kind,)
-    return (kind, tuple(sorted((k, _shape_of(v)) for k, v in fields.items() if k != "name")))
-
-
-def _shape_of(value):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return "#"
-    if isinstance(value, list):
-        return tuple(_shape_of(v) for v in value)
-    return value
-
-
 AFTER = "__after__"  # inside a branch set's fields: the leaves of the same module after its merge
 
 

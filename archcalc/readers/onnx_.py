@@ -17,10 +17,9 @@ from __future__ import annotations
 import os
 from collections import Counter
 
-from .diagnostics import Mark, make
-from .loading import ImportRefused
-from .located import located
-from .source import Document
+from ..diagnostics import make
+from . import ImportRefused
+from .located import Document, Mark, located
 
 #: the default-domain opsets whose operator semantics this module implements
 OPSETS = range(7, 24)
@@ -38,10 +37,6 @@ class OnnxUnavailable(ImportRefused):
 
 class NotOnnx(ImportRefused):
     """The file is not a readable ONNX model."""
-
-
-def is_onnx_path(path: str) -> bool:
-    return path.lower().endswith(".onnx")
 
 
 def _onnx():
@@ -552,10 +547,11 @@ def _listing(model, graph, file: str, nodes: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def read(path: str, input_shape=None) -> Document:
+def read(path: str, input_shape=None, **options) -> Document:
     """The spec values of an ONNX model. Raises OnnxUnavailable or NotOnnx; everything else
-    about the model becomes a located diagnostic."""
-    from .source import check_regular_file
+    about the model becomes a located diagnostic. ``input_shape`` (--input) sizes a symbolic
+    input; other options change nothing here."""
+    from .files import check_regular_file
 
     check_regular_file(path)  # a FIFO or a device named *.onnx is refused before it is opened
     onnx = _onnx()
@@ -569,7 +565,7 @@ def read(path: str, input_shape=None) -> Document:
     texts = [text for node in graph.node for text in (node.name, node.op_type, *node.input, *node.output)]
     if any(not isinstance(text, str) for text in texts):
         raise NotOnnx(f"{path!r} is not a readable ONNX model (names that are not UTF-8 text)")
-    from .limits import MAX_ONNX_NODES
+    from ..limits import MAX_ONNX_NODES
 
     top = Mark(path, 1, 1)
     if len(graph.node) > MAX_ONNX_NODES:  # counted before anything is built from the nodes
@@ -642,7 +638,7 @@ def _check_weights(doc, converter):
     """Weights whose shape contradicts the data they multiply (a conv weight made for 5
     input channels on a 3-channel input) are `bad-onnx`: archcalc counts from the data, the
     file holds other weights, and neither figure would be the model's."""
-    from .engine import analyze
+    from ..engine import analyze
 
     analysis = analyze(Document(doc.file, doc.text, doc.root, []))
     for layer in analysis.layers:
