@@ -108,19 +108,22 @@ def view_too_large(analysis, what: str) -> bool:
     problem = view_limit(analysis, what)
     if problem is None:
         return False
-    from .render.problems import PROBLEM_REPORTERS, FileReport, summarise
+    from .render import reporter
+    from .render.problems import FileReport, summarise
     from .render.terminal import visible
 
     report = FileReport(file=analysis.file, diagnostics=[problem], source_text=analysis.source_text)
-    sys.stderr.write(visible(PROBLEM_REPORTERS["pretty"]([report], summarise([report]), {"color": False})))
+    sys.stderr.write(visible(reporter("problems", "pretty")([report], summarise([report]), {"color": False})))
     return True
 
 
-def show_report(module, analysis, options):
-    """A reporter's output for `show`: streamed when the reporter can (JSON of a huge network)."""
-    stream = getattr(module, "stream_show", None)
+def show_report(fmt, analysis, options):
+    """`show`'s report in ``fmt``: streamed when the reporter can (JSON of a huge network)."""
+    from .render import reporter, streamer
+
+    stream = streamer("show", fmt)
     if stream is None:
-        write(module.render_show(analysis, options))
+        write(reporter("show", fmt)(analysis, options))
     else:
         from .render.terminal import visible
 
@@ -129,8 +132,6 @@ def show_report(module, analysis, options):
     sys.stderr.write(error_summary(analysis))
 
 
-# Formats whose reporters need neither click nor rich.
-_FAST_FORMATS = ("json", "csv", "markdown")
 
 
 def _fast_show_arguments(argv: list[str]):
@@ -166,7 +167,9 @@ def _fast_show_arguments(argv: list[str]):
                 except ValueError:
                     return None
             else:
-                if fmt is not None or value not in _FAST_FORMATS:
+                from .render import fast_formats
+
+                if fmt is not None or value not in fast_formats("show"):
                     return None
                 fmt = value
         elif arg == "-" or not arg.startswith("-"):
@@ -194,11 +197,9 @@ def fast_show(argv: list[str]) -> int | None:
 
         sys.stderr.write(f"archcalc: error: {visible(str(exc))}\n")
         return EXIT_USAGE
-    from .render import reporter
-
     if fmt == "markdown" and view_too_large(analysis, "the markdown format"):
         return EXIT_ERRORS
-    show_report(reporter(fmt), analysis, {})
+    show_report(fmt, analysis, {})
     return EXIT_ERRORS if analysis.errors else EXIT_OK
 
 

@@ -11,25 +11,18 @@ import sys
 import click
 
 from ..cli import (
-    seq_option,
-    width_option,
     EXIT_ERRORS,
     EXIT_OK,
     UsageProblem,
     analyse_spec,
     check_view_size,
     fail_usage,
+    seq_option,
     shape_option,
+    width_option,
     write_output,
 )
-
-DIFF_FORMATS = ("table", "json", "markdown", "html")
-DIFF_REPORTERS = {
-    "table": "archcalc.render.diff_table",
-    "json": "archcalc.render.diff_json",
-    "markdown": "archcalc.render.diff_markdown",
-    "html": "archcalc.render.html",
-}
+from ..render import formats
 
 
 def _gates_option(ctx, param, values):
@@ -44,7 +37,7 @@ def _gates_option(ctx, param, values):
 @click.command()
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B")
-@click.option("-f", "--format", "fmt", type=click.Choice(DIFF_FORMATS), default="table",
+@click.option("-f", "--format", "fmt", type=click.Choice(formats("diff")), default="table",
               show_default=True, help="Output format (html: both networks side by side, with "
                                       "their diagrams).")
 @click.option("-o", "--output", "output", metavar="FILE", default=None,
@@ -72,9 +65,8 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, width):
     network, it also lists the added, removed and changed layers and every layer downstream
     whose shape or counts moved because of them.
     """
-    import importlib
-
     from ..diff import compare
+    from ..render import reporter
 
     if a == "-" and b == "-":
         fail_usage("only one of A and B can be - (standard input)")
@@ -93,7 +85,7 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, width):
         except KeyError:
             fail_usage(f"--fail-on {gate.text!r}: neither network has the total {gate.total!r}")
     options = {"all": show_all, "width": width, "gates": gate_results}
-    write_output(importlib.import_module(DIFF_REPORTERS[fmt]).render_diff(result, options), output,
+    write_output(reporter("diff", fmt)(result, options), output,
                  inputs=(a, b))
     _report_problems(a, old, b, new, gate_results)
     failed = bool(old.errors or new.errors or any(r.failed for r in gate_results))

@@ -60,10 +60,11 @@ def export(spec, output, target, input_shape, seq, force):
 
 def _report(analysis, diagnostics):
     """The diagnostics as `validate` prints them (on standard error: standard output is the module)."""
-    from ..render.problems import PROBLEM_REPORTERS, FileReport, summarise
+    from ..render import reporter
+    from ..render.problems import FileReport, summarise
 
     report = FileReport(file=analysis.file, diagnostics=list(diagnostics), source_text=analysis.source_text)
     fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "pretty"
     colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-    click.echo(PROBLEM_REPORTERS[fmt]([report], summarise([report]), {"color": fmt == "pretty" and colour}),
+    click.echo(reporter("problems", fmt)([report], summarise([report]), {"color": fmt == "pretty" and colour}),
                err=True, nl=False)

@@ -9,14 +9,14 @@ import sys
 import click
 
 from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Count, width_option, write
-from .show import SHOW_FORMATS
+from ..render import formats
 
 SORT_KEYS = ("family", "name", "params", "macs", "depth")
 
 
 @click.command("list")
 @click.argument("patterns", nargs=-1, metavar="[FILTER]...")
-@click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
+@click.option("-f", "--format", "fmt", type=click.Choice(formats("list")), default="table",
               show_default=True, help="Output format.")
 @click.option("--sort", "sort", type=click.Choice(SORT_KEYS), default="family", show_default=True,
               help="family: grouped by family, by MACs inside each; otherwise one list ordered by that column.")
@@ -61,5 +61,5 @@ def list_(patterns, fmt, sort, reverse, width, seq):
         rows.sort(key=(lambda r: names.index(r["name"])) if sort == "name" else (lambda r: r[sort]),
                   reverse=reverse)
     failed = any(row["errors"] for row in rows)
-    write(reporter(fmt).render_list(rows, {"width": width, "grouped": sort == "family"}))
+    write(reporter("list", fmt)(rows, {"width": width, "grouped": sort == "family"}))
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)

@@ -5,30 +5,29 @@ import sys
 
 import click
 
+from ..app import show_report
 from ..cli import (
-    seq_option,
-    Count,
-    width_option,
     EXIT_ERRORS,
     EXIT_OK,
+    Count,
     UsageProblem,
     analyse_spec,
     check_view_size,
     fail_usage,
     ignore_option,
+    seq_option,
     shape_option,
+    width_option,
     write,
     write_output,
 )
-from ..app import show_report
 from ..metrics import DTYPE_BYTES
-
-SHOW_FORMATS = ("table", "json", "markdown", "csv", "html")
+from ..render import formats
 
 
 @click.command()
 @click.argument("spec")
-@click.option("-f", "--format", "fmt", type=click.Choice(SHOW_FORMATS), default="table",
+@click.option("-f", "--format", "fmt", type=click.Choice(formats("show")), default="table",
               show_default=True, help="Output format (html: one self-contained page with the "
                                       "diagram, the table, bars and diagnostics).")
 @click.option("-o", "--output", "output", metavar="FILE", default=None,
@@ -87,9 +86,9 @@ def show(spec, fmt, output, input_shape, seq, depth, width, batch, dtype, memory
         write(chart_reporter.render_show(analysis, options))
     else:
         if output is not None and output != "-":
-            write_output(reporter(fmt).render_show(analysis, options), output, inputs=(spec,))
+            write_output(reporter("show", fmt)(analysis, options), output, inputs=(spec,))
         else:
-            show_report(reporter(fmt), analysis, options)
+            show_report(fmt, analysis, options)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)
 
 

@@ -2,7 +2,7 @@
 
 Parsing the command line, checking the files and rendering are kept apart: ``expand_paths``
 turns arguments into files, ``check_file`` turns one file into a ``FileReport`` (never
-raising), and a reporter from ``PROBLEM_REPORTERS`` renders them all at once. One process
+raising), and a reporter from the ("problems", format) registry renders them all at once. One process
 checks every file: the engine is imported once and no file costs a re-import.
 
 Exit codes: 2 if any path could not be read (or matched nothing); else 1 if any file has an
@@ -15,8 +15,18 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Count, UsageProblem, ignore_option, load_document, write
-from ..render.problems import PROBLEM_REPORTERS, FileReport, summarise
+from ..cli import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Count,
+    UsageProblem,
+    ignore_option,
+    load_document,
+    write,
+)
+from ..render import formats, reporter
+from ..render.problems import FileReport, summarise
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 GLOB_CHARACTERS = "*?["
@@ -39,7 +49,7 @@ def _count_option(ctx, param, value):
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("-f", "--format", "fmt", type=click.Choice(tuple(PROBLEM_REPORTERS)), default=None,
+@click.option("-f", "--format", "fmt", type=click.Choice(formats("problems")), default=None,
               help="Output format [default: github when GITHUB_ACTIONS=true, else pretty].")
 @click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1).")
 @click.option("-q", "--quiet", is_flag=True,
@@ -85,7 +95,7 @@ def validate(paths, fmt, strict, quiet, max_params, max_macs, max_flops, color, 
 
             click.echo(f"archcalc: error: {visible(report.unreadable)}", err=True)
     options = {"quiet": quiet, "strict": strict, "color": fmt == "pretty" and color}
-    write(PROBLEM_REPORTERS[fmt](reports, summary, options), colour=options["color"])
+    write(reporter("problems", fmt)(reports, summary, options), colour=options["color"])
     if summary.unreadable:
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_ERRORS if summary.errors or (strict and summary.warnings) else EXIT_OK)

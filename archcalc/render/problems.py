@@ -238,9 +238,4 @@ def render_json(reports, summary: Summary, options=None) -> str:
                       ensure_ascii=False) + "\n"
 
 
-PROBLEM_REPORTERS = {
-    "pretty": render_pretty,
-    "parsable": render_parsable,
-    "github": render_github,
-    "json": render_json,
-}
+
