@@ -33,6 +33,7 @@ def import_(model, output, force, input_shape, seq):
     from ..engine import analyze
     from ..readers.yaml_ import parse
     from ..render.problems import FileReport, render_pretty, summarise
+    from ..render.terminal import visible
     from ..spec_writer import to_yaml
 
     try:
@@ -48,7 +49,8 @@ def import_(model, output, force, input_shape, seq):
         report = FileReport(file=doc.file, diagnostics=analysis.diagnostics, source_text=doc.text)
         sys.stderr.write(render_pretty([report], summarise([report])))
         sys.exit(EXIT_ERRORS)
-    text = to_yaml(doc.root, analysis, os.path.basename(model))
+    # what is written: names and the file's name with unsafe characters as visible escapes
+    text = visible(to_yaml(doc.root, analysis, os.path.basename(model)))
     # the written spec must check itself (its `expect` pins are the model's figures): a spec
     # archcalc would reject is not written, and says why, exit 1
     written = analyze(parse(text, output or "imported.yaml"), input_shape=input_shape, seq=seq)
