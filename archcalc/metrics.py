@@ -59,6 +59,7 @@ AMP_CHOICES = ("bf16", "fp16")
 # Kinds whose weights autocast casts to the low precision for its matmuls and convolutions
 # (the cast copy is saved for backward); their group names.
 CAST_GROUPS = frozenset(("conv", "dense", "attention"))
+CAST_KINDS: set = set()  # their kinds' names, filled where the kinds are registered (layers/__init__.py)
 
 # What autograd saves for the backward pass (docs/metrics.md, "Training memory"). A kind
 # declares it as data (``LayerKind.saves``): a tuple of these words, or a function of
@@ -289,14 +290,10 @@ def _checkpointed(analysis, layers, casts, scale, b, grads):
 def _casts(analysis) -> dict:
     """Under autocast: the 2-byte weight copies the conv, dense and attention layers save,
     by layer."""
-    from .layers import REGISTRY
-
     casts = {}
     for layer in analysis.layers:
-        if layer is not None and layer.params:
-            kind = REGISTRY.get(layer.kind)
-            if kind is not None and kind.group in CAST_GROUPS:
-                casts[id(layer)] = 2 * layer.params
+        if layer is not None and layer.params and layer.kind in CAST_KINDS:
+            casts[id(layer)] = 2 * layer.params
     return casts
 
 
