@@ -28,7 +28,7 @@ def report_problems(analysis):
 @click.command()
 @click.argument("spec")
 @click.option("-o", "--output", "output", metavar="FILE.svg", default=None,
-              help="Write the SVG to FILE instead of standard output.")
+              help="Write the SVG to FILE.svg instead of standard output (any other name is refused).")
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Collapse blocks nested at this level or deeper into one box each (0 = every "
                    "top-level block is a box); default: everything expanded.")
@@ -39,6 +39,14 @@ def report_problems(analysis):
               help="Wrap rows at this many pixels (default 1400).")
 def draw(spec, output, depth, input_shape, seq, width):
     """Draw SPEC as SVG: volumes as boxes scaled by H, W and C, labelled with their sizes."""
+    if output is not None and output != "-" and not output.lower().endswith(".svg"):
+        # Never SVG text under another name: a .png or .pdf would look like one and not be.
+        import os
+
+        suffix = os.path.splitext(output)[1][:16]
+        fail_usage(f"draw writes SVG only: name the file *.svg (not {suffix or 'a name without a suffix'}); "
+                   "for a PNG or PDF open the SVG in a browser and save or print it, or write a page "
+                   "with the drawing: `archcalc show SPEC --format html -o FILE.html`")
     try:
         analysis = analyse_spec(spec, input_shape, seq)
     except UsageProblem as exc:
