@@ -39,20 +39,16 @@ def report_problems(analysis):
               help="Wrap rows at this many pixels (default 1400).")
 def draw(spec, output, depth, input_shape, seq, width):
     """Draw SPEC as SVG: volumes as boxes scaled by H, W and C, labelled with their sizes."""
-    if output is not None and output != "-" and not output.lower().endswith(".svg"):
-        # Never SVG text under another name: a .png or .pdf would look like one and not be.
-        import os
-
-        suffix = os.path.splitext(output)[1][:16]
-        fail_usage(f"draw writes SVG only: name the file *.svg (not {suffix or 'a name without a suffix'}); "
-                   "for a PNG or PDF open the SVG in a browser and save or print it, or write a page "
-                   "with the drawing: `archcalc show SPEC --format html -o FILE.html`")
     try:
         analysis = analyse_spec(spec, input_shape, seq)
     except UsageProblem as exc:
         fail_usage(str(exc))
     from ..render.picture import render_svg
 
-    write_output(render_svg(analysis, {"depth": depth, "width": width}), output, inputs=(spec,))
+    # Never SVG text under another name: a .png or .pdf would look like one and not be.
+    write_output(render_svg(analysis, {"depth": depth, "width": width}), output, inputs=(spec,),
+                 suffix=(".svg", "draw writes SVG only: name the file *.svg (not {found}); for a PNG or "
+                         "PDF open the SVG in a browser and save or print it, or write a page with the "
+                         "drawing: `archcalc show SPEC --format html -o FILE.html`"))
     report_problems(analysis)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)

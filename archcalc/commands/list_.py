@@ -8,7 +8,15 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Count, width_option, write, write_output
+from ..cli import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Count,
+    width_option,
+    write,
+    write_output,
+)
 from ..render import formats
 
 SORT_KEYS = ("family", "name", "params", "macs", "depth")
