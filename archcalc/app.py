@@ -36,6 +36,9 @@ def load_document(spec: str, input_shape=None):
     except SpecNotFound as exc:
         from .readers import zoo
 
+        if os.sep in spec or spec.lower().endswith((".yaml", ".yml", ".onnx", ".json")):
+            # a path, never a network's name (a file deleted while `validate` ran, a typo)
+            raise UsageProblem(f"no such file: {spec!r}") from None
         hint = f" (did you mean: {exc.suggestion}?)" if exc.suggestion else ""
         raise UsageProblem(f"no such file or built-in network: {spec!r}{hint}; "
                            f"built-in: {', '.join(zoo.names())}") from None

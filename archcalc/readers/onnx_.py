@@ -48,7 +48,9 @@ def _onnx():
     return onnx
 
 
-def _printable(text: str) -> str:
+def _printable(text) -> str:
+    if isinstance(text, bytes):  # a string field that is not UTF-8
+        text = text.decode("utf-8", "replace")
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
@@ -560,6 +562,9 @@ def read(path: str, input_shape=None, **options) -> Document:
     graph = model.graph
     if not graph.node:
         raise NotOnnx(f"{path!r} holds no ONNX graph")
+    texts = [text for node in graph.node for text in (node.name, node.op_type, *node.input, *node.output)]
+    if any(not isinstance(text, str) for text in texts):
+        raise NotOnnx(f"{path!r} is not a readable ONNX model (names that are not UTF-8 text)")
     from ..limits import MAX_ONNX_NODES
 
     top = Mark(path, 1, 1)
