@@ -428,6 +428,25 @@ def _reads_by_name(entries) -> bool:
     return False
 
 
+def unique_names(entries) -> list:
+    """Folding names a repeat or a block call after what its members' names share, and two
+    runs may share the same ('conv' in every MobileNet stage): the later ones of a list get
+    `_2`, `_3`, … so that every name of a level is unique, as the spec format requires."""
+    used: set = set()
+    for entry in entries:
+        _, fields = _kind_of(entry)
+        name = fields.get("name")
+        if not isinstance(name, str):
+            continue
+        if name in used:
+            n = 2
+            while f"{name}_{n}" in used:
+                n += 1
+            name = fields["name"] = f"{name}_{n}"
+        used.add(name)
+    return entries
+
+
 def to_yaml(values, analysis, source: str) -> str:
     """The readable spec of an imported model; ``analysis`` is the source's, for the pins."""
     values = _plain(values)
@@ -439,7 +458,7 @@ def to_yaml(values, analysis, source: str) -> str:
     if not given and not _reads_by_name(layers):
         # folding renames layers, which a graph wired by name (`from`, `join`) reads: kept flat
         blocks.extract(layers)
-        layers = fold(blocks.replace(layers))
+        layers = unique_names(fold(blocks.replace(layers)))
     lines = [f"# imported by archcalc from {source}; every figure below is pinned under `expect`"]
     for key in ("name", "title", "reference"):
         if values.get(key):

@@ -339,3 +339,62 @@ def test_documented_onnx_examples_are_what_archcalc_prints(cli, onnx, tmp_path, 
         assert shown, stem
         printed = cli("validate", f"{stem}.onnx", "--format", "parsable").out.splitlines()[:-1]
         assert printed == shown.group(1).rstrip("\n").splitlines()[:len(printed)], stem
+
+
+def test_folded_names_are_made_unique_on_each_level():
+    from archcalc.spec_writer import unique_names
+
+    # two stages' repeats both named after what their members share ('conv'), and a block
+    # call already called 'conv_2': the later repeat becomes conv_3, nothing else changes
+    entries = [{"repeat": {"name": "conv", "times": 2, "layers": ["relu"]}},
+               {"add_block1": {"name": "conv_2", "filters": 8}},
+               {"repeat": {"name": "conv", "times": 3, "layers": ["relu"]}},
+               "relu", {"conv": {"filters": 4}}]
+    names = [e["repeat"]["name"] if "repeat" in e else None for e in unique_names(entries)
+             if isinstance(e, dict)]
+    assert names == ["conv", None, "conv_3", None]
+    assert entries[1]["add_block1"]["name"] == "conv_2"
+
+
+def test_import_does_not_write_a_spec_that_contradicts_itself(cli, torch, onnx, tmp_path, monkeypatch):
+    module = _small_resnet(torch)
+    path = tmp_path / "net.onnx"
+    _export(torch, module, (1, 3, 24, 24), path)
+    from archcalc import spec_writer
+
+    writes = spec_writer.to_yaml
+    # a writer that pins one parameter too many: the written spec would fail its own `expect`
+    monkeypatch.setattr(spec_writer, "to_yaml", lambda *a: writes(*a).replace("  params: ", "  params: 1"))
+    spec = tmp_path / "net.yaml"
+    result = cli("import", path, "-o", spec)
+    assert result.code == 1, result.err
+    assert "does not check itself" in result.err and "expect" in result.err
+    assert not spec.exists()
+
+
+@pytest.mark.parametrize(("opset", "axes", "keepdims", "holds"), [
+    (18, [-1, -2], 1, True),  # what PyTorch's dynamo exporter writes (axes as an input)
+    (13, [2, 3], 1, True),  # axes as an attribute, before opset 18
+    (18, [1], 1, False),  # the mean over the channels is no pooling
+    (18, [2, 3], 0, False),  # dropping H and W is not followed
+])
+def test_reducemean_over_h_and_w_is_a_global_average_pool(cli, onnx, tmp_path, opset, axes, keepdims, holds):
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("ReduceMean", ["c", "axes"] if opset >= 18 else ["c"], ["y"], name="mean",
+                              keepdims=keepdims, **({} if opset >= 18 else {"axes": axes}))]
+    model = _model(onnx, nodes, {"w": [8, 3, 3, 3]}, shape=(1, 3, 10, 10), opset=opset)
+    if opset >= 18:
+        model.graph.initializer.append(helper.make_tensor("axes", TensorProto.INT64, [len(axes)], axes))
+    result = cli("show", _save(onnx, tmp_path, model), "--format", "json")
+    if not holds:
+        assert result.code == 1 and "ReduceMean" in result.err + result.out
+        return
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    # conv 3x3, 3 -> 8 channels, no bias, on 10x10 -> 8x8x8: 8·3·3·3 = 216 params,
+    # 8·8·8 outputs × 27 MACs = 13,824; the mean keeps H and W as 1x1
+    assert data["totals"]["params"] == 216 and data["totals"]["macs"] == 13824
+    assert data["output"] == [1, 1, 8]
+    assert [layer["kind"] for layer in data["layers"]] == ["conv", "globalavgpool"]

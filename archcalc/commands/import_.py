@@ -31,8 +31,10 @@ def import_(model, output, force, input_shape, seq):
     """Write MODEL (an .onnx file or a Hugging Face config.json) as a spec a person would edit:
     names from the graph, repeated structure folded into blocks and repeats, totals pinned."""
     from ..engine import analyze
-    from ..spec_writer import to_yaml
+    from ..readers.yaml_ import parse
     from ..render.problems import FileReport, render_pretty, summarise
+    from ..render.terminal import visible
+    from ..spec_writer import to_yaml
 
     try:
         doc = load_document(model, input_shape)
@@ -47,6 +49,15 @@ def import_(model, output, force, input_shape, seq):
         report = FileReport(file=doc.file, diagnostics=analysis.diagnostics, source_text=doc.text)
         sys.stderr.write(render_pretty([report], summarise([report])))
         sys.exit(EXIT_ERRORS)
-    text = to_yaml(doc.root, analysis, os.path.basename(model))
+    # what is written: names and the file's name with unsafe characters as visible escapes
+    text = visible(to_yaml(doc.root, analysis, os.path.basename(model)))
+    # the written spec must check itself (its `expect` pins are the model's figures): a spec
+    # archcalc would reject is not written, and says why, exit 1
+    written = analyze(parse(text, output or "imported.yaml"), input_shape=input_shape, seq=seq)
+    if written.errors:
+        report = FileReport(file=written.file, diagnostics=written.diagnostics, source_text=text)
+        sys.stderr.write("archcalc: error: the spec written from the model does not check itself; "
+                         "it is not written:\n" + render_pretty([report], summarise([report])))
+        sys.exit(EXIT_ERRORS)
     write_output(text, output, force, inputs=(model,))
     sys.exit(EXIT_OK)

@@ -112,7 +112,7 @@ class _Graph:
 
     def data_inputs(self, node) -> list[str]:
         if node.op_type in ("Reshape", "Clip", "Pad", "Resize", "Upsample", "Dropout", "Squeeze",
-                            "Unsqueeze", "Slice", "Split", "Expand", "Tile"):
+                            "Unsqueeze", "Slice", "Split", "Expand", "Tile", "ReduceMean"):
             inputs = node.input[:1]
         else:
             inputs = node.input
@@ -209,6 +209,13 @@ class _Converter:
         elif op in ("GlobalAveragePool", "GlobalMaxPool"):
             kind = "globalavgpool" if op == "GlobalAveragePool" else "globalmaxpool"
             fields = {}
+        elif op == "ReduceMean":  # PyTorch's default (dynamo) exporter writes global average pooling so
+            axes = self.g.scalar(node.input[1]) if len(node.input) > 1 and node.input[1] else a.get("axes")
+            axes = [axes] if isinstance(axes, int) else axes
+            if a.get("keepdims", 1) != 1 or not isinstance(axes, list) or sorted(axes) not in ([-2, -1], [2, 3]):
+                return self.unsupported_op(node, f"ReduceMean over axes {axes!r} (only the mean over H and W "
+                                                 "that keeps them, a global average pool, is followed)")
+            kind, fields = "globalavgpool", {}
         elif op == "Gemm":
             kind, fields = "dense", self.gemm_fields(node, a)
         elif op == "MatMul":
