@@ -85,7 +85,7 @@ def shape_option(ctx, param, value):
     return None if value is None else parse_shape(value)
 
 
-def write_output(text: str, path: str | None, force: bool | None = None, inputs=()):
+def write_output(text: str, path: str | None, force: bool | None = None, inputs=(), suffix=None):
     """To standard output, or to the file ``path`` (-o); exit 2 when it cannot be written.
 
     The file is written whole or not at all: to a temporary file beside it, then renamed
@@ -95,7 +95,8 @@ def write_output(text: str, path: str | None, force: bool | None = None, inputs=
     the spec), and, unless ``force`` is true, a dangling symbolic link. An existing file with
     other contents is refused when ``force`` is false (commands with --force), replaced when
     it is None (show, draw, diff) or true. A symbolic link to a file is followed: the file it
-    names is replaced."""
+    names is replaced. ``suffix`` = (".svg", message): a name not ending so is refused with the
+    message (after the refusals above), never written in a format its name does not say."""
     if path is None or path == "-":
         write(text)
         return
@@ -128,6 +129,9 @@ def write_output(text: str, path: str | None, force: bool | None = None, inputs=
                     fail_usage(f"{shown!r} is the spec being read; write the output to another file")
             except OSError:
                 continue
+    if suffix is not None and not path.lower().endswith(suffix[0]):
+        fail_usage(suffix[1].format(found=os.path.splitext(shown)[1][:16] or "a name without a suffix"))
+    if info is not None:
         if force is False:
             same = info.st_size == len(data)
             if same:

@@ -366,3 +366,21 @@ layers:
     assert [g.get("data-layer") for g in boxes(root)] == ["c1", "head.globalavgpool1", "head.dense1", "c2"]
     assert shape_label(boxes(root)[-1]) == "16×16×32"                   # c2 reads c1's 32×32×16: ⌈32/2⌉
     assert overlaps(svg) == []
+
+
+@pytest.mark.parametrize("name", ["x.png", "x.pdf", "drawing", "x.svg.txt"])
+def test_draw_refuses_a_name_that_is_not_svg(cli, tmp_path, name):
+    # SVG text under a .png name would look like a picture and not be one: exit 2, nothing written.
+    target = tmp_path / name
+    code, out, err = cli("draw", "alexnet", "-o", target)
+    assert (code, out) == (2, "")
+    assert "draw writes SVG only" in err and "Traceback" not in err
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_draw_writes_svg_under_an_svg_name_in_any_case(cli, tmp_path):
+    target = tmp_path / "AlexNet.SVG"
+    code, out, err = cli("draw", "alexnet", "-o", target)
+    assert (code, out, err) == (0, "", "")
+    root = ET.fromstring(target.read_text(encoding="utf-8"))
+    assert root.tag.endswith("svg")

@@ -106,3 +106,27 @@ def test_sorted_table_is_one_list(cli):
     assert not first.startswith("  ")  # no family headings, no indentation
     # the smallest network by params comes first
     assert first.split()[0] == min(zoo_index.rows(), key=lambda row: row["params"])["name"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "html", "markdown", "csv", "table"])
+def test_list_writes_every_format_to_a_file(cli, tmp_path, fmt):
+    target = tmp_path / f"zoo.{fmt}"
+    code, out, err = cli("list", "--format", fmt, "-o", target)
+    assert (code, out, err) == (0, "", "")
+    text = target.read_text(encoding="utf-8")
+    # the file holds what standard output would have held
+    assert text == cli("list", "--format", fmt).out
+
+
+def test_list_json_to_a_file_is_a_list_of_rows(cli, tmp_path):
+    target = tmp_path / "zoo.json"
+    assert cli("list", "--format", "json", "-o", target).code == 0
+    rows = json.loads(target.read_text(encoding="utf-8"))
+    by_name = {row["name"]: row for row in rows}
+    # VGG-16: 138,357,544 params and 15,470,264,320 MACs (torchvision's published figures)
+    assert (by_name["vgg16"]["params"], by_name["vgg16"]["macs"]) == (138357544, 15470264320)
+
+
+def test_list_output_refuses_a_directory(cli, tmp_path):
+    code, out, err = cli("list", "-o", tmp_path)
+    assert code == 2 and out == "" and "Traceback" not in err

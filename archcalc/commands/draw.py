@@ -28,7 +28,7 @@ def report_problems(analysis):
 @click.command()
 @click.argument("spec")
 @click.option("-o", "--output", "output", metavar="FILE.svg", default=None,
-              help="Write the SVG to FILE instead of standard output.")
+              help="Write the SVG to FILE.svg instead of standard output (any other name is refused).")
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Collapse blocks nested at this level or deeper into one box each (0 = every "
                    "top-level block is a box); default: everything expanded.")
@@ -45,6 +45,10 @@ def draw(spec, output, depth, input_shape, seq, width):
         fail_usage(str(exc))
     from ..render.picture import render_svg
 
-    write_output(render_svg(analysis, {"depth": depth, "width": width}), output, inputs=(spec,))
+    # Never SVG text under another name: a .png or .pdf would look like one and not be.
+    write_output(render_svg(analysis, {"depth": depth, "width": width}), output, inputs=(spec,),
+                 suffix=(".svg", "draw writes SVG only: name the file *.svg (not {found}); for a PNG or "
+                         "PDF open the SVG in a browser and save or print it, or write a page with the "
+                         "drawing: `archcalc show SPEC --format html -o FILE.html`"))
     report_problems(analysis)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)

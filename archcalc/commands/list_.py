@@ -8,7 +8,15 @@ import sys
 
 import click
 
-from ..cli import EXIT_ERRORS, EXIT_OK, EXIT_USAGE, Count, width_option, write
+from ..cli import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    EXIT_USAGE,
+    Count,
+    width_option,
+    write,
+    write_output,
+)
 from ..render import formats
 
 SORT_KEYS = ("family", "name", "params", "macs", "depth")
@@ -18,6 +26,8 @@ SORT_KEYS = ("family", "name", "params", "macs", "depth")
 @click.argument("patterns", nargs=-1, metavar="[FILTER]...")
 @click.option("-f", "--format", "fmt", type=click.Choice(formats("list")), default="table",
               show_default=True, help="Output format.")
+@click.option("-o", "--output", "output", metavar="FILE", default=None,
+              help="Write to FILE instead of standard output (e.g. -o zoo.html).")
 @click.option("--sort", "sort", type=click.Choice(SORT_KEYS), default="family", show_default=True,
               help="family: grouped by family, by MACs inside each; otherwise one list ordered by that column.")
 @click.option("--reverse", is_flag=True, help="Largest (or last) first.")
@@ -25,7 +35,7 @@ SORT_KEYS = ("family", "name", "params", "macs", "depth")
               help="Table width in columns (default: the terminal's; piped output is never narrowed).")
 @click.option("--seq", type=Count(1), default=None, metavar="N",
               help="Sequence length for the networks with a token input (the others are listed as they are).")
-def list_(patterns, fmt, sort, reverse, width, seq):
+def list_(patterns, fmt, output, sort, reverse, width, seq):
     """List the built-in networks with their size and cost.
 
     FILTER keeps the networks whose name or family contains it (case, '-', '_' and '.'
@@ -61,5 +71,9 @@ def list_(patterns, fmt, sort, reverse, width, seq):
         rows.sort(key=(lambda r: names.index(r["name"])) if sort == "name" else (lambda r: r[sort]),
                   reverse=reverse)
     failed = any(row["errors"] for row in rows)
-    write(reporter("list", fmt)(rows, {"width": width, "grouped": sort == "family"}))
+    text = reporter("list", fmt)(rows, {"width": width, "grouped": sort == "family"})
+    if output is not None and output != "-":
+        write_output(text, output)
+    else:
+        write(text)
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)
