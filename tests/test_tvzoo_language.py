@@ -175,6 +175,7 @@ def test_an_undeclared_kind_argument_is_reported_once(spec_file):
 
 
 def test_a_kind_argument_exports_and_pytorch_agrees(spec_file):
+    need_torch()
     from test_referee import disagreements, exported, measure
 
     import archcalc
