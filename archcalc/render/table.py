@@ -317,28 +317,21 @@ def _memory_footer(analysis) -> list:
 
     totals = analysis.totals
     b = totals.bytes_per_value
-    train = training_bytes(analysis)
+    memory = [("Memory  ", "bold"), (f"activations {numbers.byte_size(totals.activations * b)}   peak "
+                                     f"{numbers.byte_size(totals.peak_activations * b)}   weights "
+                                     f"{numbers.byte_size(totals.params * b)}   ({totals.dtype}, batch "
+                                     f"{totals.batch})", None)]
     chosen = totals.optimizer
     if chosen:
         book = ledger(analysis, chosen)
-        return [
-            [("Memory  ", "bold"), (f"activations {numbers.byte_size(totals.activations * b)}   peak "
-                                    f"{numbers.byte_size(totals.peak_activations * b)}   weights "
-                                    f"{numbers.byte_size(totals.params * b)}   ({totals.dtype}, batch "
-                                    f"{totals.batch})", None)],
-            [("Train   ", "bold"), (f"≈ {numbers.byte_size(book['peak'])} with {chosen}: saved "
-                                    f"{numbers.byte_size(book['saved_activations'])}, gradients "
-                                    f"{numbers.byte_size(book['gradients'])}, state "
-                                    f"{numbers.byte_size(book['optimizer_state'])}", None)],
-        ]
-    return [
-        [("Memory  ", "bold"), (f"activations {numbers.byte_size(totals.activations * b)}   peak "
-                                f"{numbers.byte_size(totals.peak_activations * b)}   weights "
-                                f"{numbers.byte_size(totals.params * b)}   ({totals.dtype}, batch "
-                                f"{totals.batch})", None)],
-        [("Train   ", "bold"), (f"≈ {numbers.byte_size(train['sgd_momentum'])} with SGD-momentum, "
-                                f"{numbers.byte_size(train['adam'])} with Adam", None)],
-    ]
+        train = (f"≈ {numbers.byte_size(book['peak'])} with {chosen}: saved "
+                 f"{numbers.byte_size(book['saved_activations'])}, gradients "
+                 f"{numbers.byte_size(book['gradients'])}, state {numbers.byte_size(book['optimizer_state'])}")
+    else:
+        estimates = training_bytes(analysis)
+        train = (f"≈ {numbers.byte_size(estimates['sgd_momentum'])} with SGD-momentum, "
+                 f"{numbers.byte_size(estimates['adam'])} with Adam")
+    return [memory, [("Train   ", "bold"), (train, None)]]
 
 
 def _group_placement(group, group_names) -> tuple[int, str]:
