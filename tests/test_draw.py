@@ -85,7 +85,7 @@ def test_each_box_is_labelled_with_its_layers_shape(cli, name):
 
 @pytest.mark.parametrize("name", ("lenet5", "alexnet", "googlenet"))
 def test_without_repeats_every_layer_is_drawn_or_folded_exactly_once(cli, name):
-    _, root, _ = draw(cli, name)
+    _, root, _ = draw(cli, name, "--depth", "9")
     seen = []
     for g in boxes(root):
         seen.append(g.get("data-layer"))
@@ -112,7 +112,7 @@ def test_vgg16_collapses_each_stage_repeat_as_times_n(cli):
 def test_resnet50_residuals_are_skip_arcs_and_lanes(cli):
     # He et al. 2016, Table 1: 3, 4, 6, 3 bottleneck blocks; the first of each stage has a
     # projection shortcut (two lanes), the others an identity shortcut (a skip arc).
-    _, root, text = draw(cli, "resnet50")
+    _, root, text = draw(cli, "resnet50", "--depth", "2")
     forks = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "fork"]
     assert all(g.get("data-merge") == "add" for g in forks)
     repeats = [int(t.text[1:]) for t in root.iter("{http://www.w3.org/2000/svg}text")
@@ -121,6 +121,71 @@ def test_resnet50_residuals_are_skip_arcs_and_lanes(cli):
     assert len(forks) == 4 + len(repeats)          # 4 projection blocks + one drawn body per repeat
     assert len(forks) - len(repeats) + sum(repeats) == 3 + 4 + 6 + 3
     assert text.count('class="edge skip"') == len(repeats)
+
+
+def test_every_built_in_fits_a_slide_by_default(cli):
+    """The default picture of every built-in fits 1,600 × 1,200 px (a slide at 100 %), by
+    collapsing blocks from the deepest level up; the header then says how to get every layer."""
+    from archcalc.app import analyse_spec
+    from archcalc.readers import zoo
+    from archcalc.render.picture import deepest_level, picture
+
+    too_big = []
+    for name in zoo.names():
+        analysis = analyse_spec(name)
+        svg, depth = picture(analysis, {})
+        root = ET.fromstring(svg)
+        width, height = float(root.get("width")), float(root.get("height"))
+        if width > 1600 or height > 1200:
+            too_big.append((name, width, height))
+        if depth is not None:
+            assert f"`--depth {deepest_level(analysis) + 1}` draws every layer" in svg, name
+    assert too_big == []
+
+
+def test_collapsed_resnet50_keeps_its_repeats_and_skip_arcs(cli):
+    # He et al. 2016, Table 1: 3, 4, 6, 3 bottleneck blocks a stage; the first of each has a
+    # projection shortcut, the other 2, 3, 5, 2 an identity shortcut: drawn as one box each
+    # run, written ×N, with the identity as a dashed arc over it.
+    code, root, svg = draw(cli, "resnet50")
+    assert code == 0
+    runs = [g for g in boxes(root, "group") if g.get("data-times")]
+    assert [int(g.get("data-times")) for g in runs] == [2, 3, 5, 2]
+    assert [shape_label(g) for g in runs] == ["56×56×256", "28×28×512", "14×14×1024", "7×7×2048"]
+    for g in runs:
+        assert len(g.get("data-group").split()) == int(g.get("data-times"))
+        assert [p for p in g.findall("s:path", NS) if "skip" in p.get("class", "")]
+        texts = [t.text for t in g.findall("s:text", NS)]
+        assert any(t.startswith(f"×{g.get('data-times')} bottleneck") for t in texts)
+    # the projection blocks have no identity: no arc
+    single = [g for g in boxes(root, "group") if not g.get("data-times")]
+    assert len(single) == 4
+    assert not any("skip" in p.get("class", "") for g in single for p in g.findall("s:path", NS))
+
+
+def test_collapsed_densenet121_writes_its_dense_layers_as_repeats(cli):
+    # Huang et al. 2017, Table 1: dense blocks of 6, 12, 24, 16 layers; growth rate 32 gives
+    # 64 + 6·32 = 256, 128 + 12·32 = 512, 256 + 24·32 = 1024, 512 + 16·32 = 1024 channels
+    code, root, _ = draw(cli, "densenet121")
+    runs = [g for g in boxes(root, "group") if g.get("data-times")]
+    assert [int(g.get("data-times")) for g in runs] == [6, 12, 24, 16]
+    assert [shape_label(g) for g in runs] == ["56×56×256", "28×28×512", "14×14×1024", "7×7×1024"]
+    labels = [t.text for g in runs for t in g.findall("s:text", NS) if t.get("class") == "lab"]
+    assert labels == ["denselayer1–denselayer6", "denselayer1–denselayer12", "denselayer1–denselayer24",
+                      "denselayer1–denselayer16"]
+
+
+def test_depth_that_collapses_nothing_says_so(cli):
+    # GoogLeNet's inception modules are its only blocks (level 0): --depth 1 collapses nothing
+    result = cli("draw", "googlenet", "--depth", "1")
+    assert result.code == 0
+    assert "--depth 1 collapses nothing" in result.err
+    assert result.out == cli("draw", "googlenet", "--depth", "7").out
+    assert "collapses nothing" not in cli("draw", "googlenet", "--depth", "0").err
+    result = cli("draw", "alexnet", "--depth", "0")          # no blocks at all
+    assert result.code == 0 and "collapses nothing" in result.err
+    # the default of a picture that fits is everything, with no note
+    assert cli("draw", "lenet5").err == ""
 
 
 def test_depth_zero_collapses_resnet50_stages_into_boxes(cli):
@@ -135,7 +200,7 @@ def test_depth_zero_collapses_resnet50_stages_into_boxes(cli):
 def test_googlenet_inception_modules_are_four_lanes_that_rejoin(cli):
     # Szegedy et al. 2015: nine inception modules (3a, 3b, 4a-4e, 5a, 5b), four branches each,
     # concatenated; 3a gives 28×28×256 (64 + 128 + 32 + 32 channels)
-    _, root, _ = draw(cli, "googlenet")
+    _, root, _ = draw(cli, "googlenet", "--depth", "1")
     forks = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "fork"]
     assert len(forks) == 9
     assert all(g.get("data-merge") == "concat" and g.get("data-branches") == "4" for g in forks)
@@ -203,9 +268,9 @@ def test_the_overlap_check_sees_an_overlap():
 
 
 def test_long_networks_wrap_instead_of_shrinking(cli):
-    _, root, _ = draw(cli, "resnet152", "--width", "900")
+    _, root, _ = draw(cli, "resnet152", "--width", "900", "--depth", "2")
     assert float(root.get("width")) <= 1400
-    wide = draw(cli, "resnet152")[1]
+    wide = draw(cli, "resnet152", "--depth", "2")[1]
     # the same boxes at the same sizes: wrapping changes rows, not scale
     sizes = [(r.get("width"), r.get("height")) for r in root.iter("{http://www.w3.org/2000/svg}rect")
              if r.get("class") == "vol"]

@@ -31,7 +31,8 @@ def report_problems(analysis):
               help="Write the SVG to FILE.svg instead of standard output (any other name is refused).")
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Collapse blocks nested at this level or deeper into one box each (0 = every "
-                   "top-level block is a box); default: everything expanded.")
+                   "top-level block is a box); default: collapse from the deepest level up until the "
+                   "picture fits a slide (1600×1200 px).")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3.")
 @seq_option
@@ -43,8 +44,14 @@ def draw(spec, output, depth, input_shape, seq, width):
         analysis = analyse_spec(spec, input_shape, seq)
     except UsageProblem as exc:
         fail_usage(str(exc))
-    from ..render.picture import render_svg
+    from ..render.picture import deepest_level, render_svg
 
+    if depth is not None and depth > deepest_level(analysis):
+        deepest = deepest_level(analysis)
+        why = "it has no blocks" if deepest < 0 else \
+            f"its blocks nest {deepest + 1} level{'s' if deepest else ''} deep (0–{deepest})" if deepest else \
+            "its blocks nest 1 level deep (level 0)"
+        click.echo(f"archcalc: note: --depth {depth} collapses nothing: {why}; every layer is drawn", err=True)
     # Never SVG text under another name: a .png or .pdf would look like one and not be.
     write_output(render_svg(analysis, {"depth": depth, "width": width}), output, inputs=(spec,),
                  suffix=(".svg", "draw writes SVG only: name the file *.svg (not {found}); for a PNG or "

@@ -41,6 +41,7 @@ LINE = 13          # baseline-to-baseline distance of label lines
 CHAR = 0.62        # monospace advance, in em
 HPAD, VTOP, VBOT = 7, 17, 7   # frame inflation per nesting level: sides, top (title band), bottom
 MIN_ARROW = 26
+SKIP_SIDE, SKIP_RISE = 7, 9   # a collapsed residual block's skip arc: room beside and above the box
 ROW_GAP = 26
 ROW_LEAD = 14      # room on the left of a wrapped row for the connector
 MARGIN = 16
@@ -202,6 +203,8 @@ class Context:
         self.boxes = []
         # what happens before a layer besides the previous output flowing in: a `join` (a
         # merge node) or a `from` (written on the layer's arrow), by the layer's index
+        self.identity_forks = [s for s in getattr(analysis, "spans", ())
+                               if s.branches and s.kind != "aux" and any(b == e for b, e in s.branches)]
         self.reads: dict[int, list] = {}
         for s in getattr(analysis, "spans", ()):
             if s.sources:
@@ -247,26 +250,65 @@ def _signature(node: Node, ctx: Context):
     return (g.kind, tuple((layer.kind, layer.input, layer.output) for layer in ctx.layers[g.start:g.end]))
 
 
+def _collapsed(node: Node, ctx: Context) -> bool:
+    return node.type == "group" and ctx.depth is not None and node.group.level >= ctx.depth
+
+
 def _runs(children, ctx: Context):
-    """Group consecutive expanded block calls that draw alike: [(node, count, names)]."""
+    """Group consecutive block calls that draw alike: [(node, count, names, signature, nodes)]."""
     out = []
     for node in children:
-        if node.type == "group" and not (ctx.depth is not None and node.group.level >= ctx.depth):
+        if node.type == "group":
             sig = _signature(node, ctx)
+            if sig is not None and _collapsed(node, ctx):
+                # collapsed calls of one kind that keep the spatial size (dense layers, which
+                # grow only the channels) are drawn as one box too
+                g = node.group
+                sig = ("collapsed", g.kind, _spatial(g.input), _spatial(g.output))
             if sig is not None and out and out[-1][3] == sig:
                 out[-1][1] += 1
                 out[-1][2].append(node.group.name)
+                out[-1][4].append(node)
                 continue
-            out.append([node, 1, [node.group.name], sig])
+            out.append([node, 1, [node.group.name], sig, [node]])
         else:
-            out.append([node, 1, None, None])
+            out.append([node, 1, None, None, [node]])
     return out
+
+
+def _spatial(shape):
+    return tuple(shape[:-1]) if shape and len(shape) == 3 else shape
+
+
+def _identity_over(g, ctx: Context) -> bool:
+    """Whether a branch set with an empty branch (the identity: a residual's shortcut, a dense
+    layer's carried input) spans the whole of scope ``g`` but for shape-keeping layers."""
+    layers = ctx.layers
+    for s in ctx.identity_forks:
+        if s.start >= g.start and s.end <= g.end and s.end > s.start:
+            if all(foldable(layers[i]) for i in range(g.start, s.start)) and \
+                    all(foldable(layers[i]) for i in range(s.end, g.end)):
+                return True
+    return False
+
+
+def _collapsed_box(ctx: Context, nodes, stack) -> Atom:
+    """One box for one collapsed scope, or for several consecutive ones of the same kind (the
+    calls of a repeat, or block calls that draw alike), written ``×N kind``."""
+    groups = [n.group for n in nodes]
+    el = BoxEl(ctx, group=groups[-1], groups=groups)
+    el.skip = all(_identity_over(g, ctx) for g in groups)
+    return Atom(el, groups[0].kind, stack)
 
 
 def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
     atoms: list[Atom] = []
     host = None  # the atom of this sequence that folded layers attach to
-    for node, count, names, _ in _runs(children, ctx):
+    for node, count, names, _, nodes in _runs(children, ctx):
+        if _collapsed(node, ctx):
+            host = _collapsed_box(ctx, nodes, stack)
+            atoms.append(host)
+            continue
         if count > 1:
             tip = (f"{count} consecutive {node.group.kind} blocks with the same shapes, drawn once: "
                    + ", ".join(names))
@@ -291,11 +333,6 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
             atoms.append(host)
         elif node.type == "group":
             g = node.group
-            if ctx.depth is not None and g.level >= ctx.depth:
-                el = BoxEl(ctx, group=g)
-                host = Atom(el, g.kind, stack)
-                atoms.append(host)
-                continue
             path = g.name.split(".")
             local = g.name
             for cut in range(len(path) - 1, 0, -1):
@@ -312,6 +349,14 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
             host = None
         elif node.type == "repeat":
             s = node.span
+            calls = [c for c in node.children if c.type == "group"]
+            if calls and len(calls) == len(node.children) and all(_collapsed(c, ctx) for c in calls) \
+                    and len({c.group.kind for c in calls}) == 1 \
+                    and all(_signature(c, ctx) is not None for c in calls):
+                # every iteration is one collapsed block of the same kind: one box, ×N
+                host = _collapsed_box(ctx, calls, stack)
+                atoms.append(host)
+                continue
             if _repeat_collapses(node, ctx):
                 inner = [c for c in node.children if c.start < s.first_end]
                 title = f"×{s.times}"
@@ -396,10 +441,12 @@ def _size(cls) -> float:
 class BoxEl:
     """A leaf layer (with the layers folded into it), a collapsed scope, or the input."""
 
-    def __init__(self, ctx: Context, layer=None, group=None, input_shape=None):
+    def __init__(self, ctx: Context, layer=None, group=None, input_shape=None, groups=None):
         self.ctx = ctx
         self.layer = layer
         self.group = group
+        self.groups = groups or ([group] if group is not None else [])
+        self.skip = False
         self.folded: list[int] = []
         if layer is not None:
             self.shape = ctx.layers[layer].output
@@ -449,16 +496,12 @@ class BoxEl:
                 problems += ctx.problems.get(i, [])
             self.group_name = group_of(layer.kind)
         elif self.group is not None:
-            g = self.group
-            name = g.name
-            cut = g.name.rfind(".")
-            while cut > 0:
-                if g.name[:cut] in ctx.group_names:
-                    name = g.name[cut + 1:]
-                    break
-                cut = g.name.rfind(".", 0, cut)
-            problems = [p for i in range(g.start, g.end) for p in ctx.problems.get(i, [])]
-            problems += ctx.scope_problems.get(g.name, [])
+            names = [self._local(g.name) for g in self.groups]
+            name = names[0] if len(names) == 1 else f"{names[0]}–{names[-1]}"
+            problems = []
+            for g in self.groups:
+                problems += [p for i in range(g.start, g.end) for p in ctx.problems.get(i, [])]
+                problems += ctx.scope_problems.get(g.name, [])
             self.group_name = "block"
         else:
             name, problems, self.group_name = "input", [], "input"
@@ -466,8 +509,9 @@ class BoxEl:
         self.severity = worst(problems)
         labels = [(numbers.shape(shape) if shape is not None else "—", "shp"), (_shorten(name), "lab")]
         if self.group is not None:
-            n = self.group.end - self.group.start
-            labels.append((_shorten(f"{self.group.kind} · {n} layer{'s' if n != 1 else ''}", 30), "sm"))
+            n = sum(g.end - g.start for g in self.groups)
+            times = f"×{len(self.groups)} " if len(self.groups) > 1 else ""
+            labels.append((_shorten(f"{times}{self.group.kind} · {n} layer{'s' if n != 1 else ''}", 34), "sm"))
         if self.folded:
             kinds = []
             for i in self.folded:
@@ -482,12 +526,23 @@ class BoxEl:
             labels.append((badge, "bad"))
         self.labels = labels
         label_w = max(text_width(t, _size(c)) for t, c in labels)
-        self.w = max(self.gw, label_w) + 8
-        self.up = self.gup + 4
+        # a skip arc (the identity of a collapsed residual block) runs over the box and down
+        # on both sides of it, clear of its faces
+        room = 2 * SKIP_SIDE if self.skip else 0
+        self.w = max(self.gw + room, label_w) + 8
+        self.up = self.gup + 4 + (SKIP_RISE + 4 if self.skip else 0)
         self.down = self.gdown + 6 + LINE * len(labels)
         self.gx = (self.w - self.gw) / 2
         self.left_in = self.gx
         self.right_out = self.gx + self.face_right
+
+    def _local(self, name: str) -> str:
+        cut = name.rfind(".")
+        while cut > 0:
+            if name[:cut] in self.ctx.group_names:
+                return name[cut + 1:]
+            cut = name.rfind(".", 0, cut)
+        return name
 
     def tooltip(self) -> str:
         ctx = self.ctx
@@ -500,12 +555,14 @@ class BoxEl:
                              f"{numbers.shape(layer.input)} → {numbers.shape(layer.output)}, params "
                              f"{numbers.exact(layer.params)}, MACs {numbers.exact(layer.macs)}")
         elif self.group is not None:
-            g = self.group
-            members = ctx.layers[g.start:g.end]
-            lines.append(f"{g.name} ({g.kind}, collapsed): {numbers.shape(g.input)} → "
-                         f"{numbers.shape(g.output)}, {len(members)} layers, params "
-                         f"{numbers.exact(sum(m.params for m in members))}, MACs "
-                         f"{numbers.exact(sum(m.macs for m in members))}")
+            for g in self.groups:
+                members = ctx.layers[g.start:g.end]
+                lines.append(f"{g.name} ({g.kind}, collapsed): {numbers.shape(g.input)} → "
+                             f"{numbers.shape(g.output)}, {len(members)} layers, params "
+                             f"{numbers.exact(sum(m.params for m in members))}, MACs "
+                             f"{numbers.exact(sum(m.macs for m in members))}")
+            if self.skip:
+                lines.append("the dashed arc over it: an identity shortcut in every block")
         else:
             lines.append(f"input {numbers.shape(self.shape)}")
         for p in self.problems:
@@ -514,12 +571,19 @@ class BoxEl:
 
     def draw(self, out, x, y):
         kind_attr = ("layer", self.ctx.layers[self.layer].name) if self.layer is not None else \
-            (("group", self.group.name) if self.group is not None else ("input", "input"))
+            (("group", " ".join(g.name for g in self.groups)) if self.group is not None else ("input", "input"))
         folded = " ".join(self.ctx.layers[i].name for i in self.folded)
         sev = f' data-severity="{self.severity}"' if self.severity else ""
+        times = f' data-times="{len(self.groups)}"' if len(self.groups) > 1 else ""
         out.append(f'<g class="box {kind_attr[0]}" data-{kind_attr[0]}="{markup.attr(kind_attr[1])}" '
                    f'data-shape="{markup.attr(numbers.shape(self.shape))}"'
-                   + (f' data-folded="{markup.attr(folded)}"' if folded else "") + sev + ">")
+                   + (f' data-folded="{markup.attr(folded)}"' if folded else "") + sev + times + ">")
+        if self.skip:
+            top = y - self.gup - SKIP_RISE
+            left, right = x + 2, x + self.w - 2
+            out.append(f'<path class="edge skip" d="M{_f(left)},{_f(y)} V{_f(top + 5)} Q{_f(left)},{_f(top)} '
+                       f'{_f(left + 5)},{_f(top)} H{_f(right - 5)} Q{_f(right)},{_f(top)} {_f(right)},'
+                       f'{_f(top + 5)} V{_f(y - 1)}" marker-end="url(#arrow)"/>')
         out.append(f"<title>{markup.text(self.tooltip())}</title>")
         gx = x + self.gx
         colour = group_colour(self.group_name) if self.group_name not in ("block", "input") else \
@@ -983,11 +1047,43 @@ svg.archcalc .sev-warning{fill:#d29922}
 """
 
 
+SLIDE_WIDTH, SLIDE_HEIGHT = 1600, 1200   # what the default picture fits in
+
+
+def deepest_level(analysis) -> int:
+    """The deepest nesting level of a scope (-1: none); ``--depth`` beyond it collapses nothing."""
+    return max((g.level for g in analysis.groups if g.end > g.start), default=-1)
+
+
 def render_svg(analysis, options=None) -> str:
     """The picture as a complete SVG document (``options``: depth, width)."""
+    return picture(analysis, options)[0]
+
+
+def picture(analysis, options=None):
+    """(SVG text, the depth drawn). Without a ``depth`` the picture collapses blocks, from the
+    deepest level up, until it fits a slide (SLIDE_WIDTH × SLIDE_HEIGHT), and says so in its
+    header; the depth drawn is None when nothing had to be collapsed."""
     options = options or {}
     depth = options.get("depth")
     max_width = options.get("width") or DEFAULT_WIDTH
+    if depth is not None or not options.get("fit", True):
+        return _render(analysis, depth, max_width)[0], depth
+    deepest = deepest_level(analysis)
+    drawn = None
+    for candidate in [None] + list(range(deepest, -1, -1)):
+        note = "" if candidate is None else \
+            (f"blocks at level {candidate} and deeper collapsed to fit a slide; `--depth {deepest + 1}` "
+             f"draws every layer" + (f", `--depth {candidate + 1}` one level more" if candidate + 1 <= deepest else ""))
+        svg, width, height = _render(analysis, candidate, max_width, note)
+        if drawn is None or height * width < drawn[1]:
+            drawn = (svg, height * width, candidate)
+        if width <= SLIDE_WIDTH and height <= SLIDE_HEIGHT:
+            return svg, candidate
+    return drawn[0], drawn[2]
+
+
+def _render(analysis, depth, max_width, note=""):
     ctx = Context(analysis, depth)
     atoms = []
     if analysis.input is not None:
@@ -1017,11 +1113,15 @@ def render_svg(analysis, options=None) -> str:
     svg_text(body, MARGIN, y, title, "ttl", anchor="start")
     t = analysis.totals
     y += LINE + 4
-    svg_text(body, MARGIN, y, f"{numbers.shape(analysis.input)} → {numbers.shape(analysis.output)}   params "
-             f"{numbers.exact(t.params)}   MACs {numbers.exact(t.macs)}   depth {t.depth}   "
+    # separators that survive SVG's collapsing of spaces
+    svg_text(body, MARGIN, y, f"{numbers.shape(analysis.input)} → {numbers.shape(analysis.output)} · params "
+             f"{numbers.exact(t.params)} · MACs {numbers.exact(t.macs)} · depth {t.depth} · "
              f"{t.layers} layers", "sm", anchor="start")
+    if note:
+        y += LINE + 2
+        svg_text(body, MARGIN, y, note, "sm", anchor="start")
     y += 10
-    width = MARGIN + max([text_width(title, TITLE)] + [r.w for r in rows]) + MARGIN
+    width = MARGIN + max([text_width(title, TITLE), text_width(note, SMALL)] + [r.w for r in rows]) + MARGIN
     previous = None
     for row in rows:
         axis = y + row.up
@@ -1080,4 +1180,4 @@ def render_svg(analysis, options=None) -> str:
             '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" '
             'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z"/></marker></defs>\n'
             f'<rect class="bg" x="0" y="0" width="{_f(width)}" height="{_f(height)}"/>\n')
-    return head + "\n".join(body) + "\n</svg>\n"
+    return head + "\n".join(body) + "\n</svg>\n", width, height
