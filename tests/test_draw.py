@@ -267,6 +267,44 @@ def test_the_overlap_check_sees_an_overlap():
     assert overlaps(svg) == [("55×55×96", "conv1")]
 
 
+def _every_built_in():
+    from archcalc.readers import zoo
+
+    return zoo.names()
+
+
+@pytest.mark.parametrize("name", _every_built_in())
+def test_no_line_crosses_a_label_or_a_box_face(name):
+    """Every built-in at every depth (the full picture and each collapsed level): no arrow,
+    skip arc or wrap connector passes through a text or through a box's faces (an arrow may
+    end on a face: the faces are shrunk by 1 px). Geometry from the SVG's own elements."""
+    from svg_geometry import line_collisions
+
+    from archcalc.app import analyse_spec
+    from archcalc.render.picture import deepest_level, picture
+
+    analysis = analyse_spec(name)
+    for depth in [None] + list(range(deepest_level(analysis), -1, -1)):
+        svg, _ = picture(analysis, {"depth": depth, "fit": False})
+        assert line_collisions(svg) == [], (name, depth)
+        if depth is None or depth == 0:
+            assert overlaps(svg) == [], (name, depth)
+
+
+def test_the_line_check_sees_a_line_through_a_label_and_a_face():
+    from svg_geometry import line_collisions
+
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg"><style>.lab{font-size:11px}</style>'
+           '<text x="10" y="20" class="lab">conv1</text>'
+           '<rect class="vol" x="100" y="0" width="20" height="40"/>'
+           '<path class="edge" d="M0,16 H50"/>'           # through the text (y 11.2 to 22.2)
+           '<path class="edge" d="M60,60 V30 H140"/>'     # through the box at y = 30
+           '<path class="edge" d="M60,50 H100"/>'         # ends on the box's face: allowed
+           '<path class="edge skip" d="M0,80 C0,70 50,70 50,80"/></svg>')
+    hits = line_collisions(svg)
+    assert [(d, what.split()[0]) for d, what in hits] == [("M0,16 H50", "text"), ("M60,60 V30 H140", "face")]
+
+
 def test_long_networks_wrap_instead_of_shrinking(cli):
     _, root, _ = draw(cli, "resnet152", "--width", "900", "--depth", "2")
     assert float(root.get("width")) <= 1400

@@ -472,7 +472,7 @@ class BoxEl:
             self.c = scales.channels(shape[2])
             self.dx, self.dy = self.d * 0.8, self.d * 0.6
             self.gw, self.gup, self.gdown = self.c + self.dx, self.h / 2 + self.dy, self.h / 2
-            self.face_right = self.c + self.dx / 2
+            self.face_right = self.c + self.dx   # leave from the side face's edge, not through it
         elif _ints(shape, 1):
             self.kind = "vector"
             self.h = scales.vector(shape[0])
@@ -698,9 +698,11 @@ class ForkEl:
         self.split = 8
         self.lane_w = lane_w
         self.w = self.split + lane_w + 10 + self.mw
-        first_up = self.lanes[0].up if self.lanes else 10
-        self.arc_top = first_up + 8 + 12  # above the first lane: arcs and their label
-        self.up = max(first_up, self.r) + (self.arc_top - first_up + 6 if self.identities else 0)
+        first_up = max(self.lanes[0].up if self.lanes else 10, self.r)
+        # identities: brackets over the first lane (6 px above it, 8 px apart), their label on top
+        self.arc_y = first_up + 6
+        self.arc_top = self.arc_y + 8 * max(self.identities - 1, 0) + 4 + 10
+        self.up = self.arc_top + 2 if self.identities else first_up
         down = max(self.lanes[0].down if self.lanes else 0, self.r + 6 + LINE * len(labels))
         self.lane_y = [0.0]
         for lane in self.lanes[1:]:
@@ -731,12 +733,13 @@ class ForkEl:
             out.append(f'<path class="edge" d="M{_f(bus_in)},{_f(y)} H{_f(bus_out)}"/>')
         out.append(f'<path class="edge" d="M{_f(bus_out)},{_f(y)} H{_f(mx - self.r)}" marker-end="url(#arrow)"/>')
         for k in range(self.identities):
-            top = y - self.arc_top + 12 - 10 * k
-            ctrl = y + (top - y) / 0.75
-            out.append(f'<path class="edge skip" d="M{_f(x + 2)},{_f(y)} C{_f(x + 2)},{_f(ctrl)} '
-                       f'{_f(mx)},{_f(ctrl)} {_f(mx)},{_f(y - self.r)}" marker-end="url(#arrow)"/>')
+            top = y - self.arc_y - 8 * k
+            left = x + 2 + 2 * k
+            out.append(f'<path class="edge skip" d="M{_f(left)},{_f(y)} V{_f(top + 5)} Q{_f(left)},{_f(top)} '
+                       f'{_f(left + 5)},{_f(top)} H{_f(mx - 5)} Q{_f(mx)},{_f(top)} {_f(mx)},{_f(top + 5)} '
+                       f'V{_f(y - self.r)}" marker-end="url(#arrow)"/>')
         if self.identities:
-            svg_text(out, (x + mx) / 2, y - self.arc_top + 8, "identity", "sm")
+            svg_text(out, (x + mx) / 2, y - self.arc_top + 10, "identity", "sm")
         stroke = SEVERITY_COLOUR.get(self.severity, "#4a5563")
         out.append(f'<circle class="merge" cx="{_f(mx)}" cy="{_f(y)}" r="{self.r}" stroke="{stroke}" '
                    f'stroke-width="{3 if self.severity else 1.2}"/>')
@@ -1129,7 +1132,7 @@ def _render(analysis, depth, max_width, note=""):
             prev_axis, prev_row = previous
             last, lx = prev_row.placed[-1]
             start_x = MARGIN + lx + last.el.right_out
-            out_x = MARGIN + lx + last.el.w + 6
+            out_x = MARGIN + max(lx + last.el.w, prev_row.w) + 6   # outside every frame of the row
             mid = prev_axis + prev_row.down + ROW_GAP / 2
             body.append(f'<path class="edge" d="M{_f(start_x)},{_f(prev_axis)} H{_f(out_x)} V{_f(mid)} '
                         f'H{_f(MARGIN / 2)} V{_f(axis)} H{_f(MARGIN + ROW_LEAD)}"/>')
