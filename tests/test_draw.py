@@ -68,6 +68,43 @@ def test_alexnet_volumes_and_arrows_are_the_papers(cli):
     assert "conv 11×11/4" in arrows and arrows.count("maxpool 3×3/2") == 3
 
 
+def arrows_of(root) -> list[str]:
+    return [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "arr"]
+
+
+def test_arrows_carry_padding_and_depthwise_groups(cli):
+    # AlexNet's conv2: 5×5 stride 1 keeps 27 only with padding 2: (27 + 2·2 − 5)/1 + 1 = 27
+    _, root, _ = draw(cli, "alexnet")
+    assert "conv 5×5/1, p2" in arrows_of(root) and arrows_of(root).count("conv 3×3/1, p1") == 3
+    # MobileNetV2 (Sandler et al. 2018, Table 1): every bottleneck's 3×3 is depthwise, stride
+    # 2 at the start of a stage, padding 1; the expansions and projections are 1×1
+    _, root, _ = draw(cli, "mobilenet_v2", "--depth", "9")
+    arrows = arrows_of(root)
+    assert "dw 3×3/2, p1" in arrows and "dw 3×3/1, p1" in arrows
+    assert not [a for a in arrows if a.startswith("conv 3×3") and a != "conv 3×3/2, p1"]   # only the stem
+    assert not [a for a in arrows if ", g" in a]       # depthwise is written dw, not g32 … g960
+    # ResNeXt-50 32×4d (Xie et al. 2017): grouped, not depthwise: 32 groups
+    _, root, _ = draw(cli, "resnext50_32x4d", "--depth", "9")
+    assert "conv 3×3/1, p1, g32" in arrows_of(root)
+
+
+def test_a_box_drawn_once_for_a_repeat_names_its_range(cli):
+    # VGG-16 (configuration D): stages of 2, 2, 3, 3, 3 convolutions, each drawn once
+    _, root, _ = draw(cli, "vgg16")
+    convs = [t.text for g in boxes(root) for t in g.findall("s:text", NS)
+             if t.get("class") == "lab" and t.text.startswith("conv")]
+    assert convs == ["conv1–conv2", "conv1–conv2", "conv1–conv3", "conv1–conv3", "conv1–conv3"]
+
+
+def test_small_volumes_stay_boxes_and_the_header_keeps_its_separators(cli):
+    _, root, svg = draw(cli, "vgg16")
+    faces = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("class") == "vol"]
+    assert min(float(r.get("height")) for r in faces) >= 18   # 7×7×512, log scale down to 7
+    assert min(float(r.get("width")) for r in faces) >= 8
+    # VGG-16: 13 conv + 3 dense = depth 16; spaces collapse in SVG, so the fields are set apart by ·
+    assert re.search(r"params [\d,]+ · MACs [\d,]+ · depth 16 · \d+ layers", svg)
+
+
 @pytest.mark.parametrize("name", BUILT_INS)
 def test_each_box_is_labelled_with_its_layers_shape(cli, name):
     """data-shape and the visible label agree with the JSON report's output of the same layer,

@@ -105,7 +105,14 @@ def settings_of(layer) -> str:
 
 
 def arrow_label(layer) -> str:
-    """``conv 11×11/4``: the kind and the first part of its settings."""
+    """``conv 5×5/1, p2``, ``dw 3×3/2, p1``: the kind's own ``label`` rule, or its name and the
+    first part of its settings."""
+    entry = REGISTRY.get(layer.kind)
+    if entry is not None and entry.label is not None:
+        try:
+            return entry.label(layer.input, layer.fields)
+        except Exception:  # noqa: BLE001 - a label rule must never break a picture
+            pass
     first = settings_of(layer).split(", ")[0]
     return f"{layer.kind} {first}".strip()
 
@@ -206,6 +213,7 @@ class Context:
         self.identity_forks = [s for s in getattr(analysis, "spans", ())
                                if s.branches and s.kind != "aux" and any(b == e for b, e in s.branches)]
         self.reads: dict[int, list] = {}
+        self.last_of: dict[int, int] = {}   # a layer drawn for every iteration -> the last one's
         for s in getattr(analysis, "spans", ()):
             if s.sources:
                 self.reads.setdefault(s.start, []).append(s)
@@ -310,6 +318,9 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
             atoms.append(host)
             continue
         if count > 1:
+            first, final = nodes[0].group, nodes[-1].group
+            for i in range(first.start, first.end):
+                ctx.last_of[i] = i + final.start - first.start
             tip = (f"{count} consecutive {node.group.kind} blocks with the same shapes, drawn once: "
                    + ", ".join(names))
             atoms += sequence_atoms([node], stack + [Frame(f"×{count}", "repeat", None, tip)], ctx)
@@ -359,6 +370,10 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
                 continue
             if _repeat_collapses(node, ctx):
                 inner = [c for c in node.children if c.start < s.first_end]
+                offset = (s.times - 1) * (s.first_end - s.start)
+                for i in range(s.start, s.first_end):
+                    if ctx.layers[i + offset].name != ctx.layers[i].name:
+                        ctx.last_of[i] = i + offset
                 title = f"×{s.times}"
                 tip = f"repeated {s.times} times; drawn once (every iteration has the same shapes)"
             else:
@@ -405,8 +420,9 @@ class Scales:
         volumes = [s for s in shapes if _ints(s, 3)]
         vectors = [s for s in shapes if _ints(s, 1)]
         tokens = [s for s in shapes if _ints(s, 2)]
-        self.spatial = Scale([v for s in volumes for v in s[:2]], 10, 120)
-        self.channels = Scale([s[2] for s in volumes], 4, 56)
+        # the smallest volume stays a box, not a sliver: at least 18 px high, 8 px thick
+        self.spatial = Scale([v for s in volumes for v in s[:2]], 18, 120)
+        self.channels = Scale([s[2] for s in volumes], 8, 56)
         self.vector = Scale([s[0] for s in vectors], 14, 120)
         self.tokens = Scale([s[0] for s in tokens], 14, 100)
         self.width = Scale([s[1] for s in tokens], 6, 40)
@@ -468,7 +484,7 @@ class BoxEl:
         if _ints(shape, 3):
             self.kind = "volume"
             self.h = scales.spatial(shape[0])
-            self.d = scales.spatial(shape[1]) * 0.45
+            self.d = max(scales.spatial(shape[1]) * 0.45, 10)
             self.c = scales.channels(shape[2])
             self.dx, self.dy = self.d * 0.8, self.d * 0.6
             self.gw, self.gup, self.gdown = self.c + self.dx, self.h / 2 + self.dy, self.h / 2
@@ -491,6 +507,9 @@ class BoxEl:
         if self.layer is not None:
             layer = ctx.layers[self.layer]
             name = ctx.local_name(layer.name, layer.path)
+            last = ctx.last_of.get(self.layer)
+            if last is not None:   # a box drawn once for a repeat: the range of its layers' names
+                name = f"{_shorten(name, 14)}–{_shorten(ctx.local_name(ctx.layers[last].name, ctx.layers[last].path), 14)}"
             problems = list(ctx.problems.get(self.layer, []))
             for i in self.folded:
                 problems += ctx.problems.get(i, [])
