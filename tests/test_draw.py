@@ -508,14 +508,51 @@ layers:
     assert overlaps(svg) == []
 
 
-@pytest.mark.parametrize("name", ["x.png", "x.pdf", "drawing", "x.svg.txt"])
-def test_draw_refuses_a_name_that_is_not_svg(cli, tmp_path, name):
-    # SVG text under a .png name would look like a picture and not be one: exit 2, nothing written.
+@pytest.mark.parametrize("name", ["x.jpg", "drawing", "x.svg.txt", "x.png.svgz"])
+def test_draw_refuses_a_name_that_is_not_svg_png_or_pdf(cli, tmp_path, name):
+    # SVG text under another name would look like a picture and not be one: exit 2, nothing written.
     target = tmp_path / name
     code, out, err = cli("draw", "alexnet", "-o", target)
     assert (code, out) == (2, "")
-    assert "draw writes SVG only" in err and "Traceback" not in err
+    assert "draw writes SVG, PNG or PDF" in err and "Traceback" not in err
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".png", ".pdf"])
+def test_draw_without_a_browser_refuses_png_and_pdf_naming_what_to_install(cli, tmp_path, monkeypatch, suffix):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    target = tmp_path / f"x{suffix}"
+    code, out, err = cli("draw", "alexnet", "-o", target)
+    assert (code, out) == (2, "")
+    assert "chromium" in err and "install" in err and "Traceback" not in err
+    assert not target.exists()
+
+
+def test_draw_writes_a_real_png_and_pdf_through_chromium(cli, tmp_path):
+    """With Chromium on PATH: a PNG (its signature, and 2× the SVG's size in its IHDR) and a
+    one-page PDF (`%PDF-`), never SVG text."""
+    import struct
+
+    from conftest import require_tool
+
+    require_tool("chromium")
+    root = ET.fromstring(cli("draw", "lenet5").out)
+    width, height = (int(float(root.get(k)) + 0.999) for k in ("width", "height"))
+    png = tmp_path / "lenet5.png"
+    code, out, err = cli("draw", "lenet5", "-o", png)
+    assert (code, out, err) == (0, "", "")
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    assert struct.unpack(">II", data[16:24]) == (2 * width, 2 * height)
+    pdf = tmp_path / "LeNet.PDF"
+    code, out, err = cli("draw", "lenet5", "-o", pdf)
+    assert (code, out, err) == (0, "", "")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and b"<svg" not in data
+    assert len(re.findall(rb"/Type\s*/Page\b", data)) == 1
+    assert [p.name for p in sorted(tmp_path.iterdir())] == ["LeNet.PDF", "lenet5.png"]
 
 
 def test_draw_writes_svg_under_an_svg_name_in_any_case(cli, tmp_path):
