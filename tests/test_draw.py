@@ -212,6 +212,30 @@ def test_collapsed_densenet121_writes_its_dense_layers_as_repeats(cli):
                       "denselayer1–denselayer16"]
 
 
+@pytest.mark.parametrize("depth", [None, "0", "9"])
+def test_unet_is_drawn_as_a_u_with_horizontal_skips(cli, depth):
+    # Ronneberger et al. 2015, Fig. 1: four "copy and crop" skips, each concatenated with the
+    # up-convolution's output: 64 + 64 channels at 392×392, 128 + 128 at 200×200, 256 + 256 at
+    # 104×104, 512 + 512 at 56×56
+    code, root, svg = draw(cli, "unet", *(["--depth", depth] if depth else []))
+    assert code == 0
+    u = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "u-net"]
+    assert len(u) == 1
+    merges = [g for g in u[0].iter("{http://www.w3.org/2000/svg}g") if "u-merge" in g.get("class", "")]
+    assert [shape_label(g) for g in merges] == ["392×392×128", "200×200×256", "104×104×512", "56×56×1024"]
+    assert all(g.get("data-merge") == "concat" and g.get("data-skip").endswith("crop") for g in merges)
+    circles = [g.find("s:circle", NS) for g in merges]
+    xs = {c.get("cx") for c in circles}
+    ys = [float(c.get("cy")) for c in circles]
+    assert len(xs) == 1 and ys == sorted(ys)                # the right arm: one column, top to bottom
+    skips = [p.get("d") for p in u[0].findall("s:path", NS) if p.get("class") == "edge skip"]
+    assert len(skips) == 4
+    for d, y in zip(skips, ys):                              # each skip: one horizontal stroke
+        found = re.fullmatch(r"M([\d.]+),([\d.]+) H([\d.]+)", d)
+        assert found and float(found.group(2)) == y and float(found.group(3)) > float(found.group(1))
+    assert float(root.get("width")) <= 1600 and float(root.get("height")) <= 1200
+
+
 def test_depth_that_collapses_nothing_says_so(cli):
     # GoogLeNet's inception modules are its only blocks (level 0): --depth 1 collapses nothing
     result = cli("draw", "googlenet", "--depth", "1")

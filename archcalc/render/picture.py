@@ -853,6 +853,173 @@ class JoinEl:
         out.append("</g>")
 
 
+def _u_fork(node: Node, ctx: Context):
+    """(fork node, skip branch, main branch) when ``node`` (or the one scope around it) is a
+    level of an encoder–decoder: a branch set of two branches, one a light skip (at most two
+    layers, no parameters or MACs: a crop, or nothing) and one that carries the rest of the U."""
+    if node.type == "group" and len(node.children) == 1:
+        node = node.children[0]
+    if node.type != "fork" or node.span.kind == "aux" or len(node.span.branches or ()) != 2:
+        return None
+    if node.span.merge not in ("concat", "add"):
+        return None
+    by_index = {c.index: c for c in node.children if c.type == "branch"}
+    light = heavy = None
+    for j, (bs, be) in enumerate(node.span.branches):
+        members = ctx.layers[bs:be]
+        if len(members) <= 2 and not any(m.params or m.macs for m in members):
+            light = j
+        elif j in by_index:
+            heavy = by_index[j]
+    if light is None or heavy is None:
+        return None
+    return node, light, heavy
+
+
+def u_levels(children, ctx: Context):
+    """The levels of an encoder–decoder drawn as a U: [(before, fork, skip, after)] from the
+    top, and the bottom's children; None when ``children`` is not one (fewer than two levels)."""
+    levels = []
+    while True:
+        found = [(i, f) for i, c in enumerate(children) if (f := _u_fork(c, ctx)) is not None]
+        if len(found) != 1:
+            break
+        i, (fork, light, heavy) = found[0]
+        levels.append((children[:i], fork, light, children[i + 1:]))
+        children = heavy.children
+    return (levels, children) if len(levels) >= 2 else None
+
+
+class MergeEl:
+    """The merge node of a U level (where the skip arrives), its labels above it: the skip
+    arrives from the left, the decoder below comes up into it from beneath."""
+
+    def __init__(self, ctx: Context, fork: Node, light: int):
+        self.ctx = ctx
+        self.span = fork.span
+        bs, be = self.span.branches[light]
+        self.skip_layers = list(range(bs, be))
+        self.problems = []
+
+    def fold(self, index):  # nothing folds into a U merge (the row after it starts afresh)
+        raise AssertionError("a U merge starts its row")
+
+    def skip_label(self) -> str:
+        parts = [arrow_label(self.ctx.layers[i]) for i in self.skip_layers]
+        return " · ".join(["copy"] + parts) if parts else "copy"
+
+    def measure(self, scales):
+        span = self.span
+        self.labels = [(numbers.shape(span.output) if span.output is not None else "—", "shp"),
+                       (span.merge or "merge", "sm")]
+        self.r = 9
+        self.w = max(2 * self.r, max(text_width(t, _size(c)) for t, c in self.labels)) + 8
+        self.w = max(self.w, getattr(self, "min_w", 0))   # one width on the arm: one column
+        self.up = self.r + 6 + LINE * len(self.labels)
+        self.down = self.r + 4
+        self.left_in = self.w / 2 - self.r
+        self.right_out = self.w / 2 + self.r
+
+    def draw(self, out, x, y):
+        span = self.span
+        names = " ".join(self.ctx.layers[i].name for i in self.skip_layers)
+        out.append(f'<g class="fork u-merge" data-merge="{markup.attr(span.merge or "")}" '
+                   f'data-branches="2" data-skip="{markup.attr(names)}">')
+        cx = x + self.w / 2
+        out.append(f'<circle class="merge" cx="{_f(cx)}" cy="{_f(y)}" r="{self.r}" stroke="#4a5563" '
+                   f'stroke-width="1.2"/>')
+        svg_text(out, cx, y + 4, MERGE_SYMBOL.get(span.merge or "", "•"), "sym")
+        ly = y - self.r - 6
+        for text_, cls in reversed(self.labels):
+            svg_text(out, cx, ly, text_, cls)
+            ly -= LINE
+        out.append("</g>")
+
+
+class UEl:
+    """An encoder–decoder as a U: level k's encoder on the left of row k, its decoder on the
+    right, starting at the merge node where the skip arrow arrives horizontally; the encoder
+    steps down to the next row at the left, the decoder's output climbs into the merge above."""
+
+    def __init__(self, ctx: Context, levels, bottom, head):
+        self.ctx = ctx
+        self.lefts, self.rights, self.merges = [], [], []
+        for k, (before, fork, light, after) in enumerate(levels):
+            left = sequence_atoms(before, [], ctx)
+            if k == 0:
+                left = head + left
+            self.lefts.append(RowEl(left, lead=k > 0))
+            merge = MergeEl(ctx, fork, light)
+            self.merges.append(merge)
+            self.rights.append(RowEl([Atom(merge, "", [])] + sequence_atoms(after, [], ctx), lead=False))
+        self.lefts.append(RowEl(sequence_atoms(bottom, [], ctx), lead=True))
+        self.problems = []
+
+    def measure(self, scales):
+        for merge in self.merges:
+            merge.measure(scales)
+        widest = max(merge.w for merge in self.merges)
+        for merge in self.merges:
+            merge.min_w = widest
+        for row in self.lefts + self.rights:
+            row.measure(scales)
+        n = len(self.merges)
+        self.x_left = 12
+        need = 0.0
+        for k in range(n):
+            label = self.merges[k].skip_label()
+            need = max(need, self.x_left + self.lefts[k].w + max(60, text_width(label, SMALL) + 24)
+                       + self.merges[k].w / 2)
+        self.x_merge = max(need, self.x_left + self.lefts[n].w + 30)
+        self.ys = [0.0]
+        for k in range(1, n + 1):
+            above = max(self.lefts[k - 1].down, self.rights[k - 1].down)
+            below = max(self.lefts[k].up, self.rights[k].up if k < n else 0)
+            self.ys.append(self.ys[-1] + above + ROW_GAP + 8 + below)
+        self.up = max(self.lefts[0].up, self.rights[0].up)
+        self.down = self.ys[-1] + self.lefts[n].down
+        self.w = max(self.x_merge + max(r.w for r in self.rights) + 14,
+                     self.x_left + self.lefts[n].w + 14)
+        self.left_in = 0
+        self.right_out = self.x_merge + self.rights[0].right_out
+
+    def draw(self, out, x, y):
+        n = len(self.merges)
+        out.append('<g class="u-net">')
+        for k in range(n + 1):
+            ly = y + self.ys[k]
+            left = self.lefts[k]
+            left.draw(out, x + self.x_left, ly)
+            left_end = x + self.x_left + left.right_out
+            if k < n:
+                right = self.rights[k]
+                right.draw(out, x + self.x_merge, ly)
+                merge = self.merges[k]
+                to_x = x + self.x_merge + merge.left_in
+                label = merge.skip_label()
+                out.append(f'<path class="edge skip" d="M{_f(left_end)},{_f(ly)} H{_f(to_x)}" '
+                           f'marker-end="url(#arrow)"/>')
+                svg_text(out, (left_end + to_x) / 2, ly - 5, _shorten(label, 60), "arr")
+                # down to the next row's encoder, through the gap under this row, along the left
+                below = ly + max(left.down, right.down) + (ROW_GAP + 8) / 2
+                out.append(f'<path class="edge" d="M{_f(left_end)},{_f(ly)} H{_f(x + self.x_left + left.w + 6)} '
+                           f'V{_f(below - 4)} '
+                           f'H{_f(x + 4)} V{_f(y + self.ys[k + 1])} H{_f(x + self.x_left)}"/>')
+            if k > 0:
+                # this row's decoder output (or the bottom's) climbs into the merge above
+                row = self.rights[k] if k < n else left
+                row_x = x + (self.x_merge if k < n else self.x_left)
+                last, px = row.row.placed[-1]
+                start = row_x + px + last.el.right_out
+                above = self.merges[k - 1]
+                cx = x + self.x_merge + above.w / 2
+                prev_y = y + self.ys[k - 1]
+                gap = prev_y + max(self.lefts[k - 1].down, self.rights[k - 1].down) + (ROW_GAP + 8) / 2
+                out.append(f'<path class="edge" d="M{_f(start)},{_f(ly)} H{_f(row_x + row.w + 6)} '
+                           f'V{_f(gap + 4)} H{_f(cx)} V{_f(prev_y + above.r)}" marker-end="url(#arrow)"/>')
+        out.append("</g>")
+
+
 class StopEl:
     """Where an error stopped the analysis (or, ``error=False``, a note such as a final join)."""
 
@@ -1111,7 +1278,11 @@ def _render(analysis, depth, max_width, note=""):
     if analysis.input is not None:
         atoms.append(Atom(BoxEl(ctx, input_shape=analysis.input), "", []))
     tree = build_tree(analysis)
-    atoms += sequence_atoms(tree.children, [], ctx)
+    u = u_levels(tree.children, ctx)
+    if u is not None:   # an encoder–decoder: one U
+        atoms = [Atom(UEl(ctx, u[0], u[1], atoms), "", [])]
+    else:
+        atoms += sequence_atoms(tree.children, [], ctx)
     prefix = []
     for read in ctx.reads.get(len(analysis.layers), ()):
         if read.kind == "from":
