@@ -13,7 +13,7 @@ from __future__ import annotations
 from .. import __version__
 from ..layers import REGISTRY
 from . import markup, numbers
-from .picture import render_svg
+from .picture import picture
 
 CSS = """
 :root{--bg:#fff;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--panel:#f6f8fa;--accent:#0969da;
@@ -28,7 +28,15 @@ h1{font-size:1.4rem;margin:0 0 .2rem} h2{font-size:1.1rem;margin:1.6rem 0 .5rem;
 dl.totals{display:grid;grid-template-columns:max-content auto;gap:.15rem 1rem;margin:.6rem 0}
 dl.totals dt{font-weight:600} dl.totals dd{margin:0;font-family:ui-monospace,"DejaVu Sans Mono",monospace}
 .scroll{overflow-x:auto;border:1px solid var(--line);border-radius:6px;background:var(--bg)}
-.scroll svg{display:block}
+.scroll svg{display:block;max-width:100%;height:auto}
+.scroll.actual svg{max-width:none}
+.nojs .toolbar,.nojs button.toggle,.nojs .js-only{display:none} .nojs th button{cursor:auto}
+.chart{display:grid;grid-template-columns:minmax(6rem,max-content) minmax(8rem,1fr) max-content minmax(8rem,1fr) max-content;
+gap:.1rem .5rem;align-items:center;font-size:12px;margin:.4rem 0 1rem}
+.chart .head{font-weight:600;color:var(--muted)} .chart .name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;max-width:22rem}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(26rem,1fr));gap:0 1.5rem}
+.charts>section{min-width:0}
+table.zoo tr.family th{background:var(--panel);text-align:left}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:.2rem .5rem;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;white-space:nowrap}
 th{position:sticky;top:0;background:var(--panel);z-index:1}
@@ -53,6 +61,8 @@ article.diag.warning{border-left-color:var(--warning)}
 article.diag p{margin:.15rem 0} article.diag pre{margin:.3rem 0;padding:.4rem .6rem;background:var(--panel);overflow-x:auto}
 .side{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:1.2rem}
 .side>section{min-width:0}
+.wide{overflow-x:auto;max-width:100%}
+tr.changed td{background:var(--panel)} tr.changed td:first-child{box-shadow:inset 4px 0 var(--accent)}
 footer{margin-top:2rem;color:var(--muted);font-size:12px}
 @media print{
 :root{--bg:#fff;--fg:#000;--muted:#444;--line:#bbb;--panel:#f2f2f2}
@@ -68,6 +78,7 @@ article.diag,tr{break-inside:avoid} h2{break-after:avoid}
 # address expands every block on load.
 JS = """
 (function(){
+document.documentElement.classList.remove('nojs');
 var status=document.getElementById('status');
 function say(t){document.body.setAttribute('data-status',t);if(status)status.textContent=t;}
 window.addEventListener('error',function(e){say('error: '+e.message);});
@@ -119,7 +130,10 @@ document.querySelectorAll('table.layers').forEach(function(t){
   }
   if(location.hash==='#expand-all')all(t,true);else refresh(t);
 });
-var visible=0;document.querySelectorAll('table.layers tbody tr').forEach(function(r){if(!r.hidden)visible++;});
+document.querySelectorAll('button.zoom').forEach(function(b){b.addEventListener('click',function(){
+  var box=document.getElementById(b.getAttribute('data-for'));var actual=box.classList.toggle('actual');
+  b.textContent=actual?'Fit to width':'Actual size';b.setAttribute('aria-pressed',actual?'true':'false');});});
+var visible=0;document.querySelectorAll('table.layers tbody tr, table.zoo tbody tr.net').forEach(function(r){if(!r.hidden)visible++;});
 say('ready: '+visible+' rows shown');
 })();
 """
@@ -131,7 +145,7 @@ DIAGRAM_WIDTH = 1180
 
 
 def _page(title: str, body: str) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    return ("<!DOCTYPE html>\n<html lang=\"en\" class=\"nojs\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             "<meta name=\"color-scheme\" content=\"light dark\">\n"
             f"<meta name=\"generator\" content=\"archcalc {markup.attr(__version__)}\">\n"
@@ -318,18 +332,58 @@ def _table(analysis, key: str, depth) -> str:
                  f'<span class="muted">Click a column title to sort (# restores the order).</span></div>')
     else:
         tools = '<div class="toolbar"><span class="muted">Click a column title to sort.</span></div>'
-    return (f'{tools}<table class="layers" id="{key}-table"><thead><tr>{"".join(head)}</tr></thead>'
-            f'<tbody>\n' + "\n".join(rows) + "\n</tbody></table>")
+    return (f'{tools}<div class="wide"><table class="layers" id="{key}-table"><thead><tr>{"".join(head)}</tr></thead>'
+            f'<tbody>\n' + "\n".join(rows) + "\n</tbody></table></div>")
+
+
+def _chart(rows, totals) -> str:
+    """Paired bars (params, MACs) a row, each scaled to the heaviest row; the values as text."""
+    from .chart import Row  # noqa: F401 - rows are chart.Row
+
+    sums = [(row, sum(m.params for m in row.layers), sum(m.macs for m in row.layers)) for row in rows]
+    sums = [item for item in sums if item[1] or item[2]]
+    top_p = max((p for _, p, _ in sums), default=0) or 1
+    top_m = max((m for _, _, m in sums), default=0) or 1
+    cells = ['<span class="head">row</span><span class="head">params</span><span></span>'
+             '<span class="head">MACs</span><span></span>']
+    for row, params, macs in sums:
+        cells.append(f'<span class="name" title="{markup.attr(row.name)}">{markup.text(row.name)}</span>')
+        for value, top, cls, whole in ((params, top_p, "p", totals.params), (macs, top_m, "m", totals.macs)):
+            width = 100 * value / top if value else 0
+            share = numbers.share(value, whole) if value and whole else ""
+            cells.append(f'<span class="track"><span class="fill {cls}" style="width:{max(width, 0.5 if value else 0):.1f}%">'
+                         f'</span></span><span class="num">{numbers.human(value) if value else ""}'
+                         f'{" · " + markup.text(share) if share else ""}</span>')
+    return f'<div class="chart" role="table">{"".join(cells)}</div>'
+
+
+def _charts(analysis, depth, h) -> str:
+    """Params and MACs per block (at ``depth``, the picture's, or 0) and per kind."""
+    from .chart import kind_rows, stage_rows
+
+    level = depth if depth is not None else (0 if analysis.groups else None)   # the stages
+    title = f"per block at depth {level}" if level is not None else "per layer"
+    rows = stage_rows(analysis, level)
+    return (f'<{h}>Charts</{h}><div class="charts"><section><p class="muted">Params and MACs {title}'
+            f'</p>{_chart(rows, analysis.totals)}</section><section><p class="muted">Params and MACs per kind'
+            f'</p>{_chart(kind_rows(analysis), analysis.totals)}</section></div>')
 
 
 def network_sections(analysis, options, key: str, level: int = 2) -> str:
     h = f"h{level}"
+    svg, drawn = picture(analysis, {"depth": options.get("depth"), "width": DIAGRAM_WIDTH})
+    # a big network's table starts with its blocks closed at the depth its picture needed
+    depth = options.get("depth") if options.get("depth") is not None else drawn
     parts = [f"<{h}>Totals</{h}>", _totals(analysis),
              f"<{h}>Diagram</{h}>",
-             f'<div class="scroll">{render_svg(analysis, {"depth": options.get("depth"), "width": DIAGRAM_WIDTH})}</div>',
+             f'<div class="toolbar js-only"><button type="button" class="zoom" data-for="{key}-diagram" '
+             f'aria-pressed="false">Actual size</button><span class="muted">The diagram is scaled to the '
+             f'width of the page.</span></div>',
+             f'<div class="scroll" id="{key}-diagram">{svg}</div>',
              _diagnostics(analysis),
+             _charts(analysis, options.get("depth"), h),
              f"<{h}>Layers ({analysis.totals.layers})</{h}>",
-             _table(analysis, key, options.get("depth"))]
+             _table(analysis, key, depth)]
     return "\n".join(p for p in parts if p)
 
 
@@ -359,7 +413,7 @@ def render_diff(diff, options=None) -> str:
                 text = f"{cell[0]} → {cell[1]}" if isinstance(cell, tuple) else str(cell)
                 tds.append(f'<td{" class=num" if i in right else ""}>{markup.text(text)}</td>')
             rows.append("<tr>" + "".join(tds) + "</tr>")
-        return f"<table><thead><tr>{hs}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        return f"<div class=\"wide\"><table><thead><tr>{hs}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
     parts = [f"<header><h1>{markup.text(label_a)} → {markup.text(label_b)}</h1>"
              f'<p class="muted">{markup.text(cells.mode_line(diff))}</p></header>',
@@ -396,15 +450,25 @@ def render_diff(diff, options=None) -> str:
 
 
 def render_list(rows, options=None) -> str:
-    """`archcalc list --format html`: the zoo as one page."""
+    """`archcalc list --format html`: the zoo as one page, a heading row per family when the
+    list is grouped (the default order)."""
+    options = options or {}
     body = []
+    family = None
     for r in rows:
-        body.append(f'<tr><td><code>{markup.text(r["name"])}</code></td><td>{markup.text(r.get("title", ""))}</td>'
+        if options.get("grouped") and r.get("family") != family:
+            family = r.get("family")
+            count = sum(1 for other in rows if other.get("family") == family)
+            body.append(f'<tr class="family"><th colspan="6" scope="rowgroup">{markup.text(family or "")} '
+                        f'<span class="muted">({count})</span></th></tr>')
+        body.append(f'<tr class="net"><td><code>{markup.text(r["name"])}</code></td><td>{markup.text(r.get("title", ""))}</td>'
                     f'<td class="num mono">{markup.text(numbers.row_input(r))}</td>'
                     f'<td class="num mono">{numbers.exact(r["params"])}</td>'
                     f'<td class="num mono">{numbers.exact(r["macs"])}</td>'
                     f'<td class="num mono">{markup.text(r["depth"])}</td></tr>')
-    table = ('<table><thead><tr><th scope="col">Name</th><th scope="col">Title</th><th class="num" scope="col">'
+    table = ('<table class="zoo"><thead><tr><th scope="col">Name</th><th scope="col">Title</th><th class="num" scope="col">'
              'Input</th><th class="num" scope="col">Params</th><th class="num" scope="col">MACs</th>'
              '<th class="num" scope="col">Depth</th></tr></thead><tbody>' + "".join(body) + "</tbody></table>")
-    return _page("archcalc: built-in networks", f"<header><h1>Built-in networks</h1></header>\n{table}")
+    return _page("archcalc: built-in networks",
+                 f"<header><h1>Built-in networks</h1><p class=\"muted\">{len(rows)} networks</p></header>\n"
+                 f'<div class="wide">{table}</div>')
