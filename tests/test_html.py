@@ -250,3 +250,15 @@ def test_list_html_groups_by_family_counts_its_rows_and_takes_o(cli, tmp_path):
     assert sum(int(n) for _, n in families) == len(rows)
     assert len(families) == len({r["family"] for r in rows})
     assert "table.zoo tbody tr.net" in page          # the status counts the networks
+
+
+def test_list_html_plots_params_against_macs(cli):
+    rows = json.loads(cli("list", "--format", "json").out)
+    page = cli("list", "--format", "html").out
+    svg = ET.fromstring(re.search(r'<svg class="scatter".*?</svg>', page, re.S).group(0))
+    dots = svg.findall("{http://www.w3.org/2000/svg}circle")
+    assert sorted(d.get("data-name") for d in dots) == sorted(r["name"] for r in rows if r["params"] and r["macs"])
+    # log scales: LeNet-5 (61,706 params; 416,520 MACs by hand for the modern form) sits left of
+    # and below VGG-16 (138,357,544 params; 15,470,264,320 MACs, Simonyan & Zisserman / torchvision)
+    at = {d.get("data-name"): (float(d.get("cx")), float(d.get("cy"))) for d in dots}
+    assert at["lenet5"][0] < at["vgg16"][0] and at["lenet5"][1] > at["vgg16"][1]

@@ -37,6 +37,10 @@ gap:.1rem .5rem;align-items:center;font-size:12px;margin:.4rem 0 1rem}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(26rem,1fr));gap:0 1.5rem}
 .charts>section{min-width:0}
 table.zoo tr.family th{background:var(--panel);text-align:left}
+svg.scatter text{font-size:11px;fill:var(--muted)} svg.scatter .grid{stroke:var(--line)}
+svg.scatter circle{stroke:var(--bg);stroke-width:1;opacity:.85}
+.legend{display:flex;flex-wrap:wrap;gap:.2rem .9rem;font-size:12px}
+.key .dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.3rem;vertical-align:-.05rem}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:.2rem .5rem;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;white-space:nowrap}
 th{position:sticky;top:0;background:var(--panel);z-index:1}
@@ -449,6 +453,58 @@ def render_diff(diff, options=None) -> str:
     return _page(f"archcalc diff: {label_a} → {label_b}", "\n".join(parts))
 
 
+_FAMILY_COLOURS = ("#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#0a7b83", "#6e7781",
+                   "#d4a72c", "#2da44e", "#e16f24", "#54aeff")
+
+
+def _zoo_scatter(rows) -> str:
+    """Params against MACs, both on log scales, a dot per network coloured by family, its
+    name and figures in the dot's tooltip."""
+    from math import floor, log10
+
+    points = [r for r in rows if isinstance(r.get("params"), int) and isinstance(r.get("macs"), int)
+              and r["params"] > 0 and r["macs"] > 0]
+    if len(points) < 2:
+        return ""
+    width, height, left, right, top, bottom = 760, 430, 70, 20, 20, 50
+    lo_p, hi_p = floor(log10(min(r["params"] for r in points))), floor(log10(max(r["params"] for r in points))) + 1
+    lo_m, hi_m = floor(log10(min(r["macs"] for r in points))), floor(log10(max(r["macs"] for r in points))) + 1
+
+    def x(m):
+        return left + (log10(m) - lo_m) / (hi_m - lo_m) * (width - left - right)
+
+    def y(p):
+        return height - bottom - (log10(p) - lo_p) / (hi_p - lo_p) * (height - top - bottom)
+    families = []
+    for r in points:
+        if r.get("family") not in families:
+            families.append(r.get("family"))
+    out = [f'<svg class="scatter" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" role="img" aria-label="parameters against MACs, log scales">']
+    for e in range(lo_m, hi_m + 1):
+        out.append(f'<line x1="{x(10 ** e):.1f}" y1="{top}" x2="{x(10 ** e):.1f}" y2="{height - bottom}" class="grid"/>'
+                   f'<text x="{x(10 ** e):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+                   f'{markup.text(numbers.human(10 ** e))}</text>')
+    for e in range(lo_p, hi_p + 1):
+        out.append(f'<line x1="{left}" y1="{y(10 ** e):.1f}" x2="{width - right}" y2="{y(10 ** e):.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y(10 ** e) + 4:.1f}" text-anchor="end">'
+                   f'{markup.text(numbers.human(10 ** e))}</text>')
+    out.append(f'<text x="{(left + width - right) / 2}" y="{height - 8}" text-anchor="middle">MACs (log scale)</text>'
+               f'<text x="14" y="{(top + height - bottom) / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 14 {(top + height - bottom) / 2})">params (log scale)</text>')
+    for r in points:
+        colour = _FAMILY_COLOURS[families.index(r.get("family")) % len(_FAMILY_COLOURS)]
+        tip = f'{r["name"]} ({r.get("family") or ""}): {numbers.exact(r["params"])} params, {numbers.exact(r["macs"])} MACs'
+        out.append(f'<circle cx="{x(r["macs"]):.1f}" cy="{y(r["params"]):.1f}" r="4" fill="{colour}" '
+                   f'data-name="{markup.attr(r["name"])}"><title>{markup.text(tip)}</title></circle>')
+    out.append("</svg>")
+    legend = "".join(f'<span class="key"><span class="dot" style="background:'
+                     f'{_FAMILY_COLOURS[i % len(_FAMILY_COLOURS)]}"></span>{markup.text(f or "")}</span>'
+                     for i, f in enumerate(families))
+    return ('<h2>Params against MACs</h2><div class="scroll">' + "".join(out) + '</div>'
+            f'<p class="legend">{legend}</p>')
+
+
 def render_list(rows, options=None) -> str:
     """`archcalc list --format html`: the zoo as one page, a heading row per family when the
     list is grouped (the default order)."""
@@ -471,4 +527,4 @@ def render_list(rows, options=None) -> str:
              '<th class="num" scope="col">Depth</th></tr></thead><tbody>' + "".join(body) + "</tbody></table>")
     return _page("archcalc: built-in networks",
                  f"<header><h1>Built-in networks</h1><p class=\"muted\">{len(rows)} networks</p></header>\n"
-                 f'<div class="wide">{table}</div>')
+                 f'{_zoo_scatter(rows)}<h2>Networks</h2><div class="wide">{table}</div>')

@@ -747,7 +747,9 @@ class ForkEl:
             lx = x + self.split
             out.append(f'<path class="edge" d="M{_f(bus_in)},{_f(ly)} H{_f(lx)}"/>')
             lane.draw(out, lx, ly)
-            out.append(f'<path class="edge" d="M{_f(lx + lane.right_out)},{_f(ly)} H{_f(bus_out)}"/>')
+            # every lane ends in an arrowhead at the bus into the merge (the first runs on into it)
+            head = ' marker-end="url(#arrow)"' if ly != y else ""
+            out.append(f'<path class="edge" d="M{_f(lx + lane.right_out)},{_f(ly)} H{_f(bus_out)}"{head}/>')
         if not self.lanes:
             out.append(f'<path class="edge" d="M{_f(bus_in)},{_f(y)} H{_f(bus_out)}"/>')
         out.append(f'<path class="edge" d="M{_f(bus_out)},{_f(y)} H{_f(mx - self.r)}" marker-end="url(#arrow)"/>')
