@@ -262,3 +262,15 @@ def test_list_html_plots_params_against_macs(cli):
     # and below VGG-16 (138,357,544 params; 15,470,264,320 MACs, Simonyan & Zisserman / torchvision)
     at = {d.get("data-name"): (float(d.get("cx")), float(d.get("cy"))) for d in dots}
     assert at["lenet5"][0] < at["vgg16"][0] and at["lenet5"][1] > at["vgg16"][1]
+
+
+def test_a_diff_of_two_versions_marks_what_changed_on_both_sides(cli):
+    # ResNet-50 v1 (He et al.) strides the first 1×1 of a stage's first block, v1.5
+    # (torchvision) its 3×3: in stages 2–4 (stage 1 keeps stride 1) conv1 and conv2 of block 0
+    # change, 3 × 2 = 6 layers on each side
+    page = cli("diff", "resnet50-v1", "resnet50", "--mode", "versions", "--format", "html").out
+    a, b = page.split('<div class="side">', 1)[1].split('<section aria-label=', 2)[1:]
+    for side in (a, b):
+        changed = re.findall(r'<tr class="leaf changed changed"[^>]*>.*?<td[^>]*>([^<]*)<span class="change">changed',
+                             side)
+        assert sorted(changed) == ["conv1 ", "conv1 ", "conv1 ", "conv2 ", "conv2 ", "conv2 "]

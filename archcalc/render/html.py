@@ -66,7 +66,9 @@ article.diag p{margin:.15rem 0} article.diag pre{margin:.3rem 0;padding:.4rem .6
 .side{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:1.2rem}
 .side>section{min-width:0}
 .wide{overflow-x:auto;max-width:100%}
-tr.changed td{background:var(--panel)} tr.changed td:first-child{box-shadow:inset 4px 0 var(--accent)}
+tr.changed td:first-child{box-shadow:inset 4px 0 var(--accent)} tr.changed.affected td:first-child{box-shadow:inset 2px 0 var(--muted)}
+.change{font-size:11px;border:1px solid var(--accent);color:var(--accent);border-radius:3px;padding:0 .25rem;margin-left:.3rem}
+tr.affected .change{border-color:var(--line);color:var(--muted)}
 footer{margin-top:2rem;color:var(--muted);font-size:12px}
 @media print{
 :root{--bg:#fff;--fg:#000;--muted:#444;--line:#bbb;--panel:#f2f2f2}
@@ -250,7 +252,7 @@ _HEAD = (("index", "#", True), ("", "Layer", False), ("", "Kind", False), ("", "
          ("memory", "Memory", True), ("rf", "RF", True), ("", "Share of total", False))
 
 
-def _table(analysis, key: str, depth) -> str:
+def _table(analysis, key: str, depth, marks=None) -> str:
     """The layer table: group rows (blocks) with subtotals above their members; each row lists
     the groups it sits in (``data-in``) so that the script can hide the members of a closed one."""
     from .table import _group_placement, _leaf_and_group_rows, _placement
@@ -316,6 +318,11 @@ def _table(analysis, key: str, depth) -> str:
         sev = severities.get(layer.name)
         flag = f" flagged {sev}" if sev else ""
         badge = (f' <span class="sev {sev}">{"✖" if sev == "error" else "▲"} {sev}</span>' if sev else "")
+        change = (marks or {}).get(layer.name)
+        if change:   # a diff of two versions: what changed, in words as well as colour
+            flag += f" changed {change}"
+            badge += f' <span class="change">{markup.text(change)}</span>'
+        
         rows.append(
             f'<tr class="leaf{flag}" data-in="{inside}" data-index="{index + 1}" data-params="{layer.params}" '
             f'data-macs="{layer.macs}" data-memory="{memory}" data-rf="{rf.size[0] if rf else 0}">'
@@ -387,7 +394,7 @@ def network_sections(analysis, options, key: str, level: int = 2) -> str:
              _diagnostics(analysis),
              _charts(analysis, options.get("depth"), h),
              f"<{h}>Layers ({analysis.totals.layers})</{h}>",
-             _table(analysis, key, depth)]
+             _table(analysis, key, depth, options.get("marks"))]
     return "\n".join(p for p in parts if p)
 
 
@@ -445,10 +452,18 @@ def render_diff(diff, options=None) -> str:
         parts.append("<h2>Gates</h2><ul>" + "".join(
             f'<li><span class="sev {"error" if r.failed else ""}">{"✖ failed" if r.failed else "✔ passed"}'
             f"</span> {markup.text(cells.gate_message(r))}</li>" for r in results) + "</ul>")
+    marks = ({}, {})
+    if diff.changes is not None:   # two versions of one network: mark what changed on each side
+        for change in diff.changes:
+            if change.status in ("changed", "added", "removed", "affected"):
+                if change.a is not None:
+                    marks[0][change.a.name] = change.status
+                if change.b is not None:
+                    marks[1][change.b.name] = change.status
     parts.append('<div class="side">')
-    for label, analysis, key in ((label_a, diff.a, "a"), (label_b, diff.b, "b")):
+    for (label, analysis, key), side_marks in zip(((label_a, diff.a, "a"), (label_b, diff.b, "b")), marks):
         parts.append(f'<section aria-label="{markup.attr(label)}"><h2>{markup.text(_title(analysis))}</h2>'
-                     + network_sections(analysis, options, key, level=3) + "</section>")
+                     + network_sections(analysis, dict(options, marks=side_marks), key, level=3) + "</section>")
     parts.append("</div>")
     return _page(f"archcalc diff: {label_a} → {label_b}", "\n".join(parts))
 
