@@ -274,3 +274,15 @@ def test_a_diff_of_two_versions_marks_what_changed_on_both_sides(cli):
         changed = re.findall(r'<tr class="leaf changed changed"[^>]*>.*?<td[^>]*>([^<]*)<span class="change">changed',
                              side)
         assert sorted(changed) == ["conv1 ", "conv1 ", "conv1 ", "conv2 ", "conv2 ", "conv2 "]
+
+
+def test_diff_html_pairs_the_two_networks_bars_per_kind(cli):
+    # torchvision: ResNet-18 1.81 G MACs, ResNet-34 3.66 G; both end in a 512 → 1000 fc
+    # (512,000 MACs each), so the conv pair differs and the dense pair is equal
+    page = cli("diff", "resnet18", "resnet34", "--format", "html").out
+    paired = re.search(r'<div class="chart paired".*?</div>', page, re.S).group(0)
+    widths = dict(re.findall(r'<span class="name">([^<]*)</span><span class="track"><span class="fill p[^"]*" '
+                             r'style="width:[\d.]+%"></span></span><span class="num">[^<]*</span>'
+                             r'<span class="track"><span class="fill m[^"]*" style="width:([\d.]+)%"', paired))
+    assert float(widths["conv · resnet34"]) == 100.0 and 45 < float(widths["conv · resnet18"]) < 55
+    assert widths["dense · resnet18"] == widths["dense · resnet34"]

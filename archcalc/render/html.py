@@ -36,6 +36,7 @@ gap:.1rem .5rem;align-items:center;font-size:12px;margin:.4rem 0 1rem}
 .chart .head{font-weight:600;color:var(--muted)} .chart .name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;max-width:22rem}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(26rem,1fr));gap:0 1.5rem}
 .charts>section{min-width:0}
+.chart.paired .fill.b{opacity:.55}
 table.zoo tr.family th{background:var(--panel);text-align:left}
 svg.scatter text{font-size:11px;fill:var(--muted)} svg.scatter .grid{stroke:var(--line)}
 svg.scatter circle{stroke:var(--bg);stroke-width:1;opacity:.85}
@@ -407,6 +408,28 @@ def render_show(analysis, options=None) -> str:
     return _page(f"archcalc: {_title(analysis)}", header + "\n" + network_sections(analysis, options, "n"))
 
 
+def _paired_bars(diff, label_a, label_b) -> str:
+    """Per kind group, the two networks' params and MACs as paired bars on one scale each."""
+    from . import diff_cells as cells
+
+    rows = [r for r in diff.breakdown if r.a.params or r.a.macs or r.b.params or r.b.macs]
+    if not rows:
+        return ""
+    top_p = max(max(r.a.params, r.b.params) for r in rows) or 1
+    top_m = max(max(r.a.macs, r.b.macs) for r in rows) or 1
+    out = ['<div class="chart paired" role="table"><span class="head">kind</span><span class="head">params'
+           '</span><span></span><span class="head">MACs</span><span></span>']
+    for r in rows:
+        label = cells.GROUP_LABELS.get(r.group, r.group)
+        for side, sums in ((label_a, r.a), (label_b, r.b)):
+            out.append(f'<span class="name">{markup.text(label)} · {markup.text(side)}</span>')
+            for value, top, cls in ((sums.params, top_p, "p"), (sums.macs, top_m, "m")):
+                out.append(f'<span class="track"><span class="fill {cls}{" b" if side is label_b else ""}" '
+                           f'style="width:{100 * value / top if value else 0:.1f}%"></span></span>'
+                           f'<span class="num">{numbers.human(value) if value else ""}</span>')
+    return "".join(out) + "</div>"
+
+
 def render_diff(diff, options=None) -> str:
     """Both networks side by side (totals, diagram, diagnostics, layers), under the comparison."""
     from . import diff_cells as cells
@@ -434,6 +457,7 @@ def render_diff(diff, options=None) -> str:
              "<h2>By kind</h2>",
              table(("Kind", f"{label_a} params", f"{label_a} MACs", f"{label_b} params", f"{label_b} MACs"),
                    [cells.breakdown_cells(r, diff) for r in diff.breakdown], {1, 2, 3, 4}),
+             _paired_bars(diff, label_a, label_b),
              "<h2>Resolution ladder</h2>",
              table(("", "Size", "Channels"), [(label, *cells.ladder_cells(rungs)) for label, rungs in
                                               ((label_a, diff.ladders[0]), (label_b, diff.ladders[1]))])]
