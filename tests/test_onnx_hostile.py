@@ -383,3 +383,27 @@ def test_an_input_that_is_never_a_first_input_is_named(cli, onnx, tmp_path):
     assert result.code == 1, result.out + result.err
     assert "0 data inputs" not in result.out
     assert "no graph input is the first (data) input of a node" in result.out and "'x'" in result.out
+
+
+def test_weights_are_dropped_before_parsing_and_shapes_kept(onnx):
+    # a 3×3 conv of 64 → 64 channels: a 64·64·3·3·4 = 147,456-byte weight; slim keeps its
+    # dims and name and drops its payload; a 4-value int64 shape (32 bytes) keeps its values
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    from archcalc.readers.onnx_scan import slim
+
+    w = numpy_helper.from_array(np.ones((64, 64, 3, 3), dtype=np.float32), "w")
+    shape = numpy_helper.from_array(np.array([1, -1, 2, 2], dtype=np.int64), "shape")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("Reshape", ["c", "shape"], ["y"], name="r")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 64, 8, 8])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)], [w, shape])
+    data = helper.make_model(graph).SerializeToString()
+    small = slim(data)
+    assert len(data) > 147_456 > 10 * len(small)
+    parsed = onnx.load_model_from_string(small)
+    tensors = {t.name: t for t in parsed.graph.initializer}
+    assert list(tensors["w"].dims) == [64, 64, 3, 3] and tensors["w"].raw_data == b""
+    assert numpy_helper.to_array(tensors["shape"]).tolist() == [1, -1, 2, 2]
+    assert [n.op_type for n in parsed.graph.node] == ["Conv", "Reshape"]

@@ -14,6 +14,7 @@ listing of the graph (``Document.text``), so diagnostics show the node with a ca
 """
 from __future__ import annotations
 
+import mmap
 import os
 from collections import Counter
 
@@ -565,27 +566,34 @@ def read(path: str, input_shape=None, **options) -> Document:
     check_regular_file(path)  # a FIFO or a device named *.onnx is refused before it is opened
     onnx = _onnx()
     from ..limits import MAX_ONNX_NODES
-    from .onnx_scan import Unreadable, count_nodes
+    from .onnx_scan import Unreadable, count_nodes, slim
 
+    top = Mark(path, 1, 1)
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise NotOnnx(f"{path!r} cannot be read ({exc.strerror or type(exc).__name__})") from None
-    top = Mark(path, 1, 1)
-    try:  # counted on the wire format, before onnx parses millions of nodes
-        if count_nodes(data, MAX_ONNX_NODES + 1) > MAX_ONNX_NODES:
-            doc = Document(path, f"# ONNX model {_printable(os.path.basename(path))}\n")
-            doc.diagnostics.append(make("too-large", f"the model has more than {MAX_ONNX_NODES:,} nodes; "
-                                        f"archcalc reads models of at most {MAX_ONNX_NODES:,}", top))
-            return doc
-    except Unreadable:
-        pass  # not protobuf: onnx.load says so below
+            # mapped, not read: only the graph and the initializers' shapes are ever copied
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) \
+                if os.fstat(handle.fileno()).st_size else b""
+    except (OSError, ValueError) as exc:
+        raise NotOnnx(f"{path!r} cannot be read ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
     try:
-        model = onnx.load_model_from_string(data)
-    except Exception as exc:  # noqa: BLE001 - protobuf raises several types for bad bytes
-        raise NotOnnx(f"{path!r} is not a readable ONNX model ({type(exc).__name__})") from None
-    del data
+        try:  # counted on the wire format, before onnx parses millions of nodes
+            if count_nodes(data, MAX_ONNX_NODES + 1) > MAX_ONNX_NODES:
+                doc = Document(path, f"# ONNX model {_printable(os.path.basename(path))}\n")
+                doc.diagnostics.append(make("too-large", f"the model has more than {MAX_ONNX_NODES:,} "
+                                            f"nodes; archcalc reads models of at most {MAX_ONNX_NODES:,}", top))
+                return doc
+            data_to_parse = slim(data)  # the weights' bytes are never parsed (onnx_scan.slim)
+        except Unreadable:
+            data_to_parse = bytes(data)  # not protobuf: onnx says so below
+        try:
+            model = onnx.load_model_from_string(data_to_parse)
+        except Exception as exc:  # noqa: BLE001 - protobuf raises several types for bad bytes
+            raise NotOnnx(f"{path!r} is not a readable ONNX model ({type(exc).__name__})") from None
+        del data_to_parse
+    finally:
+        if isinstance(data, mmap.mmap):
+            data.close()
     graph = model.graph
     if not graph.node:
         raise NotOnnx(f"{path!r} holds no ONNX graph")
