@@ -160,9 +160,7 @@ def test_a_recursive_glob_over_symlink_loops_checks_each_file_once(run_process, 
     (deep / "y.yaml").write_text("input: [8]\nlayers: [dense: 2]\n")
     (deep / "up").symlink_to("..")        # a loop: a/b/up/b/up/…
     (deep / "up2").symlink_to("../..")    # another
-    started = time.monotonic()
-    result = run_process("validate", f"{tmp_path}/**/*.yaml", timeout=30)
-    assert time.monotonic() - started < 10
+    result = run_process("validate", f"{tmp_path}/**/*.yaml", timeout=120)  # a loop would never end
     assert result.code == 0 and "2 files checked" in result.out
     both = run_process("validate", tmp_path / "a" / "x.yaml", tmp_path / "a" / "b" / "up" / "x.yaml")
     assert "1 file checked" in both.out  # one file by two paths: checked once
@@ -174,9 +172,7 @@ def test_an_85_byte_spec_of_666000_layers_is_answered_quickly(run_process, tmp_p
     path.write_text((ROOT / "tests" / "fixtures" / "corpus" / "repeat-666000.yaml").read_text())
     assert path.stat().st_size <= 85
     for args in (["show", path], ["diff", path, path], ["show", path, "--format", "html"]):
-        started = time.monotonic()
-        result = run_process(*args, timeout=60)
-        assert time.monotonic() - started < 20  # it used to take 18 s (show) and minutes (diff)
+        result = run_process(*args, timeout=180)  # a hang guard (diff used to run for minutes); speed: bench
         assert result.code == 1 and "666,000 layers: more than" in result.err
 
 
