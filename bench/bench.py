@@ -13,6 +13,11 @@ median and its ratio to the baselines, as the issues set targets:
   draw        `archcalc draw resnet152` <= 1.5 x `archcalc show resnet152`
   list        `archcalc list` (the whole zoo)       <= 1.5 x `archcalc show vgg16`
   LLM         `archcalc show llama2-7b --seq 4096 --format json` <= 1.2 x the vgg16 JSON path
+  HF config   `archcalc show llama2-7b/config.json --seq 4096 --format json` <= 1.5 x the built-in
+  export      `archcalc export resnet152` <= 1.5 x `archcalc show resnet152 --format json`
+  ONNX        `archcalc show resnet50.onnx --format json` (weights inside, ~100 MB) <= 0.25 x
+              `python -c "import onnx; onnx.load(...)"` of the same file (needs torch to write
+              the file; the row is skipped, saying so, without it)
 
 Baselines: (a) `python -c "import click, rich.console, rich.table, yaml"`;
 (b) a script importing click and yaml and printing a 30-row rich table.
@@ -81,6 +86,19 @@ def time_command(argv, runs, env, tty=False) -> float:
     return statistics.median(samples)
 
 
+def _resnet50_onnx(tmp, archcalc, env):
+    """resnet50.onnx with its weights (~100 MB), exported from `archcalc export resnet50` by
+    PyTorch; None when torch or onnx is missing."""
+    path = os.path.join(tmp, "resnet50.onnx")
+    script = (
+        "import subprocess, sys, torch\n"
+        f"code = subprocess.run({archcalc + ['export', 'resnet50']!r}, capture_output=True, text=True, check=True).stdout\n"
+        "ns = {}\nexec(code, ns)\n"
+        f"torch.onnx.export(ns['build']().eval(), torch.randn(1, 3, 224, 224), {path!r}, dynamo=False)\n")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
+    return path if done.returncode == 0 and os.path.exists(path) else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
@@ -101,6 +119,9 @@ def main() -> int:
             with open(os.path.join(many, f"spec{i:04}.yaml"), "w") as fh:
                 fh.write(resnet.replace("name: resnet50", f"name: resnet50_{i}"))
         files = sorted(os.path.join(many, f) for f in os.listdir(many))
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+        config = os.path.join(root, "tests", "fixtures", "hf", "llama2-7b", "config.json")
+        onnx_file = _resnet50_onnx(tmp, archcalc, env)
 
         # (label, argv, runs, on a terminal?) — piped output is plain text; on a terminal
         # archcalc colours through rich, so both are measured, each against baseline (b)
@@ -117,9 +138,19 @@ def main() -> int:
             ("archcalc show resnet152", archcalc + ["show", "resnet152"], args.runs, False),
             ("archcalc draw resnet152", archcalc + ["draw", "resnet152"], args.runs, False),
             ("archcalc list", archcalc + ["list"], args.runs, False),
+            ("archcalc show llama2-7b config.json --seq 4096 --format json",
+             archcalc + ["show", config, "--seq", "4096", "--format", "json"], args.runs, False),
+            ("archcalc show resnet152 --format json", archcalc + ["show", "resnet152", "--format", "json"],
+             args.runs, False),
+            ("archcalc export resnet152", archcalc + ["export", "resnet152"], args.runs, False),
             ("archcalc validate repeat x100000", archcalc + ["validate", repeat], 3, False),
             ("archcalc validate 1000 files (resnet50)", archcalc + ["validate", *files], 3, False),
         ]
+        if onnx_file:
+            rows += [("python: import onnx; onnx.load(resnet50.onnx)",
+                      [py, "-c", f"import onnx; onnx.load({onnx_file!r})"], args.runs, False),
+                     ("archcalc show resnet50.onnx --format json",
+                      archcalc + ["show", onnx_file, "--format", "json"], args.runs, False)]
         results = {}
         for label, argv, runs, tty in rows:
             results[label] = time_command(argv, runs, env, tty)
@@ -139,9 +170,18 @@ def main() -> int:
         ("llama2-7b json <= 1.2 x vgg16 json", results["archcalc show llama2-7b --seq 4096 --format json"]
          / results["archcalc show vgg16 --format json"], 1.2),
         ("list <= 1.5 x show vgg16", results["archcalc list"] / results["archcalc show vgg16"], 1.5),
+        ("HF config <= 1.5 x built-in", results["archcalc show llama2-7b config.json --seq 4096 --format json"]
+         / results["archcalc show llama2-7b --seq 4096 --format json"], 1.5),
+        ("export <= 1.5 x show json (resnet152)", results["archcalc export resnet152"]
+         / results["archcalc show resnet152 --format json"], 1.5),
         ("repeat x100000 <= 2 s", results["archcalc validate repeat x100000"], 2.0),
         ("1000 files <= 3 s", results["archcalc validate 1000 files (resnet50)"], 3.0),
     ]
+    if onnx_file:
+        targets.append(("ONNX show <= 0.25 x onnx.load", results["archcalc show resnet50.onnx --format json"]
+                        / results["python: import onnx; onnx.load(resnet50.onnx)"], 0.25))
+    else:
+        print("\n(ONNX row skipped: writing resnet50.onnx needs torch and onnx)")
     print()
     for label, value, limit in targets:
         print(f"{label:30} {value:6.2f}  {'ok' if value <= limit else 'MISSED'}")
