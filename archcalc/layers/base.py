@@ -224,6 +224,40 @@ def field_(type_: FieldType, default=REQUIRED, doc: str = "", default_from: str 
     return Field(type_, default, False, doc, default_from)
 
 
+# ------------------------------------------------------------------------------- ONNX rules
+class NotRead(Exception):
+    """An ONNX node that a kind's reader does not take as that kind; the message says why
+    ("Clip to [0, 3]"). When no kind takes a node, the reader reports it as `unsupported-op`."""
+
+
+class Onnx:
+    """How a kind is read from ONNX: the op types it claims and ``read(node) -> fields``.
+
+    ``node`` is the ONNX reader's view of one node (archcalc/readers/onnx_.py, ``NodeView``):
+    ``node.op``, ``node.attrs`` (a dict), ``node.has(i)`` (input i given), ``node.weight(i)``
+    (the shape of constant input i, or None), ``node.value(i)`` (a small constant's value, or
+    None), ``node.window()`` (``stride`` and ``padding`` fields from ONNX's ``strides``,
+    ``pads`` and ``auto_pad``) and ``node.expect(what, size)`` (the input size the weights were
+    made for, checked once the shapes are known). ``read`` returns the kind's fields (``{}``
+    for its defaults) or raises ``NotRead(why)``; several kinds may claim one op (Clip is
+    relu6 or relu), tried in the registry's order. ``folds_pad``: a Pad of zeros before the
+    node folds into its ``padding`` field. No kind reader imports onnx.
+
+    ``pattern``: ``read`` is given the *last* node of a subgraph that computes the kind from
+    one tensor (PyTorch's decomposition of local response normalisation ends in a Div); it
+    returns the fields when the nodes between that tensor and this one, all computed from it
+    and from constants, are the kind (``node.ops_between()`` lists their op types)."""
+
+    __slots__ = ("folds_pad", "ops", "pattern", "read")
+
+    def __init__(self, ops: tuple, read: Callable | None = None, folds_pad: bool = False,
+                 pattern: bool = False):
+        self.ops = tuple(ops)
+        self.read = read if read is not None else (lambda node: {})
+        self.folds_pad = folds_pad
+        self.pattern = pattern
+
+
 # ---------------------------------------------------------------------------- the kind record
 def _zero(inp, out, f) -> int:
     return 0
@@ -279,6 +313,12 @@ class LayerKind:
     export(inp, out, fields) -> Torch    how `archcalc export` writes the layer in PyTorch; None
                                          (the default) makes exporting a spec that uses the kind a
                                          located `not-exportable` error
+    onnx                                 the ONNX ops read as this kind: a tuple of ``Onnx``
+                                         records (op types and a reader of their fields); the
+                                         ONNX reader knows no kind but through these
+    aliases                              the words of PyTorch and Keras that mean this kind
+                                         (normalised as vocabulary.normalise does: `conv2d`,
+                                         `linear`), for did-you-mean
 
     The export rule
     ---------------
@@ -344,7 +384,7 @@ class LayerKind:
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
                  "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
                  "stores", "export", "takes_ids", "kv_cache", "reference", "check_reference",
-                 "extra", "saves")
+                 "extra", "saves", "onnx", "aliases")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -356,7 +396,7 @@ class LayerKind:
                  export: Callable | None = None, takes_ids: bool = False,
                  kv_cache: Callable | None = None, reference: str | None = None,
                  check_reference: Callable | None = None, extra: Callable | None = None,
-                 saves: tuple | Callable | None = None):
+                 saves: tuple | Callable | None = None, onnx: tuple = (), aliases: tuple = ()):
         self.name = name
         self.doc = doc
         self.fields = fields if fields is not None else {}
@@ -388,6 +428,8 @@ class LayerKind:
         # output is the input's storage (flatten, identity)
         self.saves = saves if saves is not None else \
             ("input",) if group in ("conv", "dense") else ("output",) if self.stores else ()
+        self.onnx = tuple(onnx)
+        self.aliases = tuple(aliases)
 
     @property
     def has_params(self) -> bool:

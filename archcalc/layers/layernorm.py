@@ -72,6 +72,7 @@ def _rmsnorm_export(inp, out, f):
 
 LAYERNORM = LayerKind(
     name="layernorm",
+    aliases=('layernormalization',),
     doc="Layer normalisation over the last axis (D of [T, D], C of [H, W, C], N of [N]); "
         "shape unchanged.",
     fields={
@@ -89,6 +90,7 @@ LAYERNORM = LayerKind(
 
 RMSNORM = LayerKind(
     name="rmsnorm",
+    aliases=('rmsnormalization',),
     doc="Root-mean-square normalisation over the last axis (Llama, T5); shape unchanged.",
     fields={
         "affine": field_(BOOL, True, doc="learn a scale γ per feature"),

@@ -49,6 +49,7 @@ def _groupnorm_export(inp, out, f):
 
 GROUPNORM = LayerKind(
     name="groupnorm",
+    aliases=('groupnormalization',),
     doc="Group normalisation (PyTorch's GroupNorm): the channels are split into `groups` groups, "
         "each normalised over its channels and all positions, per sample. 2·C parameters (γ, β) "
         "with `affine`, no buffers.",
@@ -75,7 +76,7 @@ def _instancenorm_explain(layer):
     c, f = _channels(layer.input), layer.fields
     lines = {"params": (f"2·{c}", "γ and β per channel") if f["affine"] else ("0", "affine: false")}
     if f["track_running_stats"]:
-        lines["buffers"] = f"2·{c} = {2 * c:,} (running mean and variance)"
+        lines["buffers"] = (f"2·{c}", "running mean and variance")
     else:
         lines["statistics"] = "each sample's own, also at inference (no buffers)"
     return lines
@@ -98,6 +99,7 @@ def _instancenorm_export(inp, out, f):
 
 INSTANCENORM = LayerKind(
     name="instancenorm",
+    aliases=('instancenorm2d',),
     doc="Instance normalisation (PyTorch's InstanceNorm2d): each channel of each sample normalised "
         "over its positions. PyTorch's defaults: no affine parameters, no running statistics; "
         "`affine: true` adds 2·C parameters (γ, β), `track_running_stats: true` 2·C buffers.",

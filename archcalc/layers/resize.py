@@ -181,6 +181,7 @@ def _t_export(inp, out, f):
 
 CONVTRANSPOSE = LayerKind(
     name="convtranspose",
+    aliases=('convtranspose2d', 'conv2dtranspose', 'deconvolution', 'deconv'),
     doc="2-D transposed convolution (PyTorch's ConvTranspose2d, 'up-convolution', 'deconvolution') "
         "over an [H, W, C] volume: out = (n − 1)·s − p_begin − p_end + d·(k − 1) + output_padding + 1.",
     primary="filters",
@@ -286,6 +287,7 @@ def _up_export(inp, out, f):
 
 UPSAMPLE = LayerKind(
     name="upsample",
+    aliases=('upsampling2d', 'upsamplingnearest2d', 'upsamplingbilinear2d', 'interpolate'),
     doc="Upsampling (PyTorch's Upsample / F.interpolate): nearest or bilinear, by an integer "
         "factor or to a size; channels kept, no parameters, no MACs.",
     primary="factor",
@@ -348,6 +350,7 @@ def _crop_export(inp, out, f):
 
 CROP = LayerKind(
     name="crop",
+    aliases=('cropping2d',),
     doc="Crops a volume to [h, w], centred (the smaller margin first) or at a given offset: "
         "U-Net's copy-and-crop. Channels kept, no parameters.",
     primary="size",

@@ -18,17 +18,34 @@ import os
 from collections import Counter
 
 from ..diagnostics import make
+from ..layers.base import NotRead
 from . import ImportRefused
 from .located import Document, Mark, located
 
 #: the default-domain opsets whose operator semantics this module implements
 OPSETS = range(7, 24)
 
-_ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax",
-                "LeakyRelu": "leakyrelu", "Elu": "elu", "Gelu": "gelu", "HardSwish": "hardswish",
-                "HardSigmoid": "hardsigmoid"}
+# the ops that merge two or more branches, as a `parallel`'s or a `join`'s merge
 _MERGES = {"Add": "add", "Mul": "mul", "Concat": "concat"}
-_PASS = {"Identity": "identity", "Concat": "identity"}  # a Concat of one tensor passes it through
+
+
+def _rules() -> dict:
+    """ONNX op -> [(kind name, Onnx rule)] from the kinds' own ``onnx`` declarations, in the
+    registry's order (the ONNX reader names no kind)."""
+    global _RULES
+    if _RULES is None:
+        from ..layers import REGISTRY
+
+        rules: dict = {}
+        for kind in REGISTRY.values():
+            for rule in kind.onnx:
+                for op in rule.ops:
+                    rules.setdefault(op, []).append((kind.name, rule))
+        _RULES = rules
+    return _RULES
+
+
+_RULES = None
 
 
 class OnnxUnavailable(ImportRefused):
@@ -52,6 +69,50 @@ def _printable(text) -> str:
     if isinstance(text, bytes):  # a string field that is not UTF-8
         text = text.decode("utf-8", "replace")
     return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+class NodeView:
+    """One node as a kind's ONNX reader sees it (``Onnx.read`` in archcalc/layers/base.py)."""
+
+    def __init__(self, graph, node):
+        self.g = graph
+        self.node = node
+        self.op = node.op_type
+        self.inputs = list(node.input)
+        self.attrs = graph.attrs(node)
+        self.expected = None
+
+    def has(self, i: int) -> bool:
+        return len(self.inputs) > i and bool(self.inputs[i])
+
+    def weight(self, i: int):
+        """The shape of input ``i`` when it is a constant (a weight), else None."""
+        if not self.has(i) or self.inputs[i] not in self.g.constant:
+            return None
+        return self.g.weight_shape(self.inputs[i])
+
+    def value(self, i: int):
+        """The value of a small constant input ``i`` (a number or a list), else None."""
+        return self.g.scalar(self.inputs[i]) if len(self.inputs) > i else None
+
+    def expect(self, what: str, size: int):
+        self.expected = (what, size)
+
+    def window(self) -> dict:
+        """``stride`` and ``padding`` fields from ONNX's ``strides``, ``pads``, ``auto_pad``."""
+        pads = list(self.attrs.get("pads", [0, 0, 0, 0]))
+        if len(pads) != 4:
+            raise ValueError(f"pads has {len(pads)} values; a 2-D window takes 4")
+        auto = self.attrs.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else auto
+        if auto == "SAME_UPPER":
+            padding = "same"
+        elif auto in ("NOTSET", "VALID"):
+            # ONNX pads: [top, left, bottom, right] -> archcalc's [top, bottom, left, right]
+            padding = [int(pads[0]), int(pads[2]), int(pads[1]), int(pads[3])]
+        else:
+            raise NotRead(f"auto_pad {auto}")
+        return {"stride": list(self.attrs.get("strides", [1, 1])), "padding": padding}
 
 
 class _NotSeriesParallel(Exception):
@@ -163,7 +224,6 @@ class _Converter:
         self.pending_pad = None
         self.accounted: set[int] = set()  # nodes that became entries, were folded or reported
         self.expects: dict[str, tuple] = {}  # entry name -> (node, what, size the weight was made for)
-        self.last_expect = None
 
     def mark(self, node) -> Mark:
         return Mark(self.file, self.line.get(id(node), 1), 1)
@@ -197,84 +257,40 @@ class _Converter:
             return None
 
     def _entry(self, node):
-        op = node.op_type
-        a = self.g.attrs(node)
-        fields = None
-        kind = None
-        if op == "Conv":
-            kind, fields = "conv", self.conv_fields(node, a)
-        elif op in ("MaxPool", "AveragePool"):
-            kind = "maxpool" if op == "MaxPool" else "avgpool"
-            fields = self.pool_fields(node, a)
-        elif op in ("GlobalAveragePool", "GlobalMaxPool"):
-            kind = "globalavgpool" if op == "GlobalAveragePool" else "globalmaxpool"
-            fields = {}
-        elif op == "ReduceMean":  # PyTorch's default (dynamo) exporter writes global average pooling so
-            axes = self.g.scalar(node.input[1]) if len(node.input) > 1 and node.input[1] else a.get("axes")
-            axes = [axes] if isinstance(axes, int) else axes
-            if a.get("keepdims", 1) != 1 or not isinstance(axes, list) or sorted(axes) not in ([-2, -1], [2, 3]):
-                return self.unsupported_op(node, f"ReduceMean over axes {axes!r} (only the mean over H and W "
-                                                 "that keeps them, a global average pool, is followed)")
-            kind, fields = "globalavgpool", {}
-        elif op == "Gemm":
-            kind, fields = "dense", self.gemm_fields(node, a)
-        elif op == "MatMul":
-            kind, fields = "dense", self.matmul_fields(node)
-        elif op == "BatchNormalization":
-            kind, fields = "batchnorm", {}
-        elif op in _ACTIVATIONS:
-            kind, fields = _ACTIVATIONS[op], {}
-            if op == "Softmax" and a.get("axis", -1) not in (-1, 1):
-                return self.unsupported_op(node, "softmax over an axis other than the channels")
-        elif op == "Clip":
-            low = self.g.scalar(node.input[1]) if len(node.input) > 1 else a.get("min")
-            high = self.g.scalar(node.input[2]) if len(node.input) > 2 else a.get("max")
-            if low == 0 and high == 6:
-                kind, fields = "relu6", {}
-            elif low == 0 and high is None:
-                kind, fields = "relu", {}
-            else:
-                return self.unsupported_op(node, f"Clip to [{low}, {high}] (only [0, 6], relu6, is known)")
-        elif op == "Flatten":
-            if a.get("axis", 1) != 1:
-                return self.unsupported_op(node, "Flatten from an axis other than 1")
-            kind, fields = "flatten", {}
-        elif op == "Reshape":
-            target = self.g.scalar(node.input[1]) if len(node.input) > 1 else None
-            if isinstance(target, list) and len(target) == 2 and target[1] == -1 or \
-                    isinstance(target, list) and len(target) == 2 and target[0] in (1, -1, 0):
-                kind, fields = "flatten", {}
-            else:
-                return self.unsupported_op(node, f"Reshape to {target!r} (only flattening to "
-                                                 "[batch, features] is followed)")
-        elif op == "Dropout":
-            ratio = self.g.scalar(node.input[1]) if len(node.input) > 1 and node.input[1] else a.get("ratio", 0.5)
-            kind, fields = "dropout", {"rate": float(ratio) if isinstance(ratio, (int, float)) else 0.5}
-        elif op == "LRN":
-            kind, fields = "lrn", {"size": int(a.get("size", 5))}
-        elif op in _PASS:
-            kind, fields = _PASS[op], {}
-        elif op == "Pad":
-            return self.pad(node, a)
-        else:
+        """The kinds that claim the op (their ``onnx`` rules) are asked in the registry's
+        order; the first that reads the node makes the entry."""
+        rules = _rules().get(node.op_type)
+        if node.op_type == "Pad":
+            return self.pad(node, self.g.attrs(node))
+        if not rules:
             return self.unsupported_op(node)
-        if kind is None:
-            return None
+        view = NodeView(self.g, node)
+        why = ""
+        for kind, rule in rules:
+            try:
+                fields = rule.read(view)
+            except NotRead as exc:
+                why = why or str(exc)
+                view.expected = None
+                continue
+            break
+        else:
+            return self.unsupported_op(node, why)
+        fields = dict(fields)
         if self.pending_pad is not None:
             pad_node, pads = self.pending_pad
             self.pending_pad = None
-            if kind not in ("conv", "maxpool", "avgpool") or fields.get("padding") == "same":
+            if not rule.folds_pad or fields.get("padding") == "same":
                 self.problem(pad_node, "unsupported-op", f"Pad node {pad_node.name!r} is followed by "
-                             f"{op}, into which it cannot be folded",
+                             f"{node.op_type}, into which it cannot be folded",
                              hint="archcalc folds zero padding into the next convolution or pooling")
             else:
                 old = fields.get("padding", [0, 0, 0, 0])
                 fields["padding"] = [x + y for x, y in zip(old, pads)]
         name = self.name(node)
-        if self.last_expect is not None:
-            self.expects[name] = (node, *self.last_expect)
-            self.last_expect = None
-        entry = {kind: dict(fields, name=name) if fields is not None else {"name": name}}
+        if view.expected is not None:
+            self.expects[name] = (node, *view.expected)
+        entry = {kind: dict(fields, name=name)}
         self.marks[id(entry)] = self.mark(node)
         return entry
 
@@ -298,64 +314,6 @@ class _Converter:
         # ONNX pads: [n, c, h, w begins, n, c, h, w ends] -> [top, bottom, left, right]
         self.pending_pad = (node, [int(pads[2]), int(pads[6]), int(pads[3]), int(pads[7])])
         return None
-
-    def window(self, a, kernel):
-        pads = list(a.get("pads", [0, 0, 0, 0]))
-        if len(pads) != 4:
-            raise ValueError(f"pads has {len(pads)} values; a 2-D window takes 4")
-        auto = a.get("auto_pad", b"NOTSET")
-        auto = auto.decode() if isinstance(auto, bytes) else auto
-        if auto == "SAME_UPPER":
-            padding = "same"
-        elif auto in ("NOTSET", "VALID"):
-            padding = [int(pads[0]), int(pads[2]), int(pads[1]), int(pads[3])] if len(pads) == 4 else None
-        else:
-            padding = None
-        return {"stride": list(a.get("strides", [1, 1])), "padding": padding}
-
-    def conv_fields(self, node, a):
-        w = self.g.weight_shape(node.input[1]) if len(node.input) > 1 else None
-        if w is None or len(w) != 4:
-            return self.unsupported_op(node, "not a 2-D convolution with a known weight shape")
-        fields = {"filters": int(w[0]), "kernel": [int(w[2]), int(w[3])]}
-        window = self.window(a, fields["kernel"])
-        if window["padding"] is None:
-            return self.unsupported_op(node, "auto_pad SAME_LOWER")
-        fields.update(window)
-        fields["dilation"] = list(a.get("dilations", [1, 1]))
-        fields["groups"] = int(a.get("group", 1))
-        fields["bias"] = len(node.input) > 2 and bool(node.input[2])
-        self.last_expect = ("input channels", int(w[1]) * fields["groups"])
-        return fields
-
-    def pool_fields(self, node, a):
-        kernel = list(a.get("kernel_shape", []))
-        if len(kernel) != 2:
-            return self.unsupported_op(node, "not a 2-D pooling")
-        if any(d != 1 for d in a.get("dilations", [1, 1])):
-            return self.unsupported_op(node, "dilated pooling")
-        fields = {"size": kernel}
-        window = self.window(a, kernel)
-        if window["padding"] is None:
-            return self.unsupported_op(node, "auto_pad SAME_LOWER")
-        fields.update(window)
-        fields["ceil"] = bool(a.get("ceil_mode", 0))
-        return fields
-
-    def gemm_fields(self, node, a):
-        b = self.g.weight_shape(node.input[1])
-        if a.get("transA", 0) or b is None or len(b) != 2:
-            return self.unsupported_op(node, "a Gemm whose second input is not a weight matrix")
-        units = b[0] if a.get("transB", 0) else b[1]
-        self.last_expect = ("input features", int(b[1] if a.get("transB", 0) else b[0]))
-        return {"units": int(units), "bias": len(node.input) > 2 and bool(node.input[2])}
-
-    def matmul_fields(self, node):
-        b = self.g.weight_shape(node.input[1]) if node.input[1] in self.g.constant else None
-        if b is None or len(b) != 2:
-            return self.unsupported_op(node, "a product of two activations")
-        self.last_expect = ("input features", int(b[0]))
-        return {"units": int(b[1]), "bias": False}
 
     # -- the graph to nested sequences ---------------------------------------------------
     def chain(self, tensor: str, first=None):

@@ -322,7 +322,7 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
                 tip = f"repeated {s.times} times; every iteration drawn"
             atoms += sequence_atoms(inner, stack + [Frame(title, "repeat", None, tip)], ctx)
             host = None
-        elif node.type == "fork" and node.span.kind == "aux":
+        elif node.type == "fork" and node.span.aux:
             atoms.append(Atom(AuxEl(ctx, node), "", stack))
         elif node.type == "fork":
             el = ForkEl(ctx, node)
