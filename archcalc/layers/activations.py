@@ -101,8 +101,17 @@ def _clip(bounds):
     return Onnx(("Clip",), read)
 
 
+def _silu_decomposed(node):
+    """x·sigmoid(x): a Mul of x by a Sigmoid of x (how exporters write SiLU before opset 24)."""
+    if node.between != {"Sigmoid": 1}:
+        raise NotRead("not x·sigmoid(x)")
+    return {}
+
+
 def _onnx(name):
     rules = []
+    if name == "silu":
+        rules.append(Onnx(("Mul",), _silu_decomposed, pattern=True))
     if name in _ONNX_OPS:
         rules.append(Onnx((_ONNX_OPS[name],), _softmax_from_onnx if name == "softmax" else None))
     if name in ("relu", "relu6"):

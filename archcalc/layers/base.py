@@ -243,19 +243,30 @@ class Onnx:
     relu6 or relu), tried in the registry's order. ``folds_pad``: a Pad of zeros before the
     node folds into its ``padding`` field. No kind reader imports onnx.
 
-    ``pattern``: ``read`` is given the *last* node of a subgraph that computes the kind from
-    one tensor (PyTorch's decomposition of local response normalisation ends in a Div); it
-    returns the fields when the nodes between that tensor and this one, all computed from it
-    and from constants, are the kind (``node.ops_between()`` lists their op types)."""
+    ``node.layout`` is the layout of the node's input: "nchw" (ONNX's), "nhwc" after a
+    Transpose that moved the channels last, "flat", or "other".
 
-    __slots__ = ("folds_pad", "ops", "pattern", "read")
+    ``pattern``: ``read`` is given the *last* node of a subgraph that computes the kind from
+    one tensor, ``node.reads`` (PyTorch's decomposition of local response normalisation ends
+    in a Div); the nodes between that tensor and this one are all computed from it and from
+    constants and feed nothing else. ``node.between`` counts their op types,
+    ``node.attrs_between(op)`` and ``node.values_between(op)`` give their attributes and
+    constant operands. The subgraph becomes one layer when ``read`` returns its fields.
+
+    ``fold(node, fields) -> fields``: the op (an Add of a bias after a MatMul) is folded into
+    the layer before it, of this kind, when that layer's output feeds only this node.
+    ``node.constant_operand()`` is the index of a two-input op's constant input, and
+    ``node.learned(i)`` its shape when it is a learned tensor (not a Constant node's value)."""
+
+    __slots__ = ("fold", "folds_pad", "ops", "pattern", "read")
 
     def __init__(self, ops: tuple, read: Callable | None = None, folds_pad: bool = False,
-                 pattern: bool = False):
+                 pattern: bool = False, fold: Callable | None = None):
         self.ops = tuple(ops)
-        self.read = read if read is not None else (lambda node: {})
+        self.read = read if read is not None or fold is not None else (lambda node: {})
         self.folds_pad = folds_pad
         self.pattern = pattern
+        self.fold = fold
 
 
 # ---------------------------------------------------------------------------- the kind record

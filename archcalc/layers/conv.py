@@ -371,6 +371,8 @@ def _from_onnx(node):
     w = node.weight(1)
     if w is None or len(w) != 4:
         raise NotRead("not a 2-D convolution with a known weight shape")
+    if node.layout == "nhwc":
+        raise NotRead("a convolution of a channels-last tensor")
     fields = {"filters": int(w[0]), "kernel": [int(w[2]), int(w[3])], **node.window(),
               "dilation": list(node.attrs.get("dilations", [1, 1])), "groups": int(node.attrs.get("group", 1)),
               "bias": node.has(2)}
@@ -380,7 +382,7 @@ def _from_onnx(node):
 
 CONV = LayerKind(
     name="conv",
-    aliases=('conv2d', 'lazyconv2d', 'convolution', 'convolution2d', 'depthwiseconv2d', 'separableconv2d'),
+    aliases=("conv2d", "lazyconv2d", "convolution", "convolution2d", "depthwiseconv2d", "separableconv2d"),
     doc="2-D convolution over an [H, W, C] volume.",
     primary="filters",
     fields={

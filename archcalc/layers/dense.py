@@ -110,13 +110,24 @@ def _from_matmul(node):
     b = node.weight(1)
     if b is None or len(b) != 2:
         raise NotRead("a product of two activations")
+    if node.layout not in ("nhwc", "flat"):
+        raise NotRead("a product over an axis other than the channels")
     node.expect("input features", int(b[0]))
     return {"units": int(b[1]), "bias": False}
 
 
+def _bias_from_onnx(node, fields):
+    """An Add of a learned (units,) vector after a MatMul: the layer's bias."""
+    i = node.constant_operand()
+    shape = node.learned(i) if i is not None else None
+    if fields.get("bias") or shape is None or tuple(shape) != (fields["units"],):
+        raise NotRead("an Add of a constant that is not the bias of the layer before")
+    return {"bias": True}
+
+
 DENSE = LayerKind(
     name="dense",
-    aliases=('linear', 'lazylinear', 'fc', 'fullyconnected', 'innerproduct'),
+    aliases=("linear", "lazylinear", "fc", "fullyconnected", "innerproduct"),
     doc="Fully connected layer: [N] (or [1, 1, N]) -> [units]; on a token sequence or a volume, "
         "applied at every position on the last axis: [T, D] -> [T, units], [H, W, C] -> [H, W, units].",
     primary="units",
@@ -135,7 +146,7 @@ DENSE = LayerKind(
     group="dense",
     export=export,
     saves=lambda inp, out, f: ("input",) + fused_saves(f),
-    onnx=(Onnx(("Gemm",), _from_gemm), Onnx(("MatMul",), _from_matmul)),
+    onnx=(Onnx(("Gemm",), _from_gemm), Onnx(("MatMul",), _from_matmul), Onnx(("Add",), fold=_bias_from_onnx)),
 )
 
 KINDS = [DENSE]

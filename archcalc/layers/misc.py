@@ -48,7 +48,7 @@ def _batchnorm_describe(f) -> str:
 
 BATCHNORM = LayerKind(
     name="batchnorm",
-    aliases=('batchnorm2d', 'batchnormalization', 'bn'),
+    aliases=("batchnorm2d", "batchnormalization", "bn"),
     doc="Batch normalisation over channels: 2·C parameters (γ, β) and 2·C buffers "
         "(running mean and variance).",
     fields={
@@ -70,7 +70,7 @@ BATCHNORM = LayerKind(
 
 DROPOUT = LayerKind(
     name="dropout",
-    aliases=('dropout2d', 'alphadropout', 'spatialdropout2d'),
+    aliases=("dropout2d", "alphadropout", "spatialdropout2d"),
     doc="Dropout (training only); shape unchanged.",
     primary="rate",
     fields={"rate": field_(RATE, 0.5, doc="probability of dropping a value")},
@@ -89,7 +89,7 @@ def _dropout_rate(node) -> float:
 
 LRN = LayerKind(
     name="lrn",
-    aliases=('localresponsenorm', 'localresponsenormalization'),
+    aliases=("localresponsenorm", "localresponsenormalization"),
     doc="Local response normalisation across channels (AlexNet); no parameters.",
     primary="size",
     fields={"size": field_(POSITIVE_INT, 5, doc="number of neighbouring channels")},
@@ -98,8 +98,23 @@ LRN = LayerKind(
     # the spec gives only the size; α, β and k are PyTorch's defaults (they change no count)
     export=lambda inp, out, f: Torch(f"nn.LocalResponseNorm({f['size']})"),
     saves=lambda inp, out, f: _lrn_saves(inp, f),
-    onnx=(Onnx(("LRN",), lambda node: {"size": int(node.attrs.get("size", 5))}),),
+    onnx=(Onnx(("LRN",), lambda node: {"size": int(node.attrs.get("size", 5))}),
+          Onnx(("Div",), lambda node: _lrn_decomposed(node), pattern=True)),
 )
+
+
+def _lrn_decomposed(node):
+    """PyTorch's local_response_norm, as its exporters write it: x / (k + α·avg_pool3d(x² padded
+    across the channels), (size, 1, 1))^β — a Div of x by what an AveragePool of kernel
+    (size, 1, 1) and a Pow compute from x. α, β and k change no count (archcalc's lrn keeps
+    only the size)."""
+    pools = node.attrs_between("AveragePool")
+    if node.inputs[0] != node.reads or len(pools) != 1 or node.between["Pow"] != 1:
+        raise NotRead("not local response normalisation")
+    kernel = list(pools[0].get("kernel_shape", []))
+    if len(kernel) != 3 or kernel[1:] != [1, 1]:
+        raise NotRead("not local response normalisation")
+    return {"size": int(kernel[0])}
 
 
 def _lrn_saves(inp, f):
@@ -139,11 +154,17 @@ FLATTEN = LayerKind(name="flatten", doc="[H, W, C] -> [H·W·C].", shape=_flatte
 IDENTITY = LayerKind(name="identity", doc="Passes its input through unchanged.", group="other",
                      export=lambda inp, out, f: Torch("nn.Identity()"), saves=("view",),
                      aliases=("identity", "noop"),
-                     onnx=(Onnx(("Identity", "Concat")),))
+                     onnx=(Onnx(("Identity", "Concat"), lambda node: _one_input(node)),))
+
+
+def _one_input(node):
+    if len([name for name in node.inputs if name]) != 1:
+        raise NotRead("a Concat with a constant")
+    return {}
 
 DROPPATH = LayerKind(
     name="droppath",
-    aliases=('stochasticdepth',),
+    aliases=("stochasticdepth",),
     doc="Stochastic depth / drop path (torchvision's StochasticDepth): in training, drops a "
         "residual branch for a whole sample (`row`) or the whole batch (`batch`) with probability "
         "`rate`; the identity at inference. Shape unchanged, no parameters.",

@@ -95,7 +95,7 @@ def _concrete_fields(f):
 def _pool_from_onnx(node):
     """ONNX MaxPool/AveragePool (2-D, not dilated)."""
     kernel = list(node.attrs.get("kernel_shape", []))
-    if len(kernel) != 2:
+    if len(kernel) != 2 or node.layout == "nhwc":
         raise NotRead("not a 2-D pooling")
     if any(d != 1 for d in node.attrs.get("dilations", [1, 1])):
         raise NotRead("dilated pooling")
