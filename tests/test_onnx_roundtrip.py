@@ -1,7 +1,8 @@
 """The ONNX round trip (issue 24): a built-in → `archcalc export` → PyTorch →
 `torch.onnx.export` (the TorchScript exporter, ``dynamo=False``, ``do_constant_folding=False``,
 so batch norm stays a BatchNormalization node) → `archcalc show MODEL.onnx` gives the figures
-PyTorch itself counts on the exported module — parameters (``numel`` of every parameter), MACs
+PyTorch itself counts on the exported module — parameters (``numel`` of the parameters of every
+module the eval-mode forward pass runs), MACs
 (``FlopCounterMode``'s total ÷ 2) and the output shape (a forward pass) — and `archcalc import`
 of the same file writes a spec that validates and gives them again.
 
@@ -71,13 +72,20 @@ def _figures(done):
 
 
 def _pytorch_count(model, x):
+    """PyTorch's count of what the exported (eval-mode) network computes: the parameters of
+    the modules its forward pass runs — an auxiliary head, run in training only, is not in
+    the ONNX file, though ``model.parameters()`` holds it — MACs and the output's shape."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    params = sum(p.numel() for p in model.parameters())
+    ran = []
+    hooks = [m.register_forward_pre_hook(lambda module, args: ran.append(module)) for m in model.modules()]
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         out = model(x)
-    return params, counter.get_total_flops() // 2, list(out.shape[1:])
+    for hook in hooks:
+        hook.remove()
+    used = {id(p): p.numel() for module in ran for p in module.parameters(recurse=False)}
+    return sum(used.values()), counter.get_total_flops() // 2, list(out.shape[1:])
 
 
 def _case(name):
