@@ -186,15 +186,48 @@ def test_truncated_model_is_exit_2(run_process, onnx, tmp_path):
     assert result.code in (1, 2) and "Traceback" not in result.err
 
 
-def test_without_the_onnx_package_the_extra_is_named(cli, tmp_path, monkeypatch):
+def _conv_slice(onnx, tmp_path):
+    """x 1×3×8×8 → 1×1 conv to 4 channels → Slice of rows 1..7 and columns 2..8: a crop,
+    whose input size comes from ONNX's shape inference."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1]),
+             helper.make_node("Slice", ["c", "starts", "ends", "axes"], ["y"], name="crop")]
+    inits = [numpy_helper.from_array(np.zeros((4, 3, 1, 1), np.float32), "w"),
+             numpy_helper.from_array(np.array([1, 2], np.int64), "starts"),
+             numpy_helper.from_array(np.array([7, 8], np.int64), "ends"),
+             numpy_helper.from_array(np.array([2, 3], np.int64), "axes")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    return _save(onnx, tmp_path, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+
+
+def test_reading_needs_no_onnx_package(cli, tmp_path, monkeypatch):
     import sys
 
-    path = tmp_path / "m.onnx"
-    path.write_bytes(b"\x08\x07")
+    onnx = need("onnx")  # to write the file; reading it then goes without
+    path = _save(onnx, tmp_path, _small(onnx))
+    expected = cli("show", path, "--format", "json")
     monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    result = cli("show", path, "--format", "json")
+    assert result.code == 0 and expected.code == 0, result.err
+    assert json.loads(result.out)["totals"] == json.loads(expected.out)["totals"]
+
+
+def test_shape_inference_without_the_onnx_package_names_the_extra(cli, tmp_path, monkeypatch):
+    import sys
+
+    onnx = need("onnx")
+    path = _conv_slice(onnx, tmp_path)
+    with_package = cli("show", path, "--format", "json")
+    assert with_package.code == 0, with_package.out + with_package.err
+    # the crop keeps rows 1..7 and columns 2..8 of the 8×8×4 conv output: 6×6×4
+    assert json.loads(with_package.out)["output"] == [6, 6, 4]
+    monkeypatch.setitem(sys.modules, "onnx", None)
     result = cli("show", path)
     assert result.code == 2
-    assert "pip install 'archcalc[onnx]'" in result.err
+    assert "pip install 'archcalc[onnx]'" in result.err and "shape inference" in result.err
 
 
 # ---------------------------------------------------------------------------- PyTorch round trips

@@ -1,7 +1,10 @@
 """ONNX models in: a graph -> the located values of an equivalent spec.
 
-Read with the ``onnx`` package (the optional extra ``archcalc[onnx]``); no onnxruntime, no
-torch, no external-data files. Weights are never interpreted: a layer's fields come from
+Decoded in pure Python from the protobuf wire (onnx_wire.py: no onnx import, the large
+initializers' payloads dropped unparsed by onnx_scan.slim); the ``onnx`` package (the optional
+extra ``archcalc[onnx]``) is imported only for ONNX's shape inference, which a few exported
+patterns need (a Slice whose bounds are computed). No onnxruntime, no torch, no external-data
+files. Weights are never interpreted: a layer's fields come from
 its attributes and the *shapes* of its initializers, and the shapes of the activations from
 archcalc's own rules, so an imported model is checked exactly as a spec is.
 
@@ -58,10 +61,11 @@ class NotOnnx(ImportRefused):
 
 
 def _onnx():
+    """The onnx package, for its shape inference only (reading needs no package)."""
     try:
-        import onnx  # noqa: PLC0415 - optional, imported only for .onnx files
+        import onnx  # noqa: PLC0415 - optional, imported only for shape inference
     except ImportError:
-        raise OnnxUnavailable("reading .onnx files needs the onnx package: "
+        raise OnnxUnavailable("this model needs ONNX's shape inference, from the onnx package: "
                               "pip install 'archcalc[onnx]'") from None
     return onnx
 
@@ -280,8 +284,10 @@ class _Graph:
         """The dimensions of tensor ``name`` as ONNX's shape inference gives them, or None."""
         if self._inferred is None:
             self._inferred = {}
+            package = _onnx() if self.model is not None else None  # missing: OnnxUnavailable, said
             try:
-                inferred = self.onnx.shape_inference.infer_shapes(self.model, data_prop=True) if self.model is not None else None
+                inferred = package.shape_inference.infer_shapes(package.load_model_from_string(self.model),
+                                                                data_prop=True) if package is not None else None
             except Exception:  # noqa: BLE001 - a model shape inference cannot follow: shapes unknown
                 inferred = None
             for vi in list(inferred.graph.value_info) + list(inferred.graph.input) if inferred else ():
@@ -790,7 +796,7 @@ def read(path: str, input_shape=None, **options) -> Document:
     from .files import check_regular_file
 
     check_regular_file(path)  # a FIFO or a device named *.onnx is refused before it is opened
-    onnx = _onnx()
+    from . import onnx_wire as onnx
     from ..limits import MAX_ONNX_NODES
     from .onnx_scan import Unreadable, count_nodes, slim
 
@@ -814,9 +820,8 @@ def read(path: str, input_shape=None, **options) -> Document:
             data_to_parse = bytes(data)  # not protobuf: onnx says so below
         try:
             model = onnx.load_model_from_string(data_to_parse)
-        except Exception as exc:  # noqa: BLE001 - protobuf raises several types for bad bytes
-            raise NotOnnx(f"{path!r} is not a readable ONNX model ({type(exc).__name__})") from None
-        del data_to_parse
+        except onnx.DecodeError as exc:
+            raise NotOnnx(f"{path!r} is not a readable ONNX model ({exc})") from None
     finally:
         if isinstance(data, mmap.mmap):
             data.close()
@@ -844,7 +849,7 @@ def read(path: str, input_shape=None, **options) -> Document:
                                     hint="convert it with onnx.version_converter, or export again "
                                          "with a known opset"))
         return doc
-    g = _Graph(onnx, graph, model)
+    g = _Graph(onnx, graph, data_to_parse)  # the bytes, parsed by onnx only for shape inference
     inputs = [i for i in graph.input if i.name not in g.constant]
     if not inputs and g.taken_for_weights:
         names = ", ".join(repr(_printable(n)[:60]) for n in g.taken_for_weights[:3])
