@@ -9,7 +9,7 @@ params: layernorm C (γ) + C (β, with ``bias``); rmsnorm C (γ); none without `
 """
 from __future__ import annotations
 
-from .base import BOOL, POSITIVE_NUMBER, LayerKind, RuleError, Torch, field_, literal
+from .base import BOOL, POSITIVE_NUMBER, Counted, LayerKind, RuleError, Torch, field_, literal, numel
 
 
 def _describe(f, default_eps) -> str:
@@ -85,6 +85,18 @@ LAYERNORM = LayerKind(
     group="norm",
     export=_layernorm_export,
     saves=("input", "rows"),
+    count_as={
+        "fvcore": Counted(lambda inp, out, f: (5 if f["affine"] else 4) * numel(inp),
+                          "5 per value with γ, 4 without (aten::layer_norm, norm_flop_counter(2))"),
+        # nn.LayerNorm has `elementwise_affine`, not the `affine` bn_flops_counter_hook reads;
+        # LayerNorm2d (a volume's, a subclass) is not hooked and F.layer_norm is not patched
+        "ptflops": Counted(lambda inp, out, f: 0 if len(inp) == 3 else numel(inp),
+                           "1 per value for nn.LayerNorm (bn_flops_counter_hook finds no `affine`); "
+                           "LayerNorm2d, a subclass, is not hooked: 0"),
+        "thop": Counted(lambda inp, out, f: 0 if len(inp) == 3 else (4 if f["affine"] else 2) * numel(inp),
+                        "nn.LayerNorm 2 per value, doubled with elementwise_affine (count_normalization); "
+                        "LayerNorm2d, a subclass, is not hooked: 0"),
+    },
 )
 
 RMSNORM = LayerKind(
