@@ -316,8 +316,12 @@ def training_bytes(analysis) -> dict[str, int]:
 
 def kv_cache_bytes(totals) -> int:
     """The KV cache at --seq × --batch in --dtype: keys and values of every causal attention
-    layer, 2·kv_heads·head_dim values per token per layer (docs/metrics.md)."""
-    return totals.kv_values * (totals.seq or 0) * totals.batch * totals.bytes_per_value
+    layer, 2·kv_heads·head_dim values per token per layer, for the T tokens of the sequence (at
+    most W in a layer with a sliding window of W; docs/metrics.md)."""
+    values = totals.extras.get("kv_cached_values")
+    if values is None:
+        values = totals.kv_values * (totals.seq or 0)
+    return values * totals.batch * totals.bytes_per_value
 
 
 def token_figures(totals) -> dict | None:
@@ -329,12 +333,13 @@ def token_figures(totals) -> dict | None:
       (every projection, MLP and LM head once; embeddings are lookups);
     * ``attention_score_macs`` 2·T²·S: QKᵀ and attention·V over the full T×T square;
     * ``causal_macs``: the forward MACs if causal layers computed only the T(T+1)/2 scores a
-      token sees, S_causal·T(T+1) instead of 2·T²·S_causal;
+      token sees, S_causal·T(T+1) instead of 2·T²·S_causal (fewer within a sliding window);
     * ``per_sequence_macs``: layers after the tokens end (a pooler or a head on one token);
     * ``training_flops_per_token``: 6·N + 12·T·S, the PaLM appendix's 6N + 12·L·H·Q·T
       (forward and backward, full square, per token of a T-token sequence);
     * ``decode_macs_per_token``: one generated token at context T with a KV cache: N plus
-      2·T·S (its query against T cached keys, then their values); causal models only."""
+      2·T·S (its query against T cached keys, then their values; min(T, W) in a layer with a
+      sliding window of W); causal models only."""
     t = totals.seq
     if t is None:
         return None
@@ -343,13 +348,14 @@ def token_figures(totals) -> dict | None:
     macs = totals.macs // totals.batch
     score = 2 * t * t * s
     n, rest = divmod(totals.token_macs - score, t)
-    figures = {"seq": t, "attention_score_macs": score, "causal_macs": macs - 2 * t * t * causal + causal * t * (t + 1),
+    skipped = totals.extras.get("causal_skipped_macs", 0)
+    figures = {"seq": t, "attention_score_macs": score, "causal_macs": macs - skipped,
                "kv_cache_values_per_token": totals.kv_values}
     if rest == 0:
         figures.update({"weight_macs_per_token": n, "per_sequence_macs": macs - totals.token_macs,
                         "training_flops_per_token": 6 * n + 12 * t * s})
         if causal:
-            figures["decode_macs_per_token"] = n + 2 * t * s
+            figures["decode_macs_per_token"] = n + 2 * t * (s - causal) + totals.extras.get("decode_score_macs", 0)
     return figures
 
 

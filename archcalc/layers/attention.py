@@ -13,11 +13,27 @@ The square is what PyTorch computes and counts, causal or not (a causal mask zer
 scores after computing them). With ``causal: true`` the causal half — only the T(T+1)/2 scores
 a token may see, h·d·T(T+1) MACs instead of 2·T²·h·d — is reported beside it (explain, JSON
 ``causal_macs``), and the layer keeps a KV cache when generating: 2·kv·d values per token.
-``rope: true`` marks rotary position embeddings (rotations of q and k: no parameters, no MACs).
+``rope: true`` marks rotary position embeddings (rotations of q and k: no parameters, no MACs),
+``rope_base`` their base θ (default 10,000; Llama 3's 500,000), ``rope_dims`` how many of each
+head's features rotate (default all; GPT-NeoX/Pythia rotate a quarter).
+``window: W`` (causal layers only) is a sliding window — Mistral's ``sliding_window``: a token
+sees itself and the W − 1 tokens before it. PyTorch still computes the full square and masks
+it, so the counts stay; the visible scores (Σ min(i + 1, W) per head) are stated beside, and
+the KV cache keeps at most W tokens.
 """
 from __future__ import annotations
 
-from .base import BOOL, POSITIVE_INT, Counted, LayerKind, RuleError, Torch, field_, fmt_shape
+from .base import (
+    BOOL,
+    POSITIVE_INT,
+    POSITIVE_NUMBER,
+    Counted,
+    LayerKind,
+    RuleError,
+    Torch,
+    field_,
+    fmt_shape,
+)
 
 
 def dims(inp, f):
@@ -44,7 +60,32 @@ def _shape(inp, f):
         raise RuleError("bad-heads", f"{kv} key/value heads do not divide the {h} query heads (each "
                         "key/value head serves a whole group of query heads)", field="kv_heads",
                         hint=f"kv_heads divides heads: 1 (multi-query), a divisor of {h}, or {h}")
+    if f["window"] is not None and not f["causal"]:
+        raise RuleError("bad-value", f"a sliding window of {f['window']} needs `causal: true` (each token "
+                        "sees itself and the tokens before it, within the window)", field="window",
+                        hint="add `causal: true`, or drop `window`")
+    for name in ("rope_base", "rope_dims"):
+        if f[name] not in (None, ROPE_BASE) and not f["rope"]:
+            raise RuleError("bad-value", f"`{name}` describes rotary positions, but this layer has none",
+                            field=name, hint="add `rope: true`, or drop `" + name + "`")
+    if f["rope_dims"] is not None:
+        _, _, _, _, d = dims(inp, f)
+        if f["rope_dims"] % 2 or f["rope_dims"] > d:
+            raise RuleError("bad-value", f"rope_dims {f['rope_dims']} must be even and at most the head size "
+                            f"{d} (rotations turn pairs of features)", field="rope_dims",
+                            hint=f"an even number up to {d}")
     return inp
+
+
+ROPE_BASE = 10000  # RoFormer's base θ, the default of every rotary model but the ones that say otherwise
+
+
+def visible(t: int, window) -> int:
+    """The scores one head of a causal layer keeps of the T×T square: Σ_i min(i + 1, W) —
+    T(T+1)/2 without a window."""
+    if window is None or window >= t:
+        return t * (t + 1) // 2
+    return window * (window + 1) // 2 + (t - window) * window
 
 
 def projection_params(inp, f) -> int:
@@ -64,9 +105,10 @@ def _macs(inp, out, f):
 
 
 def causal_macs(inp, f) -> int:
-    """The MACs a causal layer needs: the projections and only the T(T+1)/2 visible scores."""
+    """The MACs a causal layer needs: the projections and only the visible scores (T(T+1)/2,
+    fewer in a sliding window), QKᵀ and attention·V each h·d per score."""
     t, _, h, _, d = dims(inp, f)
-    return t * projection_params(inp, f) + h * d * t * (t + 1)
+    return t * projection_params(inp, f) + 2 * h * d * visible(t, f["window"])
 
 
 def _kv_cache(inp, out, f):
@@ -77,10 +119,18 @@ def _kv_cache(inp, out, f):
 
 
 def _extra(inp, out, f):
-    """h·d summed over the network's attention layers (and its causal ones): PaLM's L·H·Q,
-    for the score MACs 2·T²·L·H·Q, the causal half and the decode cost (metrics.token_figures)."""
-    _, _, h, _, d = dims(inp, f)
-    return {"attention_hd": h * d, "causal_hd": h * d} if f["causal"] else {"attention_hd": h * d}
+    """The figures metrics.token_figures sums over the network's attention layers:
+    ``attention_hd`` h·d (PaLM's L·H·Q, for the score MACs 2·T²·L·H·Q); for causal layers
+    ``causal_hd``, ``causal_skipped_macs`` (the masked scores' MACs, 2·h·d·(T² − visible)),
+    ``decode_score_macs`` (one new token against the min(T, W) cached keys and values,
+    2·h·d·min(T, W)) and ``kv_cached_values`` (2·kv·d per cached token, at most W tokens)."""
+    t, _, h, kv, d = dims(inp, f)
+    if not f["causal"]:
+        return {"attention_hd": h * d}
+    w = t if f["window"] is None else min(t, f["window"])
+    return {"attention_hd": h * d, "causal_hd": h * d,
+            "causal_skipped_macs": 2 * h * d * (t * t - visible(t, f["window"])),
+            "decode_score_macs": 2 * h * d * w, "kv_cached_values": 2 * kv * d * w}
 
 
 def _describe(f):
@@ -91,8 +141,12 @@ def _describe(f):
         parts.append(f"d {f['head_dim']}")
     if f["causal"]:
         parts.append("causal")
+    if f["window"] is not None:
+        parts.append(f"window {f['window']}")
     if f["rope"]:
-        parts.append("rope")
+        b = f["rope_base"]
+        rope = "rope" if b == ROPE_BASE else f"rope θ {int(b):,}" if b == int(b) else f"rope θ {b:g}"
+        parts.append(rope if f["rope_dims"] is None else f"{rope} on {f['rope_dims']} dims")
     if not f["qkv_bias"] and not f["out_bias"]:
         parts.append("no bias")
     elif not f["qkv_bias"] or not f["out_bias"]:
@@ -114,10 +168,16 @@ def _explain(layer):
                       + (f" (= {dim}/{h})" if f["head_dim"] is None else ""),
              "params": (params, "q, k, v and out projections"),
              "MACs": (macs, "projections, then QKᵀ and attention·V over the full T×T square")}
-    if f["causal"]:
+    w = f["window"]
+    if f["causal"] and (w is None or w >= t):
         lines["causal"] = (f"{t}·({dim}·{h}·{d} + 2·{dim}·{kv}·{d} + {h}·{d}·{dim}) + {h}·{d}·{t}·({t} + 1) "
                            f"= {causal_macs(inp, f):,} MACs if only the T(T+1)/2 visible scores were "
                            f"computed; KV cache 2·{kv}·{d} = {2 * kv * d:,} values per token")
+    elif f["causal"]:
+        lines["causal"] = (f"{t}·({dim}·{h}·{d} + 2·{dim}·{kv}·{d} + {h}·{d}·{dim}) + 2·{h}·{d}·({w}·{w + 1}/2 "
+                           f"+ ({t} − {w})·{w}) = {causal_macs(inp, f):,} MACs if only the scores inside the "
+                           f"sliding window of {w} were computed; KV cache 2·{kv}·{d} = {2 * kv * d:,} values "
+                           f"per token, for at most {w} tokens")
     return lines
 
 
@@ -127,23 +187,25 @@ _ATTENTION = '''class Attention(nn.Module):
     F.scaled_dot_product_attention over the full T x T square."""
 
     def __init__(self, dim, heads, kv_heads, head_dim, qkv_bias=True, out_bias=True, causal=False,
-                 rope=False):
+                 rope=False, rope_base=10000.0, rope_dims=None, window=None):
         super().__init__()
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
-        self.causal, self.rope = causal, rope
+        self.causal, self.rope, self.rope_base, self.window = causal, rope, rope_base, window
+        self.rope_dims = head_dim if rope_dims is None else rope_dims
         self.q_proj = nn.Linear(dim, heads * head_dim, bias=qkv_bias)
         self.k_proj = nn.Linear(dim, kv_heads * head_dim, bias=qkv_bias)
         self.v_proj = nn.Linear(dim, kv_heads * head_dim, bias=qkv_bias)
         self.o_proj = nn.Linear(heads * head_dim, dim, bias=out_bias)
 
-    @staticmethod
-    def rotate(x, base=10000.0):
-        d = x.shape[-1]
-        inv = 1.0 / base ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)
+    def rotate(self, x):
+        """Rotary positions on the first rope_dims features of each head (base rope_base)."""
+        d = self.rope_dims
+        x, rest = x[..., :d], x[..., d:]
+        inv = 1.0 / self.rope_base ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)
         angle = torch.arange(x.shape[-2], device=x.device, dtype=torch.float32)[:, None] * inv[None, :]
         angle = torch.cat([angle, angle], dim=-1)
         half = torch.cat([-x[..., d // 2:], x[..., :d // 2]], dim=-1)
-        return x * angle.cos() + half * angle.sin()
+        return torch.cat([x * angle.cos() + half * angle.sin(), rest], dim=-1)
 
     def forward(self, x):
         n, t, _ = x.shape
@@ -155,7 +217,13 @@ _ATTENTION = '''class Attention(nn.Module):
         if self.kv_heads != self.heads:
             k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
             v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+        if self.window is not None and self.window < t:
+            i = torch.arange(t, device=x.device)
+            seen = i[None, :] <= i[:, None]
+            seen = seen & (i[:, None] - i[None, :] < self.window)  # itself and window - 1 before
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=seen)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
         return self.o_proj(y.transpose(1, 2).reshape(n, t, self.heads * self.head_dim))
 '''
 
@@ -170,12 +238,15 @@ def _export(inp, out, f):
                      call="{m}({x}, {x}, {x}, need_weights=False)[0]")
     options = "".join(f", {name}=True" if f[name] else "" for name in ("causal", "rope"))
     options += "".join(f", {name}=False" if not f[name] else "" for name in ("qkv_bias", "out_bias"))
+    if f["rope_base"] != ROPE_BASE:
+        options += f", rope_base={float(f['rope_base'])!r}"
+    options += "".join(f", {name}={f[name]}" for name in ("rope_dims", "window") if f[name] is not None)
     return Torch(f"Attention({dim}, {h}, {kv}, {d}{options})", helpers={"Attention": _ATTENTION})
 
 
 def _mha(dim, h, kv, d, f) -> bool:
     """Whether the export writes nn.MultiheadAttention (``_export``), else the helper."""
-    return not f["causal"] and not f["rope"] and kv == h and int(h) * int(d) == int(dim) \
+    return not f["causal"] and not f["rope"] and f["window"] is None and kv == h and int(h) * int(d) == int(dim) \
         and f["qkv_bias"] == f["out_bias"] and f["head_dim"] is None
 
 
@@ -239,7 +310,8 @@ def _saves(inp, out, f):
     if _mha(dim, h, kv, d, f):
         return ("input", ("new", 6 * t * dim + h * t * t))
     v = t * h * d if kv != h else t * kv * d  # grouped-query: v repeated to h heads
-    return ("input", ("new", 3 * t * h * d + v + h * t * t + (4 * t * d if f["rope"] else 0)))
+    r = f["rope_dims"] if f["rope_dims"] is not None else d
+    return ("input", ("new", 3 * t * h * d + v + h * t * t + (4 * t * r if f["rope"] else 0)))
 
 
 ATTENTION = LayerKind(
@@ -250,13 +322,20 @@ ATTENTION = LayerKind(
     fields={
         "heads": field_(POSITIVE_INT, doc="query heads, h"),
         "kv_heads": field_(POSITIVE_INT, None, doc="key/value heads (default: heads; fewer is "
-                                                   "grouped-query, 1 multi-query); divides heads"),
+                                                   "grouped-query, 1 multi-query); divides heads",
+                           default_from="heads"),
         "head_dim": field_(POSITIVE_INT, None, doc="features per head, d (default: D/heads)"),
         "qkv_bias": field_(BOOL, True, doc="biases on the q, k and v projections"),
         "out_bias": field_(BOOL, True, doc="bias on the output projection"),
         "causal": field_(BOOL, False, doc="each token sees only itself and earlier tokens (decoders); "
                                           "counts stay the full square, the causal half is stated beside"),
         "rope": field_(BOOL, False, doc="rotary position embeddings on q and k (no parameters, no MACs)"),
+        "rope_base": field_(POSITIVE_NUMBER, ROPE_BASE, doc="the rotary base θ (Hugging Face's rope_theta: "
+                                                            "Llama 3 500,000)"),
+        "rope_dims": field_(POSITIVE_INT, None, doc="features of each head that rotate, even (default: "
+                                                    "all; GPT-NeoX's rotary_pct · head_dim)"),
+        "window": field_(POSITIVE_INT, None, doc="sliding window (causal only): a token sees itself and the "
+                                                 "window − 1 before it; the KV cache keeps at most window tokens"),
     },
     shape=_shape,
     params=_params,

@@ -64,6 +64,30 @@ class _Reader:
             raise _Missing(key)
         return value
 
+    def number(self, key, default=None):
+        """A positive number (rope_theta), or ``default`` when absent or null."""
+        value = self.root.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1e300:
+            self.problems.append(make("bad-config", f"{key!r} must be a positive number, found "
+                                      f"{describe_found(value)}", self.where(key)))
+            raise _Missing(key)
+        return value
+
+    def scaling(self):
+        """``rope_scaling`` changes the rotation angles, not a count: said, as a warning."""
+        value = self.root.get("rope_scaling")
+        if value is None:
+            return
+        kind = value.get("rope_type", value.get("type")) if isinstance(value, dict) else None
+        kind = f" {kind[:40]!r}" if isinstance(kind, str) else ""
+        self.problems.append(make("bad-config", f"rope_scaling{kind} is not modelled: it changes the rotary "
+                                  "angles only, so every count stands, but an exported model rotates "
+                                  "with the unscaled angles", self.where("rope_scaling"),
+                                  hint="counts and shapes are exact; compare exported outputs only "
+                                       "without rope_scaling", severity="warning"))
+
     def rate(self, key, default: float) -> float:
         """A dropout probability (changes no count; kept so the layers are the model's)."""
         value = self.root.get(key, default)
@@ -151,6 +175,14 @@ def _decoder(r: _Reader, model_type: str) -> dict:
     qkv_bias, out_bias = (True, False) if model_type == "qwen2" else (bias, bias)
     attention = {"name": "self_attn", "heads": heads, "qkv_bias": qkv_bias, "out_bias": out_bias,
                  "causal": True, "rope": True}
+    theta = r.number("rope_theta", 10000.0)
+    if theta != 10000:
+        attention["rope_base"] = theta
+    r.scaling()
+    # Mistral and Phi-3 mask a sliding window; Qwen2 only with use_sliding_window
+    window = r.int("sliding_window", required=False)
+    if window is not None and r.bool("use_sliding_window", model_type != "qwen2") and window < seq:
+        attention["window"] = window
     if kv != heads:
         attention["kv_heads"] = kv
     if head_dim is not None and head_dim * heads != d:
@@ -229,9 +261,16 @@ def _gpt_neox(r: _Reader) -> dict:
     seq = r.int("max_position_embeddings", default=2048)
     tied = r.bool("tie_word_embeddings", False)
     parallel = r.bool("use_parallel_residual", True)
+    fields = {"name": "attention", "heads": heads, "causal": True, "rope": True}
+    theta = r.number("rotary_emb_base", 10000.0)
+    if theta != 10000:
+        fields["rope_base"] = theta
+    pct = r.number("rotary_pct", 1.0)
+    if heads and d % heads == 0 and int(d // heads * pct) < d // heads:
+        fields["rope_dims"] = max(2, int(d // heads * pct) // 2 * 2)
+    r.scaling()
     attention = [{"layernorm": {"name": "input_layernorm"}},
-                 r.at({"attention": {"name": "attention", "heads": heads, "causal": True, "rope": True}},
-                      "num_attention_heads")]
+                 r.at({"attention": fields}, "num_attention_heads")]
     mlp = [{"layernorm": {"name": "post_attention_layernorm"}},
            r.at({"dense": {"name": "dense_h_to_4h", "units": hidden}}, "intermediate_size"),
            {"gelu": {"name": "act"}}, {"dense": {"name": "dense_4h_to_h", "units": d}}]

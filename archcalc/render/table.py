@@ -418,7 +418,9 @@ def _token_lines(t) -> list:
                                      f"non-embedding {numbers.human(t.params - t.embedding_params)} "
                                      f"({numbers.exact(t.params - t.embedding_params)})", None)]]
     if t.kv_values:
-        lines.append([("KV cache", "bold"), (f"{numbers.byte_size(kv_cache_bytes(t)):>8}  at T × batch in "
+        windowed = t.extras.get("kv_cached_values", t.kv_values * t.seq) < t.kv_values * t.seq
+        where = "at T × batch, sliding windows capping T," if windowed else "at T × batch"
+        lines.append([("KV cache", "bold"), (f"{numbers.byte_size(kv_cache_bytes(t)):>8}  {where} in "
                                              f"{t.dtype} ({numbers.exact(t.kv_values)} values per token)",
                                              None)])
     if "training_flops_per_token" in figures:
