@@ -63,21 +63,24 @@ layers:
   - gatedmlp: {hidden: 32}
   - dense: {units: 16, activation: gelu}
   - attention: {heads: 1}
+  - attention: {heads: 2, causal: true, window: 4}
   - lmhead: {vocab: 50}
 """
 # T = 8, D = 16. attention 4 heads (exported as nn.MultiheadAttention): projections
 # 8·4·16·16 = 8,192, scores 2·8²·16 = 2,048. The grouped-query one (the Attention helper,
 # h·d = 12, kv·d = 4): projections 8·(16·12 + 2·16·4 + 12·16) = 4,096, scores 2·8²·12 =
 # 1,536. gatedmlp 3·8·16·32 = 12,288; dense 8·16·16 = 2,048; attention 1 head as the first
-# (8,192 + 2,048); lmhead 8·16·50 = 6,400. archcalc: 46,848.
+# (8,192 + 2,048), and the causal one with a sliding window of 4 (the helper: the full square
+# is counted, 8,192 + 2,048); lmhead 8·16·50 = 6,400. archcalc: 57,088.
 TINY_LM_EXPECTED = {
-    None: 10_240 + 5_632 + 12_288 + 2_048 + 10_240 + 6_400,      # 46,848
+    None: 10_240 + 5_632 + 12_288 + 2_048 + 10_240 + 10_240 + 6_400,  # 57,088
     # FlopCounterMode on a CPU: the 4-head nn.MultiheadAttention takes the fast path (0), the
     # 1-head one cannot (odd heads) and counts its projections; SDPA counts 0
-    "torch": 0 + 4_096 + 12_288 + 2_048 + 8_192 + 6_400,           # 33,024
+    "torch": 0 + 4_096 + 12_288 + 2_048 + 8_192 + 8_192 + 6_400,   # 41,216
     # thop: LayerNorm 4·8·16 = 512; MultiheadAttention 0; the helper's nn.Linear 4,096; the
-    # GatedMLP's three nn.Linear 12,288 (SiLU unknown: 0); dense 2,048; RMSNorm unknown
-    "thop": 512 + 0 + 4_096 + 12_288 + 2_048 + 0 + 6_400,          # 25,344
+    # GatedMLP's three nn.Linear 12,288 (SiLU unknown: 0); dense 2,048; RMSNorm unknown; the
+    # windowed helper's projections 8,192
+    "thop": 512 + 0 + 4_096 + 12_288 + 2_048 + 0 + 8_192 + 6_400,  # 33,536
 }
 
 # Issue 27's measurements on torchvision's ResNet-50 (the tools' own outputs, not archcalc's)
