@@ -64,6 +64,7 @@ layers:
   - dense: {units: 16, activation: gelu}
   - attention: {heads: 1}
   - attention: {heads: 2, causal: true, window: 4}
+  - experts: {experts: 4, top_k: 2, hidden: 8}
   - lmhead: {vocab: 50}
 """
 # T = 8, D = 16. attention 4 heads (exported as nn.MultiheadAttention): projections
@@ -71,16 +72,17 @@ layers:
 # h·d = 12, kv·d = 4): projections 8·(16·12 + 2·16·4 + 12·16) = 4,096, scores 2·8²·12 =
 # 1,536. gatedmlp 3·8·16·32 = 12,288; dense 8·16·16 = 2,048; attention 1 head as the first
 # (8,192 + 2,048), and the causal one with a sliding window of 4 (the helper: the full square
-# is counted, 8,192 + 2,048); lmhead 8·16·50 = 6,400. archcalc: 57,088.
+# is counted, 8,192 + 2,048); experts, per token the router 16·4 and top 2 of 3·16·8:
+# 8·(64 + 768) = 6,656; lmhead 8·16·50 = 6,400. archcalc: 63,744.
 TINY_LM_EXPECTED = {
-    None: 10_240 + 5_632 + 12_288 + 2_048 + 10_240 + 10_240 + 6_400,  # 57,088
+    None: 10_240 + 5_632 + 12_288 + 2_048 + 10_240 + 10_240 + 6_656 + 6_400,  # 63,744
     # FlopCounterMode on a CPU: the 4-head nn.MultiheadAttention takes the fast path (0), the
     # 1-head one cannot (odd heads) and counts its projections; SDPA counts 0
-    "torch": 0 + 4_096 + 12_288 + 2_048 + 8_192 + 8_192 + 6_400,   # 41,216
+    "torch": 0 + 4_096 + 12_288 + 2_048 + 8_192 + 8_192 + 6_656 + 6_400,   # 47,872
     # thop: LayerNorm 4·8·16 = 512; MultiheadAttention 0; the helper's nn.Linear 4,096; the
     # GatedMLP's three nn.Linear 12,288 (SiLU unknown: 0); dense 2,048; RMSNorm unknown; the
-    # windowed helper's projections 8,192
-    "thop": 512 + 0 + 4_096 + 12_288 + 2_048 + 0 + 8_192 + 6_400,  # 33,536
+    # windowed helper's projections 8,192; the experts' router only, 8·16·4 = 512
+    "thop": 512 + 0 + 4_096 + 12_288 + 2_048 + 0 + 8_192 + 512 + 6_400,  # 34,048
 }
 
 # Issue 27's measurements on torchvision's ResNet-50 (the tools' own outputs, not archcalc's)

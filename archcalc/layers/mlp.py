@@ -211,6 +211,15 @@ EXPERTS = LayerKind(
     weighted=True,
     group="dense",
     export=_experts_export,
+    count_as={
+        # the experts' products are Tensor.__matmul__ (torch, fvcore and the aten backend see
+        # them as matmul/bmm; the module tools do not); the router is an nn.Linear
+        "ptflops": Counted(lambda inp, out, f: _positions(inp) * (inp[-1] * f["experts"] + f["top_k"] * f["hidden"]),
+                           "the router's nn.Linear hook + the patched F.silu on top_k·hidden values "
+                           "per token; the experts' products (Tensor.__matmul__) are not seen"),
+        "thop": Counted(lambda inp, out, f: _positions(inp) * inp[-1] * f["experts"],
+                        "the router's nn.Linear only; the experts' products are not seen"),
+    },
 )
 
 KINDS = [GATEDMLP, EXPERTS]
