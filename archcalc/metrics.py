@@ -216,7 +216,8 @@ def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1) -> dict:
     Mixed precision (``totals.amp``, bf16 or fp16, as torch.autocast): weights, gradients,
     optimizer state and the input stay fp32; saved activations and gradients flowing back
     are 2 bytes a value; every conv, dense and attention layer's weights are cast to 2 bytes
-    and the copy is saved, and so is the first layer's 2-byte copy of the input."""
+    and the copy is saved, and so is the first layer's 2-byte copy of the input. Token ids
+    (``input: {tokens: T}``) are int64 in every setting: 8 bytes each, never cast."""
     totals = analysis.totals
     amp = getattr(totals, "amp", None)
     b = 2 if amp else totals.bytes_per_value  # activations
@@ -226,9 +227,10 @@ def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1) -> dict:
     state = OPTIMIZER_STATE[optimizer] * totals.trainable_params * w
     casts = _casts(analysis) if amp else {}
     saved = saved_bytes(scale_saved(totals.saved, scale), b) + sum(casts.values())
-    if amp:
+    ids = getattr(analysis.input, "ids", False)  # token ids: int64, 8 bytes each, never cast by autocast
+    if amp and not ids:
         saved += 2 * totals.input_values * scale
-    inp = totals.input_values * w * scale
+    inp = totals.input_values * (8 if ids else w) * scale
     layers = [layer for layer in analysis.layers if layer is not None and not layer.aux]
     extra = [0] * (len(layers) + 1)  # merge saves, freed with the layer before them
     index = {id(layer): i for i, layer in enumerate(layers)}

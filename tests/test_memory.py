@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import SPECS
 
 
@@ -203,3 +204,13 @@ def test_table_memory_and_rf_columns_are_opt_in(cli):
     # estimate, 68,943,736 B (SGD-momentum) and 69,190,560 B (Adam)
     assert "activations 32.4 KB   peak 23.5 KB   weights 247 KB   (fp32, batch 1)" in result.out
     assert "≈ 68.9 MB with SGD-momentum, 69.2 MB with Adam" in result.out
+
+
+@pytest.mark.parametrize("options", [(), ("--dtype", "fp16"), ("--amp", "bf16")])
+def test_token_ids_are_int64_in_every_setting(cli, options):
+    # PyTorch's embedding reads a LongTensor: 16 ids at 8 bytes = 128 bytes, whatever the
+    # activations' dtype, and autocast never casts them (no 2-byte copy saved)
+    result = cli("show", "gpt2", "--seq", "16", "--format", "json", *options)
+    assert result.code == 0, result.err
+    ledger = json.loads(result.out)["memory"]["ledger"]
+    assert ledger["input"] == 16 * 8

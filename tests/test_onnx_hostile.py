@@ -177,7 +177,58 @@ def test_the_node_count_is_checked_before_converting(cli, onnx, tmp_path, monkey
     path = _save(onnx, tmp_path, _model(onnx, nodes, {}))
     result = cli("validate", path, "--format", "parsable")
     assert result.code == 1
-    assert f"{path}:1:1: [error] too-large the model has 11 nodes; archcalc reads models of at most 10" in result.out
+    assert f"{path}:1:1: [error] too-large the model has more than 10 nodes; archcalc reads models of at most 10" in result.out
+
+
+def _wire_model(nodes: int) -> bytes:
+    """A ModelProto written on the protobuf wire by hand (field numbers from onnx.proto:
+    ModelProto.ir_version 1, graph 7, opset_import 8; GraphProto.node 1, name 2; NodeProto
+    input 1, output 2, op_type 4): ``nodes`` Relu nodes."""
+    def varint(n):
+        out = bytearray()
+        while True:
+            n, b = n >> 7, n & 0x7F
+            out.append(b | 0x80 if n else b)
+            if not n:
+                return bytes(out)
+
+    def field(number, payload):
+        return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+    node = field(1, b"x") + field(2, b"y") + field(4, b"Relu")
+    graph = field(1, node) * nodes + field(2, b"g")
+    return varint(1 << 3) + varint(8) + field(7, graph) + field(8, varint(2 << 3) + varint(17))
+
+
+def test_millions_of_nodes_are_refused_before_onnx_parses_them(cli, onnx, tmp_path, monkeypatch):
+    from archcalc.limits import MAX_ONNX_NODES
+
+    path = tmp_path / "huge.onnx"
+    path.write_bytes(_wire_model(10 * MAX_ONNX_NODES))  # 2,000,000 nodes, 28 MB
+
+    def parse(*args, **kwargs):
+        raise AssertionError("onnx parsed a model past the node limit")
+
+    monkeypatch.setattr(onnx, "load", parse)
+    monkeypatch.setattr(onnx, "load_model_from_string", parse)
+    result = cli("validate", str(path), "--format", "parsable")
+    assert result.code == 1, result.out + result.err
+    assert f"[error] too-large the model has more than {MAX_ONNX_NODES:,} nodes" in result.out
+
+
+def test_the_wire_count_agrees_with_onnx(onnx):
+    from archcalc.readers.onnx_scan import count_nodes
+
+    data = _wire_model(1234)
+    assert len(onnx.load_model_from_string(data).graph.node) == 1234 == count_nodes(data, 10**6)
+    assert count_nodes(data, 100) == 100  # stops at the limit
+
+
+def test_bytes_that_are_not_protobuf_are_still_not_onnx(cli, onnx, tmp_path):
+    path = tmp_path / "junk.onnx"
+    path.write_bytes(b"\x0f\xff\xff garbage")
+    result = cli("show", str(path))
+    assert result.code == 2 and "is not a readable ONNX model" in result.err, result.err
 
 
 def test_the_node_limit_is_documented():
@@ -318,3 +369,41 @@ def test_fuzz_onnx_bytes(cuts, truncate):
         with open(path, "wb") as out:
             out.write(bytes(data))
         _validate_json(path)
+
+
+def test_an_input_that_is_never_a_first_input_is_named(cli, onnx, tmp_path):
+    # y = W · x written as MatMul(W, x): the data input is MatMul's second input, so archcalc
+    # (which follows each node's first input) reads x as a weight exported as an input; the
+    # message says so, naming x, rather than "the model has 0 data inputs"
+    from onnx import helper
+
+    nodes = [helper.make_node("MatMul", ["w", "x"], ["y"], name="mm")]
+    path = _save(onnx, tmp_path, _model(onnx, nodes, {"w": [4, 8]}, shape=(8, 1)))
+    result = cli("validate", path, "--format", "parsable")
+    assert result.code == 1, result.out + result.err
+    assert "0 data inputs" not in result.out
+    assert "no graph input is the first (data) input of a node" in result.out and "'x'" in result.out
+
+
+def test_weights_are_dropped_before_parsing_and_shapes_kept(onnx):
+    # a 3×3 conv of 64 → 64 channels: a 64·64·3·3·4 = 147,456-byte weight; slim keeps its
+    # dims and name and drops its payload; a 4-value int64 shape (32 bytes) keeps its values
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    from archcalc.readers.onnx_scan import slim
+
+    w = numpy_helper.from_array(np.ones((64, 64, 3, 3), dtype=np.float32), "w")
+    shape = numpy_helper.from_array(np.array([1, -1, 2, 2], dtype=np.int64), "shape")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("Reshape", ["c", "shape"], ["y"], name="r")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1, 64, 8, 8])],
+                              [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)], [w, shape])
+    data = helper.make_model(graph).SerializeToString()
+    small = slim(data)
+    assert len(data) > 147_456 > 10 * len(small)
+    parsed = onnx.load_model_from_string(small)
+    tensors = {t.name: t for t in parsed.graph.initializer}
+    assert list(tensors["w"].dims) == [64, 64, 3, 3] and tensors["w"].raw_data == b""
+    assert numpy_helper.to_array(tensors["shape"]).tolist() == [1, -1, 2, 2]
+    assert [n.op_type for n in parsed.graph.node] == ["Conv", "Reshape"]

@@ -14,6 +14,7 @@ listing of the graph (``Document.text``), so diagnostics show the node with a ca
 """
 from __future__ import annotations
 
+import mmap
 import os
 from collections import Counter
 
@@ -77,9 +78,11 @@ class _Graph:
         # Weights exported as graph inputs (torch.onnx.export(..., export_params=False)) are
         # never any node's first input: they are constants whose shapes are declared.
         firsts = {node.input[0] for node in graph.node if node.input and node.op_type != "Identity"}
+        self.taken_for_weights: list[str] = []  # graph inputs read as weights (said if no input is left)
         for vi in graph.input:
             if vi.name not in self.constant and vi.name not in firsts:
                 self.constant.add(vi.name)
+                self.taken_for_weights.append(vi.name)
         self.nodes = []
         for node in graph.node:
             if node.op_type == "Constant":
@@ -562,20 +565,42 @@ def read(path: str, input_shape=None, **options) -> Document:
 
     check_regular_file(path)  # a FIFO or a device named *.onnx is refused before it is opened
     onnx = _onnx()
+    from ..limits import MAX_ONNX_NODES
+    from .onnx_scan import Unreadable, count_nodes, slim
+
+    top = Mark(path, 1, 1)
     try:
-        model = onnx.load(path, load_external_data=False)
-    except Exception as exc:  # noqa: BLE001 - protobuf raises several types for bad bytes
-        raise NotOnnx(f"{path!r} is not a readable ONNX model ({type(exc).__name__})") from None
+        with open(path, "rb") as handle:
+            # mapped, not read: only the graph and the initializers' shapes are ever copied
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) \
+                if os.fstat(handle.fileno()).st_size else b""
+    except (OSError, ValueError) as exc:
+        raise NotOnnx(f"{path!r} cannot be read ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    try:
+        try:  # counted on the wire format, before onnx parses millions of nodes
+            if count_nodes(data, MAX_ONNX_NODES + 1) > MAX_ONNX_NODES:
+                doc = Document(path, f"# ONNX model {_printable(os.path.basename(path))}\n")
+                doc.diagnostics.append(make("too-large", f"the model has more than {MAX_ONNX_NODES:,} "
+                                            f"nodes; archcalc reads models of at most {MAX_ONNX_NODES:,}", top))
+                return doc
+            data_to_parse = slim(data)  # the weights' bytes are never parsed (onnx_scan.slim)
+        except Unreadable:
+            data_to_parse = bytes(data)  # not protobuf: onnx says so below
+        try:
+            model = onnx.load_model_from_string(data_to_parse)
+        except Exception as exc:  # noqa: BLE001 - protobuf raises several types for bad bytes
+            raise NotOnnx(f"{path!r} is not a readable ONNX model ({type(exc).__name__})") from None
+        del data_to_parse
+    finally:
+        if isinstance(data, mmap.mmap):
+            data.close()
     graph = model.graph
     if not graph.node:
         raise NotOnnx(f"{path!r} holds no ONNX graph")
     texts = [text for node in graph.node for text in (node.name, node.op_type, *node.input, *node.output)]
     if any(not isinstance(text, str) for text in texts):
         raise NotOnnx(f"{path!r} is not a readable ONNX model (names that are not UTF-8 text)")
-    from ..limits import MAX_ONNX_NODES
-
-    top = Mark(path, 1, 1)
-    if len(graph.node) > MAX_ONNX_NODES:  # counted before anything is built from the nodes
+    if len(graph.node) > MAX_ONNX_NODES:  # the wire count above already refused these
         doc = Document(path, _listing(model, graph, path, nodes=False))
         doc.diagnostics.append(make("too-large", f"the model has {len(graph.node):,} nodes; archcalc reads "
                                     f"models of at most {MAX_ONNX_NODES:,}", top))
@@ -595,6 +620,14 @@ def read(path: str, input_shape=None, **options) -> Document:
         return doc
     g = _Graph(onnx, graph)
     inputs = [i for i in graph.input if i.name not in g.constant]
+    if not inputs and g.taken_for_weights:
+        names = ", ".join(repr(_printable(n)[:60]) for n in g.taken_for_weights[:3])
+        doc.diagnostics.append(make("unsupported-op", f"no graph input is the first (data) input of a node: "
+                                    f"archcalc follows the data through each node's first input, and reads "
+                                    f"{names} as weights exported as inputs", top,
+                                    hint="export with the data as each op's first input (x @ W as "
+                                         "MatMul(x, W), x + b as Add(x, b)), or with export_params=True"))
+        return doc
     if len(inputs) != 1:
         doc.diagnostics.append(make("unsupported-op", f"the model has {len(inputs)} data inputs; archcalc "
                                     "follows models with one", top))

@@ -1,0 +1,142 @@
+"""An ONNX model's bytes read on the protobuf wire, before the onnx package parses them.
+
+* ``count_nodes``: a model of millions of nodes takes onnx.load tens of seconds and
+  gigabytes; the node limit (limits.MAX_ONNX_NODES) is checked first. A ModelProto's field 7
+  is its GraphProto, whose field 1 repeats one NodeProto per node. Only the keys and lengths
+  of those two levels are read (every other field is skipped by its length), so the count
+  costs one pass over the top-level entries and stops as soon as it passes the limit.
+* ``slim``: archcalc reads shapes, never weights, so the payload of every large initializer
+  (GraphProto field 5, a TensorProto: raw_data and the typed data fields) is dropped before
+  parsing — its dims, data type, name and external-data fields stay. A 100 MB ResNet-50 is
+  parsed as a few hundred kilobytes. Small tensors keep their values (Reshape's shape, a
+  Constant's scalar are read from them).
+"""
+from __future__ import annotations
+
+_GRAPH = 7  # ModelProto.graph
+_NODE = 1   # GraphProto.node
+
+
+class Unreadable(Exception):
+    """The bytes are not protobuf wire format (the onnx package then says what it finds)."""
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    b = data[i]
+    if b < 0x80:
+        return b, i + 1
+    result, shift = b & 0x7F, 7
+    while True:
+        i += 1
+        b = data[i]
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, i + 1
+        shift += 7
+        if shift > 63:
+            raise Unreadable("a varint longer than ten bytes")
+
+
+def _fields(data: bytes, start: int, end: int):
+    """(field number, key start, value start, value end) of each length-delimited field in
+    data[start:end]; other wire types are skipped."""
+    i = start
+    try:
+        while i < end:
+            at = i
+            key, i = _varint(data, i)
+            wire = key & 7
+            if wire == 2:
+                length, i = _varint(data, i)
+                if i + length > end:
+                    raise Unreadable("a field runs past its message")
+                yield key >> 3, at, i, i + length
+                i += length
+            elif wire == 0:
+                _, i = _varint(data, i)
+            elif wire == 1:
+                i += 8
+            elif wire == 5:
+                i += 4
+            else:
+                raise Unreadable(f"wire type {wire}")
+    except IndexError:
+        raise Unreadable("the bytes end inside a field") from None
+    if i != end:
+        raise Unreadable("the bytes end inside a field")
+
+
+def count_nodes(data: bytes, stop: int) -> int:
+    """The graph's nodes, counting no further than ``stop`` (a count of ``stop`` means "at
+    least"). Raises Unreadable for bytes that are not a protobuf message."""
+    count = 0
+    for field, _, start, end in _fields(data, 0, len(data)):
+        if field != _GRAPH:
+            continue
+        for inner, _, _, _ in _fields(data, start, end):
+            if inner == _NODE:
+                count += 1
+                if count >= stop:
+                    return count
+    return count
+
+
+_INITIALIZER = 5  # GraphProto.initializer
+# TensorProto's data: float_data 4, int32_data 5, string_data 6, int64_data 7, raw_data 9,
+# double_data 10, uint64_data 11 (dims 1, data_type 2, name 8, external_data 13 and
+# data_location 14 stay)
+_TENSOR_DATA = frozenset((4, 5, 6, 7, 9, 10, 11))
+KEEP_BYTES = 4096  # initializers up to this size keep their values
+
+
+def _varint_bytes(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        n, b = n >> 7, n & 0x7F
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return bytes(out)
+
+
+def _message(field: int, payload) -> bytes:
+    return _varint_bytes(field << 3 | 2) + _varint_bytes(len(payload)) + bytes(payload)
+
+
+def _slim_tensor(data, start: int, end: int) -> bytearray:
+    out, at = bytearray(), start
+    for field, key, _, value_end in _fields(data, start, end):
+        if field in _TENSOR_DATA:
+            out += data[at:key]
+            at = value_end
+    out += data[at:end]
+    return out
+
+
+def _slim_graph(data, start: int, end: int, keep: int) -> bytearray | None:
+    out, at, changed = bytearray(), start, False
+    for field, key, value_start, value_end in _fields(data, start, end):
+        if field == _INITIALIZER and value_end - value_start > keep:
+            out += data[at:key]
+            out += _message(_INITIALIZER, _slim_tensor(data, value_start, value_end))
+            at, changed = value_end, True
+    if not changed:
+        return None
+    out += data[at:end]
+    return out
+
+
+def slim(data, keep: int = KEEP_BYTES) -> bytes:
+    """The model's bytes without the payload of any initializer over ``keep`` bytes (``data``
+    may be an mmap: only what is kept is copied). Raises Unreadable for bytes that are not a
+    protobuf message."""
+    out, at = bytearray(), 0
+    for field, key, start, end in _fields(data, 0, len(data)):
+        if field != _GRAPH:
+            continue
+        graph = _slim_graph(data, start, end, keep)
+        if graph is not None:
+            out += data[at:key]
+            out += _message(_GRAPH, graph)
+            at = end
+    out += data[at:len(data)]
+    return bytes(out)
