@@ -89,7 +89,7 @@ TINY_LM_EXPECTED = {
 
 # Every CNN kind and option the built-ins leave out (fused activations the tools count or not,
 # group and instance norm with and without affine, explicit padding before a pool, bilinear
-# and sized upsampling, a transposed conv with unequal padding and a bias, adaptive max
+# and sized upsampling, a transposed conv with a bias and a fused ReLU, adaptive max
 # pooling, softmax over channels): refereed by the tools below
 KINDS = """\
 name: kinds
@@ -104,7 +104,7 @@ layers:
   - maxpool: {size: 3, stride: 2, padding: [0, 1, 0, 1]}
   - avgpool: {size: 2, stride: 1, padding: 1}
   - upsample: {factor: 2, mode: bilinear}
-  - convtranspose: {filters: 4, kernel: 2, stride: 2, padding: [0, 1, 0, 1], activation: relu}
+  - convtranspose: {filters: 4, kernel: 2, stride: 2, activation: relu}
   - upsample: {size: [30, 30]}
   - adaptiveavgpool: 4
   - adaptivemaxpool: 3
