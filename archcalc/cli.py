@@ -105,14 +105,15 @@ def write_output(text: str, path: str | None, force: bool | None = None, inputs=
     the spec), and, unless ``force`` is true, a dangling symbolic link. An existing file with
     other contents is refused when ``force`` is false (commands with --force), replaced when
     it is None (show, draw, diff) or true. A symbolic link to a file is followed: the file it
-    names is replaced. ``suffix`` = (".svg", message): a name not ending so is refused with the
-    message (after the refusals above), never written in a format its name does not say."""
+    names is replaced. ``suffix`` = (".svg", message) or ((".svg", ".png"), message): a name
+    not ending so is refused with the message (after the refusals above), never written in a
+    format its name does not say. ``text`` may be bytes (a PNG, a PDF): written as they are."""
     if path is None or path == "-":
         write(text)
         return
     from .render.terminal import use_colour, visible
 
-    data = visible(text, colour=use_colour()).encode("utf-8", "backslashreplace")
+    data = text if isinstance(text, bytes) else visible(text, colour=use_colour()).encode("utf-8", "backslashreplace")
     shown = ascii(path)[1:-1] if not path.isprintable() else path
     try:
         info = os.stat(path)  # what a symbolic link names (a pipe, for /dev/stdout)

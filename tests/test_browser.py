@@ -8,6 +8,7 @@ it is skipped with the reason.
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -155,3 +156,77 @@ def test_diff_report_in_chromium(chromium, tmp_path):
                  for n in ("lenet5", "alexnet"))
     status = re.search(r'<body[^>]*data-status="([^"]*)"', shown.stdout).group(1)
     assert status == f"ready: {layers} rows shown"
+
+
+# The page measured in the page: a harness opens the report in a frame of the given width and
+# lists every container that reaches past the frame's right edge or into its neighbour.
+MEASURE = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body style="margin:0">
+<iframe id="f" style="border:0;width:%dpx;height:1600px" src="%s"></iframe><pre id="out">pending</pre>
+<script>
+window.addEventListener('load', function () {
+  var d = document.getElementById('f').contentDocument, W = d.documentElement.clientWidth, bad = [];
+  function box(e) { return e.getBoundingClientRect(); }
+  function name(e) { return e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ')[0] : '')
+    + (e.id ? '#' + e.id : ''); }
+  var kinds = 'header,h1,h2,h3,dl,table,pre,ul,.toolbar,.wide,.scroll,.chart,.charts,.side,section,article,p';
+  d.querySelectorAll(kinds).forEach(function (e) {
+    if (e.closest('.wide,.scroll') && !e.matches('.wide,.scroll')) return;   // scrolled inside
+    var r = box(e);
+    if (r.width && r.right > W + 0.5) bad.push(name(e) + ' ends at ' + Math.round(r.right) + ' > ' + W);
+  });
+  var sides = d.querySelectorAll('.side > section');
+  if (sides.length === 2) {
+    var a = box(sides[0]), b = box(sides[1]);
+    if (a.right > b.left) bad.push('the two networks overlap');
+    sides.forEach(function (s) {
+      var r = box(s);
+      s.querySelectorAll(kinds).forEach(function (e) {
+        if (e.closest('.wide,.scroll') && !e.matches('.wide,.scroll')) return;
+        var q = box(e);
+        if (q.width && (q.right > r.right + 0.5 || q.left < r.left - 0.5)) bad.push(name(e) + ' leaves its column');
+      });
+    });
+  }
+  document.getElementById('out').textContent = JSON.stringify({width: W, problems: bad});
+});
+</script></body></html>"""
+
+PAGES = {
+    "diff-alexnet": ("diff", "alexnet-2012", "alexnet", "--format", "html"),
+    "diff-resnet": ("diff", "resnet50-v1", "resnet50", "--format", "html", "--mode", "versions"),
+    "show-resnet50": ("show", "resnet50", "--format", "html"),
+    "show-unet": ("show", "unet", "--format", "html"),
+    "list": ("list", "--format", "html"),
+}
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+@pytest.mark.parametrize("page", list(PAGES))
+def test_pages_do_not_overflow_or_overlap(chromium, tmp_path, page, width):
+    """Nothing reaches past the window or into the other column (a diff's two networks), at
+    1,280 and 1,920 px: measured by the browser in the page; a screenshot is kept."""
+    report = tmp_path / f"{page}.html"
+    result = run_process(*PAGES[page], "-o", report)
+    assert result.code == 0, result.err
+    harness = tmp_path / "measure.html"
+    harness.write_text(MEASURE % (width, report.as_uri()), encoding="utf-8")
+    shown = browse(chromium, tmp_path, harness.as_uri(), "--dump-dom", "--allow-file-access-from-files",
+                   "--virtual-time-budget=10000", f"--window-size={width + 40},1700")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    found = json.loads(html.unescape(re.search(r'<pre id="out">([^<]*)</pre>', shown.stdout).group(1)))
+    assert found == {"width": width, "problems": []}
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"{page}-{width}.png"
+    browse(chromium, tmp_path, report.as_uri(), f"--screenshot={shot}", f"--window-size={width},1600")
+    assert not_blank(shot)
+
+
+def test_list_page_counts_its_rows(chromium, tmp_path):
+    report = tmp_path / "zoo.html"
+    assert run_process("list", "--format", "html", "-o", report).code == 0
+    rows = len(json.loads(run_process("list", "--format", "json").out))
+    shown = browse(chromium, tmp_path, report.as_uri(), "--dump-dom")
+    assert console_lines(shown.stderr) == []
+    status = re.search(r'<body[^>]*data-status="([^"]*)"', shown.stdout).group(1)
+    assert status == f"ready: {rows} rows shown"
+    assert '<html lang="en">' in shown.stdout or 'class=""' in shown.stdout   # the script removed nojs

@@ -68,6 +68,43 @@ def test_alexnet_volumes_and_arrows_are_the_papers(cli):
     assert "conv 11×11/4" in arrows and arrows.count("maxpool 3×3/2") == 3
 
 
+def arrows_of(root) -> list[str]:
+    return [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "arr"]
+
+
+def test_arrows_carry_padding_and_depthwise_groups(cli):
+    # AlexNet's conv2: 5×5 stride 1 keeps 27 only with padding 2: (27 + 2·2 − 5)/1 + 1 = 27
+    _, root, _ = draw(cli, "alexnet")
+    assert "conv 5×5/1, p2" in arrows_of(root) and arrows_of(root).count("conv 3×3/1, p1") == 3
+    # MobileNetV2 (Sandler et al. 2018, Table 1): every bottleneck's 3×3 is depthwise, stride
+    # 2 at the start of a stage, padding 1; the expansions and projections are 1×1
+    _, root, _ = draw(cli, "mobilenet_v2", "--depth", "9")
+    arrows = arrows_of(root)
+    assert "dw 3×3/2, p1" in arrows and "dw 3×3/1, p1" in arrows
+    assert not [a for a in arrows if a.startswith("conv 3×3") and a != "conv 3×3/2, p1"]   # only the stem
+    assert not [a for a in arrows if ", g" in a]       # depthwise is written dw, not g32 … g960
+    # ResNeXt-50 32×4d (Xie et al. 2017): grouped, not depthwise: 32 groups
+    _, root, _ = draw(cli, "resnext50_32x4d", "--depth", "9")
+    assert "conv 3×3/1, p1, g32" in arrows_of(root)
+
+
+def test_a_box_drawn_once_for_a_repeat_names_its_range(cli):
+    # VGG-16 (configuration D): stages of 2, 2, 3, 3, 3 convolutions, each drawn once
+    _, root, _ = draw(cli, "vgg16")
+    convs = [t.text for g in boxes(root) for t in g.findall("s:text", NS)
+             if t.get("class") == "lab" and t.text.startswith("conv")]
+    assert convs == ["conv1–conv2", "conv1–conv2", "conv1–conv3", "conv1–conv3", "conv1–conv3"]
+
+
+def test_small_volumes_stay_boxes_and_the_header_keeps_its_separators(cli):
+    _, root, svg = draw(cli, "vgg16")
+    faces = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("class") == "vol"]
+    assert min(float(r.get("height")) for r in faces) >= 18   # 7×7×512, log scale down to 7
+    assert min(float(r.get("width")) for r in faces) >= 8
+    # VGG-16: 13 conv + 3 dense = depth 16; spaces collapse in SVG, so the fields are set apart by ·
+    assert re.search(r"params [\d,]+ · MACs [\d,]+ · depth 16 · \d+ layers", svg)
+
+
 @pytest.mark.parametrize("name", BUILT_INS)
 def test_each_box_is_labelled_with_its_layers_shape(cli, name):
     """data-shape and the visible label agree with the JSON report's output of the same layer,
@@ -85,7 +122,7 @@ def test_each_box_is_labelled_with_its_layers_shape(cli, name):
 
 @pytest.mark.parametrize("name", ("lenet5", "alexnet", "googlenet"))
 def test_without_repeats_every_layer_is_drawn_or_folded_exactly_once(cli, name):
-    _, root, _ = draw(cli, name)
+    _, root, _ = draw(cli, name, "--depth", "9")
     seen = []
     for g in boxes(root):
         seen.append(g.get("data-layer"))
@@ -112,7 +149,7 @@ def test_vgg16_collapses_each_stage_repeat_as_times_n(cli):
 def test_resnet50_residuals_are_skip_arcs_and_lanes(cli):
     # He et al. 2016, Table 1: 3, 4, 6, 3 bottleneck blocks; the first of each stage has a
     # projection shortcut (two lanes), the others an identity shortcut (a skip arc).
-    _, root, text = draw(cli, "resnet50")
+    _, root, text = draw(cli, "resnet50", "--depth", "2")
     forks = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "fork"]
     assert all(g.get("data-merge") == "add" for g in forks)
     repeats = [int(t.text[1:]) for t in root.iter("{http://www.w3.org/2000/svg}text")
@@ -121,6 +158,95 @@ def test_resnet50_residuals_are_skip_arcs_and_lanes(cli):
     assert len(forks) == 4 + len(repeats)          # 4 projection blocks + one drawn body per repeat
     assert len(forks) - len(repeats) + sum(repeats) == 3 + 4 + 6 + 3
     assert text.count('class="edge skip"') == len(repeats)
+
+
+def test_every_built_in_fits_a_slide_by_default(cli):
+    """The default picture of every built-in fits 1,600 × 1,200 px (a slide at 100 %), by
+    collapsing blocks from the deepest level up; the header then says how to get every layer."""
+    from archcalc.app import analyse_spec
+    from archcalc.readers import zoo
+    from archcalc.render.picture import deepest_level, picture
+
+    too_big = []
+    for name in zoo.names():
+        analysis = analyse_spec(name)
+        svg, depth = picture(analysis, {})
+        root = ET.fromstring(svg)
+        width, height = float(root.get("width")), float(root.get("height"))
+        if width > 1600 or height > 1200:
+            too_big.append((name, width, height))
+        if depth is not None:
+            assert f"`--depth {deepest_level(analysis) + 1}` draws every layer" in svg, name
+    assert too_big == []
+
+
+def test_collapsed_resnet50_keeps_its_repeats_and_skip_arcs(cli):
+    # He et al. 2016, Table 1: 3, 4, 6, 3 bottleneck blocks a stage; the first of each has a
+    # projection shortcut, the other 2, 3, 5, 2 an identity shortcut: drawn as one box each
+    # run, written ×N, with the identity as a dashed arc over it.
+    code, root, svg = draw(cli, "resnet50")
+    assert code == 0
+    runs = [g for g in boxes(root, "group") if g.get("data-times")]
+    assert [int(g.get("data-times")) for g in runs] == [2, 3, 5, 2]
+    assert [shape_label(g) for g in runs] == ["56×56×256", "28×28×512", "14×14×1024", "7×7×2048"]
+    for g in runs:
+        assert len(g.get("data-group").split()) == int(g.get("data-times"))
+        assert [p for p in g.findall("s:path", NS) if "skip" in p.get("class", "")]
+        texts = [t.text for t in g.findall("s:text", NS)]
+        assert any(t.startswith(f"×{g.get('data-times')} bottleneck") for t in texts)
+    # the projection blocks have no identity: no arc
+    single = [g for g in boxes(root, "group") if not g.get("data-times")]
+    assert len(single) == 4
+    assert not any("skip" in p.get("class", "") for g in single for p in g.findall("s:path", NS))
+
+
+def test_collapsed_densenet121_writes_its_dense_layers_as_repeats(cli):
+    # Huang et al. 2017, Table 1: dense blocks of 6, 12, 24, 16 layers; growth rate 32 gives
+    # 64 + 6·32 = 256, 128 + 12·32 = 512, 256 + 24·32 = 1024, 512 + 16·32 = 1024 channels
+    code, root, _ = draw(cli, "densenet121")
+    runs = [g for g in boxes(root, "group") if g.get("data-times")]
+    assert [int(g.get("data-times")) for g in runs] == [6, 12, 24, 16]
+    assert [shape_label(g) for g in runs] == ["56×56×256", "28×28×512", "14×14×1024", "7×7×1024"]
+    labels = [t.text for g in runs for t in g.findall("s:text", NS) if t.get("class") == "lab"]
+    assert labels == ["denselayer1–denselayer6", "denselayer1–denselayer12", "denselayer1–denselayer24",
+                      "denselayer1–denselayer16"]
+
+
+@pytest.mark.parametrize("depth", [None, "0", "9"])
+def test_unet_is_drawn_as_a_u_with_horizontal_skips(cli, depth):
+    # Ronneberger et al. 2015, Fig. 1: four "copy and crop" skips, each concatenated with the
+    # up-convolution's output: 64 + 64 channels at 392×392, 128 + 128 at 200×200, 256 + 256 at
+    # 104×104, 512 + 512 at 56×56
+    code, root, svg = draw(cli, "unet", *(["--depth", depth] if depth else []))
+    assert code == 0
+    u = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "u-net"]
+    assert len(u) == 1
+    merges = [g for g in u[0].iter("{http://www.w3.org/2000/svg}g") if "u-merge" in g.get("class", "")]
+    assert [shape_label(g) for g in merges] == ["392×392×128", "200×200×256", "104×104×512", "56×56×1024"]
+    assert all(g.get("data-merge") == "concat" and g.get("data-skip").endswith("crop") for g in merges)
+    circles = [g.find("s:circle", NS) for g in merges]
+    xs = {c.get("cx") for c in circles}
+    ys = [float(c.get("cy")) for c in circles]
+    assert len(xs) == 1 and ys == sorted(ys)                # the right arm: one column, top to bottom
+    skips = [p.get("d") for p in u[0].findall("s:path", NS) if p.get("class") == "edge skip"]
+    assert len(skips) == 4
+    for d, y in zip(skips, ys):                              # each skip: one horizontal stroke
+        found = re.fullmatch(r"M([\d.]+),([\d.]+) H([\d.]+)", d)
+        assert found and float(found.group(2)) == y and float(found.group(3)) > float(found.group(1))
+    assert float(root.get("width")) <= 1600 and float(root.get("height")) <= 1200
+
+
+def test_depth_that_collapses_nothing_says_so(cli):
+    # GoogLeNet's inception modules are its only blocks (level 0): --depth 1 collapses nothing
+    result = cli("draw", "googlenet", "--depth", "1")
+    assert result.code == 0
+    assert "--depth 1 collapses nothing" in result.err
+    assert result.out == cli("draw", "googlenet", "--depth", "7").out
+    assert "collapses nothing" not in cli("draw", "googlenet", "--depth", "0").err
+    result = cli("draw", "alexnet", "--depth", "0")          # no blocks at all
+    assert result.code == 0 and "collapses nothing" in result.err
+    # the default of a picture that fits is everything, with no note
+    assert cli("draw", "lenet5").err == ""
 
 
 def test_depth_zero_collapses_resnet50_stages_into_boxes(cli):
@@ -135,7 +261,7 @@ def test_depth_zero_collapses_resnet50_stages_into_boxes(cli):
 def test_googlenet_inception_modules_are_four_lanes_that_rejoin(cli):
     # Szegedy et al. 2015: nine inception modules (3a, 3b, 4a-4e, 5a, 5b), four branches each,
     # concatenated; 3a gives 28×28×256 (64 + 128 + 32 + 32 channels)
-    _, root, _ = draw(cli, "googlenet")
+    _, root, _ = draw(cli, "googlenet", "--depth", "1")
     forks = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "fork"]
     assert len(forks) == 9
     assert all(g.get("data-merge") == "concat" and g.get("data-branches") == "4" for g in forks)
@@ -202,10 +328,48 @@ def test_the_overlap_check_sees_an_overlap():
     assert overlaps(svg) == [("55×55×96", "conv1")]
 
 
+def _every_built_in():
+    from archcalc.readers import zoo
+
+    return zoo.names()
+
+
+@pytest.mark.parametrize("name", _every_built_in())
+def test_no_line_crosses_a_label_or_a_box_face(name):
+    """Every built-in at every depth (the full picture and each collapsed level): no arrow,
+    skip arc or wrap connector passes through a text or through a box's faces (an arrow may
+    end on a face: the faces are shrunk by 1 px). Geometry from the SVG's own elements."""
+    from svg_geometry import line_collisions
+
+    from archcalc.app import analyse_spec
+    from archcalc.render.picture import deepest_level, picture
+
+    analysis = analyse_spec(name)
+    for depth in [None] + list(range(deepest_level(analysis), -1, -1)):
+        svg, _ = picture(analysis, {"depth": depth, "fit": False})
+        assert line_collisions(svg) == [], (name, depth)
+        if depth is None or depth == 0:
+            assert overlaps(svg) == [], (name, depth)
+
+
+def test_the_line_check_sees_a_line_through_a_label_and_a_face():
+    from svg_geometry import line_collisions
+
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg"><style>.lab{font-size:11px}</style>'
+           '<text x="10" y="20" class="lab">conv1</text>'
+           '<rect class="vol" x="100" y="0" width="20" height="40"/>'
+           '<path class="edge" d="M0,16 H50"/>'           # through the text (y 11.2 to 22.2)
+           '<path class="edge" d="M60,60 V30 H140"/>'     # through the box at y = 30
+           '<path class="edge" d="M60,50 H100"/>'         # ends on the box's face: allowed
+           '<path class="edge skip" d="M0,80 C0,70 50,70 50,80"/></svg>')
+    hits = line_collisions(svg)
+    assert [(d, what.split()[0]) for d, what in hits] == [("M0,16 H50", "text"), ("M60,60 V30 H140", "face")]
+
+
 def test_long_networks_wrap_instead_of_shrinking(cli):
-    _, root, _ = draw(cli, "resnet152", "--width", "900")
+    _, root, _ = draw(cli, "resnet152", "--width", "900", "--depth", "2")
     assert float(root.get("width")) <= 1400
-    wide = draw(cli, "resnet152")[1]
+    wide = draw(cli, "resnet152", "--depth", "2")[1]
     # the same boxes at the same sizes: wrapping changes rows, not scale
     sizes = [(r.get("width"), r.get("height")) for r in root.iter("{http://www.w3.org/2000/svg}rect")
              if r.get("class") == "vol"]
@@ -368,14 +532,51 @@ layers:
     assert overlaps(svg) == []
 
 
-@pytest.mark.parametrize("name", ["x.png", "x.pdf", "drawing", "x.svg.txt"])
-def test_draw_refuses_a_name_that_is_not_svg(cli, tmp_path, name):
-    # SVG text under a .png name would look like a picture and not be one: exit 2, nothing written.
+@pytest.mark.parametrize("name", ["x.jpg", "drawing", "x.svg.txt", "x.png.svgz"])
+def test_draw_refuses_a_name_that_is_not_svg_png_or_pdf(cli, tmp_path, name):
+    # SVG text under another name would look like a picture and not be one: exit 2, nothing written.
     target = tmp_path / name
     code, out, err = cli("draw", "alexnet", "-o", target)
     assert (code, out) == (2, "")
-    assert "draw writes SVG only" in err and "Traceback" not in err
+    assert "draw writes SVG, PNG or PDF" in err and "Traceback" not in err
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("suffix", [".png", ".pdf"])
+def test_draw_without_a_browser_refuses_png_and_pdf_naming_what_to_install(cli, tmp_path, monkeypatch, suffix):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    target = tmp_path / f"x{suffix}"
+    code, out, err = cli("draw", "alexnet", "-o", target)
+    assert (code, out) == (2, "")
+    assert "chromium" in err and "install" in err and "Traceback" not in err
+    assert not target.exists()
+
+
+def test_draw_writes_a_real_png_and_pdf_through_chromium(cli, tmp_path):
+    """With Chromium on PATH: a PNG (its signature, and 2× the SVG's size in its IHDR) and a
+    one-page PDF (`%PDF-`), never SVG text."""
+    import struct
+
+    from conftest import require_tool
+
+    require_tool("chromium")
+    root = ET.fromstring(cli("draw", "lenet5").out)
+    width, height = (int(float(root.get(k)) + 0.999) for k in ("width", "height"))
+    png = tmp_path / "lenet5.png"
+    code, out, err = cli("draw", "lenet5", "-o", png)
+    assert (code, out, err) == (0, "", "")
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    assert struct.unpack(">II", data[16:24]) == (2 * width, 2 * height)
+    pdf = tmp_path / "LeNet.PDF"
+    code, out, err = cli("draw", "lenet5", "-o", pdf)
+    assert (code, out, err) == (0, "", "")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and b"<svg" not in data
+    assert len(re.findall(rb"/Type\s*/Page\b", data)) == 1
+    assert [p.name for p in sorted(tmp_path.iterdir())] == ["LeNet.PDF", "lenet5.png"]
 
 
 def test_draw_writes_svg_under_an_svg_name_in_any_case(cli, tmp_path):

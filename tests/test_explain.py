@@ -144,3 +144,23 @@ def test_chart_longest_bar_is_the_heaviest_layer(cli, spec_file):
 def test_chart_is_a_table_only_option(cli):
     result = cli("show", "lenet5", "--chart", "--format", "json")
     assert (result.code, result.out) == (2, "") and "--chart" in result.err
+
+
+def test_chart_follows_depth_with_a_row_per_stage_and_ends_with_a_row_per_kind(cli):
+    # ResNet-50's stages, as torchvision's per-module parameter counts give them (and He et
+    # al.'s Table 1 builds them): layer1 215,808, layer2 1,219,584, layer3 7,098,368, layer4
+    # 14,964,736; with conv1 9,408, bn1 128 and fc 2,049,000 they sum to 25,557,032.
+    assert 215_808 + 1_219_584 + 7_098_368 + 14_964_736 + 9_408 + 128 + 2_049_000 == 25_557_032
+    result = cli("show", "resnet50", "--chart", "--depth", "0", "--width", "120")
+    assert (result.code, result.err) == (0, "")
+    lines = result.out.splitlines()
+    assert "per block at depth 0" in lines[0]
+    rows = {line.split(" (")[0]: line for line in lines if line.startswith("layer")}
+    assert list(rows) == ["layer1", "layer2", "layer3", "layer4"]
+    assert [rows[name].split()[3] for name in rows] == ["216", "1.22", "7.10", "15.0"]
+    # without --depth: a row per layer, as before (conv1 and the first block's conv1 both drawn)
+    every = cli("show", "resnet50", "--chart", "--width", "120").out
+    assert "layer1.0.conv1 " in every and "layer1 (stage)" not in every
+    # per kind: 49 convolutions in the bottlenecks + 4 projection shortcuts = 53, one dense
+    kinds = lines[lines.index("by kind (every layer of the kind, ×count)"):]
+    assert [line.split()[0] + " " + line.split()[1] for line in kinds[3:5]] == ["conv ×53", "dense ×1"]

@@ -189,3 +189,100 @@ def test_list_as_html(cli):
     result = cli("list", "--format", "html")
     assert result.code == 0
     assert "vgg16" in "".join(parse(result.out).text)
+
+
+def test_controls_that_need_javascript_are_hidden_without_it(cli):
+    page = cli("show", "resnet50", "--format", "html").out
+    assert '<html lang="en" class="nojs">' in page
+    # the style sheet hides toolbars (buttons and sort hints) and row toggles under .nojs, and
+    # the script's first act is to remove the class
+    assert ".nojs .toolbar,.nojs button.toggle,.nojs .js-only{display:none}" in page
+    script = page.split("<script>", 1)[1]
+    assert script.lstrip().startswith("(function(){\ndocument.documentElement.classList.remove('nojs');")
+    assert all("toolbar" in t for t in re.findall(r'<div class="toolbar[^"]*"', page))
+
+
+def test_the_diagram_is_scaled_to_its_card_and_can_be_shown_at_actual_size(cli):
+    page = cli("show", "resnet50", "--format", "html").out
+    assert ".scroll svg{display:block;max-width:100%;height:auto}" in page
+    svg = ET.fromstring(page.split('<div class="scroll" id="n-diagram">', 1)[1].split("</svg>", 1)[0] + "</svg>")
+    assert svg.get("viewBox") == f"0 0 {svg.get('width')} {svg.get('height')}"   # so it scales
+    assert 'class="zoom" data-for="n-diagram"' in page
+
+
+def test_a_big_network_starts_with_its_blocks_closed_at_the_pictures_depth(cli):
+    # ResNet-50's default picture collapses its 16 bottlenecks (level 1) to fit a slide; the
+    # table starts with the 4 stages (level 0) open and the 16 blocks closed
+    tree = parse(cli("show", "resnet50", "--format", "html").out)
+    groups = [r for r in tree.rows if "group" in r.get("class", "")]
+    assert [(r["data-level"], r["data-open"]) for r in groups if r["data-level"] == "0"] == [("0", "true")] * 4
+    assert [r["data-open"] for r in groups if r["data-level"] == "1"] == ["false"] * 16
+    # a network whose picture fits with every layer keeps every block open
+    tree = parse(cli("show", "vgg16", "--format", "html").out)
+    assert {r["data-open"] for r in tree.rows if "group" in r.get("class", "")} == {"true"}
+
+
+def test_charts_per_stage_and_per_kind(cli):
+    # torchvision's per-module counts: layer1 215,808, layer2 1,219,584, layer3 7,098,368,
+    # layer4 14,964,736 parameters (216 K, 1.22 M, 7.10 M, 15.0 M); 53 convolutions
+    page = cli("show", "resnet50", "--format", "html").out
+    charts = page.split("<h2>Charts</h2>", 1)[1].split("<h2>", 1)[0]
+    stages = re.findall(r'<span class="name" title="(layer\d) \(stage\)">', charts)
+    assert stages == ["layer1", "layer2", "layer3", "layer4"]
+    values = re.findall(r'title="layer\d \(stage\)">[^<]*</span><span class="track">.*?'
+                        r'<span class="num">([^<]*?) · ', charts)
+    assert values == ["216 K", "1.22 M", "7.10 M", "15.0 M"]
+    assert 'title="conv ×53"' in charts and 'title="dense ×1"' in charts
+    # --depth 1: a row per bottleneck (3 + 4 + 6 + 3 = 16)
+    deeper = cli("show", "resnet50", "--format", "html", "--depth", "1").out.split("<h2>Charts</h2>", 1)[1]
+    assert len(re.findall(r'title="layer\d\.\d+ \(bottleneck(?:_down)?\)"', deeper)) == 16
+
+
+def test_list_html_groups_by_family_counts_its_rows_and_takes_o(cli, tmp_path):
+    rows = json.loads(cli("list", "--format", "json").out)
+    target = tmp_path / "zoo.html"
+    result = cli("list", "--format", "html", "-o", target)
+    assert (result.code, result.out) == (0, "")
+    page = target.read_text(encoding="utf-8")
+    assert len(re.findall(r'<tr class="net">', page)) == len(rows)
+    families = re.findall(r'<tr class="family"><th colspan="6" scope="rowgroup">([^<]*) <span class="muted">'
+                          r'\((\d+)\)</span>', page)
+    assert sum(int(n) for _, n in families) == len(rows)
+    assert len(families) == len({r["family"] for r in rows})
+    assert "table.zoo tbody tr.net" in page          # the status counts the networks
+
+
+def test_list_html_plots_params_against_macs(cli):
+    rows = json.loads(cli("list", "--format", "json").out)
+    page = cli("list", "--format", "html").out
+    svg = ET.fromstring(re.search(r'<svg class="scatter".*?</svg>', page, re.S).group(0))
+    dots = svg.findall("{http://www.w3.org/2000/svg}circle")
+    assert sorted(d.get("data-name") for d in dots) == sorted(r["name"] for r in rows if r["params"] and r["macs"])
+    # log scales: LeNet-5 (61,706 params; 416,520 MACs by hand for the modern form) sits left of
+    # and below VGG-16 (138,357,544 params; 15,470,264,320 MACs, Simonyan & Zisserman / torchvision)
+    at = {d.get("data-name"): (float(d.get("cx")), float(d.get("cy"))) for d in dots}
+    assert at["lenet5"][0] < at["vgg16"][0] and at["lenet5"][1] > at["vgg16"][1]
+
+
+def test_a_diff_of_two_versions_marks_what_changed_on_both_sides(cli):
+    # ResNet-50 v1 (He et al.) strides the first 1×1 of a stage's first block, v1.5
+    # (torchvision) its 3×3: in stages 2–4 (stage 1 keeps stride 1) conv1 and conv2 of block 0
+    # change, 3 × 2 = 6 layers on each side
+    page = cli("diff", "resnet50-v1", "resnet50", "--mode", "versions", "--format", "html").out
+    a, b = page.split('<div class="side">', 1)[1].split('<section aria-label=', 2)[1:]
+    for side in (a, b):
+        changed = re.findall(r'<tr class="leaf changed changed"[^>]*>.*?<td[^>]*>([^<]*)<span class="change">changed',
+                             side)
+        assert sorted(changed) == ["conv1 ", "conv1 ", "conv1 ", "conv2 ", "conv2 ", "conv2 "]
+
+
+def test_diff_html_pairs_the_two_networks_bars_per_kind(cli):
+    # torchvision: ResNet-18 1.81 G MACs, ResNet-34 3.66 G; both end in a 512 → 1000 fc
+    # (512,000 MACs each), so the conv pair differs and the dense pair is equal
+    page = cli("diff", "resnet18", "resnet34", "--format", "html").out
+    paired = re.search(r'<div class="chart paired".*?</div>', page, re.S).group(0)
+    widths = dict(re.findall(r'<span class="name">([^<]*)</span><span class="track"><span class="fill p[^"]*" '
+                             r'style="width:[\d.]+%"></span></span><span class="num">[^<]*</span>'
+                             r'<span class="track"><span class="fill m[^"]*" style="width:([\d.]+)%"', paired))
+    assert float(widths["conv · resnet34"]) == 100.0 and 45 < float(widths["conv · resnet18"]) < 55
+    assert widths["dense · resnet18"] == widths["dense · resnet34"]

@@ -1,6 +1,7 @@
 """`archcalc draw SPEC`: the network as the lecture draws it, in SVG (see render/picture.py)."""
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -27,11 +28,14 @@ def report_problems(analysis):
 
 @click.command()
 @click.argument("spec")
-@click.option("-o", "--output", "output", metavar="FILE.svg", default=None,
-              help="Write the SVG to FILE.svg instead of standard output (any other name is refused).")
+@click.option("-o", "--output", "output", metavar="FILE", default=None,
+              help="Write the picture to FILE instead of standard output: FILE.svg as SVG; FILE.png or "
+                   "FILE.pdf through a headless Chromium or Chrome on PATH (refused without one); any "
+                   "other name is refused.")
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Collapse blocks nested at this level or deeper into one box each (0 = every "
-                   "top-level block is a box); default: everything expanded.")
+                   "top-level block is a box); default: collapse from the deepest level up until the "
+                   "picture fits a slide (1600×1200 px).")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3.")
 @seq_option
@@ -43,12 +47,31 @@ def draw(spec, output, depth, input_shape, seq, width):
         analysis = analyse_spec(spec, input_shape, seq)
     except UsageProblem as exc:
         fail_usage(str(exc))
-    from ..render.picture import render_svg
+    from ..render.picture import deepest_level, render_svg
 
-    # Never SVG text under another name: a .png or .pdf would look like one and not be.
-    write_output(render_svg(analysis, {"depth": depth, "width": width}), output, inputs=(spec,),
-                 suffix=(".svg", "draw writes SVG only: name the file *.svg (not {found}); for a PNG or "
-                         "PDF open the SVG in a browser and save or print it, or write a page with the "
-                         "drawing: `archcalc show SPEC --format html -o FILE.html`"))
+    if depth is not None and depth > deepest_level(analysis):
+        deepest = deepest_level(analysis)
+        why = "it has no blocks" if deepest < 0 else \
+            f"its blocks nest {deepest + 1} level{'s' if deepest else ''} deep (0–{deepest})" if deepest else \
+            "its blocks nest 1 level deep (level 0)"
+        click.echo(f"archcalc: note: --depth {depth} collapses nothing: {why}; every layer is drawn", err=True)
+    # Never SVG text under another name: a .png or .pdf is the browser's rendering or nothing.
+    kind = os.path.splitext(output.lower())[1] if output not in (None, "-") else ".svg"
+    browser = None
+    if kind in (".png", ".pdf"):
+        from ..render import raster
+
+        browser = raster.find_browser()
+        if browser is None:
+            fail_usage(raster.INSTALL.format(fmt=kind[1:].upper()))
+    picture = render_svg(analysis, {"depth": depth, "width": width})
+    if browser is not None:
+        try:
+            picture = raster.render(picture, kind, browser, analysis.name or "")
+        except raster.RasterError as exc:
+            fail_usage(f"cannot write {ascii(output)[1:-1] if not output.isprintable() else output!r}: {exc}")
+    write_output(picture, output, inputs=(spec,),
+                 suffix=((".svg", ".png", ".pdf"), "draw writes SVG, PNG or PDF: name the file *.svg, *.png "
+                         "or *.pdf (not {found}); PNG and PDF need a headless Chromium or Chrome on PATH"))
     report_problems(analysis)
     sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)

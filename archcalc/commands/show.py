@@ -68,7 +68,7 @@ from ..render import formats
               help="CSV: end with a `total` row holding the network's totals.")
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
-                   "the table.")
+                   "the table (with --depth N, a bar per block at level N), then a bar per kind.")
 def show(spec, fmt, output, input_shape, seq, count_as, depth, width, batch, dtype, optimizer, amp, checkpoint, memory,
          rf, connections, ignore, totals_row, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""

@@ -252,6 +252,10 @@ class LayerKind:
                                          unit, the inputs it sees plus its bias; None (the
                                          default) means the MACs (0 for weightless kinds)
     describe(fields) -> str              the settings shown in tables ("3×3/1, same")
+    label(inp, fields) -> str            the arrow into the layer's box in `archcalc draw`: what
+                                         shapes the volume ("conv 5×5/1, p2", "dw 3×3/2, p1");
+                                         None (the default): the kind's name and the first part
+                                         of ``describe``
     explain(layer) -> dict | None        `archcalc explain`'s arithmetic for the kind's own
                                          figures: {"params": "60·5·5 + 16", ...}, each written
                                          without its result (explain appends "= 1,516"), or
@@ -349,7 +353,7 @@ class LayerKind:
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
                  "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
                  "stores", "export", "takes_ids", "kv_cache", "reference", "check_reference",
-                 "extra", "saves", "count_as")
+                 "extra", "saves", "label", "count_as")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -361,8 +365,10 @@ class LayerKind:
                  export: Callable | None = None, takes_ids: bool = False,
                  kv_cache: Callable | None = None, reference: str | None = None,
                  check_reference: Callable | None = None, extra: Callable | None = None,
-                 saves: tuple | Callable | None = None, count_as: dict | None = None):
+                 saves: tuple | Callable | None = None, label: Callable | None = None,
+                 count_as: dict | None = None):
         self.name = name
+        self.label = label
         self.doc = doc
         self.fields = fields if fields is not None else {}
         self.primary = primary

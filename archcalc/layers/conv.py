@@ -281,7 +281,8 @@ def _padding_hint(axes, losses, f) -> str:
     return f"`padding: {value}` ({what}) would make this layer exact, giving {outputs[0]}×{outputs[1]}"
 
 
-def describe(f):
+def _geometry(f, groups=True) -> str:
+    """`3×3/2, p1, dil 2, g32`: what decides the output's size and the channels' wiring."""
     kh, kw = f["kernel"]
     sh, sw = f["stride"]
     text = f"{kh}×{kw}/{sh if sh == sw else f'{sh}×{sw}'}"
@@ -296,8 +297,22 @@ def describe(f):
         text += ", p" + ",".join(map(str, pad))
     if f["dilation"] != (1, 1):
         text += f", dil {f['dilation'][0]}"
-    if f["groups"] != 1:
+    if groups and f["groups"] != 1:
         text += f", g{f['groups']}"
+    return text
+
+
+def label(inp, f) -> str:
+    """The picture's arrow: `conv 5×5/1, p2`; a depthwise convolution (one group per input
+    channel) `dw 3×3/2, p1`; other groups `conv 3×3/1, g32`."""
+    channels = inp[-1] if inp and isinstance(inp[-1], int) else None
+    if f["groups"] > 1 and f["groups"] == channels:
+        return "dw " + _geometry(f, groups=False)
+    return "conv " + _geometry(f)
+
+
+def describe(f):
+    text = _geometry(f)
     if f.get("table") is not None:
         text += f", table {sum(len(row) for row in f['table'])} links"
     return text + describe_bias_activation(f)
@@ -388,6 +403,7 @@ CONV = LayerKind(
     macs=macs,
     connections=connections,
     describe=describe,
+    label=label,
     explain=explain,
     warnings=lambda inp, out, f: window_warnings(inp, out, f, "kernel", "conv"),
     weighted=True,

@@ -118,6 +118,7 @@ def _pool(kind: str, what: str) -> LayerKind:
         },
         shape=pool_shape(kind),
         describe=describe,
+        label=lambda inp, f: f"{kind} {describe(f)}",   # `maxpool 3×3/2, p1`: all of it shapes
         warnings=lambda inp, out, f: window_warnings(inp, out, f, "size", kind, ceil=f["ceil"]),
         window=lambda inp, f: window_axes(inp, f, "size"),
         group="pool",

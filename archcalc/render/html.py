@@ -13,7 +13,7 @@ from __future__ import annotations
 from .. import __version__
 from ..layers import REGISTRY
 from . import markup, numbers
-from .picture import render_svg
+from .picture import picture
 
 CSS = """
 :root{--bg:#fff;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--panel:#f6f8fa;--accent:#0969da;
@@ -28,7 +28,20 @@ h1{font-size:1.4rem;margin:0 0 .2rem} h2{font-size:1.1rem;margin:1.6rem 0 .5rem;
 dl.totals{display:grid;grid-template-columns:max-content auto;gap:.15rem 1rem;margin:.6rem 0}
 dl.totals dt{font-weight:600} dl.totals dd{margin:0;font-family:ui-monospace,"DejaVu Sans Mono",monospace}
 .scroll{overflow-x:auto;border:1px solid var(--line);border-radius:6px;background:var(--bg)}
-.scroll svg{display:block}
+.scroll svg{display:block;max-width:100%;height:auto}
+.scroll.actual svg{max-width:none}
+.nojs .toolbar,.nojs button.toggle,.nojs .js-only{display:none} .nojs th button{cursor:auto}
+.chart{display:grid;grid-template-columns:minmax(6rem,max-content) minmax(8rem,1fr) max-content minmax(8rem,1fr) max-content;
+gap:.1rem .5rem;align-items:center;font-size:12px;margin:.4rem 0 1rem}
+.chart .head{font-weight:600;color:var(--muted)} .chart .name{overflow:hidden;text-overflow:ellipsis;white-space:nowrap;max-width:22rem}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(26rem,1fr));gap:0 1.5rem}
+.charts>section{min-width:0}
+.chart.paired .fill.b{opacity:.55}
+table.zoo tr.family th{background:var(--panel);text-align:left}
+svg.scatter text{font-size:11px;fill:var(--muted)} svg.scatter .grid{stroke:var(--line)}
+svg.scatter circle{stroke:var(--bg);stroke-width:1;opacity:.85}
+.legend{display:flex;flex-wrap:wrap;gap:.2rem .9rem;font-size:12px}
+.key .dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.3rem;vertical-align:-.05rem}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:.2rem .5rem;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;white-space:nowrap}
 th{position:sticky;top:0;background:var(--panel);z-index:1}
@@ -53,6 +66,10 @@ article.diag.warning{border-left-color:var(--warning)}
 article.diag p{margin:.15rem 0} article.diag pre{margin:.3rem 0;padding:.4rem .6rem;background:var(--panel);overflow-x:auto}
 .side{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:1.2rem}
 .side>section{min-width:0}
+.wide{overflow-x:auto;max-width:100%}
+tr.changed td:first-child{box-shadow:inset 4px 0 var(--accent)} tr.changed.affected td:first-child{box-shadow:inset 2px 0 var(--muted)}
+.change{font-size:11px;border:1px solid var(--accent);color:var(--accent);border-radius:3px;padding:0 .25rem;margin-left:.3rem}
+tr.affected .change{border-color:var(--line);color:var(--muted)}
 footer{margin-top:2rem;color:var(--muted);font-size:12px}
 @media print{
 :root{--bg:#fff;--fg:#000;--muted:#444;--line:#bbb;--panel:#f2f2f2}
@@ -68,6 +85,7 @@ article.diag,tr{break-inside:avoid} h2{break-after:avoid}
 # address expands every block on load.
 JS = """
 (function(){
+document.documentElement.classList.remove('nojs');
 var status=document.getElementById('status');
 function say(t){document.body.setAttribute('data-status',t);if(status)status.textContent=t;}
 window.addEventListener('error',function(e){say('error: '+e.message);});
@@ -119,7 +137,10 @@ document.querySelectorAll('table.layers').forEach(function(t){
   }
   if(location.hash==='#expand-all')all(t,true);else refresh(t);
 });
-var visible=0;document.querySelectorAll('table.layers tbody tr').forEach(function(r){if(!r.hidden)visible++;});
+document.querySelectorAll('button.zoom').forEach(function(b){b.addEventListener('click',function(){
+  var box=document.getElementById(b.getAttribute('data-for'));var actual=box.classList.toggle('actual');
+  b.textContent=actual?'Fit to width':'Actual size';b.setAttribute('aria-pressed',actual?'true':'false');});});
+var visible=0;document.querySelectorAll('table.layers tbody tr, table.zoo tbody tr.net').forEach(function(r){if(!r.hidden)visible++;});
 say('ready: '+visible+' rows shown');
 })();
 """
@@ -131,7 +152,7 @@ DIAGRAM_WIDTH = 1180
 
 
 def _page(title: str, body: str) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    return ("<!DOCTYPE html>\n<html lang=\"en\" class=\"nojs\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
             "<meta name=\"color-scheme\" content=\"light dark\">\n"
             f"<meta name=\"generator\" content=\"archcalc {markup.attr(__version__)}\">\n"
@@ -238,7 +259,7 @@ _HEAD = (("index", "#", True), ("", "Layer", False), ("", "Kind", False), ("", "
          ("memory", "Memory", True), ("rf", "RF", True), ("", "Share of total", False))
 
 
-def _table(analysis, key: str, depth) -> str:
+def _table(analysis, key: str, depth, marks=None) -> str:
     """The layer table: group rows (blocks) with subtotals above their members; each row lists
     the groups it sits in (``data-in``) so that the script can hide the members of a closed one."""
     from .table import _group_placement, _leaf_and_group_rows, _placement
@@ -306,6 +327,11 @@ def _table(analysis, key: str, depth) -> str:
         sev = severities.get(layer.name)
         flag = f" flagged {sev}" if sev else ""
         badge = (f' <span class="sev {sev}">{"✖" if sev == "error" else "▲"} {sev}</span>' if sev else "")
+        change = (marks or {}).get(layer.name)
+        if change:   # a diff of two versions: what changed, in words as well as colour
+            flag += f" changed {change}"
+            badge += f' <span class="change">{markup.text(change)}</span>'
+        
         rows.append(
             f'<tr class="leaf{flag}" data-in="{inside}" data-index="{index + 1}" data-params="{layer.params}" '
             f'data-macs="{layer.macs}" data-memory="{memory}" data-rf="{rf.size[0] if rf else 0}">'
@@ -326,18 +352,58 @@ def _table(analysis, key: str, depth) -> str:
                  f'<span class="muted">Click a column title to sort (# restores the order).</span></div>')
     else:
         tools = '<div class="toolbar"><span class="muted">Click a column title to sort.</span></div>'
-    return (f'{tools}<table class="layers" id="{key}-table"><thead><tr>{"".join(head)}</tr></thead>'
-            f'<tbody>\n' + "\n".join(rows) + "\n</tbody></table>")
+    return (f'{tools}<div class="wide"><table class="layers" id="{key}-table"><thead><tr>{"".join(head)}</tr></thead>'
+            f'<tbody>\n' + "\n".join(rows) + "\n</tbody></table></div>")
+
+
+def _chart(rows, totals) -> str:
+    """Paired bars (params, MACs) a row, each scaled to the heaviest row; the values as text."""
+    from .chart import Row  # noqa: F401 - rows are chart.Row
+
+    sums = [(row, sum(m.params for m in row.layers), sum(m.macs for m in row.layers)) for row in rows]
+    sums = [item for item in sums if item[1] or item[2]]
+    top_p = max((p for _, p, _ in sums), default=0) or 1
+    top_m = max((m for _, _, m in sums), default=0) or 1
+    cells = ['<span class="head">row</span><span class="head">params</span><span></span>'
+             '<span class="head">MACs</span><span></span>']
+    for row, params, macs in sums:
+        cells.append(f'<span class="name" title="{markup.attr(row.name)}">{markup.text(row.name)}</span>')
+        for value, top, cls, whole in ((params, top_p, "p", totals.params), (macs, top_m, "m", totals.macs)):
+            width = 100 * value / top if value else 0
+            share = numbers.share(value, whole) if value and whole else ""
+            cells.append(f'<span class="track"><span class="fill {cls}" style="width:{max(width, 0.5 if value else 0):.1f}%">'
+                         f'</span></span><span class="num">{numbers.human(value) if value else ""}'
+                         f'{" · " + markup.text(share) if share else ""}</span>')
+    return f'<div class="chart" role="table">{"".join(cells)}</div>'
+
+
+def _charts(analysis, depth, h) -> str:
+    """Params and MACs per block (at ``depth``, the picture's, or 0) and per kind."""
+    from .chart import kind_rows, stage_rows
+
+    level = depth if depth is not None else (0 if analysis.groups else None)   # the stages
+    title = f"per block at depth {level}" if level is not None else "per layer"
+    rows = stage_rows(analysis, level)
+    return (f'<{h}>Charts</{h}><div class="charts"><section><p class="muted">Params and MACs {title}'
+            f'</p>{_chart(rows, analysis.totals)}</section><section><p class="muted">Params and MACs per kind'
+            f'</p>{_chart(kind_rows(analysis), analysis.totals)}</section></div>')
 
 
 def network_sections(analysis, options, key: str, level: int = 2) -> str:
     h = f"h{level}"
+    svg, drawn = picture(analysis, {"depth": options.get("depth"), "width": DIAGRAM_WIDTH})
+    # a big network's table starts with its blocks closed at the depth its picture needed
+    depth = options.get("depth") if options.get("depth") is not None else drawn
     parts = [f"<{h}>Totals</{h}>", _totals(analysis),
              f"<{h}>Diagram</{h}>",
-             f'<div class="scroll">{render_svg(analysis, {"depth": options.get("depth"), "width": DIAGRAM_WIDTH})}</div>',
+             f'<div class="toolbar js-only"><button type="button" class="zoom" data-for="{key}-diagram" '
+             f'aria-pressed="false">Actual size</button><span class="muted">The diagram is scaled to the '
+             f'width of the page.</span></div>',
+             f'<div class="scroll" id="{key}-diagram">{svg}</div>',
              _diagnostics(analysis),
+             _charts(analysis, options.get("depth"), h),
              f"<{h}>Layers ({analysis.totals.layers})</{h}>",
-             _table(analysis, key, options.get("depth"))]
+             _table(analysis, key, depth, options.get("marks"))]
     return "\n".join(p for p in parts if p)
 
 
@@ -348,6 +414,28 @@ def render_show(analysis, options=None) -> str:
         header += f'<p class="ref">{markup.text(analysis.reference)}</p>'
     header += "</header>"
     return _page(f"archcalc: {_title(analysis)}", header + "\n" + network_sections(analysis, options, "n"))
+
+
+def _paired_bars(diff, label_a, label_b) -> str:
+    """Per kind group, the two networks' params and MACs as paired bars on one scale each."""
+    from . import diff_cells as cells
+
+    rows = [r for r in diff.breakdown if r.a.params or r.a.macs or r.b.params or r.b.macs]
+    if not rows:
+        return ""
+    top_p = max(max(r.a.params, r.b.params) for r in rows) or 1
+    top_m = max(max(r.a.macs, r.b.macs) for r in rows) or 1
+    out = ['<div class="chart paired" role="table"><span class="head">kind</span><span class="head">params'
+           '</span><span></span><span class="head">MACs</span><span></span>']
+    for r in rows:
+        label = cells.GROUP_LABELS.get(r.group, r.group)
+        for side, sums in ((label_a, r.a), (label_b, r.b)):
+            out.append(f'<span class="name">{markup.text(label)} · {markup.text(side)}</span>')
+            for value, top, cls in ((sums.params, top_p, "p"), (sums.macs, top_m, "m")):
+                out.append(f'<span class="track"><span class="fill {cls}{" b" if side is label_b else ""}" '
+                           f'style="width:{100 * value / top if value else 0:.1f}%"></span></span>'
+                           f'<span class="num">{numbers.human(value) if value else ""}</span>')
+    return "".join(out) + "</div>"
 
 
 def render_diff(diff, options=None) -> str:
@@ -367,7 +455,7 @@ def render_diff(diff, options=None) -> str:
                 text = f"{cell[0]} → {cell[1]}" if isinstance(cell, tuple) else str(cell)
                 tds.append(f'<td{" class=num" if i in right else ""}>{markup.text(text)}</td>')
             rows.append("<tr>" + "".join(tds) + "</tr>")
-        return f"<table><thead><tr>{hs}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        return f"<div class=\"wide\"><table><thead><tr>{hs}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
     parts = [f"<header><h1>{markup.text(label_a)} → {markup.text(label_b)}</h1>"
              f'<p class="muted">{markup.text(cells.mode_line(diff))}</p></header>',
@@ -377,6 +465,7 @@ def render_diff(diff, options=None) -> str:
              "<h2>By kind</h2>",
              table(("Kind", f"{label_a} params", f"{label_a} MACs", f"{label_b} params", f"{label_b} MACs"),
                    [cells.breakdown_cells(r, diff) for r in diff.breakdown], {1, 2, 3, 4}),
+             _paired_bars(diff, label_a, label_b),
              "<h2>Resolution ladder</h2>",
              table(("", "Size", "Channels"), [(label, *cells.ladder_cells(rungs)) for label, rungs in
                                               ((label_a, diff.ladders[0]), (label_b, diff.ladders[1]))])]
@@ -395,26 +484,96 @@ def render_diff(diff, options=None) -> str:
         parts.append("<h2>Gates</h2><ul>" + "".join(
             f'<li><span class="sev {"error" if r.failed else ""}">{"✖ failed" if r.failed else "✔ passed"}'
             f"</span> {markup.text(cells.gate_message(r))}</li>" for r in results) + "</ul>")
+    marks = ({}, {})
+    if diff.changes is not None:   # two versions of one network: mark what changed on each side
+        for change in diff.changes:
+            if change.status in ("changed", "added", "removed", "affected"):
+                if change.a is not None:
+                    marks[0][change.a.name] = change.status
+                if change.b is not None:
+                    marks[1][change.b.name] = change.status
     parts.append('<div class="side">')
-    for label, analysis, key in ((label_a, diff.a, "a"), (label_b, diff.b, "b")):
+    for (label, analysis, key), side_marks in zip(((label_a, diff.a, "a"), (label_b, diff.b, "b")), marks):
         parts.append(f'<section aria-label="{markup.attr(label)}"><h2>{markup.text(_title(analysis))}</h2>'
-                     + network_sections(analysis, options, key, level=3) + "</section>")
+                     + network_sections(analysis, dict(options, marks=side_marks), key, level=3) + "</section>")
     parts.append("</div>")
     return _page(f"archcalc diff: {label_a} → {label_b}", "\n".join(parts))
 
 
+_FAMILY_COLOURS = ("#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#cf222e", "#0a7b83", "#6e7781",
+                   "#d4a72c", "#2da44e", "#e16f24", "#54aeff")
+
+
+def _zoo_scatter(rows) -> str:
+    """Params against MACs, both on log scales, a dot per network coloured by family, its
+    name and figures in the dot's tooltip."""
+    from math import floor, log10
+
+    points = [r for r in rows if isinstance(r.get("params"), int) and isinstance(r.get("macs"), int)
+              and r["params"] > 0 and r["macs"] > 0]
+    if len(points) < 2:
+        return ""
+    width, height, left, right, top, bottom = 760, 430, 70, 20, 20, 50
+    lo_p, hi_p = floor(log10(min(r["params"] for r in points))), floor(log10(max(r["params"] for r in points))) + 1
+    lo_m, hi_m = floor(log10(min(r["macs"] for r in points))), floor(log10(max(r["macs"] for r in points))) + 1
+
+    def x(m):
+        return left + (log10(m) - lo_m) / (hi_m - lo_m) * (width - left - right)
+
+    def y(p):
+        return height - bottom - (log10(p) - lo_p) / (hi_p - lo_p) * (height - top - bottom)
+    families = []
+    for r in points:
+        if r.get("family") not in families:
+            families.append(r.get("family"))
+    out = [f'<svg class="scatter" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+           f'width="{width}" height="{height}" role="img" aria-label="parameters against MACs, log scales">']
+    for e in range(lo_m, hi_m + 1):
+        out.append(f'<line x1="{x(10 ** e):.1f}" y1="{top}" x2="{x(10 ** e):.1f}" y2="{height - bottom}" class="grid"/>'
+                   f'<text x="{x(10 ** e):.1f}" y="{height - bottom + 16}" text-anchor="middle">'
+                   f'{markup.text(numbers.human(10 ** e))}</text>')
+    for e in range(lo_p, hi_p + 1):
+        out.append(f'<line x1="{left}" y1="{y(10 ** e):.1f}" x2="{width - right}" y2="{y(10 ** e):.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y(10 ** e) + 4:.1f}" text-anchor="end">'
+                   f'{markup.text(numbers.human(10 ** e))}</text>')
+    out.append(f'<text x="{(left + width - right) / 2}" y="{height - 8}" text-anchor="middle">MACs (log scale)</text>'
+               f'<text x="14" y="{(top + height - bottom) / 2}" text-anchor="middle" '
+               f'transform="rotate(-90 14 {(top + height - bottom) / 2})">params (log scale)</text>')
+    for r in points:
+        colour = _FAMILY_COLOURS[families.index(r.get("family")) % len(_FAMILY_COLOURS)]
+        tip = f'{r["name"]} ({r.get("family") or ""}): {numbers.exact(r["params"])} params, {numbers.exact(r["macs"])} MACs'
+        out.append(f'<circle cx="{x(r["macs"]):.1f}" cy="{y(r["params"]):.1f}" r="4" fill="{colour}" '
+                   f'data-name="{markup.attr(r["name"])}"><title>{markup.text(tip)}</title></circle>')
+    out.append("</svg>")
+    legend = "".join(f'<span class="key"><span class="dot" style="background:'
+                     f'{_FAMILY_COLOURS[i % len(_FAMILY_COLOURS)]}"></span>{markup.text(f or "")}</span>'
+                     for i, f in enumerate(families))
+    return ('<h2>Params against MACs</h2><div class="scroll">' + "".join(out) + '</div>'
+            f'<p class="legend">{legend}</p>')
+
+
 def render_list(rows, options=None) -> str:
-    """`archcalc list --format html`: the zoo as one page."""
+    """`archcalc list --format html`: the zoo as one page, a heading row per family when the
+    list is grouped (the default order)."""
+    options = options or {}
     body = []
+    family = None
     for r in rows:
-        body.append(f'<tr><td><code>{markup.text(r["name"])}</code></td><td>{markup.text(r.get("title", ""))}</td>'
+        if options.get("grouped") and r.get("family") != family:
+            family = r.get("family")
+            count = sum(1 for other in rows if other.get("family") == family)
+            body.append(f'<tr class="family"><th colspan="6" scope="rowgroup">{markup.text(family or "")} '
+                        f'<span class="muted">({count})</span></th></tr>')
+        body.append(f'<tr class="net"><td><code>{markup.text(r["name"])}</code></td><td>{markup.text(r.get("title", ""))}</td>'
                     f'<td class="num mono">{markup.text(numbers.row_input(r))}</td>'
                     f'<td class="num mono">{numbers.exact(r["params"])}</td>'
                     f'<td class="num mono">{numbers.exact(r["macs"])}</td>'
                     f'<td class="num mono">{markup.text(r["depth"])}</td></tr>')
     counted = (options or {}).get("count_as")
     macs = f"MACs ({markup.text(counted)})" if counted else "MACs"
-    table = ('<table><thead><tr><th scope="col">Name</th><th scope="col">Title</th><th class="num" scope="col">'
+    table = ('<table class="zoo"><thead><tr><th scope="col">Name</th><th scope="col">Title</th><th class="num" scope="col">'
              f'Input</th><th class="num" scope="col">Params</th><th class="num" scope="col">{macs}</th>'
              '<th class="num" scope="col">Depth</th></tr></thead><tbody>' + "".join(body) + "</tbody></table>")
-    return _page("archcalc: built-in networks", f"<header><h1>Built-in networks</h1></header>\n{table}")
+    return _page("archcalc: built-in networks",
+                 f"<header><h1>Built-in networks</h1><p class=\"muted\">{len(rows)} networks</p></header>\n"
+                 f'{_zoo_scatter(rows)}<h2>Networks</h2><div class="wide">{table}</div>')

@@ -41,6 +41,7 @@ LINE = 13          # baseline-to-baseline distance of label lines
 CHAR = 0.62        # monospace advance, in em
 HPAD, VTOP, VBOT = 7, 17, 7   # frame inflation per nesting level: sides, top (title band), bottom
 MIN_ARROW = 26
+SKIP_SIDE, SKIP_RISE = 7, 9   # a collapsed residual block's skip arc: room beside and above the box
 ROW_GAP = 26
 ROW_LEAD = 14      # room on the left of a wrapped row for the connector
 MARGIN = 16
@@ -104,7 +105,14 @@ def settings_of(layer) -> str:
 
 
 def arrow_label(layer) -> str:
-    """``conv 11×11/4``: the kind and the first part of its settings."""
+    """``conv 5×5/1, p2``, ``dw 3×3/2, p1``: the kind's own ``label`` rule, or its name and the
+    first part of its settings."""
+    entry = REGISTRY.get(layer.kind)
+    if entry is not None and entry.label is not None:
+        try:
+            return entry.label(layer.input, layer.fields)
+        except Exception:  # noqa: BLE001 - a label rule must never break a picture
+            pass
     first = settings_of(layer).split(", ")[0]
     return f"{layer.kind} {first}".strip()
 
@@ -202,7 +210,10 @@ class Context:
         self.boxes = []
         # what happens before a layer besides the previous output flowing in: a `join` (a
         # merge node) or a `from` (written on the layer's arrow), by the layer's index
+        self.identity_forks = [s for s in getattr(analysis, "spans", ())
+                               if s.branches and s.kind != "aux" and any(b == e for b, e in s.branches)]
         self.reads: dict[int, list] = {}
+        self.last_of: dict[int, int] = {}   # a layer drawn for every iteration -> the last one's
         for s in getattr(analysis, "spans", ()):
             if s.sources:
                 self.reads.setdefault(s.start, []).append(s)
@@ -247,27 +258,69 @@ def _signature(node: Node, ctx: Context):
     return (g.kind, tuple((layer.kind, layer.input, layer.output) for layer in ctx.layers[g.start:g.end]))
 
 
+def _collapsed(node: Node, ctx: Context) -> bool:
+    return node.type == "group" and ctx.depth is not None and node.group.level >= ctx.depth
+
+
 def _runs(children, ctx: Context):
-    """Group consecutive expanded block calls that draw alike: [(node, count, names)]."""
+    """Group consecutive block calls that draw alike: [(node, count, names, signature, nodes)]."""
     out = []
     for node in children:
-        if node.type == "group" and not (ctx.depth is not None and node.group.level >= ctx.depth):
+        if node.type == "group":
             sig = _signature(node, ctx)
+            if sig is not None and _collapsed(node, ctx):
+                # collapsed calls of one kind that keep the spatial size (dense layers, which
+                # grow only the channels) are drawn as one box too
+                g = node.group
+                sig = ("collapsed", g.kind, _spatial(g.input), _spatial(g.output))
             if sig is not None and out and out[-1][3] == sig:
                 out[-1][1] += 1
                 out[-1][2].append(node.group.name)
+                out[-1][4].append(node)
                 continue
-            out.append([node, 1, [node.group.name], sig])
+            out.append([node, 1, [node.group.name], sig, [node]])
         else:
-            out.append([node, 1, None, None])
+            out.append([node, 1, None, None, [node]])
     return out
+
+
+def _spatial(shape):
+    return tuple(shape[:-1]) if shape and len(shape) == 3 else shape
+
+
+def _identity_over(g, ctx: Context) -> bool:
+    """Whether a branch set with an empty branch (the identity: a residual's shortcut, a dense
+    layer's carried input) spans the whole of scope ``g`` but for shape-keeping layers."""
+    layers = ctx.layers
+    for s in ctx.identity_forks:
+        if s.start >= g.start and s.end <= g.end and s.end > s.start:
+            if all(foldable(layers[i]) for i in range(g.start, s.start)) and \
+                    all(foldable(layers[i]) for i in range(s.end, g.end)):
+                return True
+    return False
+
+
+def _collapsed_box(ctx: Context, nodes, stack) -> Atom:
+    """One box for one collapsed scope, or for several consecutive ones of the same kind (the
+    calls of a repeat, or block calls that draw alike), written ``×N kind``."""
+    groups = [n.group for n in nodes]
+    el = BoxEl(ctx, group=groups[-1], groups=groups)
+    el.skip = all(_identity_over(g, ctx) for g in groups)
+    return Atom(el, groups[0].kind, stack)
 
 
 def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
     atoms: list[Atom] = []
     host = None  # the atom of this sequence that folded layers attach to
-    for node, count, names, _ in _runs(children, ctx):
+    for node, count, names, _, nodes in _runs(children, ctx):
+        if _collapsed(node, ctx):
+            host = _collapsed_box(ctx, nodes, stack)
+            atoms.append(host)
+            continue
         if count > 1:
+            first, final = nodes[0].group, nodes[-1].group
+            for i in range(first.start, first.end):
+                ctx.last_of[i] = i + final.start - first.start
             tip = (f"{count} consecutive {node.group.kind} blocks with the same shapes, drawn once: "
                    + ", ".join(names))
             atoms += sequence_atoms([node], stack + [Frame(f"×{count}", "repeat", None, tip)], ctx)
@@ -291,11 +344,6 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
             atoms.append(host)
         elif node.type == "group":
             g = node.group
-            if ctx.depth is not None and g.level >= ctx.depth:
-                el = BoxEl(ctx, group=g)
-                host = Atom(el, g.kind, stack)
-                atoms.append(host)
-                continue
             path = g.name.split(".")
             local = g.name
             for cut in range(len(path) - 1, 0, -1):
@@ -312,8 +360,20 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
             host = None
         elif node.type == "repeat":
             s = node.span
+            calls = [c for c in node.children if c.type == "group"]
+            if calls and len(calls) == len(node.children) and all(_collapsed(c, ctx) for c in calls) \
+                    and len({c.group.kind for c in calls}) == 1 \
+                    and all(_signature(c, ctx) is not None for c in calls):
+                # every iteration is one collapsed block of the same kind: one box, ×N
+                host = _collapsed_box(ctx, calls, stack)
+                atoms.append(host)
+                continue
             if _repeat_collapses(node, ctx):
                 inner = [c for c in node.children if c.start < s.first_end]
+                offset = (s.times - 1) * (s.first_end - s.start)
+                for i in range(s.start, s.first_end):
+                    if ctx.layers[i + offset].name != ctx.layers[i].name:
+                        ctx.last_of[i] = i + offset
                 title = f"×{s.times}"
                 tip = f"repeated {s.times} times; drawn once (every iteration has the same shapes)"
             else:
@@ -360,8 +420,9 @@ class Scales:
         volumes = [s for s in shapes if _ints(s, 3)]
         vectors = [s for s in shapes if _ints(s, 1)]
         tokens = [s for s in shapes if _ints(s, 2)]
-        self.spatial = Scale([v for s in volumes for v in s[:2]], 10, 120)
-        self.channels = Scale([s[2] for s in volumes], 4, 56)
+        # the smallest volume stays a box, not a sliver: at least 18 px high, 8 px thick
+        self.spatial = Scale([v for s in volumes for v in s[:2]], 18, 120)
+        self.channels = Scale([s[2] for s in volumes], 8, 56)
         self.vector = Scale([s[0] for s in vectors], 14, 120)
         self.tokens = Scale([s[0] for s in tokens], 14, 100)
         self.width = Scale([s[1] for s in tokens], 6, 40)
@@ -396,10 +457,12 @@ def _size(cls) -> float:
 class BoxEl:
     """A leaf layer (with the layers folded into it), a collapsed scope, or the input."""
 
-    def __init__(self, ctx: Context, layer=None, group=None, input_shape=None):
+    def __init__(self, ctx: Context, layer=None, group=None, input_shape=None, groups=None):
         self.ctx = ctx
         self.layer = layer
         self.group = group
+        self.groups = groups or ([group] if group is not None else [])
+        self.skip = False
         self.folded: list[int] = []
         if layer is not None:
             self.shape = ctx.layers[layer].output
@@ -421,11 +484,11 @@ class BoxEl:
         if _ints(shape, 3):
             self.kind = "volume"
             self.h = scales.spatial(shape[0])
-            self.d = scales.spatial(shape[1]) * 0.45
+            self.d = max(scales.spatial(shape[1]) * 0.45, 10)
             self.c = scales.channels(shape[2])
             self.dx, self.dy = self.d * 0.8, self.d * 0.6
             self.gw, self.gup, self.gdown = self.c + self.dx, self.h / 2 + self.dy, self.h / 2
-            self.face_right = self.c + self.dx / 2
+            self.face_right = self.c + self.dx   # leave from the side face's edge, not through it
         elif _ints(shape, 1):
             self.kind = "vector"
             self.h = scales.vector(shape[0])
@@ -444,21 +507,20 @@ class BoxEl:
         if self.layer is not None:
             layer = ctx.layers[self.layer]
             name = ctx.local_name(layer.name, layer.path)
+            last = ctx.last_of.get(self.layer)
+            if last is not None:   # a box drawn once for a repeat: the range of its layers' names
+                name = f"{_shorten(name, 14)}–{_shorten(ctx.local_name(ctx.layers[last].name, ctx.layers[last].path), 14)}"
             problems = list(ctx.problems.get(self.layer, []))
             for i in self.folded:
                 problems += ctx.problems.get(i, [])
             self.group_name = group_of(layer.kind)
         elif self.group is not None:
-            g = self.group
-            name = g.name
-            cut = g.name.rfind(".")
-            while cut > 0:
-                if g.name[:cut] in ctx.group_names:
-                    name = g.name[cut + 1:]
-                    break
-                cut = g.name.rfind(".", 0, cut)
-            problems = [p for i in range(g.start, g.end) for p in ctx.problems.get(i, [])]
-            problems += ctx.scope_problems.get(g.name, [])
+            names = [self._local(g.name) for g in self.groups]
+            name = names[0] if len(names) == 1 else f"{names[0]}–{names[-1]}"
+            problems = []
+            for g in self.groups:
+                problems += [p for i in range(g.start, g.end) for p in ctx.problems.get(i, [])]
+                problems += ctx.scope_problems.get(g.name, [])
             self.group_name = "block"
         else:
             name, problems, self.group_name = "input", [], "input"
@@ -466,8 +528,9 @@ class BoxEl:
         self.severity = worst(problems)
         labels = [(numbers.shape(shape) if shape is not None else "—", "shp"), (_shorten(name), "lab")]
         if self.group is not None:
-            n = self.group.end - self.group.start
-            labels.append((_shorten(f"{self.group.kind} · {n} layer{'s' if n != 1 else ''}", 30), "sm"))
+            n = sum(g.end - g.start for g in self.groups)
+            times = f"×{len(self.groups)} " if len(self.groups) > 1 else ""
+            labels.append((_shorten(f"{times}{self.group.kind} · {n} layer{'s' if n != 1 else ''}", 34), "sm"))
         if self.folded:
             kinds = []
             for i in self.folded:
@@ -482,12 +545,23 @@ class BoxEl:
             labels.append((badge, "bad"))
         self.labels = labels
         label_w = max(text_width(t, _size(c)) for t, c in labels)
-        self.w = max(self.gw, label_w) + 8
-        self.up = self.gup + 4
+        # a skip arc (the identity of a collapsed residual block) runs over the box and down
+        # on both sides of it, clear of its faces
+        room = 2 * SKIP_SIDE if self.skip else 0
+        self.w = max(self.gw + room, label_w) + 8
+        self.up = self.gup + 4 + (SKIP_RISE + 4 if self.skip else 0)
         self.down = self.gdown + 6 + LINE * len(labels)
         self.gx = (self.w - self.gw) / 2
         self.left_in = self.gx
         self.right_out = self.gx + self.face_right
+
+    def _local(self, name: str) -> str:
+        cut = name.rfind(".")
+        while cut > 0:
+            if name[:cut] in self.ctx.group_names:
+                return name[cut + 1:]
+            cut = name.rfind(".", 0, cut)
+        return name
 
     def tooltip(self) -> str:
         ctx = self.ctx
@@ -500,12 +574,14 @@ class BoxEl:
                              f"{numbers.shape(layer.input)} → {numbers.shape(layer.output)}, params "
                              f"{numbers.exact(layer.params)}, MACs {numbers.exact(layer.macs)}")
         elif self.group is not None:
-            g = self.group
-            members = ctx.layers[g.start:g.end]
-            lines.append(f"{g.name} ({g.kind}, collapsed): {numbers.shape(g.input)} → "
-                         f"{numbers.shape(g.output)}, {len(members)} layers, params "
-                         f"{numbers.exact(sum(m.params for m in members))}, MACs "
-                         f"{numbers.exact(sum(m.macs for m in members))}")
+            for g in self.groups:
+                members = ctx.layers[g.start:g.end]
+                lines.append(f"{g.name} ({g.kind}, collapsed): {numbers.shape(g.input)} → "
+                             f"{numbers.shape(g.output)}, {len(members)} layers, params "
+                             f"{numbers.exact(sum(m.params for m in members))}, MACs "
+                             f"{numbers.exact(sum(m.macs for m in members))}")
+            if self.skip:
+                lines.append("the dashed arc over it: an identity shortcut in every block")
         else:
             lines.append(f"input {numbers.shape(self.shape)}")
         for p in self.problems:
@@ -514,12 +590,19 @@ class BoxEl:
 
     def draw(self, out, x, y):
         kind_attr = ("layer", self.ctx.layers[self.layer].name) if self.layer is not None else \
-            (("group", self.group.name) if self.group is not None else ("input", "input"))
+            (("group", " ".join(g.name for g in self.groups)) if self.group is not None else ("input", "input"))
         folded = " ".join(self.ctx.layers[i].name for i in self.folded)
         sev = f' data-severity="{self.severity}"' if self.severity else ""
+        times = f' data-times="{len(self.groups)}"' if len(self.groups) > 1 else ""
         out.append(f'<g class="box {kind_attr[0]}" data-{kind_attr[0]}="{markup.attr(kind_attr[1])}" '
                    f'data-shape="{markup.attr(numbers.shape(self.shape))}"'
-                   + (f' data-folded="{markup.attr(folded)}"' if folded else "") + sev + ">")
+                   + (f' data-folded="{markup.attr(folded)}"' if folded else "") + sev + times + ">")
+        if self.skip:
+            top = y - self.gup - SKIP_RISE
+            left, right = x + 2, x + self.w - 2
+            out.append(f'<path class="edge skip" d="M{_f(left)},{_f(y)} V{_f(top + 5)} Q{_f(left)},{_f(top)} '
+                       f'{_f(left + 5)},{_f(top)} H{_f(right - 5)} Q{_f(right)},{_f(top)} {_f(right)},'
+                       f'{_f(top + 5)} V{_f(y - 1)}" marker-end="url(#arrow)"/>')
         out.append(f"<title>{markup.text(self.tooltip())}</title>")
         gx = x + self.gx
         colour = group_colour(self.group_name) if self.group_name not in ("block", "input") else \
@@ -634,9 +717,11 @@ class ForkEl:
         self.split = 8
         self.lane_w = lane_w
         self.w = self.split + lane_w + 10 + self.mw
-        first_up = self.lanes[0].up if self.lanes else 10
-        self.arc_top = first_up + 8 + 12  # above the first lane: arcs and their label
-        self.up = max(first_up, self.r) + (self.arc_top - first_up + 6 if self.identities else 0)
+        first_up = max(self.lanes[0].up if self.lanes else 10, self.r)
+        # identities: brackets over the first lane (6 px above it, 8 px apart), their label on top
+        self.arc_y = first_up + 6
+        self.arc_top = self.arc_y + 8 * max(self.identities - 1, 0) + 4 + 10
+        self.up = self.arc_top + 2 if self.identities else first_up
         down = max(self.lanes[0].down if self.lanes else 0, self.r + 6 + LINE * len(labels))
         self.lane_y = [0.0]
         for lane in self.lanes[1:]:
@@ -662,17 +747,20 @@ class ForkEl:
             lx = x + self.split
             out.append(f'<path class="edge" d="M{_f(bus_in)},{_f(ly)} H{_f(lx)}"/>')
             lane.draw(out, lx, ly)
-            out.append(f'<path class="edge" d="M{_f(lx + lane.right_out)},{_f(ly)} H{_f(bus_out)}"/>')
+            # every lane ends in an arrowhead at the bus into the merge (the first runs on into it)
+            head = ' marker-end="url(#arrow)"' if ly != y else ""
+            out.append(f'<path class="edge" d="M{_f(lx + lane.right_out)},{_f(ly)} H{_f(bus_out)}"{head}/>')
         if not self.lanes:
             out.append(f'<path class="edge" d="M{_f(bus_in)},{_f(y)} H{_f(bus_out)}"/>')
         out.append(f'<path class="edge" d="M{_f(bus_out)},{_f(y)} H{_f(mx - self.r)}" marker-end="url(#arrow)"/>')
         for k in range(self.identities):
-            top = y - self.arc_top + 12 - 10 * k
-            ctrl = y + (top - y) / 0.75
-            out.append(f'<path class="edge skip" d="M{_f(x + 2)},{_f(y)} C{_f(x + 2)},{_f(ctrl)} '
-                       f'{_f(mx)},{_f(ctrl)} {_f(mx)},{_f(y - self.r)}" marker-end="url(#arrow)"/>')
+            top = y - self.arc_y - 8 * k
+            left = x + 2 + 2 * k
+            out.append(f'<path class="edge skip" d="M{_f(left)},{_f(y)} V{_f(top + 5)} Q{_f(left)},{_f(top)} '
+                       f'{_f(left + 5)},{_f(top)} H{_f(mx - 5)} Q{_f(mx)},{_f(top)} {_f(mx)},{_f(top + 5)} '
+                       f'V{_f(y - self.r)}" marker-end="url(#arrow)"/>')
         if self.identities:
-            svg_text(out, (x + mx) / 2, y - self.arc_top + 8, "identity", "sm")
+            svg_text(out, (x + mx) / 2, y - self.arc_top + 10, "identity", "sm")
         stroke = SEVERITY_COLOUR.get(self.severity, "#4a5563")
         out.append(f'<circle class="merge" cx="{_f(mx)}" cy="{_f(y)}" r="{self.r}" stroke="{stroke}" '
                    f'stroke-width="{3 if self.severity else 1.2}"/>')
@@ -764,6 +852,173 @@ class JoinEl:
         for text_, cls in self.labels:
             svg_text(out, cx, ly, text_, cls)
             ly += LINE
+        out.append("</g>")
+
+
+def _u_fork(node: Node, ctx: Context):
+    """(fork node, skip branch, main branch) when ``node`` (or the one scope around it) is a
+    level of an encoder–decoder: a branch set of two branches, one a light skip (at most two
+    layers, no parameters or MACs: a crop, or nothing) and one that carries the rest of the U."""
+    if node.type == "group" and len(node.children) == 1:
+        node = node.children[0]
+    if node.type != "fork" or node.span.kind == "aux" or len(node.span.branches or ()) != 2:
+        return None
+    if node.span.merge not in ("concat", "add"):
+        return None
+    by_index = {c.index: c for c in node.children if c.type == "branch"}
+    light = heavy = None
+    for j, (bs, be) in enumerate(node.span.branches):
+        members = ctx.layers[bs:be]
+        if len(members) <= 2 and not any(m.params or m.macs for m in members):
+            light = j
+        elif j in by_index:
+            heavy = by_index[j]
+    if light is None or heavy is None:
+        return None
+    return node, light, heavy
+
+
+def u_levels(children, ctx: Context):
+    """The levels of an encoder–decoder drawn as a U: [(before, fork, skip, after)] from the
+    top, and the bottom's children; None when ``children`` is not one (fewer than two levels)."""
+    levels = []
+    while True:
+        found = [(i, f) for i, c in enumerate(children) if (f := _u_fork(c, ctx)) is not None]
+        if len(found) != 1:
+            break
+        i, (fork, light, heavy) = found[0]
+        levels.append((children[:i], fork, light, children[i + 1:]))
+        children = heavy.children
+    return (levels, children) if len(levels) >= 2 else None
+
+
+class MergeEl:
+    """The merge node of a U level (where the skip arrives), its labels above it: the skip
+    arrives from the left, the decoder below comes up into it from beneath."""
+
+    def __init__(self, ctx: Context, fork: Node, light: int):
+        self.ctx = ctx
+        self.span = fork.span
+        bs, be = self.span.branches[light]
+        self.skip_layers = list(range(bs, be))
+        self.problems = []
+
+    def fold(self, index):  # nothing folds into a U merge (the row after it starts afresh)
+        raise AssertionError("a U merge starts its row")
+
+    def skip_label(self) -> str:
+        parts = [arrow_label(self.ctx.layers[i]) for i in self.skip_layers]
+        return " · ".join(["copy"] + parts) if parts else "copy"
+
+    def measure(self, scales):
+        span = self.span
+        self.labels = [(numbers.shape(span.output) if span.output is not None else "—", "shp"),
+                       (span.merge or "merge", "sm")]
+        self.r = 9
+        self.w = max(2 * self.r, max(text_width(t, _size(c)) for t, c in self.labels)) + 8
+        self.w = max(self.w, getattr(self, "min_w", 0))   # one width on the arm: one column
+        self.up = self.r + 6 + LINE * len(self.labels)
+        self.down = self.r + 4
+        self.left_in = self.w / 2 - self.r
+        self.right_out = self.w / 2 + self.r
+
+    def draw(self, out, x, y):
+        span = self.span
+        names = " ".join(self.ctx.layers[i].name for i in self.skip_layers)
+        out.append(f'<g class="fork u-merge" data-merge="{markup.attr(span.merge or "")}" '
+                   f'data-branches="2" data-skip="{markup.attr(names)}">')
+        cx = x + self.w / 2
+        out.append(f'<circle class="merge" cx="{_f(cx)}" cy="{_f(y)}" r="{self.r}" stroke="#4a5563" '
+                   f'stroke-width="1.2"/>')
+        svg_text(out, cx, y + 4, MERGE_SYMBOL.get(span.merge or "", "•"), "sym")
+        ly = y - self.r - 6
+        for text_, cls in reversed(self.labels):
+            svg_text(out, cx, ly, text_, cls)
+            ly -= LINE
+        out.append("</g>")
+
+
+class UEl:
+    """An encoder–decoder as a U: level k's encoder on the left of row k, its decoder on the
+    right, starting at the merge node where the skip arrow arrives horizontally; the encoder
+    steps down to the next row at the left, the decoder's output climbs into the merge above."""
+
+    def __init__(self, ctx: Context, levels, bottom, head):
+        self.ctx = ctx
+        self.lefts, self.rights, self.merges = [], [], []
+        for k, (before, fork, light, after) in enumerate(levels):
+            left = sequence_atoms(before, [], ctx)
+            if k == 0:
+                left = head + left
+            self.lefts.append(RowEl(left, lead=k > 0))
+            merge = MergeEl(ctx, fork, light)
+            self.merges.append(merge)
+            self.rights.append(RowEl([Atom(merge, "", [])] + sequence_atoms(after, [], ctx), lead=False))
+        self.lefts.append(RowEl(sequence_atoms(bottom, [], ctx), lead=True))
+        self.problems = []
+
+    def measure(self, scales):
+        for merge in self.merges:
+            merge.measure(scales)
+        widest = max(merge.w for merge in self.merges)
+        for merge in self.merges:
+            merge.min_w = widest
+        for row in self.lefts + self.rights:
+            row.measure(scales)
+        n = len(self.merges)
+        self.x_left = 12
+        need = 0.0
+        for k in range(n):
+            label = self.merges[k].skip_label()
+            need = max(need, self.x_left + self.lefts[k].w + max(60, text_width(label, SMALL) + 24)
+                       + self.merges[k].w / 2)
+        self.x_merge = max(need, self.x_left + self.lefts[n].w + 30)
+        self.ys = [0.0]
+        for k in range(1, n + 1):
+            above = max(self.lefts[k - 1].down, self.rights[k - 1].down)
+            below = max(self.lefts[k].up, self.rights[k].up if k < n else 0)
+            self.ys.append(self.ys[-1] + above + ROW_GAP + 8 + below)
+        self.up = max(self.lefts[0].up, self.rights[0].up)
+        self.down = self.ys[-1] + self.lefts[n].down
+        self.w = max(self.x_merge + max(r.w for r in self.rights) + 14,
+                     self.x_left + self.lefts[n].w + 14)
+        self.left_in = 0
+        self.right_out = self.x_merge + self.rights[0].right_out
+
+    def draw(self, out, x, y):
+        n = len(self.merges)
+        out.append('<g class="u-net">')
+        for k in range(n + 1):
+            ly = y + self.ys[k]
+            left = self.lefts[k]
+            left.draw(out, x + self.x_left, ly)
+            left_end = x + self.x_left + left.right_out
+            if k < n:
+                right = self.rights[k]
+                right.draw(out, x + self.x_merge, ly)
+                merge = self.merges[k]
+                to_x = x + self.x_merge + merge.left_in
+                label = merge.skip_label()
+                out.append(f'<path class="edge skip" d="M{_f(left_end)},{_f(ly)} H{_f(to_x)}" '
+                           f'marker-end="url(#arrow)"/>')
+                svg_text(out, (left_end + to_x) / 2, ly - 5, _shorten(label, 60), "arr")
+                # down to the next row's encoder, through the gap under this row, along the left
+                below = ly + max(left.down, right.down) + (ROW_GAP + 8) / 2
+                out.append(f'<path class="edge" d="M{_f(left_end)},{_f(ly)} H{_f(x + self.x_left + left.w + 6)} '
+                           f'V{_f(below - 4)} '
+                           f'H{_f(x + 4)} V{_f(y + self.ys[k + 1])} H{_f(x + self.x_left)}"/>')
+            if k > 0:
+                # this row's decoder output (or the bottom's) climbs into the merge above
+                row = self.rights[k] if k < n else left
+                row_x = x + (self.x_merge if k < n else self.x_left)
+                last, px = row.row.placed[-1]
+                start = row_x + px + last.el.right_out
+                above = self.merges[k - 1]
+                cx = x + self.x_merge + above.w / 2
+                prev_y = y + self.ys[k - 1]
+                gap = prev_y + max(self.lefts[k - 1].down, self.rights[k - 1].down) + (ROW_GAP + 8) / 2
+                out.append(f'<path class="edge" d="M{_f(start)},{_f(ly)} H{_f(row_x + row.w + 6)} '
+                           f'V{_f(gap + 4)} H{_f(cx)} V{_f(prev_y + above.r)}" marker-end="url(#arrow)"/>')
         out.append("</g>")
 
 
@@ -983,17 +1238,53 @@ svg.archcalc .sev-warning{fill:#d29922}
 """
 
 
+SLIDE_WIDTH, SLIDE_HEIGHT = 1600, 1200   # what the default picture fits in
+
+
+def deepest_level(analysis) -> int:
+    """The deepest nesting level of a scope (-1: none); ``--depth`` beyond it collapses nothing."""
+    return max((g.level for g in analysis.groups if g.end > g.start), default=-1)
+
+
 def render_svg(analysis, options=None) -> str:
     """The picture as a complete SVG document (``options``: depth, width)."""
+    return picture(analysis, options)[0]
+
+
+def picture(analysis, options=None):
+    """(SVG text, the depth drawn). Without a ``depth`` the picture collapses blocks, from the
+    deepest level up, until it fits a slide (SLIDE_WIDTH × SLIDE_HEIGHT), and says so in its
+    header; the depth drawn is None when nothing had to be collapsed."""
     options = options or {}
     depth = options.get("depth")
     max_width = options.get("width") or DEFAULT_WIDTH
+    if depth is not None or not options.get("fit", True):
+        return _render(analysis, depth, max_width)[0], depth
+    deepest = deepest_level(analysis)
+    drawn = None
+    for candidate in [None] + list(range(deepest, -1, -1)):
+        note = "" if candidate is None else \
+            (f"blocks at level {candidate} and deeper collapsed to fit a slide; `--depth {deepest + 1}` "
+             f"draws every layer" + (f", `--depth {candidate + 1}` one level more" if candidate + 1 <= deepest else ""))
+        svg, width, height = _render(analysis, candidate, max_width, note)
+        if drawn is None or height * width < drawn[1]:
+            drawn = (svg, height * width, candidate)
+        if width <= SLIDE_WIDTH and height <= SLIDE_HEIGHT:
+            return svg, candidate
+    return drawn[0], drawn[2]
+
+
+def _render(analysis, depth, max_width, note=""):
     ctx = Context(analysis, depth)
     atoms = []
     if analysis.input is not None:
         atoms.append(Atom(BoxEl(ctx, input_shape=analysis.input), "", []))
     tree = build_tree(analysis)
-    atoms += sequence_atoms(tree.children, [], ctx)
+    u = u_levels(tree.children, ctx)
+    if u is not None:   # an encoder–decoder: one U
+        atoms = [Atom(UEl(ctx, u[0], u[1], atoms), "", [])]
+    else:
+        atoms += sequence_atoms(tree.children, [], ctx)
     prefix = []
     for read in ctx.reads.get(len(analysis.layers), ()):
         if read.kind == "from":
@@ -1017,11 +1308,15 @@ def render_svg(analysis, options=None) -> str:
     svg_text(body, MARGIN, y, title, "ttl", anchor="start")
     t = analysis.totals
     y += LINE + 4
-    svg_text(body, MARGIN, y, f"{numbers.shape(analysis.input)} → {numbers.shape(analysis.output)}   params "
-             f"{numbers.exact(t.params)}   MACs {numbers.exact(t.macs)}   depth {t.depth}   "
+    # separators that survive SVG's collapsing of spaces
+    svg_text(body, MARGIN, y, f"{numbers.shape(analysis.input)} → {numbers.shape(analysis.output)} · params "
+             f"{numbers.exact(t.params)} · MACs {numbers.exact(t.macs)} · depth {t.depth} · "
              f"{t.layers} layers", "sm", anchor="start")
+    if note:
+        y += LINE + 2
+        svg_text(body, MARGIN, y, note, "sm", anchor="start")
     y += 10
-    width = MARGIN + max([text_width(title, TITLE)] + [r.w for r in rows]) + MARGIN
+    width = MARGIN + max([text_width(title, TITLE), text_width(note, SMALL)] + [r.w for r in rows]) + MARGIN
     previous = None
     for row in rows:
         axis = y + row.up
@@ -1029,7 +1324,7 @@ def render_svg(analysis, options=None) -> str:
             prev_axis, prev_row = previous
             last, lx = prev_row.placed[-1]
             start_x = MARGIN + lx + last.el.right_out
-            out_x = MARGIN + lx + last.el.w + 6
+            out_x = MARGIN + max(lx + last.el.w, prev_row.w) + 6   # outside every frame of the row
             mid = prev_axis + prev_row.down + ROW_GAP / 2
             body.append(f'<path class="edge" d="M{_f(start_x)},{_f(prev_axis)} H{_f(out_x)} V{_f(mid)} '
                         f'H{_f(MARGIN / 2)} V{_f(axis)} H{_f(MARGIN + ROW_LEAD)}"/>')
@@ -1080,4 +1375,4 @@ def render_svg(analysis, options=None) -> str:
             '<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" '
             'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L8,4 L0,8 z"/></marker></defs>\n'
             f'<rect class="bg" x="0" y="0" width="{_f(width)}" height="{_f(height)}"/>\n')
-    return head + "\n".join(body) + "\n</svg>\n"
+    return head + "\n".join(body) + "\n</svg>\n", width, height
