@@ -214,6 +214,7 @@ class Context:
                                if s.branches and s.kind != "aux" and any(b == e for b, e in s.branches)]
         self.reads: dict[int, list] = {}
         self.last_of: dict[int, int] = {}   # a layer drawn for every iteration -> the last one's
+        self.ambiguous: set = set()         # local names that more than one box would show
         for s in getattr(analysis, "spans", ()):
             if s.sources:
                 self.reads.setdefault(s.start, []).append(s)
@@ -509,7 +510,14 @@ class BoxEl:
             name = ctx.local_name(layer.name, layer.path)
             last = ctx.last_of.get(self.layer)
             if last is not None:   # a box drawn once for a repeat: the range of its layers' names
-                name = f"{_shorten(name, 14)}–{_shorten(ctx.local_name(ctx.layers[last].name, ctx.layers[last].path), 14)}"
+                other = ctx.layers[last]
+                end = ctx.local_name(other.name, other.path)
+                if end == name and layer.path and other.path:   # one name in every call: the calls'
+                    name, end = ctx.local_name(layer.name, layer.path[:-1]), ctx.local_name(other.name, other.path[:-1])
+                name = f"{_shorten(name, 14)}–{_shorten(end, 14)}"
+            elif name in ctx.ambiguous and layer.path:
+                # the same local name on several boxes (every stage's maxpool1): one scope more
+                name = ctx.local_name(layer.name, layer.path[:-1])
             problems = list(ctx.problems.get(self.layer, []))
             for i in self.folded:
                 problems += ctx.problems.get(i, [])
@@ -1295,6 +1303,13 @@ def _render(analysis, depth, max_width, note=""):
     if analysis.output is None and analysis.errors:
         first = analysis.errors[-1]
         atoms.append(Atom(StopEl(f"{SEVERITY_GLYPH['error']} {first.code}: the analysis stops here"), "", []))
+    seen: dict = {}
+    for box in ctx.boxes:
+        if box.layer is not None and box.layer not in ctx.last_of:
+            layer = ctx.layers[box.layer]
+            local = ctx.local_name(layer.name, layer.path)
+            seen[local] = seen.get(local, 0) + 1
+    ctx.ambiguous = {name for name, count in seen.items() if count > 1}
     scales = Scales(ctx.shapes)
     for a in atoms:
         a.el.measure(scales)
