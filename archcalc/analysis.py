@@ -139,6 +139,11 @@ class Span:
     __slots__ = ("kind", "start", "end", "after", "times", "first_end", "branches", "merge", "output",
                  "sources")
 
+    @property
+    def aux(self) -> bool:
+        """An auxiliary head: one branch that feeds nothing."""
+        return self.kind == "aux"
+
     def __init__(self, kind: str, start: int, after: int):
         self.kind = kind
         self.start = start

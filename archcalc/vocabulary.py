@@ -1,9 +1,8 @@
 """Did-you-mean: the words people bring from PyTorch and Keras, mapped to archcalc's.
 
-Data only, read at the moment a word is unknown. A mapping whose target is not a registered
-kind (or a field of the kind at hand) is skipped, so the tables may name kinds that are
-added later: when an `attention` kind is registered, `MultiheadAttention` suggests it, and
-until then it suggests nothing. A word is normalised before lookup (case, `_`, `-`, `.`,
+Data only, read at the moment a word is unknown. The words for a kind are declared by the
+kind itself (``aliases``); a mapping whose target is not among the options (a field of the
+kind at hand) is skipped. A word is normalised before lookup (case, `_`, `-`, `.`,
 a `nn.` / `layers.` prefix are ignored), so `Conv2d`, `conv2d` and `nn.Conv2d` are one word.
 
 The spelling fallback (difflib) is strict enough that `reshape` does not become `repeat`
@@ -11,36 +10,26 @@ nor `attention` become `flatten`.
 """
 from __future__ import annotations
 
-# normalised foreign word -> archcalc kinds, the first registered one wins
+# normalised foreign word -> archcalc kinds, the first registered one wins. A leaf kind
+# declares its own words (``aliases`` on its LayerKind, archcalc/layers/); these are the
+# composites' (which are not LayerKinds).
 KIND_WORDS: dict[str, tuple[str, ...]] = {
-    # PyTorch (torch.nn) and Keras (keras.layers) names
-    "linear": ("dense",), "lazylinear": ("dense",), "fc": ("dense",), "fullyconnected": ("dense",),
-    "innerproduct": ("dense",),
-    "conv2d": ("conv",), "lazyconv2d": ("conv",), "convolution": ("conv",), "convolution2d": ("conv",),
-    "depthwiseconv2d": ("conv",), "separableconv2d": ("conv",),
-    "convtranspose2d": ("convtranspose",), "conv2dtranspose": ("convtranspose",),
-    "deconvolution": ("convtranspose",), "deconv": ("convtranspose",),
-    "maxpool2d": ("maxpool",), "maxpooling2d": ("maxpool",), "maxpooling": ("maxpool",),
-    "avgpool2d": ("avgpool",), "averagepooling2d": ("avgpool",), "averagepool": ("avgpool",),
-    "adaptiveavgpool2d": ("adaptiveavgpool", "globalavgpool"),
-    "adaptivemaxpool2d": ("adaptivemaxpool", "globalmaxpool"),
-    "globalaveragepooling2d": ("globalavgpool",), "globalaveragepool": ("globalavgpool",),
-    "gap": ("globalavgpool",), "globalmaxpooling2d": ("globalmaxpool",),
-    "batchnorm2d": ("batchnorm",), "batchnormalization": ("batchnorm",), "bn": ("batchnorm",),
-    "layernormalization": ("layernorm",), "groupnormalization": ("groupnorm",),
-    "instancenorm2d": ("instancenorm",), "rmsnormalization": ("rmsnorm",),
-    "localresponsenorm": ("lrn",), "localresponsenormalization": ("lrn",),
-    "dropout2d": ("dropout",), "alphadropout": ("dropout",), "spatialdropout2d": ("dropout",),
-    "stochasticdepth": ("droppath",),
-    "swish": ("silu",), "hardtanh": ("relu6",), "hswish": ("hardswish",), "hsigmoid": ("hardsigmoid",),
-    "logistic": ("sigmoid",), "logsoftmax": ("softmax",),
-    "upsampling2d": ("upsample",), "upsamplingnearest2d": ("upsample",),
-    "upsamplingbilinear2d": ("upsample",), "interpolate": ("upsample",),
-    "cropping2d": ("crop",), "embedding": ("embedding",),
-    "multiheadattention": ("attention",), "selfattention": ("attention",), "mha": ("attention",),
-    "identity": ("identity",), "noop": ("identity",),
     "add": ("residual",), "concatenate": ("parallel",), "concat": ("parallel",), "cat": ("parallel",),
 }
+
+
+def kind_words() -> dict[str, tuple[str, ...]]:
+    """Every foreign word for a kind: the kinds' own ``aliases``, then the composites'."""
+    from .layers import REGISTRY
+
+    words: dict[str, tuple[str, ...]] = {}
+    for kind in REGISTRY.values():
+        for word in kind.aliases:
+            words[word] = words.get(word, ()) + (kind.name,)
+    for word, targets in KIND_WORDS.items():
+        words[word] = words.get(word, ()) + targets
+    return words
+
 
 # words with no archcalc counterpart: what to say instead of a misleading suggestion
 # (skipped when the word itself becomes a registered kind)
@@ -164,7 +153,7 @@ def _suggest(word, options, words: dict, notes: dict) -> str:
 
 def suggest_kind(word, options) -> str:
     """The hint for an unknown layer kind: a did-you-mean, a note, or ''."""
-    return _suggest(word, options, KIND_WORDS, KIND_NOTES)
+    return _suggest(word, options, kind_words(), KIND_NOTES)
 
 
 def suggest_field(word, options) -> str:

@@ -1,7 +1,18 @@
 """Element-wise activations: shape unchanged, no parameters, no MACs (contract section 3)."""
 from __future__ import annotations
 
-from .base import Counted, LayerKind, RuleError, Torch, channel_dim, choice, field_, numel
+from .base import (
+    Counted,
+    LayerKind,
+    NotRead,
+    Onnx,
+    RuleError,
+    Torch,
+    channel_dim,
+    choice,
+    field_,
+    numel,
+)
 
 ACTIVATION_NAMES = ("relu", "relu6", "leakyrelu", "tanh", "sigmoid", "softmax",
                     "gelu", "silu", "hardswish", "hardsigmoid", "elu")
@@ -95,6 +106,50 @@ def _count_as(name) -> dict:
             return (numel(inp) // n) * (3 * n - 1)
         rules["thop"] = Counted(thop, "(3n − 1) per row of n values (count_softmax)")
     return rules
+# the words of PyTorch and Keras for an activation, besides its own name (did-you-mean)
+_ALIASES = {"silu": ("swish",), "relu6": ("hardtanh",), "hardswish": ("hswish",), "hardsigmoid": ("hsigmoid",),
+            "sigmoid": ("logistic",), "softmax": ("logsoftmax",)}
+
+# ONNX: the op of each activation that has one of its own
+_ONNX_OPS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax",
+             "leakyrelu": "LeakyRelu", "elu": "Elu", "gelu": "Gelu", "hardswish": "HardSwish",
+             "hardsigmoid": "HardSigmoid"}
+
+
+def _softmax_from_onnx(node):
+    if node.attrs.get("axis", -1) not in (-1, 1):
+        raise NotRead("softmax over an axis other than the channels")
+    return {}
+
+
+def _clip(bounds):
+    """A Clip to ``bounds`` (low, high; None for no bound): relu6 is [0, 6], relu [0, none].
+    The bounds are inputs from opset 11, attributes before."""
+    def read(node):
+        low = node.value(1) if len(node.inputs) > 1 else node.attrs.get("min")
+        high = node.value(2) if len(node.inputs) > 2 else node.attrs.get("max")
+        if (low, high) != bounds:
+            raise NotRead(f"Clip to [{low}, {high}] (only [0, 6], relu6, and [0, none], relu, are known)")
+        return {}
+    return Onnx(("Clip",), read)
+
+
+def _silu_decomposed(node):
+    """x·sigmoid(x): a Mul of x by a Sigmoid of x (how exporters write SiLU before opset 24)."""
+    if node.between != {"Sigmoid": 1}:
+        raise NotRead("not x·sigmoid(x)")
+    return {}
+
+
+def _onnx(name):
+    rules = []
+    if name == "silu":
+        rules.append(Onnx(("Mul",), _silu_decomposed, pattern=True))
+    if name in _ONNX_OPS:
+        rules.append(Onnx((_ONNX_OPS[name],), _softmax_from_onnx if name == "softmax" else None))
+    if name in ("relu", "relu6"):
+        rules.append(_clip((0, None) if name == "relu" else (0, 6)))
+    return tuple(rules)
 
 
 def _export(name):
@@ -105,7 +160,8 @@ def _export(name):
 
 
 KINDS = [LayerKind(name=n, doc=f"Activation: {_DOCS[n]}. Shape unchanged, no parameters.",
-                   group="activation", export=_export(n), saves=SAVES[n], count_as=_count_as(n))
+                   group="activation", export=_export(n), saves=SAVES[n], onnx=_onnx(n),
+                   aliases=_ALIASES.get(n, ()), count_as=_count_as(n))
          for n in ACTIVATION_NAMES]
 
 # The fused-activation field that conv and dense share.

@@ -316,6 +316,7 @@ def _saves(inp, out, f):
 
 ATTENTION = LayerKind(
     name="attention",
+    aliases=("multiheadattention", "selfattention", "mha"),
     doc="Multi-head self-attention on [T, D] (shape unchanged): heads, kv_heads (grouped-query), "
         "head_dim, q/k/v and output biases, causal mask, rotary positions.",
     primary="heads",

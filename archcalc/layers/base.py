@@ -224,6 +224,51 @@ def field_(type_: FieldType, default=REQUIRED, doc: str = "", default_from: str 
     return Field(type_, default, False, doc, default_from)
 
 
+# ------------------------------------------------------------------------------- ONNX rules
+class NotRead(Exception):
+    """An ONNX node that a kind's reader does not take as that kind; the message says why
+    ("Clip to [0, 3]"). When no kind takes a node, the reader reports it as `unsupported-op`."""
+
+
+class Onnx:
+    """How a kind is read from ONNX: the op types it claims and ``read(node) -> fields``.
+
+    ``node`` is the ONNX reader's view of one node (archcalc/readers/onnx_.py, ``NodeView``):
+    ``node.op``, ``node.attrs`` (a dict), ``node.has(i)`` (input i given), ``node.weight(i)``
+    (the shape of constant input i, or None), ``node.value(i)`` (a small constant's value, or
+    None), ``node.window()`` (``stride`` and ``padding`` fields from ONNX's ``strides``,
+    ``pads`` and ``auto_pad``) and ``node.expect(what, size)`` (the input size the weights were
+    made for, checked once the shapes are known). ``read`` returns the kind's fields (``{}``
+    for its defaults) or raises ``NotRead(why)``; several kinds may claim one op (Clip is
+    relu6 or relu), tried in the registry's order. ``folds_pad``: a Pad of zeros before the
+    node folds into its ``padding`` field. No kind reader imports onnx.
+
+    ``node.layout`` is the layout of the node's input: "nchw" (ONNX's), "nhwc" after a
+    Transpose that moved the channels last, "flat", or "other".
+
+    ``pattern``: ``read`` is given the *last* node of a subgraph that computes the kind from
+    one tensor, ``node.reads`` (PyTorch's decomposition of local response normalisation ends
+    in a Div); the nodes between that tensor and this one are all computed from it and from
+    constants and feed nothing else. ``node.between`` counts their op types,
+    ``node.attrs_between(op)`` and ``node.values_between(op)`` give their attributes and
+    constant operands. The subgraph becomes one layer when ``read`` returns its fields.
+
+    ``fold(node, fields) -> fields``: the op (an Add of a bias after a MatMul) is folded into
+    the layer before it, of this kind, when that layer's output feeds only this node.
+    ``node.constant_operand()`` is the index of a two-input op's constant input, and
+    ``node.learned(i)`` its shape when it is a learned tensor (not a Constant node's value)."""
+
+    __slots__ = ("fold", "folds_pad", "ops", "pattern", "read")
+
+    def __init__(self, ops: tuple, read: Callable | None = None, folds_pad: bool = False,
+                 pattern: bool = False, fold: Callable | None = None):
+        self.ops = tuple(ops)
+        self.read = read if read is not None or fold is not None else (lambda node: {})
+        self.folds_pad = folds_pad
+        self.pattern = pattern
+        self.fold = fold
+
+
 # ---------------------------------------------------------------------------- the kind record
 def _zero(inp, out, f) -> int:
     return 0
@@ -288,6 +333,12 @@ class LayerKind:
     export(inp, out, fields) -> Torch    how `archcalc export` writes the layer in PyTorch; None
                                          (the default) makes exporting a spec that uses the kind a
                                          located `not-exportable` error
+    onnx                                 the ONNX ops read as this kind: a tuple of ``Onnx``
+                                         records (op types and a reader of their fields); the
+                                         ONNX reader knows no kind but through these
+    aliases                              the words of PyTorch and Keras that mean this kind
+                                         (normalised as vocabulary.normalise does: `conv2d`,
+                                         `linear`), for did-you-mean
 
     The export rule
     ---------------
@@ -353,7 +404,7 @@ class LayerKind:
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
                  "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
                  "stores", "export", "takes_ids", "kv_cache", "reference", "check_reference",
-                 "extra", "saves", "label", "count_as")
+                 "extra", "saves", "onnx", "aliases", "label", "count_as")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -365,8 +416,8 @@ class LayerKind:
                  export: Callable | None = None, takes_ids: bool = False,
                  kv_cache: Callable | None = None, reference: str | None = None,
                  check_reference: Callable | None = None, extra: Callable | None = None,
-                 saves: tuple | Callable | None = None, label: Callable | None = None,
-                 count_as: dict | None = None):
+                 saves: tuple | Callable | None = None, onnx: tuple = (), aliases: tuple = (),
+                 label: Callable | None = None, count_as: dict | None = None):
         self.name = name
         self.label = label
         self.doc = doc
@@ -402,6 +453,8 @@ class LayerKind:
         # how other tools count the kind (`--count-as`): convention name -> Counted; a
         # convention not listed counts the kind's own MACs (archcalc/conventions.py)
         self.count_as = count_as or {}
+        self.onnx = tuple(onnx)
+        self.aliases = tuple(aliases)
 
     @property
     def has_params(self) -> bool:

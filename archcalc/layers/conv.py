@@ -15,7 +15,11 @@ from .base import (
     PADDING,
     PAIR,
     POSITIVE_INT,
+    FieldError,
+    FieldType,
     LayerKind,
+    NotRead,
+    Onnx,
     RuleError,
     Torch,
     concrete,
@@ -319,16 +323,21 @@ def describe(f):
 
 
 def explain(layer):
-    """The connection table's arithmetic (LeNet-5's C3: 60 map-to-map links × 25 + 16), and
-    LeCun et al.'s connections, which the generic explanation does not write out."""
+    """kh·kw·C·filters + filters and H·W·filters·(kh·kw·C), C/groups per group; a connection
+    table's arithmetic (LeNet-5's C3: 60 map-to-map links × 25 + 16), and LeCun et al.'s
+    connections."""
     f, out = layer.fields, layer.output
     kh, kw = f["kernel"]
     c, filters = layer.input[2], f["filters"]
     bias = f" + {filters}" if f["bias"] else ""
     table = f.get("table")
     if table is None:
-        seen = f"{kh}·{kw}·{c // f['groups']}"
-        return {"connections": f"{out[0]}·{out[1]}·{filters}·({seen}{' + 1' if f['bias'] else ''})"}
+        groups = f["groups"]
+        seen = f"{kh}·{kw}·{c // groups}"
+        per_group = f"{c}/{groups}" if groups != 1 else str(c)
+        return {"params": f"{kh}·{kw}·{f'({per_group})' if groups != 1 else per_group}·{filters}{bias}",
+                "MACs": f"{out[0]}·{out[1]}·{out[2]}·({kh}·{kw}·{per_group})",
+                "connections": f"{out[0]}·{out[1]}·{filters}·({seen}{' + 1' if f['bias'] else ''})"}
     tally: dict[int, int] = {}
     for row in table:
         tally[len(row)] = tally.get(len(row), 0) + 1
@@ -381,8 +390,23 @@ _TABLE_CONV = '''class ConnectionTableConv2d(nn.Module):
 '''
 
 
+def _from_onnx(node):
+    """ONNX Conv: the weight (filters, C/groups, kh, kw) gives filters and kernel."""
+    w = node.weight(1)
+    if w is None or len(w) != 4:
+        raise NotRead("not a 2-D convolution with a known weight shape")
+    if node.layout == "nhwc":
+        raise NotRead("a convolution of a channels-last tensor")
+    fields = {"filters": int(w[0]), "kernel": [int(w[2]), int(w[3])], **node.window(),
+              "dilation": list(node.attrs.get("dilations", [1, 1])), "groups": int(node.attrs.get("group", 1)),
+              "bias": node.has(2)}
+    node.expect("input channels", int(w[1]) * fields["groups"])
+    return fields
+
+
 CONV = LayerKind(
     name="conv",
+    aliases=("conv2d", "lazyconv2d", "convolution", "convolution2d", "depthwiseconv2d", "separableconv2d"),
     doc="2-D convolution over an [H, W, C] volume.",
     primary="filters",
     fields={
@@ -421,6 +445,7 @@ CONV = LayerKind(
         "ptflops-aten": Counted(lambda inp, out, f: macs(inp, out, f) + bias_values(out, f),
                                 "MACs + 1 per output value with a bias (aten.convolution)"),
     },
+    onnx=(Onnx(("Conv",), _from_onnx, folds_pad=True),),
 )
 
 KINDS = [CONV]

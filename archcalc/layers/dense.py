@@ -13,6 +13,8 @@ from .base import (
     POSITIVE_INT,
     Counted,
     LayerKind,
+    NotRead,
+    Onnx,
     Torch,
     describe_bias_activation,
     field_,
@@ -95,14 +97,48 @@ _LINEAR2D = '''class Linear2d(nn.Linear):
 
 
 def _explain(layer):
+    """in·units + units; MACs in·units, once per token of a sequence and per position of a
+    volume larger than 1×1."""
     f, inp = layer.fields, layer.input
     where = f"{inp[0]}·{inp[1]}·" if per_position(inp) else f"{inp[0]}·" if len(inp) == 2 else ""
-    lines = {"connections": f"{where}{f['units']}·({features(inp)}{' + 1' if f['bias'] else ''})"}
-    return lines
+    return {"params": f"{features(inp)}·{f['units']}" + (f" + {f['units']}" if f["bias"] else ""),
+            "MACs": f"{where}{features(inp)}·{f['units']}",
+            "connections": f"{where}{f['units']}·({features(inp)}{' + 1' if f['bias'] else ''})"}
+
+
+def _from_gemm(node):
+    """ONNX Gemm: A·B (+ C), B the weight, (in, units) or with transB (units, in)."""
+    b = node.weight(1)
+    if node.attrs.get("transA", 0) or b is None or len(b) != 2:
+        raise NotRead("a Gemm whose second input is not a weight matrix")
+    units, inputs = (b[0], b[1]) if node.attrs.get("transB", 0) else (b[1], b[0])
+    node.expect("input features", int(inputs))
+    return {"units": int(units), "bias": node.has(2)}
+
+
+def _from_matmul(node):
+    """ONNX MatMul by a weight (in, units) on the last axis; no bias (an Add after it)."""
+    b = node.weight(1)
+    if b is None or len(b) != 2:
+        raise NotRead("a product of two activations")
+    if node.layout not in ("nhwc", "flat"):
+        raise NotRead("a product over an axis other than the channels")
+    node.expect("input features", int(b[0]))
+    return {"units": int(b[1]), "bias": False}
+
+
+def _bias_from_onnx(node, fields):
+    """An Add of a learned (units,) vector after a MatMul: the layer's bias."""
+    i = node.constant_operand()
+    shape = node.learned(i) if i is not None else None
+    if fields.get("bias") or shape is None or tuple(shape) != (fields["units"],):
+        raise NotRead("an Add of a constant that is not the bias of the layer before")
+    return {"bias": True}
 
 
 DENSE = LayerKind(
     name="dense",
+    aliases=("linear", "lazylinear", "fc", "fullyconnected", "innerproduct"),
     doc="Fully connected layer: [N] (or [1, 1, N]) -> [units]; on a token sequence or a volume, "
         "applied at every position on the last axis: [T, D] -> [T, units], [H, W, C] -> [H, W, units].",
     primary="units",
@@ -132,6 +168,7 @@ DENSE = LayerKind(
                         "in·units per position for nn.Linear (count_linear), no bias; "
                         "Linear2d, a subclass, is not hooked: 0"),
     },
+    onnx=(Onnx(("Gemm",), _from_gemm), Onnx(("MatMul",), _from_matmul), Onnx(("Add",), fold=_bias_from_onnx)),
 )
 
 KINDS = [DENSE]

@@ -9,7 +9,19 @@ params: layernorm C (γ) + C (β, with ``bias``); rmsnorm C (γ); none without `
 """
 from __future__ import annotations
 
-from .base import BOOL, POSITIVE_NUMBER, Counted, LayerKind, RuleError, Torch, field_, literal, numel
+from .base import (
+    BOOL,
+    POSITIVE_NUMBER,
+    Counted,
+    LayerKind,
+    NotRead,
+    Onnx,
+    RuleError,
+    Torch,
+    field_,
+    literal,
+    numel,
+)
 
 
 def _describe(f, default_eps) -> str:
@@ -70,8 +82,25 @@ def _rmsnorm_export(inp, out, f):
     return Torch(f"nn.RMSNorm({inp[-1]}{_options(f, 1e-6, bias=False)})")
 
 
+def _layernorm_from_onnx(node):
+    """ONNX LayerNormalization (opset 17) over the last axis, where the channels or features
+    are (ConvNeXt moves the channels last with a Transpose first); γ and β optional."""
+    if node.attrs.get("axis", -1) != -1 or node.layout not in ("nhwc", "flat"):
+        raise NotRead("LayerNormalization over an axis other than the channels")
+    fields = {"affine": node.has(1), "bias": node.has(2)}
+    # the float32 attribute, written as the number it was made from (1e-06, not 9.99999997e-07)
+    eps = float(f"{float(node.attrs.get('epsilon', 1e-5)):.7g}")
+    if eps != 1e-5:
+        fields["eps"] = eps
+    gamma = node.weight(1)
+    if gamma is not None and len(gamma) == 1:
+        node.expect("features", int(gamma[0]))
+    return fields
+
+
 LAYERNORM = LayerKind(
     name="layernorm",
+    aliases=("layernormalization",),
     doc="Layer normalisation over the last axis (D of [T, D], C of [H, W, C], N of [N]); "
         "shape unchanged.",
     fields={
@@ -97,10 +126,12 @@ LAYERNORM = LayerKind(
                         "nn.LayerNorm 2 per value, doubled with elementwise_affine (count_normalization); "
                         "LayerNorm2d, a subclass, is not hooked: 0"),
     },
+    onnx=(Onnx(("LayerNormalization",), _layernorm_from_onnx),),
 )
 
 RMSNORM = LayerKind(
     name="rmsnorm",
+    aliases=("rmsnormalization",),
     doc="Root-mean-square normalisation over the last axis (Llama, T5); shape unchanged.",
     fields={
         "affine": field_(BOOL, True, doc="learn a scale γ per feature"),

@@ -7,6 +7,8 @@ from .base import (
     RATE,
     Counted,
     LayerKind,
+    NotRead,
+    Onnx,
     RuleError,
     Torch,
     choice,
@@ -48,6 +50,7 @@ def _batchnorm_describe(f) -> str:
 
 BATCHNORM = LayerKind(
     name="batchnorm",
+    aliases=("batchnorm2d", "batchnormalization", "bn"),
     doc="Batch normalisation over channels: 2·C parameters (γ, β) and 2·C buffers "
         "(running mean and variance).",
     fields={
@@ -70,10 +73,14 @@ BATCHNORM = LayerKind(
         "thop": Counted(lambda inp, out, f: 4 * numel(inp),
                         "4 per value: 2 (calculate_norm), doubled for affine (count_normalization)"),
     },
+    explain=lambda layer: {"params": (f"2·{_channels(layer.input)}", "γ and β per channel"),
+                           "buffers": (f"2·{_channels(layer.input)}", "running mean and variance")},
+    onnx=(Onnx(("BatchNormalization",)),),
 )
 
 DROPOUT = LayerKind(
     name="dropout",
+    aliases=("dropout2d", "alphadropout", "spatialdropout2d"),
     doc="Dropout (training only); shape unchanged.",
     primary="rate",
     fields={"rate": field_(RATE, 0.5, doc="probability of dropping a value")},
@@ -81,10 +88,18 @@ DROPOUT = LayerKind(
     group="other",
     export=lambda inp, out, f: Torch(f"nn.Dropout(p={literal(f['rate'])})"),
     saves=lambda inp, out, f: ("mask",) if f["rate"] else ("view",),  # p = 0 returns its input
+    onnx=(Onnx(("Dropout",), lambda node: {"rate": _dropout_rate(node)}),),
 )
+
+
+def _dropout_rate(node) -> float:
+    """The ratio: an input from opset 12, an attribute before (0.5 when neither is known)."""
+    ratio = node.value(1) if node.has(1) else node.attrs.get("ratio", 0.5)
+    return float(ratio) if isinstance(ratio, (int, float)) else 0.5
 
 LRN = LayerKind(
     name="lrn",
+    aliases=("localresponsenorm", "localresponsenormalization"),
     doc="Local response normalisation across channels (AlexNet); no parameters.",
     primary="size",
     fields={"size": field_(POSITIVE_INT, 5, doc="number of neighbouring channels")},
@@ -100,7 +115,23 @@ LRN = LayerKind(
         lambda inp, out, f: 4 * numel(inp) + (f["size"] - 1) * inp[0] * inp[1],
         "4 per value + (size − 1)·H·W: the patched Tensor.mul, F.avg_pool3d (over the padded "
         "channels), Tensor.mul and Tensor.add inside F.local_response_norm")},
+    onnx=(Onnx(("LRN",), lambda node: {"size": int(node.attrs.get("size", 5))}),
+          Onnx(("Div",), lambda node: _lrn_decomposed(node), pattern=True)),
 )
+
+
+def _lrn_decomposed(node):
+    """PyTorch's local_response_norm, as its exporters write it: x / (k + α·avg_pool3d(x² padded
+    across the channels), (size, 1, 1))^β — a Div of x by what an AveragePool of kernel
+    (size, 1, 1) and a Pow compute from x. α, β and k change no count (archcalc's lrn keeps
+    only the size)."""
+    pools = node.attrs_between("AveragePool")
+    if node.inputs[0] != node.reads or len(pools) != 1 or node.between["Pow"] != 1:
+        raise NotRead("not local response normalisation")
+    kernel = list(pools[0].get("kernel_shape", []))
+    if len(kernel) != 3 or kernel[1:] != [1, 1]:
+        raise NotRead("not local response normalisation")
+    return {"size": int(kernel[0])}
 
 
 def _lrn_saves(inp, f):
@@ -120,14 +151,37 @@ def _flatten(inp, f):
     return (n,)
 
 
-FLATTEN = LayerKind(name="flatten", doc="[H, W, C] -> [H·W·C].", shape=_flatten, window=whole_window,
-                    group="other", export=lambda inp, out, f: Torch("nn.Flatten()"), saves=("view",))
+def _flatten_from_onnx(node):
+    """ONNX Flatten from axis 1, or a Reshape to (batch, features)."""
+    if node.op == "Flatten":
+        if node.attrs.get("axis", 1) != 1:
+            raise NotRead("Flatten from an axis other than 1")
+        return {}
+    target = node.value(1) if node.has(1) else None
+    if isinstance(target, list) and len(target) == 2 and (target[1] == -1 or target[0] in (1, -1, 0)):
+        return {}
+    raise NotRead(f"Reshape to {target!r} (only flattening to [batch, features] is followed)")
 
+
+FLATTEN = LayerKind(name="flatten", doc="[H, W, C] -> [H·W·C].", shape=_flatten, window=whole_window,
+                    group="other", export=lambda inp, out, f: Torch("nn.Flatten()"), saves=("view",),
+                    onnx=(Onnx(("Flatten", "Reshape"), _flatten_from_onnx),))
+
+# a Concat of one tensor passes it through
 IDENTITY = LayerKind(name="identity", doc="Passes its input through unchanged.", group="other",
-                     export=lambda inp, out, f: Torch("nn.Identity()"), saves=("view",))
+                     export=lambda inp, out, f: Torch("nn.Identity()"), saves=("view",),
+                     aliases=("identity", "noop"),
+                     onnx=(Onnx(("Identity", "Concat"), lambda node: _one_input(node)),))
+
+
+def _one_input(node):
+    if len([name for name in node.inputs if name]) != 1:
+        raise NotRead("a Concat with a constant")
+    return {}
 
 DROPPATH = LayerKind(
     name="droppath",
+    aliases=("stochasticdepth",),
     doc="Stochastic depth / drop path (torchvision's StochasticDepth): in training, drops a "
         "residual branch for a whole sample (`row`) or the whole batch (`batch`) with probability "
         "`rate`; the identity at inference. Shape unchanged, no parameters.",

@@ -7,7 +7,19 @@ per channel; buffers only where PyTorch keeps running statistics (instance norm 
 """
 from __future__ import annotations
 
-from .base import BOOL, POSITIVE_INT, POSITIVE_NUMBER, Counted, LayerKind, RuleError, field_, numel, require_volume
+from .base import (
+    BOOL,
+    POSITIVE_INT,
+    POSITIVE_NUMBER,
+    Counted,
+    LayerKind,
+    NotRead,
+    Onnx,
+    RuleError,
+    field_,
+    numel,
+    require_volume,
+)
 
 
 def _channels(shape) -> int:
@@ -49,6 +61,7 @@ def _groupnorm_export(inp, out, f):
 
 GROUPNORM = LayerKind(
     name="groupnorm",
+    aliases=("groupnormalization",),
     doc="Group normalisation (PyTorch's GroupNorm): the channels are split into `groups` groups, "
         "each normalised over its channels and all positions, per sample. 2·C parameters (γ, β) "
         "with `affine`, no buffers.",
@@ -81,7 +94,7 @@ def _instancenorm_explain(layer):
     c, f = _channels(layer.input), layer.fields
     lines = {"params": (f"2·{c}", "γ and β per channel") if f["affine"] else ("0", "affine: false")}
     if f["track_running_stats"]:
-        lines["buffers"] = f"2·{c} = {2 * c:,} (running mean and variance)"
+        lines["buffers"] = (f"2·{c}", "running mean and variance")
     else:
         lines["statistics"] = "each sample's own, also at inference (no buffers)"
     return lines
@@ -104,6 +117,7 @@ def _instancenorm_export(inp, out, f):
 
 INSTANCENORM = LayerKind(
     name="instancenorm",
+    aliases=("instancenorm2d",),
     doc="Instance normalisation (PyTorch's InstanceNorm2d): each channel of each sample normalised "
         "over its positions. PyTorch's defaults: no affine parameters, no running statistics; "
         "`affine: true` adds 2·C parameters (γ, β), `track_running_stats: true` 2·C buffers.",
@@ -142,6 +156,20 @@ def _layerscale_export(inp, out, f):
                  parameter=True)
 
 
+def _layerscale_from_onnx(node):
+    """A Mul by a learned γ of one value per channel: (C, 1, 1) or (1, C, 1, 1) on an (N, C,
+    H, W) tensor, (C,) on channels-last or flat ones (torchvision's ConvNeXt layer_scale)."""
+    i = node.constant_operand()
+    shape = tuple(node.learned(i) or ()) if i is not None else ()
+    nchw = node.layout == "nchw"
+    if nchw and len(shape) == 4 and shape[0] == 1:
+        shape = shape[1:]
+    if not (nchw and len(shape) == 3 and shape[1:] == (1, 1) or not nchw and len(shape) == 1):
+        raise NotRead("a product with a constant that is not a learned per-channel scale")
+    node.expect("channels", int(shape[0]))
+    return {}
+
+
 LAYERSCALE = LayerKind(
     name="layerscale",
     doc="Layer scale (ConvNeXt, CaiT): multiplies each channel by a learned γ, initialised to "
@@ -153,6 +181,7 @@ LAYERSCALE = LayerKind(
     explain=lambda layer: {"params": (f"1·{_channels(layer.input)}", "one γ per channel")},
     export=_layerscale_export,
     group="norm",
+    onnx=(Onnx(("Mul",), _layerscale_from_onnx),),
 )
 
 KINDS = [GROUPNORM, INSTANCENORM, LAYERSCALE]

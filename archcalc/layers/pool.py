@@ -12,6 +12,8 @@ from .base import (
     PAIR,
     Counted,
     LayerKind,
+    NotRead,
+    Onnx,
     RuleError,
     Torch,
     concrete,
@@ -21,7 +23,13 @@ from .base import (
     pair_text,
     require_volume,
 )
-from .conv import resolve_axes, torch_padding, window_axes, window_shape, window_warnings
+from .conv import (
+    resolve_axes,
+    torch_padding,
+    window_axes,
+    window_shape,
+    window_warnings,
+)
 
 
 def pool_shape(kind):
@@ -103,6 +111,27 @@ def _concrete_fields(f):
     return {k: tuple(concrete(x) for x in v) if isinstance(v, tuple) else v for k, v in f.items()}
 
 
+def _pool_from_onnx(node):
+    """ONNX MaxPool/AveragePool (2-D, not dilated)."""
+    kernel = list(node.attrs.get("kernel_shape", []))
+    if len(kernel) != 2 or node.layout == "nhwc":
+        raise NotRead("not a 2-D pooling")
+    if any(d != 1 for d in node.attrs.get("dilations", [1, 1])):
+        raise NotRead("dilated pooling")
+    return {"size": kernel, **node.window(), "ceil": bool(node.attrs.get("ceil_mode", 0))}
+
+
+def _mean_from_onnx(node):
+    """ReduceMean over H and W that keeps them: PyTorch's default (dynamo) exporter writes
+    global average pooling so (axes an input from opset 18, an attribute before)."""
+    axes = node.value(1) if node.has(1) else node.attrs.get("axes")
+    axes = [axes] if isinstance(axes, int) else axes
+    if node.attrs.get("keepdims", 1) != 1 or not isinstance(axes, list) or sorted(axes) not in ([-2, -1], [2, 3]):
+        raise NotRead(f"ReduceMean over axes {axes!r} (only the mean over H and W that keeps them, a global "
+                      "average pool, is followed)")
+    return {}
+
+
 def _pool(kind: str, what: str) -> LayerKind:
     return LayerKind(
         name=kind,
@@ -129,6 +158,9 @@ def _pool(kind: str, what: str) -> LayerKind:
                                      _PTFLOPS_POOL.format(f"{kind[:3]}_pool2d")),
                   **({"thop": Counted(lambda inp, out, f: numel(out), "1 per output value (count_avgpool)")}
                      if kind == "avgpool" else {})},
+        onnx=(Onnx((f"{what}Pool",), _pool_from_onnx, folds_pad=True),),
+        aliases={"maxpool": ("maxpool2d", "maxpooling2d", "maxpooling"),
+                 "avgpool": ("avgpool2d", "averagepooling2d", "averagepool")}[kind],
     )
 
 
@@ -149,7 +181,11 @@ def _global(kind: str, what: str) -> LayerKind:
                      shape=shape, window=whole_window, group="pool",
                      export=lambda inp, out, f: Torch(module),
                      saves=() if what == "average" else ("input", "indices"),
-                     count_as=adaptive_counts(what))
+                     count_as=adaptive_counts(what),
+                     onnx=(Onnx(("GlobalAveragePool",)), Onnx(("ReduceMean",), _mean_from_onnx))
+                     if what == "average" else (Onnx(("GlobalMaxPool",)),),
+                     aliases=("globalaveragepooling2d", "globalaveragepool", "gap") if what == "average"
+                     else ("globalmaxpooling2d",))
 
 
 def _thop_adaptive(inp, out, f) -> int:
@@ -216,6 +252,7 @@ def _adaptive(kind: str, what: str) -> LayerKind:
         group="pool",
         export=_adaptive_export(f"Adaptive{'Avg' if what == 'average' else 'Max'}Pool2d"),
         count_as=adaptive_counts(what),
+        aliases=(f"adaptive{'avg' if what == 'average' else 'max'}pool2d",),
     )
 
 

@@ -23,11 +23,12 @@ from .base import (
     FieldError,
     FieldType,
     LayerKind,
+    NotRead,
+    Onnx,
     RuleError,
     choice,
     describe_bias_activation,
     field_,
-
     require_volume,
 )
 
@@ -198,8 +199,30 @@ def _t_export(inp, out, f):
     return Torch(f"nn.ConvTranspose2d({', '.join(args)})", call=fused_activation(f, call, out))
 
 
+def _t_from_onnx(node):
+    """ONNX ConvTranspose: the weight (C_in, filters/groups, kh, kw); pads are removed from
+    the output as the padding field says (an explicit `output_shape` is not followed)."""
+    w = node.weight(1)
+    a = node.attrs
+    if w is None or len(w) != 4 or "output_shape" in a or node.layout == "nhwc":
+        raise NotRead("not a 2-D transposed convolution with a known weight shape")
+    auto = a.get("auto_pad", b"NOTSET")
+    if (auto.decode() if isinstance(auto, bytes) else auto) not in ("NOTSET", "VALID"):
+        raise NotRead("auto_pad SAME")
+    pads = list(a.get("pads", [0, 0, 0, 0]))
+    if len(pads) != 4:
+        raise ValueError(f"pads has {len(pads)} values; a 2-D window takes 4")
+    groups = int(a.get("group", 1))
+    node.expect("input channels", int(w[0]))
+    return {"filters": int(w[1]) * groups, "kernel": [int(w[2]), int(w[3])],
+            "stride": list(a.get("strides", [1, 1])), "padding": [int(pads[0]), int(pads[2]), int(pads[1]), int(pads[3])],
+            "output_padding": list(a.get("output_padding", [0, 0])), "dilation": list(a.get("dilations", [1, 1])),
+            "groups": groups, "bias": node.has(2)}
+
+
 CONVTRANSPOSE = LayerKind(
     name="convtranspose",
+    aliases=("convtranspose2d", "conv2dtranspose", "deconvolution", "deconv"),
     doc="2-D transposed convolution (PyTorch's ConvTranspose2d, 'up-convolution', 'deconvolution') "
         "over an [H, W, C] volume: out = (n − 1)·s − p_begin − p_end + d·(k − 1) + output_padding + 1.",
     primary="filters",
@@ -235,6 +258,7 @@ CONVTRANSPOSE = LayerKind(
         "thop": Counted(_t_thop, "C_in/groups·kh·kw per output value (count_convNd reads the "
                                  "transposed weight as a conv's)"),
     },
+    onnx=(Onnx(("ConvTranspose",), _t_from_onnx),),
 )
 
 
@@ -314,6 +338,7 @@ def _up_export(inp, out, f):
 
 UPSAMPLE = LayerKind(
     name="upsample",
+    aliases=("upsampling2d", "upsamplingnearest2d", "upsamplingbilinear2d", "interpolate"),
     doc="Upsampling (PyTorch's Upsample / F.interpolate): nearest or bilinear, by an integer "
         "factor or to a size; channels kept, no parameters, no MACs.",
     primary="factor",
@@ -389,8 +414,51 @@ def _crop_export(inp, out, f):
     return Torch("nn.Identity()", call=f"{{m}}({{x}}[:, :, {top}:{top + out[0]}, {left}:{left + out[1]}])")
 
 
+def _slice(node):
+    """An ONNX Slice over height and width with step 1 (opset 10's inputs): {axis: (start,
+    stop)} with the bounds clamped to the input, whose size shape inference gives."""
+    if node.layout != "nchw" or not node.has(3):
+        raise NotRead("a Slice of other than height and width")
+    starts, ends, axes = node.value(1), node.value(2), node.value(3)
+    steps = node.value(4) if node.has(4) else None
+    dims = node.input_shape()
+    if not all(isinstance(v, list) for v in (starts, ends, axes)) or dims is None or len(dims) != 4 \
+            or steps is not None and (not isinstance(steps, list) or any(s != 1 for s in steps)):
+        raise NotRead("a Slice whose bounds, steps or input size are not known constants")
+    cut = {}
+    for start, end, axis in zip(starts, ends, axes):
+        axis = axis + 4 if axis < 0 else axis
+        if axis not in (2, 3):
+            raise NotRead("a Slice of other than height and width")
+        n = dims[axis]
+        start, end = (max(0, min(n, v + n if v < 0 else v)) for v in (start, end))
+        cut[axis] = (start, end)
+    return cut, dims
+
+
+def _crop_from_onnx(node):
+    """A Slice of the height and width: a crop at the offset of its starts."""
+    cut, dims = _slice(node)
+    (top, bottom), (left, right) = cut.get(2, (0, dims[2])), cut.get(3, (0, dims[3]))
+    if bottom <= top or right <= left:
+        raise NotRead("an empty Slice")
+    return {"size": [bottom - top, right - left], "offset": [top, left]}
+
+
+def _crop_fold(node, fields):
+    """A second Slice after a crop (PyTorch writes x[:, :, a:b, c:d] as one Slice per axis):
+    the crop of both."""
+    cut, dims = _slice(node)
+    (top, bottom), (left, right) = cut.get(2, (0, dims[2])), cut.get(3, (0, dims[3]))
+    top0, left0 = fields["offset"]
+    if bottom <= top or right <= left:
+        raise NotRead("an empty Slice")
+    return {"size": [bottom - top, right - left], "offset": [top0 + top, left0 + left]}
+
+
 CROP = LayerKind(
     name="crop",
+    aliases=("cropping2d",),
     doc="Crops a volume to [h, w], centred (the smaller margin first) or at a given offset: "
         "U-Net's copy-and-crop. Channels kept, no parameters.",
     primary="size",
@@ -407,6 +475,7 @@ CROP = LayerKind(
     group="other",
     stores=True,
     export=_crop_export,
+    onnx=(Onnx(("Slice",), _crop_from_onnx), Onnx(("Slice",), fold=_crop_fold)),
 )
 
 KINDS = [CONVTRANSPOSE, UPSAMPLE, CROP]

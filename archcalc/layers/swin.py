@@ -56,7 +56,7 @@ def _wa_explain(layer):
     pad = "" if tp == inp[0] * inp[1] else f" (padded to whole windows: {tp:,} positions)"
     return {"windows": f"{tp // (w * w)} windows of {w}×{w} = {w * w} tokens, {h} heads{pad}",
             "params": (f"{c}·3·{c} + 3·{c} + {c}·{c} + {c} + (2·{w} − 1)²·{h}", "qkv, proj, relative position bias table"),
-            "buffers": f"{w}⁴ = {w ** 4:,} (the relative position index)",
+            "buffers": (f"{w}⁴", "the relative position index"),
             "MACs": (f"{tp}·4·{c}² + 2·{tp}·{w * w}·{c}", "projections, then QKᵀ and attention·V in every window")}
 
 _SWIN = '''class ShiftedWindowAttention(nn.Module):

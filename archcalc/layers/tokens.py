@@ -55,6 +55,7 @@ def _embedding_export(inp, out, f):
 
 EMBEDDING = LayerKind(
     name="embedding",
+    aliases=("embedding",),
     doc="Token embedding: the T token ids of `input: {tokens: T}` -> [T, dim]; a table of "
         "vocab·dim parameters, looked up (no MACs).",
     fields={

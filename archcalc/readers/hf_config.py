@@ -187,15 +187,14 @@ def _decoder(r: _Reader, model_type: str) -> dict:
         attention["kv_heads"] = kv
     if head_dim is not None and head_dim * heads != d:
         attention["head_dim"] = head_dim
-    activation = "gelu_tanh" if model_type == "gemma" else "silu"
     if model_type == "mixtral":
         mlp = {"experts": {"name": "block_sparse_moe", "experts": r.int("num_local_experts"),
                            "top_k": r.int("num_experts_per_tok"), "hidden": hidden}}
         r.at(mlp, "num_local_experts")
     else:
         fields = {"name": "mlp", "hidden": hidden}
-        if activation != "silu":
-            fields["activation"] = activation
+        if model_type == "gemma":  # gatedmlp's default activation is Llama's silu
+            fields["activation"] = "gelu_tanh"
         if r.bool("mlp_bias", False):
             fields["bias"] = True
         mlp = r.at({"gatedmlp": fields}, "intermediate_size")

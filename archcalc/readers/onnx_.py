@@ -19,17 +19,34 @@ import os
 from collections import Counter
 
 from ..diagnostics import make
+from ..layers.base import NotRead
 from . import ImportRefused
 from .located import Document, Mark, located
 
 #: the default-domain opsets whose operator semantics this module implements
 OPSETS = range(7, 24)
 
-_ACTIVATIONS = {"Relu": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "Softmax": "softmax",
-                "LeakyRelu": "leakyrelu", "Elu": "elu", "Gelu": "gelu", "HardSwish": "hardswish",
-                "HardSigmoid": "hardsigmoid"}
+# the ops that merge two or more branches, as a `parallel`'s or a `join`'s merge
 _MERGES = {"Add": "add", "Mul": "mul", "Concat": "concat"}
-_PASS = {"Identity": "identity", "Concat": "identity"}  # a Concat of one tensor passes it through
+
+
+def _rules() -> dict:
+    """ONNX op -> [(kind name, Onnx rule)] from the kinds' own ``onnx`` declarations, in the
+    registry's order (the ONNX reader names no kind)."""
+    global _RULES
+    if _RULES is None:
+        from ..layers import REGISTRY
+
+        rules: dict = {}
+        for kind in REGISTRY.values():
+            for rule in kind.onnx:
+                for op in rule.ops:
+                    rules.setdefault(op, []).append((kind.name, rule))
+        _RULES = rules
+    return _RULES
+
+
+_RULES = None
 
 
 class OnnxUnavailable(ImportRefused):
@@ -55,6 +72,109 @@ def _printable(text) -> str:
     return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
+# ops that compute small index constants from constants
+_INDEX_OPS = ("Unsqueeze", "Squeeze", "Cast", "Concat")
+
+# how a Transpose changes the layout: channels moved last, and back
+_MOVES = {("nchw", (0, 2, 3, 1)): "nhwc", ("nhwc", (0, 3, 1, 2)): "nchw"}
+
+
+def _all_inputs(node) -> list[str]:
+    """A node's inputs, and the outer tensors its subgraphs (If, Loop) read."""
+    names = list(node.input)
+    for attr in node.attribute:
+        for graph in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+            inner = {o for n in graph.node for o in n.output} | {i.name for i in graph.initializer}
+            names += [i for n in graph.node for i in _all_inputs(n) if i and i not in inner]
+    return names
+
+
+def _patterns() -> dict:
+    """The last op of each kind read from a subgraph -> [(kind name, Onnx rule)]."""
+    return {op: [(k, r) for k, r in rules if r.pattern] for op, rules in _rules().items()
+            if any(r.pattern for _, r in rules)}
+
+
+class NodeView:
+    """One node as a kind's ONNX reader sees it (``Onnx.read`` in archcalc/layers/base.py)."""
+
+    def __init__(self, graph, node):
+        self.g = graph
+        self.node = node
+        self.op = node.op_type
+        self.inputs = list(node.input)
+        self.attrs = graph.attrs(node)
+        self.expected = None
+        self.reads = None  # a pattern's input tensor
+        self.between: Counter = Counter()  # a pattern's nodes before this one, by op type
+        self.nodes_between: list = []
+
+    @property
+    def layout(self) -> str:
+        """The layout of the node's data input: "nchw", "nhwc" (channels last), "flat" or "other"."""
+        inputs = self.g.data_inputs(self.node)
+        return self.g.layout.get(inputs[0], "nchw") if inputs else "nchw"
+
+    def learned(self, i: int):
+        """The shape of input ``i`` when it is a learned tensor (an initializer, or a view of
+        one), not a Constant node's value; else None."""
+        if not self.has(i) or self.inputs[i] not in self.g.learned:
+            return None
+        return self.g.weight_shape(self.inputs[i])
+
+    def constant_operand(self) -> int | None:
+        """For a two-input op with one constant input: that input's index; else None."""
+        given = [i for i in range(len(self.inputs)) if self.inputs[i]]
+        constants = [i for i in given if self.inputs[i] in self.g.constant]
+        return constants[0] if len(given) == 2 and len(constants) == 1 else None
+
+    def attrs_between(self, op: str) -> list[dict]:
+        """The attributes of a pattern's nodes of type ``op``, in graph order."""
+        return [self.g.attrs(n) for n in self.nodes_between[::-1] if n.op_type == op]
+
+    def values_between(self, op: str) -> list:
+        """The constant operands of a pattern's nodes of type ``op`` (a number, a list or None)."""
+        return [self.g.scalar(i) for n in self.nodes_between[::-1] if n.op_type == op
+                for i in n.input if i in self.g.constant]
+
+    def has(self, i: int) -> bool:
+        return len(self.inputs) > i and bool(self.inputs[i])
+
+    def weight(self, i: int):
+        """The shape of input ``i`` when it is a constant (a weight), else None."""
+        if not self.has(i) or self.inputs[i] not in self.g.constant:
+            return None
+        return self.g.weight_shape(self.inputs[i])
+
+    def value(self, i: int):
+        """The value of a small constant input ``i`` (a number or a list), else None."""
+        return self.g.scalar(self.inputs[i]) if len(self.inputs) > i else None
+
+    def input_shape(self):
+        """The dimensions of the node's data input (N, C, H, W), from ONNX's shape inference, or None."""
+        inputs = self.g.data_inputs(self.node)
+        return self.g.input_shape(inputs[0]) if inputs else None
+
+    def expect(self, what: str, size: int):
+        self.expected = (what, size)
+
+    def window(self) -> dict:
+        """``stride`` and ``padding`` fields from ONNX's ``strides``, ``pads``, ``auto_pad``."""
+        pads = list(self.attrs.get("pads", [0, 0, 0, 0]))
+        if len(pads) != 4:
+            raise ValueError(f"pads has {len(pads)} values; a 2-D window takes 4")
+        auto = self.attrs.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else auto
+        if auto == "SAME_UPPER":
+            padding = "same"
+        elif auto in ("NOTSET", "VALID"):
+            # ONNX pads: [top, left, bottom, right] -> archcalc's [top, bottom, left, right]
+            padding = [int(pads[0]), int(pads[2]), int(pads[1]), int(pads[3])]
+        else:
+            raise NotRead(f"auto_pad {auto}")
+        return {"stride": list(self.attrs.get("strides", [1, 1])), "padding": padding}
+
+
 class _NotSeriesParallel(Exception):
     """A fork whose branches do not meet again at one merge: read the graph flat instead."""
 
@@ -62,9 +182,11 @@ class _NotSeriesParallel(Exception):
 class _Graph:
     """Indexes of one graph: constants, producers, consumers and attributes."""
 
-    def __init__(self, onnx, graph):
+    def __init__(self, onnx, graph, model=None):
         self.onnx = onnx
         self.graph = graph
+        self.model = model
+        self._inferred = None
         self.shapes: dict[str, tuple] = {i.name: tuple(i.dims) for i in graph.initializer}
         self.values: dict[str, object] = {}  # small constant tensors, read when an op needs them
         self.initializers = {i.name: i for i in graph.initializer}
@@ -75,6 +197,9 @@ class _Graph:
                     self.declared = getattr(self, "declared", {})
                     self.declared[vi.name] = tuple(d.dim_value for d in dims)
         self.constant: set[str] = set(self.shapes)
+        # tensors a training would update: initializers, and views of them (a transposed
+        # weight); a Constant node's value is not one
+        self.learned: set[str] = set(self.shapes)
         # Weights exported as graph inputs (torch.onnx.export(..., export_params=False)) are
         # never any node's first input: they are constants whose shapes are declared.
         firsts = {node.input[0] for node in graph.node if node.input and node.op_type != "Identity"}
@@ -82,6 +207,7 @@ class _Graph:
         for vi in graph.input:
             if vi.name not in self.constant and vi.name not in firsts:
                 self.constant.add(vi.name)
+                self.learned.add(vi.name)
                 self.taken_for_weights.append(vi.name)
         self.nodes = []
         for node in graph.node:
@@ -106,14 +232,164 @@ class _Graph:
                     self.values[node.output[0]] = self.values[node.input[0]]
                 if node.input[0] in self.initializers:
                     self.initializers[node.output[0]] = self.initializers[node.input[0]]
+                if node.input[0] in self.learned:
+                    self.learned.add(node.output[0])
+            elif node.op_type in _INDEX_OPS and node.input and all(not i or i in self.constant for i in node.input) \
+                    and self._fold_index(node):
+                pass  # a small constant computed from constants (a Slice's bounds)
+            elif node.op_type == "Transpose" and node.input and node.input[0] in self.constant:
+                # a weight transposed for MatMul (nn.Linear applied channels-last)
+                shape = self.weight_shape(node.input[0]) or ()
+                perm = list(self.attrs(node).get("perm", range(len(shape) - 1, -1, -1)))
+                self.constant.add(node.output[0])
+                if sorted(perm) == list(range(len(shape))):
+                    self.shapes[node.output[0]] = tuple(shape[i] for i in perm)
+                if node.input[0] in self.learned:
+                    self.learned.add(node.output[0])
             else:
                 self.nodes.append(node)
+        # kinds read from several nodes (local response normalisation as PyTorch decomposes
+        # it, SiLU as x·sigmoid(x)): each such subgraph is read as its last node
+        self.fused: dict[int, tuple] = {}  # id(last node) -> (kind, rule, the tensor it reads, ops)
+        self._fuse()
         self.consumers: dict[str, list] = {}
         for node in self.nodes:
             for name in self.data_inputs(node):
                 self.consumers.setdefault(name, []).append(node)
+        self.layout = self._layouts()
+
+    def _fold_index(self, node) -> bool:
+        """Unsqueeze, Squeeze, Cast and Concat of small constants (how PyTorch writes a
+        slice's bounds): the value, when every input's is known."""
+        values = [self.scalar(i) for i in node.input if i]
+        if node.op_type != "Concat":
+            values = values[:1]
+        if not values or any(v is None for v in values):
+            return False
+        flat = [x for v in values for x in (v if isinstance(v, list) else [v])]
+        if len(flat) > 64 or not all(isinstance(x, (int, float)) for x in flat):
+            return False
+        out = node.output[0]
+        self.constant.add(out)
+        scalar = node.op_type in ("Squeeze", "Cast") and not isinstance(values[0], list)
+        self.values[out] = flat[0] if scalar else flat
+        self.shapes[out] = () if scalar else (len(flat),)
+        return True
+
+    def input_shape(self, name: str):
+        """The dimensions of tensor ``name`` as ONNX's shape inference gives them, or None."""
+        if self._inferred is None:
+            self._inferred = {}
+            try:
+                inferred = self.onnx.shape_inference.infer_shapes(self.model, data_prop=True) if self.model is not None else None
+            except Exception:  # noqa: BLE001 - a model shape inference cannot follow: shapes unknown
+                inferred = None
+            for vi in list(inferred.graph.value_info) + list(inferred.graph.input) if inferred else ():
+                if vi.type.HasField("tensor_type"):
+                    dims = vi.type.tensor_type.shape.dim
+                    if all(d.HasField("dim_value") for d in dims):
+                        self._inferred[vi.name] = tuple(d.dim_value for d in dims)
+        shape = self._inferred.get(name)
+        if shape is None:  # a Slice of a Slice, whose bounds shape inference did not read
+            node = next((n for n in self.nodes if n.op_type == "Slice" and n.output[0] == name), None)
+            base = self.input_shape(node.input[0]) if node is not None else None
+            bounds = [self.scalar(i) for i in node.input[1:4]] if node is not None and len(node.input) >= 4 else []
+            if base is not None and len(bounds) == 3 and all(isinstance(b, list) for b in bounds):
+                dims = list(base)
+                for start, end, axis in zip(*bounds):
+                    n = dims[axis]
+                    start, end = (max(0, min(n, v + n if v < 0 else v)) for v in (start, end))
+                    dims[axis] = max(0, end - start)
+                shape = self._inferred[name] = tuple(dims)
+        return shape
+
+    # -- subgraphs that are one kind --------------------------------------------------------
+    def _fuse(self):
+        patterns = _patterns()
+        candidates = [n for n in self.nodes if n.op_type in patterns and len(n.input) >= 2]
+        if not candidates:
+            return
+        producer = {out: node for node in self.nodes for out in node.output if out}
+        consumers: dict[str, list] = {}
+        for node in self.nodes:
+            for name in _all_inputs(node):
+                consumers.setdefault(name, []).append(node)
+        gone: set[int] = set()
+        for root in reversed(candidates):  # the last node first: a bigger pattern wins
+            if id(root) in gone:
+                continue
+            for x in dict.fromkeys(i for i in root.input if i and i not in self.constant):
+                region = self._region(root, x, producer)
+                if region is None:
+                    continue
+                inside = {id(n) for n in region} | {id(root)}
+                if any(id(c) not in inside for n in region for out in n.output
+                       for c in consumers.get(out, [])) or any(id(n) in gone for n in region):
+                    continue  # a node of it feeds something else: not one layer
+                ops = Counter(n.op_type for n in region)
+                view = NodeView(self, root)
+                view.reads = x
+                view.between = ops
+                view.nodes_between = region
+                for kind, rule in patterns[root.op_type]:
+                    try:
+                        fields = rule.read(view)
+                    except (NotRead, TypeError, ValueError, KeyError, IndexError, AttributeError):
+                        continue
+                    self.fused[id(root)] = (kind, rule, x, fields, view.expected)
+                    gone |= {id(n) for n in region}
+                    break
+                if id(root) in self.fused:
+                    break
+        if gone:
+            self.nodes = [n for n in self.nodes if id(n) not in gone]
+
+    def _region(self, root, x: str, producer, limit: int = 400):
+        """The nodes between tensor ``x`` and ``root`` when root's other inputs are computed
+        from ``x`` and constants only (None otherwise, or when it is not a few nodes)."""
+        seen: dict[int, object] = {}
+        todo = [i for i in root.input if i and i != x and i not in self.constant]
+        if not todo:
+            return None
+        while todo:
+            name = todo.pop()
+            if name == x or name in self.constant:
+                continue
+            node = producer.get(name)
+            if node is None or len(seen) >= limit:
+                return None  # a graph input, or too far: not computed from x
+            if id(node) in seen:
+                continue
+            seen[id(node)] = node
+            todo.extend(i for i in _all_inputs(node) if i)
+        return list(seen.values())
+
+    def _layouts(self) -> dict:
+        """Each tensor's layout: "nchw" as ONNX's convolutions read it, "nhwc" after a Transpose
+        that moves the channels last (nn.Linear or LayerNorm applied channels-last), "flat"."""
+        layout: dict[str, str] = {}
+        for vi in self.graph.input:
+            if vi.name not in self.constant and vi.type.HasField("tensor_type"):
+                layout[vi.name] = "flat" if len(vi.type.tensor_type.shape.dim) == 2 else "nchw"
+        for node in self.nodes:
+            inputs = self.data_inputs(node)
+            now = layout.get(inputs[0], "nchw") if inputs else "nchw"
+            if node.op_type == "Transpose":
+                perm = list(self.attrs(node).get("perm", []))
+                now = _MOVES.get((now, tuple(perm)), "other")
+            elif node.op_type in ("Flatten", "Gemm"):
+                now = "flat"
+            elif node.op_type == "Reshape":
+                target = self.scalar(node.input[1]) if len(node.input) > 1 else None
+                now = "flat" if isinstance(target, list) and len(target) == 2 else "other"
+            for out in node.output:
+                layout[out] = now
+        return layout
 
     def data_inputs(self, node) -> list[str]:
+        fused = self.fused.get(id(node))
+        if fused is not None:
+            return [fused[2]]
         if node.op_type in ("Reshape", "Clip", "Pad", "Resize", "Upsample", "Dropout", "Squeeze",
                             "Unsqueeze", "Slice", "Split", "Expand", "Tile", "ReduceMean"):
             inputs = node.input[:1]
@@ -166,7 +442,8 @@ class _Converter:
         self.pending_pad = None
         self.accounted: set[int] = set()  # nodes that became entries, were folded or reported
         self.expects: dict[str, tuple] = {}  # entry name -> (node, what, size the weight was made for)
-        self.last_expect = None
+        self.entry_of: dict[str, dict] = {}  # tensor -> the entry that computes it
+        self.passed: set[int] = set()  # nodes whose output is their input (folded, or a layout move)
 
     def mark(self, node) -> Mark:
         return Mark(self.file, self.line.get(id(node), 1), 1)
@@ -200,85 +477,80 @@ class _Converter:
             return None
 
     def _entry(self, node):
-        op = node.op_type
-        a = self.g.attrs(node)
-        fields = None
-        kind = None
-        if op == "Conv":
-            kind, fields = "conv", self.conv_fields(node, a)
-        elif op in ("MaxPool", "AveragePool"):
-            kind = "maxpool" if op == "MaxPool" else "avgpool"
-            fields = self.pool_fields(node, a)
-        elif op in ("GlobalAveragePool", "GlobalMaxPool"):
-            kind = "globalavgpool" if op == "GlobalAveragePool" else "globalmaxpool"
-            fields = {}
-        elif op == "ReduceMean":  # PyTorch's default (dynamo) exporter writes global average pooling so
-            axes = self.g.scalar(node.input[1]) if len(node.input) > 1 and node.input[1] else a.get("axes")
-            axes = [axes] if isinstance(axes, int) else axes
-            if a.get("keepdims", 1) != 1 or not isinstance(axes, list) or sorted(axes) not in ([-2, -1], [2, 3]):
-                return self.unsupported_op(node, f"ReduceMean over axes {axes!r} (only the mean over H and W "
-                                                 "that keeps them, a global average pool, is followed)")
-            kind, fields = "globalavgpool", {}
-        elif op == "Gemm":
-            kind, fields = "dense", self.gemm_fields(node, a)
-        elif op == "MatMul":
-            kind, fields = "dense", self.matmul_fields(node)
-        elif op == "BatchNormalization":
-            kind, fields = "batchnorm", {}
-        elif op in _ACTIVATIONS:
-            kind, fields = _ACTIVATIONS[op], {}
-            if op == "Softmax" and a.get("axis", -1) not in (-1, 1):
-                return self.unsupported_op(node, "softmax over an axis other than the channels")
-        elif op == "Clip":
-            low = self.g.scalar(node.input[1]) if len(node.input) > 1 else a.get("min")
-            high = self.g.scalar(node.input[2]) if len(node.input) > 2 else a.get("max")
-            if low == 0 and high == 6:
-                kind, fields = "relu6", {}
-            elif low == 0 and high is None:
-                kind, fields = "relu", {}
-            else:
-                return self.unsupported_op(node, f"Clip to [{low}, {high}] (only [0, 6], relu6, is known)")
-        elif op == "Flatten":
-            if a.get("axis", 1) != 1:
-                return self.unsupported_op(node, "Flatten from an axis other than 1")
-            kind, fields = "flatten", {}
-        elif op == "Reshape":
-            target = self.g.scalar(node.input[1]) if len(node.input) > 1 else None
-            if isinstance(target, list) and len(target) == 2 and target[1] == -1 or \
-                    isinstance(target, list) and len(target) == 2 and target[0] in (1, -1, 0):
-                kind, fields = "flatten", {}
-            else:
-                return self.unsupported_op(node, f"Reshape to {target!r} (only flattening to "
-                                                 "[batch, features] is followed)")
-        elif op == "Dropout":
-            ratio = self.g.scalar(node.input[1]) if len(node.input) > 1 and node.input[1] else a.get("ratio", 0.5)
-            kind, fields = "dropout", {"rate": float(ratio) if isinstance(ratio, (int, float)) else 0.5}
-        elif op == "LRN":
-            kind, fields = "lrn", {"size": int(a.get("size", 5))}
-        elif op in _PASS:
-            kind, fields = _PASS[op], {}
-        elif op == "Pad":
-            return self.pad(node, a)
-        else:
+        """The kinds that claim the op (their ``onnx`` rules) are asked in the registry's
+        order; the first that reads the node makes the entry. A node may instead fold into
+        the layer before it (a bias), or only move the channels (a Transpose)."""
+        fused = self.g.fused.get(id(node))
+        if fused is not None:
+            kind, rule, _reads, fields, expected = fused
+            return self._make(node, kind, rule, fields, expected)
+        if node.op_type == "Pad":
+            return self.pad(node, self.g.attrs(node))
+        if node.op_type == "Transpose":
+            if self.g.layout.get(node.output[0]) in ("nchw", "nhwc"):
+                return self._pass(node)
+            perm = self.g.attrs(node).get("perm")
+            return self.unsupported_op(node, f"Transpose with perm {list(perm) if perm else perm} (only moving "
+                                             "the channels last, and back, is followed)")
+        rules = [(kind, rule) for kind, rule in _rules().get(node.op_type, ()) if not rule.pattern]
+        if not rules:
             return self.unsupported_op(node)
-        if kind is None:
-            return None
+        view = NodeView(self.g, node)
+        why = ""
+        data = self.g.data_inputs(node)
+        previous = self.entry_of.get(data[0]) if len(data) == 1 else None
+        if previous is not None and len(self.g.consumers.get(data[0], ())) == 1:
+            ((previous_kind, previous_fields),) = previous.items()
+            for kind, rule in rules:
+                if rule.fold is None or kind != previous_kind:
+                    continue
+                try:
+                    folded = rule.fold(view, previous_fields)
+                except NotRead as exc:
+                    why = why or str(exc)
+                    continue
+                previous_fields.update(folded)
+                self.entry_of[node.output[0]] = previous
+                return self._pass(node)
+        for kind, rule in rules:
+            if rule.read is None:
+                continue
+            try:
+                fields = rule.read(view)
+            except NotRead as exc:
+                why = why or str(exc)
+                view.expected = None
+                continue
+            return self._make(node, kind, rule, fields, view.expected)
+        if node.op_type in _MERGES and not why:
+            why = "with a constant operand"
+        return self.unsupported_op(node, why)
+
+    def _pass(self, node):
+        """A node that becomes no layer of its own: its output is its input, as far as the
+        layers are concerned."""
+        self.accounted.add(id(node))
+        self.passed.add(id(node))
+        return None
+
+    def _make(self, node, kind, rule, fields, expected):
+        fields = dict(fields)
         if self.pending_pad is not None:
             pad_node, pads = self.pending_pad
             self.pending_pad = None
-            if kind not in ("conv", "maxpool", "avgpool") or fields.get("padding") == "same":
+            if not rule.folds_pad or fields.get("padding") == "same":
                 self.problem(pad_node, "unsupported-op", f"Pad node {pad_node.name!r} is followed by "
-                             f"{op}, into which it cannot be folded",
+                             f"{node.op_type}, into which it cannot be folded",
                              hint="archcalc folds zero padding into the next convolution or pooling")
             else:
                 old = fields.get("padding", [0, 0, 0, 0])
                 fields["padding"] = [x + y for x, y in zip(old, pads)]
         name = self.name(node)
-        if self.last_expect is not None:
-            self.expects[name] = (node, *self.last_expect)
-            self.last_expect = None
-        entry = {kind: dict(fields, name=name) if fields is not None else {"name": name}}
+        if expected is not None:
+            self.expects[name] = (node, *expected)
+        entry = {kind: dict(fields, name=name)}
         self.marks[id(entry)] = self.mark(node)
+        self.entry_of[node.output[0]] = entry
         return entry
 
     def unsupported_op(self, node, why: str = ""):
@@ -302,64 +574,6 @@ class _Converter:
         self.pending_pad = (node, [int(pads[2]), int(pads[6]), int(pads[3]), int(pads[7])])
         return None
 
-    def window(self, a, kernel):
-        pads = list(a.get("pads", [0, 0, 0, 0]))
-        if len(pads) != 4:
-            raise ValueError(f"pads has {len(pads)} values; a 2-D window takes 4")
-        auto = a.get("auto_pad", b"NOTSET")
-        auto = auto.decode() if isinstance(auto, bytes) else auto
-        if auto == "SAME_UPPER":
-            padding = "same"
-        elif auto in ("NOTSET", "VALID"):
-            padding = [int(pads[0]), int(pads[2]), int(pads[1]), int(pads[3])] if len(pads) == 4 else None
-        else:
-            padding = None
-        return {"stride": list(a.get("strides", [1, 1])), "padding": padding}
-
-    def conv_fields(self, node, a):
-        w = self.g.weight_shape(node.input[1]) if len(node.input) > 1 else None
-        if w is None or len(w) != 4:
-            return self.unsupported_op(node, "not a 2-D convolution with a known weight shape")
-        fields = {"filters": int(w[0]), "kernel": [int(w[2]), int(w[3])]}
-        window = self.window(a, fields["kernel"])
-        if window["padding"] is None:
-            return self.unsupported_op(node, "auto_pad SAME_LOWER")
-        fields.update(window)
-        fields["dilation"] = list(a.get("dilations", [1, 1]))
-        fields["groups"] = int(a.get("group", 1))
-        fields["bias"] = len(node.input) > 2 and bool(node.input[2])
-        self.last_expect = ("input channels", int(w[1]) * fields["groups"])
-        return fields
-
-    def pool_fields(self, node, a):
-        kernel = list(a.get("kernel_shape", []))
-        if len(kernel) != 2:
-            return self.unsupported_op(node, "not a 2-D pooling")
-        if any(d != 1 for d in a.get("dilations", [1, 1])):
-            return self.unsupported_op(node, "dilated pooling")
-        fields = {"size": kernel}
-        window = self.window(a, kernel)
-        if window["padding"] is None:
-            return self.unsupported_op(node, "auto_pad SAME_LOWER")
-        fields.update(window)
-        fields["ceil"] = bool(a.get("ceil_mode", 0))
-        return fields
-
-    def gemm_fields(self, node, a):
-        b = self.g.weight_shape(node.input[1])
-        if a.get("transA", 0) or b is None or len(b) != 2:
-            return self.unsupported_op(node, "a Gemm whose second input is not a weight matrix")
-        units = b[0] if a.get("transB", 0) else b[1]
-        self.last_expect = ("input features", int(b[1] if a.get("transB", 0) else b[0]))
-        return {"units": int(units), "bias": len(node.input) > 2 and bool(node.input[2])}
-
-    def matmul_fields(self, node):
-        b = self.g.weight_shape(node.input[1]) if node.input[1] in self.g.constant else None
-        if b is None or len(b) != 2:
-            return self.unsupported_op(node, "a product of two activations")
-        self.last_expect = ("input features", int(b[0]))
-        return {"units": int(b[1]), "bias": False}
-
     # -- the graph to nested sequences ---------------------------------------------------
     def chain(self, tensor: str, first=None):
         """Entries from ``tensor`` (or from node ``first``, which consumes it) until the graph
@@ -372,22 +586,20 @@ class _Converter:
                 if len(consumers) == 0:
                     return entries, tensor, None
                 if len(consumers) > 1:
-                    merge, parallel = self.fork(tensor, consumers)
+                    merge, parallel, part = self.fork(tensor, consumers)
                     if merge is None:
                         return entries, tensor, None
                     entries.append(parallel)
+                    if part is not None:  # some of a wider Concat's inputs: it goes on outside
+                        return entries, part, merge
                     tensor = merge.output[0]
                     continue
                 node = consumers[0]
             if len(self.g.data_inputs(node)) > 1:
                 return entries, tensor, node
-            if node.op_type in _MERGES and len(node.input) > 1:
-                # an Add or Mul with a constant: a bias or a scale archcalc cannot see as a layer
-                self.unsupported_op(node, "with a constant operand")
-            else:
-                entry = self.entry(node)
-                if entry is not None:
-                    entries.append(entry)
+            entry = self.entry(node)
+            if entry is not None:
+                entries.append(entry)
             tensor = node.output[0]
             node = None
 
@@ -406,26 +618,38 @@ class _Converter:
         if merge is None or any(m is not merge for m in merges):
             raise _NotSeriesParallel
         inputs = self.g.data_inputs(merge)
-        ordered = []
-        remaining = list(branches)
-        for name in inputs:
-            for i, (entries, end) in enumerate(remaining):
-                if end == name:
-                    ordered.append(entries)
-                    del remaining[i]
-                    break
-        if remaining or len(ordered) != len(inputs):
-            raise _NotSeriesParallel
+        # each branch ends in one of the merge's inputs, or in a run of them (a nested fork
+        # whose Concat the exporter flattened into this one: Inception-v3's InceptionE)
+        placed: dict[int, tuple] = {}  # first input position -> (run length, entries)
+        for entries, end in branches:
+            run = end if isinstance(end, tuple) else (end,)
+            at = next((p for p in range(len(inputs) - len(run) + 1) if tuple(inputs[p:p + len(run)]) == run
+                       and not any(q in placed or any(q in range(s, s + n) for s, (n, _) in placed.items())
+                                   for q in range(p, p + len(run)))), None)
+            if at is None:
+                raise _NotSeriesParallel
+            placed[at] = (len(run), entries)
+        starts = sorted(placed)
+        first, last = starts[0], starts[-1] + placed[starts[-1]][0]
+        if sum(n for n, _ in placed.values()) != last - first:
+            raise _NotSeriesParallel  # not one run of the merge's inputs
         op = _MERGES.get(merge.op_type)
         attrs = self.g.attrs(merge)
+        part = None
+        if (first, last) != (0, len(inputs)):
+            if op != "concat":
+                raise _NotSeriesParallel
+            part = tuple(inputs[first:last])  # concatenation is associative: a nested parallel
+        ordered = [placed[p][1] for p in starts]
         if op is None or (op == "concat" and attrs.get("axis") not in (1, -3)):
             self.unsupported_op(merge, "a merge archcalc does not know" if op is None else
                                 "concatenation along an axis other than the channels")
-            return merge, {"identity": {"name": self.name(merge)}}
-        self.accounted.add(id(merge))
+            return merge, {"identity": {"name": self.name(merge)}}, part
+        if part is None:
+            self.accounted.add(id(merge))
         entry = {"parallel": {"name": self.name(merge), "merge": op, "branches": ordered}}
         self.marks[id(entry)] = self.mark(merge)
-        return merge, entry
+        return merge, entry, part
 
 
     # -- any DAG: a flat list with named tensors ------------------------------------------
@@ -464,11 +688,13 @@ class _Converter:
                 if source in padded:
                     pad_node, source, pads = padded[source]
                     self.pending_pad = (pad_node, pads)
-                if node.op_type in _MERGES and len(node.input) > 1:
-                    self.unsupported_op(node, "with a constant operand")
-                    continue
                 entry = self.entry(node)
                 self.pending_pad = None
+                if entry is None and id(node) in self.passed and source in producer:
+                    producer[node.output[0]] = producer[source]
+                    if source == previous:
+                        previous = node.output[0]
+                    continue
                 if entry is not None and source not in producer:
                     self.accounted.discard(id(node))  # reads what was not followed: reported at the end
                     continue
@@ -618,7 +844,7 @@ def read(path: str, input_shape=None, **options) -> Document:
                                     hint="convert it with onnx.version_converter, or export again "
                                          "with a known opset"))
         return doc
-    g = _Graph(onnx, graph)
+    g = _Graph(onnx, graph, model)
     inputs = [i for i in graph.input if i.name not in g.constant]
     if not inputs and g.taken_for_weights:
         names = ", ".join(repr(_printable(n)[:60]) for n in g.taken_for_weights[:3])

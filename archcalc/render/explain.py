@@ -12,7 +12,6 @@ import textwrap
 
 from ..layers import REGISTRY
 from ..layers.conv import resolve_axes
-from ..layers.dense import features
 from ..layers.pool import whole_window
 from ..layers.window import effective_kernel
 from . import numbers
@@ -90,41 +89,15 @@ def _axis_names(axes):
 
 # -------------------------------------------------------------------------- params, MACs
 def _params_lines(layer) -> list[str]:
-    f, inp = layer.fields, layer.input
-    if layer.kind == "conv":
-        kh, kw = f["kernel"]
-        groups = f["groups"]
-        per_group = f"({inp[2]}/{groups})" if groups != 1 else str(inp[2])
-        text = f"{_dot(kh, kw, per_group, f['filters'])}"
-        if f["bias"]:
-            text += f" + {f['filters']}"
-        return [_line("params", f"{text} = {layer.params:,}")]
-    if layer.kind == "dense":
-        text = f"{features(inp)}·{f['units']}" + (f" + {f['units']}" if f["bias"] else "")
-        return [_line("params", f"{text} = {layer.params:,}")]
-    if layer.kind == "batchnorm":
-        c = features(inp)
-        return [_line("params", f"2·{c} = {layer.params:,} (γ and β per channel)"),
-                _line("buffers", f"2·{c} = {layer.buffers:,} (running mean and variance)")]
-    lines = [_line("params", f"{layer.params:,}")]
-    if layer.buffers:
-        lines.append(_line("buffers", f"{layer.buffers:,}"))
-    return lines
+    """The generic lines, for a kind whose ``explain`` does not write its arithmetic."""
+    return [_line("params", f"{layer.params:,}")]
 
 
-def _macs_lines(layer, batch: int) -> list[str]:
-    f, inp, out = layer.fields, layer.input, layer.output
-    scale = f"{batch}·" if batch != 1 else ""
-    if layer.kind == "conv":
-        kh, kw = f["kernel"]
-        per_group = f"{inp[2]}/{f['groups']}" if f["groups"] != 1 else str(inp[2])
-        text = f"{scale}{_dot(out[0], out[1], out[2])}·({_dot(kh, kw, per_group)})"
-        return [_line("MACs", f"{text} = {layer.macs:,}")]
-    if layer.kind == "dense":
-        # every token of a sequence, every position of a volume larger than 1×1
-        per_token = f"{inp[0]}·" if len(inp) == 2 else f"{_dot(inp[0], inp[1])}·" if len(inp) == 3 and \
-            (inp[0], inp[1]) != (1, 1) else ""
-        return [_line("MACs", f"{scale}{per_token}{features(inp)}·{f['units']} = {layer.macs:,}")]
+def _buffers_lines(layer) -> list[str]:
+    return [_line("buffers", f"{layer.buffers:,}")] if layer.buffers else []
+
+
+def _macs_lines(layer) -> list[str]:
     if layer.macs:
         return [_line("MACs", f"{layer.macs:,}")]
     return [_line("MACs", "0 (by the counting convention only weight layers multiply-accumulate)")]
@@ -192,7 +165,7 @@ def diagnostic_lines(diagnostics, width: int) -> list[str]:
     return lines
 
 
-_RESULTS = {"params": "params", "MACs": "macs", "connections": "connections"}
+_RESULTS = {"params": "params", "buffers": "buffers", "MACs": "macs", "connections": "connections"}
 
 
 def _kind_lines(layer, batch: int):
@@ -227,7 +200,8 @@ def explain_layer(layer, analysis, width: int = 100) -> str:
         if label not in _RESULTS:
             lines += rows
     lines += own.get("params") or _params_lines(layer)
-    lines += own.get("MACs") or _macs_lines(layer, analysis.totals.batch)
+    lines += own.get("buffers") or _buffers_lines(layer)
+    lines += own.get("MACs") or _macs_lines(layer)
     if analysis.totals.show_connections:
         lines += own.get("connections") or [_line("connections", f"{layer.connections:,}")]
     lines += _activation_lines(layer, analysis.totals)

@@ -211,7 +211,7 @@ class Context:
         # what happens before a layer besides the previous output flowing in: a `join` (a
         # merge node) or a `from` (written on the layer's arrow), by the layer's index
         self.identity_forks = [s for s in getattr(analysis, "spans", ())
-                               if s.branches and s.kind != "aux" and any(b == e for b, e in s.branches)]
+                               if s.branches and not s.aux and any(b == e for b, e in s.branches)]
         self.reads: dict[int, list] = {}
         self.last_of: dict[int, int] = {}   # a layer drawn for every iteration -> the last one's
         self.ambiguous: set = set()         # local names that more than one box would show
@@ -383,7 +383,7 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
                 tip = f"repeated {s.times} times; every iteration drawn"
             atoms += sequence_atoms(inner, stack + [Frame(title, "repeat", None, tip)], ctx)
             host = None
-        elif node.type == "fork" and node.span.kind == "aux":
+        elif node.type == "fork" and node.span.aux:
             atoms.append(Atom(AuxEl(ctx, node), "", stack))
         elif node.type == "fork":
             el = ForkEl(ctx, node)
@@ -869,7 +869,7 @@ def _u_fork(node: Node, ctx: Context):
     layers, no parameters or MACs: a crop, or nothing) and one that carries the rest of the U."""
     if node.type == "group" and len(node.children) == 1:
         node = node.children[0]
-    if node.type != "fork" or node.span.kind == "aux" or len(node.span.branches or ()) != 2:
+    if node.type != "fork" or node.span.aux or len(node.span.branches or ()) != 2:
         return None
     if node.span.merge not in ("concat", "add"):
         return None

@@ -1,0 +1,152 @@
+"""ONNX forms that the kinds read themselves (issue 24): channels-last LayerNorm and Linear
+between Transposes (ConvNeXt), the bias Add folded into the MatMul before it, layer scale,
+local response normalisation and SiLU as PyTorch's exporters decompose them, ConvTranspose,
+a crop written as two Slices, and a Concat the exporter flattened from nested branches
+(Inception-v3). Graphs are built with onnx.helper; every figure is hand arithmetic.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from test_onnx import _model, _save, need
+
+
+@pytest.fixture
+def onnx():
+    return need("onnx")
+
+
+def _show(cli, path):
+    result = cli("show", str(path), "--format", "json")
+    assert result.code == 0, result.out + result.err
+    data = json.loads(result.out)
+    return data, [(layer["kind"], layer["output"]) for layer in data["layers"]]
+
+
+def _const(name, values, shape=None):
+    from onnx import TensorProto, helper
+
+    dtype = TensorProto.INT64 if all(isinstance(v, int) for v in values) else TensorProto.FLOAT
+    return helper.make_node("Constant", [], [name], name=f"{name}_c",
+                            value=helper.make_tensor(name, dtype, [len(values)] if shape is None else shape, values))
+
+
+def test_convnext_style_channels_last_block(cli, onnx, tmp_path):
+    from onnx import helper
+
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], name="to_last", perm=[0, 2, 3, 1]),
+             helper.make_node("LayerNormalization", ["t", "g", "b"], ["n"], name="norm", axis=-1, epsilon=1e-6),
+             helper.make_node("Transpose", ["w"], ["wt"], name="w_t", perm=[1, 0]),
+             helper.make_node("MatMul", ["n", "wt"], ["m"], name="fc"),
+             helper.make_node("Add", ["bias", "m"], ["a"], name="fc_bias"),
+             helper.make_node("Transpose", ["a"], ["back"], name="to_first", perm=[0, 3, 1, 2]),
+             helper.make_node("Mul", ["back", "gamma"], ["y"], name="scale")]
+    # nn.Linear(4, 6).weight is (6, 4); the exporter transposes it to (4, 6) for MatMul
+    model = _model(onnx, nodes, {"g": [4], "b": [4], "w": [6, 4], "bias": [6], "gamma": [6, 1, 1]},
+                   shape=(1, 4, 5, 5))
+    path = _save(onnx, tmp_path, model)
+    data, layers = _show(cli, path)
+    assert layers == [("layernorm", [5, 5, 4]), ("dense", [5, 5, 6]), ("layerscale", [5, 5, 6])]
+    # layernorm γ, β 4 + 4; dense 4·6 + 6 = 30; layer scale 6: 44. MACs 5·5·4·6 = 600
+    assert (data["totals"]["params"], data["totals"]["macs"]) == (44, 600)
+    # the float32 epsilon written as the 1e-6 it was made from
+    written = cli("import", str(path))
+    assert written.code == 0 and yaml.safe_load(written.out)["layers"][0] == {"layernorm": {"name": "norm", "eps": 1e-6}}
+
+
+def test_a_layernorm_over_nchw_and_a_scale_by_a_constant_are_not_guessed(cli, onnx, tmp_path):
+    from onnx import helper
+
+    for nodes in ([helper.make_node("LayerNormalization", ["x", "g"], ["y"], name="norm", axis=-1)],
+                  [_const("half", [0.5], shape=[]), helper.make_node("Mul", ["x", "half"], ["y"], name="scale")]):
+        model = _model(onnx, nodes, {"g": [5]}, shape=(1, 4, 5, 5))
+        result = cli("show", str(_save(onnx, tmp_path, model)), "--format", "json")
+        assert result.code == 1 and "unsupported-op" in result.out
+
+
+def test_local_response_norm_as_pytorch_decomposes_it(cli, onnx, tmp_path):
+    """x / (k + α·avgpool3d(pad(x²)))^β over 5 channels (AlexNet's), with the Unsqueeze,
+    Pad and Squeeze around the 3-D pool."""
+    from onnx import helper
+
+    nodes = [helper.make_node("Mul", ["x", "x"], ["sq"], name="lrn/Mul"),
+             _const("axis", [1]),
+             helper.make_node("Unsqueeze", ["sq", "axis"], ["u"], name="lrn/Unsqueeze"),
+             _const("pads", [0, 0, 2, 0, 0, 0, 0, 2, 0, 0]),
+             helper.make_node("Pad", ["u", "pads"], ["p"], name="lrn/Pad"),
+             helper.make_node("AveragePool", ["p"], ["avg"], name="lrn/AveragePool", kernel_shape=[5, 1, 1]),
+             helper.make_node("Squeeze", ["avg", "axis"], ["s"], name="lrn/Squeeze"),
+             _const("alpha", [1e-4], shape=[]),
+             helper.make_node("Mul", ["s", "alpha"], ["sa"], name="lrn/Mul_1"),
+             _const("k", [1.0], shape=[]),
+             helper.make_node("Add", ["sa", "k"], ["d"], name="lrn/Add"),
+             _const("beta", [0.75], shape=[]),
+             helper.make_node("Pow", ["d", "beta"], ["pw"], name="lrn/Pow"),
+             helper.make_node("Div", ["x", "pw"], ["y"], name="lrn/Div")]
+    model = _model(onnx, nodes, {}, shape=(1, 8, 6, 6))
+    path = _save(onnx, tmp_path, model)
+    _data, layers = _show(cli, path)
+    assert layers == [("lrn", [6, 6, 8])]
+    written = cli("import", str(path))
+    assert written.code == 0 and yaml.safe_load(written.out)["layers"] == [{"lrn": {"name": "lrn/Div"}}]
+
+
+def test_silu_is_read_as_silu_and_a_gate_stays_a_product(cli, onnx, tmp_path):
+    from onnx import helper
+
+    silu = [helper.make_node("Sigmoid", ["x"], ["s"], name="act/Sigmoid"),
+            helper.make_node("Mul", ["x", "s"], ["y"], name="act/Mul")]
+    _data, layers = _show(cli, _save(onnx, tmp_path, _model(onnx, silu, {}, shape=(1, 4, 5, 5))))
+    assert layers == [("silu", [5, 5, 4])]
+    # x · sigmoid(conv(x)): a gate with weights (squeeze-and-excitation), not an activation
+    gate = [helper.make_node("Conv", ["x", "w"], ["c"], name="gate/Conv", kernel_shape=[1, 1]),
+            helper.make_node("Sigmoid", ["c"], ["s"], name="gate/Sigmoid"),
+            helper.make_node("Mul", ["x", "s"], ["y"], name="gate/Mul")]
+    data, layers = _show(cli, _save(onnx, tmp_path, _model(onnx, gate, {"w": [4, 4, 1, 1]}, shape=(1, 4, 5, 5))))
+    assert layers == [("conv", [5, 5, 4]), ("sigmoid", [5, 5, 4])]
+    assert data["totals"]["params"] == 16  # 1·1·4·4, no bias
+
+
+def test_convtranspose_and_a_crop_of_two_slices(cli, onnx, tmp_path):
+    from onnx import helper
+
+    nodes = [helper.make_node("ConvTranspose", ["x", "w", "b"], ["up"], name="up", kernel_shape=[2, 2],
+                              strides=[2, 2]),
+             _const("s0", [1]), _const("e0", [5]), _const("a0", [2]), _const("st", [1]),
+             helper.make_node("Slice", ["up", "s0", "e0", "a0", "st"], ["h"], name="crop_h"),
+             _const("s1", [2]), _const("e1", [-2]), _const("a1", [3]),
+             helper.make_node("Slice", ["h", "s1", "e1", "a1", "st"], ["y"], name="crop_w")]
+    # ConvTranspose2d(3, 5, 2, stride=2): weight (3, 5, 2, 2); 4×4 -> (4 − 1)·2 + 2 = 8×8
+    model = _model(onnx, nodes, {"w": [3, 5, 2, 2], "b": [5]}, shape=(1, 3, 4, 4))
+    path = _save(onnx, tmp_path, model)
+    data, layers = _show(cli, path)
+    # rows 1…4 of 8, columns 2…5 (8 − 2 = 6, exclusive): one crop of 4×4 at [1, 2]
+    assert layers == [("convtranspose", [8, 8, 5]), ("crop", [4, 4, 5])]
+    written = cli("import", str(path))
+    assert written.code == 0
+    assert yaml.safe_load(written.out)["layers"][1] == {"crop": {"name": "crop_h", "size": 4, "offset": [1, 2]}}
+    # params 2·2·3·5 + 5 = 65; MACs as PyTorch counts: 3·5·2·2 per input position, 16 of them
+    assert (data["totals"]["params"], data["totals"]["macs"]) == (65, 960)
+
+
+def test_a_concat_flattened_from_nested_branches_imports_nested(cli, onnx, tmp_path):
+    """x → a, and x → b → (b1, b2), all three concatenated in one Concat (as TorchScript
+    writes torch.cat([a, torch.cat([b1, b2])])): nested parallels, no `from:` wiring."""
+    from onnx import helper
+
+    def conv(name, src, w):
+        return helper.make_node("Conv", [src, w], [name], name=name, kernel_shape=[1, 1])
+
+    nodes = [conv("a", "x", "wa"), conv("b", "x", "wb"), conv("b1", "b", "wb1"), conv("b2", "b", "wb2"),
+             helper.make_node("Concat", ["a", "b1", "b2"], ["y"], name="cat", axis=1)]
+    model = _model(onnx, nodes, {"wa": [2, 3, 1, 1], "wb": [4, 3, 1, 1], "wb1": [5, 4, 1, 1], "wb2": [6, 4, 1, 1]},
+                   shape=(1, 3, 7, 7))
+    path = _save(onnx, tmp_path, model)
+    data, _layers = _show(cli, path)
+    # 2 + 5 + 6 = 13 channels; params 3·2 + 3·4 + 4·5 + 4·6 = 62
+    assert data["output"] == [7, 7, 13] and data["totals"]["params"] == 62
+    written = cli("import", str(path))
+    assert written.code == 0 and "from:" not in written.out and "join" not in written.out
+    assert written.out.count("parallel") >= 2
