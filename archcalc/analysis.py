@@ -30,7 +30,7 @@ class LayerResult:
 
     __slots__ = ("name", "kind", "input", "output", "params", "buffers", "macs", "fields",
                  "line", "column", "depth", "path", "activations", "field", "trainable", "frozen",
-                 "connections", "aux", "saved")
+                 "connections", "aux", "saved", "exact_macs")
 
     def __init__(self, name, kind, input, output, params, buffers, macs, fields, line, column, depth,
                  path, activations=0, field=None, trainable=None, frozen=False, connections=0):
@@ -60,6 +60,9 @@ class LayerResult:
         # what autograd saves for backward that no earlier layer saved already: a tally
         # (metrics.py, SAVED_ZERO's order), at the batch
         self.saved = SAVED_ZERO
+        # under another tool's convention (`--count-as`, archcalc/conventions.py), ``macs`` is
+        # the tool's count and this archcalc's own; None otherwise
+        self.exact_macs = None
 
     @property
     def receptive_field(self) -> ReceptiveField | None:
@@ -75,6 +78,7 @@ class LayerResult:
                 "trainable_params": self.trainable, "buffers": self.buffers,
                 "macs": self.macs, "activations": self.activations,
                 "receptive_field": self.field and self.receptive_field.as_dict(),
+                **({"exact_macs": self.exact_macs} if self.exact_macs is not None else {}),
                 **({"aux": True} if self.aux else {})}
 
 
@@ -164,7 +168,7 @@ class Totals:
                  "peak_activations", "input_values", "batch", "dtype", "bytes_per_value",
                  "trainable_params", "connections", "show_connections", "aux_params", "aux_macs",
                  "kv_values", "embedding_params", "seq", "active_params", "token_macs", "extras",
-                 "saved", "amp", "optimizer", "checkpoint")
+                 "saved", "amp", "optimizer", "checkpoint", "count_as", "exact_macs", "count_notes")
 
     def __init__(self, params: int = 0, buffers: int = 0, macs: int = 0, depth: int = 0,
                  layers: int = 0, activations: int = 0, merge_activations: int = 0,
@@ -196,6 +200,11 @@ class Totals:
         self.optimizer = None  # the optimizer the ledger shows (show --optimizer); None: sgd_momentum
         self.checkpoint = False  # activation checkpointing per top-level block (--checkpoint)
         self.extras = {}     # the kinds' further figures summed (attention: attention_hd, causal_hd)
+        # `--count-as`: the convention ``macs`` follows (None: archcalc's own), archcalc's own
+        # total beside it, and what the tool misses on this network (conventions.notes)
+        self.count_as = None
+        self.exact_macs = None
+        self.count_notes = []
         self.buffers = buffers
         self.macs = macs
         self.depth = depth
@@ -224,6 +233,9 @@ class Totals:
                        "flops": self.flops, "depth": self.depth, "layers": self.layers,
                        "activations": self.activations, "activation_bytes": self.activations * b,
                        "param_bytes": self.params * b, "peak_activation_bytes": self.peak_activations * b})
+        if self.count_as is not None:
+            values.update({"count_as": self.count_as, "exact_macs": self.exact_macs,
+                           "count_notes": list(self.count_notes)})
         if self.aux_params or self.aux_macs:
             values.update({"aux_params": self.aux_params, "aux_macs": self.aux_macs})
         if self.seq is not None:

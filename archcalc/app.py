@@ -57,12 +57,13 @@ def load_document(spec: str, input_shape=None):
         raise UsageProblem(str(exc)) from None
 
 
-def analyse_spec(spec: str, input_shape=None, seq=None):
+def analyse_spec(spec: str, input_shape=None, seq=None, count_as=None):
     """Load and analyse SPEC; ``seq`` (--seq) sets the length of a token input, and is a
-    usage problem for a spec whose input is not tokens."""
+    usage problem for a spec whose input is not tokens; ``count_as`` (--count-as) names
+    another tool's MAC convention."""
     from .engine import analyze
 
-    analysis = analyze(load_document(spec, input_shape), input_shape=input_shape, seq=seq)
+    analysis = analyze(load_document(spec, input_shape), input_shape=input_shape, seq=seq, count_as=count_as)
     check_seq(spec, analysis, seq)
     return analysis
 
@@ -135,18 +136,18 @@ def show_report(fmt, analysis, options):
 
 
 def _fast_show_arguments(argv: list[str]):
-    """(spec, format, input shape, seq) when argv is exactly `show SPEC` with --format/-f among
-    _FAST_FORMATS and optionally --input and --seq; None for anything else, which click then parses
+    """(spec, format, input shape, seq, count_as) when argv is exactly `show SPEC` with
+    --format/-f among _FAST_FORMATS and optionally --input, --seq and --count-as; None for anything else, which click then parses
     (and reports, if it is wrong). Deliberately narrow: it must never accept what click
     would reject, nor read an option differently."""
     if len(argv) < 2 or argv[0] != "show":
         return None
-    spec = fmt = shape = seq = None
+    spec = fmt = shape = seq = count_as = None
     i = 1
     while i < len(argv):
         arg = argv[i]
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if name in ("--format", "-f", "--input", "--seq"):
+        if name in ("--format", "-f", "--input", "--seq", "--count-as"):
             if not eq:
                 if i + 1 >= len(argv):
                     return None
@@ -159,6 +160,12 @@ def _fast_show_arguments(argv: list[str]):
                 if seq is not None or number is None or number < 1:
                     return None
                 seq = number
+            elif name == "--count-as":
+                from .conventions import NAMES
+
+                if count_as is not None or value not in NAMES:
+                    return None
+                count_as = value
             elif name == "--input":
                 if shape is not None:
                     return None
@@ -181,7 +188,7 @@ def _fast_show_arguments(argv: list[str]):
         i += 1
     if spec is None or fmt is None:
         return None
-    return spec, fmt, shape, seq
+    return spec, fmt, shape, seq, count_as
 
 
 def fast_show(argv: list[str]) -> int | None:
@@ -189,9 +196,9 @@ def fast_show(argv: list[str]) -> int | None:
     parsed = _fast_show_arguments(argv)
     if parsed is None:
         return None
-    spec, fmt, shape, seq = parsed
+    spec, fmt, shape, seq, count_as = parsed
     try:
-        analysis = analyse_spec(spec, shape, seq)
+        analysis = analyse_spec(spec, shape, seq, count_as)
     except UsageProblem as exc:
         from .render.terminal import visible
 

@@ -81,6 +81,16 @@ def seq_option(function):
                              "the spec's `expect` pins then go unchecked, budgets hold.")(function)
 
 
+def count_as_option(function):
+    """--count-as TOOL: MACs as another tool counts them (show, diff, list, explain)."""
+    from .conventions import NAMES
+
+    return click.option("--count-as", "count_as", type=click.Choice(NAMES), default=None,
+                        help="Report MACs as this tool counts them on the same network (its own "
+                             "rules for bias, batch norm, activations, pooling, attention; see "
+                             "docs/metrics.md); archcalc's own count stays in JSON as exact_macs.")(function)
+
+
 def shape_option(ctx, param, value):
     return None if value is None else parse_shape(value)
 

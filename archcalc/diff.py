@@ -63,8 +63,18 @@ class TotalRow:
 
 
 def total_values(analysis: Analysis) -> dict:
-    """Every numeric total of an analysis, by key, in display order."""
+    """Every numeric total of an analysis, by key, in display order (under `--count-as`, the
+    convention and archcalc's own MACs right after the tool's)."""
     values = dict(analysis.totals.as_dict())
+    values.pop("count_notes", None)  # said beside the totals, not a total
+    if "count_as" in values:
+        ordered = {}
+        for key, value in values.items():
+            if key not in ("count_as", "exact_macs"):
+                ordered[key] = value
+            if key == "macs":
+                ordered["count_as"], ordered["exact_macs"] = values["count_as"], values["exact_macs"]
+        values = ordered
     if analysis.totals.kv_values:  # a causal token model: its KV cache (GQA shrinks it)
         from .metrics import kv_cache_bytes
 

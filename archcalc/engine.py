@@ -674,10 +674,12 @@ def _projection_hint(inp, main, other, label, kind="residual") -> str:
 _REFUSALS = ("forbidden-tag", "number-too-large", "bad-value")  # what the loader refuses
 
 
-def analyze(doc: Document, input_shape=None, seq: int | None = None) -> Analysis:
+def analyze(doc: Document, input_shape=None, seq: int | None = None, count_as: str | None = None) -> Analysis:
     """Analyse a loaded spec. Never raises for a user's mistake. ``seq`` (``--seq``) sets
     the length T of a token input (``input: {tokens: T}`` or ``[T, D]``); a spec with another
-    input ignores it (the commands refuse it there, see app.analyse_spec)."""
+    input ignores it (the commands refuse it there, see app.analyse_spec). ``count_as``
+    (``--count-as``) reports MACs under another tool's convention (archcalc/conventions.py),
+    after the spec's own pins and budgets were checked against archcalc's count."""
     with no_cyclic_gc():
         analysis = _analyze(doc, input_shape, seq)
     refused = {(d.line, d.column) for d in doc.diagnostics if d.code in _REFUSALS}
@@ -687,6 +689,10 @@ def analyze(doc: Document, input_shape=None, seq: int | None = None) -> Analysis
         loader = set(map(id, doc.diagnostics))
         analysis.diagnostics[:] = [d for d in analysis.diagnostics
                                    if id(d) in loader or (d.line, d.column) not in refused]
+    if count_as is not None:
+        from .conventions import apply
+
+        apply(analysis, count_as)
     return analysis
 
 

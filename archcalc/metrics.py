@@ -167,6 +167,8 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
     if factor != 1:
         for layer in analysis.layers:
             layer.macs *= factor
+            if layer.exact_macs is not None:
+                layer.exact_macs *= factor
             layer.activations *= factor
             if layer.saved is not SAVED_ZERO:
                 layer.saved = scale_saved(layer.saved, factor)
@@ -174,6 +176,8 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
             if merge.saved is not SAVED_ZERO:
                 merge.saved = scale_saved(merge.saved, factor)
         totals.saved = scale_saved(totals.saved, factor)
+        if totals.exact_macs is not None:
+            totals.exact_macs *= factor
         for key in ("macs", "aux_macs", "activations", "merge_activations", "peak_activations",
                     "input_values"):
             setattr(totals, key, getattr(totals, key) * factor)

@@ -41,12 +41,20 @@ def _digest(path: str) -> str:
         return hashlib.sha256(handle.read()).hexdigest()
 
 
-def analyse_row(name: str, seq: int | None = None) -> dict:
-    """A built-in's list row, from a fresh analysis (at ``seq`` tokens for a token input)."""
+def analyse_row(name: str, seq: int | None = None, count_as: str | None = None) -> dict:
+    """A built-in's list row, from a fresh analysis (at ``seq`` tokens for a token input; with
+    ``count_as``, MACs as that tool counts them, archcalc's own as ``exact_macs``)."""
     from .engine import analyze
     from .readers import load_spec
 
-    analysis = analyze(load_spec(name), seq=seq)
+    analysis = analyze(load_spec(name), seq=seq, count_as=count_as)
+    t = analysis.totals
+    if count_as is not None:
+        return dict(_row(name, analysis), count_as=count_as, exact_macs=t.exact_macs)
+    return _row(name, analysis)
+
+
+def _row(name: str, analysis) -> dict:
     t = analysis.totals
     return {"name": name, "family": family(name), "title": analysis.title,
             "input": list(analysis.input) if analysis.input else None,

@@ -16,6 +16,9 @@ SAME_AS_CLICK = [
     ["show", "gpt2", "--format", "json", "--seq", "128"],
     ["show", "--seq=64", "qwen2-0.5b", "-f", "csv"],
     ["show", "vgg16", "--format", "json", "--seq", "4"],              # exit 2: not a token input
+    ["show", "resnet50", "--format", "json", "--count-as", "fvcore"],
+    ["show", "--count-as=thop", "alexnet", "-f", "csv"],
+    ["show", "lenet5", "-f", "markdown", "--count-as", "ptflops"],
 ]
 
 
@@ -42,6 +45,9 @@ STEP_ASIDE = [
     ["show", "gpt2", "--format", "json", "--seq", "0"],  # out of range: click's message
     ["show", "gpt2", "--format", "json", "--seq", "x"],
     ["show", "gpt2", "--format", "json", "--seq", "8", "--seq", "9"],
+    ["show", "lenet5", "--format", "json", "--count-as", "flopth"],   # not a convention
+    ["show", "lenet5", "--format", "json", "--count-as", "thop", "--count-as", "torch"],
+    ["show", "lenet5", "--format", "json", "--count-as"],
     ["validate", "lenet5"],
     ["--help"],
     [],

@@ -16,6 +16,7 @@ from ..cli import (
     UsageProblem,
     analyse_spec,
     check_view_size,
+    count_as_option,
     fail_usage,
     seq_option,
     shape_option,
@@ -55,9 +56,10 @@ def _gates_option(ctx, param, values):
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override both specs' input shape, e.g. 224x224x3.")
 @seq_option
+@count_as_option
 @click.option("--width", type=width_option(), default=None,
               help="Table width in columns (default: the terminal's).")
-def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, width):
+def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, count_as, width):
     """Compare network A with network B (each a built-in name, a spec file, or - for stdin).
 
     Shows the totals side by side with change and ratio, the share of params and MACs per
@@ -71,8 +73,8 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, width):
     if a == "-" and b == "-":
         fail_usage("only one of A and B can be - (standard input)")
     try:
-        old = analyse_spec(a, input_shape, seq)
-        new = analyse_spec(b, input_shape, seq)
+        old = analyse_spec(a, input_shape, seq, count_as)
+        new = analyse_spec(b, input_shape, seq, count_as)
     except UsageProblem as exc:
         fail_usage(str(exc))
     for analysis in (old, new):  # the comparison costs per layer, whatever the format

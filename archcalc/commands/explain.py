@@ -28,6 +28,7 @@ from ..cli import (
     UsageProblem,
     analyse_spec,
     check_view_size,
+    count_as_option,
     fail_usage,
     shape_option,
     write,
@@ -108,12 +109,14 @@ def _code_suggestion(word: str) -> str:
               help="Precision of every value, for the byte figures.")
 @click.option("--width", type=width_option(), default=100, show_default=True,
               help="Wrap diagnostics and explanations at this width.")
-def explain(spec, layer, input_shape, seq, batch, dtype, width):
+@count_as_option
+def explain(spec, layer, input_shape, seq, batch, dtype, width, count_as):
     """Show the arithmetic behind each layer of SPEC (or only LAYER): output size, parameters,
     MACs, activations and receptive field, with the layer's diagnostics and hints.
 
     With a diagnostic code instead of SPEC (e.g. `archcalc explain window-drops-input`),
-    explain what the code means.
+    explain what the code means. With --count-as TOOL, itemise TOOL's MACs (of SPEC, or of
+    LAYER) from archcalc's own count, kind by kind, and name what TOOL skips (batch 1).
     """
     from ..diagnostics import CATALOGUE
     from ..render import explain as render
@@ -138,6 +141,11 @@ def explain(spec, layer, input_shape, seq, batch, dtype, width):
             fail_usage(str(exc))
         # the layer may be missing because of the spec's errors: show them, not only the miss
         layers, extra, missing = [], analysis.diagnostics, str(exc)
+    if count_as is not None and analysis.output is not None:
+        from ..render import count_as as itemised
+
+        write(itemised.render(analysis, [one for one in layers if not one.aux], count_as, width))
+        sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)
     from ..metrics import apply_batch
 
     if len(layers) > 1:

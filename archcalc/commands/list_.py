@@ -13,6 +13,7 @@ from ..cli import (
     EXIT_OK,
     EXIT_USAGE,
     Count,
+    count_as_option,
     width_option,
     write,
     write_output,
@@ -35,7 +36,8 @@ SORT_KEYS = ("family", "name", "params", "macs", "depth")
               help="Table width in columns (default: the terminal's; piped output is never narrowed).")
 @click.option("--seq", type=Count(1), default=None, metavar="N",
               help="Sequence length for the networks with a token input (the others are listed as they are).")
-def list_(patterns, fmt, output, sort, reverse, width, seq):
+@count_as_option
+def list_(patterns, fmt, output, sort, reverse, width, seq, count_as):
     """List the built-in networks with their size and cost.
 
     FILTER keeps the networks whose name or family contains it (case, '-', '_' and '.'
@@ -56,8 +58,12 @@ def list_(patterns, fmt, output, sort, reverse, width, seq):
                              + "\n")
             sys.exit(EXIT_USAGE)
     rows = zoo_index.rows(names)
-    if seq is not None:  # token models at that length (the index holds their own length)
-        rows = [zoo_index.analyse_row(row["name"], seq) if row.get("tokens") or len(row["input"] or ()) == 2
+    if seq is not None or count_as is not None:
+        # token models at that length (the index holds their own length); every network
+        # analysed afresh under another tool's convention
+        rows = [zoo_index.analyse_row(row["name"], seq if row.get("tokens") or len(row["input"] or ()) == 2
+                                      else None, count_as)
+                if count_as is not None or row.get("tokens") or len(row["input"] or ()) == 2
                 else row for row in rows]
     if sort == "family":
         order = {}
@@ -71,7 +77,7 @@ def list_(patterns, fmt, output, sort, reverse, width, seq):
         rows.sort(key=(lambda r: names.index(r["name"])) if sort == "name" else (lambda r: r[sort]),
                   reverse=reverse)
     failed = any(row["errors"] for row in rows)
-    text = reporter("list", fmt)(rows, {"width": width, "grouped": sort == "family"})
+    text = reporter("list", fmt)(rows, {"width": width, "grouped": sort == "family", "count_as": count_as})
     if output is not None and output != "-":
         write_output(text, output)
     else:

@@ -13,6 +13,7 @@ from ..cli import (
     UsageProblem,
     analyse_spec,
     check_view_size,
+    count_as_option,
     fail_usage,
     ignore_option,
     seq_option,
@@ -36,6 +37,7 @@ from ..render import formats
               help="Override the spec's input shape, e.g. 224x224x3 (the spec's `expect` pins "
                    "describe its own input and are then not checked; budgets are).")
 @seq_option
+@count_as_option
 @click.option("--depth", type=Count(0), default=None,
               help="Table: collapse blocks below this nesting level (0 = top-level rows only).")
 @click.option("--width", type=width_option(), default=None,
@@ -67,13 +69,13 @@ from ..render import formats
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
                    "the table (with --depth N, a bar per block at level N), then a bar per kind.")
-def show(spec, fmt, output, input_shape, seq, depth, width, batch, dtype, optimizer, amp, checkpoint, memory,
+def show(spec, fmt, output, input_shape, seq, count_as, depth, width, batch, dtype, optimizer, amp, checkpoint, memory,
          rf, connections, ignore, totals_row, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
         fail_usage(f"--chart draws bars on the terminal; it cannot be combined with --format {fmt}")
     try:
-        analysis = analyse_spec(spec, input_shape, seq)
+        analysis = analyse_spec(spec, input_shape, seq, count_as)
     except UsageProblem as exc:
         fail_usage(str(exc))
     from ..ignores import apply

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .base import (
+    Counted,
     LayerKind,
     NotRead,
     Onnx,
@@ -10,6 +11,7 @@ from .base import (
     channel_dim,
     choice,
     field_,
+    numel,
 )
 
 ACTIVATION_NAMES = ("relu", "relu6", "leakyrelu", "tanh", "sigmoid", "softmax",
@@ -73,6 +75,37 @@ def fused_activation(f, call: str, out) -> str:
     return _TORCH[name][1].replace("{dim}", str(channel_dim(out))).replace("{x}", call)
 
 
+# --count-as ptflops: the module backend hooks nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU and
+# nn.GELU (relu_flops_counter_hook: one per output value) and also patches F.relu, F.relu6,
+# F.elu, F.gelu, F.silu and F.softmax (one per input value, _numel_functional_flops_hook).
+# A module whose forward calls a patched function is counted twice: ReLU, ELU, GELU (ReLU6
+# calls F.hardtanh, LeakyReLU F.leaky_relu, neither patched); SiLU and Softmax have no hook
+# but call a patched function: once. Tanh, Sigmoid, Hardswish, Hardsigmoid: never.
+PTFLOPS_MODULE = {"relu": 2, "elu": 2, "gelu": 2, "relu6": 1, "leakyrelu": 1, "silu": 1, "softmax": 1}
+PTFLOPS_FUNCTIONS = ("relu", "relu6", "elu", "gelu", "silu", "softmax")
+
+
+def fused_count(f, out) -> int:
+    """What ptflops counts for a layer's fused ``activation`` (exported as ``F.relu(...)``):
+    one per output value when the function is one ptflops patches, else 0."""
+    return numel(out) if f.get("activation") in PTFLOPS_FUNCTIONS else 0
+
+
+def _count_as(name) -> dict:
+    rules = {}
+    if name in PTFLOPS_MODULE:
+        k = PTFLOPS_MODULE[name]
+        how = {2: f"2 per value: the nn module's hook and the patched F.{name} it calls",
+               1: "1 per value: " + ("the module's hook (its F. function is not patched)"
+                                    if name in ("relu6", "leakyrelu") else f"the patched F.{name}")}[k]
+        rules["ptflops"] = Counted(lambda inp, out, f, k=k: k * numel(inp), how)
+    if name == "softmax":
+        # thop's count_softmax: per row of n values, n exponentials, n − 1 additions, n divisions
+        def thop(inp, out, f):
+            n = inp[-1]  # nn.Softmax(dim=…) over the channels or features: the last axis here
+            return (numel(inp) // n) * (3 * n - 1)
+        rules["thop"] = Counted(thop, "(3n − 1) per row of n values (count_softmax)")
+    return rules
 # the words of PyTorch and Keras for an activation, besides its own name (did-you-mean)
 _ALIASES = {"silu": ("swish",), "relu6": ("hardtanh",), "hardswish": ("hswish",), "hardsigmoid": ("hsigmoid",),
             "sigmoid": ("logistic",), "softmax": ("logsoftmax",)}
@@ -128,7 +161,7 @@ def _export(name):
 
 KINDS = [LayerKind(name=n, doc=f"Activation: {_DOCS[n]}. Shape unchanged, no parameters.",
                    group="activation", export=_export(n), saves=SAVES[n], onnx=_onnx(n),
-                   aliases=_ALIASES.get(n, ()))
+                   aliases=_ALIASES.get(n, ()), count_as=_count_as(n))
          for n in ACTIVATION_NAMES]
 
 # The fused-activation field that conv and dense share.

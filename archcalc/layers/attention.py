@@ -27,6 +27,7 @@ from .base import (
     BOOL,
     POSITIVE_INT,
     POSITIVE_NUMBER,
+    Counted,
     LayerKind,
     RuleError,
     Torch,
@@ -249,6 +250,54 @@ def _mha(dim, h, kv, d, f) -> bool:
         and f["qkv_bias"] == f["out_bias"] and f["head_dim"] is None
 
 
+# --count-as: how each tool sees the exported layer. The parts: the projections (T·params
+# without bias), the scores (2·T²·h·d) and the biases (one per projected value).
+def _parts(inp, f):
+    t, dim, h, kv, d = dims(inp, f)
+    projections = t * projection_params(inp, f)
+    biases = (t * (h * d + 2 * kv * d) if f["qkv_bias"] else 0) + (t * dim if f["out_bias"] else 0)
+    return projections, 2 * t * t * h * d, biases, _mha(dim, h, kv, d, f)
+
+
+def _torch(inp, out, f):
+    # nn.MultiheadAttention in eval mode under no_grad takes its fast path,
+    # torch._native_multi_head_attention, which FlopCounterMode does not count (unless the
+    # heads are odd); F.scaled_dot_product_attention on a CPU runs a fused kernel it does not
+    # count either: only the projections remain
+    projections, scores, biases, mha = _parts(inp, f)
+    return 0 if mha and f["heads"] % 2 == 0 else projections
+
+
+def _ptflops(inp, out, f):
+    projections, scores, biases, mha = _parts(inp, f)
+    if not mha:  # the helper: its four nn.Linear hooks (with bias); SDPA is not patched
+        return projections + biases
+    # multihead_attention_counter_hook: T·D (scaling q) + the projections + 3·T·D (in_proj
+    # bias, if any) + per head T²·d + T² (softmax) + T²·d + T·D·(D + 1) (out_proj, "bias is
+    # always enabled")
+    t, dim, h, _, _ = dims(inp, f)
+    return projections + scores + t * dim + (3 * t * dim if f["qkv_bias"] else 0) + h * t * t + t * dim
+
+
+COUNT_AS = {
+    "torch": Counted(_torch, "nn.MultiheadAttention's fast path (eval, no_grad, even heads) counts 0; "
+                             "F.scaled_dot_product_attention's fused CPU kernel counts 0: the "
+                             "projections only"),
+    "fvcore": Counted(lambda inp, out, f: _parts(inp, f)[0],
+                      "the projections (aten::linear); aten::scaled_dot_product_attention has no "
+                      "handle: the 2·T²·h·d scores are not counted"),
+    "ptflops": Counted(_ptflops, "nn.MultiheadAttention: its hook's T·D + 4·T·D² + 2·T²·D + h·T² "
+                                 "+ biases; the Attention helper: its nn.Linear hooks with bias, "
+                                 "F.scaled_dot_product_attention not patched"),
+    "ptflops-aten": Counted(lambda inp, out, f: _parts(inp, f)[0] + _parts(inp, f)[2],
+                            "the projections + 1 per projected value with a bias (aten.addmm); "
+                            "the CPU's fused attention is not aten.bmm: scores not counted"),
+    "thop": Counted(lambda inp, out, f: 0 if _parts(inp, f)[3] else _parts(inp, f)[0],
+                    "nn.MultiheadAttention is no module thop knows, and its out_proj is a subclass "
+                    "of nn.Linear: 0; the helper's nn.Linear projections only, no scores"),
+}
+
+
 def _saves(inp, out, f):
     """What the exported attention saves for backward on PyTorch's math path (the CPU's, and
     any device's without a fused kernel), besides its input (which the q/k/v projections
@@ -300,6 +349,7 @@ ATTENTION = LayerKind(
     group="attention",
     export=_export,
     saves=_saves,
+    count_as=COUNT_AS,
 )
 
 KINDS = [ATTENTION]

@@ -320,6 +320,11 @@ class LayerKind:
                                          field; None (the default) for kinds that act per position
     takes_ids                            accepts the token ids of `input: {tokens: T}` (the token
                                          embedding); every other kind refuses them, located
+    count_as                             {convention: Counted(rule, why)}: what another tool
+                                         (fvcore, ptflops, thop, torch; archcalc/conventions.py)
+                                         counts for the layer as `archcalc export` writes it,
+                                         rule(inp, out, fields) -> int, and why, from the tool's
+                                         source; a convention not listed counts ``macs``
     kv_cache(inp, out, fields) -> int    values the layer keeps per token when generating (keys
                                          and values of causal attention); None: none
     reference                            a field naming an earlier layer (a tied head's
@@ -399,7 +404,7 @@ class LayerKind:
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
                  "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
                  "stores", "export", "takes_ids", "kv_cache", "reference", "check_reference",
-                 "extra", "saves", "onnx", "aliases", "label")
+                 "extra", "saves", "onnx", "aliases", "label", "count_as")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -412,7 +417,7 @@ class LayerKind:
                  kv_cache: Callable | None = None, reference: str | None = None,
                  check_reference: Callable | None = None, extra: Callable | None = None,
                  saves: tuple | Callable | None = None, onnx: tuple = (), aliases: tuple = (),
-                 label: Callable | None = None):
+                 label: Callable | None = None, count_as: dict | None = None):
         self.name = name
         self.label = label
         self.doc = doc
@@ -445,6 +450,9 @@ class LayerKind:
         # output is the input's storage (flatten, identity)
         self.saves = saves if saves is not None else \
             ("input",) if group in ("conv", "dense") else ("output",) if self.stores else ()
+        # how other tools count the kind (`--count-as`): convention name -> Counted; a
+        # convention not listed counts the kind's own MACs (archcalc/conventions.py)
+        self.count_as = count_as or {}
         self.onnx = tuple(onnx)
         self.aliases = tuple(aliases)
 
@@ -455,6 +463,29 @@ class LayerKind:
 
     def __repr__(self) -> str:
         return f"LayerKind({self.name!r})"
+
+
+class Counted:
+    """How one tool counts a kind (LayerKind.count_as): ``rule(inp, out, fields) -> int``, the
+    MACs the tool reports for the layer as exported, and ``why``, the tool's own rule in a few
+    words (explain and docs/metrics.md quote it)."""
+
+    __slots__ = ("rule", "why")
+
+    def __init__(self, rule: Callable, why: str):
+        self.rule = rule
+        self.why = why
+
+    def __repr__(self) -> str:
+        return f"Counted({self.why!r})"
+
+
+def numel(shape) -> int:
+    """The values of a tensor of archcalc shape ``shape`` at batch 1."""
+    n = 1
+    for size in shape:
+        n *= size
+    return n
 
 
 class Torch:

@@ -6,9 +6,12 @@ MACs H_out·W_out·filters·kh·kw·(C/groups).
 from __future__ import annotations
 
 from . import window
-from .activations import ACTIVATION_FIELD, fused_activation, fused_saves
+from .activations import ACTIVATION_FIELD, fused_activation, fused_count, fused_saves
 from .base import (
     BOOL,
+    Counted,
+    FieldError,
+    FieldType,
     PADDING,
     PAIR,
     POSITIVE_INT,
@@ -23,6 +26,7 @@ from .base import (
     describe_bias_activation,
     field_,
     given,
+    numel,
     pair_text,
     require_volume,
 )
@@ -159,6 +163,11 @@ def params(inp, out, f):
 def macs(inp, out, f):
     kh, kw = f["kernel"]
     return out[0] * out[1] * kh * kw * links(inp, f)
+
+
+def bias_values(out, f) -> int:
+    """One addition per output value when the layer has a bias (what ptflops adds)."""
+    return numel(out) if f["bias"] else 0
 
 
 def connections(inp, out, f):
@@ -426,6 +435,16 @@ CONV = LayerKind(
     group="conv",
     export=export,
     saves=lambda inp, out, f: ("input",) + fused_saves(f),
+    count_as={
+        # conv_flops_counter_hook: MACs, plus one per output value for the bias; a fused
+        # activation is the patched F.relu (…) around the module
+        "ptflops": Counted(lambda inp, out, f: macs(inp, out, f) + bias_values(out, f) + fused_count(f, out),
+                           "MACs + 1 per output value with a bias (conv_flops_counter_hook), "
+                           "+ 1 per value for a fused ReLU/GELU/SiLU (patched F.relu …)"),
+        # aten_ops.conv_flop: conv_flop_count(..., bias=b is not None)
+        "ptflops-aten": Counted(lambda inp, out, f: macs(inp, out, f) + bias_values(out, f),
+                                "MACs + 1 per output value with a bias (aten.convolution)"),
+    },
     onnx=(Onnx(("Conv",), _from_onnx, folds_pad=True),),
 )
 

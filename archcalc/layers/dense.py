@@ -7,16 +7,18 @@ params in·units (+ units with bias); MACs in·units, T·in·units on [T, in], H
 """
 from __future__ import annotations
 
-from .activations import ACTIVATION_FIELD, fused_activation, fused_saves
+from .activations import ACTIVATION_FIELD, fused_activation, fused_count, fused_saves
 from .base import (
     BOOL,
     POSITIVE_INT,
+    Counted,
     LayerKind,
     NotRead,
     Onnx,
     Torch,
     describe_bias_activation,
     field_,
+    numel,
 )
 
 
@@ -52,6 +54,15 @@ def params(inp, out, f):
 
 def macs(inp, out, f):
     return positions(inp) * features(inp) * f["units"]
+
+
+def _bias(inp, out, f) -> int:
+    return numel(out) if f["bias"] else 0
+
+
+def _ptflops(inp, out, f) -> int:
+    hooked = 0 if per_position(inp) else macs(inp, out, f) + _bias(inp, out, f)
+    return hooked + fused_count(f, out)
 
 
 def connections(inp, out, f):
@@ -146,6 +157,17 @@ DENSE = LayerKind(
     group="dense",
     export=export,
     saves=lambda inp, out, f: ("input",) + fused_saves(f),
+    count_as={
+        "ptflops": Counted(_ptflops, "nn.Linear: (in + 1 with a bias)·units per position "
+                                     "(linear_flops_counter_hook); Linear2d, a subclass, is not "
+                                     "hooked and its F.linear is not patched: 0; a fused ReLU "
+                                     "(…) + 1 per value"),
+        "ptflops-aten": Counted(lambda inp, out, f: macs(inp, out, f) + _bias(inp, out, f),
+                                "MACs + 1 per output value with a bias (aten.addmm)"),
+        "thop": Counted(lambda inp, out, f: 0 if per_position(inp) else macs(inp, out, f),
+                        "in·units per position for nn.Linear (count_linear), no bias; "
+                        "Linear2d, a subclass, is not hooked: 0"),
+    },
     onnx=(Onnx(("Gemm",), _from_gemm), Onnx(("MatMul",), _from_matmul), Onnx(("Add",), fold=_bias_from_onnx)),
 )
 

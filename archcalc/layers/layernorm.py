@@ -12,6 +12,7 @@ from __future__ import annotations
 from .base import (
     BOOL,
     POSITIVE_NUMBER,
+    Counted,
     LayerKind,
     NotRead,
     Onnx,
@@ -19,6 +20,7 @@ from .base import (
     Torch,
     field_,
     literal,
+    numel,
 )
 
 
@@ -112,6 +114,18 @@ LAYERNORM = LayerKind(
     group="norm",
     export=_layernorm_export,
     saves=("input", "rows"),
+    count_as={
+        "fvcore": Counted(lambda inp, out, f: (5 if f["affine"] else 4) * numel(inp),
+                          "5 per value with γ, 4 without (aten::layer_norm, norm_flop_counter(2))"),
+        # nn.LayerNorm has `elementwise_affine`, not the `affine` bn_flops_counter_hook reads;
+        # LayerNorm2d (a volume's, a subclass) is not hooked and F.layer_norm is not patched
+        "ptflops": Counted(lambda inp, out, f: 0 if len(inp) == 3 else numel(inp),
+                           "1 per value for nn.LayerNorm (bn_flops_counter_hook finds no `affine`); "
+                           "LayerNorm2d, a subclass, is not hooked: 0"),
+        "thop": Counted(lambda inp, out, f: 0 if len(inp) == 3 else (4 if f["affine"] else 2) * numel(inp),
+                        "nn.LayerNorm 2 per value, doubled with elementwise_affine (count_normalization); "
+                        "LayerNorm2d, a subclass, is not hooked: 0"),
+    },
     onnx=(Onnx(("LayerNormalization",), _layernorm_from_onnx),),
 )
 

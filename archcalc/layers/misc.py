@@ -5,6 +5,7 @@ from .base import (
     POSITIVE_INT,
     POSITIVE_NUMBER,
     RATE,
+    Counted,
     LayerKind,
     NotRead,
     Onnx,
@@ -14,6 +15,7 @@ from .base import (
     field_,
     fmt_shape,
     literal,
+    numel,
     require_volume,
 )
 from .pool import whole_window
@@ -63,6 +65,14 @@ BATCHNORM = LayerKind(
     group="norm",
     export=_batchnorm_export,
     saves=("input", "channels"),
+    count_as={
+        # eval mode (inference folds batch norm into the conv before it; these tools do not)
+        "fvcore": Counted(lambda inp, out, f: 2 * numel(inp),
+                          "2 per value (aten::batch_norm in eval mode with γ, β: batchnorm_flop_jit)"),
+        "ptflops": Counted(lambda inp, out, f: 2 * numel(inp), "2 per value with affine (bn_flops_counter_hook)"),
+        "thop": Counted(lambda inp, out, f: 4 * numel(inp),
+                        "4 per value: 2 (calculate_norm), doubled for affine (count_normalization)"),
+    },
     explain=lambda layer: {"params": (f"2·{_channels(layer.input)}", "γ and β per channel"),
                            "buffers": (f"2·{_channels(layer.input)}", "running mean and variance")},
     onnx=(Onnx(("BatchNormalization",)),),
@@ -98,6 +108,13 @@ LRN = LayerKind(
     # the spec gives only the size; α, β and k are PyTorch's defaults (they change no count)
     export=lambda inp, out, f: Torch(f"nn.LocalResponseNorm({f['size']})"),
     saves=lambda inp, out, f: _lrn_saves(inp, f),
+    count_as={"ptflops": Counted(
+        # F.local_response_norm: input.mul(input), avg_pool3d over the channels padded by
+        # size − 1, .mul(alpha), .add(k): Tensor.mul, F.avg_pool3d, Tensor.mul and Tensor.add,
+        # each patched to count its input's values
+        lambda inp, out, f: 4 * numel(inp) + (f["size"] - 1) * inp[0] * inp[1],
+        "4 per value + (size − 1)·H·W: the patched Tensor.mul, F.avg_pool3d (over the padded "
+        "channels), Tensor.mul and Tensor.add inside F.local_response_norm")},
     onnx=(Onnx(("LRN",), lambda node: {"size": int(node.attrs.get("size", 5))}),
           Onnx(("Div",), lambda node: _lrn_decomposed(node), pattern=True)),
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .base import (
     BOOL,
     POSITIVE_INT,
+    Counted,
     LayerKind,
     RuleError,
     Torch,
@@ -42,6 +43,15 @@ def _params(inp, out, f):
 
 def _macs(inp, out, f):
     return _positions(inp) * 3 * inp[-1] * f["hidden"]
+
+
+def _biases(inp, f) -> int:
+    return _positions(inp) * (2 * f["hidden"] + inp[-1]) if f["bias"] else 0
+
+
+# ptflops: nn.SiLU calls the patched F.silu (once); nn.GELU is hooked and calls the patched
+# F.gelu (twice), as nn.ReLU with F.relu (activations.PTFLOPS_MODULE)
+_PTFLOPS_ACT = {"silu": 1, "gelu": 2, "gelu_tanh": 2, "relu": 2}
 
 
 def _explain(layer):
@@ -106,6 +116,14 @@ GATEDMLP = LayerKind(
     group="dense",
     export=_export,
     saves=lambda inp, out, f: _gated_saves(out, f),
+    count_as={
+        "ptflops": Counted(lambda inp, out, f: _macs(inp, out, f) + _biases(inp, f)
+                           + _PTFLOPS_ACT[f["activation"]] * _positions(inp) * f["hidden"],
+                           "its three nn.Linear hooks (with any bias) + the activation on the hidden "
+                           "values: SiLU once (patched F.silu), GELU and ReLU twice"),
+        "ptflops-aten": Counted(lambda inp, out, f: _macs(inp, out, f) + _biases(inp, f),
+                                "MACs + 1 per output value of a projection with a bias"),
+    },
 )
 
 # --------------------------------------------------------------------------- mixture of experts
@@ -193,6 +211,15 @@ EXPERTS = LayerKind(
     weighted=True,
     group="dense",
     export=_experts_export,
+    count_as={
+        # the experts' products are Tensor.__matmul__ (torch, fvcore and the aten backend see
+        # them as matmul/bmm; the module tools do not); the router is an nn.Linear
+        "ptflops": Counted(lambda inp, out, f: _positions(inp) * (inp[-1] * f["experts"] + f["top_k"] * f["hidden"]),
+                           "the router's nn.Linear hook + the patched F.silu on top_k·hidden values "
+                           "per token; the experts' products (Tensor.__matmul__) are not seen"),
+        "thop": Counted(lambda inp, out, f: _positions(inp) * inp[-1] * f["experts"],
+                        "the router's nn.Linear only; the experts' products are not seen"),
+    },
 )
 
 KINDS = [GATEDMLP, EXPERTS]

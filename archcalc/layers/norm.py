@@ -11,11 +11,13 @@ from .base import (
     BOOL,
     POSITIVE_INT,
     POSITIVE_NUMBER,
+    Counted,
     LayerKind,
     NotRead,
     Onnx,
     RuleError,
     field_,
+    numel,
     require_volume,
 )
 
@@ -74,6 +76,12 @@ GROUPNORM = LayerKind(
     explain=_groupnorm_explain,
     export=_groupnorm_export,
     group="norm",
+    count_as={
+        "fvcore": Counted(lambda inp, out, f: (5 if f["affine"] else 4) * numel(inp),
+                          "5 per value with affine, 4 without (aten::group_norm, norm_flop_counter(2))"),
+        "ptflops": Counted(lambda inp, out, f: (2 if f["affine"] else 1) * numel(inp),
+                           "2 per value with affine, 1 without (bn_flops_counter_hook)"),
+    },
 )
 
 
@@ -120,6 +128,14 @@ INSTANCENORM = LayerKind(
     shape=_instancenorm_shape,
     params=_affine,
     buffers=lambda inp, out, f: 2 * _channels(inp) if f["track_running_stats"] else 0,
+    count_as={
+        "fvcore": Counted(lambda inp, out, f: (5 if f["affine"] else 4) * numel(inp),
+                          "5 per value with affine, 4 without (aten::instance_norm, norm_flop_counter(1))"),
+        "ptflops": Counted(lambda inp, out, f: (2 if f["affine"] else 1) * numel(inp),
+                           "2 per value with affine, 1 without (bn_flops_counter_hook)"),
+        "thop": Counted(lambda inp, out, f: (4 if f["affine"] else 2) * numel(inp),
+                        "2 per value (calculate_norm), doubled with affine (count_normalization)"),
+    },
     describe=_instancenorm_describe,
     explain=_instancenorm_explain,
     export=_instancenorm_export,

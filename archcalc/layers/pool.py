@@ -10,6 +10,7 @@ from .base import (
     BOOL,
     PADDING,
     PAIR,
+    Counted,
     LayerKind,
     NotRead,
     Onnx,
@@ -18,6 +19,7 @@ from .base import (
     concrete,
     field_,
     given,
+    numel,
     pair_text,
     require_volume,
 )
@@ -88,6 +90,23 @@ def pool_export(module: str, pad_value: str):
     return export
 
 
+def pooled_values(inp, f) -> int:
+    """The values the exported nn.MaxPool2d / nn.AvgPool2d receives: the input, padded first
+    when the padding is an explicit F.pad (pool_export's rule)."""
+    padding, pads = torch_padding(inp, f, "size")
+    if padding is not None and any(2 * concrete(p) > concrete(k) for p, k in zip(padding, f["size"])):
+        pads = (padding[1], padding[1], padding[0], padding[0])
+    if pads is None:
+        return numel(inp)
+    left, right, top, bottom = (concrete(p) for p in pads)
+    return (inp[0] + top + bottom) * (inp[1] + left + right) * inp[2]
+
+
+# --count-as ptflops: pool_flops_counter_hook counts the module's input values, and the
+# F.max_pool2d / F.avg_pool2d / F.adaptive_*_pool2d the module calls is patched to count them again
+_PTFLOPS_POOL = "2 per input value: the module's hook and the patched F.{} it calls"
+
+
 def _concrete_fields(f):
     return {k: tuple(concrete(x) for x in v) if isinstance(v, tuple) else v for k, v in f.items()}
 
@@ -135,6 +154,10 @@ def _pool(kind: str, what: str) -> LayerKind:
         export=pool_export(*{"maxpool": ("MaxPool2d", 'float("-inf")'),
                              "avgpool": ("AvgPool2d", "0")}[kind]),
         saves=("input", "indices") if kind == "maxpool" else ("input",),
+        count_as={"ptflops": Counted(lambda inp, out, f: 2 * pooled_values(inp, f),
+                                     _PTFLOPS_POOL.format(f"{kind[:3]}_pool2d")),
+                  **({"thop": Counted(lambda inp, out, f: numel(out), "1 per output value (count_avgpool)")}
+                     if kind == "avgpool" else {})},
         onnx=(Onnx((f"{what}Pool",), _pool_from_onnx, folds_pad=True),),
         aliases={"maxpool": ("maxpool2d", "maxpooling2d", "maxpooling"),
                  "avgpool": ("avgpool2d", "averagepooling2d", "averagepool")}[kind],
@@ -158,10 +181,29 @@ def _global(kind: str, what: str) -> LayerKind:
                      shape=shape, window=whole_window, group="pool",
                      export=lambda inp, out, f: Torch(module),
                      saves=() if what == "average" else ("input", "indices"),
+                     count_as=adaptive_counts(what),
                      onnx=(Onnx(("GlobalAveragePool",)), Onnx(("ReduceMean",), _mean_from_onnx))
                      if what == "average" else (Onnx(("GlobalMaxPool",)),),
                      aliases=("globalaveragepooling2d", "globalaveragepool", "gap") if what == "average"
                      else ("globalmaxpooling2d",))
+
+
+def _thop_adaptive(inp, out, f) -> int:
+    # count_adap_avgpool, in its own float64 arithmetic: kernel = (h/oh)·(w/ow), then
+    # int((kernel + 1)·output values), truncated
+    kernel = (inp[0] / out[0]) * (inp[1] / out[1])
+    return int((kernel + 1) * numel(out))
+
+
+def adaptive_counts(what: str) -> dict:
+    """--count-as rules of nn.AdaptiveAvgPool2d / nn.AdaptiveMaxPool2d (global pooling too)."""
+    name = "adaptive_avg_pool2d" if what == "average" else "adaptive_max_pool2d"
+    rules = {"ptflops": Counted(lambda inp, out, f: 2 * numel(inp), _PTFLOPS_POOL.format(name))}
+    if what == "average":
+        rules["fvcore"] = Counted(lambda inp, out, f: numel(inp),
+                                  "1 per input value (aten::adaptive_avg_pool2d, elementwise_flop_counter(1, 0))")
+        rules["thop"] = Counted(_thop_adaptive, "(h·w/(oh·ow) + 1) per output value (count_adap_avgpool)")
+    return rules
 
 
 def _adaptive_shape(kind):
@@ -209,6 +251,7 @@ def _adaptive(kind: str, what: str) -> LayerKind:
         explain=_adaptive_explain,
         group="pool",
         export=_adaptive_export(f"Adaptive{'Avg' if what == 'average' else 'Max'}Pool2d"),
+        count_as=adaptive_counts(what),
         aliases=(f"adaptive{'avg' if what == 'average' else 'max'}pool2d",),
     )
 

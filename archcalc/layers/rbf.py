@@ -8,7 +8,7 @@ connections in·units (no bias).
 """
 from __future__ import annotations
 
-from .base import POSITIVE_INT, LayerKind, RuleError, Torch, field_, fmt_shape
+from .base import POSITIVE_INT, Counted, LayerKind, RuleError, Torch, field_, fmt_shape
 from .dense import features, per_position
 from .dense import shape as _dense_shape
 
@@ -70,6 +70,13 @@ RBF = LayerKind(
     weighted=True,
     group="dense",
     export=export,
+    count_as={
+        # `x @ w.t()` is the Tensor operator, not the torch.matmul ptflops patches; thop sees
+        # no module it knows (fvcore's aten::matmul and the aten backend's mm count it)
+        "ptflops": Counted(lambda inp, out, f: 0, "not seen: the product is Tensor.__matmul__, which "
+                                                  "ptflops does not patch"),
+        "thop": Counted(lambda inp, out, f: 0, "not seen: EuclideanRBF is no module thop knows"),
+    },
 )
 
 KINDS = [RBF]

@@ -13,12 +13,13 @@ Receptive field (metrics.py, the fourth number u per axis): an upsampling layer 
 from __future__ import annotations
 
 from . import window
-from .activations import ACTIVATION_FIELD
+from .activations import ACTIVATION_FIELD, fused_count
 from .base import (
     BOOL,
     PADDING,
     PAIR,
     POSITIVE_INT,
+    Counted,
     FieldError,
     FieldType,
     LayerKind,
@@ -104,6 +105,24 @@ def _t_params(inp, out, f):
 def _t_macs(inp, out, f):
     kh, kw = f["kernel"]
     return inp[2] * (f["filters"] // f["groups"]) * kh * kw * inp[0] * inp[1]
+
+
+def _t_module_values(out, f) -> int:
+    """The values nn.ConvTranspose2d itself outputs: with unequal padding it gets the smaller
+    side and the output is sliced afterwards (``_t_export``), so it makes more than ``out``."""
+    pt, pb, pl, pr = f["padding"]
+    return (out[0] + abs(pt - pb)) * (out[1] + abs(pl - pr)) * out[2]
+
+
+def _t_bias(out, f) -> int:
+    return _t_module_values(out, f) if f["bias"] else 0
+
+
+def _t_thop(inp, out, f):
+    # calculate_conv2d_flops with the transposed weight (C_in, filters/groups, kh, kw): every
+    # output value times C_in/groups·kh·kw
+    kh, kw = f["kernel"]
+    return _t_module_values(out, f) * (inp[2] // f["groups"]) * kh * kw
 
 
 def _t_window(inp, f):
@@ -230,6 +249,15 @@ CONVTRANSPOSE = LayerKind(
     window=_t_window,
     group="conv",
     export=_t_export,
+    count_as={
+        "ptflops": Counted(lambda inp, out, f: _t_macs(inp, out, f) + _t_bias(out, f) + fused_count(f, out),
+                           "MACs over the input positions + 1 per output value with a bias "
+                           "(conv_flops_counter_hook, transpose=True)"),
+        "ptflops-aten": Counted(lambda inp, out, f: _t_macs(inp, out, f) + _t_bias(out, f),
+                                "MACs + 1 per output value with a bias (aten.convolution)"),
+        "thop": Counted(_t_thop, "C_in/groups·kh·kw per output value (count_convNd reads the "
+                                 "transposed weight as a conv's)"),
+    },
     onnx=(Onnx(("ConvTranspose",), _t_from_onnx),),
 )
 
@@ -327,7 +355,22 @@ UPSAMPLE = LayerKind(
     group="other",
     stores=True,
     export=_up_export,
+    count_as={
+        "fvcore": Counted(lambda inp, out, f: (4 if f["mode"] == "bilinear" else 1) * _values(out),
+                          "1 per output value nearest, 4 bilinear (aten::upsample_*2d)"),
+        "ptflops": Counted(lambda inp, out, f: 2 * _values(out),
+                           "2 per output value: upsample_flops_counter_hook and the patched F.interpolate"),
+        "thop": Counted(lambda inp, out, f: (11 if f["mode"] == "bilinear" else 1) * _values(out),
+                        "1 per output value nearest, 11 bilinear (calculate_upsample)"),
+    },
 )
+
+
+def _values(shape) -> int:
+    n = 1
+    for size in shape:
+        n *= size
+    return n
 
 
 # -------------------------------------------------------------------------------------- crop

@@ -9,8 +9,9 @@ window's inputs plus the bias, 14·14·6·(2·2 + 1) = 5,880 for S2.
 """
 from __future__ import annotations
 
-from .activations import ACTIVATION_FIELD, fused_activation
-from .base import BOOL, PAIR, LayerKind, Torch, describe_bias_activation, field_, pair_text, require_volume
+from .activations import ACTIVATION_FIELD, fused_activation, fused_count
+from .base import (BOOL, PAIR, Counted, LayerKind, Torch, describe_bias_activation, field_, numel, pair_text,
+                   require_volume)
 from .conv import window_axes, window_shape, window_warnings
 
 
@@ -93,6 +94,13 @@ SUBSAMPLE = LayerKind(
     window=lambda inp, f: window_axes(inp, f, "size"),
     group="pool",
     export=export,
+    count_as={
+        # Subsample2d is not a module the tools know: they see its nn.AvgPool2d (the product
+        # and the sum are Tensor operators, which no tool counts)
+        "ptflops": Counted(lambda inp, out, f: 2 * numel(inp) + fused_count(f, out),
+                           "2 per input value: its nn.AvgPool2d's hook and the patched F.avg_pool2d"),
+        "thop": Counted(lambda inp, out, f: numel(out), "1 per output value: its nn.AvgPool2d (count_avgpool)"),
+    },
 )
 
 KINDS = [SUBSAMPLE]

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .base import (
     NONNEG_INT,
     POSITIVE_INT,
+    Counted,
     LayerKind,
     RuleError,
     Torch,
@@ -137,6 +138,16 @@ WINDOWATTENTION = LayerKind(
     weighted=True,
     group="attention",
     export=_wa_export,
+    count_as={
+        # qkv and proj are nn.Linear with bias on the padded tokens: one more per output value
+        "ptflops": Counted(lambda inp, out, f: _wa_macs(inp, out, f) + 4 * _padded(inp, f) * inp[2],
+                           "MACs + the qkv and proj biases, 4·C per padded position (nn.Linear hooks); "
+                           "the scores are Tensor.matmul, which ptflops patches"),
+        "ptflops-aten": Counted(lambda inp, out, f: _wa_macs(inp, out, f) + 4 * _padded(inp, f) * inp[2],
+                                "MACs + the qkv and proj biases, 4·C per padded position (aten.addmm)"),
+        "thop": Counted(lambda inp, out, f: _padded(inp, f) * 4 * inp[2] * inp[2],
+                        "the qkv and proj nn.Linear only; the scores (Tensor.matmul) are not seen"),
+    },
 )
 
 _MERGE = '''class PatchMerge(nn.Module):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from .base import (
     BOOL,
+    Counted,
     NONNEG_INT,
     POSITIVE_INT,
     FieldType,
@@ -299,6 +300,18 @@ LMHEAD = LayerKind(
     weighted=True,
     group="dense",
     export=_lmhead_export,
+    count_as={
+        # tied: TiedHead calls F.linear with the embedding's table; module hooks see nothing
+        "ptflops": Counted(lambda inp, out, f: 0 if f["tied"] is not None else
+                           inp[0] * inp[1] * f["vocab"] + (inp[0] * f["vocab"] if f["bias"] else 0),
+                           "nn.Linear: (D + 1 with a bias)·vocab per token; a tied head (F.linear in "
+                           "TiedHead) is not seen: 0"),
+        "ptflops-aten": Counted(lambda inp, out, f: inp[0] * inp[1] * f["vocab"]
+                                + (inp[0] * f["vocab"] if f["bias"] and f["tied"] is None else 0),
+                                "MACs + 1 per output value with a bias"),
+        "thop": Counted(lambda inp, out, f: 0 if f["tied"] is not None else inp[0] * inp[1] * f["vocab"],
+                        "nn.Linear: D·vocab per token; a tied head is no module thop knows: 0"),
+    },
 )
 
 KINDS = [EMBEDDING, PATCHES, CLASSTOKEN, POSEMBED, TYPEEMBED, TAKETOKEN, MEANTOKENS, LMHEAD]

@@ -31,8 +31,9 @@ def bar(value: int, largest: int, width: int) -> str:
 def metrics_of(analysis):
     """(title, value of a layer, formatter) for each drawn column."""
     per_value = analysis.totals.bytes_per_value
+    counted = analysis.totals.count_as  # --count-as: the convention the MACs follow
     return (("params", lambda layer: layer.params, numbers.human),
-            ("MACs", lambda layer: layer.macs, numbers.human),
+            ("MACs" if counted is None else f"MACs ({counted})", lambda layer: layer.macs, numbers.human),
             ("activations", lambda layer: layer.activations * per_value, numbers.byte_size))
 
 

@@ -34,6 +34,11 @@ def render_show(analysis, options=None) -> str:
     from .table import settings_text
 
     extra = [column for option, columns in _OPTIONAL.items() if options.get(option) for column in columns]
+    if analysis.totals.count_as is not None:  # --count-as: `macs` is the tool's; say whose, and ours
+        name = analysis.totals.count_as
+        extra += [("count_as", lambda layer, b: name, lambda t: name),
+                  ("exact_macs", lambda layer, b: layer.exact_macs if layer.exact_macs is not None else layer.macs,
+                   lambda t: t.exact_macs)]
     writer.writerow(("index", "name", "kind", "settings", "input", "output", "params", "buffers", "macs",
                      "trainable_params") + tuple(name for name, _, _ in extra))
     b = analysis.totals.bytes_per_value
@@ -52,8 +57,11 @@ def render_show(analysis, options=None) -> str:
 def render_list(rows, options=None) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("name", "title", "input", "output", "params", "macs", "depth", "layers", "family"))
+    counted = (options or {}).get("count_as")
+    writer.writerow(("name", "title", "input", "output", "params", "macs", "depth", "layers", "family")
+                    + (("count_as", "exact_macs") if counted else ()))
     for r in rows:
         writer.writerow((r["name"], r["title"], (f"{r['tokens']} ids" if r.get("tokens") else _shape(r["input"])), _shape(r["output"]), r["params"],
-                         r["macs"], r["depth"], r["layers"], r["family"]))
+                         r["macs"], r["depth"], r["layers"], r["family"])
+                        + ((counted, r.get("exact_macs")) if counted else ()))
     return out.getvalue()

@@ -24,7 +24,8 @@ from .problems import clean
 TOTAL_LABELS = {"input": "Input", "output": "Output", "params": "Params", "buffers": "Buffers",
                 "macs": "MACs", "flops": "FLOPs", "depth": "Depth", "layers": "Layers",
                 "activations": "Activations", "aux_params": "Aux params", "aux_macs": "Aux MACs",
-                "kv_cache_values": "KV cache per token", "kv_cache_bytes": "KV cache bytes"}
+                "kv_cache_values": "KV cache per token", "kv_cache_bytes": "KV cache bytes",
+                "count_as": "MACs counted as", "exact_macs": "MACs (archcalc)"}
 # Totals that are counts of things, shown exactly; everything else in human units.
 _COUNTS = {"depth", "layers", "kv_cache_values"}
 GROUP_LABELS = {"conv": "conv", "dense": "dense", "attention": "attention", "embedding": "embedding",
@@ -60,6 +61,8 @@ def _amount(key: str, value) -> str:
         return "—"
     if isinstance(value, tuple) or isinstance(value, list):
         return numbers.shape(value)
+    if isinstance(value, str):  # the convention of `--count-as`
+        return value
     if key.endswith("_bytes"):
         return numbers.human(value) + "B"
     return numbers.exact(value)

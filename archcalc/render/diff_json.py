@@ -70,6 +70,7 @@ def diff_dict(diff, options=None) -> dict:
     return {
         "mode": diff.mode,
         "mode_reason": diff.mode_reason,
+        "count_as": diff.a.totals.count_as,
         "a": _side(diff.a),
         "b": _side(diff.b),
         "differences": {row.key: _difference(row) for row in diff.totals},

@@ -207,8 +207,14 @@ def _totals(analysis) -> str:
         items.append(("Trainable params", numbers.exact(trainable)))
     if t.buffers:
         items.append(("Buffers", numbers.exact(t.buffers)))
-    items += [("MACs", f"{numbers.exact(t.macs)} ({numbers.human(t.macs)})"),
-              ("FLOPs", f"{numbers.exact(t.flops)} ({numbers.human(t.flops)})"),
+    if t.count_as is not None and t.exact_macs is not None:  # --count-as: the tool's, then ours
+        items += [(f"MACs ({t.count_as})", f"{numbers.exact(t.macs)} ({numbers.human(t.macs)}), as "
+                                           f"{t.count_as} counts"),
+                  ("MACs (archcalc)", f"{numbers.exact(t.exact_macs)} ({numbers.human(t.exact_macs)})")]
+        items += [("Note", note) for note in t.count_notes]
+    else:
+        items.append(("MACs", f"{numbers.exact(t.macs)} ({numbers.human(t.macs)})"))
+    items += [("FLOPs", f"{numbers.exact(t.flops)} ({numbers.human(t.flops)})"),
               ("Depth", f"{t.depth} weight layer{'s' if t.depth != 1 else ''}"),
               ("Layers", str(t.layers)),
               ("Activations", f"{numbers.byte_size(t.activations * b)} (peak "
@@ -270,6 +276,8 @@ def _table(analysis, key: str, depth, marks=None) -> str:
     head = []
     for sort_key, title, right in _HEAD:
         cls = ' class="num"' if right else ""
+        if sort_key == "macs" and t.count_as is not None:  # --count-as: whose count the column is
+            title = f"MACs ({markup.text(t.count_as)})"
         if sort_key:
             head.append(f'<th data-key="{sort_key}"{cls} scope="col"><button type="button">{title}</button></th>')
         else:
@@ -561,8 +569,10 @@ def render_list(rows, options=None) -> str:
                     f'<td class="num mono">{numbers.exact(r["params"])}</td>'
                     f'<td class="num mono">{numbers.exact(r["macs"])}</td>'
                     f'<td class="num mono">{markup.text(r["depth"])}</td></tr>')
+    counted = (options or {}).get("count_as")
+    macs = f"MACs ({markup.text(counted)})" if counted else "MACs"
     table = ('<table class="zoo"><thead><tr><th scope="col">Name</th><th scope="col">Title</th><th class="num" scope="col">'
-             'Input</th><th class="num" scope="col">Params</th><th class="num" scope="col">MACs</th>'
+             f'Input</th><th class="num" scope="col">Params</th><th class="num" scope="col">{macs}</th>'
              '<th class="num" scope="col">Depth</th></tr></thead><tbody>' + "".join(body) + "</tbody></table>")
     return _page("archcalc: built-in networks",
                  f"<header><h1>Built-in networks</h1><p class=\"muted\">{len(rows)} networks</p></header>\n"

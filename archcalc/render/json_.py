@@ -16,6 +16,8 @@ def show_dict(analysis, rows: bool = True) -> dict:
     memory = memory_dict(analysis, analysis.totals.optimizer or "sgd_momentum")
     if not complete:
         totals = dict.fromkeys(totals)
+        if analysis.totals.count_as is not None:  # the convention asked for is known, its count not
+            totals["count_as"] = analysis.totals.count_as
         memory = {key: (value if key in ("batch", "dtype", "bytes_per_value") else None)
                   for key, value in memory.items()}
         memory["ledger"] = None

@@ -33,16 +33,26 @@ def render_show(analysis, options=None) -> str:
         lines += [f"No layer could be analysed: {len(analysis.errors)} error"
                   f"{'s' if len(analysis.errors) != 1 else ''}."]
         return "\n".join(lines + _diagnostics(analysis)) + "\n"
-    lines += _table(("#", "Layer", "Kind", "Settings", "Output", "Params", "MACs"), rows, {0, 4, 5, 6})
+    macs = "MACs" if t.count_as is None else f"MACs ({t.count_as})"
+    lines += _table(("#", "Layer", "Kind", "Settings", "Output", "Params", macs), rows, {0, 4, 5, 6})
     trainable = (f"**Trainable** {numbers.exact(t.trainable_params)} · "
                  if t.trainable_params != t.params else "")
     lines += ["", f"**Params** {numbers.exact(t.params)} ({numbers.human(t.params)}) · " + trainable +
               f"**Buffers** {numbers.exact(t.buffers)} · "
-              f"**MACs** {numbers.exact(t.macs)} ({numbers.human(t.macs)}) · "
+              f"**MACs** {numbers.exact(t.macs)} ({numbers.human(t.macs)}) · " + counted_as(t) +
               f"**FLOPs** {numbers.human(t.flops)} · **Depth** {t.depth} · "
               f"**Input** {numbers.shape(analysis.input)} → **Output** {numbers.shape(analysis.output)}"
               + (f" · **Batch** {t.batch} · **dtype** {t.dtype}" if t.batch != 1 or t.dtype != "fp32" else "")]
+    if t.count_as is not None and t.count_notes:
+        lines += [""] + [f"> Note: {note}" for note in t.count_notes]
     return "\n".join(lines + _diagnostics(analysis)) + "\n"
+
+
+def counted_as(t) -> str:
+    """`--count-as`: whose count the MACs are, and archcalc's own."""
+    if t.count_as is None or t.exact_macs is None:
+        return ""
+    return f"as **{t.count_as}** counts (archcalc: {numbers.exact(t.exact_macs)}) · "
 
 
 def _diagnostics(analysis) -> list[str]:
@@ -56,4 +66,6 @@ def _diagnostics(analysis) -> list[str]:
 def render_list(rows, options=None) -> str:
     body = [(f"`{r['name']}`", r["title"], numbers.row_input(r), numbers.exact(r["params"]),
              numbers.exact(r["macs"]), r["depth"]) for r in rows]
-    return "\n".join(_table(("Name", "Title", "Input", "Params", "MACs", "Depth"), body, {2, 3, 4, 5})) + "\n"
+    counted = (options or {}).get("count_as")
+    macs = f"MACs ({counted})" if counted else "MACs"
+    return "\n".join(_table(("Name", "Title", "Input", "Params", macs, "Depth"), body, {2, 3, 4, 5})) + "\n"

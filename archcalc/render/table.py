@@ -39,21 +39,30 @@ def _fit(text: str, width: int, right: bool) -> str:
 
 
 class Column:
-    __slots__ = ("title", "right", "shrink_to", "style")
+    __slots__ = ("title", "right", "shrink_to", "style", "header")
 
     def __init__(self, title: str, right: bool = False, shrink_to: int | None = None,
-                 style: str | None = None):
-        self.title = title
+                 style: str | None = None, header: str | None = None):
+        self.title = title  # the key of the rows' cells
         self.right = right
         self.shrink_to = shrink_to  # None: never shrink (numbers are never cut)
         self.style = style
+        self.header = title if header is None else header  # what the header line says
+
+
+def macs_column(column: Column, count_as: str | None) -> Column:
+    """The MACs column named after the convention it counts in (`--count-as`)."""
+    if count_as is None or column.title != "MACs":
+        return column
+    return Column(column.title, right=column.right, shrink_to=column.shrink_to, style=column.style,
+                  header=f"MACs ({count_as})")
 
 
 GAP = "  "
 
 
 def natural_widths(columns, rows) -> list[int]:
-    return [max([cell_width(cells.get(c.title, ("", None))[0]) for cells, _ in rows] + [len(c.title)])
+    return [max([cell_width(cells.get(c.title, ("", None))[0]) for cells, _ in rows] + [len(c.header)])
             for c in columns]
 
 
@@ -83,7 +92,7 @@ def fit_widths(columns, rows, width: int | None, shrink_order=()) -> list[int]:
 def grid(columns, rows, width: int | None, shrink_order=()) -> list[list[tuple[str, str | None]]]:
     """Lay out a header, a rule and the rows; shrink columns in ``shrink_order`` to fit."""
     widths = fit_widths(columns, rows, width, shrink_order)
-    lines = [_line([(_fit(c.title, w, c.right), "bold") for c, w in zip(columns, widths)]),
+    lines = [_line([(_fit(c.header, w, c.right), "bold") for c, w in zip(columns, widths)]),
              [("─" * (sum(widths) + len(GAP) * (len(columns) - 1)), "dim")]]
     for cells, row_style in rows:
         pieces = []
@@ -175,6 +184,13 @@ _COLUMNS = {
 _SHRINK_ORDER = ("Settings", "Layer", "Kind")
 
 
+def counted_as(totals) -> str:
+    """What the MACs line adds under `--count-as`: whose count it is, and archcalc's own."""
+    if totals.count_as is None or totals.exact_macs is None:
+        return ""
+    return f"   as {totals.count_as} counts (archcalc: {numbers.exact(totals.exact_macs)})"
+
+
 def render_show(analysis, options=None) -> str:
     options = options or {}
     lines = [[(_title(analysis), "bold")]]
@@ -190,8 +206,9 @@ def render_show(analysis, options=None) -> str:
         + ("RF",) * bool(options.get("rf"))
     # the optional columns go last, and only when even the narrowest plan cannot hold them
     plans = [plan + extra for plan in _PLANS] + [_PLANS[-1] + extra[:k] for k in range(len(extra) - 1, -1, -1)]
+    count_as = analysis.totals.count_as
     for plan in plans:
-        columns = [_COLUMNS[title] for title in plan]
+        columns = [macs_column(_COLUMNS[title], count_as) for title in plan]
         if width is None or minimum_width(columns, rows) <= width:
             break
     lines += grid(columns, rows, width, _SHRINK_ORDER)
@@ -363,8 +380,8 @@ def _footer(analysis) -> list:
     lines = [
         [("Params  ", "bold"), (params, None)],
         [("MACs    ", "bold"), (f"{numbers.human(t.macs):>8}  ({numbers.exact(t.macs)})   "
-                                f"FLOPs {numbers.human(t.flops)}", None)],
-    ] + ([[("Conns   ", "bold"), (f"{numbers.human(t.connections):>8}  ({numbers.exact(t.connections)})",
+                                f"FLOPs {numbers.human(t.flops)}" + counted_as(t), None)],
+    ] + [[("Note    ", "bold"), (note, None)] for note in (t.count_notes if t.count_as else ())] + ([[("Conns   ", "bold"), (f"{numbers.human(t.connections):>8}  ({numbers.exact(t.connections)})",
                                   None)]] if t.show_connections else []) + [
         [("Shape   ", "bold"), (f"{numbers.shape(analysis.input)} → {numbers.shape(analysis.output)}   "
                                 f"depth {t.depth} weight layer{'s' if t.depth != 1 else ''}   "
@@ -451,6 +468,7 @@ def render_list(rows, options=None) -> str:
     plans = (_LIST_COLUMNS, _LIST_COLUMNS[:1] + _LIST_COLUMNS[2:], _LIST_COLUMNS[:1] + _LIST_COLUMNS[3:5],
              _LIST_COLUMNS[:1] + _LIST_COLUMNS[3:4])
     for columns in plans:
+        columns = [macs_column(c, options.get("count_as")) for c in columns]
         if width is None or minimum_width(columns, cells) <= width:
             break
     lines = grid(columns, cells, width, ("Title", "Name"))
