@@ -326,3 +326,14 @@ def test_the_referee_covers_every_cnn_family():
     # kinds (rmsnorm, gatedmlp, grouped-query attention) are in TINY_LM, their sizes beyond CI
     families = {zoo_index.family(n) for n in zoo.names()} - token
     assert families <= {zoo_index.family(n.partition(":")[0]) for n in REFEREED}
+
+
+def test_html_charts_name_the_convention(cli):
+    # the charts' bars are the tool's MACs: their captions and heads say whose
+    page = cli("show", "resnet18", "--count-as", "fvcore", "--format", "html").out
+    assert "Params and MACs as fvcore counts them per kind" in page
+    assert '<span class="head">MACs (fvcore)</span>' in page
+    plain = cli("show", "resnet18", "--format", "html").out
+    assert "counts them" not in plain and '<span class="head">MACs</span>' in plain
+    diff = cli("diff", "resnet18", "resnet34", "--count-as", "thop", "--format", "html").out
+    assert '<span class="head">MACs (thop)</span>' in diff

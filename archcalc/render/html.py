@@ -364,8 +364,10 @@ def _chart(rows, totals) -> str:
     sums = [item for item in sums if item[1] or item[2]]
     top_p = max((p for _, p, _ in sums), default=0) or 1
     top_m = max((m for _, _, m in sums), default=0) or 1
+    counted = getattr(totals, "count_as", None)  # --count-as: whose MACs the bars are
+    macs_head = f"MACs ({markup.text(counted)})" if counted else "MACs"
     cells = ['<span class="head">row</span><span class="head">params</span><span></span>'
-             '<span class="head">MACs</span><span></span>']
+             f'<span class="head">{macs_head}</span><span></span>']
     for row, params, macs in sums:
         cells.append(f'<span class="name" title="{markup.attr(row.name)}">{markup.text(row.name)}</span>')
         for value, top, cls, whole in ((params, top_p, "p", totals.params), (macs, top_m, "m", totals.macs)):
@@ -384,8 +386,10 @@ def _charts(analysis, depth, h) -> str:
     level = depth if depth is not None else (0 if analysis.groups else None)   # the stages
     title = f"per block at depth {level}" if level is not None else "per layer"
     rows = stage_rows(analysis, level)
-    return (f'<{h}>Charts</{h}><div class="charts"><section><p class="muted">Params and MACs {title}'
-            f'</p>{_chart(rows, analysis.totals)}</section><section><p class="muted">Params and MACs per kind'
+    counted = getattr(analysis.totals, "count_as", None)
+    macs = f"MACs as {markup.text(counted)} counts them" if counted else "MACs"
+    return (f'<{h}>Charts</{h}><div class="charts"><section><p class="muted">Params and {macs} {title}'
+            f'</p>{_chart(rows, analysis.totals)}</section><section><p class="muted">Params and {macs} per kind'
             f'</p>{_chart(kind_rows(analysis), analysis.totals)}</section></div>')
 
 
@@ -425,8 +429,10 @@ def _paired_bars(diff, label_a, label_b) -> str:
         return ""
     top_p = max(max(r.a.params, r.b.params) for r in rows) or 1
     top_m = max(max(r.a.macs, r.b.macs) for r in rows) or 1
+    counted = getattr(diff.a.totals, "count_as", None)  # --count-as: whose MACs the bars are
+    macs_head = f"MACs ({markup.text(counted)})" if counted else "MACs"
     out = ['<div class="chart paired" role="table"><span class="head">kind</span><span class="head">params'
-           '</span><span></span><span class="head">MACs</span><span></span>']
+           f'</span><span></span><span class="head">{macs_head}</span><span></span>']
     for r in rows:
         label = cells.GROUP_LABELS.get(r.group, r.group)
         for side, sums in ((label_a, r.a), (label_b, r.b)):
