@@ -284,24 +284,14 @@ def test_googlenet_inception_modules_are_four_lanes_that_rejoin(cli):
 
 
 # ------------------------------------------------------------------------------ overlap
-def _font_sizes(svg: str) -> dict:
-    """class -> font size, read from the SVG's own style sheet."""
-    sizes = {}
-    style = svg.split("<style>", 1)[1].split("@media", 1)[0]
-    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", style):
-        found = re.search(r"font-size:(\d+(?:\.\d+)?)px", body)
-        if found:
-            for selector in selectors.split(","):
-                sizes[selector.strip().split(".")[-1]] = float(found.group(1))
-    return sizes
-
-
 def text_boxes(svg: str) -> list[tuple]:
     """Bounding boxes of every <text>: a monospace advance of 0.6 em a character (DejaVu Sans
     Mono's is 0.602), twice that for wide characters; ascent 0.8 em, descent 0.2 em."""
     import unicodedata
 
-    sizes = _font_sizes(svg)
+    from svg_geometry import font_sizes
+
+    sizes = font_sizes(svg)
     root = ET.fromstring(svg)
     out = []
     for t in root.iter("{http://www.w3.org/2000/svg}text"):
