@@ -285,26 +285,11 @@ def test_googlenet_inception_modules_are_four_lanes_that_rejoin(cli):
 
 # ------------------------------------------------------------------------------ overlap
 def text_boxes(svg: str) -> list[tuple]:
-    """Bounding boxes of every <text>: a monospace advance of 0.6 em a character (DejaVu Sans
-    Mono's is 0.602), twice that for wide characters; ascent 0.8 em, descent 0.2 em."""
-    import unicodedata
+    """Bounding boxes of every <text> (svg_geometry.text_boxes: a monospace advance of 0.6 em
+    a character, twice that for wide ones; ascent 0.8 em, descent 0.2 em)."""
+    from svg_geometry import text_boxes as boxes
 
-    from svg_geometry import font_sizes
-
-    sizes = font_sizes(svg)
-    root = ET.fromstring(svg)
-    out = []
-    for t in root.iter("{http://www.w3.org/2000/svg}text"):
-        if not t.text:
-            continue
-        size = max(sizes.get(c, 0) for c in t.get("class").split())
-        assert size, t.get("class")
-        width = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in t.text) * 0.6 * size
-        x, y = float(t.get("x")), float(t.get("y"))
-        anchor = t.get("text-anchor", "start")
-        left = x - width / 2 if anchor == "middle" else (x - width if anchor == "end" else x)
-        out.append((left, y - 0.8 * size, left + width, y + 0.2 * size, t.text))
-    return out
+    return boxes(svg)
 
 
 def overlaps(svg: str) -> list[tuple]:

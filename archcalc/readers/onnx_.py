@@ -778,11 +778,11 @@ _MIN_INPUTS = {"Conv": 2, "ConvTranspose": 2, "Gemm": 2, "MatMul": 2, "Add": 2, 
 _NO_INPUTS = {"Constant", "RandomNormal", "RandomUniform", "EyeLike"}
 
 
-def _listing(model, graph, file: str, nodes: bool = True) -> str:
+def _listing(model, graph, file: str) -> str:
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     lines = [f"# ONNX model {os.path.basename(file)}: ir {model.ir_version}, opset {opset}, "
              f"producer {_printable(model.producer_name)} {_printable(model.producer_version)}".rstrip()]
-    for node in graph.node if nodes else ():
+    for node in graph.node:
         inputs = ", ".join(_printable(i) for i in node.input)
         outputs = ", ".join(_printable(o) for o in node.output)
         lines.append(f"{node.op_type} {_printable(node.name)!s}: ({inputs}) -> ({outputs})")
@@ -831,11 +831,6 @@ def read(path: str, input_shape=None, **options) -> Document:
     texts = [text for node in graph.node for text in (node.name, node.op_type, *node.input, *node.output)]
     if any(not isinstance(text, str) for text in texts):
         raise NotOnnx(f"{path!r} is not a readable ONNX model (names that are not UTF-8 text)")
-    if len(graph.node) > MAX_ONNX_NODES:  # the wire count above already refused these
-        doc = Document(path, _listing(model, graph, path, nodes=False))
-        doc.diagnostics.append(make("too-large", f"the model has {len(graph.node):,} nodes; archcalc reads "
-                                    f"models of at most {MAX_ONNX_NODES:,}", top))
-        return doc
     text = _listing(model, graph, path)
     doc = Document(path, text)
     malformed = _malformed(graph, path)

@@ -13,55 +13,35 @@
 """
 from __future__ import annotations
 
+from .onnx_wire import DecodeError as Unreadable  # not protobuf wire format
+from .onnx_wire import _varint
+
 _GRAPH = 7  # ModelProto.graph
 _NODE = 1   # GraphProto.node
-
-
-class Unreadable(Exception):
-    """The bytes are not protobuf wire format (the onnx package then says what it finds)."""
-
-
-def _varint(data: bytes, i: int) -> tuple[int, int]:
-    b = data[i]
-    if b < 0x80:
-        return b, i + 1
-    result, shift = b & 0x7F, 7
-    while True:
-        i += 1
-        b = data[i]
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, i + 1
-        shift += 7
-        if shift > 63:
-            raise Unreadable("a varint longer than ten bytes")
 
 
 def _fields(data: bytes, start: int, end: int):
     """(field number, key start, value start, value end) of each length-delimited field in
     data[start:end]; other wire types are skipped."""
     i = start
-    try:
-        while i < end:
-            at = i
-            key, i = _varint(data, i)
-            wire = key & 7
-            if wire == 2:
-                length, i = _varint(data, i)
-                if i + length > end:
-                    raise Unreadable("a field runs past its message")
-                yield key >> 3, at, i, i + length
-                i += length
-            elif wire == 0:
-                _, i = _varint(data, i)
-            elif wire == 1:
-                i += 8
-            elif wire == 5:
-                i += 4
-            else:
-                raise Unreadable(f"wire type {wire}")
-    except IndexError:
-        raise Unreadable("the bytes end inside a field") from None
+    while i < end:
+        at = i
+        key, i = _varint(data, i, end)
+        wire = key & 7
+        if wire == 2:
+            length, i = _varint(data, i, end)
+            if i + length > end:
+                raise Unreadable("a field runs past its message")
+            yield key >> 3, at, i, i + length
+            i += length
+        elif wire == 0:
+            _, i = _varint(data, i, end)
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise Unreadable(f"wire type {wire}")
     if i != end:
         raise Unreadable("the bytes end inside a field")
 
