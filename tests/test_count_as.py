@@ -13,7 +13,7 @@ papers' forms (LeNet-5 1998 with its subsampling and RBF units, AlexNet 2012 wit
 the classic and torchvision CNNs (AlexNet, VGG-BN, ResNet, ResNeXt, Wide ResNet, DenseNet,
 GoogLeNet and Inception-v3 with their auxiliary heads, SqueezeNet, MobileNet V2/V3, MnasNet,
 ShuffleNet, EfficientNet-B0, RegNet X/Y, ConvNeXt) and the U-Net; the transformers ViT-B/16,
-Swin-T, BERT-base and GPT-2 (at T = 64) — plus the small specs below, which hold every kind
+Swin-T, Swin-V2-T, BERT-base and GPT-2 (at T = 64) — plus the small specs below, which hold every kind
 and option the built-ins leave out. The whole zoo was checked the same way when the rules
 were written (every CNN built-in under 400 M parameters and 40 G MACs, and qwen2-0.5b at
 T = 16: all equal; the larger ones take minutes and gigabytes).
@@ -252,8 +252,9 @@ REFEREED = [
     "mobilenet_v3_small", "mobilenet_v3_large", "mnasnet0_5", "shufflenet_v2_x0_5", "efficientnet_b0",
     "regnet_x_400mf", "regnet_y_400mf", "convnext_tiny", "unet",
     # transformers: nn.MultiheadAttention (ViT, BERT), Swin's window attention, GPT-2's
-    # causal attention helper and tied head (at a short sequence: NAME:T)
-    "vit_b_16", "swin_t", "bert-base", "gpt2:64",
+    # causal attention helper and tied head (at a short sequence: NAME:T), Swin V2's cosine
+    # window attention with its position-bias MLP
+    "vit_b_16", "swin_t", "swin_v2_t", "bert-base", "gpt2:64",
 ]
 _SOURCES: dict[str, str] = {}
 

@@ -72,6 +72,9 @@ NOT_YET = {
     "swin_b": "window attention and patch merging",
     "swin_s": "window attention and patch merging",
     "swin_t": "window attention and patch merging",
+    "swin_v2_b": "window attention (V2's cosine scores and position-bias MLP) and patch merging",
+    "swin_v2_s": "window attention (V2's cosine scores and position-bias MLP) and patch merging",
+    "swin_v2_t": "window attention (V2's cosine scores and position-bias MLP) and patch merging",
     "unet": "transposed convolutions and crops",
 }
 

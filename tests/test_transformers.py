@@ -69,6 +69,17 @@ ROWS = [
     # a 9×9 volume is padded to 14×14 = 196 positions (4 windows): 196·4·8² + 2·196·49·8
     # = 50,176 + 153,664 = 203,840; params 8·24 + 24 + 8·8 + 8 + 13²·2 = 626
     ("windowattention: 2", "[9, 9, 8]", (9, 9, 8), 626, 203_840),
+    # Swin-V2-T's first window attention, 64×64×96, 3 heads, windows of 8: params qkv 96·288 +
+    # 288 = 27,936, proj 96·96 + 96 = 9,312, logit scale 3, the bias MLP 2·512 + 512 + 512·3
+    # = 3,072: 40,323 (torchvision's features.1.0.attn.* in tests/fixtures/torchvision/
+    # swin_v2_t.json: 288·96 + 288 + 96·96 + 96 + 3 + 512·2 + 512 + 3·512); MACs 4096·4·96²
+    # + 2·4096·64·96 = 150,994,944 + 50,331,648, + the MLP on the 15² coordinates
+    # 225·(2·512 + 512·3) = 576,000: 201,902,592
+    ("windowattentionv2: {heads: 3, shift: 4}", "[64, 64, 96]", (64, 64, 96), 40_323, 201_902_592),
+    # a 9×9 volume padded to 12×12 = 144 positions (9 windows of 4): 144·4·8² + 2·144·16·8 =
+    # 36,864 + 36,864, + the MLP on 7² coordinates with 16 hidden units 49·(2·16 + 16·2) =
+    # 3,136: 76,864; params 8·24 + 24 + 8·8 + 8 + 2 + (2·16 + 16 + 16·2) = 370
+    ("windowattentionv2: {heads: 2, window: 4, cpb_hidden: 16}", "[9, 9, 8]", (9, 9, 8), 370, 76_864),
     ("patchmerge", "[56, 56, 96]", (28, 28, 384), 0, 0),
     ("patchmerge", "[7, 7, 4]", (4, 4, 16), 0, 0),
     # an untied LM head: 4096·32000 = 131,072,000 params; T = 2: 2·4096·32000 = 262,144,000 MACs
@@ -141,6 +152,21 @@ layers:
   - dense: {name: head, units: 5}
 """
 
+# Swin V2: padded windows (9×9 to 12×12 for windows of 4) shifted by 2, res-post-norm, and
+# patch merging V2 (the norm after the reduction)
+TINY_SWIN2 = """name: tinyswin2
+input: [18, 18, 3]
+layers:
+  - conv: {name: stem, filters: 8, kernel: 2, stride: 2}
+  - residual: {layers: [windowattentionv2: {name: attn, heads: 2, window: 4, shift: 2, cpb_hidden: 16}, layernorm: {name: norm1}]}
+  - patchmerge: {name: merge}
+  - dense: {name: reduction, units: 16, bias: false}
+  - layernorm: {name: norm}
+  - globalavgpool
+  - flatten
+  - dense: {name: head, units: 5}
+"""
+
 TINY_MOE = """name: tinymoe
 input: {tokens: 6}
 layers:
@@ -190,7 +216,7 @@ def test_tiny_moe_counts_every_expert_and_the_active_ones(spec_file):
 
 
 def test_tiny_llama_and_tiny_vit_and_tiny_bert_analyse(spec_file):
-    for text in (TINY_LLAMA, TINY_VIT, TINY_BERT, TINY_SWIN, TINY_MOE):
+    for text in (TINY_LLAMA, TINY_VIT, TINY_BERT, TINY_SWIN, TINY_SWIN2, TINY_MOE):
         a = analyse(spec_file, text)
         assert [d.message for d in a.errors] == []
 
@@ -206,6 +232,11 @@ PUBLISHED = [
     ("swin_t", None, 28_288_354, 4_490_566_656),
     ("swin_s", None, 49_606_258, 8_740_875_264),
     ("swin_b", None, 87_768_224, 15_430_946_816),
+    # torchvision's published parameters (its weights' meta, ../shared/reference/torchvision.tsv)
+    # and its recorded MACs at 256×256 (tests/fixtures/torchvision/swin_v2_*.json)
+    ("swin_v2_t", None, 28_351_570, 5_939_690_496),
+    ("swin_v2_s", None, 49_737_442, 11_545_857_024),
+    ("swin_v2_b", None, 87_930_848, 20_325_134_336),
     ("bert-base", 128, 109_482_240, 11_174_215_680),
     ("bert-base", 512, 109_482_240, 48_318_971_904),
     ("gpt2", 128, 124_439_808, 16_114_089_984),
@@ -235,7 +266,7 @@ def test_builtins_reproduce_the_published_figures(cli, name, seq, params, macs):
 
 
 @pytest.mark.parametrize("name", ["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14",
-                                  "swin_t", "swin_s", "swin_b"])
+                                  "swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"])
 def test_vit_matches_torchvision_recording(cli, name):
     fixture = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
     data = json.loads(cli("show", name, "--format", "json").out)

@@ -8,6 +8,17 @@ torchvision's swin_t/s/b).
   buffers window⁴ (the relative position index)
   MACs    Tp·C·3C + Tp·C·C + 2·Tp·N·C, Tp = the padded H·W (every token attends to the N of
           its window: QKᵀ and attention·V over each window's full square)
+* ``windowattentionv2`` — Swin V2's window attention (Liu et al., CVPR 2022; torchvision's
+  ShiftedWindowAttentionV2): the same windows, but scaled cosine attention (q and k normalised,
+  the scores multiplied by a learned logit scale per head, clamped at ln 100) and a continuous
+  relative position bias: a 2-layer MLP (``cpb_hidden`` units, ReLU, no bias on its output)
+  maps the (2·window − 1)² log-spaced relative coordinates to a bias per head, 16·sigmoid'ed.
+  The k part of the qkv bias is zeroed at every call (a parameter all the same).
+  params  C·3C + 3C + C·C + C (qkv, proj) + heads (logit scale)
+          + 2·hidden + hidden (the MLP's first layer) + hidden·heads (its second)
+  buffers window⁴ (the index) + (2·window − 1)²·2 (the coordinates table)
+  MACs    Tp·4·C² + 2·Tp·N·C as windowattention, + (2·window − 1)²·(2·hidden + hidden·heads):
+          the MLP runs once per call on the whole table (PyTorch counts its two matmuls)
 * ``patchmerge`` — Swin's patch merging without its norm and linear: each 2×2 neighbourhood
   concatenated, [H, W, C] -> [⌈H/2⌉, ⌈W/2⌉, 4C] (odd sizes padded); nothing learned.
 """
@@ -30,8 +41,8 @@ def _padded(inp, f) -> int:
     h, wd = -(-inp[0] // w) * w, -(-inp[1] // w) * w
     return h * wd
 
-def _wa_shape(inp, f):
-    require_volume(inp, "windowattention")
+def _wa_shape(inp, f, kind="windowattention"):
+    require_volume(inp, kind)
     if inp[2] % f["heads"]:
         raise RuleError("bad-heads", f"{f['heads']} heads do not divide the {inp[2]} channels", field="heads",
                         hint="choose heads dividing C")
@@ -150,6 +161,162 @@ WINDOWATTENTION = LayerKind(
     },
 )
 
+def _v2_table(f) -> int:
+    """The relative coordinates the bias MLP reads: (2·window − 1)² of them."""
+    return (2 * f["window"] - 1) ** 2
+
+
+def _v2_mlp_params(f) -> int:
+    hidden = f["cpb_hidden"]
+    return 2 * hidden + hidden + hidden * f["heads"]
+
+
+def _v2_mlp_macs(f) -> int:
+    return _v2_table(f) * (2 * f["cpb_hidden"] + f["cpb_hidden"] * f["heads"])
+
+
+def _v2_params(inp, out, f):
+    c = inp[2]
+    return c * 3 * c + 3 * c + c * c + c + f["heads"] + _v2_mlp_params(f)
+
+
+def _v2_buffers(inp, out, f):
+    return f["window"] ** 4 + _v2_table(f) * 2
+
+
+def _v2_macs(inp, out, f):
+    return _wa_macs(inp, out, f) + _v2_mlp_macs(f)
+
+
+def _v2_explain(layer):
+    inp, f = layer.input, layer.fields
+    c, w, h, hidden = inp[2], f["window"], f["heads"], f["cpb_hidden"]
+    tp = _padded(inp, f)
+    pad = "" if tp == inp[0] * inp[1] else f" (padded to whole windows: {tp:,} positions)"
+    return {"windows": f"{tp // (w * w)} windows of {w}×{w} = {w * w} tokens, {h} heads, cosine scores{pad}",
+            "params": (f"{c}·3·{c} + 3·{c} + {c}·{c} + {c} + {h} + 2·{hidden} + {hidden} + {hidden}·{h}",
+                       "qkv, proj, logit scale, the position-bias MLP"),
+            "buffers": (f"{w}⁴ + (2·{w} − 1)²·2", "the relative position index and coordinates table"),
+            "MACs": (f"{tp}·4·{c}² + 2·{tp}·{w * w}·{c} + (2·{w} − 1)²·(2·{hidden} + {hidden}·{h})",
+                     "projections, QKᵀ and attention·V in every window, the position-bias MLP")}
+
+
+_SWIN2 = '''class ShiftedWindowAttentionV2(nn.Module):
+    """Swin V2's window attention (torchvision's names: qkv, proj, logit_scale, cpb_mlp,
+    relative_coords_table, relative_position_index) on an (N, C, H, W) tensor: padded to
+    whole windows, rolled by ``shift``, scaled cosine attention inside each window with the
+    continuous relative position bias (an MLP over log-spaced coordinates), rolled back."""
+
+    def __init__(self, dim, heads, window, shift=0, hidden=512):
+        super().__init__()
+        self.heads, self.window, self.shift = heads, window, shift
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        self.logit_scale = nn.Parameter(torch.log(10 * torch.ones((heads, 1, 1))))
+        self.cpb_mlp = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, heads, bias=False))
+        side = torch.arange(-(window - 1), window, dtype=torch.float32) / max(window - 1, 1) * 8
+        table = torch.stack(torch.meshgrid(side, side, indexing="ij")).permute(1, 2, 0).contiguous().unsqueeze(0)
+        self.register_buffer("relative_coords_table", torch.sign(table) * torch.log2(table.abs() + 1.0) / 3.0)
+        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij"))
+        coords = torch.flatten(coords, 1)
+        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+        relative[:, :, 0] += window - 1
+        relative[:, :, 1] += window - 1
+        relative[:, :, 0] *= 2 * window - 1
+        self.register_buffer("relative_position_index", relative.sum(-1).flatten())
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        b, h, w, c = x.shape
+        s = self.window
+        x = F.pad(x, (0, 0, 0, (s - w % s) % s, 0, (s - h % s) % s))
+        ph, pw = x.shape[1], x.shape[2]
+        sh = 0 if s >= ph else self.shift
+        sw = 0 if s >= pw else self.shift
+        if sh or sw:
+            x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
+        x = x.view(b, ph // s, s, pw // s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, s * s, c)
+        bias = torch.cat([self.qkv.bias[:c], torch.zeros_like(self.qkv.bias[c:2 * c]), self.qkv.bias[2 * c:]])
+        qkv = F.linear(x, self.qkv.weight, bias)
+        qkv = qkv.reshape(x.size(0), s * s, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        attn = F.normalize(q, dim=-1).matmul(F.normalize(k, dim=-1).transpose(-2, -1))
+        attn = attn * torch.clamp(self.logit_scale, max=4.605170185988092).exp()  # max = ln 100
+        table = self.cpb_mlp(self.relative_coords_table).view(-1, self.heads)
+        bias = table[self.relative_position_index].view(s * s, s * s, -1).permute(2, 0, 1).contiguous()
+        attn = attn + 16 * torch.sigmoid(bias).unsqueeze(0)
+        if sh or sw:
+            mask = x.new_zeros((ph, pw))
+            hs_ = ((0, -s), (-s, -sh), (-sh, None)) if sh else ((0, None),)
+            ws_ = ((0, -s), (-s, -sw), (-sw, None)) if sw else ((0, None),)
+            count = 0
+            for hs in hs_:
+                for ws in ws_:
+                    mask[hs[0]:hs[1], ws[0]:ws[1]] = count
+                    count += 1
+            mask = mask.view(ph // s, s, pw // s, s).permute(0, 2, 1, 3).reshape(-1, s * s)
+            mask = (mask.unsqueeze(1) - mask.unsqueeze(2)) != 0
+            attn = attn.view(b, -1, self.heads, s * s, s * s)
+            attn = attn.masked_fill(mask.unsqueeze(1).unsqueeze(0), -100.0).view(-1, self.heads, s * s, s * s)
+        x = attn.softmax(dim=-1).matmul(v).transpose(1, 2).reshape(x.size(0), s * s, c)
+        x = self.proj(x)
+        x = x.view(b, ph // s, pw // s, s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
+        if sh or sw:
+            x = torch.roll(x, shifts=(sh, sw), dims=(1, 2))
+        return x[:, :h, :w, :].permute(0, 3, 1, 2).contiguous()
+'''
+
+
+def _v2_export(inp, out, f):
+    options = f", {f['shift']}" if f["shift"] else ""
+    if f["cpb_hidden"] != 512:
+        options += f", hidden={f['cpb_hidden']}"
+    return Torch(f"ShiftedWindowAttentionV2({inp[2]}, {f['heads']}, {f['window']}{options})",
+                 helpers={"ShiftedWindowAttentionV2": _SWIN2})
+
+
+WINDOWATTENTIONV2 = LayerKind(
+    name="windowattentionv2",
+    doc="Swin V2's (shifted) window attention on [H, W, C], shape unchanged: scaled cosine "
+        "attention inside window×window windows, a learned logit scale per head and a continuous "
+        "relative position bias from a small MLP.",
+    primary="heads",
+    fields={
+        "heads": field_(POSITIVE_INT, doc="heads; divide C"),
+        "window": field_(POSITIVE_INT, 8, doc="window side, in positions"),
+        "shift": field_(NONNEG_INT, 0, doc="cyclic shift of the windows (window // 2 in alternate "
+                                           "blocks; 0 on an axis the window covers)"),
+        "cpb_hidden": field_(POSITIVE_INT, 512, doc="units of the position-bias MLP's hidden layer"),
+    },
+    shape=lambda inp, f: _wa_shape(inp, f, "windowattentionv2"),
+    params=_v2_params,
+    buffers=_v2_buffers,
+    macs=_v2_macs,
+    describe=lambda f: f"{f['heads']} heads, window {f['window']}" + (f", shift {f['shift']}" if f["shift"] else "")
+    + ", cosine",
+    explain=_v2_explain,
+    weighted=True,
+    group="attention",
+    export=_v2_export,
+    count_as={
+        # the qkv projection is F.linear (its k bias zeroed, as torchvision's), which ptflops
+        # does not patch; proj and the bias MLP's layers are nn.Linear (hooked, with bias); the
+        # MLP's nn.ReLU is counted twice, by its hook and by the patched F.relu it calls
+        "ptflops": Counted(lambda inp, out, f: _v2_macs(inp, out, f) - 3 * _padded(inp, f) * inp[2] ** 2
+                           + _padded(inp, f) * inp[2] + 3 * _v2_table(f) * f["cpb_hidden"],
+                           "MACs − the qkv projection (F.linear, not patched) + proj's bias, C per padded "
+                           "position + the bias MLP's first bias and its ReLU twice, 3·hidden per "
+                           "coordinate; the scores are Tensor.matmul, which ptflops patches"),
+        "ptflops-aten": Counted(lambda inp, out, f: _v2_macs(inp, out, f) + 4 * _padded(inp, f) * inp[2]
+                                + _v2_table(f) * f["cpb_hidden"],
+                                "MACs + the qkv and proj biases, 4·C per padded position, + the bias "
+                                "MLP's first bias, hidden per coordinate (aten.addmm)"),
+        "thop": Counted(lambda inp, out, f: _padded(inp, f) * inp[2] ** 2 + _v2_mlp_macs(f),
+                        "the nn.Linear modules only: proj and the bias MLP; qkv (F.linear) and the "
+                        "scores (Tensor.matmul) are not seen"),
+    },
+)
+
 _MERGE = '''class PatchMerge(nn.Module):
     """(N, C, H, W) -> (N, 4C, H/2, W/2): each 2x2 neighbourhood's channels side by side, in
     torchvision's PatchMerging order (odd sizes padded)."""
@@ -174,5 +341,5 @@ PATCHMERGE = LayerKind(
     export=lambda inp, out, f: Torch("PatchMerge()", helpers={"PatchMerge": _MERGE}),
 )
 
-KINDS = [WINDOWATTENTION, PATCHMERGE]
+KINDS = [WINDOWATTENTION, WINDOWATTENTIONV2, PATCHMERGE]
 
