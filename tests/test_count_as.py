@@ -13,8 +13,8 @@ papers' forms (LeNet-5 1998 with its subsampling and RBF units, AlexNet 2012 wit
 the classic and torchvision CNNs (AlexNet, VGG-BN, ResNet, ResNeXt, Wide ResNet, DenseNet,
 GoogLeNet and Inception-v3 with their auxiliary heads, SqueezeNet, MobileNet V2/V3, MnasNet,
 ShuffleNet, EfficientNet-B0, RegNet X/Y, ConvNeXt) and the U-Net; the transformers ViT-B/16,
-Swin-T, Swin-V2-T, BERT-base and GPT-2 (at T = 64) — plus the small specs below, which hold every kind
-and option the built-ins leave out. The whole zoo was checked the same way when the rules
+Swin-T, MaxViT-T, BERT-base and GPT-2 (at T = 64) — plus the small specs below, which hold
+every kind and option the built-ins leave out (Swin V2's window attention among them). The whole zoo was checked the same way when the rules
 were written (every CNN built-in under 400 M parameters and 40 G MACs, and qwen2-0.5b at
 T = 16: all equal; the larger ones take minutes and gigabytes).
 """
@@ -122,6 +122,30 @@ layers:
   - sigmoid
   - dense: {units: 3, bias: false, activation: softmax}
 """
+
+# The window attentions: Swin V2's (cosine scores, the position-bias MLP) and MaxViT's grid and
+# block partitions, on a 12×8×16 volume (C = 16, 96 positions):
+# windowattentionv2, 2 heads, windows of 4 (N = 16), a 16-unit MLP on 7² = 49 coordinates:
+#   96·4·16² + 2·96·16·16 + 49·(2·16 + 16·2) = 98,304 + 49,152 + 3,136 = 150,592
+# partitionattention grid 4 (N = 16): 98,304 + 49,152 = 147,456; window 2 (N = 4): 98,304
+#   + 2·96·4·16 = 110,592
+WINDOWS = """\
+name: windows
+input: [12, 8, 16]
+layers:
+  - windowattentionv2: {heads: 2, window: 4, shift: 2, cpb_hidden: 16}
+  - partitionattention: {partition: grid, size: 4, head_dim: 8}
+  - partitionattention: {partition: window, size: 2, head_dim: 4}
+"""
+WINDOWS_EXPECTED = {
+    "torch": 150_592 + 147_456 + 110_592,                                   # 408,640
+    # + the biases of every addmm: 4·16 per position for qkv and proj (3 layers: 3·6,144),
+    # and the MLP's first layer, 16 per coordinate (784)
+    "ptflops-aten": 408_640 + 3 * 6_144 + 784,                              # 427,856
+    # nn.Linear modules only: Swin V2's proj 96·16² = 24,576 and its MLP 3,136 (its qkv is
+    # F.linear); MaxViT's to_qkv and merge 96·4·16² = 98,304 twice
+    "thop": 24_576 + 3_136 + 2 * 98_304,                                    # 224,320
+}
 
 # Issue 27's measurements on torchvision's ResNet-50 (the tools' own outputs, not archcalc's)
 RESNET50 = {"torch": 4_089_184_256, "fvcore": 4_111_512_576, "ptflops": 4_132_436_968,
@@ -252,9 +276,9 @@ REFEREED = [
     "mobilenet_v3_small", "mobilenet_v3_large", "mnasnet0_5", "shufflenet_v2_x0_5", "efficientnet_b0",
     "regnet_x_400mf", "regnet_y_400mf", "convnext_tiny", "unet",
     # transformers: nn.MultiheadAttention (ViT, BERT), Swin's window attention, GPT-2's
-    # causal attention helper and tied head (at a short sequence: NAME:T), Swin V2's cosine
-    # window attention with its position-bias MLP
-    "vit_b_16", "swin_t", "swin_v2_t", "bert-base", "gpt2:64",
+    # causal attention helper and tied head (at a short sequence: NAME:T), MaxViT's block and
+    # grid attention (Swin V2's window attention is in WINDOWS below)
+    "vit_b_16", "swin_t", "bert-base", "gpt2:64", "maxvit_t",
 ]
 _SOURCES: dict[str, str] = {}
 
@@ -300,8 +324,9 @@ def test_the_tool_itself_agrees(name, tool):
 
 
 @pytest.mark.parametrize("tool", count_tools.TOOLS)
-@pytest.mark.parametrize("text, expected", [(TINY, TINY_EXPECTED), (TINY_LM, TINY_LM_EXPECTED), (KINDS, {})],
-                         ids=["tiny", "tinylm", "kinds"])
+@pytest.mark.parametrize("text, expected", [(TINY, TINY_EXPECTED), (TINY_LM, TINY_LM_EXPECTED), (KINDS, {}),
+                                            (WINDOWS, WINDOWS_EXPECTED)],
+                         ids=["tiny", "tinylm", "kinds", "windows"])
 def test_the_tool_itself_agrees_on_the_tiny_specs(text, expected, tool, tmp_path):
     """The hand arithmetic above, confirmed by the tool (and every other convention on them)."""
     count_tools.require(tool)

@@ -109,7 +109,7 @@ def test_export_does_not_import_torch(tmp_path):
     assert out.stat().st_size > 0
 
 
-@pytest.mark.parametrize("name", ["alexnet", "googlenet", "resnet50", "lenet5"])
+@pytest.mark.parametrize("name", ["alexnet", "googlenet", "resnet50", "lenet5", "swin_v2_t", "maxvit_t"])
 def test_generated_code_is_ruff_clean(cli, tmp_path, name):
     ruff = require_tool("ruff")
     path = tmp_path / f"{name}.py"

@@ -55,6 +55,7 @@ GAPS = {
        for name in ("vit_b_32", "vit_b_16", "vit_l_32", "vit_l_16", "vit_h_14")},
     **{name: ARCHCALC_GAP + "the shifted windows (Slice, Concat, the mask's ScatterND and Where), nor " + ATTENTION
        for name in ("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b")},
+    "maxvit_t": ARCHCALC_GAP + "the partitions' Reshapes and Transposes, nor " + ATTENTION,
     **{name: ARCHCALC_GAP + "a token-id input (an embedding's Gather), nor " + ATTENTION
        for name in ("bert-base", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "llama2-7b",
                     "llama2-13b", "llama3-8b", "mistral-7b", "qwen2-0.5b")},

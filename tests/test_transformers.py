@@ -80,6 +80,17 @@ ROWS = [
     # 36,864 + 36,864, + the MLP on 7² coordinates with 16 hidden units 49·(2·16 + 16·2) =
     # 3,136: 76,864; params 8·24 + 24 + 8·8 + 8 + 2 + (2·16 + 16 + 16·2) = 370
     ("windowattentionv2: {heads: 2, window: 4, cpb_hidden: 16}", "[9, 9, 8]", (9, 9, 8), 370, 76_864),
+    # MaxViT-T's first block attention, 56×56×64, heads of 32 (2 heads), windows of 7: params
+    # to_qkv 64·192 + 192 = 12,480, merge 64·64 + 64 = 4,160, bias table 13²·2 = 338: 16,978
+    # (torchvision's ...window_attention.attn_layer.1.* in tests/fixtures/torchvision/
+    # maxvit_t.json: 192·64 + 192 + 64·64 + 64 + 169·2); MACs 3136·4·64² + 2·3136·49·64 =
+    # 51,380,224 + 19,668,992 = 71,049,216
+    ("partitionattention: window", "[56, 56, 64]", (56, 56, 64), 16_978, 71_049_216),
+    # its grid attention: the same counts (a 7×7 grid of positions 8 apart, N = 49)
+    ("partitionattention: grid", "[56, 56, 64]", (56, 56, 64), 16_978, 71_049_216),
+    # a 12×8×16 volume in 2×2 windows, heads of 4: params 4·16² + 4·16 + 3²·4 = 1,124; MACs
+    # 96·4·16² + 2·96·4·16 = 98,304 + 12,288 = 110,592
+    ("partitionattention: {size: 2, head_dim: 4}", "[12, 8, 16]", (12, 8, 16), 1_124, 110_592),
     ("patchmerge", "[56, 56, 96]", (28, 28, 384), 0, 0),
     ("patchmerge", "[7, 7, 4]", (4, 4, 16), 0, 0),
     # an untied LM head: 4096·32000 = 131,072,000 params; T = 2: 2·4096·32000 = 262,144,000 MACs
@@ -167,6 +178,19 @@ layers:
   - dense: {name: head, units: 5}
 """
 
+# MaxViT: grid attention on a non-square volume (a 3×3 grid of positions 4 and 2 apart),
+# then block attention in 3×3 windows, each with its layer norm and the input added back
+TINY_MAXVIT = """name: tinymaxvit
+input: [24, 12, 3]
+layers:
+  - conv: {name: stem, filters: 16, kernel: 2, stride: 2}
+  - residual: {layers: [layernorm: {name: norm1}, partitionattention: {name: grid, partition: grid, size: 3, head_dim: 8}]}
+  - residual: {layers: [layernorm: {name: norm2}, partitionattention: {name: window, size: 3, head_dim: 4}]}
+  - globalavgpool
+  - flatten
+  - dense: {name: head, units: 5}
+"""
+
 TINY_MOE = """name: tinymoe
 input: {tokens: 6}
 layers:
@@ -216,7 +240,7 @@ def test_tiny_moe_counts_every_expert_and_the_active_ones(spec_file):
 
 
 def test_tiny_llama_and_tiny_vit_and_tiny_bert_analyse(spec_file):
-    for text in (TINY_LLAMA, TINY_VIT, TINY_BERT, TINY_SWIN, TINY_SWIN2, TINY_MOE):
+    for text in (TINY_LLAMA, TINY_VIT, TINY_BERT, TINY_SWIN, TINY_SWIN2, TINY_MAXVIT, TINY_MOE):
         a = analyse(spec_file, text)
         assert [d.message for d in a.errors] == []
 
@@ -237,6 +261,8 @@ PUBLISHED = [
     ("swin_v2_t", None, 28_351_570, 5_939_690_496),
     ("swin_v2_s", None, 49_737_442, 11_545_857_024),
     ("swin_v2_b", None, 87_930_848, 20_325_134_336),
+    # torchvision's published parameters and its recorded MACs (tests/fixtures/torchvision/maxvit_t.json)
+    ("maxvit_t", None, 30_919_624, 5_558_046_720),
     ("bert-base", 128, 109_482_240, 11_174_215_680),
     ("bert-base", 512, 109_482_240, 48_318_971_904),
     ("gpt2", 128, 124_439_808, 16_114_089_984),
@@ -266,7 +292,8 @@ def test_builtins_reproduce_the_published_figures(cli, name, seq, params, macs):
 
 
 @pytest.mark.parametrize("name", ["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14",
-                                  "swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"])
+                                  "swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b",
+                                  "maxvit_t"])
 def test_vit_matches_torchvision_recording(cli, name):
     fixture = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
     data = json.loads(cli("show", name, "--format", "json").out)

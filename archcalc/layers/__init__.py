@@ -6,14 +6,14 @@ listing its module here.
 """
 from __future__ import annotations
 
-from . import (activations, attention, conv, dense, layernorm, misc, mlp, norm, pool, rbf, resize,
-               subsample, swin, tokens)
+from . import (activations, attention, conv, dense, layernorm, maxvit, misc, mlp, norm, pool, rbf,
+               resize, subsample, swin, tokens)
 from ..metrics import CAST_GROUPS, CAST_KINDS
 from .base import LayerKind
 
 REGISTRY: dict[str, LayerKind] = {}
 for _module in (conv, pool, dense, misc, norm, layernorm, resize, activations, subsample, rbf, tokens,
-                attention, mlp, swin):
+                attention, mlp, swin, maxvit):
     for _kind in _module.KINDS:
         assert _kind.name not in REGISTRY, _kind.name
         REGISTRY[_kind.name] = _kind
