@@ -78,11 +78,14 @@ CAST_KINDS: set = set()  # their kinds' names, filled where the kinds are regist
 #             picked from a sequence), so a later save of it is a save of the input
 #   ("new", n) n values of tensors made inside the layer and saved (attention's Q, K, V)
 #   ("int64", n) n int64 values made inside the layer and saved (token-type ids)
+#   ("fixed", n) n bytes made inside the layer and saved that do not grow with the batch (the
+#             bool mask of shifted-window attention, broadcast over the batch)
 SAVE_WORDS = ("input", "output", "pre", "indices", "mask", "rows", "channels", "view")
 
 # A saved-tensor tally: values in the activation dtype, int64 indices, mask values, fp32
-# values that grow with the batch, fp32 values that do not (per-channel statistics).
-SAVED_ZERO = (0, 0, 0, 0, 0)
+# values that grow with the batch, fp32 values that do not (per-channel statistics), bytes
+# that do not (a bool mask broadcast over the batch).
+SAVED_ZERO = (0, 0, 0, 0, 0, 0)
 MASK_BYTES_CPU = None  # None: the activation dtype's width (CPU dropout keeps a float mask)
 
 # What a fresh CUDA process allocates on first use (cuBLAS and cuDNN workspaces): 65 MiB,
@@ -186,19 +189,19 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
 
 
 def scale_saved(saved, factor):
-    act, idx, mask, rows, chans = saved
-    return (act * factor, idx * factor, mask * factor, rows * factor, chans)
+    act, idx, mask, rows, chans, fixed = saved
+    return (act * factor, idx * factor, mask * factor, rows * factor, chans, fixed)
 
 
 def add_saved(a, b):
-    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4])
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5])
 
 
 def saved_bytes(saved, bytes_per_value: int, mask_bytes: int | None = 1) -> int:
     """Bytes of a saved-tensor tally; ``mask_bytes`` None: masks in the activation dtype."""
-    act, idx, mask, rows, chans = saved
+    act, idx, mask, rows, chans, fixed = saved
     return (act * bytes_per_value + idx * 8 + mask * (bytes_per_value if mask_bytes is None else mask_bytes)
-            + (rows + chans) * 4)
+            + (rows + chans) * 4 + fixed)
 
 
 def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1) -> dict:

@@ -32,7 +32,8 @@ def _analysis(name, batch=1):
 
 
 def pytorch_saved_bytes(analysis) -> int:
-    """The bytes the exported network saves for backward, as PyTorch itself counts them."""
+    """The bytes the exported network saves for backward, as PyTorch itself counts them, at
+    the analysis's batch."""
     torch = need_torch()
     from archcalc.export import export_pytorch
 
@@ -41,7 +42,8 @@ def pytorch_saved_bytes(analysis) -> int:
     with torch.device("meta"):
         net = namespace["build"]()
     net.train(True)
-    x = torch.empty(namespace["INPUT_SHAPE"], dtype=namespace.get("INPUT_DTYPE", torch.float32), device="meta")
+    shape = (analysis.totals.batch,) + tuple(namespace["INPUT_SHAPE"][1:])
+    x = torch.empty(shape, dtype=namespace.get("INPUT_DTYPE", torch.float32), device="meta")
     left_out = {t.untyped_storage()._cdata for t in [*net.parameters(), *net.buffers(), x]}
     storages: dict[int, int] = {}
 
@@ -64,31 +66,19 @@ def _builtins():
     return zoo.names()
 
 
-# Built-ins whose saved tensors the kinds do not yet declare as PyTorch saves them: strict,
-# so each one that starts to agree must leave this list.
-NOT_YET = {
-    "inception_v3": "PyTorch refuses batch norm on the 1×1 aux head in training",
-    "lenet5-1998": "subsample and rbf kinds",
-    "swin_b": "window attention and patch merging",
-    "swin_s": "window attention and patch merging",
-    "swin_t": "window attention and patch merging",
-    "unet": "transposed convolutions and crops",
-}
+# The referee counts at batch 2: PyTorch refuses batch norm with one value per channel in
+# training (inception_v3's auxiliary head ends in a 1×1 conv and batch norm, which torchvision
+# trains in batches), and a batch of two also checks that what does not grow with the batch
+# (batch norm's per-channel statistics, shifted-window attention's mask) is counted once.
+REFEREE_BATCH = 2
 
 
 @pytest.mark.parametrize("name", _builtins())
 def test_saved_activations_equal_what_pytorch_saves(name):
     from archcalc.metrics import saved_bytes
 
-    analysis = _analysis(name)
+    analysis = _analysis(name, REFEREE_BATCH)
     ours = saved_bytes(analysis.totals.saved, 4, mask_bytes=None)
-    if name in NOT_YET:
-        try:
-            theirs = pytorch_saved_bytes(analysis)
-        except ValueError as exc:  # PyTorch refuses to run it in training mode
-            pytest.xfail(f"{NOT_YET[name]}: {exc}")
-        assert ours != theirs, f"{name} now agrees with PyTorch: remove it from NOT_YET"
-        pytest.xfail(f"not declared yet: {NOT_YET[name]} (PyTorch {theirs:,}, archcalc {ours:,})")
     assert ours == pytorch_saved_bytes(analysis)
 
 

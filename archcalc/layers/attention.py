@@ -305,13 +305,15 @@ def _saves(inp, out, f):
     contiguous (3·T·D), the scaled q and k (2·T·D) and the heads' output before the output
     projection (T·D); the helper the scaled q and k (2·T·h·d), v as the heads read it
     (T·kv·d; grouped-query: repeated to h heads, T·h·d), that output (T·h·d), and with rotary
-    positions the cos and sin of q's and k's rotations (4·T·d)."""
+    positions the cos and sin of q's and k's rotations: 4·T·r values made in fp32 whatever
+    the activation dtype, and the same for every sample of a batch (16·T·r bytes, fixed)."""
     t, dim, h, kv, d = dims(inp, f)
     if _mha(dim, h, kv, d, f):
         return ("input", ("new", 6 * t * dim + h * t * t))
     v = t * h * d if kv != h else t * kv * d  # grouped-query: v repeated to h heads
     r = f["rope_dims"] if f["rope_dims"] is not None else d
-    return ("input", ("new", 3 * t * h * d + v + h * t * t + (4 * t * r if f["rope"] else 0)))
+    saves = ("input", ("new", 3 * t * h * d + v + h * t * t))
+    return saves + (("fixed", 4 * 4 * t * r),) if f["rope"] else saves
 
 
 ATTENTION = LayerKind(
