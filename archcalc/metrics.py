@@ -296,6 +296,19 @@ def _checkpointed(analysis, layers, casts, scale, b, grads):
     return saved, saved + most + grads + transient, transient
 
 
+def layer_saved_bytes(analysis, layer) -> int:
+    """What one layer (or a merge) saves for backward that no earlier layer saved, in bytes,
+    at the analysis's batch, dtype and ``--amp``: the per-layer share of the ledger's
+    ``saved_activations`` (under autocast with the 2-byte weight copies it saves; the ledger
+    adds the first layer's 2-byte copy of the input, which no layer owns)."""
+    totals = analysis.totals
+    amp = getattr(totals, "amp", None)
+    saved = saved_bytes(layer.saved, 2 if amp else totals.bytes_per_value)
+    if amp and getattr(layer, "kind", None) in CAST_KINDS and layer.params:
+        saved += 2 * layer.params
+    return saved
+
+
 def _casts(analysis) -> dict:
     """Under autocast: the 2-byte weight copies the conv, dense and attention layers save,
     by layer."""
