@@ -223,3 +223,65 @@ def test_bad_sizes_exit_2_in_one_line(cli, size):
     assert result.out == ""
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and "--memory" in lines[0] and "\x1b" not in result.err
+
+
+KORTHIKANTI_LAYER = """\
+name: korthikanti-layer
+input: [{s}, {h}]
+blocks:
+  layer:   # a GPT-style pre-norm layer with dropout after attention and after the MLP
+    layers:
+      - residual:
+          layers:
+            - layernorm: {{name: ln_1}}
+            - attention: {{name: attn, heads: {a}, causal: true}}
+            - dropout: {{name: attn_drop, rate: 0.1}}
+      - residual:
+          layers:
+            - layernorm: {{name: ln_2}}
+            - dense: {{name: fc1, units: {h4}}}
+            - gelu: {{name: act}}
+            - dense: {{name: fc2, units: {h}}}
+            - dropout: {{name: mlp_drop, rate: 0.1}}
+layers:
+  - repeat: {{name: h, times: 2, layers: [layer]}}
+"""
+
+
+@pytest.mark.parametrize("s, h, a, b", [(1024, 768, 12, 1), (512, 1024, 16, 4), (2048, 1600, 25, 2)])
+def test_a_transformer_layer_saves_what_korthikanti_et_al_count(cli, spec_file, s, h, a, b):
+    """Korthikanti et al., "Reducing Activation Recomputation in Large Transformer Models"
+    (arXiv 2205.05198), section 4.1: one transformer layer stores s·b·h·(34 + 5·a·s/h) bytes
+    with 2-byte (fp16) activations, 1-byte dropout masks and no fused attention:
+
+      attention  11·sbh + 5·as²b: the QKV input 2sbh; Q and K 4sbh; the softmax output
+                 2as²b; its dropout mask as²b; the dropout's output 2as²b and V 2sbh; the
+                 output projection's input 2sbh; the dropout mask after it sbh
+      MLP        19·sbh: the first linear's input 2sbh; the GELU's input 8sbh; the second
+                 linear's input (the GELU's output) 8sbh; the dropout mask sbh
+      2 norms    4·sbh: each layer norm's input 2sbh
+
+    Where its assumptions differ from the layer archcalc builds, by hand: archcalc's
+    attention has no dropout on the probabilities (PyTorch's scaled_dot_product_attention
+    at dropout_p = 0), so the mask (as²b) and the dropout's output (2as²b) are not kept:
+    5as²b becomes 2as²b; and the formula leaves out the layer norms' mean and rstd, two
+    fp32 values per row in each of the two norms: 2·2·s·b·4 = 16sb bytes. The second of
+    two layers is compared, so that its first norm's input is an activation (the first
+    layer's is the network input, the ledger's `input`)."""
+    import json
+
+    path = spec_file(KORTHIKANTI_LAYER.format(s=s, h=h, a=a, h4=4 * h))
+    result = cli("show", str(path), "--dtype", "fp16", "--batch", str(b), "--format", "json")
+    assert result.code == 0, result.err
+    second = [layer for layer in json.loads(result.out)["layers"] if layer["name"].startswith("h.1.")]
+    ours = sum(layer["saved_bytes"] for layer in second)
+    korthikanti = s * b * h * 34 + 5 * a * s * s * b  # s·b·h·(34 + 5·a·s/h), kept in integers
+    no_attention_dropout = 3 * a * s * s * b
+    norm_statistics = 2 * 2 * s * b * 4
+    assert ours == korthikanti - no_attention_dropout + norm_statistics
+    # GPT-2's layer (s = 1024, b = 1, h = 768, a = 12), by hand: sbh = 786,432 and
+    # as²b = 12,582,912; the formula 34·786,432 + 5·12,582,912 = 26,738,688 + 62,914,560 =
+    # 89,653,248 B; without the attention dropout's 3·12,582,912 = 37,748,736 and with the
+    # norms' 16·1,024 = 16,384: 51,920,896 B
+    if (s, h, a, b) == (1024, 768, 12, 1):
+        assert ours == 51_920_896
