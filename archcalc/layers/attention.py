@@ -298,6 +298,12 @@ COUNT_AS = {
 }
 
 
+def _weights(inp, f):
+    """The projection weights, biases left out: q and o D·h·d each, k and v D·kv·d each."""
+    _, dim, h, kv, d = dims(inp, f)
+    return 2 * dim * h * d + 2 * dim * kv * d
+
+
 def _saves(inp, out, f):
     """What the exported attention saves for backward on PyTorch's math path (the CPU's, and
     any device's without a fused kernel), besides its input (which the q/k/v projections
@@ -351,6 +357,7 @@ ATTENTION = LayerKind(
     group="attention",
     export=_export,
     saves=_saves,
+    casts=lambda inp, out, f: _weights(inp, f),
     count_as=COUNT_AS,
 )
 

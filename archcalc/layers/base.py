@@ -312,6 +312,10 @@ class LayerKind:
                                          saves(inp, out, fields) -> one (training ledger)
                                          the word "view": the output is the input's storage
                                          (flatten), so saving it saves the input
+    casts(inp, out, fields) -> int       under autocast (`--amp`): the weight values cast to 16 bits
+                                         for the layer's matmul or convolution, whose copy autograd
+                                         saves (the weights, not the biases: addmm and convolution
+                                         save no bias); None (the default): none
     stores                               whether the output counts as a stored activation (default:
                                          the group is conv, dense, pool or norm; metrics.py)
     weighted                             counts towards `depth`
@@ -404,7 +408,7 @@ class LayerKind:
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
                  "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
                  "stores", "export", "takes_ids", "kv_cache", "reference", "check_reference",
-                 "extra", "saves", "onnx", "aliases", "label", "count_as")
+                 "extra", "saves", "onnx", "aliases", "label", "count_as", "casts")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -417,7 +421,8 @@ class LayerKind:
                  kv_cache: Callable | None = None, reference: str | None = None,
                  check_reference: Callable | None = None, extra: Callable | None = None,
                  saves: tuple | Callable | None = None, onnx: tuple = (), aliases: tuple = (),
-                 label: Callable | None = None, count_as: dict | None = None):
+                 label: Callable | None = None, count_as: dict | None = None,
+                 casts: Callable | None = None):
         self.name = name
         self.label = label
         self.doc = doc
@@ -455,6 +460,8 @@ class LayerKind:
         self.count_as = count_as or {}
         self.onnx = tuple(onnx)
         self.aliases = tuple(aliases)
+        # under autocast: the weight values copied to 16 bits and saved (metrics.ledger)
+        self.casts = casts
 
     @property
     def has_params(self) -> bool:

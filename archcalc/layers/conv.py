@@ -452,6 +452,7 @@ CONV = LayerKind(
     group="conv",
     export=export,
     saves=lambda inp, out, f: _saves(inp, out, f) + fused_saves(f),
+    casts=lambda inp, out, f: params(inp, out, f) - (f["filters"] if f["bias"] else 0),
     count_as={
         # conv_flops_counter_hook: MACs, plus one per output value for the bias; a fused
         # activation is the patched F.relu (…) around the module

@@ -265,6 +265,7 @@ CONVTRANSPOSE = LayerKind(
     group="conv",
     export=_t_export,
     saves=lambda inp, out, f: _t_saves(inp, out, f),
+    casts=lambda inp, out, f: _t_params(inp, out, f) - (f["filters"] if f["bias"] else 0),
     count_as={
         "ptflops": Counted(lambda inp, out, f: _t_macs(inp, out, f) + _t_bias(out, f) + fused_count(f, out),
                            "MACs over the input positions + 1 per output value with a bias "

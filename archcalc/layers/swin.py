@@ -155,6 +155,7 @@ WINDOWATTENTION = LayerKind(
     group="attention",
     export=_wa_export,
     saves=_wa_saves,
+    casts=lambda inp, out, f: 4 * inp[2] * inp[2],  # the qkv and proj weights; not the bias table
     count_as={
         # qkv and proj are nn.Linear with bias on the padded tokens: one more per output value
         "ptflops": Counted(lambda inp, out, f: _wa_macs(inp, out, f) + 4 * _padded(inp, f) * inp[2],
