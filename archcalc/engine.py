@@ -319,8 +319,13 @@ class _Evaluator:
             self.layers.append(LayerResult(name, kind.name, shape, out, params, buffers, macs, fields,
                                            mark.line, mark.column, depth, scope.path, stored, field,
                                            trainable, frozen, connections))
+            recorded = self.layers[-1]
             if saved is not SAVED_ZERO:
-                self.layers[-1].saved = saved
+                recorded.saved = saved
+            if kind.casts is not None:
+                recorded.casts = kind.casts(shape, out, fields)
+            if kind.fused is not None:
+                recorded.fused = kind.fused(shape, out, fields)
         else:
             self.layers.append(None)
         if self.references:

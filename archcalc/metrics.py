@@ -59,6 +59,9 @@ AMP_CHOICES = ("bf16", "fp16")
 # Where a dropout mask is made: "cuda", the fused kernel's bool mask (1 byte a value); "cpu",
 # PyTorch's unfused dropout, a mask in the activation dtype (the CPU referee's device).
 DEVICES = ("cuda", "cpu")
+# The attention kernel the ledger counts: "math", PyTorch's unfused path (its CPU's; every
+# h·T·T probability kept), "fused", CUDA's flash or memory-efficient kernel (LayerKind.fused).
+ATTENTION_CHOICES = ("math", "fused")
 
 # What autograd saves for the backward pass (docs/metrics.md, "Training memory"). A kind
 # declares it as data (``LayerKind.saves``): a tuple of these words, or a function of
@@ -230,6 +233,9 @@ def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1, device: st
     grads = totals.trainable_params * w
     state = OPTIMIZER_STATE[optimizer] * totals.trainable_params * w
     casts = _casts(analysis) if amp else {}
+    if getattr(totals, "attention", "math") == "fused":  # the kernels' difference, as a (signed) cast
+        for key, delta in _fused(analysis, b, totals.batch * scale).items():
+            casts[key] = casts.get(key, 0) + delta
     saved = saved_bytes(scale_saved(totals.saved, scale), b, m) + sum(casts.values())
     ids = getattr(analysis.input, "ids", False)  # token ids: int64, 8 bytes each, never cast by autocast
     if amp and not ids:
@@ -264,7 +270,7 @@ def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1, device: st
     if getattr(totals, "checkpoint", False):
         saved, peak_backward, transient_at_peak = _checkpointed(analysis, layers, casts, scale, b, grads, m)
     peak = max(weights + state + inp + peak_backward, weights + grads + state + inp) + WORKSPACE_BYTES
-    return {"optimizer": optimizer, "amp": amp, "batch": batch, "weights": weights, "gradients": grads, "optimizer_state": state,
+    return {"optimizer": optimizer, "amp": amp, "attention": getattr(totals, "attention", "math"), "batch": batch, "weights": weights, "gradients": grads, "optimizer_state": state,
             "input": inp, "saved_activations": saved, "backward_transient": transient_at_peak,
             "workspace": WORKSPACE_BYTES, "peak": peak}
 
@@ -305,29 +311,32 @@ def layer_saved_bytes(analysis, layer) -> int:
     adds the first layer's 2-byte copy of the input, which no layer owns)."""
     totals = analysis.totals
     amp = getattr(totals, "amp", None)
-    saved = saved_bytes(layer.saved, 2 if amp else totals.bytes_per_value)
-    if amp and getattr(layer, "kind", None):
-        saved += _cast_bytes(layer)
+    b = 2 if amp else totals.bytes_per_value
+    saved = saved_bytes(layer.saved, b)
+    if amp:
+        saved += 2 * getattr(layer, "casts", 0)
+    fused = getattr(layer, "fused", None)
+    if fused is not None and getattr(totals, "attention", "math") == "fused":
+        fewer, fp32 = fused
+        saved += (fp32 * 4 - fewer * b) * totals.batch
     return saved
 
 
-def _cast_bytes(layer) -> int:
-    """Under autocast: the 2-byte weight copy a layer saves (its kind's ``casts``)."""
-    from .layers import REGISTRY
-
-    rule = REGISTRY[layer.kind].casts
-    return 2 * rule(layer.input, layer.output, layer.fields) if rule is not None else 0
+def _fused(analysis, b: int, batch: int) -> dict:
+    """Under ``--attention fused``: by layer, the bytes a fused attention kernel saves more
+    than the math path (negative: fewer), at ``batch`` with ``b``-byte activations."""
+    deltas = {}
+    for layer in analysis.layers:
+        if layer is not None and layer.fused is not None:
+            fewer, fp32 = layer.fused
+            deltas[id(layer)] = (fp32 * 4 - fewer * b) * batch
+    return deltas
 
 
 def _casts(analysis) -> dict:
-    """Under autocast: the 2-byte weight copies the layers save, by layer."""
-    casts = {}
-    for layer in analysis.layers:
-        if layer is not None:
-            n = _cast_bytes(layer)
-            if n:
-                casts[id(layer)] = n
-    return casts
+    """Under autocast: the 2-byte weight copies the layers save (their kinds' ``casts``), by
+    layer."""
+    return {id(layer): 2 * layer.casts for layer in analysis.layers if layer is not None and layer.casts}
 
 
 def _values(shape) -> int:
@@ -446,7 +455,8 @@ def fit_batch(analysis, limit: int, optimizer: str, most: int = 2 ** 40) -> int:
     return low * analysis.totals.batch
 
 
-def fit_seq(analyse_at, limit: int, optimizer: str, dtype: str, amp=None, most: int = 2 ** 24) -> int:
+def fit_seq(analyse_at, limit: int, optimizer: str, dtype: str, amp=None, most: int = 2 ** 24,
+            attention: str = "math") -> int:
     """The longest sequence whose training step at batch 1 fits; ``analyse_at(T)`` analyses
     the spec at T tokens. 0 when not even one token fits."""
     def fits(length) -> bool:
@@ -454,7 +464,7 @@ def fit_seq(analyse_at, limit: int, optimizer: str, dtype: str, amp=None, most: 
         if analysis.errors or analysis.output is None:
             return False
         analysis.totals.dtype, analysis.totals.bytes_per_value = dtype, DTYPE_BYTES[dtype]
-        analysis.totals.amp = amp
+        analysis.totals.amp, analysis.totals.attention = amp, attention
         return ledger(analysis, optimizer)["peak"] <= limit
 
     if not fits(1):

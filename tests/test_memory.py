@@ -84,7 +84,7 @@ def test_lenet5_memory_and_training_estimate(cli):
     # twice that (69,190,560).
     assert memory["training_bytes"] == {"sgd": 68_696_912, "sgd_momentum": 68_943_736, "adam": 69_190_560}
     assert memory["ledger"] == {
-        "optimizer": "sgd_momentum", "amp": None, "batch": 1, "weights": 246_824, "gradients": 246_824, "optimizer_state": 246_824,
+        "optimizer": "sgd_momentum", "amp": None, "attention": "math", "batch": 1, "weights": 246_824, "gradients": 246_824, "optimizer_state": 246_824,
         "input": 4_096, "saved_activations": 32_336, "backward_transient": 22_912,
         "workspace": 68_157_440, "peak": 68_943_736}
     del memory["training_bytes"], memory["ledger"]

@@ -100,18 +100,22 @@ def _gpu_rows():
     return list(csv.DictReader(lines, delimiter="\t"))
 
 
-# ViT-B/16 on the GPU runs the fused (memory-efficient) attention kernel, which keeps no
-# probabilities; the ledger counts the math path PyTorch's CPU runs, h·T·T per layer more.
+# ViT-B/16 on the GPU ran the fused (memory-efficient) attention kernel, which keeps no
+# probabilities: its figures are compared with `--attention fused`.
 FUSED_ATTENTION = {"vit_b_16"}
+# Under CUDA autocast ViT's residual stream is fp32 (its class token and position embedding
+# are fp32 parameters: type promotion) and layer_norm and softmax run in fp32; the ledger does
+# not yet follow a tensor's dtype through the network.
+AMP_NOT_YET = {"vit_b_16": "an fp32 residual stream under autocast (class token, position embedding)"}
 
 
 @pytest.mark.parametrize("row", _gpu_rows(), ids=lambda row: row["model"])
 def test_the_peak_is_within_five_percent_of_the_gpu(row):
     from archcalc.metrics import ledger
 
-    if row["model"] in FUSED_ATTENTION:
-        pytest.xfail("the GPU ran fused attention; the ledger counts the math path's probabilities")
     analysis = _analysis(row["model"], 32)
+    if row["model"] in FUSED_ATTENTION:
+        analysis.totals.attention = "fused"
     assert analysis.totals.params == int(row["params"]) and analysis.totals.buffers == int(row["buffers"])
     for optimizer, column in (("sgd_momentum", "train_sgd_momentum_total"), ("adam", "train_adam_total")):
         measured = int(row[column])
@@ -123,13 +127,16 @@ def test_the_peak_is_within_five_percent_of_the_gpu(row):
 def test_mixed_precision_is_within_five_percent_of_the_gpu(row):
     from archcalc.metrics import ledger
 
-    if row["model"] in FUSED_ATTENTION:
-        pytest.xfail("the GPU ran fused attention; the ledger counts the math path's probabilities")
     analysis = _analysis(row["model"], 32)
     analysis.totals.amp = "bf16"
+    if row["model"] in FUSED_ATTENTION:
+        analysis.totals.attention = "fused"
     for optimizer, column in (("sgd_momentum", "amp_bf16_sgd_momentum_total"), ("adam", "amp_bf16_adam_total")):
         measured = int(row[column])
         peak = ledger(analysis, optimizer)["peak"]
+        if row["model"] in AMP_NOT_YET:
+            assert abs(peak - measured) > 0.05 * measured, f"{row['model']} now agrees: remove it from AMP_NOT_YET"
+            pytest.xfail(f"{AMP_NOT_YET[row['model']]}: {peak:,} against {measured:,}")
         assert abs(peak - measured) <= 0.05 * measured, (optimizer, peak, measured)
 
 
@@ -446,3 +453,24 @@ def test_checkpointed_saved_activations_equal_what_pytorch_keeps(name):
         assert ours != theirs, f"{name} now agrees with PyTorch: move it to CHECKPOINT_CHECKED"
         pytest.xfail(f"{CHECKPOINT_NOT_YET[name]} (PyTorch {theirs:,}, archcalc {ours:,})")
     assert ours == theirs
+
+
+
+def test_fused_attention_keeps_no_probabilities(cli):
+    """ViT-B/16 at batch 1 (T = 197 tokens, D = 768, h = 12, 12 layers), fp32, by hand: the
+    math path of nn.MultiheadAttention saves 6·T·D + h·T·T values a layer besides its input,
+    a fused kernel 5·T·D and h·T fp32 values (its logsumexp): per layer
+    (12·197·197 + 197·768 − 12·197)·4 = (465,708 + 151,296 − 2,364)·4 = 2,458,560 B fewer,
+    ·12 layers = 29,502,720 B."""
+    import json
+
+    math = json.loads(cli("show", "vit_b_16", "--format", "json").out)["memory"]["ledger"]
+    result = cli("show", "vit_b_16", "--attention", "fused", "--format", "json")
+    assert result.code == 0, result.err
+    fused = json.loads(result.out)["memory"]["ledger"]
+    assert (math["attention"], fused["attention"]) == ("math", "fused")
+    assert math["saved_activations"] - fused["saved_activations"] == 29_502_720
+    # a network without attention is the same either way
+    plain = json.loads(cli("show", "resnet18", "--format", "json").out)["memory"]["ledger"]
+    same = json.loads(cli("show", "resnet18", "--attention", "fused", "--format", "json").out)["memory"]["ledger"]
+    assert plain["saved_activations"] == same["saved_activations"] and plain["peak"] == same["peak"]

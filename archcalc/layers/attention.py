@@ -304,6 +304,19 @@ def _weights(inp, f):
     return 2 * dim * h * d + 2 * dim * kv * d
 
 
+def _fused(inp, f):
+    """What a fused kernel (flash or memory-efficient, PyTorch's choice on CUDA) saves instead
+    of the math path's tensors: no h·T·T probabilities, but the kernel's output (T·h·d) and
+    its logsumexp, h·T fp32 values. nn.MultiheadAttention also keeps no scaled q and k (its
+    packed q, k, v are what the kernel reads): 6·T·D + h·T·T becomes 5·T·D; the helper's
+    scaled q and k give way to q and k as projected: 3·T·h·d + v + h·T·T becomes
+    4·T·h·d + v. Returns (activation values fewer, fp32 values more)."""
+    t, dim, h, kv, d = dims(inp, f)
+    if _mha(dim, h, kv, d, f):
+        return h * t * t + t * dim, h * t
+    return h * t * t - t * h * d, h * t
+
+
 def _saves(inp, out, f):
     """What the exported attention saves for backward on PyTorch's math path (the CPU's, and
     any device's without a fused kernel), besides its input (which the q/k/v projections
@@ -358,6 +371,7 @@ ATTENTION = LayerKind(
     export=_export,
     saves=_saves,
     casts=lambda inp, out, f: _weights(inp, f),
+    fused=lambda inp, out, f: _fused(inp, f),
     count_as=COUNT_AS,
 )
 
