@@ -135,7 +135,17 @@ def _t_window(inp, f):
     return tuple(axes)
 
 
+def _t_label(inp, f):
+    """The picture's arrow: `convT 2×2/2↑` with its padding, output padding, dilation and
+    groups — every fact of its geometry (`convT 4×4/2↑, p1`)."""
+    return "convT " + _t_geometry(f)
+
+
 def _t_describe(f):
+    return _t_geometry(f) + describe_bias_activation(f)
+
+
+def _t_geometry(f):
     kh, kw = f["kernel"]
     sh, sw = f["stride"]
     text = f"{kh}×{kw}/{sh if sh == sw else f'{sh}×{sw}'}↑"
@@ -149,7 +159,7 @@ def _t_describe(f):
         text += f", dil {f['dilation'][0]}"
     if f["groups"] != 1:
         text += f", g{f['groups']}"
-    return text + describe_bias_activation(f)
+    return text
 
 
 def _t_explain(layer):
@@ -199,6 +209,21 @@ def _t_export(inp, out, f):
     return Torch(f"nn.ConvTranspose2d({', '.join(args)})", call=fused_activation(f, call, out))
 
 
+def _t_saves(inp, out, f):
+    """The transposed convolution saves its input; a fused activation its output or its
+    input — with unequal padding sides, the slice of a larger output (``_t_export``), whose
+    whole storage is what is saved."""
+    from .activations import fused_saves
+
+    fused = fused_saves(f)
+    if "pre" not in fused:
+        return ("input",) + fused
+    pt, pb, pl, pr = f["padding"]
+    ph, pw = min(pt, pb), min(pl, pr)
+    whole = (out[0] + pt + pb - 2 * ph) * (out[1] + pl + pr - 2 * pw) * out[2]
+    return ("input", ("new", whole))
+
+
 def _t_from_onnx(node):
     """ONNX ConvTranspose: the weight (C_in, filters/groups, kh, kw); pads are removed from
     the output as the padding field says (an explicit `output_shape` is not followed)."""
@@ -244,11 +269,14 @@ CONVTRANSPOSE = LayerKind(
     params=_t_params,
     macs=_t_macs,
     describe=_t_describe,
+    label=_t_label,
     explain=_t_explain,
     weighted=True,
     window=_t_window,
     group="conv",
     export=_t_export,
+    saves=lambda inp, out, f: _t_saves(inp, out, f),
+    casts=lambda inp, out, f: _t_params(inp, out, f) - (f["filters"] if f["bias"] else 0),
     count_as={
         "ptflops": Counted(lambda inp, out, f: _t_macs(inp, out, f) + _t_bias(out, f) + fused_count(f, out),
                            "MACs over the input positions + 1 per output value with a bias "
@@ -350,11 +378,13 @@ UPSAMPLE = LayerKind(
     },
     shape=_up_shape,
     describe=_up_describe,
+    label=lambda inp, f: "upsample " + _up_describe(f),   # `upsample ×2, bilinear`: all of it
     explain=_up_explain,
     window=_up_window,
     group="other",
     stores=True,
     export=_up_export,
+    saves=(),  # nearest and bilinear backward need only the sizes
     count_as={
         "fvcore": Counted(lambda inp, out, f: (4 if f["mode"] == "bilinear" else 1) * _values(out),
                           "1 per output value nearest, 4 bilinear (aten::upsample_*2d)"),
@@ -475,6 +505,7 @@ CROP = LayerKind(
     group="other",
     stores=True,
     export=_crop_export,
+    saves=("view",),  # x[:, :, a:b, c:d] is a view: its storage is the input's
     onnx=(Onnx(("Slice",), _crop_from_onnx), Onnx(("Slice",), fold=_crop_fold)),
 )
 

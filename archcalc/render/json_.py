@@ -43,12 +43,11 @@ def _layers(analysis) -> list:
 
 
 def _layer_rows(analysis):
-    from ..metrics import saved_bytes
+    from ..metrics import layer_saved_bytes
 
-    b = analysis.totals.bytes_per_value
     if not analysis.totals.show_connections:
-        return (dict(layer.as_dict(), saved_bytes=saved_bytes(layer.saved, b)) for layer in analysis.layers)
-    return (dict(layer.as_dict(), connections=layer.connections, saved_bytes=saved_bytes(layer.saved, b))
+        return (dict(layer.as_dict(), saved_bytes=layer_saved_bytes(analysis, layer)) for layer in analysis.layers)
+    return (dict(layer.as_dict(), connections=layer.connections, saved_bytes=layer_saved_bytes(analysis, layer))
             for layer in analysis.layers)
 
 
