@@ -102,12 +102,13 @@ def write(text: str, colour: bool | None = None):
     sys.stdout.flush()
 
 
-def view_too_large(analysis, what: str) -> bool:
-    """Whether the network has more layers than a per-layer view writes out
-    (limits.MAX_VIEW_ROWS); if so, the located `too-large` is on standard error."""
+def view_too_large(analysis, what: str, rows: int | None = None) -> bool:
+    """Whether the network has more layers than a per-layer view writes out — or, given
+    ``rows``, whether the view's rows are more — (limits.MAX_VIEW_ROWS); if so, the located
+    `too-large` is on standard error."""
     from .compiler import view_limit
 
-    problem = view_limit(analysis, what)
+    problem = view_limit(analysis, what, rows)
     if problem is None:
         return False
     from .render import reporter

@@ -187,12 +187,13 @@ def _replace(target: str, data: bytes, info, shown: str):
         fail_usage(f"cannot write {shown!r}: {exc.strerror or exc}")
 
 
-def check_view_size(analysis, what: str):
+def check_view_size(analysis, what: str, rows: int | None = None):
     """Exit 1 with a located `too-large` on standard error when the network has more layers
-    than a per-layer view writes out (limits.MAX_VIEW_ROWS), before anything is built."""
+    than a per-layer view writes out — or the view ``rows`` more rows — (limits.MAX_VIEW_ROWS),
+    before anything is built."""
     from .app import view_too_large
 
-    if view_too_large(analysis, what):
+    if view_too_large(analysis, what, rows):
         sys.exit(EXIT_ERRORS)
 
 

@@ -965,13 +965,20 @@ def leaf_count(node, memo) -> int:
     return n
 
 
-def view_limit(analysis, what: str):
+def view_limit(analysis, what: str, rows: int | None = None):
     """None, or a located `too-large` diagnostic when ``analysis`` has more layers than a
-    per-layer view (``what``: "the table", "export" …) may print: it points at the part of
+    per-layer view (``what``: "the table", "export" …) may print — or, given ``rows``, when
+    the view would print that many rows (a diff's changed layers): it points at the part of
     the spec that multiplies layers (the outermost repeat on the way to most of them)."""
-    if analysis.totals.layers <= MAX_VIEW_ROWS:
+    count = analysis.totals.layers if rows is None else rows
+    if count <= MAX_VIEW_ROWS:
         return None
     mark = _multiplier(analysis.program) if analysis.program is not None else None
+    if rows is not None:
+        return make("too-large", f"{rows:,} changed layers: more than {what} writes out "
+                    f"(at most {MAX_VIEW_ROWS:,} rows)", mark,
+                    hint="`--fail-on` gates and the totals need no rows: `--format json` with a "
+                         "smaller change, or `show --format json` of each side, streams every layer")
     return make("too-large", f"{analysis.totals.layers:,} layers: more than {what} writes out "
                 f"(at most {MAX_VIEW_ROWS:,}, one row or statement per layer)", mark,
                 hint="`--format json` or `--format csv` streams every layer; `validate` checks the spec")

@@ -65,21 +65,23 @@ class KindCount:
         return self.counted - self.exact
 
 
-def layer_count(layer, name: str) -> int:
-    """What the tool of convention ``name`` counts for one analysed layer (batch 1)."""
+def layer_count(layer, name: str, batch: int = 1) -> int:
+    """What the tool of convention ``name`` counts for one analysed layer at ``batch`` (the
+    layer's ``macs`` already scaled to it; the kinds' rules are per sample)."""
     from .layers import REGISTRY
 
     kind = REGISTRY.get(layer.kind)
     counted = kind.count_as.get(name) if kind is not None else None
     if counted is None:
         return layer.macs
-    return counted.rule(layer.input, layer.output, layer.fields)
+    return counted.rule(layer.input, layer.output, layer.fields) * batch
 
 
-def by_kind(analysis, name: str) -> list[KindCount]:
+def by_kind(analysis, name: str, batch: int = 1) -> list[KindCount]:
     """Every kind of the network whose count under ``name`` has a rule of its own (the tool
     differs from archcalc, or may), in the order of first use; the layers of auxiliary heads
-    are left out (the tools run the network in eval mode, where they do not run)."""
+    are left out (the tools run the network in eval mode, where they do not run). ``batch``:
+    the batch the layers' ``macs`` are scaled to, for layers not yet put under ``name``."""
     from .layers import REGISTRY
 
     kinds: dict[str, KindCount] = {}
@@ -94,7 +96,7 @@ def by_kind(analysis, name: str) -> list[KindCount]:
         entry.layers += 1
         exact = layer.exact_macs if layer.exact_macs is not None else layer.macs
         entry.exact += exact
-        entry.counted += layer.macs if layer.exact_macs is not None else layer_count(layer, name)
+        entry.counted += layer.macs if layer.exact_macs is not None else layer_count(layer, name, batch)
     return list(kinds.values())
 
 
@@ -107,6 +109,15 @@ def notes(analysis, name: str) -> list[str]:
             lines.append(f"{name} counts {entry.counted:,} of {entry.kind}'s {entry.exact:,} MACs "
                          f"({entry.why})")
     return lines
+
+
+def restate_notes(analysis):
+    """``totals.count_notes`` again after the analysis was scaled to a batch (metrics.apply_batch
+    scales every layer's counts, not the sentences written from them)."""
+    totals = analysis.totals
+    if totals.count_as is not None and totals.exact_macs is not None:
+        totals.count_notes = notes(analysis, totals.count_as)
+    return analysis
 
 
 def apply(analysis, name: str):

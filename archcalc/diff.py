@@ -246,14 +246,11 @@ _MEASURED = ("input", "output", "params", "buffers", "macs")
 
 
 def settings_text(layer: LayerResult) -> str:
-    """The kind's own short description of a layer's settings ("3×3/1, p1")."""
-    kind = REGISTRY.get(layer.kind)
-    if kind is None:
-        return ""
-    try:
-        return kind.describe(layer.fields)
-    except (KeyError, TypeError, ValueError):  # fields incomplete after a spec error
-        return ""
+    """The kind's own short description of a layer's settings ("3×3/1, p1"): layers.settings_text,
+    without marks (diff compares settings)."""
+    from .layers import settings_text as text
+
+    return text(layer, marks=False)
 
 
 def _settings_key(layer: LayerResult):
@@ -295,9 +292,57 @@ def _pair(x: LayerResult, y: LayerResult) -> LayerChange:
     return LayerChange(status, x, y, fields, moved, renamed)
 
 
+# Past this many layer pairs (len(A) × len(B)) between two anchors, after the common start
+# and end are paired, the alignment is linear (_align_linear): difflib's matcher costs about
+# len(A) × len(B) on long runs of equal layers (a `repeat` of 300,000), the cost must follow
+# what is printed.
+ALIGN_PAIRS = 4_000_000
+
+
 def _align_segment(xs: list[LayerResult], ys: list[LayerResult]) -> list[LayerChange]:
-    """Sequence alignment over (kind, settings); a replaced stretch pairs layers of equal
-    kind in order (changed settings), the rest are removed and added."""
+    """The common start and end paired first (equal kind and settings: the iterations two
+    `repeat`s share, in linear time), then sequence alignment over (kind, settings) between;
+    a replaced stretch pairs layers of equal kind in order (changed settings), the rest are
+    removed and added."""
+    head = 0
+    limit = min(len(xs), len(ys))
+    while head < limit and _settings_key(xs[head]) == _settings_key(ys[head]):
+        head += 1
+    tail = 0
+    while tail < limit - head and _settings_key(xs[-1 - tail]) == _settings_key(ys[-1 - tail]):
+        tail += 1
+    out = [_pair(xs[k], ys[k]) for k in range(head)]
+    middle_x, middle_y = xs[head:len(xs) - tail], ys[head:len(ys) - tail]
+    if len(middle_x) * len(middle_y) > ALIGN_PAIRS:
+        out += _align_linear(middle_x, middle_y)
+    else:
+        out += _align_middle(middle_x, middle_y)
+    out += [_pair(xs[len(xs) - tail + k], ys[len(ys) - tail + k]) for k in range(tail)]
+    return out
+
+
+def _align_linear(xs: list[LayerResult], ys: list[LayerResult]) -> list[LayerChange]:
+    """A long stretch in linear time: layers of equal kind paired in order while both
+    sides have them; where the kinds part, the longer side's layer is the one removed or
+    added."""
+    out: list[LayerChange] = []
+    i = j = 0
+    while i < len(xs) and j < len(ys):
+        if xs[i].kind == ys[j].kind:
+            out.append(_pair(xs[i], ys[j]))
+            i, j = i + 1, j + 1
+        elif len(xs) - i >= len(ys) - j:
+            out.append(LayerChange(REMOVED, xs[i], None))
+            i += 1
+        else:
+            out.append(LayerChange(ADDED, None, ys[j]))
+            j += 1
+    out.extend(LayerChange(REMOVED, x, None) for x in xs[i:])
+    out.extend(LayerChange(ADDED, None, y) for y in ys[j:])
+    return out
+
+
+def _align_middle(xs: list[LayerResult], ys: list[LayerResult]) -> list[LayerChange]:
     out: list[LayerChange] = []
     import difflib  # here, not at import: `diff` starts in a budget (bench/bench.py)
 

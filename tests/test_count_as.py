@@ -337,3 +337,30 @@ def test_html_charts_name_the_convention(cli):
     assert "counts them" not in plain and '<span class="head">MACs</span>' in plain
     diff = cli("diff", "resnet18", "resnet34", "--count-as", "thop", "--format", "html").out
     assert '<span class="head">MACs (thop)</span>' in diff
+
+
+def test_every_mac_in_the_html_page_names_the_convention(cli):
+    # the diagram's tooltips, its header and the rows' share bars are the tool's MACs too
+    import re
+
+    page = cli("show", "resnet18", "--count-as", "fvcore", "--format", "html").out
+    bare = [m for m in re.findall(r"MACs(?! \(fvcore\)| \(archcalc\)| as fvcore counts)[^<]{0,40}", page)
+            if not m.startswith("MACs\n") and "do no MACs" not in m]
+    spoken = [m for m in bare if not m.startswith(("MACs</", "MACs (log"))]
+    assert re.search(r"<title>[^<]*MACs \(fvcore\) [0-9,]+", page)
+    assert 'title="MACs (fvcore) ' in page
+    plain = cli("show", "resnet18", "--format", "html").out
+    assert "(fvcore)" not in plain and 'title="MACs ' in plain
+    assert not [m for m in spoken if re.match(r"MACs [0-9<&]", m)], spoken
+
+
+def test_the_notes_and_the_itemisation_follow_the_batch(cli):
+    # ViT-B/16's 12 attention layers at batch 1, by hand: projections 4·197·768² = 464,781,312,
+    # scores and weighted sum 2·197²·768 = 59,610,624; 12·524,391,936 = 6,292,703,232 — all of
+    # which torch's CPU fast path counts 0 (issue 27: 11.27 G of 17.56 G). At batch 4, four times.
+    notes = _show(cli, "vit_b_16", "--count-as", "torch", "--batch", "4")["totals"]["count_notes"]
+    assert len(notes) == 1 and "25,170,812,928" in notes[0] and "6,292,703,232" not in notes[0]
+    text = cli("explain", "resnet50", "--count-as", "fvcore", "--batch", "2").out
+    # twice issue 27's batch-1 figures: 2·4,089,184,256, 2·4,111,512,576 and 2·22,227,968
+    assert "at batch 2" in text
+    assert "8,178,368,512" in text and "8,223,025,152" in text and "+44,455,936" in text

@@ -561,3 +561,72 @@ def test_golden_table_version_diff_in_branch(cli, golden, tmp_path):
     deltas = [int(d.replace(",", "")) for d in re.findall(r"\s([+-][\d,]+)\s+[+-][\d.]+ [KMG]?\s*$", out, re.M)]
     params = re.search(r"^\s*Params\s+([\d,]+)\s+([\d,]+)", out, re.M)
     assert sum(deltas) == int(params[2].replace(",", "")) - int(params[1].replace(",", "")) == 664
+
+
+# ------------------------------------------------------------------- long repeated structure
+def _repeat_spec(times, body="[relu, {conv: {filters: 4, kernel: 3, padding: same}}]", name="r"):
+    return (f"name: {name}\ninput: [8, 8, 4]\nlayers:\n"
+            f"  - repeat: {{times: {times}, layers: {body}}}\n")
+
+
+def test_one_more_iteration_of_a_long_repeat_is_two_added_layers(spec_file):
+    """3,000 iterations against 3,001 of (relu, conv 3×3 same, 4 → 4 channels): the two new
+    layers at the end, nothing else (the conv: 3·3·4·4 + 4 = 148 params, 8·8·4·36 = 9,216 MACs)."""
+    diff = compare(_analysis(_repeat_spec(3000), spec_file), _analysis(_repeat_spec(3001), spec_file),
+                   mode="versions")
+    moved = [c for c in diff.changes if c.status != "unchanged"]
+    assert [(c.status, c.b.kind) for c in moved] == [("added", "relu"), ("added", "conv")]
+    assert sum(c.delta("params") for c in moved) == 148 and sum(c.delta("macs") for c in moved) == 9_216
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_linear_alignment_keeps_every_layer_once_in_order(seed, spec_file, monkeypatch):
+    """Past diff.ALIGN_PAIRS the stretch between anchors is aligned in linear time; whatever
+    it pairs, every layer of each side is used exactly once, in order, and the deltas add up."""
+    import random
+
+    from archcalc import diff as diffs
+
+    rng = random.Random(seed)
+    kinds = ["relu", "sigmoid", "{conv: {filters: 4, kernel: 3, padding: same}}",
+             "{conv: {filters: 4, kernel: 1}}", "{maxpool: {kernel: 3, stride: 1, padding: same}}"]
+
+    def spec(n):
+        return "name: r\ninput: [8, 8, 4]\nlayers:\n" + "".join(f"  - {rng.choice(kinds)}\n" for _ in range(n))
+
+    a, b = _analysis(spec(rng.randint(5, 40)), spec_file), _analysis(spec(rng.randint(5, 40)), spec_file)
+    monkeypatch.setattr(diffs, "ALIGN_PAIRS", 0)
+    diff = compare(a, b, mode="versions")
+    assert [c.a.name for c in diff.changes if c.a] == [layer.name for layer in a.layers]
+    assert [c.b.name for c in diff.changes if c.b] == [layer.name for layer in b.layers]
+    for total in ("params", "buffers", "macs"):
+        assert sum(c.delta(total) for c in diff.changes) == diff.total(total).change
+
+
+def test_a_diff_prints_changed_rows_and_refuses_only_what_it_would_write(cli, spec_file, monkeypatch):
+    """The row limit (limits.MAX_VIEW_ROWS, lowered here to 100) counts what diff writes: the
+    changed layers — every layer with --all and in the HTML page (each side's layer table)."""
+    from archcalc import compiler
+
+    monkeypatch.setattr(compiler, "MAX_VIEW_ROWS", 100)
+    a, b = spec_file(_repeat_spec(300)), spec_file(_repeat_spec(301))
+    code, out, err = cli("diff", a, b, "--format", "json")
+    assert code == 0, err
+    assert [c["status"] for c in json.loads(out)["changes"]] == ["added", "added"]
+    for extra in (["--all"], ["--format", "html"]):
+        code, out, err = cli("diff", a, b, *extra)
+        assert code == 1 and "600 layers: more than diff " in err and ":4:5:" in err
+    swapped = spec_file(_repeat_spec(300, "[sigmoid, {conv: {filters: 4, kernel: 3, padding: same}}]"))
+    code, out, err = cli("diff", a, swapped)
+    # 300 relus removed and 300 sigmoids added: 600 rows > 100
+    assert code == 1 and "600 changed layers: more than diff writes out" in err and out == ""
+
+
+def test_the_html_page_tells_what_changed_between_two_alexnets(cli):
+    """AlexNet 2012's two towers against the one-tower AlexNet: the page says what changed,
+    layer by matched name, as the table and Markdown do. conv2: two 5×5 towers of 48 → 128,
+    2·(5·5·48·128 + 128) = 307,456 params, against one of 96 → 256, 5·5·96·256 + 256 = 614,656."""
+    page = cli("diff", "alexnet-2012", "alexnet", "--format", "html").out
+    assert "What changed" in page
+    story = page[page.index("What changed"):page.index("<h2>Totals")]
+    assert "conv2: 2× conv 5×5/1" in story and "307,456 → 614,656" in story

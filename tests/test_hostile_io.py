@@ -171,9 +171,16 @@ def test_an_85_byte_spec_of_666000_layers_is_answered_quickly(run_process, tmp_p
     path = tmp_path / "big.yaml"
     path.write_text((ROOT / "tests" / "fixtures" / "corpus" / "repeat-666000.yaml").read_text())
     assert path.stat().st_size <= 85
-    for args in (["show", path], ["diff", path, path], ["show", path, "--format", "html"]):
+    for args in (["show", path], ["diff", path, path, "--all"], ["show", path, "--format", "html"]):
         result = run_process(*args, timeout=180)  # a hang guard (diff used to run for minutes); speed: bench
         assert result.code == 1 and "666,000 layers: more than" in result.err
+    # diff writes the changed layers only: one more iteration is two added relus, in linear time
+    more = tmp_path / "more.yaml"
+    more.write_text(path.read_text().replace("333000", "333001"))
+    result = run_process("diff", path, more, "--format", "json", timeout=300)  # a hang guard
+    assert result.code == 0, result.err
+    changes = json.loads(result.out)["changes"]
+    assert [(c["status"], c["b"]["name"]) for c in changes] == [("added", "relu666001"), ("added", "relu666002")]
 
 
 # ------------------------------------------------------------------------------- the corpus

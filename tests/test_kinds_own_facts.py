@@ -71,3 +71,29 @@ def test_every_onnx_op_a_kind_declares_is_documented():
             for op in rule.ops:
                 assert re.search(rf"\b{op}\b", table), f"{kind.name} reads the ONNX op {op}; docs/import.md does not list it"
             assert f"`{kind.name}`" in table, f"{kind.name} is read from ONNX; docs/import.md does not say so"
+
+
+def test_one_settings_text():
+    """A layer's settings text is written in one place (layers.settings_text): no module but
+    the registry calls a kind's ``describe`` on a layer's fields, so the table, Markdown, CSV,
+    HTML, the picture, diff and explain cannot drift apart."""
+    calls = []
+    for path in sorted(ROOT.rglob("*.py")):
+        if path == ROOT / "layers" / "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr == "describe" and node.args \
+                    and isinstance(node.args[0], ast.Attribute) and node.args[0].attr == "fields":
+                calls.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not calls, calls
+
+
+def test_settings_text_marks_frozen_and_aux_layers(spec_file):
+    from archcalc.app import analyse_spec
+    from archcalc.layers import settings_text
+
+    spec = spec_file("name: m\ninput: [8, 8, 3]\nlayers:\n  - conv: {filters: 4, kernel: 3, frozen: true}\n"
+                     "  - relu\n")
+    conv = analyse_spec(str(spec)).layers[0]
+    assert settings_text(conv) == "3×3/1, frozen" and settings_text(conv, marks=False) == "3×3/1"

@@ -4,7 +4,10 @@
   what is not a regular file (devices, FIFOs), a dangling symbolic link without --force and
   the spec being read;
 * a tiny spec cannot make a huge per-layer view: past limits.MAX_VIEW_ROWS layers the
-  table, Markdown, HTML, --chart, explain, diff and export refuse at once, located;
+  table, Markdown, HTML, --chart, explain, diff --all and export refuse at once, located
+  (diff without --all writes the changed layers only: refused past that many of them);
+* `-o` targets fuzzed with a fixed seed: whatever the path names, a documented exit code,
+  one line, no traceback, and a file is written whole at that path or nothing is;
 * control, bidi and line-separator characters from a spec (names, title, reference) or a
   file name never reach the output raw, in any command or format: one mechanism
   (render/terminal.visible) escapes them on the way out."""
@@ -16,6 +19,8 @@ import re
 import stat
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from conftest import ROOT
 
@@ -121,7 +126,8 @@ TINY = "input: [4]\nlayers:\n  - repeat: {times: 490000, layers: [relu]}\n"
 
 @pytest.mark.parametrize("command", [
     ["show"], ["show", "--format", "html"], ["show", "--format", "markdown"], ["show", "--chart"],
-    ["explain"], ["export"], ["diff", "{spec}"], ["show", "--format", "html", "-o", "{out}"],
+    ["explain"], ["export"], ["diff", "{spec}", "--all"], ["diff", "{spec}", "--format", "html"],
+    ["show", "--format", "html", "-o", "{out}"],
     ["export", "-o", "{out}"],
 ])
 def test_a_70_byte_spec_cannot_make_a_huge_view(run_process, tmp_path, command):
@@ -202,3 +208,114 @@ def test_visible_keeps_json_valid():
 
     value = "a\x1b\x7f\x85\u2028\u202e\U000e0041\tb"
     assert json.loads(visible(json.dumps(value, ensure_ascii=False))) == value
+
+
+# ------------------------------------------------------------------ -o targets, fuzzed
+def _o_target(base, shape: str, name: str):
+    """A path of the given shape under ``base`` (created as the shape says) and what was there."""
+    path = base / name
+    if shape == "new":
+        pass
+    elif shape == "existing":
+        path.write_text("old contents\n")
+    elif shape == "read-only":
+        path.write_text("old contents\n")
+        path.chmod(0o444)
+    elif shape == "read-only directory":
+        (base / "ro").mkdir()
+        path = base / "ro" / name
+        (base / "ro").chmod(0o555)
+    elif shape == "directory":
+        path.mkdir()
+    elif shape == "missing parent":
+        path = base / "no" / "such" / name
+    elif shape == "dangling link":
+        path.symlink_to(base / "elsewhere")
+    elif shape == "link loop":
+        path.symlink_to(path)
+    elif shape == "fifo":
+        os.mkfifo(path)
+    elif shape == "the spec":
+        path = base / "spec.yaml"
+    elif shape == "trailing slash":
+        path = base / name
+        return str(path) + "/"
+    elif shape.startswith("/dev/"):
+        return shape
+    return str(path)
+
+
+def _snapshot(base):
+    """Every path under ``base`` with what it is and holds (the spec's too)."""
+    found = {}
+    for root, dirs, files in os.walk(base):
+        for entry in dirs + files:
+            p = os.path.join(root, entry)
+            if os.path.islink(p):
+                found[p] = ("link", os.readlink(p))
+            elif os.path.isdir(p):
+                found[p] = ("dir", None)
+            elif stat.S_ISFIFO(os.lstat(p).st_mode):
+                found[p] = ("fifo", None)
+            else:
+                with open(p, "rb") as handle:
+                    found[p] = ("file", handle.read())
+    return found
+
+
+O_SHAPES = ["new", "existing", "read-only", "read-only directory", "directory", "missing parent",
+            "dangling link", "link loop", "fifo", "the spec", "trailing slash", "/dev/null", "/dev/full",
+            "/dev/zero"]
+O_NAMES = ["out", "out.svg", "out.html", "out.md", "out.json", "out.py", "out.yaml", "OUT.SVG", "x" * 300,
+           "a\x1b[2Jb.svg", "new\nline.py", "\u202eevil.py", "-", "--help", ".archcalc-x.tmp", "ｏｕｔ.py",
+           " .svg", "out.svg.py"]
+O_COMMANDS = [["show"], ["show", "--format", "html"], ["show", "--format", "markdown"], ["draw"],
+              ["export"], ["export", "--force"], ["diff", "{spec}"], ["list", "lenet"]]
+
+
+@settings(max_examples=120 if os.environ.get("CI", "").lower() == "true" else 30, deadline=None,
+          derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=st.sampled_from(O_SHAPES), name=st.sampled_from(O_NAMES), command=st.sampled_from(O_COMMANDS))
+def test_o_targets_fuzzed(cli, tmp_path_factory, shape, name, command):
+    """Whatever -o names, a documented exit code (0 written, 2 refused: one line on standard
+    error, no raw control character, no traceback) and either the whole output at that path
+    or nothing changed at all (no temporary file left behind)."""
+    base = tmp_path_factory.mktemp("o")
+    spec = base / "spec.yaml"
+    spec.write_text(SPEC, encoding="utf-8")
+    try:
+        target = _o_target(base, shape, name)
+    except OSError:  # a name too long to create what the shape asks: only "new" tries it
+        assume(False)
+    before = _snapshot(base)
+    args = [a.replace("{spec}", str(spec)) for a in command]
+    if args[0] == "list":
+        argv = [*args, "-o", target]
+    else:
+        argv = [args[0], str(spec), *args[1:], "-o", target]
+    try:
+        result = cli(*argv)
+    finally:
+        for root, dirs, _ in os.walk(base):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o755)
+    assert result.code in (0, 2), (argv, result)
+    assert "Traceback" not in result.err and "internal error" not in result.err, (argv, result)
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028-\u202e]", result.err), (argv, result.err)
+    after = _snapshot(base)
+    assert not [p for p in after if os.path.basename(p).startswith(".archcalc-") and p not in before
+                and p != os.path.realpath(target)]
+    if result.code == 2:
+        assert result.err.count("\n") == 1 and result.err.startswith("archcalc: error: "), result.err
+        assert after == before, argv
+        return
+    # written: to standard output for "-", else the target (or the file a link names) holds it
+    if target == "-":
+        assert result.out and after == before
+        return
+    assert result.out == ""
+    real = os.path.realpath(target)
+    assert os.path.isfile(real) and os.path.getsize(real) > 0
+    changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
+    assert changed == {real}, (argv, changed)
+    assert after[real][1] != b"old contents\n" or shape not in ("existing",)

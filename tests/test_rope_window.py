@@ -86,9 +86,9 @@ def test_configs_set_the_fields_they_hold(cli):
             {k: ours[k] for k in ("rope_base", "window", "rope_dims")}
 
 
-def test_rope_scaling_is_a_located_warning(cli, tmp_path):
+def test_unmodelled_rope_scaling_is_a_located_warning(cli, tmp_path):
     config = json.loads((HF / "llama3-8b" / "config.json").read_text())
-    config["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0}
+    config["rope_scaling"] = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config, indent=1))
     result = cli("validate", str(path), "--format", "json")
@@ -96,7 +96,7 @@ def test_rope_scaling_is_a_located_warning(cli, tmp_path):
     problems = json.loads(result.out)
     found = [d for f in problems["files"] for d in f["diagnostics"]] if "files" in problems else problems["diagnostics"]
     warning = [d for d in found if d["code"] == "bad-config"]
-    assert warning and warning[0]["severity"] == "warning" and "'llama3'" in warning[0]["message"]
+    assert warning and warning[0]["severity"] == "warning" and "'yarn'" in warning[0]["message"]
     line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if '"rope_scaling"' in text)
     assert warning[0]["line"] == line
 
@@ -106,6 +106,16 @@ def test_rope_scaling_is_a_located_warning(cli, tmp_path):
     ("attention: {heads: 2, causal: true, rope_base: 500000}", "bad-value"),  # base without rope
     ("attention: {heads: 2, rope: true, rope_dims: 3}", "bad-value"),         # odd
     ("attention: {heads: 2, rope: true, rope_dims: 6}", "bad-value"),         # > head_dim 4
+    ("attention: {heads: 2, rope_scaling: linear, rope_factor: 2}", "bad-value"),  # scaling without rope
+    ("attention: {heads: 2, rope: true, rope_scaling: linear}", "bad-value"),      # no factor
+    ("attention: {heads: 2, rope: true, rope_scaling: llama3, rope_factor: 8}", "bad-value"),  # no context
+    ("attention: {heads: 2, rope: true, rope_factor: 8}", "bad-value"),            # factor without scaling
+    ("attention: {heads: 2, rope: true, rope_scaling: yarn, rope_factor: 8}", "bad-value"),  # not modelled
+    ("attention: {heads: 2, rope: true, rope_scaling: linear, rope_factor: 2, rope_high_freq: 8}", "bad-value"),
+    ("attention: {heads: 2, rope: true, rope_scaling: llama3, rope_factor: 8, rope_context: 16, "
+     "rope_low_freq: 4, rope_high_freq: 1}", "bad-value"),                          # an empty band
+    ("attention: {heads: 4, rope: true, rope_scaling: dynamic, rope_factor: 2, rope_context: 4}",
+     "bad-value"),                                                                   # d = 2: d/(d − 2)
 ])
 def test_misused_fields_are_located(cli, spec_file, entry, code):
     spec = spec_file(f"name: bad\ninput: {{tokens: 5}}\nlayers:\n  - embedding: {{vocab: 11, dim: 8}}\n  - {entry}\n")
@@ -176,3 +186,83 @@ layers:
         unwindowed = _reference_attention(torch, model.attn, x, window=7, rope_base=500000, rope_dims=2)
     assert torch.allclose(ours, expected, atol=1e-5)
     assert not torch.allclose(ours, unwindowed, atol=1e-3)  # the window does change the output
+
+
+# Hugging Face's rope_scaling, written out from transformers' modeling_rope_utils
+# (_compute_linear_scaling_rope_parameters, _compute_dynamic_ntk_parameters,
+# _compute_llama3_parameters) in plain Python floats: the frequencies of d/2 feature pairs.
+def _hf_frequencies(kind, d, base, t, factor=1.0, context=None, low=1.0, high=4.0):
+    import math
+
+    if kind == "dynamic":
+        seq = t if t > context else context
+        base = base * ((factor * seq / context) - (factor - 1)) ** (d / (d - 2))
+    inv = [1.0 / base ** (i / d) for i in range(0, d, 2)]
+    if kind == "linear":
+        return [f / factor for f in inv]
+    if kind != "llama3":
+        return inv
+    low_wavelen, high_wavelen = context / low, context / high
+    out = []
+    for f in inv:
+        wavelen = 2 * math.pi / f
+        if wavelen < high_wavelen:
+            out.append(f)
+        elif wavelen > low_wavelen:
+            out.append(f / factor)
+        else:
+            smooth = (context / wavelen - low) / (high - low)
+            out.append((1 - smooth) * f / factor + smooth * f)
+    return out
+
+
+def test_llama31_config_reads_its_rope_scaling(cli, tmp_path):
+    # Llama 3.1 8B's config.json: rope_scaling {factor 8, low 1, high 4, original 8192, llama3}
+    config = json.loads((HF / "llama3-8b" / "config.json").read_text())
+    config["max_position_embeddings"] = 131072
+    config["rope_scaling"] = {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                              "original_max_position_embeddings": 8192, "rope_type": "llama3"}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config, indent=1))
+    fields = attention_of(path)
+    assert (fields["rope_scaling"], fields["rope_factor"], fields["rope_context"]) == ("llama3", 8.0, 8192)
+    assert (fields["rope_low_freq"], fields["rope_high_freq"]) == (1.0, 4.0)
+    result = cli("validate", str(path), "--format", "json")
+    assert result.code == 0 and "rope_scaling" not in result.out  # modelled: no warning
+    plain = show_json(cli, str(HF / "llama3-8b" / "config.json"), "--seq", "128")
+    scaled = show_json(cli, str(path), "--seq", "128")
+    assert scaled["totals"]["params"] == plain["totals"]["params"]  # angles only
+    assert scaled["totals"]["macs"] == plain["totals"]["macs"]
+    imported = cli("import", str(path), "--seq", "128")
+    assert imported.code == 0, imported.err
+    assert 'rope_scaling: "llama3"' in imported.out and "rope_context: 8192" in imported.out
+
+
+@pytest.mark.parametrize("kind, extra, t", [
+    ("linear", "rope_factor: 4", 12),
+    ("dynamic", "rope_factor: 2, rope_context: 8", 12),   # T = 12 > 8: the base rises
+    ("dynamic", "rope_factor: 2, rope_context: 16", 12),  # T ≤ the context: unscaled
+    ("llama3", "rope_factor: 8, rope_context: 64", 12),
+    ("llama3", "rope_factor: 8, rope_context: 64, rope_low_freq: 2, rope_high_freq: 16", 12),
+])
+def test_exported_rope_scaling_matches_hugging_faces_frequencies(cli, spec_file, kind, extra, t):
+    torch = need_torch()
+    spec = spec_file(f"""\
+name: s
+input: {{tokens: {t}}}
+layers:
+  - embedding: {{vocab: 11, dim: 64}}
+  - attention: {{name: attn, heads: 2, causal: true, rope: true, rope_base: 10000, rope_scaling: {kind}, {extra}}}
+""")
+    result = cli("export", spec)
+    assert result.code == 0, result.err
+    namespace: dict = {}
+    exec(compile(result.out, "<export>", "exec"), namespace)  # noqa: S102 - our own output
+    attn = namespace["build"]().attn
+    got = attn.frequencies(t).tolist()
+    f = attention_of(spec)
+    want = _hf_frequencies(kind, 32, 10000.0, t, f["rope_factor"], f["rope_context"], f["rope_low_freq"],
+                           f["rope_high_freq"])
+    assert len(got) == 16 and all(abs(a - b) <= 1e-6 * abs(b) + 1e-12 for a, b in zip(got, want))
+    unscaled = _hf_frequencies("default", 32, 10000.0, t)
+    assert (want != unscaled) == (not (kind == "dynamic" and f["rope_context"] >= t))

@@ -215,6 +215,8 @@ def test_fit_nothing_fits(cli):
     # 1 MB holds not even VGG-16's 553 MB of weights
     data = json.loads(cli("fit", "vgg16", "--memory", "1MB", "--format", "json").out)
     assert data["batch"] == 0
+    text = cli("fit", "vgg16", "--memory", "1MB").out  # said so, not "batch 0 fits"
+    assert text.startswith("vgg16: nothing fits in 1.00 MB") and "batch 1 needs" in text and "batch 0" not in text
 
 
 @pytest.mark.parametrize("size, expected", [("80GB", 80 * 10 ** 9), ("24GiB", 24 * 2 ** 30),

@@ -77,9 +77,16 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, count_as, w
         new = analyse_spec(b, input_shape, seq, count_as)
     except UsageProblem as exc:
         fail_usage(str(exc))
-    for analysis in (old, new):  # the comparison costs per layer, whatever the format
-        check_view_size(analysis, "diff")
+    # every layer is a row with --all and in the HTML page (each side's layer table); else the
+    # rows are the changed layers, counted after the comparison (linear in the layers)
+    every_layer = "diff --all" if show_all else "diff --format html" if fmt == "html" else None
+    if every_layer:
+        for analysis in (old, new):
+            check_view_size(analysis, every_layer)
     result = compare(old, new, None if mode == "auto" else mode)
+    if result.changes is not None and not every_layer:
+        changed = sum(1 for change in result.changes if change.status != "unchanged")
+        check_view_size(new if new.totals.layers >= old.totals.layers else old, "diff", changed)
     gate_results = []
     for gate in gates:
         try:

@@ -116,7 +116,7 @@ def explain(spec, layer, input_shape, seq, batch, dtype, width, count_as):
 
     With a diagnostic code instead of SPEC (e.g. `archcalc explain window-drops-input`),
     explain what the code means. With --count-as TOOL, itemise TOOL's MACs (of SPEC, or of
-    LAYER) from archcalc's own count, kind by kind, and name what TOOL skips (batch 1).
+    LAYER) from archcalc's own count, kind by kind, and name what TOOL skips (at --batch).
     """
     from ..diagnostics import CATALOGUE
     from ..render import explain as render
@@ -141,16 +141,16 @@ def explain(spec, layer, input_shape, seq, batch, dtype, width, count_as):
             fail_usage(str(exc))
         # the layer may be missing because of the spec's errors: show them, not only the miss
         layers, extra, missing = [], analysis.diagnostics, str(exc)
+    from ..metrics import apply_batch
+
+    apply_batch(analysis, batch, dtype)
     if count_as is not None and analysis.output is not None:
         from ..render import count_as as itemised
 
         write(itemised.render(analysis, [one for one in layers if not one.aux], count_as, width))
         sys.exit(EXIT_ERRORS if analysis.errors else EXIT_OK)
-    from ..metrics import apply_batch
-
     if len(layers) > 1:
         check_view_size(analysis, "explain")
-    apply_batch(analysis, batch, dtype)
     write(render.render(analysis, layers, extra, width))
     if missing is not None:
         from ..render.terminal import visible

@@ -68,9 +68,14 @@ def _table(result, numbers) -> str:
     from ..render.terminal import visible
 
     book = result["ledger"]
-    lines = [f"{visible(result['name'])}: batch {result['batch']:,} fits in "
-             f"{numbers.byte_size(result['memory_bytes'])} ({result['optimizer']}, {result['dtype']}"
-             f"{', amp ' + result['amp'] if result['amp'] else ''})"]
+    setting = (f"({result['optimizer']}, {result['dtype']}"
+               f"{', amp ' + result['amp'] if result['amp'] else ''})")
+    if result["batch"]:
+        lines = [f"{visible(result['name'])}: batch {result['batch']:,} fits in "
+                 f"{numbers.byte_size(result['memory_bytes'])} {setting}"]
+    else:
+        lines = [f"{visible(result['name'])}: nothing fits in {numbers.byte_size(result['memory_bytes'])} "
+                 f"{setting}: batch 1 needs {numbers.byte_size(book['peak'])} at its peak"]
     if "seq" in result:
         lines.append(f"longest sequence at batch 1: {result['seq']:,} tokens")
     what = "at that batch" if result["batch"] else "at batch 1 (does not fit)"

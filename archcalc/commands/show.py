@@ -84,6 +84,10 @@ def show(spec, fmt, output, input_shape, seq, count_as, depth, width, batch, dty
 
     apply(analysis, ignore)
     apply_batch(analysis, batch, dtype)
+    if analysis.totals.count_as is not None and batch != 1:  # what the tool misses, at this batch
+        from ..conventions import restate_notes
+
+        restate_notes(analysis)
     analysis.totals.optimizer, analysis.totals.amp, analysis.totals.checkpoint = optimizer, amp, checkpoint
     if connections:
         analysis.totals.show_connections = True

@@ -27,3 +27,21 @@ COMPOSITES = ("repeat", "parallel", "residual", "join", "aux")
 # How a `parallel` merges its branches: concat joins channels; add and mul are element-wise
 # and broadcast like PyTorch (per axis equal sizes, or one of them 1).
 MERGES = ("concat", "add", "mul")
+
+
+def settings_text(layer, marks: bool = True) -> str:
+    """The one settings text of an analysed layer, for every report (table, Markdown, CSV,
+    HTML, the picture, diff, explain): its kind's own ``describe`` ("3×3/1, p1"), and with
+    ``marks`` whether training leaves its parameters alone ("frozen") and whether it belongs
+    to an auxiliary head ("aux head"). "" for a kind that is not registered or fields a spec
+    error left incomplete: a describe rule never breaks a report."""
+    kind = REGISTRY.get(layer.kind)
+    try:
+        text = kind.describe(layer.fields) if kind is not None else ""
+    except Exception:  # noqa: BLE001 - fields incomplete after a spec error
+        text = ""
+    if marks and getattr(layer, "frozen", False) and layer.params:
+        text = f"{text}, frozen" if text else "frozen"
+    if marks and getattr(layer, "aux", False):
+        text = f"{text}, aux head" if text else "aux head"
+    return text

@@ -15,7 +15,12 @@ a token may see, h·d·T(T+1) MACs instead of 2·T²·h·d — is reported besid
 ``causal_macs``), and the layer keeps a KV cache when generating: 2·kv·d values per token.
 ``rope: true`` marks rotary position embeddings (rotations of q and k: no parameters, no MACs),
 ``rope_base`` their base θ (default 10,000; Llama 3's 500,000), ``rope_dims`` how many of each
-head's features rotate (default all; GPT-NeoX/Pythia rotate a quarter).
+head's features rotate (default all; GPT-NeoX/Pythia rotate a quarter), ``rope_scaling``
+how the rotation frequencies are stretched for long contexts (Hugging Face's ``rope_scaling``:
+``linear`` divides every frequency by ``rope_factor``; ``dynamic`` raises the base once T
+passes ``rope_context``; ``llama3`` divides the low frequencies by ``rope_factor``, keeps the
+high ones and blends between, with ``rope_low_freq``/``rope_high_freq`` and ``rope_context``,
+the original context) — angles only: no parameter or MAC changes.
 ``window: W`` (causal layers only) is a sliding window — Mistral's ``sliding_window``: a token
 sees itself and the W − 1 tokens before it. PyTorch still computes the full square and masks
 it, so the counts stay; the visible scores (Σ min(i + 1, W) per head) are stated beside, and
@@ -28,12 +33,31 @@ from .base import (
     POSITIVE_INT,
     POSITIVE_NUMBER,
     Counted,
+    FieldType,
     LayerKind,
     RuleError,
     Torch,
     field_,
     fmt_shape,
 )
+
+# Hugging Face's rope_scaling types that archcalc models (transformers'
+# modeling_rope_utils: _compute_linear_scaling_rope_parameters, _compute_dynamic_ntk_parameters,
+# _compute_llama3_parameters); yarn and longrope change the attention's scale too, not modelled
+ROPE_SCALINGS = ("linear", "dynamic", "llama3")
+SCALING_FIELDS = ("rope_factor", "rope_context", "rope_low_freq", "rope_high_freq")
+
+
+def _scaling(v):
+    from .base import FieldError
+
+    if not isinstance(v, str) or v not in ROPE_SCALINGS:
+        raise FieldError("one of " + ", ".join(ROPE_SCALINGS), v,
+                         code="bad-value" if isinstance(v, str) else "wrong-type")
+    return v
+
+
+SCALING = FieldType("rope scaling", _scaling, {"enum": list(ROPE_SCALINGS)})
 
 
 def dims(inp, f):
@@ -68,6 +92,11 @@ def _shape(inp, f):
         if f[name] not in (None, ROPE_BASE) and not f["rope"]:
             raise RuleError("bad-value", f"`{name}` describes rotary positions, but this layer has none",
                             field=name, hint="add `rope: true`, or drop `" + name + "`")
+    _check_scaling(f)
+    if f["rope_scaling"] == "dynamic" and (f["rope_dims"] or dims(inp, f)[4]) <= 2:
+        raise RuleError("bad-value", "dynamic rope scaling raises the base to the power d/(d − 2): it needs "
+                        "more than 2 rotating features", field="rope_scaling",
+                        hint="use linear scaling, or rotate more features")
     if f["rope_dims"] is not None:
         _, _, _, _, d = dims(inp, f)
         if f["rope_dims"] % 2 or f["rope_dims"] > d:
@@ -78,6 +107,42 @@ def _shape(inp, f):
 
 
 ROPE_BASE = 10000  # RoFormer's base θ, the default of every rotary model but the ones that say otherwise
+LOW_FREQ, HIGH_FREQ = 1.0, 4.0  # Llama 3.1's low_freq_factor and high_freq_factor
+
+
+def _check_scaling(f):
+    """rope_scaling needs rope and a factor (llama3 and dynamic: the original context too);
+    the scaling fields mean nothing without it."""
+    kind = f["rope_scaling"]
+    if kind is not None and not f["rope"]:
+        raise RuleError("bad-value", "`rope_scaling` stretches rotary positions, but this layer has none",
+                        field="rope_scaling", hint="add `rope: true`, or drop `rope_scaling`")
+    if kind is None:
+        for name in SCALING_FIELDS:
+            if f[name] not in (None, LOW_FREQ if name == "rope_low_freq" else HIGH_FREQ
+                               if name == "rope_high_freq" else None):
+                raise RuleError("bad-value", f"`{name}` belongs to `rope_scaling`, which this layer does not "
+                                "set", field=name, hint="add `rope_scaling: linear|dynamic|llama3`, or drop `"
+                                + name + "`")
+        return
+    if f["rope_factor"] is None:
+        raise RuleError("bad-value", f"rope_scaling {kind} needs `rope_factor` (Hugging Face's factor)",
+                        field="rope_scaling", hint="add `rope_factor: 8` (or the config's factor)")
+    if kind in ("dynamic", "llama3") and f["rope_context"] is None:
+        raise RuleError("bad-value", f"rope_scaling {kind} needs `rope_context`, the context the model was "
+                        "trained for (Hugging Face's original_max_position_embeddings)",
+                        field="rope_scaling", hint="add `rope_context: 8192` (or the config's)")
+    if kind == "linear" and f["rope_context"] is not None:
+        raise RuleError("bad-value", "linear rope scaling divides every frequency by the factor; "
+                        "`rope_context` does not enter it", field="rope_context", hint="drop `rope_context`")
+    if kind != "llama3" and (f["rope_low_freq"], f["rope_high_freq"]) != (LOW_FREQ, HIGH_FREQ):
+        name = "rope_low_freq" if f["rope_low_freq"] != LOW_FREQ else "rope_high_freq"
+        raise RuleError("bad-value", f"`{name}` belongs to llama3 rope scaling, not {kind}", field=name,
+                        hint=f"drop `{name}`")
+    if kind == "llama3" and not f["rope_low_freq"] < f["rope_high_freq"]:
+        raise RuleError("bad-value", f"rope_low_freq {f['rope_low_freq']:g} must be below rope_high_freq "
+                        f"{f['rope_high_freq']:g} (the band blended between them)", field="rope_low_freq",
+                        hint="Llama 3.1's: rope_low_freq 1, rope_high_freq 4")
 
 
 def visible(t: int, window) -> int:
@@ -147,6 +212,9 @@ def _describe(f):
         b = f["rope_base"]
         rope = "rope" if b == ROPE_BASE else f"rope θ {int(b):,}" if b == int(b) else f"rope θ {b:g}"
         parts.append(rope if f["rope_dims"] is None else f"{rope} on {f['rope_dims']} dims")
+        if f["rope_scaling"] is not None:
+            parts.append(f"{f['rope_scaling']} ×{f['rope_factor']:g}"
+                         + (f" from {f['rope_context']:,}" if f["rope_context"] is not None else ""))
     if not f["qkv_bias"] and not f["out_bias"]:
         parts.append("no bias")
     elif not f["qkv_bias"] or not f["out_bias"]:
@@ -187,21 +255,43 @@ _ATTENTION = '''class Attention(nn.Module):
     F.scaled_dot_product_attention over the full T x T square."""
 
     def __init__(self, dim, heads, kv_heads, head_dim, qkv_bias=True, out_bias=True, causal=False,
-                 rope=False, rope_base=10000.0, rope_dims=None, window=None):
+                 rope=False, rope_base=10000.0, rope_dims=None, window=None, rope_scaling=None,
+                 rope_factor=1.0, rope_context=None, rope_low_freq=1.0, rope_high_freq=4.0):
         super().__init__()
         self.heads, self.kv_heads, self.head_dim = heads, kv_heads, head_dim
         self.causal, self.rope, self.rope_base, self.window = causal, rope, rope_base, window
         self.rope_dims = head_dim if rope_dims is None else rope_dims
+        self.rope_scaling, self.rope_factor, self.rope_context = rope_scaling, rope_factor, rope_context
+        self.rope_low_freq, self.rope_high_freq = rope_low_freq, rope_high_freq
         self.q_proj = nn.Linear(dim, heads * head_dim, bias=qkv_bias)
         self.k_proj = nn.Linear(dim, kv_heads * head_dim, bias=qkv_bias)
         self.v_proj = nn.Linear(dim, kv_heads * head_dim, bias=qkv_bias)
         self.o_proj = nn.Linear(heads * head_dim, dim, bias=out_bias)
 
+    def frequencies(self, t, device=None):
+        """The rotation frequencies of the rope_dims / 2 feature pairs at sequence length t:
+        base rope_base, stretched as rope_scaling says (as Hugging Face's rope utilities do)."""
+        d, base = self.rope_dims, self.rope_base
+        if self.rope_scaling == "dynamic" and t > self.rope_context:
+            base = base * ((self.rope_factor * t / self.rope_context) - (self.rope_factor - 1)) ** (d / (d - 2))
+        inv = 1.0 / base ** (torch.arange(0, d, 2, device=device, dtype=torch.int64).float() / d)
+        if self.rope_scaling == "linear":
+            inv = inv / self.rope_factor
+        elif self.rope_scaling == "llama3":
+            low, high = self.rope_low_freq, self.rope_high_freq
+            wavelength = 2 * torch.pi / inv
+            scaled = torch.where(wavelength > self.rope_context / low, inv / self.rope_factor, inv)
+            smooth = (self.rope_context / wavelength - low) / (high - low)
+            blended = (1 - smooth) * scaled / self.rope_factor + smooth * scaled
+            middle = ~(wavelength < self.rope_context / high) & ~(wavelength > self.rope_context / low)
+            inv = torch.where(middle, blended, scaled)
+        return inv
+
     def rotate(self, x):
         """Rotary positions on the first rope_dims features of each head (base rope_base)."""
         d = self.rope_dims
         x, rest = x[..., :d], x[..., d:]
-        inv = 1.0 / self.rope_base ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)
+        inv = self.frequencies(x.shape[-2], x.device)
         angle = torch.arange(x.shape[-2], device=x.device, dtype=torch.float32)[:, None] * inv[None, :]
         angle = torch.cat([angle, angle], dim=-1)
         half = torch.cat([-x[..., d // 2:], x[..., :d // 2]], dim=-1)
@@ -241,6 +331,13 @@ def _export(inp, out, f):
     if f["rope_base"] != ROPE_BASE:
         options += f", rope_base={float(f['rope_base'])!r}"
     options += "".join(f", {name}={f[name]}" for name in ("rope_dims", "window") if f[name] is not None)
+    if f["rope_scaling"] is not None:
+        options += f", rope_scaling={f['rope_scaling']!r}, rope_factor={float(f['rope_factor'])!r}"
+        if f["rope_context"] is not None:
+            options += f", rope_context={f['rope_context']}"
+        if f["rope_scaling"] == "llama3":
+            options += (f", rope_low_freq={float(f['rope_low_freq'])!r}, "
+                        f"rope_high_freq={float(f['rope_high_freq'])!r}")
     return Torch(f"Attention({dim}, {h}, {kv}, {d}{options})", helpers={"Attention": _ATTENTION})
 
 
@@ -335,6 +432,14 @@ ATTENTION = LayerKind(
                                                             "Llama 3 500,000)"),
         "rope_dims": field_(POSITIVE_INT, None, doc="features of each head that rotate, even (default: "
                                                     "all; GPT-NeoX's rotary_pct · head_dim)"),
+        "rope_scaling": field_(SCALING, None, doc="how the rotary frequencies stretch for long contexts: "
+                                                  "linear, dynamic (NTK) or llama3 (Hugging Face's "
+                                                  "rope_scaling; angles only, no count changes)"),
+        "rope_factor": field_(POSITIVE_NUMBER, None, doc="rope_scaling's factor (Llama 3.1: 8)"),
+        "rope_context": field_(POSITIVE_INT, None, doc="the context the rotary frequencies were trained for "
+                                                       "(original_max_position_embeddings; dynamic, llama3)"),
+        "rope_low_freq": field_(POSITIVE_NUMBER, LOW_FREQ, doc="llama3 scaling's low_freq_factor"),
+        "rope_high_freq": field_(POSITIVE_NUMBER, HIGH_FREQ, doc="llama3 scaling's high_freq_factor"),
         "window": field_(POSITIVE_INT, None, doc="sliding window (causal only): a token sees itself and the "
                                                  "window − 1 before it; the KV cache keeps at most window tokens"),
     },

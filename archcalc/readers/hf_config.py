@@ -75,18 +75,47 @@ class _Reader:
             raise _Missing(key)
         return value
 
-    def scaling(self):
-        """``rope_scaling`` changes the rotation angles, not a count: said, as a warning."""
+    def scaling(self, context: int) -> dict:
+        """``rope_scaling`` as the attention's fields (linear, dynamic, llama3: the angles an
+        exported model rotates by; no count changes); another type is said, as a warning.
+        ``context``: max_position_embeddings, dynamic scaling's original context unless the
+        mapping names one."""
         value = self.root.get("rope_scaling")
         if value is None:
-            return
+            return {}
         kind = value.get("rope_type", value.get("type")) if isinstance(value, dict) else None
+        if kind == "default":
+            return {}
+        if kind in ("linear", "dynamic", "llama3"):
+            fields = {"rope_scaling": kind}
+            numbers = {"rope_factor": ("factor", None), "rope_low_freq": ("low_freq_factor", 1.0),
+                       "rope_high_freq": ("high_freq_factor", 4.0)}
+            for name, (key, default) in numbers.items():
+                if name != "rope_factor" and kind != "llama3":
+                    continue
+                found = value.get(key, default)
+                if not isinstance(found, (int, float)) or isinstance(found, bool) or not 0 < found < 1e300:
+                    self.problems.append(make("bad-config", f"rope_scaling.{key} must be a positive number, "
+                                              f"found {describe_found(found)}", self.where("rope_scaling")))
+                    raise _Missing("rope_scaling")
+                if found != default:
+                    fields[name] = found
+            if kind != "linear":
+                original = value.get("original_max_position_embeddings", context)
+                if not isinstance(original, int) or isinstance(original, bool) or not 0 < original <= 10**9:
+                    self.problems.append(make("bad-config", "rope_scaling.original_max_position_embeddings "
+                                              f"must be a positive integer, found {describe_found(original)}",
+                                              self.where("rope_scaling")))
+                    raise _Missing("rope_scaling")
+                fields["rope_context"] = original
+            return fields
         kind = f" {kind[:40]!r}" if isinstance(kind, str) else ""
         self.problems.append(make("bad-config", f"rope_scaling{kind} is not modelled: it changes the rotary "
                                   "angles only, so every count stands, but an exported model rotates "
                                   "with the unscaled angles", self.where("rope_scaling"),
-                                  hint="counts and shapes are exact; compare exported outputs only "
-                                       "without rope_scaling", severity="warning"))
+                                  hint="counts and shapes are exact; linear, dynamic and llama3 scaling "
+                                       "are modelled", severity="warning"))
+        return {}
 
     def rate(self, key, default: float) -> float:
         """A dropout probability (changes no count; kept so the layers are the model's)."""
@@ -178,7 +207,7 @@ def _decoder(r: _Reader, model_type: str) -> dict:
     theta = r.number("rope_theta", 10000.0)
     if theta != 10000:
         attention["rope_base"] = theta
-    r.scaling()
+    attention.update(r.scaling(seq))
     # Mistral and Phi-3 mask a sliding window; Qwen2 only with use_sliding_window
     window = r.int("sliding_window", required=False)
     if window is not None and r.bool("use_sliding_window", model_type != "qwen2") and window < seq:
@@ -267,7 +296,7 @@ def _gpt_neox(r: _Reader) -> dict:
     pct = r.number("rotary_pct", 1.0)
     if heads and d % heads == 0 and int(d // heads * pct) < d // heads:
         fields["rope_dims"] = max(2, int(d // heads * pct) // 2 * 2)
-    r.scaling()
+    fields.update(r.scaling(seq))
     attention = [{"layernorm": {"name": "input_layernorm"}},
                  r.at({"attention": fields}, "num_attention_heads")]
     mlp = [{"layernorm": {"name": "post_attention_layernorm"}},

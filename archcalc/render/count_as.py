@@ -13,7 +13,7 @@ def _plural(n: int, word: str) -> str:
 
 def render(analysis, layers, name: str, width: int = 100) -> str:
     """The itemisation over ``layers`` (all of the network's, or a selection) of an analysis in
-    archcalc's own count."""
+    archcalc's own count, at the analysis's batch."""
     import textwrap
 
     from ..conventions import CONVENTIONS, by_kind
@@ -26,12 +26,14 @@ def render(analysis, layers, name: str, width: int = 100) -> str:
 
     view = _View()
     view.layers = layers
-    entries = by_kind(view, name)
+    batch = analysis.totals.batch
+    entries = by_kind(view, name, batch)
     exact = sum(e.exact for e in entries)
     counted = sum(e.counted for e in entries)
     label = max([len(f"{e.kind} ({_plural(e.layers, 'layer')})") for e in entries] + [len(name), 8])
     amount = max(len(f"{exact:,}"), len(f"{counted:,}")) + 1
-    lines = [f"{title}: MACs as {name} counts them", f"  {convention.tool}", ""]
+    at = f" at batch {batch}" if batch != 1 else ""
+    lines = [f"{title}: MACs as {name} counts them{at}", f"  {convention.tool}", ""]
 
     def row(left: str, value: str, why: str = "") -> str:
         head = f"  {left:<{label}}  {value:>{amount}}"

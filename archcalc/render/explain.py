@@ -189,8 +189,9 @@ def _kind_lines(layer, batch: int):
 
 
 def explain_layer(layer, analysis, width: int = 100) -> str:
-    kind = REGISTRY[layer.kind]
-    settings = kind.describe(layer.fields)
+    from ..layers import settings_text
+
+    settings = settings_text(layer, marks=False)
     head = f"{layer.name}: {layer.kind}" + (f" {settings}" if settings else "") + f"  (line {layer.line})"
     lines = [head, _line("input", numbers.shape(layer.input))]
     own = _kind_lines(layer, analysis.totals.batch)

@@ -11,7 +11,7 @@ signal: severities carry a glyph and a word, bars carry their percentage as text
 from __future__ import annotations
 
 from .. import __version__
-from ..layers import REGISTRY
+from ..layers import settings_text as _one_settings_text
 from . import markup, numbers
 from .picture import picture
 
@@ -176,18 +176,18 @@ def _field_text(rf) -> str:
 
 
 def _settings(layer) -> str:
-    entry = REGISTRY.get(layer.kind)
-    try:
-        return entry.describe(layer.fields) if entry is not None else ""
-    except Exception:  # noqa: BLE001 - a describe rule must never break a report
-        return ""
+    """The kind's settings as every report writes them (layers.settings_text), without the
+    frozen/aux marks: the page marks those rows itself."""
+    return _one_settings_text(layer, marks=False)
 
 
 def _bars(params, macs, memory, totals) -> str:
     """Three bars with their share written beside them (the text carries the number)."""
     whole = (totals.params, totals.macs, totals.activations * totals.bytes_per_value)
+    counted = getattr(totals, "count_as", None)  # --count-as: whose MACs the bar shares are
+    macs_word = f"MACs ({counted})" if counted else "MACs"
     cells = []
-    for value, top, cls, word in zip((params, macs, memory), whole, "pma", ("params", "MACs", "memory")):
+    for value, top, cls, word in zip((params, macs, memory), whole, "pma", ("params", macs_word, "memory")):
         if not value or not top:
             continue
         pct = 100 * value / top
@@ -444,6 +444,15 @@ def _paired_bars(diff, label_a, label_b) -> str:
     return "".join(out) + "</div>"
 
 
+def _story(lines) -> list[str]:
+    """What changed between two networks whose layers are matched by name (AlexNet 2012's
+    towers against torchvision's one-tower AlexNet): a sentence per layer, as the table says."""
+    if not lines:
+        return []
+    return ['<h2>What changed <span class="muted">(layers matched by name)</span></h2>',
+            '<ul class="story">' + "".join(f"<li>{markup.text(line)}</li>" for line in lines) + "</ul>"]
+
+
 def render_diff(diff, options=None) -> str:
     """Both networks side by side (totals, diagram, diagnostics, layers), under the comparison."""
     from . import diff_cells as cells
@@ -465,6 +474,7 @@ def render_diff(diff, options=None) -> str:
 
     parts = [f"<header><h1>{markup.text(label_a)} → {markup.text(label_b)}</h1>"
              f'<p class="muted">{markup.text(cells.mode_line(diff))}</p></header>',
+             *_story(cells.story_lines(diff)),
              "<h2>Totals</h2>",
              table(("", label_a, label_b, "Change", "Ratio"), [cells.total_cells(r) for r in diff.totals],
                    {1, 2, 3, 4}),

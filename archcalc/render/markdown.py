@@ -1,7 +1,6 @@
 """GitHub-flavoured Markdown for `show` and `list` (pull-request comments, docs)."""
 from __future__ import annotations
 
-from ..layers import REGISTRY
 from . import numbers
 
 

@@ -95,13 +95,10 @@ def _f(v: float) -> str:
 
 
 def settings_of(layer) -> str:
-    entry = REGISTRY.get(layer.kind)
-    if entry is None:
-        return ""
-    try:
-        return entry.describe(layer.fields)
-    except Exception:  # noqa: BLE001 - a describe rule must never break a picture
-        return ""
+    """The kind's settings (layers.settings_text, the one settings text), without marks."""
+    from ..layers import settings_text
+
+    return settings_text(layer, marks=False)
 
 
 def arrow_label(layer) -> str:
@@ -207,6 +204,8 @@ class Context:
                 self.scope_problems.setdefault(d.layer, []).append(d)
         self.shapes = []          # every drawn shape, for the scales
         self.group_names = {g.name for g in analysis.groups}
+        counted = getattr(analysis.totals, "count_as", None)  # --count-as: whose MACs the tips give
+        self.macs_word = f"MACs ({counted})" if counted else "MACs"
         self.boxes = []
         # what happens before a layer besides the previous output flowing in: a `join` (a
         # merge node) or a `from` (written on the layer's arrow), by the layer's index
@@ -354,7 +353,7 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
             problems = ctx.scope_problems.get(g.name, [])
             members = ctx.layers[g.start:g.end]
             tip = (f"{g.name} ({g.kind}): {len(members)} layers, params "
-                   f"{numbers.exact(sum(m.params for m in members))}, MACs "
+                   f"{numbers.exact(sum(m.params for m in members))}, {ctx.macs_word} "
                    f"{numbers.exact(sum(m.macs for m in members))}")
             frame = Frame(f"{_shorten(local, 30)} · {_shorten(g.kind, 20)}", "scope", worst(problems), tip)
             atoms += sequence_atoms(node.children, stack + [frame], ctx)
@@ -580,13 +579,13 @@ class BoxEl:
                 settings = settings_of(layer)
                 lines.append(f"{layer.name} ({layer.kind}{', ' + settings if settings else ''}): "
                              f"{numbers.shape(layer.input)} → {numbers.shape(layer.output)}, params "
-                             f"{numbers.exact(layer.params)}, MACs {numbers.exact(layer.macs)}")
+                             f"{numbers.exact(layer.params)}, {ctx.macs_word} {numbers.exact(layer.macs)}")
         elif self.group is not None:
             for g in self.groups:
                 members = ctx.layers[g.start:g.end]
                 lines.append(f"{g.name} ({g.kind}, collapsed): {numbers.shape(g.input)} → "
                              f"{numbers.shape(g.output)}, {len(members)} layers, params "
-                             f"{numbers.exact(sum(m.params for m in members))}, MACs "
+                             f"{numbers.exact(sum(m.params for m in members))}, {ctx.macs_word} "
                              f"{numbers.exact(sum(m.macs for m in members))}")
             if self.skip:
                 lines.append("the dashed arc over it: an identity shortcut in every block")
@@ -1325,7 +1324,8 @@ def _render(analysis, depth, max_width, note=""):
     y += LINE + 4
     # separators that survive SVG's collapsing of spaces
     svg_text(body, MARGIN, y, f"{numbers.shape(analysis.input)} → {numbers.shape(analysis.output)} · params "
-             f"{numbers.exact(t.params)} · MACs {numbers.exact(t.macs)} · depth {t.depth} · "
+             f"{numbers.exact(t.params)} · {'MACs (' + t.count_as + ')' if t.count_as else 'MACs'} "
+             f"{numbers.exact(t.macs)} · depth {t.depth} · "
              f"{t.layers} layers", "sm", anchor="start")
     if note:
         y += LINE + 2

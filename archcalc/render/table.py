@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from math import prod
 
-from ..layers import REGISTRY
+from ..layers import settings_text as _one_settings_text
 from . import numbers
 from .terminal import emit, table_width, use_colour
 
@@ -311,13 +311,9 @@ def _merge_level(merge, group_names) -> int:
 
 def settings_text(layer) -> str:
     """The kind's settings, whether training leaves the layer's parameters alone, and whether
-    the layer belongs to an auxiliary head (run in training only; every format shows it)."""
-    text = REGISTRY[layer.kind].describe(layer.fields)
-    if layer.frozen and layer.params:
-        text = f"{text}, frozen" if text else "frozen"
-    if layer.aux:
-        text = f"{text}, aux head" if text else "aux head"
-    return text
+    the layer belongs to an auxiliary head (run in training only; every format shows it):
+    layers.settings_text, the one settings text."""
+    return _one_settings_text(layer)
 
 
 def _field_text(rf) -> str:
