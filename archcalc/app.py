@@ -195,7 +195,8 @@ def _fast_show_arguments(argv: list[str]):
 
 def diff_problems(spec_a: str, old, spec_b: str, new, gate_results=()) -> str:
     """What `diff` writes to standard error: each spec's diagnostics and error count, one per
-    line, and the failed gates, so that CI logs show them whatever the output format."""
+    line, and the failed gates, so that CI logs show them whatever the output format (the
+    same lines as commands/diff.py's _report_problems; tests/test_fast_path.py compares)."""
     from .render.diff_cells import gate_message
     from .render.problems import clean, headline
 
@@ -226,12 +227,17 @@ def fast_diff(argv: list[str]) -> int | None:
 
         sys.stderr.write(f"archcalc: error: {visible(str(exc))}\n")
         return EXIT_USAGE
-    if view_too_large(old, "diff") or view_too_large(new, "diff"):
-        return EXIT_ERRORS
     from .diff import compare
     from .render import reporter
 
-    write(reporter("diff", "table")(compare(old, new, None), {"all": False, "width": None, "gates": []}))
+    result = compare(old, new, None)
+    # as the click command without --all: the rows are the changed layers, counted after the
+    # comparison (linear in the layers)
+    if result.changes is not None:
+        changed = sum(1 for change in result.changes if change.status != "unchanged")
+        if view_too_large(new if new.totals.layers >= old.totals.layers else old, "diff", changed):
+            return EXIT_ERRORS
+    write(reporter("diff", "table")(result, {"all": False, "width": None, "gates": []}))
     sys.stderr.write(diff_problems(spec_a, old, spec_b, new))
     return EXIT_ERRORS if old.errors or new.errors else EXIT_OK
 

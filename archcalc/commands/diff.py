@@ -102,9 +102,18 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, count_as, w
 
 
 def _report_problems(spec_a, old, spec_b, new, gate_results):
-    """Diagnostics of either spec and failed gates go to stderr (app.diff_problems)."""
-    from ..app import diff_problems
+    """Diagnostics of either spec and failed gates go to stderr, one per line, so that CI
+    logs show them whatever the output format."""
+    from ..render.diff_cells import gate_message
+    from ..render.problems import clean, headline
 
-    text = diff_problems(spec_a, old, spec_b, new, gate_results)
-    if text:
-        click.echo(text, err=True, nl=False)
+    for spec, analysis in ((spec_a, old), (spec_b, new)):
+        for d in analysis.diagnostics:
+            click.echo(f"{d.file}:{d.line}:{d.column}: [{d.severity}] {d.code} {clean(headline(d))}",
+                       err=True)
+        if analysis.errors:
+            n = len(analysis.errors)
+            click.echo(f"archcalc: {clean(spec)} has {n} error{'s' if n != 1 else ''}", err=True)
+    for r in gate_results:
+        if r.failed:
+            click.echo(f"archcalc: gate {gate_message(r)}", err=True)
