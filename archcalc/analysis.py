@@ -30,7 +30,7 @@ class LayerResult:
 
     __slots__ = ("name", "kind", "input", "output", "params", "buffers", "macs", "fields",
                  "line", "column", "depth", "path", "activations", "field", "trainable", "frozen",
-                 "connections", "aux", "saved", "exact_macs")
+                 "connections", "aux", "saved", "exact_macs", "casts", "fused")
 
     def __init__(self, name, kind, input, output, params, buffers, macs, fields, line, column, depth,
                  path, activations=0, field=None, trainable=None, frozen=False, connections=0):
@@ -60,6 +60,11 @@ class LayerResult:
         # what autograd saves for backward that no earlier layer saved already: a tally
         # (metrics.py, SAVED_ZERO's order), at the batch
         self.saved = SAVED_ZERO
+        # under autocast, the weight values cast to 16 bits and saved (LayerKind.casts); under
+        # a fused attention kernel, (activation values fewer, fp32 values more) per sample
+        # (LayerKind.fused), None when the kind has no such difference
+        self.casts = 0
+        self.fused = None
         # under another tool's convention (`--count-as`, archcalc/conventions.py), ``macs`` is
         # the tool's count and this archcalc's own; None otherwise
         self.exact_macs = None
@@ -168,7 +173,7 @@ class Totals:
                  "peak_activations", "input_values", "batch", "dtype", "bytes_per_value",
                  "trainable_params", "connections", "show_connections", "aux_params", "aux_macs",
                  "kv_values", "embedding_params", "seq", "active_params", "token_macs", "extras",
-                 "saved", "amp", "optimizer", "checkpoint", "count_as", "exact_macs", "count_notes")
+                 "saved", "amp", "optimizer", "checkpoint", "attention", "count_as", "exact_macs", "count_notes")
 
     def __init__(self, params: int = 0, buffers: int = 0, macs: int = 0, depth: int = 0,
                  layers: int = 0, activations: int = 0, merge_activations: int = 0,
@@ -199,6 +204,7 @@ class Totals:
         self.amp = None        # mixed precision of the training ledger: None, "bf16" or "fp16"
         self.optimizer = None  # the optimizer the ledger shows (show --optimizer); None: sgd_momentum
         self.checkpoint = False  # activation checkpointing per top-level block (--checkpoint)
+        self.attention = "math"  # which attention kernel the ledger counts (--attention)
         self.extras = {}     # the kinds' further figures summed (attention: attention_hd, causal_hd)
         # `--count-as`: the convention ``macs`` follows (None: archcalc's own), archcalc's own
         # total beside it, and what the tool misses on this network (conventions.notes)

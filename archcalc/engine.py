@@ -319,8 +319,13 @@ class _Evaluator:
             self.layers.append(LayerResult(name, kind.name, shape, out, params, buffers, macs, fields,
                                            mark.line, mark.column, depth, scope.path, stored, field,
                                            trainable, frozen, connections))
+            recorded = self.layers[-1]
             if saved is not SAVED_ZERO:
-                self.layers[-1].saved = saved
+                recorded.saved = saved
+            if kind.casts is not None:
+                recorded.casts = kind.casts(shape, out, fields)
+            if kind.fused is not None:
+                recorded.fused = kind.fused(shape, out, fields)
         else:
             self.layers.append(None)
         if self.references:
@@ -337,7 +342,7 @@ class _Evaluator:
     def save(self, words, tid, out_tid, out):
         """Tally what a layer saves that no earlier layer saved (a tensor is saved once; the
         network input, id 0, is the ledger's `input`, not a saved activation)."""
-        act = idx = mask = rows = chans = 0
+        act = idx = mask = rows = chans = fixed = 0
         saved_ids, sizes = self.saved_ids, self.sizes
         for word in words:
             if word == "input" or word == "output":
@@ -359,9 +364,11 @@ class _Evaluator:
                 continue
             elif word[0] == "int64":  # ("int64", values): ids made inside the layer
                 idx += word[1]
+            elif word[0] == "fixed":  # ("fixed", bytes): made inside, not per sample
+                fixed += word[1]
             else:  # ("new", values): tensors made inside the layer (attention's Q, K, V, …)
                 act += word[1]
-        tally = (act, idx, mask, rows, chans)
+        tally = (act, idx, mask, rows, chans, fixed)
         self.saved = add_saved(self.saved, tally)
         return tally
 
@@ -371,7 +378,7 @@ class _Evaluator:
             if t and t not in self.saved_ids:
                 self.saved_ids.add(t)
                 act += self.sizes[t]
-        tally = (act, 0, 0, 0, 0)
+        tally = (act, 0, 0, 0, 0, 0)
         self.saved = add_saved(self.saved, tally)
         return tally
 

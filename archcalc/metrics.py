@@ -56,10 +56,12 @@ DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
 OPTIMIZER_STATE = {"sgd": 0, "sgd_momentum": 1, "adam": 2, "adamw": 2}
 CONTRACT_OPTIMIZERS = ("sgd", "sgd_momentum", "adam")
 AMP_CHOICES = ("bf16", "fp16")
-# Kinds whose weights autocast casts to the low precision for its matmuls and convolutions
-# (the cast copy is saved for backward); their group names.
-CAST_GROUPS = frozenset(("conv", "dense", "attention"))
-CAST_KINDS: set = set()  # their kinds' names, filled where the kinds are registered (layers/__init__.py)
+# Where a dropout mask is made: "cuda", the fused kernel's bool mask (1 byte a value); "cpu",
+# PyTorch's unfused dropout, a mask in the activation dtype (the CPU referee's device).
+DEVICES = ("cuda", "cpu")
+# The attention kernel the ledger counts: "math", PyTorch's unfused path (its CPU's; every
+# h·T·T probability kept), "fused", CUDA's flash or memory-efficient kernel (LayerKind.fused).
+ATTENTION_CHOICES = ("math", "fused")
 
 # What autograd saves for the backward pass (docs/metrics.md, "Training memory"). A kind
 # declares it as data (``LayerKind.saves``): a tuple of these words, or a function of
@@ -70,7 +72,7 @@ CAST_KINDS: set = set()  # their kinds' names, filled where the kinds are regist
 #             needs its input (silu, gelu, relu6, …)
 #   indices   int64 indices, one per output value (max pooling)
 #   mask      the dropout mask, one per output value: bool on CUDA (the fused kernel), the
-#             activation dtype on the CPU (MASK_BYTES_CPU)
+#             activation dtype on the CPU (ledger's ``device``)
 #   rows      two fp32 values (mean, rstd) per row of the output (layer norm)
 #   channels  two fp32 values (mean, invstd) per channel, not per sample (batch norm)
 #   scores    the attention probabilities (heads·T·T per sample, the math path)
@@ -78,12 +80,14 @@ CAST_KINDS: set = set()  # their kinds' names, filled where the kinds are regist
 #             picked from a sequence), so a later save of it is a save of the input
 #   ("new", n) n values of tensors made inside the layer and saved (attention's Q, K, V)
 #   ("int64", n) n int64 values made inside the layer and saved (token-type ids)
+#   ("fixed", n) n bytes made inside the layer and saved that do not grow with the batch (the
+#             bool mask of shifted-window attention, broadcast over the batch)
 SAVE_WORDS = ("input", "output", "pre", "indices", "mask", "rows", "channels", "view")
 
 # A saved-tensor tally: values in the activation dtype, int64 indices, mask values, fp32
-# values that grow with the batch, fp32 values that do not (per-channel statistics).
-SAVED_ZERO = (0, 0, 0, 0, 0)
-MASK_BYTES_CPU = None  # None: the activation dtype's width (CPU dropout keeps a float mask)
+# values that grow with the batch, fp32 values that do not (per-channel statistics), bytes
+# that do not (a bool mask broadcast over the batch).
+SAVED_ZERO = (0, 0, 0, 0, 0, 0)
 
 # What a fresh CUDA process allocates on first use (cuBLAS and cuDNN workspaces): 65 MiB,
 # as measured on an NVIDIA H200 (the header of the GPU reference figures); one constant.
@@ -186,22 +190,22 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
 
 
 def scale_saved(saved, factor):
-    act, idx, mask, rows, chans = saved
-    return (act * factor, idx * factor, mask * factor, rows * factor, chans)
+    act, idx, mask, rows, chans, fixed = saved
+    return (act * factor, idx * factor, mask * factor, rows * factor, chans, fixed)
 
 
 def add_saved(a, b):
-    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4])
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5])
 
 
 def saved_bytes(saved, bytes_per_value: int, mask_bytes: int | None = 1) -> int:
     """Bytes of a saved-tensor tally; ``mask_bytes`` None: masks in the activation dtype."""
-    act, idx, mask, rows, chans = saved
+    act, idx, mask, rows, chans, fixed = saved
     return (act * bytes_per_value + idx * 8 + mask * (bytes_per_value if mask_bytes is None else mask_bytes)
-            + (rows + chans) * 4)
+            + (rows + chans) * 4 + fixed)
 
 
-def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1) -> dict:
+def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1, device: str = "cuda") -> dict:
     """The training ledger of one step at the analysis's batch and dtype, in bytes (see
     docs/metrics.md, "Training memory"): weights, gradients, optimizer state, the input, the
     tensors autograd saves, the backward transient, the workspace, and the peak.
@@ -212,13 +216,15 @@ def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1) -> dict:
     after, and the transient of layer i — the gradient flowing out of it and the one it
     computes for its input. The optimizer step (weights, gradients, state) is the other
     candidate; the workspace is added to the larger. ``scale`` multiplies the batch.
+    ``device`` says where dropout runs: "cuda" keeps 1-byte bool masks, "cpu" masks in the
+    activation dtype (the CPU referee's setting; the figures are otherwise the same).
 
     Mixed precision (``totals.amp``, bf16 or fp16, as torch.autocast): weights, gradients,
     optimizer state and the input stay fp32; saved activations and gradients flowing back
     are 2 bytes a value; every conv, dense and attention layer's weights are cast to 2 bytes
     and the copy is saved, and so is the first layer's 2-byte copy of the input. Token ids
     (``input: {tokens: T}``) are int64 in every setting: 8 bytes each, never cast."""
-    return _ledger(_walk(analysis, scale), optimizer)
+    return _ledger(_walk(analysis, scale, device), optimizer)
 
 
 def _ledger(walk: dict, optimizer: str) -> dict:
@@ -227,22 +233,27 @@ def _ledger(walk: dict, optimizer: str) -> dict:
     state = OPTIMIZER_STATE[optimizer] * walk["state_per_slot"]
     weights, grads, inp = walk["weights"], walk["gradients"], walk["input"]
     peak = max(weights + state + inp + walk["peak_backward"], weights + grads + state + inp) + WORKSPACE_BYTES
-    return {"optimizer": optimizer, "amp": walk["amp"], "batch": walk["batch"], "weights": weights,
+    return {"optimizer": optimizer, "amp": walk["amp"], "attention": walk["attention"], "batch": walk["batch"],
+            "weights": weights,
             "gradients": grads, "optimizer_state": state, "input": inp,
             "saved_activations": walk["saved_activations"], "backward_transient": walk["backward_transient"],
             "workspace": WORKSPACE_BYTES, "peak": peak}
 
 
-def _walk(analysis, scale: int = 1) -> dict:
+def _walk(analysis, scale: int = 1, device: str = "cuda") -> dict:
     """``ledger``'s figures that do not depend on the optimizer, the backward pass walked once."""
     totals = analysis.totals
     amp = getattr(totals, "amp", None)
+    m = 1 if device == "cuda" else None  # bytes of a mask value; None: the activation dtype's
     b = 2 if amp else totals.bytes_per_value  # activations
     w = 4 if amp else totals.bytes_per_value  # weights, gradients, optimizer state, input
     weights = (totals.params + totals.buffers) * w
     grads = totals.trainable_params * w
     casts = _casts(analysis) if amp else {}
-    saved = saved_bytes(scale_saved(totals.saved, scale), b) + sum(casts.values())
+    if getattr(totals, "attention", "math") == "fused":  # the kernels' difference, as a (signed) cast
+        for key, delta in _fused(analysis, b, totals.batch * scale).items():
+            casts[key] = casts.get(key, 0) + delta
+    saved = saved_bytes(scale_saved(totals.saved, scale), b, m) + sum(casts.values())
     ids = getattr(analysis.input, "ids", False)  # token ids: int64, 8 bytes each, never cast by autocast
     if amp and not ids:
         saved += 2 * totals.input_values * scale
@@ -258,7 +269,7 @@ def _walk(analysis, scale: int = 1) -> dict:
     for merge in getattr(analysis, "merges", ()):
         if merge.saved is not SAVED_ZERO:
             at = position[merge.after - 1] if merge.after else 0
-            extra[at] += saved_bytes(scale_saved(merge.saved, scale), b)
+            extra[at] += saved_bytes(scale_saved(merge.saved, scale), b, m)
     alive = saved
     grad_so_far = 0
     peak_backward, transient_at_peak = 0, 0
@@ -270,16 +281,16 @@ def _walk(analysis, scale: int = 1) -> dict:
         here = alive + grad_so_far + transient
         if here > peak_backward:
             peak_backward, transient_at_peak = here, transient
-        alive -= saved_bytes(layer.saved if scale == 1 else scale_saved(layer.saved, scale), b) + extra[i + 1] \
-            + (casts.get(id(layer), 0) if casts else 0)
+        alive -= saved_bytes(layer.saved if scale == 1 else scale_saved(layer.saved, scale), b, m) \
+            + extra[i + 1] + (casts.get(id(layer), 0) if casts else 0)
     if getattr(totals, "checkpoint", False):
-        saved, peak_backward, transient_at_peak = _checkpointed(analysis, layers, casts, scale, b, grads)
-    return {"amp": amp, "batch": batch, "weights": weights, "gradients": grads, "input": inp,
-            "saved_activations": saved, "backward_transient": transient_at_peak, "peak_backward": peak_backward,
-            "state_per_slot": totals.trainable_params * w}
+        saved, peak_backward, transient_at_peak = _checkpointed(analysis, layers, casts, scale, b, grads, m)
+    return {"amp": amp, "attention": getattr(totals, "attention", "math"), "batch": batch, "weights": weights,
+            "gradients": grads, "input": inp, "saved_activations": saved, "backward_transient": transient_at_peak,
+            "peak_backward": peak_backward, "state_per_slot": totals.trainable_params * w}
 
 
-def _checkpointed(analysis, layers, casts, scale, b, grads):
+def _checkpointed(analysis, layers, casts, scale, b, grads, m):
     """Activation checkpointing per top-level block (torch.utils.checkpoint around each):
     a block keeps only its input through the forward pass; in the backward pass one block
     at a time is run again and keeps what its layers save. Layers outside every top-level
@@ -297,24 +308,50 @@ def _checkpointed(analysis, layers, casts, scale, b, grads):
             if layer is None:
                 continue
             inside.add(id(layer))
-            own += saved_bytes(scale_saved(layer.saved, scale), b) + casts.get(id(layer), 0)
+            own += saved_bytes(scale_saved(layer.saved, scale), b, m) + casts.get(id(layer), 0)
         most = max(most, own)
-        kept += _values(group.input) * batch * b if group.input else 0
-    outside = sum(saved_bytes(scale_saved(layer.saved, scale), b) + casts.get(id(layer), 0)
+        if group.input and group.start > 0:  # a first block's input is the network input: `input`
+            kept += _values(group.input) * batch * b
+    outside = sum(saved_bytes(scale_saved(layer.saved, scale), b, m) + casts.get(id(layer), 0)
                   for layer in layers if id(layer) not in inside)
     transient = max(((_values(layer.input) + _values(layer.output)) * batch * b for layer in layers), default=0)
     saved = kept + outside
     return saved, saved + most + grads + transient, transient
 
 
-def _casts(analysis) -> dict:
-    """Under autocast: the 2-byte weight copies the conv, dense and attention layers save,
-    by layer."""
-    casts = {}
+def layer_saved_bytes(analysis, layer) -> int:
+    """What one layer (or a merge) saves for backward that no earlier layer saved, in bytes,
+    at the analysis's batch, dtype and ``--amp``: the per-layer share of the ledger's
+    ``saved_activations`` (under autocast with the 2-byte weight copies it saves; the ledger
+    adds the first layer's 2-byte copy of the input, which no layer owns)."""
+    totals = analysis.totals
+    amp = getattr(totals, "amp", None)
+    b = 2 if amp else totals.bytes_per_value
+    saved = saved_bytes(layer.saved, b)
+    if amp:
+        saved += 2 * getattr(layer, "casts", 0)
+    fused = getattr(layer, "fused", None)
+    if fused is not None and getattr(totals, "attention", "math") == "fused":
+        fewer, fp32 = fused
+        saved += (fp32 * 4 - fewer * b) * totals.batch
+    return saved
+
+
+def _fused(analysis, b: int, batch: int) -> dict:
+    """Under ``--attention fused``: by layer, the bytes a fused attention kernel saves more
+    than the math path (negative: fewer), at ``batch`` with ``b``-byte activations."""
+    deltas = {}
     for layer in analysis.layers:
-        if layer is not None and layer.params and layer.kind in CAST_KINDS:
-            casts[id(layer)] = 2 * layer.params
-    return casts
+        if layer is not None and layer.fused is not None:
+            fewer, fp32 = layer.fused
+            deltas[id(layer)] = (fp32 * 4 - fewer * b) * batch
+    return deltas
+
+
+def _casts(analysis) -> dict:
+    """Under autocast: the 2-byte weight copies the layers save (their kinds' ``casts``), by
+    layer."""
+    return {id(layer): 2 * layer.casts for layer in analysis.layers if layer is not None and layer.casts}
 
 
 def _values(shape) -> int:
@@ -435,7 +472,8 @@ def fit_batch(analysis, limit: int, optimizer: str, most: int = 2 ** 40) -> int:
     return low * analysis.totals.batch
 
 
-def fit_seq(analyse_at, limit: int, optimizer: str, dtype: str, amp=None, most: int = 2 ** 24) -> int:
+def fit_seq(analyse_at, limit: int, optimizer: str, dtype: str, amp=None, most: int = 2 ** 24,
+            attention: str = "math") -> int:
     """The longest sequence whose training step at batch 1 fits; ``analyse_at(T)`` analyses
     the spec at T tokens. 0 when not even one token fits."""
     def fits(length) -> bool:
@@ -443,7 +481,7 @@ def fit_seq(analyse_at, limit: int, optimizer: str, dtype: str, amp=None, most: 
         if analysis.errors or analysis.output is None:
             return False
         analysis.totals.dtype, analysis.totals.bytes_per_value = dtype, DTYPE_BYTES[dtype]
-        analysis.totals.amp = amp
+        analysis.totals.amp, analysis.totals.attention = amp, attention
         return ledger(analysis, optimizer)["peak"] <= limit
 
     if not fits(1):

@@ -84,7 +84,7 @@ def test_lenet5_memory_and_training_estimate(cli):
     # twice that (69,190,560).
     assert memory["training_bytes"] == {"sgd": 68_696_912, "sgd_momentum": 68_943_736, "adam": 69_190_560}
     assert memory["ledger"] == {
-        "optimizer": "sgd_momentum", "amp": None, "batch": 1, "weights": 246_824, "gradients": 246_824, "optimizer_state": 246_824,
+        "optimizer": "sgd_momentum", "amp": None, "attention": "math", "batch": 1, "weights": 246_824, "gradients": 246_824, "optimizer_state": 246_824,
         "input": 4_096, "saved_activations": 32_336, "backward_transient": 22_912,
         "workspace": 68_157_440, "peak": 68_943_736}
     del memory["training_bytes"], memory["ledger"]
@@ -214,3 +214,37 @@ def test_token_ids_are_int64_in_every_setting(cli, options):
     assert result.code == 0, result.err
     ledger = json.loads(result.out)["memory"]["ledger"]
     assert ledger["input"] == 16 * 8
+
+
+def test_the_saved_column_by_hand(cli):
+    # resnet18 at 224, batch 1, fp32 (see test_training_memory.test_resnet18_stem_by_hand):
+    # bn1 saves conv1's output, 64·112·112·4 = 3,211,264 B, and 2·64 fp32 statistics, 512 B:
+    # 3,211,776 B (3.21 MB); relu its output, 3,211,264 B; the max pool its 64·56·56 int64
+    # indices, 200,704·8 = 1,605,632 B (1.61 MB; its input relu saved); conv1 nothing (its
+    # input is the network input)
+    result = cli("show", "resnet18", "--memory", "--width", "200")
+    assert result.code == 0, result.err
+    header = next(line for line in result.out.splitlines() if line.lstrip().startswith("#"))
+    assert header.split()[-2:] == ["Acts", "Saved"]
+    rows: dict = {}
+    for line in result.out.splitlines():
+        if line[:3].strip().isdigit():
+            rows.setdefault(line.split()[1], line)  # the stem's, not the blocks' bn1 and relu
+    assert rows["bn1"].split()[-4:] == ["3.21", "MB", "3.21", "MB"]
+    assert rows["relu"].split()[-2:] == ["3.21", "MB"]
+    assert rows["maxpool"].split()[-2:] == ["1.61", "MB"]
+    assert rows["conv1"].split()[-2:] == ["3.21", "MB"]  # its Acts only: no Saved
+    import csv
+
+    csv_out = list(csv.reader(cli("show", "resnet18", "--memory", "--format", "csv").out.splitlines()))
+    head = csv_out[0]
+    by_name: dict = {}
+    for row in csv_out[1:]:
+        by_name.setdefault(row[1], row)
+    at = head.index("saved_bytes")
+    assert [int(by_name[n][at]) for n in ("conv1", "bn1", "relu", "maxpool")] == \
+        [0, 3_211_264 + 512, 3_211_264, 1_605_632]
+    # at batch 8 in fp16 the per-sample tensors scale by 8 and take 2 bytes; the statistics
+    # stay 2·64 fp32 values
+    data = json.loads(cli("show", "resnet18", "--batch", "8", "--dtype", "fp16", "--format", "json").out)
+    assert data["layers"][1]["saved_bytes"] == 8 * 64 * 112 * 112 * 2 + 512

@@ -79,7 +79,7 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, count_as, w
         fail_usage(str(exc))
     # every layer is a row with --all and in the HTML page (each side's layer table); else the
     # rows are the changed layers, counted after the comparison (linear in the layers)
-    every_layer = "diff --all" if show_all else "diff --format html" if fmt == "html" else None
+    every_layer = "diff --all" if show_all else f"diff --format {fmt}" if fmt in ("html", "svg") else None
     if every_layer:
         for analysis in (old, new):
             check_view_size(analysis, every_layer)
@@ -94,8 +94,10 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, count_as, w
         except KeyError:
             fail_usage(f"--fail-on {gate.text!r}: neither network has the total {gate.total!r}")
     options = {"all": show_all, "width": width, "gates": gate_results}
+    suffix = (".svg", "diff --format svg writes SVG: name the file .svg (found {found}); `archcalc draw "
+                      "SPEC -o x.png` draws one network as PNG") if fmt == "svg" else None
     write_output(reporter("diff", fmt)(result, options), output,
-                 inputs=(a, b))
+                 inputs=(a, b), suffix=suffix)
     _report_problems(a, old, b, new, gate_results)
     failed = bool(old.errors or new.errors or any(r.failed for r in gate_results))
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)

@@ -6,7 +6,7 @@ import sys
 import click
 
 from ..cli import EXIT_ERRORS, EXIT_OK, UsageProblem, analyse_spec, fail_usage, seq_option, shape_option, write
-from ..metrics import AMP_CHOICES, DTYPE_BYTES, OPTIMIZER_STATE
+from ..metrics import AMP_CHOICES, ATTENTION_CHOICES, DTYPE_BYTES, OPTIMIZER_STATE
 
 
 @click.command()
@@ -19,12 +19,15 @@ from ..metrics import AMP_CHOICES, DTYPE_BYTES, OPTIMIZER_STATE
               help="Precision of every value.")
 @click.option("--amp", type=click.Choice(AMP_CHOICES), default=None,
               help="Mixed precision: fp32 weights and optimizer state, activations in bf16 or fp16.")
+@click.option("--attention", type=click.Choice(ATTENTION_CHOICES), default="math", show_default=True,
+              help="The attention kernel counted: math (every h·T·T probability kept) or fused "
+                   "(CUDA's flash or memory-efficient kernel).")
 @click.option("--input", "input_shape", metavar="HxWxC", callback=shape_option,
               help="Override the spec's input shape, e.g. 224x224x3.")
 @seq_option
 @click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True, help="Output format.")
-def fit(spec, size, optimizer, dtype, amp, input_shape, seq, fmt):
+def fit(spec, size, optimizer, dtype, amp, attention, input_shape, seq, fmt):
     """The largest batch of SPEC whose training step fits in --memory (0 if none), with the
     ledger at that batch; for a token input also the longest sequence that fits at batch 1."""
     from ..metrics import fit_batch, fit_seq, ledger, parse_size
@@ -43,7 +46,7 @@ def fit(spec, size, optimizer, dtype, amp, input_shape, seq, fmt):
         show_report("table" if fmt == "table" else "json", analysis, {})
         sys.exit(EXIT_ERRORS)
     analysis.totals.dtype, analysis.totals.bytes_per_value = dtype, DTYPE_BYTES[dtype]
-    analysis.totals.amp = amp
+    analysis.totals.amp, analysis.totals.attention = amp, attention
     batch = fit_batch(analysis, limit, optimizer)
     book = ledger(analysis, optimizer, max(batch, 1))
     result = {"name": analysis.name, "memory_bytes": limit, "optimizer": optimizer, "dtype": dtype,
@@ -51,7 +54,7 @@ def fit(spec, size, optimizer, dtype, amp, input_shape, seq, fmt):
     if analysis.totals.seq is not None:
         def at(length):
             return analyse_spec(spec, input_shape, length)
-        result["seq"] = fit_seq(at, limit, optimizer, dtype, amp)
+        result["seq"] = fit_seq(at, limit, optimizer, dtype, amp, attention=attention)
     result["ledger"] = book
     if fmt == "json":
         import json

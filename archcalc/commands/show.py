@@ -22,7 +22,7 @@ from ..cli import (
     write,
     write_output,
 )
-from ..metrics import AMP_CHOICES, DTYPE_BYTES, OPTIMIZER_STATE
+from ..metrics import AMP_CHOICES, ATTENTION_CHOICES, DTYPE_BYTES, OPTIMIZER_STATE
 from ..render import formats
 
 
@@ -55,6 +55,9 @@ from ..render import formats
                    "bf16 or fp16 (the training figures).")
 @click.option("--checkpoint", is_flag=True,
               help="Activation checkpointing per top-level block (the training figures).")
+@click.option("--attention", type=click.Choice(ATTENTION_CHOICES), default="math", show_default=True,
+              help="The attention kernel the training figures count: math (every h·T·T probability "
+                   "kept, PyTorch's unfused path) or fused (CUDA's flash or memory-efficient kernel).")
 @click.option("--memory", is_flag=True,
               help="Table: add an activation-memory column and memory/training footer lines.")
 @click.option("--rf", is_flag=True, help="Table: add a receptive-field column (size/jump, in pixels).")
@@ -69,7 +72,8 @@ from ..render import formats
 @click.option("--chart", is_flag=True,
               help="Draw a bar per layer for parameters, MACs and activation memory instead of "
                    "the table (with --depth N, a bar per block at level N), then a bar per kind.")
-def show(spec, fmt, output, input_shape, seq, count_as, depth, width, batch, dtype, optimizer, amp, checkpoint, memory,
+def show(spec, fmt, output, input_shape, seq, count_as, depth, width, batch, dtype, optimizer, amp, checkpoint,
+         attention, memory,
          rf, connections, ignore, totals_row, chart):
     """Analyse SPEC: every layer's output volume, parameters and MACs, with totals."""
     if chart and fmt != "table":
@@ -89,6 +93,7 @@ def show(spec, fmt, output, input_shape, seq, count_as, depth, width, batch, dty
 
         restate_notes(analysis)
     analysis.totals.optimizer, analysis.totals.amp, analysis.totals.checkpoint = optimizer, amp, checkpoint
+    analysis.totals.attention = attention
     if connections:
         analysis.totals.show_connections = True
     if chart or fmt in ("table", "markdown", "html"):

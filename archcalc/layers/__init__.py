@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from . import (activations, attention, conv, dense, layernorm, misc, mlp, norm, pool, rbf, resize,
                subsample, swin, tokens)
-from ..metrics import CAST_GROUPS, CAST_KINDS
 from .base import LayerKind
 
 REGISTRY: dict[str, LayerKind] = {}
@@ -17,8 +16,6 @@ for _module in (conv, pool, dense, misc, norm, layernorm, resize, activations, s
     for _kind in _module.KINDS:
         assert _kind.name not in REGISTRY, _kind.name
         REGISTRY[_kind.name] = _kind
-        if _kind.group in CAST_GROUPS:
-            CAST_KINDS.add(_kind.name)
 
 # Composite kinds are handled by the engine itself; their names are reserved here so that
 # blocks cannot shadow them and did-you-mean can suggest them.

@@ -395,6 +395,25 @@ COUNT_AS = {
 }
 
 
+def _weights(inp, f):
+    """The projection weights, biases left out: q and o D·h·d each, k and v D·kv·d each."""
+    _, dim, h, kv, d = dims(inp, f)
+    return 2 * dim * h * d + 2 * dim * kv * d
+
+
+def _fused(inp, f):
+    """What a fused kernel (flash or memory-efficient, PyTorch's choice on CUDA) saves instead
+    of the math path's tensors: no h·T·T probabilities, but the kernel's output (T·h·d) and
+    its logsumexp, h·T fp32 values. nn.MultiheadAttention also keeps no scaled q and k (its
+    packed q, k, v are what the kernel reads): 6·T·D + h·T·T becomes 5·T·D; the helper's
+    scaled q and k give way to q and k as projected: 3·T·h·d + v + h·T·T becomes
+    4·T·h·d + v. Returns (activation values fewer, fp32 values more)."""
+    t, dim, h, kv, d = dims(inp, f)
+    if _mha(dim, h, kv, d, f):
+        return h * t * t + t * dim, h * t
+    return h * t * t - t * h * d, h * t
+
+
 def _saves(inp, out, f):
     """What the exported attention saves for backward on PyTorch's math path (the CPU's, and
     any device's without a fused kernel), besides its input (which the q/k/v projections
@@ -402,13 +421,15 @@ def _saves(inp, out, f):
     contiguous (3·T·D), the scaled q and k (2·T·D) and the heads' output before the output
     projection (T·D); the helper the scaled q and k (2·T·h·d), v as the heads read it
     (T·kv·d; grouped-query: repeated to h heads, T·h·d), that output (T·h·d), and with rotary
-    positions the cos and sin of q's and k's rotations (4·T·d)."""
+    positions the cos and sin of q's and k's rotations: 4·T·r values made in fp32 whatever
+    the activation dtype, and the same for every sample of a batch (16·T·r bytes, fixed)."""
     t, dim, h, kv, d = dims(inp, f)
     if _mha(dim, h, kv, d, f):
         return ("input", ("new", 6 * t * dim + h * t * t))
     v = t * h * d if kv != h else t * kv * d  # grouped-query: v repeated to h heads
     r = f["rope_dims"] if f["rope_dims"] is not None else d
-    return ("input", ("new", 3 * t * h * d + v + h * t * t + (4 * t * r if f["rope"] else 0)))
+    saves = ("input", ("new", 3 * t * h * d + v + h * t * t))
+    return saves + (("fixed", 4 * 4 * t * r),) if f["rope"] else saves
 
 
 ATTENTION = LayerKind(
@@ -454,6 +475,8 @@ ATTENTION = LayerKind(
     group="attention",
     export=_export,
     saves=_saves,
+    casts=lambda inp, out, f: _weights(inp, f),
+    fused=lambda inp, out, f: _fused(inp, f),
     count_as=COUNT_AS,
 )
 

@@ -312,6 +312,14 @@ class LayerKind:
                                          saves(inp, out, fields) -> one (training ledger)
                                          the word "view": the output is the input's storage
                                          (flatten), so saving it saves the input
+    casts(inp, out, fields) -> int       under autocast (`--amp`): the weight values cast to 16 bits
+                                         for the layer's matmul or convolution, whose copy autograd
+                                         saves (the weights, not the biases: addmm and convolution
+                                         save no bias); None (the default): none
+    fused(inp, out, fields) -> (n, m)    under a fused attention kernel (`--attention fused`: flash
+                                         or memory-efficient), the layer saves n activation values
+                                         fewer than on the math path and m fp32 values more (the
+                                         logsumexp), per sample; None (the default): no difference
     stores                               whether the output counts as a stored activation (default:
                                          the group is conv, dense, pool or norm; metrics.py)
     weighted                             counts towards `depth`
@@ -404,7 +412,7 @@ class LayerKind:
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
                  "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
                  "stores", "export", "takes_ids", "kv_cache", "reference", "check_reference",
-                 "extra", "saves", "onnx", "aliases", "label", "count_as")
+                 "extra", "saves", "onnx", "aliases", "label", "count_as", "casts", "fused")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -417,7 +425,8 @@ class LayerKind:
                  kv_cache: Callable | None = None, reference: str | None = None,
                  check_reference: Callable | None = None, extra: Callable | None = None,
                  saves: tuple | Callable | None = None, onnx: tuple = (), aliases: tuple = (),
-                 label: Callable | None = None, count_as: dict | None = None):
+                 label: Callable | None = None, count_as: dict | None = None,
+                 casts: Callable | None = None, fused: Callable | None = None):
         self.name = name
         self.label = label
         self.doc = doc
@@ -455,6 +464,10 @@ class LayerKind:
         self.count_as = count_as or {}
         self.onnx = tuple(onnx)
         self.aliases = tuple(aliases)
+        # under autocast: the weight values copied to 16 bits and saved (metrics.ledger)
+        self.casts = casts
+        # under a fused attention kernel: (activation values not saved, fp32 values saved)
+        self.fused = fused
 
     @property
     def has_params(self) -> bool:

@@ -390,6 +390,23 @@ _TABLE_CONV = '''class ConnectionTableConv2d(nn.Module):
 '''
 
 
+def _saves(inp, out, f):
+    """What the exported convolution saves for backward: its input (the padded copy when
+    the two sides' padding differs, written as an F.pad before it); with a connection table,
+    instead, each filter's copy of the input channels it sees (``x[:, row]``, saved by that
+    filter's convolution) and the row's indices (int64, saved by the indexing: 8 bytes each,
+    the same for every sample of a batch)."""
+    table = f.get("table")
+    if table is None:
+        pads = torch_padding(inp, f, "kernel")[1]
+        if pads is None:
+            return ("input",)
+        left, right, top, bottom = pads  # F.pad's copy is what the convolution sees and saves
+        return (("new", (inp[0] + top + bottom) * (inp[1] + left + right) * inp[2]),)
+    links = sum(len(row) for row in table)
+    return (("new", links * inp[0] * inp[1]), ("fixed", 8 * links))
+
+
 def _from_onnx(node):
     """ONNX Conv: the weight (filters, C/groups, kh, kw) gives filters and kernel."""
     w = node.weight(1)
@@ -434,7 +451,8 @@ CONV = LayerKind(
     window=lambda inp, f: window_axes(inp, f, "kernel"),
     group="conv",
     export=export,
-    saves=lambda inp, out, f: ("input",) + fused_saves(f),
+    saves=lambda inp, out, f: _saves(inp, out, f) + fused_saves(f),
+    casts=lambda inp, out, f: params(inp, out, f) - (f["filters"] if f["bias"] else 0),
     count_as={
         # conv_flops_counter_hook: MACs, plus one per output value for the bias; a fused
         # activation is the patched F.relu (…) around the module

@@ -116,6 +116,7 @@ GATEDMLP = LayerKind(
     group="dense",
     export=_export,
     saves=lambda inp, out, f: _gated_saves(out, f),
+    casts=lambda inp, out, f: 3 * inp[-1] * f["hidden"],  # the three projections' weights
     count_as={
         "ptflops": Counted(lambda inp, out, f: _macs(inp, out, f) + _biases(inp, f)
                            + _PTFLOPS_ACT[f["activation"]] * _positions(inp) * f["hidden"],
@@ -211,6 +212,9 @@ EXPERTS = LayerKind(
     weighted=True,
     group="dense",
     export=_experts_export,
+    # not checked against PyTorch: the router's weight and every expert's, as if each were
+    # cast once (the exported module gathers the chosen experts' weights per token)
+    casts=lambda inp, out, f: _experts_params(inp, out, f),
     count_as={
         # the experts' products are Tensor.__matmul__ (torch, fvcore and the aten backend see
         # them as matmul/bmm; the module tools do not); the router is an nn.Linear

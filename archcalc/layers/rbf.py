@@ -65,6 +65,7 @@ RBF = LayerKind(
     params=params,
     macs=params,
     trainable=lambda inp, out, f: 0,
+    casts=params,  # x @ w.t(): the fixed centres' 16-bit copy, which the product saves for x's gradient
     describe=lambda f: f"{f['units']} units, fixed centres",
     explain=explain,
     weighted=True,

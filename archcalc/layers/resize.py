@@ -199,6 +199,21 @@ def _t_export(inp, out, f):
     return Torch(f"nn.ConvTranspose2d({', '.join(args)})", call=fused_activation(f, call, out))
 
 
+def _t_saves(inp, out, f):
+    """The transposed convolution saves its input; a fused activation its output or its
+    input — with unequal padding sides, the slice of a larger output (``_t_export``), whose
+    whole storage is what is saved."""
+    from .activations import fused_saves
+
+    fused = fused_saves(f)
+    if "pre" not in fused:
+        return ("input",) + fused
+    pt, pb, pl, pr = f["padding"]
+    ph, pw = min(pt, pb), min(pl, pr)
+    whole = (out[0] + pt + pb - 2 * ph) * (out[1] + pl + pr - 2 * pw) * out[2]
+    return ("input", ("new", whole))
+
+
 def _t_from_onnx(node):
     """ONNX ConvTranspose: the weight (C_in, filters/groups, kh, kw); pads are removed from
     the output as the padding field says (an explicit `output_shape` is not followed)."""
@@ -249,6 +264,8 @@ CONVTRANSPOSE = LayerKind(
     window=_t_window,
     group="conv",
     export=_t_export,
+    saves=lambda inp, out, f: _t_saves(inp, out, f),
+    casts=lambda inp, out, f: _t_params(inp, out, f) - (f["filters"] if f["bias"] else 0),
     count_as={
         "ptflops": Counted(lambda inp, out, f: _t_macs(inp, out, f) + _t_bias(out, f) + fused_count(f, out),
                            "MACs over the input positions + 1 per output value with a bias "
@@ -355,6 +372,7 @@ UPSAMPLE = LayerKind(
     group="other",
     stores=True,
     export=_up_export,
+    saves=(),  # nearest and bilinear backward need only the sizes
     count_as={
         "fvcore": Counted(lambda inp, out, f: (4 if f["mode"] == "bilinear" else 1) * _values(out),
                           "1 per output value nearest, 4 bilinear (aten::upsample_*2d)"),
@@ -475,6 +493,7 @@ CROP = LayerKind(
     group="other",
     stores=True,
     export=_crop_export,
+    saves=("view",),  # x[:, :, a:b, c:d] is a view: its storage is the input's
     onnx=(Onnx(("Slice",), _crop_from_onnx), Onnx(("Slice",), fold=_crop_fold)),
 )
 

@@ -9,7 +9,7 @@ window's inputs plus the bias, 14·14·6·(2·2 + 1) = 5,880 for S2.
 """
 from __future__ import annotations
 
-from .activations import ACTIVATION_FIELD, fused_activation, fused_count
+from .activations import ACTIVATION_FIELD, fused_activation, fused_count, fused_saves
 from .base import (BOOL, PAIR, Counted, LayerKind, Torch, describe_bias_activation, field_, numel, pair_text,
                    require_volume)
 from .conv import window_axes, window_shape, window_warnings
@@ -94,6 +94,9 @@ SUBSAMPLE = LayerKind(
     window=lambda inp, f: window_axes(inp, f, "size"),
     group="pool",
     export=export,
+    # as exported: the average pool saves its input; the product by the coefficients saves
+    # the pooled tensor, a tensor of its own (one value per output); the bias adds nothing
+    saves=lambda inp, out, f: ("input", ("new", numel(out))) + fused_saves(f),
     count_as={
         # Subsample2d is not a module the tools know: they see its nn.AvgPool2d (the product
         # and the sum are Tensor operators, which no tool counts)

@@ -90,7 +90,7 @@ _SWIN = '''class ShiftedWindowAttention(nn.Module):
         x = x.view(b, ph // s, s, pw // s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, s * s, c)
         qkv = self.qkv(x).reshape(x.size(0), s * s, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0] * (c // self.heads) ** -0.5, qkv[1], qkv[2]
-        attn = q.matmul(k.transpose(-2, -1))
+        attn = q.matmul(k.transpose(-2, -1).contiguous())
         bias = self.relative_position_bias_table[self.relative_position_index]
         attn = attn + bias.view(s * s, s * s, -1).permute(2, 0, 1).unsqueeze(0)
         if shift:
@@ -105,13 +105,29 @@ _SWIN = '''class ShiftedWindowAttention(nn.Module):
             mask = (mask.unsqueeze(1) - mask.unsqueeze(2)) != 0
             attn = attn.view(b, -1, self.heads, s * s, s * s)
             attn = attn.masked_fill(mask.unsqueeze(1).unsqueeze(0), -100.0).view(-1, self.heads, s * s, s * s)
-        x = attn.softmax(dim=-1).matmul(v).transpose(1, 2).reshape(x.size(0), s * s, c)
+        x = attn.softmax(dim=-1).matmul(v.contiguous()).transpose(1, 2).reshape(x.size(0), s * s, c)
         x = self.proj(x)
         x = x.view(b, ph // s, pw // s, s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(b, ph, pw, c)
         if shift:
             x = torch.roll(x, shifts=(shift, shift), dims=(1, 2))
         return x[:, :h, :w, :].permute(0, 3, 1, 2).contiguous()
 '''
+
+def _wa_saves(inp, out, f):
+    """What the exported window attention saves for backward, P the padded positions, N =
+    window²: the windowed tokens the qkv projection reads (F.pad copies even when it pads
+    nothing), the scaled q, kᵀ and v made contiguous (as the matmuls read them at any batch),
+    the probabilities (h·N per position) and the heads' output the proj projection reads —
+    5·P·C + h·P·N; with an active shift, the bool mask of which window pairs may attend,
+    (P/N)·N·N bytes broadcast over the batch (not per sample)."""
+    c, s = inp[2], f["window"]
+    ph, pw = -(-inp[0] // s) * s, -(-inp[1] // s) * s
+    p, n = ph * pw, s * s
+    saves = (("new", 5 * p * c + f["heads"] * p * n),)
+    if f["shift"] and not (s >= ph and s >= pw):
+        saves += (("fixed", p * n),)
+    return saves
+
 
 def _wa_export(inp, out, f):
     shift = f", {f['shift']}" if f["shift"] else ""
@@ -138,6 +154,8 @@ WINDOWATTENTION = LayerKind(
     weighted=True,
     group="attention",
     export=_wa_export,
+    saves=_wa_saves,
+    casts=lambda inp, out, f: 4 * inp[2] * inp[2],  # the qkv and proj weights; not the bias table
     count_as={
         # qkv and proj are nn.Linear with bias on the padded tokens: one more per output value
         "ptflops": Counted(lambda inp, out, f: _wa_macs(inp, out, f) + 4 * _padded(inp, f) * inp[2],

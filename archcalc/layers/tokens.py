@@ -299,6 +299,8 @@ LMHEAD = LayerKind(
     check_reference=_lmhead_check,
     weighted=True,
     group="dense",
+    # F.linear with the head's table, tied or not: its 16-bit copy is saved
+    casts=lambda inp, out, f: inp[1] * f["vocab"],
     export=_lmhead_export,
     count_as={
         # tied: TiedHead calls F.linear with the embedding's table; module hooks see nothing

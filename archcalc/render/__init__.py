@@ -33,6 +33,7 @@ REPORTERS = {
     ("diff", "json"): Reporter("archcalc.render.diff_json:render_diff"),
     ("diff", "markdown"): Reporter("archcalc.render.diff_markdown:render_diff"),
     ("diff", "html"): Reporter("archcalc.render.html:render_diff"),
+    ("diff", "svg"): Reporter("archcalc.render.diff_picture:render_diff"),
     ("problems", "pretty"): Reporter("archcalc.render.problems:render_pretty"),
     ("problems", "parsable"): Reporter("archcalc.render.problems:render_parsable"),
     ("problems", "github"): Reporter("archcalc.render.problems:render_github"),

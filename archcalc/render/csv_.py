@@ -34,6 +34,11 @@ def render_show(analysis, options=None) -> str:
     from .table import settings_text
 
     extra = [column for option, columns in _OPTIONAL.items() if options.get(option) for column in columns]
+    if options.get("memory"):  # what each layer saves for backward (the training ledger's share)
+        from ..metrics import layer_saved_bytes, ledger
+
+        extra.append(("saved_bytes", lambda layer, b: layer_saved_bytes(analysis, layer),
+                      lambda t: ledger(analysis)["saved_activations"]))
     if analysis.totals.count_as is not None:  # --count-as: `macs` is the tool's; say whose, and ours
         name = analysis.totals.count_as
         extra += [("count_as", lambda layer, b: name, lambda t: name),

@@ -206,6 +206,34 @@ def gate_message(result: GateResult) -> str:
     return f"{text}, {bound} {gate.threshold_text}"
 
 
+# ----------------------------------------------------------------------------- the marks
+def side_marks(diff) -> tuple[dict, dict]:
+    """What happened to each layer, by name, on each side (A's, B's): removed, added, changed
+    or affected for two versions of one network; for two networks told as a story (AlexNet
+    2012 against torchvision's), the like-named weighted layers that differ are changed and
+    those only one side has are removed (A) or added (B)."""
+    marks: tuple[dict, dict] = ({}, {})
+    if diff.changes is not None:
+        for change in diff.changes:
+            if change.status in ("changed", "added", "removed", "affected"):
+                if change.a is not None:
+                    marks[0][change.a.name] = change.status
+                if change.b is not None:
+                    marks[1][change.b.name] = change.status
+        return marks
+    told = diff.story
+    if told is None:
+        return marks
+    for pair in told.pairs:
+        if (pair.params, pair.macs, pair.trainable) != ((pair.params[0],) * 2, (pair.macs[0],) * 2,
+                                                       (pair.trainable[0],) * 2):
+            marks[0].update((x.name, "changed") for x in pair.a)
+            marks[1].update((y.name, "changed") for y in pair.b)
+    marks[0].update((x.name, "removed") for x in told.only_a)
+    marks[1].update((y.name, "added") for y in told.only_b)
+    return marks
+
+
 # ----------------------------------------------------------------------------- the story
 def _side_text(layers, other) -> str:
     """'2× conv 5×5/1, p2 over 48 channels': what one side's like-named layers are."""

@@ -395,7 +395,8 @@ def _charts(analysis, depth, h) -> str:
 
 def network_sections(analysis, options, key: str, level: int = 2) -> str:
     h = f"h{level}"
-    svg, drawn = picture(analysis, {"depth": options.get("depth"), "width": DIAGRAM_WIDTH})
+    svg, drawn = picture(analysis, {"depth": options.get("depth"), "width": DIAGRAM_WIDTH,
+                                    "marks": options.get("marks")})  # a diff's side: boxes outlined
     # a big network's table starts with its blocks closed at the depth its picture needed
     depth = options.get("depth") if options.get("depth") is not None else drawn
     parts = [f"<{h}>Totals</{h}>", _totals(analysis),
@@ -500,14 +501,7 @@ def render_diff(diff, options=None) -> str:
         parts.append("<h2>Gates</h2><ul>" + "".join(
             f'<li><span class="sev {"error" if r.failed else ""}">{"✖ failed" if r.failed else "✔ passed"}'
             f"</span> {markup.text(cells.gate_message(r))}</li>" for r in results) + "</ul>")
-    marks = ({}, {})
-    if diff.changes is not None:   # two versions of one network: mark what changed on each side
-        for change in diff.changes:
-            if change.status in ("changed", "added", "removed", "affected"):
-                if change.a is not None:
-                    marks[0][change.a.name] = change.status
-                if change.b is not None:
-                    marks[1][change.b.name] = change.status
+    marks = cells.side_marks(diff)  # what changed on each side: rows marked, boxes outlined
     parts.append('<div class="side">')
     for (label, analysis, key), side_marks in zip(((label_a, diff.a, "a"), (label_b, diff.b, "b")), marks):
         parts.append(f'<section aria-label="{markup.attr(label)}"><h2>{markup.text(_title(analysis))}</h2>'

@@ -44,12 +44,11 @@ def _layers(analysis) -> list:
 
 
 def _layer_rows(analysis):
-    from ..metrics import saved_bytes
+    from ..metrics import layer_saved_bytes
 
-    b = analysis.totals.bytes_per_value
     if not analysis.totals.show_connections:
-        return (dict(layer.as_dict(), saved_bytes=saved_bytes(layer.saved, b)) for layer in analysis.layers)
-    return (dict(layer.as_dict(), connections=layer.connections, saved_bytes=saved_bytes(layer.saved, b))
+        return (dict(layer.as_dict(), saved_bytes=layer_saved_bytes(analysis, layer)) for layer in analysis.layers)
+    return (dict(layer.as_dict(), connections=layer.connections, saved_bytes=layer_saved_bytes(analysis, layer))
             for layer in analysis.layers)
 
 
@@ -58,9 +57,8 @@ def _row_texts(analysis, indent: str):
     made by formatting instead of building a dict per row: a third of the time for 300,000
     layers. A row holding anything but plain integers, strings and shapes of integers
     (tests/test_json_stream.py compares) is encoded the general way."""
-    from ..metrics import saved_bytes
+    from ..metrics import layer_saved_bytes
 
-    b = analysis.totals.bytes_per_value
     connections = analysis.totals.show_connections
     shapes: dict = {}
     kinds: dict = {}
@@ -80,7 +78,7 @@ def _row_texts(analysis, indent: str):
             kind = kinds[layer.kind] = _string(layer.kind) if type(layer.kind) is str else None
         params, trainable, buffers, macs, activations = \
             layer.params, layer.trainable, layer.buffers, layer.macs, layer.activations
-        saved = saved_bytes(layer.saved, b)
+        saved = layer_saved_bytes(analysis, layer)
         field = layer.field
         if kind is not None and type(layer.name) is str and layer.exact_macs is None and not layer.aux \
                 and type(params) is int and type(trainable) is int and type(buffers) is int \

@@ -49,6 +49,9 @@ DEFAULT_WIDTH = 1400
 
 SEVERITY_COLOUR = {"error": "#cf222e", "warning": "#bf8700"}
 SEVERITY_GLYPH = {"error": "✖", "warning": "▲"}
+# a picture of one side of a diff: each box outlined and labelled by what happened to it
+CHANGE_COLOUR = {"removed": "#cf222e", "added": "#1a7f37", "changed": "#9a6700", "affected": "#8250df"}
+CHANGE_GLYPH = {"removed": "−", "added": "+", "changed": "~", "affected": "→"}
 MERGE_SYMBOL = {"add": "+", "concat": "‖", "mul": "×"}
 GROUP_COLOUR = {"conv": "#79b8e6", "pool": "#f0b463", "dense": "#8fd19e", "norm": "#c5a3e0",
                 "attention": "#e6a07a", "embedding": "#9fd4e0",
@@ -190,10 +193,13 @@ class Atom:
 
 
 class Context:
-    def __init__(self, analysis, depth):
+    def __init__(self, analysis, depth, marks=None):
         self.analysis = analysis
         self.depth = depth
         self.layers = analysis.layers
+        # one side of a diff: layer index -> removed|added|changed|affected
+        self.changes = {i: (marks or {})[layer.name] for i, layer in enumerate(analysis.layers)
+                        if (marks or {}).get(layer.name) in CHANGE_COLOUR}
         self.problems = {}        # layer index -> [diagnostic]
         self.scope_problems = {}  # scope name -> [diagnostic]
         index = {layer.name: i for i, layer in enumerate(analysis.layers)}
@@ -449,8 +455,8 @@ def svg_text(out, x, y, s, cls="lab", anchor="middle", extra=""):
 
 
 def _size(cls) -> float:
-    return {"lab": FONT, "shp": FONT, "sm": SMALL, "bad": SMALL, "ttl": TITLE, "ftl": SMALL,
-            "arr": SMALL}.get(cls, FONT)
+    return {"lab": FONT, "shp": FONT, "sm": SMALL, "bad": SMALL, "chg": SMALL, "ttl": TITLE, "ftl": SMALL,
+            "arr": SMALL}.get(cls.split(" ")[0], FONT)
 
 
 # ------------------------------------------------------------------------------ elements
@@ -533,6 +539,7 @@ class BoxEl:
             name, problems, self.group_name = "input", [], "input"
         self.problems = problems
         self.severity = worst(problems)
+        self.change = self._change()
         labels = [(numbers.shape(shape) if shape is not None else "—", "shp"), (_shorten(name), "lab")]
         if self.group is not None:
             n = sum(g.end - g.start for g in self.groups)
@@ -545,6 +552,10 @@ class BoxEl:
                 if k not in kinds:
                     kinds.append(k)
             labels.append((_shorten("+ " + ", ".join(kinds), 30), "sm"))
+        if self.change is not None:
+            status, n = self.change
+            labels.append((f"{CHANGE_GLYPH[status]} {status}" + (f" ({n} layers)" if n > 1 else ""),
+                           f"chg chg-{status}"))
         if problems:
             glyph = SEVERITY_GLYPH[self.severity]
             codes = sorted({p.code for p in problems})
@@ -595,11 +606,29 @@ class BoxEl:
             lines.append(f"{p.severity}[{p.code}] {p.message}")
         return "\n".join(lines)
 
+    def _change(self):
+        """(what happened to the box's layers on this side of a diff, how many of them), the
+        strongest first (removed, added, changed, affected), or None."""
+        ctx = self.ctx
+        if not ctx.changes:
+            return None
+        if self.layer is not None:
+            members = [self.layer] + list(self.folded)
+        else:
+            members = [i for g in self.groups for i in range(g.start, g.end)]
+        found = [ctx.changes[i] for i in members if i in ctx.changes]
+        for status in CHANGE_COLOUR:
+            if status in found:
+                return status, len(found)
+        return None
+
     def draw(self, out, x, y):
         kind_attr = ("layer", self.ctx.layers[self.layer].name) if self.layer is not None else \
             (("group", " ".join(g.name for g in self.groups)) if self.group is not None else ("input", "input"))
         folded = " ".join(self.ctx.layers[i].name for i in self.folded)
         sev = f' data-severity="{self.severity}"' if self.severity else ""
+        if self.change is not None:
+            sev += f' data-change="{self.change[0]}"'
         times = f' data-times="{len(self.groups)}"' if len(self.groups) > 1 else ""
         out.append(f'<g class="box {kind_attr[0]}" data-{kind_attr[0]}="{markup.attr(kind_attr[1])}" '
                    f'data-shape="{markup.attr(numbers.shape(self.shape))}"'
@@ -616,6 +645,8 @@ class BoxEl:
             ("#b7c4d6" if self.group_name == "block" else "#e3e6ea")
         stroke = SEVERITY_COLOUR.get(self.severity, "#4a5563")
         width = 3 if self.severity else 1
+        if self.change is not None and not self.severity:
+            stroke, width = CHANGE_COLOUR[self.change[0]], 3
         dash = ' stroke-dasharray="4 2"' if self.group_name == "pool" else ""
         common = f'stroke="{stroke}" stroke-width="{width}" stroke-linejoin="round"{dash}'
         if self.kind == "volume":
@@ -1228,6 +1259,11 @@ svg.archcalc .merge{fill:#fff}
 svg.archcalc #arrow path{fill:#59636e}
 svg.archcalc .sev-error{fill:#cf222e}
 svg.archcalc .sev-warning{fill:#9a6700}
+svg.archcalc .chg{font-size:10px;font-weight:bold}
+svg.archcalc .chg-removed{fill:#cf222e}
+svg.archcalc .chg-added{fill:#1a7f37}
+svg.archcalc .chg-changed{fill:#9a6700}
+svg.archcalc .chg-affected{fill:#8250df}
 @media (prefers-color-scheme: dark){
 svg.archcalc{background:#0d1117}
 svg.archcalc .bg{fill:#0d1117}
@@ -1241,6 +1277,10 @@ svg.archcalc .merge{fill:#0d1117}
 svg.archcalc #arrow path{fill:#9198a1}
 svg.archcalc .sev-error{fill:#ff7b72}
 svg.archcalc .sev-warning{fill:#d29922}
+svg.archcalc .chg-removed{fill:#ff7b72}
+svg.archcalc .chg-added{fill:#3fb950}
+svg.archcalc .chg-changed{fill:#d29922}
+svg.archcalc .chg-affected{fill:#bc8cff}
 }
 """
 
@@ -1266,14 +1306,14 @@ def picture(analysis, options=None):
     depth = options.get("depth")
     max_width = options.get("width") or DEFAULT_WIDTH
     if depth is not None or not options.get("fit", True):
-        return _render(analysis, depth, max_width)[0], depth
+        return _render(analysis, depth, max_width, marks=options.get("marks"))[0], depth
     deepest = deepest_level(analysis)
     drawn = None
     for candidate in [None] + list(range(deepest, -1, -1)):
         note = "" if candidate is None else \
             (f"blocks at level {candidate} and deeper collapsed to fit a slide; `--depth {deepest + 1}` "
              f"draws every layer" + (f", `--depth {candidate + 1}` one level more" if candidate + 1 <= deepest else ""))
-        svg, width, height = _render(analysis, candidate, max_width, note)
+        svg, width, height = _render(analysis, candidate, max_width, note, options.get("marks"))
         if drawn is None or height * width < drawn[1]:
             drawn = (svg, height * width, candidate)
         if width <= SLIDE_WIDTH and height <= SLIDE_HEIGHT:
@@ -1281,8 +1321,8 @@ def picture(analysis, options=None):
     return drawn[0], drawn[2]
 
 
-def _render(analysis, depth, max_width, note=""):
-    ctx = Context(analysis, depth)
+def _render(analysis, depth, max_width, note="", marks=None):
+    ctx = Context(analysis, depth, marks)
     atoms = []
     if analysis.input is not None:
         atoms.append(Atom(BoxEl(ctx, input_shape=analysis.input), "", []))
@@ -1368,6 +1408,9 @@ def _render(analysis, depth, max_width, note=""):
         x += 16 + text_width(label, SMALL) + 14
     notes = "folded: layers that keep the shape and do no MACs, named under the box before them (+ …); " \
             "×N: a repeat drawn once; dashed frame: a scope; + add, ‖ concat"
+    if ctx.changes:
+        notes += ("; outlines: " + ", ".join(f"{CHANGE_GLYPH[s]} {s}" for s in CHANGE_COLOUR
+                                             if s in ctx.changes.values()) + " (against the other network)")
     for line in legend + [notes]:
         y += LINE + 2
         svg_text(body, MARGIN, y, line, "sm", anchor="start")

@@ -178,6 +178,7 @@ _COLUMNS = {
     "MACs": Column("MACs", right=True),
     "%M": Column("%M", right=True, style="dim"),
     "Acts": Column("Acts", right=True),  # --memory: bytes of stored activations (metrics.py)
+    "Saved": Column("Saved", right=True),  # --memory: bytes saved for backward (the training ledger)
     "RF": Column("RF", right=True),      # --rf: receptive field size/jump
     "Conn": Column("Conn", right=True),  # --connections: LeCun et al.'s connections
 }
@@ -202,7 +203,7 @@ def render_show(analysis, options=None) -> str:
         return emit(lines) + "\n" + render_diagnostics(analysis)
     width = table_width(options.get("width"))
     rows = list(_show_rows(analysis, options.get("depth")))
-    extra = ("Conn",) * bool(options.get("connections")) + ("Acts",) * bool(options.get("memory")) \
+    extra = ("Conn",) * bool(options.get("connections")) + ("Acts", "Saved") * bool(options.get("memory")) \
         + ("RF",) * bool(options.get("rf"))
     # the optional columns go last, and only when even the narrowest plan cannot hold them
     plans = [plan + extra for plan in _PLANS] + [_PLANS[-1] + extra[:k] for k in range(len(extra) - 1, -1, -1)]
@@ -244,17 +245,25 @@ def narrowed_note(wanted, columns, rows, width, shrink_order) -> list[str]:
 
 def _show_rows(analysis, depth):
     """Each row as ({column title: (text, style)}, row style)."""
+    from ..metrics import layer_saved_bytes
+
     totals = analysis.totals
     per_value = totals.bytes_per_value
     layers = analysis.layers
     group_names = {g.name for g in analysis.groups}
+
+    def saved(items) -> tuple:
+        n = sum(layer_saved_bytes(analysis, item) for item in items)
+        return (numbers.byte_size(n) if n else "", None)
+
     for row in _rows(analysis, depth):
         if row[0] == "merge":
             merge = row[1]
             level = _merge_level(merge, group_names)
             yield ({"Layer": ("  " * level + "⊕ " + merge.op, "dim"), "Kind": ("merge", "dim"),
                     "Output": (numbers.shape(merge.output), None),
-                    "Acts": (numbers.byte_size(prod(merge.output) * totals.batch * per_value), None)},
+                    "Acts": (numbers.byte_size(prod(merge.output) * totals.batch * per_value), None),
+                    "Saved": saved((merge,))},
                    None)
             continue
         if row[0] == "group":
@@ -278,6 +287,7 @@ def _show_rows(analysis, depth):
                     "MACs": (f"({numbers.human(macs)})" if head else numbers.human(macs), None),
                     "%M": ("aux" if head else numbers.share(macs, totals.macs), None),
                     "Acts": (numbers.byte_size(sum(m.activations for m in members) * per_value), None),
+                    "Saved": saved(members),
                     "Conn": (numbers.exact(sum(m.connections for m in members)), None),
                     "RF": ("", None)},
                    None if collapsed else "dim")
@@ -296,6 +306,7 @@ def _show_rows(analysis, depth):
                 "%M": (numbers.share(layer.macs, totals.macs) if layer.macs and not layer.aux else "", None),
                 "Acts": (numbers.byte_size(layer.activations * per_value) if layer.activations else "",
                          None),
+                "Saved": saved((layer,)),
                 "RF": (_field_text(layer.receptive_field), None),
                 "Conn": (numbers.exact(layer.connections) if layer.connections else "", None)},
                None)
