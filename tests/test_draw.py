@@ -88,6 +88,17 @@ def test_arrows_carry_padding_and_depthwise_groups(cli):
     assert "conv 3×3/1, p1, g32" in arrows_of(root)
 
 
+def test_arrows_of_transposed_convolutions_and_upsampling_carry_their_geometry(cli, spec_file):
+    # a DCGAN-style up-convolution: 4×4 stride 2 padding 1 doubles 8 → (8 − 1)·2 − 2 + 4 = 16;
+    # then ×2 bilinear: 16 → 32
+    spec = spec_file("name: up\ninput: [8, 8, 16]\nlayers:\n"
+                     "  - convtranspose: {filters: 8, kernel: 4, stride: 2, padding: 1}\n"
+                     "  - upsample: {factor: 2, mode: bilinear}\n")
+    _, root, _ = draw(cli, str(spec))
+    assert [shape_label(g) for g in boxes(root)] == ["16×16×8", "32×32×8"]
+    assert "convT 4×4/2↑, p1" in arrows_of(root) and "upsample ×2, bilinear" in arrows_of(root)
+
+
 def test_a_box_drawn_once_for_a_repeat_names_its_range(cli):
     # VGG-16 (configuration D): stages of 2, 2, 3, 3, 3 convolutions, each drawn once
     _, root, _ = draw(cli, "vgg16")

@@ -135,7 +135,17 @@ def _t_window(inp, f):
     return tuple(axes)
 
 
+def _t_label(inp, f):
+    """The picture's arrow: `convT 2×2/2↑` with its padding, output padding, dilation and
+    groups — every fact of its geometry (`convT 4×4/2↑, p1`)."""
+    return "convT " + _t_geometry(f)
+
+
 def _t_describe(f):
+    return _t_geometry(f) + describe_bias_activation(f)
+
+
+def _t_geometry(f):
     kh, kw = f["kernel"]
     sh, sw = f["stride"]
     text = f"{kh}×{kw}/{sh if sh == sw else f'{sh}×{sw}'}↑"
@@ -149,7 +159,7 @@ def _t_describe(f):
         text += f", dil {f['dilation'][0]}"
     if f["groups"] != 1:
         text += f", g{f['groups']}"
-    return text + describe_bias_activation(f)
+    return text
 
 
 def _t_explain(layer):
@@ -259,6 +269,7 @@ CONVTRANSPOSE = LayerKind(
     params=_t_params,
     macs=_t_macs,
     describe=_t_describe,
+    label=_t_label,
     explain=_t_explain,
     weighted=True,
     window=_t_window,
@@ -367,6 +378,7 @@ UPSAMPLE = LayerKind(
     },
     shape=_up_shape,
     describe=_up_describe,
+    label=lambda inp, f: "upsample " + _up_describe(f),   # `upsample ×2, bilinear`: all of it
     explain=_up_explain,
     window=_up_window,
     group="other",
