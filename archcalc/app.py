@@ -1,6 +1,7 @@
 """The click-free part of the command line: loading a SPEC argument with user-facing errors,
-exit codes, and the fast path that answers `archcalc show SPEC --format json` without
-importing click (a third of the start-up budget) — see ``fast_show``.
+exit codes, and the fast paths that answer `archcalc show SPEC --format json`, `archcalc
+diff A B` and `archcalc export SPEC` without importing click (a third of the start-up
+budget) — see ``fast_show``, ``fast_diff`` and ``fast_export``.
 """
 from __future__ import annotations
 
@@ -190,6 +191,107 @@ def _fast_show_arguments(argv: list[str]):
     if spec is None or fmt is None:
         return None
     return spec, fmt, shape, seq, count_as
+
+
+def diff_problems(spec_a: str, old, spec_b: str, new, gate_results=()) -> str:
+    """What `diff` writes to standard error: each spec's diagnostics and error count, one per
+    line, and the failed gates, so that CI logs show them whatever the output format (the
+    same lines as commands/diff.py's _report_problems; tests/test_fast_path.py compares)."""
+    from .render.diff_cells import gate_message
+    from .render.problems import clean, headline
+
+    lines = []
+    for spec, analysis in ((spec_a, old), (spec_b, new)):
+        for d in analysis.diagnostics:
+            lines.append(f"{d.file}:{d.line}:{d.column}: [{d.severity}] {d.code} {clean(headline(d))}")
+        if analysis.errors:
+            n = len(analysis.errors)
+            lines.append(f"archcalc: {clean(spec)} has {n} error{'s' if n != 1 else ''}")
+    for r in gate_results:
+        if r.failed:
+            lines.append(f"archcalc: gate {gate_message(r)}")
+    return "".join(line + "\n" for line in lines)
+
+
+def fast_diff(argv: list[str]) -> int | None:
+    """`archcalc diff A B` without options, answered without click (what the click command
+    does with its defaults); None for any other argv, which click then parses."""
+    if len(argv) != 3 or argv[0] != "diff" or argv[1:] == ["-", "-"] \
+            or any(arg.startswith("-") and arg != "-" for arg in argv[1:]):
+        return None
+    spec_a, spec_b = argv[1], argv[2]
+    try:
+        old, new = analyse_spec(spec_a), analyse_spec(spec_b)
+    except UsageProblem as exc:
+        from .render.terminal import visible
+
+        sys.stderr.write(f"archcalc: error: {visible(str(exc))}\n")
+        return EXIT_USAGE
+    from .diff import compare
+    from .render import reporter
+
+    result = compare(old, new, None)
+    # as the click command without --all: the rows are the changed layers, counted after the
+    # comparison (linear in the layers)
+    if result.changes is not None:
+        changed = sum(1 for change in result.changes if change.status != "unchanged")
+        if view_too_large(new if new.totals.layers >= old.totals.layers else old, "diff", changed):
+            return EXIT_ERRORS
+    write(reporter("diff", "table")(result, {"all": False, "width": None, "gates": []}))
+    sys.stderr.write(diff_problems(spec_a, old, spec_b, new))
+    return EXIT_ERRORS if old.errors or new.errors else EXIT_OK
+
+
+def problems_text(analysis, diagnostics) -> str:
+    """Diagnostics as `validate` prints them, for standard error (GitHub's workflow commands
+    under GitHub Actions; colour only when standard error is a terminal)."""
+    from .render import reporter
+    from .render.problems import FileReport, summarise
+
+    report = FileReport(file=analysis.file, diagnostics=list(diagnostics), source_text=analysis.source_text)
+    fmt = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "pretty"
+    colour = sys.stderr.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    return reporter("problems", fmt)([report], summarise([report]), {"color": fmt == "pretty" and colour})
+
+
+def export_module(spec: str, input_shape=None, seq=None) -> tuple[str | None, str]:
+    """`archcalc export`'s work: (the PyTorch module's text, or None when the spec has errors
+    or cannot be exported; the diagnostics for standard error, or ""). UsageProblem for a
+    SPEC that cannot be read."""
+    analysis = analyse_spec(spec, input_shape, seq)
+    if analysis.errors or analysis.output is None:
+        return None, problems_text(analysis, analysis.diagnostics)
+    from .export import ExportFailed, export_pytorch
+
+    command = "archcalc export" + (f" --input {'x'.join(map(str, input_shape))}" if input_shape else "") \
+        + (f" --seq {seq}" if seq is not None else "")
+    try:
+        text = export_pytorch(analysis, command)
+    except ExportFailed as exc:
+        return None, problems_text(analysis, analysis.diagnostics + exc.diagnostics)
+    # warnings: shown, not fatal
+    return text, problems_text(analysis, analysis.diagnostics) if analysis.diagnostics else ""
+
+
+def fast_export(argv: list[str]) -> int | None:
+    """`archcalc export SPEC` without options (the module to standard output), answered
+    without click; None for any other argv."""
+    if len(argv) != 2 or argv[0] != "export" or (argv[1].startswith("-") and argv[1] != "-"):
+        return None
+    try:
+        text, problems = export_module(argv[1])
+    except UsageProblem as exc:
+        from .render.terminal import visible
+
+        sys.stderr.write(f"archcalc: error: {visible(str(exc))}\n")
+        return EXIT_USAGE
+    sys.stderr.write(problems)
+    if text is None:
+        return EXIT_ERRORS
+    write(text)
+    return EXIT_OK
+
+
 
 
 def fast_show(argv: list[str]) -> int | None:

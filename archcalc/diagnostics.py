@@ -88,7 +88,7 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                       "YAML silently keeps the last of two equal keys; archcalc refuses, because the "
                       "first value is almost always a mistake."),
     "too-large": (ERROR, "the spec expands beyond archcalc's limits",
-                  "YAML nodes (200,000, aliases expanded) and nesting (200 levels), the number of "
+                  "YAML nodes (1,000,000, aliases expanded) and nesting (200 levels), the number of "
                   "leaf layers and scopes (block calls, branch sets, repeat iterations: 1,000,000), "
                   "nested block calls (64) and every computed dimension (10^18) are bounded so that "
                   "hostile files fail fast instead of exhausting memory."),

@@ -17,13 +17,15 @@
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from .analysis import Analysis, LayerResult, Totals
 from .layers import REGISTRY
+
+if TYPE_CHECKING:  # imported where used: `diff` starts in a budget (bench/bench.py)
+    from fractions import Fraction
 
 GROUPS = ("conv", "dense", "attention", "embedding", "norm", "pool", "activation", "other")
 MODES = ("versions", "networks")
@@ -54,11 +56,15 @@ class TotalRow:
     @property
     def ratio(self) -> Fraction | None:
         """b / a exactly; None for shapes and when a is 0."""
+        from fractions import Fraction
+
         return Fraction(self.b, self.a) if self.numeric and self.a else None
 
     @property
     def relative(self) -> Fraction | None:
         """(b − a) / a exactly; None for shapes and when a is 0."""
+        from fractions import Fraction
+
         return Fraction(self.b - self.a, self.a) if self.numeric and self.a else None
 
 
@@ -338,6 +344,8 @@ def _align_linear(xs: list[LayerResult], ys: list[LayerResult]) -> list[LayerCha
 
 def _align_middle(xs: list[LayerResult], ys: list[LayerResult]) -> list[LayerChange]:
     out: list[LayerChange] = []
+    import difflib  # here, not at import: `diff` starts in a budget (bench/bench.py)
+
     matcher = difflib.SequenceMatcher(None, [_settings_key(x) for x in xs],
                                       [_settings_key(y) for y in ys], autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
@@ -364,6 +372,8 @@ def align(xs: list[LayerResult], ys: list[LayerResult]) -> list[LayerChange]:
                      if x.name in names_y and not _looks_generated(x.name, x.kind)]
     distinctive_y = [j for j, y in enumerate(ys)
                      if y.name in names_x and not _looks_generated(y.name, y.kind)]
+    import difflib
+
     matcher = difflib.SequenceMatcher(None, [xs[i].name for i in distinctive_x],
                                       [ys[j].name for j in distinctive_y], autojunk=False)
     anchors = [(distinctive_x[block.a + k], distinctive_y[block.b + k])
@@ -533,6 +543,8 @@ class Gate:
         row = diff.total(self.total)
         if row is None or row.a is None or row.b is None:
             raise KeyError(self.total)
+        from fractions import Fraction
+
         if self.measure == "level":
             measured = Fraction(row.b)
         elif self.measure == "change":
@@ -572,6 +584,8 @@ class GateResult:
 
     @property
     def relative(self) -> Fraction | None:
+        from fractions import Fraction
+
         return Fraction(self.b - self.a, self.a) if self.a else None
 
 
@@ -596,6 +610,8 @@ def parse_gate(text: str) -> Gate:
                               + ", ".join(GATE_TOTALS))
     if percent and suffix:
         raise GateSyntaxError(f"a percentage takes no unit suffix, found {text!r}")
+    from fractions import Fraction
+
     value = Fraction(number) * _SUFFIXES[suffix.lower()]
     if sign == "-":
         value = -value

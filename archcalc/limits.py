@@ -33,8 +33,10 @@ MAX_NUMBER_TEXT = 64
 # Bytes of a spec file or of standard input; checked before reading, overridable.
 MAX_SPEC_BYTES = 8 * 1024 * 1024
 MAX_BYTES_VARIABLE = "ARCHCALC_MAX_BYTES"
-# YAML nodes of a document with aliases expanded, and YAML nesting depth.
-MAX_NODES = 200_000
+# YAML nodes of a document with aliases expanded, and YAML nesting depth. A spec of 100,000
+# literal layers holds 400,000 to 1,000,000 nodes (a conv with three settings is 9); within
+# the 8 MiB of a file, the largest accepted spec takes about half a gigabyte of memory.
+MAX_NODES = 1_000_000
 MAX_NESTING = 200
 # Leaf layers plus scopes a network may expand to, and how deep blocks may call blocks.
 MAX_LEAVES = 1_000_000

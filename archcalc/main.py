@@ -1,5 +1,5 @@
-"""The console script (`archcalc`, `python -m archcalc`): the fast path (archcalc/app.py)
-when it applies, else the click command line (archcalc/cli.py). It sits above both, so that
+"""The console script (`archcalc`, `python -m archcalc`): a fast path (archcalc/app.py:
+`show … --format json`, `diff A B`, `export SPEC`) when one applies, else the click command line (archcalc/cli.py). It sits above both, so that
 neither imports the other back.
 """
 from __future__ import annotations
@@ -7,7 +7,14 @@ from __future__ import annotations
 import os
 import sys
 
-from .app import EXIT_USAGE, WRITE_ERRORS, fast_show, output_failed
+from .app import (
+    EXIT_USAGE,
+    WRITE_ERRORS,
+    fast_diff,
+    fast_export,
+    fast_show,
+    output_failed,
+)
 
 # How output written in Unicode reads in ASCII (PYTHONIOENCODING=ascii, LANG=C on old systems).
 _ASCII = {"×": "x", "─": "-", "━": "-", "│": "|", "┃": "|", "→": "->", "←": "<-", "…": "...",
@@ -56,7 +63,7 @@ def _interrupted(signum, frame):
 
 
 def main():
-    """The console script: the fast path when it applies, else the click command line."""
+    """The console script: a fast path when one applies, else the click command line."""
     global _MAIN_PID
     import signal
 
@@ -68,7 +75,11 @@ def main():
         sys.exit(EXIT_USAGE)
     _ascii_safe_streams()
     try:
-        code = fast_show(sys.argv[1:])
+        code = None
+        for fast in (fast_show, fast_diff, fast_export):
+            code = fast(sys.argv[1:])
+            if code is not None:
+                break
     except BrokenPipeError as exc:
         code = output_failed(exc)
     except OSError as exc:

@@ -224,6 +224,24 @@ def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1, device: st
     are 2 bytes a value; every conv, dense and attention layer's weights are cast to 2 bytes
     and the copy is saved, and so is the first layer's 2-byte copy of the input. Token ids
     (``input: {tokens: T}``) are int64 in every setting: 8 bytes each, never cast."""
+    return _ledger(_walk(analysis, scale, device), optimizer)
+
+
+def _ledger(walk: dict, optimizer: str) -> dict:
+    """The ledger for ``optimizer`` from the walk of the backward pass (``_walk``), which
+    does not depend on the optimizer: its state adds to both candidates of the peak."""
+    state = OPTIMIZER_STATE[optimizer] * walk["state_per_slot"]
+    weights, grads, inp = walk["weights"], walk["gradients"], walk["input"]
+    peak = max(weights + state + inp + walk["peak_backward"], weights + grads + state + inp) + WORKSPACE_BYTES
+    return {"optimizer": optimizer, "amp": walk["amp"], "attention": walk["attention"], "batch": walk["batch"],
+            "weights": weights,
+            "gradients": grads, "optimizer_state": state, "input": inp,
+            "saved_activations": walk["saved_activations"], "backward_transient": walk["backward_transient"],
+            "workspace": WORKSPACE_BYTES, "peak": peak}
+
+
+def _walk(analysis, scale: int = 1, device: str = "cuda") -> dict:
+    """``ledger``'s figures that do not depend on the optimizer, the backward pass walked once."""
     totals = analysis.totals
     amp = getattr(totals, "amp", None)
     m = 1 if device == "cuda" else None  # bytes of a mask value; None: the activation dtype's
@@ -231,7 +249,6 @@ def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1, device: st
     w = 4 if amp else totals.bytes_per_value  # weights, gradients, optimizer state, input
     weights = (totals.params + totals.buffers) * w
     grads = totals.trainable_params * w
-    state = OPTIMIZER_STATE[optimizer] * totals.trainable_params * w
     casts = _casts(analysis) if amp else {}
     if getattr(totals, "attention", "math") == "fused":  # the kernels' difference, as a (signed) cast
         for key, delta in _fused(analysis, b, totals.batch * scale).items():
@@ -243,7 +260,6 @@ def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1, device: st
     inp = totals.input_values * (8 if ids else w) * scale
     layers = [layer for layer in analysis.layers if layer is not None and not layer.aux]
     extra = [0] * (len(layers) + 1)  # merge saves, freed with the layer before them
-    index = {id(layer): i for i, layer in enumerate(layers)}
     position = []
     count = 0
     for layer in analysis.layers:
@@ -265,14 +281,13 @@ def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1, device: st
         here = alive + grad_so_far + transient
         if here > peak_backward:
             peak_backward, transient_at_peak = here, transient
-        alive -= saved_bytes(scale_saved(layer.saved, scale), b, m) + extra[i + 1] + casts.get(id(layer), 0)
-    del index
+        alive -= saved_bytes(layer.saved if scale == 1 else scale_saved(layer.saved, scale), b, m) \
+            + extra[i + 1] + (casts.get(id(layer), 0) if casts else 0)
     if getattr(totals, "checkpoint", False):
         saved, peak_backward, transient_at_peak = _checkpointed(analysis, layers, casts, scale, b, grads, m)
-    peak = max(weights + state + inp + peak_backward, weights + grads + state + inp) + WORKSPACE_BYTES
-    return {"optimizer": optimizer, "amp": amp, "attention": getattr(totals, "attention", "math"), "batch": batch, "weights": weights, "gradients": grads, "optimizer_state": state,
-            "input": inp, "saved_activations": saved, "backward_transient": transient_at_peak,
-            "workspace": WORKSPACE_BYTES, "peak": peak}
+    return {"amp": amp, "attention": getattr(totals, "attention", "math"), "batch": batch, "weights": weights,
+            "gradients": grads, "input": inp, "saved_activations": saved, "backward_transient": transient_at_peak,
+            "peak_backward": peak_backward, "state_per_slot": totals.trainable_params * w}
 
 
 def _checkpointed(analysis, layers, casts, scale, b, grads, m):
@@ -346,10 +361,11 @@ def _values(shape) -> int:
     return n
 
 
-def training_bytes(analysis) -> dict[str, int]:
+def training_bytes(analysis, walk: dict | None = None) -> dict[str, int]:
     """The peak of one training step per optimizer, in bytes (``ledger``); the contract's
-    three keys."""
-    return {name: ledger(analysis, name)["peak"] for name in CONTRACT_OPTIMIZERS}
+    three keys. ``walk``: the network's ``_walk``, when the caller has it."""
+    walk = _walk(analysis) if walk is None else walk
+    return {name: _ledger(walk, name)["peak"] for name in CONTRACT_OPTIMIZERS}
 
 
 def kv_cache_bytes(totals) -> int:
@@ -399,12 +415,13 @@ def token_figures(totals) -> dict | None:
 
 def memory_dict(analysis, optimizer: str = "sgd_momentum") -> dict:
     """The JSON `memory` object: the settings the byte figures were computed with, the
-    training peak per optimizer and the ledger of the chosen one."""
+    training peak per optimizer and the ledger of the chosen one (the network walked once)."""
     totals = analysis.totals
+    walk = _walk(analysis)
     values = {"batch": totals.batch, "dtype": totals.dtype, "bytes_per_value": totals.bytes_per_value,
               "input_values": totals.input_values, "merge_activations": totals.merge_activations,
-              "peak_activations": totals.peak_activations, "training_bytes": training_bytes(analysis),
-              "ledger": ledger(analysis, optimizer)}
+              "peak_activations": totals.peak_activations, "training_bytes": training_bytes(analysis, walk),
+              "ledger": _ledger(walk, optimizer)}
     if totals.kv_values:
         values["kv_cache_bytes"] = kv_cache_bytes(totals)
         values["kv_cache_bytes_per_token"] = totals.kv_values * totals.bytes_per_value

@@ -417,6 +417,93 @@ def test_json_path_never_imports_rich():
     assert json.loads(p.stdout) == {"code": 0, "mode": "networks", "reporter": True, "rich": []}
 
 
+_PLAIN_PROBE = """
+import contextlib, io, json, sys
+sys.argv = ["archcalc", "diff", "alexnet", "vgg16"]
+from archcalc.main import main
+out = io.StringIO()
+try:
+    with contextlib.redirect_stdout(out):
+        main()
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "title": out.getvalue().splitlines()[0],
+                  "imported": sorted(m for m in ("click", "rich") if m in sys.modules)}))
+"""
+
+
+def test_piped_table_imports_neither_click_nor_rich():
+    """`diff A B` piped is plain text, laid out without rich and answered without click."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    environment = {**os.environ, "PYTHONPATH": str(root), "NO_COLOR": "1"}
+    p = subprocess.run([sys.executable, "-c", _PLAIN_PROBE], capture_output=True, text=True, cwd=root,
+                       timeout=60, env=environment, check=False)
+    assert (p.returncode, p.stderr) == (0, "")
+    assert json.loads(p.stdout) == {"code": 0, "title": "alexnet → vgg16", "imported": []}
+
+
+def _analysed(spec):
+    from archcalc.app import analyse_spec
+
+    return analyse_spec(str(spec))
+
+
+def _plain_and_rich(old, new, mode=None, options=None, width=1000):
+    from archcalc.render import diff_table
+
+    options = dict(options or {}, width=width)
+    diff = compare(old, new, mode)
+    return diff_table._plain(diff, options, width), diff_table.render_rich(diff, options)
+
+
+PLAIN_PAIRS = [("alexnet", "vgg16"), ("resnet18", "resnet34"), ("vgg11", "vgg11_bn"), ("lenet5", "lenet5"),
+               ("mobilenet_v2", "resnet50"), ("gpt2", "llama2-7b"), ("densenet121", "googlenet-tv")]
+
+
+@pytest.mark.parametrize("a, b", PLAIN_PAIRS)
+@pytest.mark.parametrize("mode", [None, "versions", "networks"])
+def test_plain_layout_is_what_rich_draws(a, b, mode):
+    """The rich-free layout against rich itself: the same characters, or None (rich draws)."""
+    old, new = _analysed(a), _analysed(b)
+    for options in ({}, {"all": True}):
+        for width in (1000, 120):
+            plain, rich = _plain_and_rich(old, new, mode, options, width)
+            assert plain is None or plain == rich
+    plain, rich = _plain_and_rich(old, new, mode)
+    assert plain == rich  # at 1,000 columns every line fits
+
+
+def test_plain_layout_versions_gates_and_odd_names(spec_file):
+    from archcalc.diff import parse_gate
+
+    old = _analysed(spec_file(BRANCHY))
+    new = _analysed(spec_file(BRANCHY.replace("a: 8, b: 16", "a: 8, b: 24")))
+    gates = [parse_gate(text).check(compare(old, new)) for text in ("params>+5%", "macs>+90%")]
+    for options in ({}, {"all": True}, {"gates": gates}):
+        plain, rich = _plain_and_rich(old, new, None, options)
+        assert plain is not None and plain == rich
+    # a name in square brackets is printed as written (rich's console markup would eat
+    # `[bold]`); text outside ASCII and the arrows is left to rich
+    text = "input: [8]\nlayers:\n  - dense: {{units: {}, name: '{}'}}\n  - relu\n"
+    for name, plain_path in (("a[bold]b", True), ("层", False)):
+        old = _analysed(spec_file("name: n\n" + text.format(4, name)))
+        new = _analysed(spec_file("name: n\n" + text.format(5, name)))
+        plain, rich = _plain_and_rich(old, new)
+        assert (plain is not None) == plain_path
+        assert name in rich and (plain is None or plain == rich)
+
+
+def test_plain_layout_steps_aside_where_rich_wraps():
+    old, new = _analysed("alexnet"), _analysed("vgg16")
+    plain, rich = _plain_and_rich(old, new, width=80)  # the mode line is 118 characters
+    assert plain is None and max(map(len, rich.splitlines())) <= 80
+
+
 # ---------------------------------------------------------------------------- numbers
 @pytest.mark.parametrize("new, old, text", [
     (138_357_544, 62_378_344, "×2.22"), (16, 8, "×2.00"), (39, 23, "×1.70"), (1, 3, "×0.333"),

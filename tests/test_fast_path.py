@@ -58,3 +58,57 @@ STEP_ASIDE = [
 def test_fast_path_steps_aside(argv, capsys):
     assert app.fast_show(argv) is None
     assert capsys.readouterr() == ("", "")
+
+
+DIFF_SAME_AS_CLICK = [
+    ["diff", "alexnet", "vgg16"],
+    ["diff", "resnet18", "resnet34"],
+    ["diff", "specs/examples/alexnet-224.yaml", "alexnet"],  # exit 1: errors on stderr
+    ["diff", "no-such-network", "vgg16"],                     # exit 2: unknown name
+]
+
+
+@pytest.mark.parametrize("argv", DIFF_SAME_AS_CLICK, ids=" ".join)
+def test_fast_diff_matches_click(argv, cli, capsys, monkeypatch):
+    monkeypatch.chdir(app.__file__.rsplit("/archcalc/", 1)[0])
+    code = app.fast_diff(argv)
+    fast = capsys.readouterr()
+    assert code is not None, "the fast path should have handled this"
+    slow = cli(*argv)
+    assert (code, fast.out, fast.err) == (slow.code, slow.out, slow.err)
+
+
+@pytest.mark.parametrize("argv", [
+    ["diff", "alexnet"], ["diff", "alexnet", "vgg16", "--all"], ["diff", "--width", "80", "alexnet"],
+    ["diff", "-", "-"], ["diff", "alexnet", "vgg16", "vgg19"], ["show", "alexnet", "vgg16"],
+], ids=" ".join)
+def test_fast_diff_steps_aside(argv, capsys):
+    assert app.fast_diff(argv) is None
+    assert capsys.readouterr() == ("", "")
+
+
+EXPORT_SAME_AS_CLICK = [
+    ["export", "lenet5"],
+    ["export", "resnet18"],
+    ["export", "specs/examples/alexnet-224.yaml"],  # exit 1: errors on stderr, nothing written
+    ["export", "no-such-network"],                  # exit 2: unknown name
+]
+
+
+@pytest.mark.parametrize("argv", EXPORT_SAME_AS_CLICK, ids=" ".join)
+def test_fast_export_matches_click(argv, cli, capsys, monkeypatch):
+    monkeypatch.chdir(app.__file__.rsplit("/archcalc/", 1)[0])
+    code = app.fast_export(argv)
+    fast = capsys.readouterr()
+    assert code is not None, "the fast path should have handled this"
+    slow = cli(*argv)
+    assert (code, fast.out, fast.err) == (slow.code, slow.out, slow.err)
+
+
+@pytest.mark.parametrize("argv", [
+    ["export"], ["export", "lenet5", "-o", "lenet5.py"], ["export", "--help"], ["export", "lenet5", "vgg16"],
+    ["export", "lenet5", "--seq", "4"], ["show", "lenet5"],
+], ids=" ".join)
+def test_fast_export_steps_aside(argv, capsys):
+    assert app.fast_export(argv) is None
+    assert capsys.readouterr() == ("", "")

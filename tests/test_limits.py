@@ -167,15 +167,32 @@ def test_item4_deep_expressions_are_located_and_keep_other_diagnostics(cli, spec
 # ----------------------------------------------------------------- item 17: right messages
 def test_item17_many_plain_lines_are_not_blamed_on_aliases(run_process, tmp_path):
     path = tmp_path / "plain.yaml"
-    text = "input: [8]\nlayers:\n" + "  - relu\n" * 300_000
+    text = "input: [8]\nlayers:\n" + "- relu\n" * 1_000_100  # 7 MB: within the 8 MiB of a file
     path.write_text(text)
-    result = run_process("validate", path, "--format", "parsable", timeout=30)
+    result = run_process("validate", path, "--format", "parsable", timeout=180)  # a hang guard
     assert result.code == 1 and "] too-large " in result.out
     assert "alias" not in result.out
     line = int(re.search(r":(\d+):\d+: \[error\] too-large", result.out).group(1))
-    # the limit is passed at node 200,001: six nodes come first (the top mapping, `input`, its
+    # the limit is passed at node 1,000,001: six nodes come first (the top mapping, `input`, its
     # list and 8, `layers` and its list), then relu number k is node 6 + k, on line 2 + k
+    assert limits.MAX_NODES == 1_000_000
     assert line == 2 + (limits.MAX_NODES + 1 - 6), result.out
+
+
+def test_an_honest_spec_of_100000_literal_layers_is_accepted(run_process, tmp_path):
+    """Not a bomb: 100,000 layers written out one by one (no alias, no repeat), 366,674 YAML
+    nodes, are analysed by validate and show."""
+    unit = ("  - conv: {filters: 16, kernel: 3, padding: 1}\n", "  - batchnorm\n", "  - relu\n")
+    path = tmp_path / "literal.yaml"
+    path.write_text("input: [32, 32, 16]\nlayers:\n" + "".join(unit[i % 3] for i in range(100_000)))
+    result = run_process("validate", path, "--format", "parsable", timeout=300)  # a hang guard
+    assert (result.code, result.out) == (0, "1 file checked: 0 errors, 0 warnings\n")
+    result = run_process("show", path, "--format", "json", timeout=300)
+    totals = json.loads(result.out)["totals"]
+    # 33,334 convs of 16·16·3·3 + 16 = 2,320 params, 33,333 batchnorms of 2·16 = 32 params
+    # (and 32 buffers each), 33,333 relus: 77,334,880 + 1,066,656 = 78,401,536 params
+    assert (result.code, totals["layers"], totals["params"], totals["buffers"]) == \
+        (0, 100_000, 78_401_536, 33_333 * 32)
 
 
 def test_item17_an_alias_inside_its_own_anchor(cli, spec_file):

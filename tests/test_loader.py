@@ -13,6 +13,7 @@ from conftest import locate
 
 import archcalc
 from archcalc.readers import yaml_ as source
+from archcalc.readers.located import LList, LMap
 
 
 def summary(analysis):
@@ -169,17 +170,90 @@ def test_duplicate_top_level_key(spec_file):
 # ------------------------------------------------------------------------------ safe loading
 def test_the_c_loader_is_used_when_libyaml_is_present(monkeypatch):
     seen = []
-    real_compose = yaml.compose
+    real_compose, real_builder = yaml.compose, source._Builder.__init__
 
     def recording_compose(stream, Loader):
         seen.append(Loader)
         return real_compose(stream, Loader=Loader)
 
+    def recording_builder(self, file, loader):
+        seen.append(type(loader))
+        real_builder(self, file, loader)
+
     monkeypatch.setattr(yaml, "compose", recording_compose)
-    doc = source.parse(SMALL, "x.yaml")
-    assert doc.diagnostics == []
+    monkeypatch.setattr(source._Builder, "__init__", recording_builder)
     expected = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
-    assert len(seen) == 1 and issubclass(seen[0], expected)
+    for text in (SMALL, "anchor: &a [1, 2]\nalias: *a\n" + SMALL):  # built from events; composed
+        doc = source.parse(text, "x.yaml")
+        assert doc.diagnostics == []
+        assert len(seen) == 1 and issubclass(seen[0], expected)
+        seen.clear()
+
+
+def _layout(value):
+    """A loaded value with every mark, for comparing two loads."""
+    if isinstance(value, LMap):
+        return ("map", value.mark, [(k, value.key_marks[k], value.value_marks[k], _layout(v))
+                                    for k, v in value.items()])
+    if isinstance(value, LList):
+        return ("list", value.mark, list(value.item_marks), [_layout(v) for v in value])
+    return (type(value).__name__, repr(value))
+
+
+def _both_ways(text):
+    """(values built from the events, values from the composed tree): each a layout and the
+    diagnostics."""
+    import re
+
+    def loaded():
+        doc = source.parse(text, "f.yaml")
+        return _layout(doc.root), [(d.code, d.line, d.column, d.message, d.hint) for d in doc.diagnostics]
+
+    built = loaded()
+    saved = source._ALIAS
+    source._ALIAS = re.compile("")  # every text "has an alias": composed, then converted
+    try:
+        return built, loaded()
+    finally:
+        source._ALIAS = saved
+
+
+def test_values_built_from_events_are_the_composed_ones():
+    """Without anchors a document is built straight from the parser's events; the composed
+    tree (what aliases need) is the reference: the same values, marks and diagnostics, for
+    every spec of the zoo and the docs, odd values and tags, and thousands of mutants."""
+    import random
+    import re
+
+    from conftest import ROOT
+
+    texts = [p.read_text() for p in sorted((ROOT / "specs").rglob("*.yaml"))]
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        texts += re.findall(r"```yaml\n(.*?)```", page.read_text(), re.DOTALL)
+    texts += ["input: !!seq abc\nlayers: [relu]\n", "a: !!map x\n", "a: !!str [1]\n", "a: !custom {b: 1}\nc: 2\n",
+              "a: 1\na: {x: [1, !!python/x 2]}\n", "? [a, b]\n: {c: !!int x}\nd: 1\n", "", "# c\n",
+              "a: 1\n---\nb: 2\n", "a: 0x1F\nb: 1_000\nc: 1e3\nd: .nan\ne: yes\nf: ~\ng: 2001-01-01\nh: 010\n"
+              "i: " + "9" * 30 + "\nj: !!int\n", "x: " + "[" * 250 + "]" * 250 + "\n", "a: [1, 2\n", "a:\n\t- b\n",
+              "a: {b: [1, {c: 2}], b: [3]}\n", "? {a: 1}\n: [1, 2, {x: !!float y}]\n"]
+    for text in texts:
+        built, composed = _both_ways(text)
+        assert built == composed, text
+    rng = random.Random(7)
+    pieces = list("[]{}:,-!?'\"#\n |>") + ["!!int ", "!!str ", "!!map ", "!!seq ", "\t"]
+    for text in texts[:120]:
+        for _ in range(8):
+            chars = list(text)
+            for _ in range(rng.randint(1, 4)):
+                if not chars:
+                    break
+                i = rng.randrange(len(chars))
+                if rng.random() < 0.4:
+                    del chars[i]
+                else:
+                    chars.insert(i, rng.choice(pieces))
+            mutant = "".join(chars)
+            built, composed = _both_ways(mutant)
+            assert built == composed, mutant
 
 
 def test_the_pure_python_loader_gives_the_same_marks(monkeypatch):

@@ -16,7 +16,8 @@ from .files import read_bytes
 from .located import REFUSED, Document, LList, LMap, Mark, no_cyclic_gc
 
 # Expanded node count above which a document is refused (a "billion laughs" file has
-# billions; the largest built-in spec has a few thousand).
+# billions; the largest built-in spec has a few thousand, a spec of 100,000 literal layers
+# about a million).
 MAX_EXPANDED_NODES = limits.MAX_NODES
 
 
@@ -73,9 +74,9 @@ class _Converter:
             return value
         self.memo[key] = _CONVERTING
         tag = node.tag
-        if tag == _MAP or (node.id == "mapping" and tag == _MAP):
+        if tag == _MAP and node.id == "mapping":
             value = self.convert_map(node)
-        elif tag == _SEQ:
+        elif tag == _SEQ and node.id == "sequence":
             value = LList()
             value.mark = self.mark(node)
             value.item_marks = []
@@ -114,24 +115,30 @@ class _Converter:
         return value
 
     def convert_scalar(self, node):
-        tag = node.tag
         if node.id != "scalar":
-            self.diagnostics.append(make(
-                "forbidden-tag", f"the tag {tag!r} is not allowed in a spec", self.mark(node),
-                hint="remove the tag; specs use plain YAML values only"))
-            return REFUSED
+            return self.forbidden_collection(node.tag, node)
+        return self.scalar(node.tag, node.value, node)
+
+    def forbidden_collection(self, tag, node):
+        self.diagnostics.append(make(
+            "forbidden-tag", f"the tag {tag!r} is not allowed in a spec", self.mark(node),
+            hint="remove the tag; specs use plain YAML values only"))
+        return REFUSED
+
+    def scalar(self, tag, text, node):
+        """The value of a scalar ``text`` resolved to ``tag``; ``node`` (a node or an event)
+        gives the mark."""
         if tag == _STR or tag == _TIMESTAMP:
-            return node.value
+            return text
         if tag == _INT:
-            text = node.value
             # The common case, decimal digits without a leading zero (YAML 1.1 reads 010 as octal).
             if len(text) < 19 and text.isascii() and text.isdigit() and (text[0] != "0" or text == "0"):
                 return int(text)
             value = None
             if len(text) <= MAX_NUMBER_TEXT:
                 try:
-                    value = self.ctor.construct_yaml_int(node)
-                except ValueError:
+                    value = self.ctor.construct_yaml_int(_scalar_node(tag, text))
+                except (ValueError, IndexError):  # IndexError: PyYAML on an empty `!!int`
                     value = None
             if value is None or not -MAX_INTEGER <= value <= MAX_INTEGER:
                 shown = text if len(text) <= 24 else f"{text[:20]}... ({len(text):,} characters)"
@@ -142,21 +149,199 @@ class _Converter:
                 return REFUSED
             return value
         if tag == _FLOAT:
-            value = self.ctor.construct_yaml_float(node)
+            value = self.ctor.construct_yaml_float(_scalar_node(tag, text))
             if value != value or value in (float("inf"), float("-inf")):
                 self.diagnostics.append(make(
-                    "bad-value", f"the number {node.value} is not finite: no size, rate or count "
+                    "bad-value", f"the number {text} is not finite: no size, rate or count "
                     "can be NaN or infinite", self.mark(node), hint="write a real number"))
                 return REFUSED
             return value
         if tag == _BOOL:
-            return self.ctor.construct_yaml_bool(node)
+            return self.ctor.construct_yaml_bool(_scalar_node(tag, text))
         if tag == _NULL:
             return None
         self.diagnostics.append(make(
             "forbidden-tag", f"the tag {tag!r} is not allowed in a spec", self.mark(node),
             hint="specs are loaded safely; remove the tag"))
         return REFUSED
+
+
+def _scalar_node(tag: str, text: str):
+    """A scalar node for PyYAML's constructor (which reads only its tag and value)."""
+    import yaml
+
+    return yaml.ScalarNode(tag, text)
+
+
+class _AnchorMet(Exception):
+    """An anchor or an alias: the document is composed as a tree instead (aliases share)."""
+
+
+class _LimitPassed(Exception):
+    def __init__(self, problem: Diagnostic):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+class _Builder(_Converter):
+    """Values built straight from the parser's events, without composing a node tree (half the
+    time and a third of the memory of composing then converting: no node nor mark objects
+    held for the whole document), with the limits of ``_scan`` checked on the way: nesting
+    beyond MAX_NESTING and more than MAX_EXPANDED_NODES nodes stop it at the event that
+    passes them. What it builds is what ``_Converter`` makes of the composed tree. A
+    document with an anchor or alias raises _AnchorMet (those are composed)."""
+
+    def __init__(self, file: str, loader):
+        super().__init__(file)
+        import yaml.events as ev
+        import yaml.nodes
+
+        self.loader = loader
+        self.next = loader.get_event
+        self.nodes = self.depth = 0
+        self.kinds = (ev.ScalarEvent, ev.SequenceStartEvent, ev.MappingStartEvent, ev.SequenceEndEvent,
+                      ev.MappingEndEvent, ev.AliasEvent)
+        self.scalar_node = yaml.nodes.ScalarNode
+
+    def document(self):
+        """The document's value; None for a stream without a document."""
+        import yaml.composer
+        import yaml.events as ev
+
+        self.next()  # the stream's start
+        if self.loader.check_event(ev.StreamEndEvent):
+            return None
+        self.next()  # the document's start
+        start = self.next()
+        root = self.value(start)
+        self.next()  # the document's end
+        if not self.loader.check_event(ev.StreamEndEvent):
+            event = self.next()
+            raise yaml.composer.ComposerError("expected a single document in the stream", start.start_mark,
+                                              "but found another document", event.start_mark)
+        return root
+
+    def count(self, event):
+        if event.anchor is not None:
+            raise _AnchorMet
+        self.nodes += 1
+        if self.nodes > MAX_EXPANDED_NODES:
+            raise _LimitPassed(make(
+                "too-large", f"the document holds more than {MAX_EXPANDED_NODES:,} YAML nodes; "
+                "the limit is passed here", self.mark(event), hint=_NODES_HINT))
+
+    def enter(self, event):
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _LimitPassed(make(
+                "too-large", f"the YAML nests too deeply: beyond {MAX_NESTING} levels of collections",
+                self.mark(event), hint="a spec nests a dozen levels at most; use blocks and `repeat`"))
+
+    def value(self, event):
+        """The value that ``event`` starts; its events are read up to its end."""
+        scalar, sequence, mapping, _, _, _ = self.kinds
+        kind = type(event)
+        if kind is scalar:
+            self.count(event)
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = self.loader.resolve(self.scalar_node, event.value, event.implicit)
+            return self.scalar(tag, event.value, event)
+        if kind is not sequence and kind is not mapping:  # an alias
+            raise _AnchorMet
+        self.count(event)
+        self.enter(event)
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _SEQ if kind is sequence else _MAP
+        if tag != (_SEQ if kind is sequence else _MAP):
+            self.skip_rest()
+            value = self.forbidden_collection(tag, event)
+        elif kind is sequence:
+            value = self.sequence(event)
+        else:
+            value = self.mapping(event)
+        self.depth -= 1
+        return value
+
+    def sequence(self, start) -> LList:
+        value = LList()
+        value.mark = self.mark(start)
+        value.item_marks = marks = []
+        end = self.kinds[3]
+        while True:
+            event = self.next()
+            if type(event) is end:
+                return value
+            value.append(self.value(event))
+            marks.append(self.mark(event))
+
+    def mapping(self, start) -> LMap:
+        value = LMap()
+        value.mark = self.mark(start)
+        value.key_marks = key_marks = {}
+        value.value_marks = value_marks = {}
+        end = self.kinds[4]
+        while True:
+            event = self.next()
+            if type(event) is end:
+                return value
+            key = self.value(event)
+            kmark = self.mark(event)
+            if isinstance(key, (LMap, LList)):
+                self.diagnostics.append(make("wrong-type", "a mapping key must be a plain value, "
+                                             "found a collection", kmark))
+                self.skip(self.next())
+                continue
+            if not isinstance(key, str):
+                key = "" if key is None else (str(key).lower() if isinstance(key, bool) else str(key))
+            if key in value:
+                first = key_marks[key]
+                self.diagnostics.append(make(
+                    "duplicate-key", f"key {key!r} appears twice in this mapping",
+                    kmark, hint=f"the first {key!r} is at line {first.line}, column {first.column}; "
+                    "remove or rename one"))
+                self.skip(self.next())
+                continue
+            event = self.next()
+            value[key] = self.value(event)
+            key_marks[key] = kmark
+            value_marks[key] = self.mark(event)
+
+    def skip(self, event):
+        """Read past the value that ``event`` starts, building nothing (limits still count)."""
+        scalar, sequence, mapping, _, _, _ = self.kinds
+        kind = type(event)
+        if kind is not scalar and kind is not sequence and kind is not mapping:
+            raise _AnchorMet
+        self.count(event)
+        if kind is not scalar:
+            self.enter(event)
+            self.skip_rest()
+            self.depth -= 1
+
+    def skip_rest(self):
+        """Read past the rest of the collection just entered."""
+        scalar, sequence, mapping, seq_end, map_end, _ = self.kinds
+        level = 1
+        while level:
+            event = self.next()
+            kind = type(event)
+            if kind is seq_end or kind is map_end:
+                level -= 1
+                if level:
+                    self.depth -= 1
+            elif kind is scalar:
+                self.count(event)
+            elif kind is sequence or kind is mapping:
+                self.count(event)
+                self.enter(event)
+                level += 1
+            else:
+                raise _AnchorMet
+
+
+_NODES_HINT = "a spec of 100,000 layers has about a million nodes; use `repeat` and blocks"
 
 
 # Deepest nesting a spec may have. Real specs nest a dozen levels; libyaml composes
@@ -184,7 +369,7 @@ def _scan(text: str, file: str) -> Diagnostic | None:
     """Walk the YAML events (libyaml's parser is a loop, not a recursion) and stop at the
     first event that passes a limit: nesting deeper than MAX_NESTING, more than
     MAX_EXPANDED_NODES nodes, or an alias inside its own anchor. Cost follows the prefix
-    read, so a 1 M-line file is refused after 200,000 nodes, not parsed to its end.
+    read, so a 5 M-line file is refused after 1,000,000 nodes, not parsed to its end.
     Run only when the cheap tests of ``parse`` say a limit may be near."""
     import yaml.events as ev
 
@@ -220,7 +405,7 @@ def _scan(text: str, file: str) -> Diagnostic | None:
                 m = event.start_mark
                 return make("too-large", f"the document holds more than {MAX_EXPANDED_NODES:,} YAML nodes; "
                             "the limit is passed here", Mark(file, m.line + 1, m.column + 1),
-                            hint="a spec has a few thousand nodes at most; use `repeat` and blocks")
+                            hint=_NODES_HINT)
     finally:
         loader.dispose()
     return None
@@ -296,6 +481,28 @@ def _parse(text: str, file: str) -> Document:
         # text, or a cheap upper bound of the nesting (brackets and indentation, also those
         # inside strings and comments) beyond the limit.
         aliases = _ALIAS.search(text) is not None
+        if not aliases:
+            # Values straight from the events, the limits checked on the way; a document
+            # with anchors is composed below, as one with aliases.
+            loader = _loader_class()(text)
+            builder = _Builder(file, loader)
+            try:
+                doc.root = builder.document()
+            except _LimitPassed as passed:
+                doc.diagnostics.append(passed.problem)
+                return doc
+            except _AnchorMet:
+                builder = doc.root = None
+            finally:
+                loader.dispose()
+            if builder is not None:
+                if doc.root is None:
+                    doc.diagnostics.append(_no_document(file))
+                doc.diagnostics.extend(builder.diagnostics)
+                return doc
+        # The exact scan of the events only where a limit may be near: aliases, a large
+        # text, or a cheap upper bound of the nesting (brackets and indentation, also those
+        # inside strings and comments) beyond the limit.
         if aliases or len(text) > 100_000 or _nesting_bound(text) > MAX_NESTING:
             problem = _scan(text, file)
             if problem is not None:
@@ -334,8 +541,7 @@ def _parse(text: str, file: str) -> Document:
         doc.diagnostics.append(make("too-large", "the YAML nesting is too deep", Mark(file, 1, 1)))
         return doc
     if node is None:
-        doc.diagnostics.append(make("empty-file", "the file holds no YAML document", Mark(file, 1, 1),
-                                    hint="a spec needs at least `input` and `layers`"))
+        doc.diagnostics.append(_no_document(file))
         return doc
     conv = _Converter(file)
     try:
@@ -353,6 +559,11 @@ def _parse(text: str, file: str) -> Document:
         return doc
     doc.diagnostics.extend(conv.diagnostics)
     return doc
+
+
+def _no_document(file: str) -> Diagnostic:
+    return make("empty-file", "the file holds no YAML document", Mark(file, 1, 1),
+                hint="a spec needs at least `input` and `layers`")
 
 
 def read(path: str, **options) -> Document:

@@ -14,7 +14,6 @@ characters before it reaches a terminal, so a hostile spec cannot move the curso
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -234,6 +233,8 @@ def render_json(reports, summary: Summary, options=None) -> str:
             entry["unreadable"] = report.unreadable
         files.append(entry)
     ok = not (summary.errors or summary.unreadable or (options.get("strict") and summary.warnings))
+    import json
+
     return json.dumps({"ok": ok, "summary": summary.as_dict(), "files": files}, indent=2,
                       ensure_ascii=False) + "\n"
 

@@ -22,8 +22,8 @@ def visible(text: str, colour: bool = False) -> str:
     safe, whatever the renderer. ``colour``: keep SGR colour sequences (``ESC[…m``), which
     colour output is made of; the renderers' pieces are escaped before they are styled
     (``emit``), so only archcalc's own colours remain."""
-    if text.isascii() and text.isprintable():
-        return text
+    if text.isascii() and (text.isprintable() or text.replace("\n", "").replace("\t", "").isprintable()):
+        return text  # ASCII without control characters but newline and tab: nothing to escape
     return _UNSAFE.sub(lambda found: found.group(0) if colour and len(found.group(0)) > 1
                        else _escape(found.group(0)[0]) + found.group(0)[1:], text)
 
