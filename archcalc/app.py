@@ -195,8 +195,7 @@ def _fast_show_arguments(argv: list[str]):
 
 def diff_problems(spec_a: str, old, spec_b: str, new, gate_results=()) -> str:
     """What `diff` writes to standard error: each spec's diagnostics and error count, one per
-    line, and the failed gates, so that CI logs show them whatever the output format (the
-    same lines as commands/diff.py's _report_problems; tests/test_fast_path.py compares)."""
+    line, and the failed gates, so that CI logs show them whatever the output format."""
     from .render.diff_cells import gate_message
     from .render.problems import clean, headline
 
@@ -211,6 +210,16 @@ def diff_problems(spec_a: str, old, spec_b: str, new, gate_results=()) -> str:
         if r.failed:
             lines.append(f"archcalc: gate {gate_message(r)}")
     return "".join(line + "\n" for line in lines)
+
+
+def diff_changes_too_large(old, new, result) -> bool:
+    """Whether `diff` (without --all) would print more changed layers than a per-layer view
+    writes out; if so, the located `too-large` is on standard error. The changes are counted
+    after the comparison, which is linear in the layers."""
+    if result.changes is None:
+        return False
+    changed = sum(1 for change in result.changes if change.status != "unchanged")
+    return view_too_large(new if new.totals.layers >= old.totals.layers else old, "diff", changed)
 
 
 def fast_diff(argv: list[str]) -> int | None:
@@ -231,12 +240,8 @@ def fast_diff(argv: list[str]) -> int | None:
     from .render import reporter
 
     result = compare(old, new, None)
-    # as the click command without --all: the rows are the changed layers, counted after the
-    # comparison (linear in the layers)
-    if result.changes is not None:
-        changed = sum(1 for change in result.changes if change.status != "unchanged")
-        if view_too_large(new if new.totals.layers >= old.totals.layers else old, "diff", changed):
-            return EXIT_ERRORS
+    if diff_changes_too_large(old, new, result):
+        return EXIT_ERRORS
     write(reporter("diff", "table")(result, {"all": False, "width": None, "gates": []}))
     sys.stderr.write(diff_problems(spec_a, old, spec_b, new))
     return EXIT_ERRORS if old.errors or new.errors else EXIT_OK

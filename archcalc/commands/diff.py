@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from ..app import diff_changes_too_large
 from ..cli import (
     EXIT_ERRORS,
     EXIT_OK,
@@ -84,9 +85,8 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, count_as, w
         for analysis in (old, new):
             check_view_size(analysis, every_layer)
     result = compare(old, new, None if mode == "auto" else mode)
-    if result.changes is not None and not every_layer:
-        changed = sum(1 for change in result.changes if change.status != "unchanged")
-        check_view_size(new if new.totals.layers >= old.totals.layers else old, "diff", changed)
+    if not every_layer and diff_changes_too_large(old, new, result):
+        sys.exit(EXIT_ERRORS)
     gate_results = []
     for gate in gates:
         try:
@@ -104,18 +104,9 @@ def diff(a, b, fmt, output, mode, show_all, gates, input_shape, seq, count_as, w
 
 
 def _report_problems(spec_a, old, spec_b, new, gate_results):
-    """Diagnostics of either spec and failed gates go to stderr, one per line, so that CI
-    logs show them whatever the output format."""
-    from ..render.diff_cells import gate_message
-    from ..render.problems import clean, headline
+    """Diagnostics of either spec and failed gates go to stderr (app.diff_problems)."""
+    from ..app import diff_problems
 
-    for spec, analysis in ((spec_a, old), (spec_b, new)):
-        for d in analysis.diagnostics:
-            click.echo(f"{d.file}:{d.line}:{d.column}: [{d.severity}] {d.code} {clean(headline(d))}",
-                       err=True)
-        if analysis.errors:
-            n = len(analysis.errors)
-            click.echo(f"archcalc: {clean(spec)} has {n} error{'s' if n != 1 else ''}", err=True)
-    for r in gate_results:
-        if r.failed:
-            click.echo(f"archcalc: gate {gate_message(r)}", err=True)
+    text = diff_problems(spec_a, old, spec_b, new, gate_results)
+    if text:
+        click.echo(text, err=True, nl=False)
