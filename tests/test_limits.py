@@ -253,3 +253,17 @@ def test_item18_an_ascii_terminal_gets_ascii_notation(run_process, args):
     assert result.out.isascii() and "Traceback" not in result.out
     if args[0] in ("show", "explain") and "--chart" not in args:
         assert "55x55x96" in result.out or "28x28x6" in result.out
+
+
+@pytest.mark.parametrize("value, code, words", [
+    ("!!int abc", "bad-value", "'abc' is tagged !!int but is not an integer"),
+    ('!!int ""', "bad-value", "'' is tagged !!int but is not an integer"),
+    ("!!int " + "9" * 30, "number-too-large", "beyond archcalc's limit of 10^18"),
+])
+def test_a_tagged_integer_that_is_not_one_says_so(cli, spec_file, value, code, words):
+    """`!!int abc` is not a number, not a number too large (found by the YAML reader's fuzzing)."""
+    text = f"name: x\ninput: [8]\nlayers:\n  - dense: {{units: {value}}}\n"
+    result = cli("validate", spec_file(text), "--format", "json")
+    found = json.loads(result.out)["files"][0]["diagnostics"]
+    assert result.code == 1 and [(d["code"], d["line"], d["column"]) for d in found] == [(code, 4, 20)]
+    assert words in found[0]["message"]

@@ -140,8 +140,13 @@ class _Converter:
                     value = self.ctor.construct_yaml_int(_scalar_node(tag, text))
                 except (ValueError, IndexError):  # IndexError: PyYAML on an empty `!!int`
                     value = None
+            shown = text if len(text) <= 24 else f"{text[:20]}... ({len(text):,} characters)"
+            if value is None and len(text) <= MAX_NUMBER_TEXT:  # `!!int abc`: not a number at all
+                self.diagnostics.append(make(
+                    "bad-value", f"{shown!r} is tagged !!int but is not an integer", self.mark(node),
+                    hint="write the number (digits, 0x…, 0o…), or drop the !!int tag"))
+                return REFUSED
             if value is None or not -MAX_INTEGER <= value <= MAX_INTEGER:
-                shown = text if len(text) <= 24 else f"{text[:20]}... ({len(text):,} characters)"
                 self.diagnostics.append(make(
                     "number-too-large", f"the integer {shown} is beyond archcalc's limit of 10^18",
                     self.mark(node),
