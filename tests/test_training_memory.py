@@ -31,31 +31,44 @@ def _analysis(name, batch=1):
     return apply_batch(analyze(load_spec(name)), batch)
 
 
-def pytorch_saved_bytes(analysis) -> int:
-    """The bytes the exported network saves for backward, as PyTorch itself counts them, at
-    the analysis's batch."""
+def exported_for_counting(analysis, meta: bool = True):
+    """(torch, the exported network in training mode — on the meta device, or real CPU
+    tensors for autocast — an input at the analysis's batch, keep(tensor) recording a storage
+    that is not a parameter, buffer or the input, the recorded storages: id -> bytes)."""
     torch = need_torch()
     from archcalc.export import export_pytorch
 
-    namespace = {"__name__": "exported_for_saved"}
+    namespace = {"__name__": "exported_for_counting"}
     exec(compile(export_pytorch(analysis), "<export>", "exec"), namespace)  # noqa: S102 - our own output
-    with torch.device("meta"):
-        net = namespace["build"]()
-    net.train(True)
     shape = (analysis.totals.batch,) + tuple(namespace["INPUT_SHAPE"][1:])
-    x = torch.empty(shape, dtype=namespace.get("INPUT_DTYPE", torch.float32), device="meta")
+    if meta:
+        with torch.device("meta"):
+            net = namespace["build"]()
+        x = torch.empty(shape, dtype=namespace.get("INPUT_DTYPE", torch.float32), device="meta")
+    else:
+        torch.manual_seed(0)
+        net = namespace["build"]()
+        x = torch.randn(shape)
+    net.train(True)
     left_out = {t.untyped_storage()._cdata for t in [*net.parameters(), *net.buffers(), x]}
     storages: dict[int, int] = {}
 
-    def pack(tensor):
+    def keep(tensor):
         storage = tensor.untyped_storage()
         if storage._cdata not in left_out:
             storages[storage._cdata] = storage.nbytes()
         return tensor  # kept alive: no storage is freed and reused while counting
 
+    return torch, net, x, keep, storages
+
+
+def pytorch_saved_bytes(analysis) -> int:
+    """The bytes the exported network saves for backward, as PyTorch itself counts them, at
+    the analysis's batch."""
+    torch, net, x, keep, storages = exported_for_counting(analysis)
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    with sdpa_kernel(SDPBackend.MATH), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with sdpa_kernel(SDPBackend.MATH), torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
         net(x)
     return sum(storages.values())
 
@@ -306,28 +319,11 @@ def pytorch_saved_bytes_autocast(analysis) -> int:
     dtype=torch.bfloat16)``, as PyTorch counts it: real CPU tensors (autocast acts on the CPU
     dispatch key, not the meta device), one training forward pass at the analysis's batch;
     storages deduplicated, parameters, buffers and the input left out, as above."""
-    torch = need_torch()
-    from archcalc.export import export_pytorch
-
-    namespace = {"__name__": "exported_for_autocast"}
-    exec(compile(export_pytorch(analysis), "<export>", "exec"), namespace)  # noqa: S102 - our own output
-    torch.manual_seed(0)
-    net = namespace["build"]()
-    net.train(True)
-    x = torch.randn((analysis.totals.batch,) + tuple(namespace["INPUT_SHAPE"][1:]))
-    left_out = {t.untyped_storage()._cdata for t in [*net.parameters(), *net.buffers(), x]}
-    storages: dict[int, int] = {}
-
-    def pack(tensor):
-        storage = tensor.untyped_storage()
-        if storage._cdata not in left_out:
-            storages[storage._cdata] = storage.nbytes()
-        return tensor
-
+    torch, net, x, keep, storages = exported_for_counting(analysis, meta=False)
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     with sdpa_kernel(SDPBackend.MATH), torch.autocast("cpu", dtype=torch.bfloat16), \
-            torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
         net(x)
     return sum(storages.values())
 
@@ -388,25 +384,8 @@ def pytorch_saved_bytes_checkpointed(analysis) -> int:
     tensors saved outside the blocks (saved_tensors_hooks: inside a checkpointed block
     checkpoint's own hooks take over) and the blocks' inputs, which the recomputation keeps;
     storages deduplicated, parameters, buffers and the network input left out."""
-    torch = need_torch()
+    torch, net, x, keep, storages = exported_for_counting(analysis)
     from torch.utils.checkpoint import checkpoint
-
-    from archcalc.export import export_pytorch
-
-    namespace = {"__name__": "exported_for_checkpoint"}
-    exec(compile(export_pytorch(analysis), "<export>", "exec"), namespace)  # noqa: S102 - our own output
-    with torch.device("meta"):
-        net = namespace["build"]()
-    net.train(True)
-    x = torch.empty((analysis.totals.batch,) + tuple(namespace["INPUT_SHAPE"][1:]),
-                    dtype=namespace.get("INPUT_DTYPE", torch.float32), device="meta")
-    left_out = {t.untyped_storage()._cdata for t in [*net.parameters(), *net.buffers(), x]}
-    storages: dict[int, int] = {}
-
-    def keep(tensor):
-        storage = tensor.untyped_storage()
-        if storage._cdata not in left_out:
-            storages[storage._cdata] = storage.nbytes()
 
     def checkpointed(forward):
         def run(*args):
@@ -421,13 +400,9 @@ def pytorch_saved_bytes_checkpointed(analysis) -> int:
             module = net.get_submodule(group.name)
             module.forward = checkpointed(module.forward)
 
-    def pack(tensor):
-        keep(tensor)
-        return tensor
-
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    with sdpa_kernel(SDPBackend.MATH), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+    with sdpa_kernel(SDPBackend.MATH), torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
         net(x)
     return sum(storages.values())
 

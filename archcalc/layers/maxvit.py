@@ -28,6 +28,7 @@ from .base import (
     field_,
     require_volume,
 )
+from .swin import RELATIVE_INDEX
 
 
 def _heads(inp, f) -> int:
@@ -84,13 +85,7 @@ _PARTITION = '''class PartitionAttention(nn.Module):
         self.to_qkv = nn.Linear(dim, dim * 3)
         self.merge = nn.Linear(dim, dim)
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * size - 1) ** 2, self.heads))
-        coords = torch.stack(torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij"))
-        coords = torch.flatten(coords, 1)
-        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
-        relative[:, :, 0] += size - 1
-        relative[:, :, 1] += size - 1
-        relative[:, :, 0] *= 2 * size - 1
-        self.register_buffer("relative_position_index", relative.sum(-1))
+        self.register_buffer("relative_position_index", relative_position_index(size))
 
     def forward(self, x):
         b, c, h, w = x.shape
@@ -119,7 +114,7 @@ _PARTITION = '''class PartitionAttention(nn.Module):
 def _export(inp, out, f):
     grid = ", grid=True" if f["partition"] == "grid" else ""
     return Torch(f"PartitionAttention({inp[2]}, {f['head_dim']}, {f['size']}{grid})",
-                 helpers={"PartitionAttention": _PARTITION})
+                 helpers={"PartitionAttention": _PARTITION, **RELATIVE_INDEX})
 
 
 def _saves(inp, out, f):

@@ -275,7 +275,7 @@ CONVTRANSPOSE = LayerKind(
     window=_t_window,
     group="conv",
     export=_t_export,
-    saves=lambda inp, out, f: _t_saves(inp, out, f),
+    saves=_t_saves,
     casts=lambda inp, out, f: _t_params(inp, out, f) - (f["filters"] if f["bias"] else 0),
     count_as={
         "ptflops": Counted(lambda inp, out, f: _t_macs(inp, out, f) + _t_bias(out, f) + fused_count(f, out),

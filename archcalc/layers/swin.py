@@ -70,6 +70,21 @@ def _wa_explain(layer):
             "buffers": (f"{w}⁴", "the relative position index"),
             "MACs": (f"{tp}·4·{c}² + 2·{tp}·{w * w}·{c}", "projections, then QKᵀ and attention·V in every window")}
 
+# torchvision's relative position index of a size × size window (Swin v1 and v2, MaxViT): the
+# offset (dy, dx) of every pair of positions as one index into the (2·size − 1)² bias table
+_RELATIVE_INDEX = '''def relative_position_index(size):
+    """[size², size²]: the relative position of every pair of a window's positions as one index
+    into a (2·size − 1)² table, as torchvision computes it."""
+    coords = torch.flatten(torch.stack(torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")), 1)
+    relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+    relative[:, :, 0] += size - 1
+    relative[:, :, 1] += size - 1
+    relative[:, :, 0] *= 2 * size - 1
+    return relative.sum(-1)
+'''
+RELATIVE_INDEX = {"relative_position_index": _RELATIVE_INDEX}
+
+
 _SWIN = '''class ShiftedWindowAttention(nn.Module):
     """Swin's window attention (torchvision's names: qkv, proj, relative_position_bias_table,
     relative_position_index) on an (N, C, H, W) tensor: padded to whole windows, rolled by
@@ -81,13 +96,7 @@ _SWIN = '''class ShiftedWindowAttention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
-        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij"))
-        coords = torch.flatten(coords, 1)
-        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
-        relative[:, :, 0] += window - 1
-        relative[:, :, 1] += window - 1
-        relative[:, :, 0] *= 2 * window - 1
-        self.register_buffer("relative_position_index", relative.sum(-1).flatten())
+        self.register_buffer("relative_position_index", relative_position_index(window).flatten())
 
     def forward(self, x):
         x = x.permute(0, 2, 3, 1)
@@ -143,7 +152,7 @@ def _wa_saves(inp, out, f):
 def _wa_export(inp, out, f):
     shift = f", {f['shift']}" if f["shift"] else ""
     return Torch(f"ShiftedWindowAttention({inp[2]}, {f['heads']}, {f['window']}{shift})",
-                 helpers={"ShiftedWindowAttention": _SWIN})
+                 helpers={"ShiftedWindowAttention": _SWIN, **RELATIVE_INDEX})
 
 WINDOWATTENTION = LayerKind(
     name="windowattention",
@@ -235,13 +244,7 @@ _SWIN2 = '''class ShiftedWindowAttentionV2(nn.Module):
         side = torch.arange(-(window - 1), window, dtype=torch.float32) / max(window - 1, 1) * 8
         table = torch.stack(torch.meshgrid(side, side, indexing="ij")).permute(1, 2, 0).contiguous().unsqueeze(0)
         self.register_buffer("relative_coords_table", torch.sign(table) * torch.log2(table.abs() + 1.0) / 3.0)
-        coords = torch.stack(torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij"))
-        coords = torch.flatten(coords, 1)
-        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
-        relative[:, :, 0] += window - 1
-        relative[:, :, 1] += window - 1
-        relative[:, :, 0] *= 2 * window - 1
-        self.register_buffer("relative_position_index", relative.sum(-1).flatten())
+        self.register_buffer("relative_position_index", relative_position_index(window).flatten())
 
     def forward(self, x):
         x = x.permute(0, 2, 3, 1)
@@ -310,7 +313,7 @@ def _v2_export(inp, out, f):
     if f["cpb_hidden"] != 512:
         options += f", hidden={f['cpb_hidden']}"
     return Torch(f"ShiftedWindowAttentionV2({inp[2]}, {f['heads']}, {f['window']}{options})",
-                 helpers={"ShiftedWindowAttentionV2": _SWIN2})
+                 helpers={"ShiftedWindowAttentionV2": _SWIN2, **RELATIVE_INDEX})
 
 
 WINDOWATTENTIONV2 = LayerKind(
