@@ -421,6 +421,34 @@ def _from_onnx(node):
     return fields
 
 
+def _table_from_onnx(node):
+    """A connection table as PyTorch exports one (LeNet-5's C3): a Concat of convolutions,
+    filter j of a Gather of the input channels table[j] (``x[:, row]``), all with the same
+    window."""
+    if node.attrs.get("axis") not in (1, -3) or set(node.between) != {"Gather", "Conv"} \
+            or node.between["Conv"] != len(node.inputs) or node.between["Gather"] != len(node.inputs):
+        raise NotRead("not a connection table")
+    table, first = [], None
+    for name in node.inputs:
+        conv = node.source(name)
+        gather = conv.source(conv.inputs[0]) if conv is not None and conv.op == "Conv" else None
+        if gather is None or gather.op != "Gather" or gather.inputs[0] != node.reads \
+                or gather.attrs.get("axis", 0) != 1:
+            raise NotRead("not a connection table")
+        row = gather.value(1)
+        fields = _from_onnx(conv)
+        if not isinstance(row, list) or fields["groups"] != 1 or fields["filters"] != 1 \
+                or conv.weight(1)[1] != len(row):
+            raise NotRead("not a connection table")
+        fields.pop("filters")
+        if first is None:
+            first = fields
+        elif fields != first:
+            raise NotRead("a connection table whose filters differ in window or bias")
+        table.append([int(i) for i in row])
+    return {**first, "filters": len(table), "table": table}
+
+
 CONV = LayerKind(
     name="conv",
     aliases=("conv2d", "lazyconv2d", "convolution", "convolution2d", "depthwiseconv2d", "separableconv2d"),
@@ -463,7 +491,7 @@ CONV = LayerKind(
         "ptflops-aten": Counted(lambda inp, out, f: macs(inp, out, f) + bias_values(out, f),
                                 "MACs + 1 per output value with a bias (aten.convolution)"),
     },
-    onnx=(Onnx(("Conv",), _from_onnx, folds_pad=True),),
+    onnx=(Onnx(("Conv",), _from_onnx, folds_pad=True), Onnx(("Concat",), _table_from_onnx, pattern=True)),
 )
 
 KINDS = [CONV]
