@@ -60,16 +60,14 @@ GAPS = {
     **{name: ARCHCALC_GAP + "the shifted windows (Slice, Concat, the mask's ScatterND and Where), nor " + ATTENTION
        for name in ("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b")},
     "maxvit_t": ARCHCALC_GAP + "the partitions' Reshapes and Transposes, nor " + ATTENTION,
-    **{name: TOKENS
-       for name in ("bert-base", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "llama2-7b",
+    **{name: TOKENS for name in ("bert-base", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "llama2-7b",
                     "llama2-13b", "llama3-8b", "mistral-7b", "qwen2-0.5b")},
 }
 
 
 # the specs of specs/ and the docs that are not built-ins, by their tests/corpus.py id (a
 # docs spec's id is its page and the digest of its text: an edited example is a new case)
-SPEC_TOKENS = ARCHCALC_GAP + "a token-id input (an embedding's Gather), nor " + ATTENTION
-GAPS = {
+SPEC_GAPS = {
     "spec:d7a8da17": TOKENS,  # docs/spec.md's tiny decoder
     # docs/diagnostics.md's example of not-exportable: a layer named `eval`
     "diagnostics:870914ef": "`archcalc export` refuses the spec by design (a layer named `eval`, an "
