@@ -57,10 +57,12 @@ _RBF = '''class EuclideanRBF(nn.Module):
 
 def _from_onnx(node):
     """As exported (EuclideanRBF): Σ x² − 2·x·wᵀ + Σ w², the last node an Add; one MatMul of
-    the input by the centres (in, units), which give the units and the features."""
+    the input by the centres (in, units), which give the units and the features. Σ w² is
+    computed in the graph (TorchScript exporter) or a constant (dynamo's)."""
     products = [n for n in (node.source(t) for n in node.nodes_between for t in n.output) if n is not None
                 and n.op == "MatMul"]
-    if node.op != "Add" or len(products) != 1 or node.between["Sub"] != 1 or node.between["ReduceSum"] != 2 \
+    # Σ W² is a ReduceSum of the centres, or a constant the exporter computed (dynamo)
+    if node.op != "Add" or len(products) != 1 or node.between["Sub"] != 1 or node.between["ReduceSum"] not in (1, 2) \
             or set(node.between) - {"Mul", "Pow", "ReduceSum", "MatMul", "Sub", "Add"}:
         raise NotRead("not Euclidean RBF units")
     centres = products[0].learned(1)
