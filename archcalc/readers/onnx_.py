@@ -357,7 +357,7 @@ class _Graph:
         if not candidates:
             return
         producer = {out: node for node in self.nodes for out in node.output if out}
-        position = {id(node): i for i, node in enumerate(self.nodes)}
+        position = {out: i for i, node in enumerate(self.nodes) for out in node.output if out}
         consumers: dict[str, list] = {}
         for node in self.nodes:
             for name in _all_inputs(node):
@@ -366,16 +366,10 @@ class _Graph:
         for root in reversed(candidates):  # the last node first: a bigger pattern wins
             if id(root) in gone:
                 continue
-            for x, region in self._regions(root, producer, position):
-                inside = {id(n) for n in region} | {id(root)}
-                if any(id(n) in gone for n in region):
-                    break  # a pattern read already: no farther region can be one layer
-                if any(id(c) not in inside for n in region for out in n.output
-                       for c in consumers.get(out, [])):
-                    continue  # a node of it feeds something else: not one layer
+            for x, region, ops in self._regions(root, producer, position, gone):
                 view = NodeView(self, root)
                 view.reads = x
-                view.between = Counter(n.op_type for n in region)
+                view.between = ops
                 view.nodes_between = region
                 for kind, rule in patterns[root.op_type]:
                     try:
@@ -383,6 +377,10 @@ class _Graph:
                     except (NotRead, TypeError, ValueError, KeyError, IndexError, AttributeError):
                         view.expected = None
                         continue
+                    inside = {id(n) for n in region} | {id(root)}
+                    if any(id(c) not in inside for n in region for out in n.output
+                           for c in consumers.get(out, [])):
+                        break  # a node of it feeds something else: not one layer
                     self.fused[id(root)] = (kind, rule, x, fields, view.expected)
                     gone |= {id(n) for n in region}
                     break
@@ -391,27 +389,30 @@ class _Graph:
         if gone:
             self.nodes = [n for n in self.nodes if id(n) not in gone]
 
-    def _regions(self, root, producer, position, limit: int = 64):
-        """(x, the nodes between tensor x and root) for each tensor x that every path into
+    def _regions(self, root, producer, position, gone, limit: int = 64):
+        """(x, the nodes between tensor x and root, their op types) for each tensor x that every path into
         ``root`` passes through (its dominators), nearest first: the nodes are computed from x
         and constants only. Found by walking back from root, the latest node first; where one
-        tensor is left open, it is such an x. At most ``limit`` nodes are walked."""
+        tensor is left open, it is such an x. At most ``limit`` nodes are walked, and none that
+        a pattern read already (``gone``)."""
         def opened(node):
             return {i for i in _all_inputs(node) if i and i not in self.constant}
 
         open_ = opened(root)
         region: list = []
+        ops: Counter = Counter()
         walked: set[int] = set()
         while open_ and len(region) <= limit:
             if len(open_) == 1 and region:
                 (x,) = open_
-                yield x, list(region)
-            latest = max(open_, key=lambda t: position.get(id(producer.get(t)), -1))
+                yield x, region, ops  # read at once: both grow as the walk goes on
+            latest = max(open_, key=lambda t: position.get(t, -1))
             node = producer.get(latest)
-            if node is None or id(node) in walked:
-                return  # a graph input, or an unordered graph: nothing farther
+            if node is None or id(node) in walked or id(node) in gone:
+                return  # a graph input, an unordered graph, or another pattern's: nothing farther
             walked.add(id(node))
             region.append(node)
+            ops[node.op_type] += 1
             open_ -= set(node.output)
             open_ |= opened(node)
 
