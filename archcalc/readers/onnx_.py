@@ -170,6 +170,10 @@ class NodeView:
         inputs = self.g.data_inputs(self.node)
         return self.g.input_shape(inputs[0]) if inputs else None
 
+    def shape(self, name: str):
+        """The dimensions of tensor ``name`` (N, C, H, W …), from ONNX's shape inference, or None."""
+        return self.g.input_shape(name)
+
     def expect(self, what: str, size: int):
         self.expected = (what, size)
 
