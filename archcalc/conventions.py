@@ -74,7 +74,8 @@ def layer_count(layer, name: str, batch: int = 1) -> int:
     counted = kind.count_as.get(name) if kind is not None else None
     if counted is None:
         return layer.macs
-    return counted.rule(layer.input, layer.output, layer.fields) * batch
+    once = counted.once(layer.input, layer.output, layer.fields) if counted.once is not None else 0
+    return (counted.rule(layer.input, layer.output, layer.fields) - once) * batch + once
 
 
 def by_kind(analysis, name: str, batch: int = 1) -> list[KindCount]:

@@ -169,10 +169,17 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
     if factor is None or batch < 1:
         raise ValueError(f"cannot rescale a batch of {totals.batch} to {batch}")
     if factor != 1:
+        once = once_aux = once_exact = 0  # MACs run once per forward pass, whatever the batch
+        convention = totals.count_as
         for layer in analysis.layers:
-            layer.macs *= factor
+            own, counted = once_macs(layer, convention)
+            layer.macs = (layer.macs - counted) * factor + counted
             if layer.exact_macs is not None:
-                layer.exact_macs *= factor
+                layer.exact_macs = (layer.exact_macs - own) * factor + own
+            if layer.aux:
+                once_aux += own
+            else:
+                once, once_exact = once + counted, once_exact + own
             layer.activations *= factor
             if layer.saved is not SAVED_ZERO:
                 layer.saved = scale_saved(layer.saved, factor)
@@ -181,12 +188,31 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
                 merge.saved = scale_saved(merge.saved, factor)
         totals.saved = scale_saved(totals.saved, factor)
         if totals.exact_macs is not None:
-            totals.exact_macs *= factor
-        for key in ("macs", "aux_macs", "activations", "merge_activations", "peak_activations",
-                    "input_values"):
+            totals.exact_macs = (totals.exact_macs - once_exact) * factor + once_exact
+        totals.macs = (totals.macs - once) * factor + once
+        totals.aux_macs = (totals.aux_macs - once_aux) * factor + once_aux
+        for key in ("activations", "merge_activations", "peak_activations", "input_values"):
             setattr(totals, key, getattr(totals, key) * factor)
         totals.batch = batch
     return analysis
+
+
+def once_macs(layer, convention: str | None = None) -> tuple[int, int]:
+    """The MACs of ``layer`` that run once per forward pass whatever the batch (its kind's
+    ``once_macs``): (archcalc's, the tool's under ``convention`` when the layer's ``macs`` is
+    that tool's count). (0, 0) for nearly every kind."""
+    from .layers import REGISTRY
+
+    kind = REGISTRY.get(layer.kind)
+    if kind is None:
+        return 0, 0
+    own = kind.once_macs(layer.input, layer.output, layer.fields) if kind.once_macs is not None else 0
+    if convention is None or layer.exact_macs is None:
+        return own, own
+    counted = kind.count_as.get(convention)
+    if counted is None:  # the tool counts archcalc's MACs
+        return own, own
+    return own, counted.once(layer.input, layer.output, layer.fields) if counted.once is not None else 0
 
 
 def scale_saved(saved, factor):
