@@ -78,6 +78,18 @@ def layer_count(layer, name: str, batch: int = 1) -> int:
     return (counted.rule(layer.input, layer.output, layer.fields) - once) * batch + once
 
 
+def once_count(layer, name: str) -> int:
+    """What the tool of convention ``name`` counts once per forward pass for one layer,
+    whatever the batch (Counted.once; archcalc's own when the tool counts the kind's MACs)."""
+    from .layers import REGISTRY
+
+    kind = REGISTRY.get(layer.kind)
+    counted = kind.count_as.get(name) if kind is not None else None
+    if counted is None:
+        return layer.once_macs
+    return counted.once(layer.input, layer.output, layer.fields) if counted.once is not None else 0
+
+
 def by_kind(analysis, name: str, batch: int = 1) -> list[KindCount]:
     """Every kind of the network whose count under ``name`` has a rule of its own (the tool
     differs from archcalc, or may), in the order of first use; the layers of auxiliary heads
@@ -137,6 +149,7 @@ def apply(analysis, name: str):
             continue
         counted = layer_count(layer, name)
         layer.exact_macs, layer.macs = layer.macs, counted
+        layer.exact_once_macs, layer.once_macs = layer.once_macs, once_count(layer, name)
         total += counted
     totals.exact_macs, totals.macs = totals.macs, total
     totals.count_as = name

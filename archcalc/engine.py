@@ -326,6 +326,8 @@ class _Evaluator:
                 recorded.casts = kind.casts(shape, out, fields)
             if kind.fused is not None:
                 recorded.fused = kind.fused(shape, out, fields)
+            if kind.once_macs is not None:
+                recorded.once_macs = kind.once_macs(shape, out, fields)
         else:
             self.layers.append(None)
         if self.references:

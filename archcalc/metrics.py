@@ -170,14 +170,13 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
         raise ValueError(f"cannot rescale a batch of {totals.batch} to {batch}")
     if factor != 1:
         once = once_aux = once_exact = 0  # MACs run once per forward pass, whatever the batch
-        convention = totals.count_as
         for layer in analysis.layers:
-            own, counted = once_macs(layer, convention)
+            counted, own = layer.once_macs, layer.exact_once_macs
             layer.macs = (layer.macs - counted) * factor + counted
             if layer.exact_macs is not None:
                 layer.exact_macs = (layer.exact_macs - own) * factor + own
             if layer.aux:
-                once_aux += own
+                once_aux += counted
             else:
                 once, once_exact = once + counted, once_exact + own
             layer.activations *= factor
@@ -195,24 +194,6 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
             setattr(totals, key, getattr(totals, key) * factor)
         totals.batch = batch
     return analysis
-
-
-def once_macs(layer, convention: str | None = None) -> tuple[int, int]:
-    """The MACs of ``layer`` that run once per forward pass whatever the batch (its kind's
-    ``once_macs``): (archcalc's, the tool's under ``convention`` when the layer's ``macs`` is
-    that tool's count). (0, 0) for nearly every kind."""
-    from .layers import REGISTRY
-
-    kind = REGISTRY.get(layer.kind)
-    if kind is None:
-        return 0, 0
-    own = kind.once_macs(layer.input, layer.output, layer.fields) if kind.once_macs is not None else 0
-    if convention is None or layer.exact_macs is None:
-        return own, own
-    counted = kind.count_as.get(convention)
-    if counted is None:  # the tool counts archcalc's MACs
-        return own, own
-    return own, counted.once(layer.input, layer.output, layer.fields) if counted.once is not None else 0
 
 
 def scale_saved(saved, factor):
