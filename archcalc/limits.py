@@ -71,7 +71,7 @@ def within(n: int) -> bool:
 def check_integer(n: int) -> int:
     """``n`` itself, or OverflowError when it lies beyond MAX_INTEGER."""
     if not -MAX_INTEGER <= n <= MAX_INTEGER:
-        raise OverflowError(f"beyond archcalc's limit of 10^18")
+        raise OverflowError("beyond archcalc's limit of 10^18")
     return n
 
 

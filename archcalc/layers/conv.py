@@ -10,8 +10,6 @@ from .activations import ACTIVATION_FIELD, fused_activation, fused_count, fused_
 from .base import (
     BOOL,
     Counted,
-    FieldError,
-    FieldType,
     PADDING,
     PAIR,
     POSITIVE_INT,
