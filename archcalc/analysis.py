@@ -61,8 +61,8 @@ class LayerResult:
         # (metrics.py, SAVED_ZERO's order), at the batch
         self.saved = SAVED_ZERO
         # under autocast, the weight values cast to 16 bits and saved (LayerKind.casts); under
-        # a fused attention kernel, (activation values fewer, fp32 values more) per sample
-        # (LayerKind.fused), None when the kind has no such difference
+        # a fused attention kernel: what it saves more than the math path, a signed tally per
+        # sample (metrics.SAVED_ZERO's order; LayerKind.fused), None when the kind has none
         self.casts = 0
         self.fused = None
         # under another tool's convention (`--count-as`, archcalc/conventions.py), ``macs`` is

@@ -57,6 +57,7 @@ _RBF = '''class EuclideanRBF(nn.Module):
 
 RBF = LayerKind(
     name="rbf",
+    autocast="widen",
     doc="Euclidean radial basis function units (LeNet-5's output): y_i = Σ_j (x_j − w_ij)², "
         "with fixed, non-trainable centres w_i.",
     primary="units",
