@@ -113,6 +113,8 @@ class _Evaluator:
         # where autocast casts a tensor the copy is saved, not the tensor
         self.wide: list = []
         self.saved_ids: set = set()
+        self.fresh: list = []  # the ids the last layer saved first
+        self.shared: list = []  # and (id, values, dtype bits) of those an earlier layer saved
         self.amp_saved_ids: tuple = (set(), set())
         self.saved = SAVED_ZERO
         self.merge_inputs: list = []
@@ -338,6 +340,10 @@ class _Evaluator:
             recorded = self.layers[-1]
             if saved is not SAVED_ZERO:
                 recorded.saved = saved
+                if self.fresh:
+                    recorded.saved_tensors = tuple(self.fresh)
+            if saves and self.shared:
+                recorded.shared_tensors = tuple(self.shared)
             if kind.casts is not None:
                 recorded.casts = kind.casts(shape, out, fields)
             if fused is not None:
@@ -366,12 +372,16 @@ class _Evaluator:
         act = idx = mask = rows = chans = fixed = 0
         saved_ids, sizes, here = self.saved_ids, self.sizes, set()
         mark = saved_ids.add if record else here.add
+        fresh, shared = [], []
         for word in words:
             if word == "input" or word == "output":
                 t = tid if word == "input" else out_tid
                 if t and t not in saved_ids and t not in here:
                     mark(t)
+                    fresh.append(t)
                     act += sizes[t]
+                elif t and record and t not in fresh:
+                    shared.append((t, sizes[t], self.wide[t]))
             elif word == "pre":
                 act += prod(out)
             elif word == "indices":
@@ -399,6 +409,7 @@ class _Evaluator:
                  self.amp_save(words, tid, out_tid, out, rules[1], 1, record, inp))
         if record:
             self.saved = add_saved(self.saved, tally)
+            self.fresh, self.shared = fresh, shared
         return tally
 
     def amp_save(self, words, tid, out_tid, out, rule, device: int, record: bool = True, inp=None) -> int:
@@ -459,8 +470,10 @@ class _Evaluator:
         self.saved = add_saved(self.saved, tally)
         return tally
 
-    def open_group(self, scope: _Scope, kind: str, shape):
-        group = Group(scope.prefix[:-1], kind, len(scope.path) - 1, len(self.layers), input=shape)
+    def open_group(self, scope: _Scope, kind: str, state):
+        tid = state[4]
+        group = Group(scope.prefix[:-1], kind, len(scope.path) - 1, len(self.layers), input=state[0],
+                      tensor=(tid, self.sizes[tid], self.wide[tid]))
         if self.record:
             self.groups.append(group)
         return group
@@ -473,7 +486,7 @@ class _Evaluator:
         elif node.name is not None:
             full = self.unique(scope.prefix + node.name, node.mark)
             inner = _Scope(full + ".", scope.path + (full,))
-            group = self.open_group(inner, kind, state[0])
+            group = self.open_group(inner, kind, state)
         elif kind == "repeat" or kind == "residual" or not node.scoped:
             # an unnamed repeat or residual is sugar, and a parallel may say `scope: false`
             inner, group = scope, None
@@ -481,7 +494,7 @@ class _Evaluator:
             local = scope.generated(kind, self.used, self.reserved)[len(scope.prefix):]
             self.used.add(scope.prefix + local)
             inner = scope.child(local)
-            group = self.open_group(inner, kind, state[0])
+            group = self.open_group(inner, kind, state)
         span = None
         if self.record and (kind in ("repeat", "join", "aux") or node.branches is not None):
             span = Span(kind, len(self.layers), len(self.groups))
@@ -503,7 +516,7 @@ class _Evaluator:
                 else:
                     iteration = inner.child(str(i))
                     body_kind = _kind_name(node.body.items[0]) if len(node.body.items) == 1 else "repeat"
-                    sub = self.open_group(iteration, body_kind, out[0])
+                    sub = self.open_group(iteration, body_kind, out)
                     out = self.seq(node.body, out, iteration, absorb=True)
                     sub.end, sub.output = len(self.layers), out and out[0]
         elif kind == "aux":

@@ -325,18 +325,39 @@ def _walk(analysis, scale: int = 1, device: str = "cuda") -> dict:
             "peak_backward": peak_backward, "state_per_slot": totals.trainable_params * w}
 
 
+# Groups that are no module of their own in PyTorch (archcalc export calls their layers one by
+# one): a branch set and an auxiliary head. `--checkpoint` wraps the blocks inside them instead.
+NOT_MODULES = ("parallel", "residual", "aux")
+
+
+def checkpoint_blocks(analysis) -> list:
+    """The blocks `--checkpoint` wraps in torch.utils.checkpoint: the outermost groups that
+    are modules of their own (a block call, a named repeat or one of its iterations), looking
+    inside branch sets and auxiliary heads (``NOT_MODULES``) for them."""
+    blocks, end = [], -1
+    for group in analysis.groups:  # in the order they open: a group's inner groups follow it
+        if group.end <= group.start or group.start < end or group.kind in NOT_MODULES:
+            continue
+        blocks.append(group)
+        end = group.end
+    return blocks
+
+
 def _checkpointed(analysis, layers, casts, scale, b, grads, m, amp=None):
-    """Activation checkpointing per top-level block (torch.utils.checkpoint around each):
-    a block keeps only its input through the forward pass; in the backward pass one block
-    at a time is run again and keeps what its layers save. Layers outside every top-level
-    block save as usual. Returns (saved, the backward term of the peak, its transient): the
+    """Activation checkpointing per block (``checkpoint_blocks``; torch.utils.checkpoint around
+    each): a block keeps only its input through the forward pass — the whole storage of it,
+    when the input is a view (a token picked from a sequence), once however many blocks or
+    layers outside keep it; in the backward pass one block at a time is run again and keeps
+    what its layers save. Layers outside every block save as usual (an auxiliary head's too:
+    it runs in training). Returns (saved, the backward term of the peak, its transient): the
     kept inputs, the most any one block saves, every gradient and the largest transient —
     an upper bound, since a block's gradients are not all present while the largest block
     is recomputed."""
     batch = analysis.totals.batch * scale
-    blocks = [g for g in analysis.groups if g.level == 0 and g.end > g.start]
+    bit = 1 if m is None else 2  # the device's autocast dtype bit (engine: CPU 1, CUDA 2)
     inside = set()
-    kept, most = 0, 0
+    most = 0
+    blocks = checkpoint_blocks(analysis)
     for group in blocks:
         own = 0
         for layer in analysis.layers[group.start:group.end]:
@@ -345,10 +366,20 @@ def _checkpointed(analysis, layers, casts, scale, b, grads, m, amp=None):
             inside.add(id(layer))
             own += saved_bytes(scale_saved(layer.saved, scale), b, m, amp) + casts.get(id(layer), 0)
         most = max(most, own)
-        if group.input and group.start > 0:  # a first block's input is the network input: `input`
-            kept += _values(group.input) * batch * b
-    outside = sum(saved_bytes(scale_saved(layer.saved, scale), b, m, amp) + casts.get(id(layer), 0)
-                  for layer in layers if id(layer) not in inside)
+    outside = 0
+    kept_ids = set()
+    others = [layer for layer in analysis.layers if layer is not None and id(layer) not in inside]
+    for layer in others:
+        outside += saved_bytes(scale_saved(layer.saved, scale), b, m, amp) + casts.get(id(layer), 0)
+        kept_ids.update(layer.saved_tensors)
+    kept = 0
+    # the blocks' inputs, then what layers outside save that a layer inside a block saved
+    # first (that block keeps only its input now): each tensor once
+    for tid, values, wide in [group.tensor for group in blocks] + \
+            [shared for layer in others for shared in layer.shared_tensors]:
+        if tid and tid not in kept_ids:  # the network input (0) is the ledger's `input`
+            kept_ids.add(tid)
+            kept += values * batch * ((4 if wide & bit else 2) if amp else b)
     transient = max(((_values(layer.input) + _values(layer.output)) * batch * b for layer in layers), default=0)
     saved = kept + outside
     return saved, saved + most + grads + transient, transient
