@@ -99,6 +99,50 @@ def test_arrows_of_transposed_convolutions_and_upsampling_carry_their_geometry(c
     assert "convT 4×4/2↑, p1" in arrows_of(root) and "upsample ×2, bilinear" in arrows_of(root)
 
 
+def test_arrows_of_transformer_kinds_carry_their_geometry(cli):
+    # Swin-T (Liu et al. 2021, Table 7 and §3.2): windows of M = 7, every second block shifted
+    # by ⌊M/2⌋ = 3; heads 3, 6, 12, 24 in the four stages (C = 96 with 32 features a head);
+    # three patch mergings, each of 2×2 neighbours
+    _, root, _ = draw(cli, "swin_t", "--depth", "9")
+    arrows = arrows_of(root)
+    for heads in (3, 6, 12, 24):
+        assert f"window 7×7, {heads} heads" in arrows and f"window 7×7, shift 3, {heads} heads" in arrows
+    assert arrows.count("patchmerge 2×2") == 3
+    # the pairs of stage 3 (6 blocks: 3 × unshifted + shifted) are drawn once in a ×3 frame,
+    # each box naming the range of its blocks: 0, 2, 4 unshifted, 1, 3, 5 shifted
+    labels = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "lab"]
+    assert "0.attn–4.attn" in labels and "1.attn–5.attn" in labels
+    assert "×3" in [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    # ViT-B/16: 224/16 = 14 patches a side, 14·14 = 196 tokens
+    _, root, _ = draw(cli, "vit_b_16")
+    assert "patches 14×14 → 196" in arrows_of(root)
+    # MaxViT-T (Tu et al. 2022): block (window) and grid attention over 7×7 partitions, heads
+    # of 32 features: 64/32 = 2 heads in the first stage … 512/32 = 16 in the last
+    _, root, _ = draw(cli, "maxvit_t", "--depth", "9")
+    arrows = arrows_of(root)
+    for heads in (2, 4, 8, 16):
+        assert f"window 7×7, {heads} heads" in arrows and f"grid 7×7, {heads} heads" in arrows
+    # Mistral 7B (Jiang et al. 2023, Table 1): 32 heads, 8 kv heads, sliding window 4096, causal
+    _, root, _ = draw(cli, "mistral-7b", "--depth", "9")
+    assert "attention 32/8 kv heads, causal, window 4096" in arrows_of(root)
+
+
+def test_the_picture_names_no_kind():
+    """Arrows come from each kind's own `label` rule: the drawing code names no kind."""
+    from pathlib import Path
+
+    from archcalc.render import picture
+    from archcalc.layers import REGISTRY
+
+    source = Path(picture.__file__).read_text(encoding="utf-8")
+    # (`conv` and `attention` are also group names, which the colours are keyed by)
+    named = [k for k in ("patches", "patchmerge", "windowattention", "windowattentionv2", "partitionattention",
+                         "convtranspose", "upsample", "classtoken") if re.search(rf'"{k}"', source)]
+    assert named == []
+    assert all(REGISTRY[k].label is not None for k in ("patches", "patchmerge", "windowattention",
+                                                       "windowattentionv2", "partitionattention", "attention"))
+
+
 def test_a_box_drawn_once_for_a_repeat_names_its_range(cli):
     # VGG-16 (configuration D): stages of 2, 2, 3, 3, 3 convolutions, each drawn once
     _, root, _ = draw(cli, "vgg16")
@@ -213,11 +257,16 @@ def test_collapsed_resnet50_keeps_its_repeats_and_skip_arcs(cli):
     runs = [g for g in boxes(root, "group") if g.get("data-times")]
     assert [int(g.get("data-times")) for g in runs] == [2, 3, 5, 2]
     assert [shape_label(g) for g in runs] == ["56×56×256", "28×28×512", "14×14×1024", "7×7×2048"]
-    for g in runs:
+    # each run's caption: repetition, block, output channels (He et al., Table 1: 256, 512,
+    # 1024, 2048); a bottleneck is 3 convolutions, 3 batch norms and 3 ReLUs = 9 layers, so
+    # the runs stand for 2·9 = 18, 3·9 = 27, 5·9 = 45, 2·9 = 18 layers (in the tooltip)
+    captions = [t.text for g in runs for t in g.findall("s:text", NS) if t.text.startswith("×")]
+    assert captions == ["×2 bottleneck, 256", "×3 bottleneck, 512", "×5 bottleneck, 1024", "×2 bottleneck, 2048"]
+    assert [int(g.get("data-layers")) for g in runs] == [18, 27, 45, 18]
+    for g, n in zip(runs, [18, 27, 45, 18]):
         assert len(g.get("data-group").split()) == int(g.get("data-times"))
         assert [p for p in g.findall("s:path", NS) if "skip" in p.get("class", "")]
-        texts = [t.text for t in g.findall("s:text", NS)]
-        assert any(t.startswith(f"×{g.get('data-times')} bottleneck") for t in texts)
+        assert f"×{g.get('data-times')} bottleneck: {n} layers in all" in g.find("s:title", NS).text
     # the projection blocks have no identity: no arc
     single = [g for g in boxes(root, "group") if not g.get("data-times")]
     assert len(single) == 4
@@ -234,6 +283,9 @@ def test_collapsed_densenet121_writes_its_dense_layers_as_repeats(cli):
     labels = [t.text for g in runs for t in g.findall("s:text", NS) if t.get("class") == "lab"]
     assert labels == ["denselayer1–denselayer6", "denselayer1–denselayer12", "denselayer1–denselayer24",
                       "denselayer1–denselayer16"]
+    captions = [t.text for g in runs for t in g.findall("s:text", NS) if t.text.startswith("×")]
+    assert captions == ["×6 dense_layer, 256", "×12 dense_layer, 512", "×24 dense_layer, 1024",
+                        "×16 dense_layer, 1024"]
 
 
 @pytest.mark.parametrize("depth", [None, "0", "9"])
@@ -281,6 +333,9 @@ def test_depth_zero_collapses_resnet50_stages_into_boxes(cli):
     stages = boxes(root, "group")
     assert [g.get("data-group") for g in stages] == ["layer1", "layer2", "layer3", "layer4"]
     assert [shape_label(g) for g in stages] == ["56×56×256", "28×28×512", "14×14×1024", "7×7×2048"]
+    # a single collapsed block: its kind and output channels
+    assert [t.text for g in stages for t in g.findall("s:text", NS) if t.text.startswith("stage")] == \
+        ["stage, 256", "stage, 512", "stage, 1024", "stage, 2048"]
 
 
 def test_googlenet_inception_modules_are_four_lanes_that_rejoin(cli):

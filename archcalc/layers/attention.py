@@ -223,6 +223,14 @@ def _describe(f):
     return ", ".join(parts)
 
 
+def _label(inp, f) -> str:
+    """The picture's arrow: what shapes the mixing of tokens — heads (`/8 kv` when grouped),
+    the causal mask and a sliding window (`attention 32/8 kv heads, causal, window 4096`)."""
+    kv = f"/{f['kv_heads']} kv" if f["kv_heads"] is not None and f["kv_heads"] != f["heads"] else ""
+    return (f"attention {f['heads']}{kv} heads" + (", causal" if f["causal"] else "")
+            + (f", window {f['window']}" if f["window"] is not None else ""))
+
+
 def _explain(layer):
     inp, f = layer.input, layer.fields
     t, dim, h, kv, d = dims(inp, f)
@@ -491,6 +499,7 @@ ATTENTION = LayerKind(
     params=_params,
     macs=_macs,
     describe=_describe,
+    label=_label,
     explain=_explain,
     kv_cache=_kv_cache,
     extra=_extra,

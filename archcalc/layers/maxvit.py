@@ -156,6 +156,8 @@ PARTITIONATTENTION = LayerKind(
     buffers=lambda inp, out, f: f["size"] ** 4,
     macs=_macs,
     describe=lambda f: f"{f['partition']} {f['size']}×{f['size']}, heads of {f['head_dim']}",
+    # the picture's arrow: the partition and how many heads the input's channels make
+    label=lambda inp, f: f"{f['partition']} {f['size']}×{f['size']}, {_heads(inp, f)} heads",
     explain=_explain,
     weighted=True,
     group="attention",

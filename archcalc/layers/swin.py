@@ -160,6 +160,12 @@ def _wa_export(inp, out, f):
     return Torch(f"ShiftedWindowAttention({inp[2]}, {f['heads']}, {f['window']}{shift})",
                  helpers={"ShiftedWindowAttention": _SWIN, **RELATIVE_INDEX})
 
+def _wa_label(inp, f) -> str:
+    """The picture's arrow: the windows, their shift and the heads (`window 7×7, shift 3, 3 heads`)."""
+    shift = f", shift {f['shift']}" if f["shift"] else ""
+    return f"window {f['window']}×{f['window']}{shift}, {f['heads']} heads"
+
+
 WINDOWATTENTION = LayerKind(
     name="windowattention",
     autocast="low",
@@ -178,6 +184,7 @@ WINDOWATTENTION = LayerKind(
     macs=_wa_macs,
     describe=lambda f: f"{f['heads']} heads, window {f['window']}" + (f", shift {f['shift']}" if f["shift"] else ""),
     explain=_wa_explain,
+    label=_wa_label,
     weighted=True,
     group="attention",
     export=_wa_export,
@@ -344,6 +351,7 @@ WINDOWATTENTIONV2 = LayerKind(
     describe=lambda f: f"{f['heads']} heads, window {f['window']}" + (f", shift {f['shift']}" if f["shift"] else "")
     + ", cosine",
     explain=_v2_explain,
+    label=_wa_label,
     weighted=True,
     group="attention",
     export=_v2_export,
@@ -388,6 +396,8 @@ PATCHMERGE = LayerKind(
         "[H, W, C] -> [⌈H/2⌉, ⌈W/2⌉, 4C]; nothing learned (the norm and the linear reduction "
         "that follow are layers of their own).",
     shape=_merge_shape,
+    # the picture's arrow: each 2×2 neighbourhood becomes one position (odd sizes padded first)
+    label=lambda inp, f: "patchmerge 2×2" + (", padded" if inp[0] % 2 or inp[1] % 2 else ""),
     export=lambda inp, out, f: Torch("PatchMerge()", helpers={"PatchMerge": _MERGE}),
 )
 

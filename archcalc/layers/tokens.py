@@ -96,6 +96,9 @@ PATCHES = LayerKind(
     doc="Patches to tokens: [H, W, C] -> [H·W, C], each position of the (patch conv's) grid a "
         "token, row by row; nothing learned.",
     shape=_patches_shape,
+    # the picture's arrow: the grid of patches it reads, and how many tokens that makes
+    # (`patches 14×14 → 196`); the patch size is on the patch conv's arrow before it
+    label=lambda inp, f: f"patches {inp[0]}×{inp[1]} → {inp[0] * inp[1]}",
     export=lambda inp, out, f: Torch("ToTokens()", helpers={"ToTokens": _TOKENS}),
     saves=("view",),  # flatten and transpose: a view of the volume
 )

@@ -117,6 +117,13 @@ def arrow_label(layer) -> str:
     return f"{layer.kind} {first}".strip()
 
 
+def _channels(shape):
+    """The output's channels (C of a volume, D of tokens, N of a vector), or None."""
+    if shape and len(shape) in (1, 2, 3) and all(isinstance(v, int) and v > 0 for v in shape):
+        return shape[-1]
+    return None
+
+
 def _ints(shape, n) -> bool:
     return shape is not None and len(shape) == n and all(isinstance(v, int) and v > 0 for v in shape)
 
@@ -252,16 +259,20 @@ def _repeat_collapses(node: Node, ctx: Context) -> bool:
             i = s.start + k * size + j
             if layers[i].output != layers[s.start + j].output or i in ctx.problems:
                 return False
+            if arrow_label(layers[i]) != arrow_label(layers[s.start + j]):   # a shift, a stride
+                return False
     return True
 
 
 def _signature(node: Node, ctx: Context):
-    """What makes two consecutive block calls draw alike: kind, and every layer's kind and
-    shapes; None when the block has a problem (it is then drawn on its own)."""
+    """What makes two consecutive block calls draw alike: kind, and every layer's kind, shapes
+    and arrow (Swin's shifted block differs from the unshifted one only there); None when the
+    block has a problem (it is then drawn on its own)."""
     g = node.group
     if any(i in ctx.problems for i in range(g.start, g.end)) or g.name in ctx.scope_problems:
         return None
-    return (g.kind, tuple((layer.kind, layer.input, layer.output) for layer in ctx.layers[g.start:g.end]))
+    return (g.kind, tuple((layer.kind, layer.input, layer.output, arrow_label(layer))
+                          for layer in ctx.layers[g.start:g.end]))
 
 
 def _collapsed(node: Node, ctx: Context) -> bool:
@@ -269,7 +280,9 @@ def _collapsed(node: Node, ctx: Context) -> bool:
 
 
 def _runs(children, ctx: Context):
-    """Group consecutive block calls that draw alike: [(node, count, names, signature, nodes)]."""
+    """Group consecutive block calls that draw alike: [(node, count, names, signature, nodes)];
+    a run of alternating pairs (Swin's unshifted and shifted blocks) is one entry whose node is
+    a list of the first pair's nodes, ``nodes`` every call."""
     out = []
     for node in children:
         if node.type == "group":
@@ -287,7 +300,26 @@ def _runs(children, ctx: Context):
             out.append([node, 1, [node.group.name], sig, [node]])
         else:
             out.append([node, 1, None, None, [node]])
-    return out
+    # alternating pairs A B A B …: one entry for the pair, drawn once in a ×N frame
+    merged: list = []
+    i = 0
+    while i < len(out):
+        a = out[i]
+        n = 1
+        if a[1] == 1 and a[3] is not None and i + 1 < len(out) and out[i + 1][1] == 1 \
+                and out[i + 1][3] is not None:
+            b = out[i + 1]
+            while i + 2 * n + 1 < len(out) and out[i + 2 * n][1] == 1 and out[i + 2 * n + 1][1] == 1 \
+                    and out[i + 2 * n][3] == a[3] and out[i + 2 * n + 1][3] == b[3]:
+                n += 1
+        if n > 1:
+            pair = out[i:i + 2 * n]
+            merged.append([[a[0], out[i + 1][0]], n, [e[2][0] for e in pair], None, [e[0] for e in pair]])
+            i += 2 * n
+        else:
+            merged.append(a)
+            i += 1
+    return merged
 
 
 def _spatial(shape):
@@ -319,6 +351,17 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
     atoms: list[Atom] = []
     host = None  # the atom of this sequence that folded layers attach to
     for node, count, names, _, nodes in _runs(children, ctx):
+        if isinstance(node, list):   # alternating calls drawn once: the range of each one's names
+            period = len(node)
+            for k, first in enumerate(node):
+                final = nodes[-period + k].group
+                for i in range(first.group.start, first.group.end):
+                    ctx.last_of[i] = i + final.start - first.group.start
+            tip = (f"{count} repetitions of {period} blocks ({', '.join(n.group.kind for n in node)}) with "
+                   f"the same shapes, drawn once: " + ", ".join(names))
+            atoms += sequence_atoms(node, stack + [Frame(f"×{count}", "repeat", None, tip)], ctx)
+            host = None
+            continue
         if _collapsed(node, ctx):
             host = _collapsed_box(ctx, nodes, stack)
             atoms.append(host)
@@ -517,8 +560,10 @@ class BoxEl:
             if last is not None:   # a box drawn once for a repeat: the range of its layers' names
                 other = ctx.layers[last]
                 end = ctx.local_name(other.name, other.path)
-                if end == name and layer.path and other.path:   # one name in every call: the calls'
-                    name, end = ctx.local_name(layer.name, layer.path[:-1]), ctx.local_name(other.name, other.path[:-1])
+                cut = min(len(layer.path), len(other.path))
+                while end == name and cut > 0:   # one name in every call: the calls' (or theirs)
+                    cut -= 1
+                    name, end = ctx.local_name(layer.name, layer.path[:cut]), ctx.local_name(other.name, other.path[:cut])
                 name = f"{_shorten(name, 14)}–{_shorten(end, 14)}"
             elif name in ctx.ambiguous and layer.path:
                 # the same local name on several boxes (every stage's maxpool1): one scope more
@@ -542,9 +587,11 @@ class BoxEl:
         self.change = self._change()
         labels = [(numbers.shape(shape) if shape is not None else "—", "shp"), (_shorten(name), "lab")]
         if self.group is not None:
-            n = sum(g.end - g.start for g in self.groups)
+            # the lecture's caption of a collapsed run: repetition, block, output channels
+            # (`×5 bottleneck, 256`); how many layers it stands for is in the tooltip
             times = f"×{len(self.groups)} " if len(self.groups) > 1 else ""
-            labels.append((_shorten(f"{times}{self.group.kind} · {n} layer{'s' if n != 1 else ''}", 34), "sm"))
+            channels = _channels(self.shape)
+            labels.append((_shorten(f"{times}{self.group.kind}" + (f", {channels}" if channels else ""), 34), "sm"))
         if self.folded:
             kinds = []
             for i in self.folded:
@@ -592,6 +639,9 @@ class BoxEl:
                              f"{numbers.shape(layer.input)} → {numbers.shape(layer.output)}, params "
                              f"{numbers.exact(layer.params)}, {ctx.macs_word} {numbers.exact(layer.macs)}")
         elif self.group is not None:
+            n = sum(g.end - g.start for g in self.groups)
+            times = f"×{len(self.groups)} " if len(self.groups) > 1 else ""
+            lines.append(f"{times}{self.group.kind}: {n} layer{'s' if n != 1 else ''} in all")
             for g in self.groups:
                 members = ctx.layers[g.start:g.end]
                 lines.append(f"{g.name} ({g.kind}, collapsed): {numbers.shape(g.input)} → "
@@ -630,6 +680,8 @@ class BoxEl:
         if self.change is not None:
             sev += f' data-change="{self.change[0]}"'
         times = f' data-times="{len(self.groups)}"' if len(self.groups) > 1 else ""
+        if self.group is not None:
+            times += f' data-layers="{sum(g.end - g.start for g in self.groups)}"'
         out.append(f'<g class="box {kind_attr[0]}" data-{kind_attr[0]}="{markup.attr(kind_attr[1])}" '
                    f'data-shape="{markup.attr(numbers.shape(self.shape))}"'
                    + (f' data-folded="{markup.attr(folded)}"' if folded else "") + sev + times + ">")
