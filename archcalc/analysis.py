@@ -30,7 +30,8 @@ class LayerResult:
 
     __slots__ = ("name", "kind", "input", "output", "params", "buffers", "macs", "fields",
                  "line", "column", "depth", "path", "activations", "field", "trainable", "frozen",
-                 "connections", "aux", "saved", "exact_macs", "casts", "fused", "once_macs", "exact_once_macs")
+                 "connections", "aux", "saved", "exact_macs", "casts", "fused", "once_macs", "exact_once_macs",
+                 "saved_tensors", "shared_tensors")
 
     def __init__(self, name, kind, input, output, params, buffers, macs, fields, line, column, depth,
                  path, activations=0, field=None, trainable=None, frozen=False, connections=0):
@@ -61,10 +62,15 @@ class LayerResult:
         # (metrics.py, SAVED_ZERO's order), at the batch
         self.saved = SAVED_ZERO
         # under autocast, the weight values cast to 16 bits and saved (LayerKind.casts); under
-        # a fused attention kernel, (activation values fewer, fp32 values more) per sample
-        # (LayerKind.fused), None when the kind has no such difference
+        # a fused attention kernel: what it saves more than the math path, a signed tally per
+        # sample (metrics.SAVED_ZERO's order; LayerKind.fused), None when the kind has none
         self.casts = 0
         self.fused = None
+        # the ids of the tensors it saves first (the engine's), and (id, values per sample,
+        # autocast dtype bits) of those it saves that an earlier layer saved first: for
+        # --checkpoint, where the earlier one may be inside a block that keeps nothing
+        self.saved_tensors = ()
+        self.shared_tensors = ()
         # under another tool's convention (`--count-as`, archcalc/conventions.py), ``macs`` is
         # the tool's count and this archcalc's own; None otherwise
         self.exact_macs = None
@@ -115,10 +121,10 @@ class Group:
     The classes here are plain slotted classes, not dataclasses: creating a dataclass costs
     about a millisecond at import, and `archcalc show --format json` has a start-up budget."""
 
-    __slots__ = ("name", "kind", "level", "start", "end", "input", "output")
+    __slots__ = ("name", "kind", "level", "start", "end", "input", "output", "tensor")
 
     def __init__(self, name: str, kind: str, level: int, start: int, end: int = -1,
-                 input: tuple | None = None, output: tuple | None = None):
+                 input: tuple | None = None, output: tuple | None = None, tensor: tuple | None = None):
         self.name = name
         self.kind = kind
         self.level = level
@@ -126,6 +132,9 @@ class Group:
         self.end = end
         self.input = input
         self.output = output
+        # the input tensor as the engine knows it: (id, values per sample of its storage — a
+        # view's is the whole tensor's —, fp32 under autocast: bit 1 the CPU, bit 2 CUDA)
+        self.tensor = tensor
 
     def __repr__(self) -> str:
         return f"Group({self.name!r}, {self.kind!r}, level={self.level}, {self.start}..{self.end})"

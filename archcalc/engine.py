@@ -35,6 +35,7 @@ from .limits import MAX_INTEGER
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, TokenIds, describe_found, fmt_shape, is_ids
 from .metrics import (
+    AMP_DEVICES,
     SAVED_ZERO,
     add_saved,
     effective_window,
@@ -107,7 +108,14 @@ class _Evaluator:
         # Saved for backward: every tensor's size by id (a state's fifth item), the ids saved
         # so far, the tally, and the operands of the last merge
         self.sizes: list = []
+        # and its dtype under autocast: bit 1 set when it is fp32 on the CPU, bit 2 on CUDA
+        # (metrics.AUTOCAST_WORDS), with a set of the ids saved so far per device, since
+        # where autocast casts a tensor the copy is saved, not the tensor
+        self.wide: list = []
         self.saved_ids: set = set()
+        self.fresh: list = []  # the ids the last layer saved first
+        self.shared: list = []  # and (id, values, dtype bits) of those an earlier layer saved
+        self.amp_saved_ids: tuple = (set(), set())
         self.saved = SAVED_ZERO
         self.merge_inputs: list = []
         self.rules: dict = {}  # (id(leaf node), input shape) -> what the kind's rules give
@@ -312,8 +320,18 @@ class _Evaluator:
             held = False
         if field is not None and axes:
             field = through_window(field, axes)
-        out_tid = tid if saves and "view" in saves else self.tensor(out)
-        saved = self.save(saves, tid, out_tid, out) if saves else SAVED_ZERO
+        rules = kind.autocast
+        if saves and "view" in saves:
+            out_tid = tid
+        else:
+            w = self.wide[tid]
+            out_tid = self.tensor(out, _out_wide(rules[0], w & 1, 1) | _out_wide(rules[1], w & 2, 2))
+        fused = None
+        if kind.fused is not None and self.record:  # before the save: the same tensors saved so far
+            instead = self.save(kind.fused(shape, out, fields), tid, out_tid, out, rules, False, shape)
+            math = self.save(saves, tid, out_tid, out, rules, False, shape)
+            fused = tuple(a - b for a, b in zip(instead, math))  # signed: what the fused kernel saves more
+        saved = self.save(saves, tid, out_tid, out, rules, True, shape) if saves else SAVED_ZERO
         if self.record:
             mark = node.mark
             self.layers.append(LayerResult(name, kind.name, shape, out, params, buffers, macs, fields,
@@ -322,10 +340,14 @@ class _Evaluator:
             recorded = self.layers[-1]
             if saved is not SAVED_ZERO:
                 recorded.saved = saved
+                if self.fresh:
+                    recorded.saved_tensors = tuple(self.fresh)
+            if saves and self.shared:
+                recorded.shared_tensors = tuple(self.shared)
             if kind.casts is not None:
                 recorded.casts = kind.casts(shape, out, fields)
-            if kind.fused is not None:
-                recorded.fused = kind.fused(shape, out, fields)
+            if fused is not None:
+                recorded.fused = fused
             if kind.once_macs is not None:
                 recorded.once_macs = kind.once_macs(shape, out, fields)
         else:
@@ -335,23 +357,33 @@ class _Evaluator:
         return (out, depth, field, held, out_tid)
 
     # -- what autograd saves for backward (metrics.py, SAVE_WORDS) -----------------------------
-    def tensor(self, shape) -> int:
-        """A new tensor's id; its size (values per sample) is kept for the saves."""
+    def tensor(self, shape, wide: int = 0) -> int:
+        """A new tensor's id; its size (values per sample) is kept for the saves, and which
+        devices' autocast make it fp32 (``wide``: bit 1 the CPU, bit 2 CUDA)."""
         sizes = self.sizes
         sizes.append(prod(shape))
+        self.wide.append(wide)
         return len(sizes) - 1
 
-    def save(self, words, tid, out_tid, out):
+    def save(self, words, tid, out_tid, out, rules=(None, None), record: bool = True, inp=None):
         """Tally what a layer saves that no earlier layer saved (a tensor is saved once; the
-        network input, id 0, is the ledger's `input`, not a saved activation)."""
+        network input, id 0, is the ledger's `input`, not a saved activation); then the same
+        under autocast on each device, each tensor in the dtype autocast gives it there.
+        ``record`` False: only the tally, the tensors not marked as saved. ``inp``: the
+        layer's input shape, when it is a view of a larger tensor (a token picked)."""
         act = idx = mask = rows = chans = fixed = 0
-        saved_ids, sizes = self.saved_ids, self.sizes
+        saved_ids, sizes, here = self.saved_ids, self.sizes, set()
+        mark = saved_ids.add if record else here.add
+        fresh, shared = [], []
         for word in words:
             if word == "input" or word == "output":
                 t = tid if word == "input" else out_tid
-                if t and t not in saved_ids:
-                    saved_ids.add(t)
+                if t and t not in saved_ids and t not in here:
+                    mark(t)
+                    fresh.append(t)
                     act += sizes[t]
+                elif t and record and t not in fresh:
+                    shared.append((t, sizes[t], self.wide[t]))
             elif word == "pre":
                 act += prod(out)
             elif word == "indices":
@@ -368,11 +400,60 @@ class _Evaluator:
                 idx += word[1]
             elif word[0] == "fixed":  # ("fixed", bytes): made inside, not per sample
                 fixed += word[1]
-            else:  # ("new", values): tensors made inside the layer (attention's Q, K, V, …)
+            elif word[0] == "fp32":  # ("fp32", values): made inside, fp32 in every setting
+                rows += word[1]
+            elif word[0] == "amp":  # made only under autocast
+                continue
+            else:  # ("new", values) or ("noamp", values): tensors made inside the layer
                 act += word[1]
-        tally = (act, idx, mask, rows, chans, fixed)
-        self.saved = add_saved(self.saved, tally)
+        tally = (act, idx, mask, rows, chans, fixed,
+                 self.amp_save(words, tid, out_tid, out, rules[0], 0, record, inp),
+                 self.amp_save(words, tid, out_tid, out, rules[1], 1, record, inp))
+        if record:
+            self.saved = add_saved(self.saved, tally)
+            self.fresh, self.shared = fresh, shared
         return tally
+
+    def amp_save(self, words, tid, out_tid, out, rule, device: int, record: bool = True, inp=None) -> int:
+        """The per-sample bytes a layer saves under autocast on one device (0 the CPU, 1
+        CUDA; metrics.AUTOCAST_WORDS): 16-bit values 2 bytes, fp32 ones 4."""
+        bit = 1 << device
+        sizes, wide, saved_ids, here = self.sizes, self.wide, self.amp_saved_ids[device], set()
+        mark = saved_ids.add if record else here.add
+        wide_in = wide[tid] & bit
+        made = 4 if rule == "fp32" or (rule != "low" and wide_in) else 2  # what the layer computes in
+        total = 0
+        for word in words:
+            if word == "input":
+                if rule == "low" and wide_in or rule == "fp32" and not wide_in:
+                    # autocast's cast copy, made for this layer alone, of what the layer reads
+                    total += made * (sizes[tid] if inp is None else prod(inp))
+                elif tid and tid not in saved_ids and tid not in here:
+                    mark(tid)
+                    total += (4 if wide_in else 2) * sizes[tid]
+            elif word == "output":
+                if out_tid and out_tid not in saved_ids and out_tid not in here:
+                    mark(out_tid)
+                    total += (4 if wide[out_tid] & bit else 2) * sizes[out_tid]
+            elif word == "pre":
+                total += (4 if wide[out_tid] & bit else 2) * prod(out)
+            elif word == "indices":
+                total += 8 * prod(out)
+            elif word == "mask":  # the CPU's in the layer's dtype, CUDA's a bool
+                total += (made if device == 0 else 1) * prod(out)
+            elif word == "rows":
+                total += 8 * prod(out[:-1])
+            elif word == "channels" or word == "view" or word[0] == "fixed":
+                continue
+            elif word[0] == "int64":
+                total += 8 * word[1]
+            elif word[0] == "fp32":
+                total += 4 * word[1]
+            elif word[0] == "noamp":  # made only without autocast
+                continue
+            else:  # ("new" or "amp", values[, the devices where they are fp32])
+                total += (4 if len(word) > 2 and AMP_DEVICES[device] in word[2] else made) * word[1]
+        return total
 
     def save_operands(self, tids):
         act = 0
@@ -380,12 +461,21 @@ class _Evaluator:
             if t and t not in self.saved_ids:
                 self.saved_ids.add(t)
                 act += self.sizes[t]
-        tally = (act, 0, 0, 0, 0, 0)
+        amp = [0, 0]
+        for device in (0, 1):
+            saved_ids, bit = self.amp_saved_ids[device], 1 << device
+            for t in tids:
+                if t and t not in saved_ids:
+                    saved_ids.add(t)
+                    amp[device] += (4 if self.wide[t] & bit else 2) * self.sizes[t]
+        tally = (act, 0, 0, 0, 0, 0, amp[0], amp[1])
         self.saved = add_saved(self.saved, tally)
         return tally
 
-    def open_group(self, scope: _Scope, kind: str, shape):
-        group = Group(scope.prefix[:-1], kind, len(scope.path) - 1, len(self.layers), input=shape)
+    def open_group(self, scope: _Scope, kind: str, state):
+        tid = state[4]
+        group = Group(scope.prefix[:-1], kind, len(scope.path) - 1, len(self.layers), input=state[0],
+                      tensor=(tid, self.sizes[tid], self.wide[tid]))
         if self.record:
             self.groups.append(group)
         return group
@@ -398,7 +488,7 @@ class _Evaluator:
         elif node.name is not None:
             full = self.unique(scope.prefix + node.name, node.mark)
             inner = _Scope(full + ".", scope.path + (full,))
-            group = self.open_group(inner, kind, state[0])
+            group = self.open_group(inner, kind, state)
         elif kind == "repeat" or kind == "residual" or not node.scoped:
             # an unnamed repeat or residual is sugar, and a parallel may say `scope: false`
             inner, group = scope, None
@@ -406,7 +496,7 @@ class _Evaluator:
             local = scope.generated(kind, self.used, self.reserved)[len(scope.prefix):]
             self.used.add(scope.prefix + local)
             inner = scope.child(local)
-            group = self.open_group(inner, kind, state[0])
+            group = self.open_group(inner, kind, state)
         span = None
         if self.record and (kind in ("repeat", "join", "aux") or node.branches is not None):
             span = Span(kind, len(self.layers), len(self.groups))
@@ -428,7 +518,7 @@ class _Evaluator:
                 else:
                     iteration = inner.child(str(i))
                     body_kind = _kind_name(node.body.items[0]) if len(node.body.items) == 1 else "repeat"
-                    sub = self.open_group(iteration, body_kind, out[0])
+                    sub = self.open_group(iteration, body_kind, out)
                     out = self.seq(node.body, out, iteration, absorb=True)
                     sub.end, sub.output = len(self.layers), out and out[0]
         elif kind == "aux":
@@ -642,7 +732,18 @@ class _Evaluator:
             live -= prod(state[0])
         self.live = live
         self.merge_inputs = [out[4] for out in outs]
-        return (shape, depth, through_merge([out[2] for out in outs]), False, self.tensor(shape))
+        wide = 0
+        for out in outs:  # type promotion: fp32 if any operand is (torch.cat: autocast's promote list)
+            wide |= self.wide[out[4]]
+        return (shape, depth, through_merge([out[2] for out in outs]), False, self.tensor(shape, wide))
+
+
+def _out_wide(rule, wide_in: int, bit: int) -> int:
+    """``bit`` when a layer with autocast ``rule`` (metrics.AUTOCAST_WORDS) makes an fp32
+    output on that device, given whether its input is fp32 there."""
+    if rule is None:
+        return wide_in
+    return 0 if rule == "low" else bit
 
 
 def broadcast_shapes(a, b):
@@ -807,7 +908,7 @@ def _analyze(doc: Document, input_shape, seq=None) -> Analysis:
     evaluator.references = compiler.references
     if shape is not None:
         evaluator.live = evaluator.peak = prod(shape)
-        start = (shape, 0, input_field(shape), False, evaluator.tensor(shape))
+        start = (shape, 0, input_field(shape), False, evaluator.tensor(shape, 3))  # an fp32 input
         if compiler.references:
             start = evaluator.keep("input", start)
         out = evaluator.seq(program, start, _Scope("", ()))

@@ -82,12 +82,41 @@ ATTENTION_CHOICES = ("math", "fused")
 #   ("int64", n) n int64 values made inside the layer and saved (token-type ids)
 #   ("fixed", n) n bytes made inside the layer and saved that do not grow with the batch (the
 #             bool mask of shifted-window attention, broadcast over the batch)
+#   ("new", n, devices) n values made inside the layer that are fp32 under autocast on those
+#             devices ("cpu", "cuda") whatever the layer's own dtype (local response norm: on
+#             the CPU avg_pool3d, on CUDA pow, is on autocast's fp32 list)
+#   ("noamp", n) / ("amp", n[, devices]) n values made inside the layer only without / only
+#             under autocast (attention's math path computes in fp32 from fp32 copies of
+#             16-bit q, k, v: what it saves differs)
+#   ("fp32", n) n values made inside the layer, fp32 in every setting (a logsumexp)
 SAVE_WORDS = ("input", "output", "pre", "indices", "mask", "rows", "channels", "view")
+
+# How a kind's tensors are typed under autocast (`--amp`; ``LayerKind.autocast``), per device:
+#   None     the layer computes in its input's dtype (ReLU, pooling, batch norm, dropout, …):
+#            its output and what it saves are in that dtype
+#   "low"    autocast's lower-precision ops (convolution, linear, matmul, attention): a fp32
+#            input is cast to 16 bits — a copy, and that copy is what is saved —; the output
+#            and the tensors the layer makes are 16-bit
+#   "fp32"   autocast's fp32 ops (on CUDA layer_norm, group_norm, softmax, pow, …): a 16-bit
+#            input is cast to fp32 — a copy, saved if the layer saves its input —; the output
+#            and the tensors the layer makes are fp32
+#   "widen"  an fp32 parameter enters the layer's arithmetic (layer scale, a class token, a
+#            position embedding, an embedding table's rows): the output is fp32 by type
+#            promotion; what the layer saves of its own keeps the input's dtype
+# A kind gives one word for both devices or a dict {"cpu": word, "cuda": word} (a device left
+# out: None). The engine follows each tensor's dtype through the network: the input is fp32,
+# a merge is fp32 when any operand is (type promotion; torch.cat is on both devices' promote
+# lists), a view keeps its tensor's dtype.
+AUTOCAST_WORDS = (None, "low", "fp32", "widen")
+AMP_DEVICES = ("cpu", "cuda")  # the order of a tally's two autocast byte figures
 
 # A saved-tensor tally: values in the activation dtype, int64 indices, mask values, fp32
 # values that grow with the batch, fp32 values that do not (per-channel statistics), bytes
-# that do not (a bool mask broadcast over the batch).
-SAVED_ZERO = (0, 0, 0, 0, 0, 0)
+# that do not (a bool mask broadcast over the batch); then, under autocast on the CPU and on
+# CUDA, the bytes of the first four (what grows with the batch) with each tensor in the dtype
+# autocast gives it there (16-bit values 2 bytes, fp32 values 4, masks in their tensor's
+# dtype on the CPU and 1-byte bools on CUDA).
+SAVED_ZERO = (0, 0, 0, 0, 0, 0, 0, 0)
 
 # What a fresh CUDA process allocates on first use (cuBLAS and cuDNN workspaces): 65 MiB,
 # as measured on an NVIDIA H200 (the header of the GPU reference figures); one constant.
@@ -197,17 +226,22 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
 
 
 def scale_saved(saved, factor):
-    act, idx, mask, rows, chans, fixed = saved
-    return (act * factor, idx * factor, mask * factor, rows * factor, chans, fixed)
+    act, idx, mask, rows, chans, fixed, cpu, cuda = saved
+    return (act * factor, idx * factor, mask * factor, rows * factor, chans, fixed, cpu * factor, cuda * factor)
 
 
 def add_saved(a, b):
-    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5])
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] + b[6],
+            a[7] + b[7])
 
 
-def saved_bytes(saved, bytes_per_value: int, mask_bytes: int | None = 1) -> int:
-    """Bytes of a saved-tensor tally; ``mask_bytes`` None: masks in the activation dtype."""
-    act, idx, mask, rows, chans, fixed = saved
+def saved_bytes(saved, bytes_per_value: int, mask_bytes: int | None = 1, amp: str | None = None) -> int:
+    """Bytes of a saved-tensor tally; ``mask_bytes`` None: masks in the activation dtype (the
+    CPU's). ``amp`` (autocast): the tally's autocast figure for the device (CPU when
+    ``mask_bytes`` is None, else CUDA) — each tensor in the dtype autocast gives it there."""
+    act, idx, mask, rows, chans, fixed, cpu, cuda = saved
+    if amp:
+        return (cpu if mask_bytes is None else cuda) + chans * 4 + fixed
     return (act * bytes_per_value + idx * 8 + mask * (bytes_per_value if mask_bytes is None else mask_bytes)
             + (rows + chans) * 4 + fixed)
 
@@ -227,10 +261,13 @@ def ledger(analysis, optimizer: str = "sgd_momentum", scale: int = 1, device: st
     activation dtype (the CPU referee's setting; the figures are otherwise the same).
 
     Mixed precision (``totals.amp``, bf16 or fp16, as torch.autocast): weights, gradients,
-    optimizer state and the input stay fp32; saved activations and gradients flowing back
-    are 2 bytes a value; every conv, dense and attention layer's weights are cast to 2 bytes
-    and the copy is saved, and so is the first layer's 2-byte copy of the input. Token ids
-    (``input: {tokens: T}``) are int64 in every setting: 8 bytes each, never cast."""
+    optimizer state and the input stay fp32; each saved tensor takes the dtype autocast gives
+    it on ``device`` (the engine follows every tensor's dtype: ``AUTOCAST_WORDS``) — 16-bit
+    after a convolution or matmul, fp32 after an fp32 op or an fp32 parameter, a 16-bit copy
+    saved where a convolution or matmul reads an fp32 tensor (the network input too) — and
+    gradients flowing back are 2 bytes a value; every conv, dense and attention layer's
+    weights are cast to 2 bytes and the copy is saved. Token ids (``input: {tokens: T}``) are
+    int64 in every setting: 8 bytes each, never cast."""
     return _ledger(_walk(analysis, scale, device), optimizer)
 
 
@@ -258,12 +295,10 @@ def _walk(analysis, scale: int = 1, device: str = "cuda") -> dict:
     grads = totals.trainable_params * w
     casts = _casts(analysis) if amp else {}
     if getattr(totals, "attention", "math") == "fused":  # the kernels' difference, as a (signed) cast
-        for key, delta in _fused(analysis, b, totals.batch * scale).items():
+        for key, delta in _fused(analysis, b, totals.batch * scale, m, amp).items():
             casts[key] = casts.get(key, 0) + delta
-    saved = saved_bytes(scale_saved(totals.saved, scale), b, m) + sum(casts.values())
+    saved = saved_bytes(scale_saved(totals.saved, scale), b, m, amp) + sum(casts.values())
     ids = getattr(analysis.input, "ids", False)  # token ids: int64, 8 bytes each, never cast by autocast
-    if amp and not ids:
-        saved += 2 * totals.input_values * scale
     inp = totals.input_values * (8 if ids else w) * scale
     layers = [layer for layer in analysis.layers if layer is not None and not layer.aux]
     extra = [0] * (len(layers) + 1)  # merge saves, freed with the layer before them
@@ -276,7 +311,7 @@ def _walk(analysis, scale: int = 1, device: str = "cuda") -> dict:
     for merge in getattr(analysis, "merges", ()):
         if merge.saved is not SAVED_ZERO:
             at = position[merge.after - 1] if merge.after else 0
-            extra[at] += saved_bytes(scale_saved(merge.saved, scale), b, m)
+            extra[at] += saved_bytes(scale_saved(merge.saved, scale), b, m, amp)
     alive = saved
     grad_so_far = 0
     peak_backward, transient_at_peak = 0, 0
@@ -288,39 +323,70 @@ def _walk(analysis, scale: int = 1, device: str = "cuda") -> dict:
         here = alive + grad_so_far + transient
         if here > peak_backward:
             peak_backward, transient_at_peak = here, transient
-        alive -= saved_bytes(layer.saved if scale == 1 else scale_saved(layer.saved, scale), b, m) \
+        alive -= saved_bytes(layer.saved if scale == 1 else scale_saved(layer.saved, scale), b, m, amp) \
             + extra[i + 1] + (casts.get(id(layer), 0) if casts else 0)
     if getattr(totals, "checkpoint", False):
-        saved, peak_backward, transient_at_peak = _checkpointed(analysis, layers, casts, scale, b, grads, m)
+        saved, peak_backward, transient_at_peak = _checkpointed(analysis, layers, casts, scale, b, grads, m, amp)
     return {"amp": amp, "attention": getattr(totals, "attention", "math"), "batch": batch, "weights": weights,
             "gradients": grads, "input": inp, "saved_activations": saved, "backward_transient": transient_at_peak,
             "peak_backward": peak_backward, "state_per_slot": totals.trainable_params * w}
 
 
-def _checkpointed(analysis, layers, casts, scale, b, grads, m):
-    """Activation checkpointing per top-level block (torch.utils.checkpoint around each):
-    a block keeps only its input through the forward pass; in the backward pass one block
-    at a time is run again and keeps what its layers save. Layers outside every top-level
-    block save as usual. Returns (saved, the backward term of the peak, its transient): the
+# Groups that are no module of their own in PyTorch (archcalc export calls their layers one by
+# one): a branch set and an auxiliary head. `--checkpoint` wraps the blocks inside them instead.
+NOT_MODULES = ("parallel", "residual", "aux")
+
+
+def checkpoint_blocks(analysis) -> list:
+    """The blocks `--checkpoint` wraps in torch.utils.checkpoint: the outermost groups that
+    are modules of their own (a block call, a named repeat or one of its iterations), looking
+    inside branch sets and auxiliary heads (``NOT_MODULES``) for them."""
+    blocks, end = [], -1
+    for group in analysis.groups:  # in the order they open: a group's inner groups follow it
+        if group.end <= group.start or group.start < end or group.kind in NOT_MODULES:
+            continue
+        blocks.append(group)
+        end = group.end
+    return blocks
+
+
+def _checkpointed(analysis, layers, casts, scale, b, grads, m, amp=None):
+    """Activation checkpointing per block (``checkpoint_blocks``; torch.utils.checkpoint around
+    each): a block keeps only its input through the forward pass — the whole storage of it,
+    when the input is a view (a token picked from a sequence), once however many blocks or
+    layers outside keep it; in the backward pass one block at a time is run again and keeps
+    what its layers save. Layers outside every block save as usual (an auxiliary head's too:
+    it runs in training). Returns (saved, the backward term of the peak, its transient): the
     kept inputs, the most any one block saves, every gradient and the largest transient —
     an upper bound, since a block's gradients are not all present while the largest block
     is recomputed."""
     batch = analysis.totals.batch * scale
-    blocks = [g for g in analysis.groups if g.level == 0 and g.end > g.start]
+    bit = 1 if m is None else 2  # the device's autocast dtype bit (engine: CPU 1, CUDA 2)
     inside = set()
-    kept, most = 0, 0
+    most = 0
+    blocks = checkpoint_blocks(analysis)
     for group in blocks:
         own = 0
         for layer in analysis.layers[group.start:group.end]:
             if layer is None:
                 continue
             inside.add(id(layer))
-            own += saved_bytes(scale_saved(layer.saved, scale), b, m) + casts.get(id(layer), 0)
+            own += saved_bytes(scale_saved(layer.saved, scale), b, m, amp) + casts.get(id(layer), 0)
         most = max(most, own)
-        if group.input and group.start > 0:  # a first block's input is the network input: `input`
-            kept += _values(group.input) * batch * b
-    outside = sum(saved_bytes(scale_saved(layer.saved, scale), b, m) + casts.get(id(layer), 0)
-                  for layer in layers if id(layer) not in inside)
+    outside = 0
+    kept_ids = set()
+    others = [layer for layer in analysis.layers if layer is not None and id(layer) not in inside]
+    for layer in others:
+        outside += saved_bytes(scale_saved(layer.saved, scale), b, m, amp) + casts.get(id(layer), 0)
+        kept_ids.update(layer.saved_tensors)
+    kept = 0
+    # the blocks' inputs, then what layers outside save that a layer inside a block saved
+    # first (that block keeps only its input now): each tensor once
+    for tid, values, wide in [group.tensor for group in blocks] + \
+            [shared for layer in others for shared in layer.shared_tensors]:
+        if tid and tid not in kept_ids:  # the network input (0) is the ledger's `input`
+            kept_ids.add(tid)
+            kept += values * batch * ((4 if wide & bit else 2) if amp else b)
     transient = max(((_values(layer.input) + _values(layer.output)) * batch * b for layer in layers), default=0)
     saved = kept + outside
     return saved, saved + most + grads + transient, transient
@@ -329,29 +395,29 @@ def _checkpointed(analysis, layers, casts, scale, b, grads, m):
 def layer_saved_bytes(analysis, layer) -> int:
     """What one layer (or a merge) saves for backward that no earlier layer saved, in bytes,
     at the analysis's batch, dtype and ``--amp``: the per-layer share of the ledger's
-    ``saved_activations`` (under autocast with the 2-byte weight copies it saves; the ledger
-    adds the first layer's 2-byte copy of the input, which no layer owns)."""
+    ``saved_activations`` (on CUDA; under autocast with the 16-bit copies of its weights and
+    of an fp32 input it saves)."""
     totals = analysis.totals
     amp = getattr(totals, "amp", None)
     b = 2 if amp else totals.bytes_per_value
-    saved = saved_bytes(layer.saved, b)
+    saved = saved_bytes(layer.saved, b, 1, amp)
     if amp:
         saved += 2 * getattr(layer, "casts", 0)
     fused = getattr(layer, "fused", None)
     if fused is not None and getattr(totals, "attention", "math") == "fused":
-        fewer, fp32 = fused
-        saved += (fp32 * 4 - fewer * b) * totals.batch
+        saved += saved_bytes(scale_saved(fused, totals.batch), b, 1, amp)
     return saved
 
 
-def _fused(analysis, b: int, batch: int) -> dict:
+def _fused(analysis, b: int, batch: int, mask_bytes: int | None = 1, amp: str | None = None) -> dict:
     """Under ``--attention fused``: by layer, the bytes a fused attention kernel saves more
-    than the math path (negative: fewer), at ``batch`` with ``b``-byte activations."""
+    than the math path (negative: fewer), at ``batch`` with ``b``-byte activations (a
+    layer's ``fused`` is that difference as a signed tally per sample, from its kind's
+    ``LayerKind.fused``)."""
     deltas = {}
     for layer in analysis.layers:
         if layer is not None and layer.fused is not None:
-            fewer, fp32 = layer.fused
-            deltas[id(layer)] = (fp32 * 4 - fewer * b) * batch
+            deltas[id(layer)] = saved_bytes(scale_saved(layer.fused, batch), b, mask_bytes, amp)
     return deltas
 
 

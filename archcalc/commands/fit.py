@@ -56,6 +56,8 @@ def fit(spec, size, optimizer, dtype, amp, attention, input_shape, seq, fmt):
             return analyse_spec(spec, input_shape, length)
         result["seq"] = fit_seq(at, limit, optimizer, dtype, amp, attention=attention)
     result["ledger"] = book
+    # the attention kernel counted, in the table only where it changes the figures (JSON: ledger.attention)
+    kernel = attention if any(layer is not None and layer.fused is not None for layer in analysis.layers) else None
     if fmt == "json":
         import json
 
@@ -63,16 +65,19 @@ def fit(spec, size, optimizer, dtype, amp, attention, input_shape, seq, fmt):
     else:
         from ..render import numbers
 
-        write(_table(result, numbers))
+        write(_table(result, numbers, kernel))
     sys.exit(EXIT_OK)
 
 
-def _table(result, numbers) -> str:
+def _table(result, numbers, kernel=None) -> str:
+    """The terminal answer; ``kernel``: the attention kernel counted (math or fused), named
+    for a network whose figures depend on it."""
     from ..render.terminal import visible
 
     book = result["ledger"]
     setting = (f"({result['optimizer']}, {result['dtype']}"
-               f"{', amp ' + result['amp'] if result['amp'] else ''})")
+               f"{', amp ' + result['amp'] if result['amp'] else ''}"
+               f"{', ' + kernel + ' attention' if kernel else ''})")
     if result["batch"]:
         lines = [f"{visible(result['name'])}: batch {result['batch']:,} fits in "
                  f"{numbers.byte_size(result['memory_bytes'])} {setting}"]

@@ -54,7 +54,7 @@ from ..render import formats
               help="Mixed precision training: fp32 weights and optimizer state, activations in "
                    "bf16 or fp16 (the training figures).")
 @click.option("--checkpoint", is_flag=True,
-              help="Activation checkpointing per top-level block (the training figures).")
+              help="Activation checkpointing per block, the outermost modules (the training figures).")
 @click.option("--attention", type=click.Choice(ATTENTION_CHOICES), default="math", show_default=True,
               help="The attention kernel the training figures count: math (every h·T·T probability "
                    "kept, PyTorch's unfused path) or fused (CUDA's flash or memory-efficient kernel).")

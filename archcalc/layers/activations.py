@@ -159,9 +159,13 @@ def _export(name):
     return lambda inp, out, f: Torch(module.replace("{dim}", str(channel_dim(inp))))
 
 
+# Under autocast (metrics.AUTOCAST_WORDS): softmax is on CUDA's fp32 list (not the CPU's); the
+# others keep their input's dtype.
+AUTOCAST = {"softmax": {"cuda": "fp32"}}
+
 KINDS = [LayerKind(name=n, doc=f"Activation: {_DOCS[n]}. Shape unchanged, no parameters.",
                    group="activation", export=_export(n), saves=SAVES[n], onnx=_onnx(n),
-                   aliases=_ALIASES.get(n, ()), count_as=_count_as(n))
+                   aliases=_ALIASES.get(n, ()), count_as=_count_as(n), autocast=AUTOCAST.get(n))
          for n in ACTIVATION_NAMES]
 
 # The fused-activation field that conv and dense share.

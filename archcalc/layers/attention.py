@@ -28,6 +28,7 @@ the KV cache keeps at most W tokens.
 """
 from __future__ import annotations
 
+from ..metrics import AMP_DEVICES
 from .base import (
     BOOL,
     POSITIVE_INT,
@@ -411,15 +412,32 @@ def _weights(inp, f):
 
 def _fused(inp, f):
     """What a fused kernel (flash or memory-efficient, PyTorch's choice on CUDA) saves instead
-    of the math path's tensors: no h·T·T probabilities, but the kernel's output (T·h·d) and
-    its logsumexp, h·T fp32 values. nn.MultiheadAttention also keeps no scaled q and k (its
-    packed q, k, v are what the kernel reads): 6·T·D + h·T·T becomes 5·T·D; the helper's
-    scaled q and k give way to q and k as projected: 3·T·h·d + v + h·T·T becomes
-    4·T·h·d + v. Returns (activation values fewer, fp32 values more)."""
+    of the math path (``_saves``): no h·T·T probabilities, but the kernel's output (T·h·d)
+    and its logsumexp, h·T fp32 values, all from the 16-bit q, k, v under autocast (no fp32
+    copies). nn.MultiheadAttention also keeps no scaled q and k (its packed q, k, v are what
+    the kernel reads): 5·T·D; the helper's scaled q and k give way to q and k as projected:
+    4·T·h·d + v."""
     t, dim, h, kv, d = dims(inp, f)
     if _mha(dim, h, kv, d, f):
-        return h * t * t + t * dim, h * t
-    return h * t * t - t * h * d, h * t
+        return ("input", ("new", 5 * t * dim), ("fp32", h * t))
+    return _QKV + (("new", 4 * t * h * d + _v(t, h, kv, d)), ("fp32", h * t)) + _rope(t, d, f)
+
+
+# The helper's q, k and v projections each save the input: one tensor, but under autocast three
+# 16-bit copies of an fp32 input (a residual stream after a position embedding), one per linear.
+_QKV = ("input", "input", "input")
+
+
+def _v(t, h, kv, d):
+    return t * h * d if kv != h else t * kv * d  # grouped-query: v repeated to h heads
+
+
+def _rope(t, d, f):
+    """With rotary positions the cos and sin of q's and k's rotations: 4·T·r values made in
+    fp32 whatever the activation dtype, and the same for every sample of a batch (16·T·r
+    bytes, fixed)."""
+    r = f["rope_dims"] if f["rope_dims"] is not None else d
+    return (("fixed", 4 * 4 * t * r),) if f["rope"] else ()
 
 
 def _saves(inp, out, f):
@@ -428,20 +446,25 @@ def _saves(inp, out, f):
     save): the probabilities, h·T·T; nn.MultiheadAttention its packed q, k, v made
     contiguous (3·T·D), the scaled q and k (2·T·D) and the heads' output before the output
     projection (T·D); the helper the scaled q and k (2·T·h·d), v as the heads read it
-    (T·kv·d; grouped-query: repeated to h heads, T·h·d), that output (T·h·d), and with rotary
-    positions the cos and sin of q's and k's rotations: 4·T·r values made in fp32 whatever
-    the activation dtype, and the same for every sample of a batch (16·T·r bytes, fixed)."""
+    (T·kv·d; grouped-query: repeated to h heads, T·h·d), that output (T·h·d), and the
+    rotary cos and sin (``_rope``).
+
+    Under autocast the math path computes in fp32 from fp32 copies of the 16-bit q, k and v
+    (PyTorch's _scaled_dot_product_attention_math, unless
+    allow_fp16_bf16_reduction_math_sdp is set), so it saves the scaled q and k, v and the
+    probabilities in fp32 — nn.MultiheadAttention's v is then that copy, T·D, not a view of
+    the packed 3·T·D — and the heads' output, cast back, in 16 bits."""
     t, dim, h, kv, d = dims(inp, f)
     if _mha(dim, h, kv, d, f):
-        return ("input", ("new", 6 * t * dim + h * t * t))
-    v = t * h * d if kv != h else t * kv * d  # grouped-query: v repeated to h heads
-    r = f["rope_dims"] if f["rope_dims"] is not None else d
-    saves = ("input", ("new", 3 * t * h * d + v + h * t * t))
-    return saves + (("fixed", 4 * 4 * t * r),) if f["rope"] else saves
+        return ("input", ("noamp", 6 * t * dim + h * t * t), ("amp", 3 * t * dim + h * t * t, AMP_DEVICES),
+                ("amp", t * dim))
+    fp32 = 2 * t * h * d + _v(t, h, kv, d) + h * t * t
+    return _QKV + (("noamp", fp32 + t * h * d), ("amp", fp32, AMP_DEVICES), ("amp", t * h * d)) + _rope(t, d, f)
 
 
 ATTENTION = LayerKind(
     name="attention",
+    autocast="low",
     aliases=("multiheadattention", "selfattention", "mha"),
     doc="Multi-head self-attention on [T, D] (shape unchanged): heads, kv_heads (grouped-query), "
         "head_dim, q/k/v and output biases, causal mask, rotary positions.",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..limits import MAX_INTEGER
-from ..metrics import STORED_GROUPS
+from ..metrics import AUTOCAST_WORDS, STORED_GROUPS
 
 Shape = tuple  # (H, W, C) for a volume, (T, D) for a token sequence, (N,) for a flat vector
 
@@ -320,10 +320,16 @@ class LayerKind:
                                          for the layer's matmul or convolution, whose copy autograd
                                          saves (the weights, not the biases: addmm and convolution
                                          save no bias); None (the default): none
-    fused(inp, out, fields) -> (n, m)    under a fused attention kernel (`--attention fused`: flash
-                                         or memory-efficient), the layer saves n activation values
-                                         fewer than on the math path and m fp32 values more (the
-                                         logsumexp), per sample; None (the default): no difference
+    autocast                             how autocast (`--amp`) types the layer's tensors, per
+                                         device: None (the default: its input's dtype), "low"
+                                         (convolution, matmul: 16-bit, an fp32 input cast and
+                                         the copy saved), "fp32" (autocast's fp32 ops), "widen"
+                                         (an fp32 parameter makes the output fp32) — one word or
+                                         {"cpu": word, "cuda": word} (metrics.AUTOCAST_WORDS)
+    fused(inp, out, fields) -> saves     under a fused attention kernel (`--attention fused`: flash
+                                         or memory-efficient), what the layer saves instead of
+                                         ``saves`` (the same words); None (the default): no
+                                         difference
     stores                               whether the output counts as a stored activation (default:
                                          the group is conv, dense, pool or norm; metrics.py)
     weighted                             counts towards `depth`
@@ -416,7 +422,8 @@ class LayerKind:
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
                  "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
                  "stores", "export", "takes_ids", "kv_cache", "reference", "check_reference",
-                 "extra", "saves", "onnx", "aliases", "label", "count_as", "casts", "fused", "once_macs")
+                 "extra", "saves", "onnx", "aliases", "label", "count_as", "casts", "fused", "once_macs",
+                 "autocast")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -431,7 +438,7 @@ class LayerKind:
                  saves: tuple | Callable | None = None, onnx: tuple = (), aliases: tuple = (),
                  label: Callable | None = None, count_as: dict | None = None,
                  casts: Callable | None = None, fused: Callable | None = None,
-                 once_macs: Callable | None = None):
+                 once_macs: Callable | None = None, autocast: str | dict | None = None):
         self.name = name
         self.label = label
         self.doc = doc
@@ -473,8 +480,13 @@ class LayerKind:
         self.aliases = tuple(aliases)
         # under autocast: the weight values copied to 16 bits and saved (metrics.ledger)
         self.casts = casts
-        # under a fused attention kernel: (activation values not saved, fp32 values saved)
+        # under a fused attention kernel: what it saves instead of ``saves`` (the same words)
         self.fused = fused
+        # under autocast, per device (metrics.AMP_DEVICES): the dtype rule, one of
+        # metrics.AUTOCAST_WORDS; None for both: the input's dtype throughout
+        rules = autocast if isinstance(autocast, dict) else {"cpu": autocast, "cuda": autocast}
+        assert set(rules) <= {"cpu", "cuda"} and all(r in AUTOCAST_WORDS for r in rules.values()), name
+        self.autocast = (rules.get("cpu"), rules.get("cuda"))
 
     @property
     def has_params(self) -> bool:

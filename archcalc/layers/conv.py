@@ -469,6 +469,7 @@ def _table_from_onnx(node):
 
 CONV = LayerKind(
     name="conv",
+    autocast="low",
     aliases=("conv2d", "lazyconv2d", "convolution", "convolution2d", "depthwiseconv2d", "separableconv2d"),
     doc="2-D convolution over an [H, W, C] volume.",
     primary="filters",

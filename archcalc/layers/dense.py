@@ -138,6 +138,7 @@ def _bias_from_onnx(node, fields):
 
 DENSE = LayerKind(
     name="dense",
+    autocast="low",
     aliases=("linear", "lazylinear", "fc", "fullyconnected", "innerproduct"),
     doc="Fully connected layer: [N] (or [1, 1, N]) -> [units]; on a token sequence or a volume, "
         "applied at every position on the last axis: [T, D] -> [T, units], [H, W, C] -> [H, W, units].",

@@ -100,6 +100,7 @@ def _layernorm_from_onnx(node):
 
 LAYERNORM = LayerKind(
     name="layernorm",
+    autocast={"cuda": "fp32"},
     aliases=("layernormalization",),
     doc="Layer normalisation over the last axis (D of [T, D], C of [H, W, C], N of [N]); "
         "shape unchanged.",

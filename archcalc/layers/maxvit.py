@@ -18,6 +18,7 @@ requires.
 """
 from __future__ import annotations
 
+from ..metrics import AMP_DEVICES
 from .base import (
     POSITIVE_INT,
     Counted,
@@ -122,9 +123,14 @@ def _saves(inp, out, f):
     exported module: the partitioned copy of its input that to_qkv reads (T·C), q and v made
     contiguous and the scaled keys, which the batched products read (3·T·C; the projection
     they are taken from is not kept itself), the probabilities (heads·T·N) and the heads'
-    output gathered back for merge (T·C): 5·T·C + heads·T·N values; not the layer's input."""
+    output gathered back for merge (T·C): 5·T·C + heads·T·N values; not the layer's input.
+    Under autocast the scores plus the fp32 relative position bias are fp32 (type
+    promotion), so are the probabilities, and the product with v saves its own 16-bit copy
+    of them (as Swin's window attention)."""
     t, c = inp[0] * inp[1], inp[2]
-    return (("new", 5 * t * c + _heads(inp, f) * t * f["size"] ** 2),)
+    probabilities = _heads(inp, f) * t * f["size"] ** 2
+    return (("new", 5 * t * c), ("noamp", probabilities), ("amp", probabilities, AMP_DEVICES),
+            ("amp", probabilities))
 
 
 def _biases(inp, f) -> int:
@@ -133,6 +139,7 @@ def _biases(inp, f) -> int:
 
 PARTITIONATTENTION = LayerKind(
     name="partitionattention",
+    autocast="low",
     doc="MaxViT's block or grid attention on [H, W, C], shape unchanged: attention with a "
         "relative position bias inside size×size partitions — contiguous windows, or a grid of "
         "positions spread over the whole volume.",
@@ -156,6 +163,7 @@ PARTITIONATTENTION = LayerKind(
     group="attention",
     export=_export,
     saves=_saves,
+    casts=lambda inp, out, f: 4 * inp[2] * inp[2],  # to_qkv's and merge's weights; not the bias table
     count_as={
         # to_qkv and merge are nn.Linear with bias; the scores are Tensor.matmul
         "ptflops": Counted(lambda inp, out, f: _macs(inp, out, f) + _biases(inp, f),

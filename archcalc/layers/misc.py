@@ -99,6 +99,7 @@ def _dropout_rate(node) -> float:
 
 LRN = LayerKind(
     name="lrn",
+    autocast="widen",
     aliases=("localresponsenorm", "localresponsenormalization"),
     doc="Local response normalisation across channels (AlexNet); no parameters.",
     primary="size",
@@ -141,7 +142,9 @@ def _lrn_saves(inp, f):
     if len(inp) != 3:
         return ("input",)
     h, w, c = inp
-    return ("input", ("new", (c + f["size"] - 1) * h * w + 2 * c * h * w))
+    # under autocast the padded squares are fp32 on the CPU (avg_pool3d is on its fp32 list),
+    # the power's input and output on both devices (CUDA's pow; after the CPU's fp32 average)
+    return ("input", ("new", (c + f["size"] - 1) * h * w, ("cpu",)), ("new", 2 * c * h * w, ("cpu", "cuda")))
 
 
 def _flatten(inp, f):

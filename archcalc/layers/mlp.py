@@ -84,19 +84,21 @@ def _export(inp, out, f):
 
 
 def _gated_saves(out, f):
-    """Its input (both projections read it), then per position: the gate's output (the
-    activation's input), the activation's output and the up projection's (the product
-    saves both) and the product (the down projection's input), hidden values each; relu
-    saves its output, which the product saves anyway."""
+    """Its input (both projections read it and save it: one tensor, but under autocast two
+    16-bit copies of an fp32 input), then per position: the gate's output (the activation's
+    input), the activation's output and the up projection's (the product saves both) and
+    the product (the down projection's input), hidden values each; relu saves its output,
+    which the product saves anyway."""
     rows = 1
     for size in out[:-1]:
         rows *= size
     per = 3 if f["activation"] == "relu" else 4
-    return ("input", ("new", per * rows * f["hidden"]))
+    return ("input", "input", ("new", per * rows * f["hidden"]))
 
 
 GATEDMLP = LayerKind(
     name="gatedmlp",
+    autocast="low",
     doc="Gated feed-forward block (SwiGLU): down(act(gate(x))·up(x)), [T, D] unchanged; "
         "3·D·hidden parameters.",
     primary="hidden",
@@ -193,6 +195,7 @@ def _experts_export(inp, out, f):
 
 EXPERTS = LayerKind(
     name="experts",
+    autocast="low",
     doc="Mixture of experts (Mixtral): a router (D·experts) sends each token to `top_k` of "
         "`experts` gated MLPs; shape unchanged. Params count every expert; MACs and active "
         "params the top_k a token uses.",

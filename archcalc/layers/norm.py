@@ -61,6 +61,7 @@ def _groupnorm_export(inp, out, f):
 
 GROUPNORM = LayerKind(
     name="groupnorm",
+    autocast={"cuda": "fp32"},
     aliases=("groupnormalization",),
     doc="Group normalisation (PyTorch's GroupNorm): the channels are split into `groups` groups, "
         "each normalised over its channels and all positions, per sample. 2·C parameters (γ, β) "
@@ -172,6 +173,7 @@ def _layerscale_from_onnx(node):
 
 LAYERSCALE = LayerKind(
     name="layerscale",
+    autocast="widen",
     doc="Layer scale (ConvNeXt, CaiT): multiplies each channel by a learned γ, initialised to "
         "`init`. C parameters; shape unchanged.",
     primary="init",
@@ -181,6 +183,7 @@ LAYERSCALE = LayerKind(
     explain=lambda layer: {"params": (f"1·{_channels(layer.input)}", "one γ per channel")},
     export=_layerscale_export,
     group="norm",
+    saves=("input",),  # x * γ keeps x for γ's gradient (and γ, a parameter)
     onnx=(Onnx(("Mul",), _layerscale_from_onnx),),
 )
 

@@ -74,6 +74,7 @@ def _from_onnx(node):
 
 RBF = LayerKind(
     name="rbf",
+    autocast="widen",
     doc="Euclidean radial basis function units (LeNet-5's output): y_i = Σ_j (x_j − w_ij)², "
         "with fixed, non-trainable centres w_i.",
     primary="units",

@@ -247,6 +247,7 @@ def _t_from_onnx(node):
 
 CONVTRANSPOSE = LayerKind(
     name="convtranspose",
+    autocast="low",
     aliases=("convtranspose2d", "conv2dtranspose", "deconvolution", "deconv"),
     doc="2-D transposed convolution (PyTorch's ConvTranspose2d, 'up-convolution', 'deconvolution') "
         "over an [H, W, C] volume: out = (n − 1)·s − p_begin − p_end + d·(k − 1) + output_padding + 1.",

@@ -108,6 +108,7 @@ _SUBSAMPLE = '''class Subsample2d(nn.Module):
 
 SUBSAMPLE = LayerKind(
     name="subsample",
+    autocast="widen",
     doc="LeNet-5's trainable subsampling: the average of each window times a trainable "
         "coefficient per map, plus a trainable bias per map.",
     primary="size",

@@ -24,6 +24,7 @@ torchvision's swin_t/s/b).
 """
 from __future__ import annotations
 
+from ..metrics import AMP_DEVICES
 from .base import (
     NONNEG_INT,
     POSITIVE_INT,
@@ -139,11 +140,16 @@ def _wa_saves(inp, out, f):
     nothing), the scaled q, kᵀ and v made contiguous (as the matmuls read them at any batch),
     the probabilities (h·N per position) and the heads' output the proj projection reads —
     5·P·C + h·P·N; with an active shift, the bool mask of which window pairs may attend,
-    (P/N)·N·N bytes broadcast over the batch (not per sample)."""
+    (P/N)·N·N bytes broadcast over the batch (not per sample). Under autocast the scores
+    plus the fp32 relative position bias are fp32 (type promotion), so are the probabilities,
+    and the product with v saves its own 16-bit copy of them: h·P·N fp32 values and h·P·N
+    16-bit ones."""
     c, s = inp[2], f["window"]
     ph, pw = -(-inp[0] // s) * s, -(-inp[1] // s) * s
     p, n = ph * pw, s * s
-    saves = (("new", 5 * p * c + f["heads"] * p * n),)
+    probabilities = f["heads"] * p * n
+    saves = (("new", 5 * p * c), ("noamp", probabilities), ("amp", probabilities, AMP_DEVICES),
+             ("amp", probabilities))
     if f["shift"] and not (s >= ph and s >= pw):
         saves += (("fixed", p * n),)
     return saves
@@ -162,6 +168,7 @@ def _wa_label(inp, f) -> str:
 
 WINDOWATTENTION = LayerKind(
     name="windowattention",
+    autocast="low",
     doc="Swin's (shifted) window attention on [H, W, C], shape unchanged: attention inside "
         "window×window windows with a relative position bias per head.",
     primary="heads",
@@ -326,6 +333,7 @@ def _v2_export(inp, out, f):
 
 WINDOWATTENTIONV2 = LayerKind(
     name="windowattentionv2",
+    autocast="low",
     doc="Swin V2's (shifted) window attention on [H, W, C], shape unchanged: scaled cosine "
         "attention inside window×window windows, a learned logit scale per head and a continuous "
         "relative position bias from a small MLP.",

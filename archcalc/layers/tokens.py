@@ -55,6 +55,7 @@ def _embedding_export(inp, out, f):
 
 EMBEDDING = LayerKind(
     name="embedding",
+    autocast="widen",
     aliases=("embedding",),
     doc="Token embedding: the T token ids of `input: {tokens: T}` -> [T, dim]; a table of "
         "vocab·dim parameters, looked up (no MACs).",
@@ -111,6 +112,7 @@ def _classtoken_shape(inp, f):
 
 CLASSTOKEN = LayerKind(
     name="classtoken",
+    autocast="widen",
     doc="A learned class token put before the tokens: [T, D] -> [T + 1, D]; D parameters.",
     shape=_classtoken_shape,
     params=lambda inp, out, f: inp[1],
@@ -143,6 +145,7 @@ def _posembed_export(inp, out, f):
 
 POSEMBED = LayerKind(
     name="posembed",
+    autocast="widen",
     doc="Learned position embedding, added to every token: [T, D] unchanged; positions·D "
         "parameters (positions defaults to T).",
     fields={"positions": field_(POSITIVE_INT, None, doc="positions learned (default: T, the tokens "
@@ -165,6 +168,7 @@ def _typeembed_shape(inp, f):
 
 TYPEEMBED = LayerKind(
     name="typeembed",
+    autocast="widen",
     doc="Token-type (segment) embedding, BERT's: a learned row per type added to every token "
         "(a single-segment input: type 0), [T, D] unchanged; types·D parameters.",
     primary="types",
@@ -278,6 +282,7 @@ def _lmhead_check(layer, other):
 
 LMHEAD = LayerKind(
     name="lmhead",
+    autocast="low",
     doc="Language-model head: every token projected onto the vocabulary, [T, D] -> [T, vocab], "
         "T·D·vocab MACs; `tied: NAME` reuses the token embedding NAME's table (its parameters "
         "counted once, there).",
