@@ -392,9 +392,11 @@ def _every_built_in():
 @pytest.mark.parametrize("name", _every_built_in())
 def test_no_line_crosses_a_label_or_a_box_face(name):
     """Every built-in at every depth (the full picture and each collapsed level): no arrow,
-    skip arc or wrap connector passes through a text or through a box's faces (an arrow may
-    end on a face: the faces are shrunk by 1 px). Geometry from the SVG's own elements."""
-    from svg_geometry import line_collisions
+    skip arc, wrap connector or frame edge passes through a text or through a box's faces (an
+    arrow may end on a face: the faces are shrunk by 1 px); no line runs along a frame's edge;
+    no text (a label, an arrow's label, a frame's title) lies on a box's face. Geometry from
+    the SVG's own elements."""
+    from svg_geometry import along_frames, line_collisions, texts_on_faces
 
     from archcalc.app import analyse_spec
     from archcalc.render.picture import deepest_level, picture
@@ -403,6 +405,8 @@ def test_no_line_crosses_a_label_or_a_box_face(name):
     for depth in [None] + list(range(deepest_level(analysis), -1, -1)):
         svg, _ = picture(analysis, {"depth": depth, "fit": False})
         assert line_collisions(svg) == [], (name, depth)
+        assert along_frames(svg) == [], (name, depth)
+        assert texts_on_faces(svg) == [], (name, depth)
         if depth is None or depth == 0:
             assert overlaps(svg) == [], (name, depth)
 
@@ -419,6 +423,23 @@ def test_the_line_check_sees_a_line_through_a_label_and_a_face():
            '<path class="edge skip" d="M0,80 C0,70 50,70 50,80"/></svg>')
     hits = line_collisions(svg)
     assert [(d, what.split()[0]) for d, what in hits] == [("M0,16 H50", "text"), ("M60,60 V30 H140", "face")]
+
+
+def test_the_frame_checks_see_a_frame_through_a_label_a_line_along_it_and_a_title_on_a_box():
+    from svg_geometry import along_frames, line_collisions, texts_on_faces
+
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg"><style>.lab{font-size:11px}.ftl{font-size:10px}</style>'
+           '<text x="10" y="20" class="lab">conv1</text>'               # x 10 to 10 + 5·6.6 = 43
+           '<rect class="vol" x="100" y="0" width="20" height="40"/>'
+           '<rect class="frame" x="30" y="15" width="50" height="40"/>'   # its left edge cuts conv1
+           '<rect class="frame rep" x="110" y="30" width="50" height="40"/>'   # through the box
+           '<path class="edge" d="M20,56 H90"/>'        # 1 px under the first frame's bottom (55)
+           '<path class="edge" d="M0,100 H40"/>'        # far from everything
+           '<text x="105" y="20" class="ftl">×3</text></svg>')   # a title on the box's face
+    assert sorted({(what, hit.split()[0]) for what, hit in line_collisions(svg)}) == \
+        [("frame 110,30 50×40", "face"), ("frame 30,15 50×40", "text")]
+    assert along_frames(svg) == [("M20,56 H90", "frame 30,15 50×40")]
+    assert texts_on_faces(svg) == [("×3", "face 100")]
 
 
 def test_long_networks_wrap_instead_of_shrinking(cli):
