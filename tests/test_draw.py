@@ -313,6 +313,98 @@ def test_unet_is_drawn_as_a_u_with_horizontal_skips(cli, depth):
         assert float(root.get("width")) <= 1600 and float(root.get("height")) <= 1200
 
 
+SMALL_U = """\
+name: smallu
+input: [64, 64, 3]
+layers:
+  - conv: {name: enc1, filters: 16, kernel: 3, padding: 1}
+  - parallel:
+      name: level1
+      merge: concat
+      branches:
+        - []
+        - - maxpool: {name: pool1, size: 2}
+          - conv: {name: enc2, filters: 32, kernel: 3, padding: 1}
+          - parallel:
+              name: level2
+              merge: concat
+              branches:
+                - []
+                - - maxpool: {name: pool2, size: 2}
+                  - conv: {name: bottom, filters: 64, kernel: 3, padding: 1}
+                  - upsample: {name: up2, factor: 2}
+          - conv: {name: dec2, filters: 32, kernel: 3, padding: 1}
+          - upsample: {name: up1, factor: 2}
+  - conv: {name: dec1, filters: 16, kernel: 3, padding: 1}
+  - conv: {name: out, filters: 2, kernel: 1}
+"""
+
+
+def _u_merges(root):
+    u = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "u-net"]
+    if not u:
+        return None
+    assert len(u) == 1
+    return [g for g in u[0].iter("{http://www.w3.org/2000/svg}g") if "u-merge" in g.get("class", "")]
+
+
+def test_a_small_hand_written_u_is_drawn_as_a_u(cli, spec_file):
+    # two levels, identity skips (no crop): 64×64 → pool → 32×32 → pool → 16×16 → ×2 → 32×32,
+    # concatenated with the 32-channel skip: 64 + 32 = 96; → conv 32, ×2 → 64×64, with the
+    # 16-channel skip: 32 + 16 = 48
+    code, root, svg = draw(cli, str(spec_file(SMALL_U)))
+    assert code == 0
+    merges = _u_merges(root)
+    assert merges is not None
+    assert [shape_label(g) for g in merges] == ["64×64×48", "32×32×96"]
+    assert all(g.get("data-skip") == "" for g in merges)      # the identity: nothing on the skip
+    u = next(g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "u-net")
+    skips = [p.get("d") for p in u.findall("s:path", NS) if p.get("class") == "edge skip"]
+    ys = [float(g.find("s:circle", NS).get("cy")) for g in merges]
+    assert len(skips) == 2 and all(re.fullmatch(rf"M[\d.]+,{y:g} H[\d.]+", d) for d, y in zip(skips, ys))
+    assert [t.text for t in u.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "arr"].count("copy") == 2
+
+
+def test_nets_that_are_not_encoder_decoders_are_not_drawn_as_a_u(cli, spec_file):
+    # nested residuals whose paths keep the resolution: two nested two-branch sets with an
+    # identity branch, which the old name-and-shape rule took for a U; not one structurally
+    # (nothing goes down and comes back up)
+    spec = spec_file("name: nested\ninput: [32, 32, 8]\nlayers:\n"
+                     "  - conv: {filters: 8, kernel: 3, padding: 1}\n"
+                     "  - residual:\n      layers:\n"
+                     "        - conv: {filters: 8, kernel: 3, padding: 1}\n"
+                     "        - residual:\n            layers:\n"
+                     "              - conv: {filters: 8, kernel: 3, padding: 1}\n"
+                     "              - conv: {filters: 8, kernel: 3, padding: 1}\n"
+                     "        - conv: {filters: 8, kernel: 3, padding: 1}\n"
+                     "  - globalavgpool\n  - dense: 10\n")
+    code, root, _ = draw(cli, str(spec))
+    assert code == 0 and _u_merges(root) is None
+    # the same U as above, but the deep arm never comes back up (no upsample; the skips are
+    # pooled to match: 64/4 = 16 and 32/2 = 16): a pyramid that concatenates, not a U
+    pyramid = SMALL_U.replace("        - []\n        - - maxpool: {name: pool1",
+                              "        - [maxpool: {name: skippool1, size: 4}]\n        - - maxpool: {name: pool1")
+    pyramid = pyramid.replace("                - []\n", "                - [maxpool: {name: skippool2, size: 2}]\n")
+    pyramid = pyramid.replace("                  - upsample: {name: up2, factor: 2}\n", "")
+    pyramid = pyramid.replace("          - upsample: {name: up1, factor: 2}\n", "")
+    code, root, _ = draw(cli, str(spec_file(pyramid)))
+    assert code == 0 and _u_merges(root) is None
+
+
+def test_only_unet_among_the_built_ins_is_drawn_as_a_u():
+    from archcalc.app import analyse_spec
+    from archcalc.readers import zoo
+    from archcalc.render.picture import deepest_level, picture
+
+    drawn = set()
+    for name in zoo.names():
+        analysis = analyse_spec(name)
+        for depth in [None] + list(range(deepest_level(analysis), -1, -1)):
+            if 'class="u-net"' in picture(analysis, {"depth": depth, "fit": False})[0]:
+                drawn.add(name)
+    assert drawn == {"unet"}
+
+
 def test_depth_that_collapses_nothing_says_so(cli):
     # GoogLeNet's inception modules are its only blocks (level 0): --depth 1 collapses nothing
     result = cli("draw", "googlenet", "--depth", "1")

@@ -945,27 +945,48 @@ class JoinEl:
         out.append("</g>")
 
 
+def _area(shape):
+    """H·W of a volume, None for any other shape."""
+    return shape[0] * shape[1] if _ints(shape, 3) else None
+
+
 def _u_fork(node: Node, ctx: Context):
-    """(fork node, skip branch, main branch) when ``node`` (or the one scope around it) is a
-    level of an encoder–decoder: a branch set of two branches, one a light skip (at most two
-    layers, no parameters or MACs: a crop, or nothing) and one that carries the rest of the U."""
+    """(fork node, skip branch, deep branch) when ``node`` (or the one scope around it) is a
+    level of an encoder–decoder, told by its structure alone: a branch set of two branches
+    merged by concat or add, where one (the deep arm) goes down from the fork's input
+    resolution and comes back up, and the other (the skip) carries the encoder's output across
+    without ever going below the resolution it delivers — the two arriving at the merge at the
+    same resolution. A residual whose main path keeps the resolution, or whose branches both
+    downsample (a projection shortcut), is not one."""
     if node.type == "group" and len(node.children) == 1:
         node = node.children[0]
     if node.type != "fork" or node.span.aux or len(node.span.branches or ()) != 2:
         return None
     if node.span.merge not in ("concat", "add"):
         return None
-    by_index = {c.index: c for c in node.children if c.type == "branch"}
-    light = heavy = None
-    for j, (bs, be) in enumerate(node.span.branches):
-        members = ctx.layers[bs:be]
-        if len(members) <= 2 and not any(m.params or m.macs for m in members):
-            light = j
-        elif j in by_index:
-            heavy = by_index[j]
-    if light is None or heavy is None:
+    layers = ctx.layers
+    branches = node.span.branches
+    entry = next((layers[bs].input for bs, be in branches if be > bs), None)
+    if _area(entry) is None:
         return None
-    return node, light, heavy
+    by_index = {c.index: c for c in node.children if c.type == "branch"}
+
+    def arm(j):
+        """(the resolution it delivers, the lowest along it), or None if not all volumes."""
+        bs, be = branches[j]
+        areas = [_area(layers[i].output) for i in range(bs, be)]
+        if any(a is None for a in areas):
+            return None
+        out = areas[-1] if areas else _area(entry)
+        return out, min(areas + [out])
+    arms = [arm(0), arm(1)]
+    if None in arms or arms[0][0] != arms[1][0]:      # skip and decoder meet at one resolution
+        return None
+    for deep, skip in ((0, 1), (1, 0)):
+        out, lowest = arms[deep]
+        if deep in by_index and lowest < min(out, _area(entry)) and arms[skip][1] == arms[skip][0]:
+            return node, skip, by_index[deep]
+    return None
 
 
 def u_levels(children, ctx: Context):
@@ -976,9 +997,9 @@ def u_levels(children, ctx: Context):
         found = [(i, f) for i, c in enumerate(children) if (f := _u_fork(c, ctx)) is not None]
         if len(found) != 1:
             break
-        i, (fork, light, heavy) = found[0]
-        levels.append((children[:i], fork, light, children[i + 1:]))
-        children = heavy.children
+        i, (fork, skip, deep) = found[0]
+        levels.append((children[:i], fork, skip, children[i + 1:]))
+        children = deep.children
     return (levels, children) if len(levels) >= 2 else None
 
 
@@ -986,10 +1007,10 @@ class MergeEl:
     """The merge node of a U level (where the skip arrives), its labels above it: the skip
     arrives from the left, the decoder below comes up into it from beneath."""
 
-    def __init__(self, ctx: Context, fork: Node, light: int):
+    def __init__(self, ctx: Context, fork: Node, skip: int):
         self.ctx = ctx
         self.span = fork.span
-        bs, be = self.span.branches[light]
+        bs, be = self.span.branches[skip]
         self.skip_layers = list(range(bs, be))
         self.problems = []
 
@@ -1036,12 +1057,12 @@ class UEl:
     def __init__(self, ctx: Context, levels, bottom, head):
         self.ctx = ctx
         self.lefts, self.rights, self.merges = [], [], []
-        for k, (before, fork, light, after) in enumerate(levels):
+        for k, (before, fork, skip, after) in enumerate(levels):
             left = sequence_atoms(before, [], ctx)
             if k == 0:
                 left = head + left
             self.lefts.append(RowEl(left, lead=k > 0))
-            merge = MergeEl(ctx, fork, light)
+            merge = MergeEl(ctx, fork, skip)
             self.merges.append(merge)
             self.rights.append(RowEl([Atom(merge, "", [])] + sequence_atoms(after, [], ctx), lead=False))
         self.lefts.append(RowEl(sequence_atoms(bottom, [], ctx), lead=True))
