@@ -352,7 +352,7 @@ def test_a_small_hand_written_u_is_drawn_as_a_u(cli, spec_file):
     # two levels, identity skips (no crop): 64×64 → pool → 32×32 → pool → 16×16 → ×2 → 32×32,
     # concatenated with the 32-channel skip: 64 + 32 = 96; → conv 32, ×2 → 64×64, with the
     # 16-channel skip: 32 + 16 = 48
-    code, root, svg = draw(cli, str(spec_file(SMALL_U)))
+    code, root, _ = draw(cli, str(spec_file(SMALL_U)))
     assert code == 0
     merges = _u_merges(root)
     assert merges is not None
@@ -532,6 +532,23 @@ def test_the_frame_checks_see_a_frame_through_a_label_a_line_along_it_and_a_titl
         [("frame 110,30 50×40", "face"), ("frame 30,15 50×40", "text")]
     assert along_frames(svg) == [("M20,56 H90", "frame 30,15 50×40")]
     assert texts_on_faces(svg) == [("×3", "face 100")]
+
+
+def test_a_scope_that_fits_on_a_row_is_not_split_and_rows_are_filled(cli):
+    # Swin-T's `features` scope is too wide for one row and wraps; the scopes inside it (a
+    # patch merging: two boxes, about 420 px; a stage: one box) each fit on a row of
+    # 1,400 − 2·16 = 1,368 px, so none of them is split — only `features` goes on "(cont.)"
+    _, root, _ = draw(cli, "swin_t")
+    titles = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "ftl"]
+    assert "4 · merge" in titles
+    assert [t for t in titles if "(cont.)" in t] and all(t.startswith("features ") for t in titles if "(cont.)" in t)
+    # at 1,180 px (the HTML report's width) the last row holds stage 7 alone (one box, about
+    # 300 px); the head after it (norm, pool, flatten, dense: about 550 px) fits beside it
+    _, root, _ = draw(cli, "swin_t", "--width", "1180")
+    arrows = [(t.text, float(t.get("y"))) for t in root.iter("{http://www.w3.org/2000/svg}text")
+              if t.get("class") == "arr"]
+    last_stage = [y for text, y in arrows if text == "swin_block"][-1]
+    assert {y for text, y in arrows[-4:]} == {last_stage}   # layernorm … dense 1000 units
 
 
 def test_long_networks_wrap_instead_of_shrinking(cli):

@@ -1183,7 +1183,7 @@ def place_rows(atoms, max_width, lead_first) -> list[Row]:
     def inflate(level):
         return HPAD * (depth - level)
 
-    forced = _chunk_breaks(atoms, max_width, inflate(0)) if max_width is not None else set()
+    chunks = _chunks(atoms, inflate) if max_width is not None else {}
     rows = [Row()]
     row = rows[0]
     open_: list[list] = []  # [frame, left, level, continued, content up, content down]
@@ -1196,7 +1196,11 @@ def place_rows(atoms, max_width, lead_first) -> list[Row]:
         if prev is not None and max_width is not None:
             opening = inflate(k) if len(a.stack) > k else 0
             closing = inflate(0) if a.stack or prev.stack else 0
-            if index in forced or edge + arrow + opening + a.el.w + closing > max_width:
+            # the outermost scope opening here that fits on a row, but not in what is left of
+            # this one, starts a row of its own (it is not split)
+            chunk = next((w for w in chunks.get(index, ()) if w <= max_width - ROW_LEAD), None)
+            forced = chunk is not None and edge > ROW_LEAD and edge + chunk > max_width
+            if forced or edge + arrow + opening + a.el.w + closing > max_width:
                 carried = {id(entry[0]) for entry in open_}
                 row.w = _close(row, open_, 0, prev, inflate)
                 row = Row()
@@ -1240,28 +1244,23 @@ def arrow_length(a) -> float:
     return max(MIN_ARROW, label_w)
 
 
-def _chunk_breaks(atoms, max_width, frame_room) -> set:
-    """Indices to wrap before so that a top-level scope that fits on one row is not split:
-    consecutive atoms in the same outermost frame are one chunk."""
-    chunks = []
+def _chunks(atoms, inflate) -> dict:
+    """{index of the atom that opens one or more scopes: [the width of each scope's atoms on
+    one row, outermost first]}: consecutive atoms under the same frame are one chunk."""
+    chunks: dict = {}
+    open_: list = []   # [frame, index it opened at, level]
     for i, a in enumerate(atoms):
-        key = id(a.stack[0]) if a.stack else None
+        k = 0
+        while k < len(open_) and k < len(a.stack) and open_[k][0] is a.stack[k]:
+            k += 1
+        del open_[k:]
+        for level in range(k, len(a.stack)):
+            open_.append((a.stack[level], i, level))
+            chunks.setdefault(i, []).append(2 * inflate(level))
         width = arrow_length(a) + a.el.w
-        if chunks and key is not None and chunks[-1][0] == key:
-            chunks[-1][2] += width
-        else:
-            chunks.append([key, i, width + (2 * frame_room if key is not None else 0)])
-    forced = set()
-    x = 0.0
-    for _key, first, width in chunks:
-        if x + width > max_width and x > ROW_LEAD and width <= max_width - ROW_LEAD:
-            forced.add(first)
-            x = ROW_LEAD + width
-        elif x + width > max_width:
-            x = ROW_LEAD + (x + width) % max_width
-        else:
-            x += width
-    return forced
+        for _frame, first, level in open_:
+            chunks[first][level - len(atoms[first].stack) + len(chunks[first])] += width
+    return chunks
 
 
 def _close(row, open_, keep, prev, inflate) -> float:
