@@ -151,6 +151,15 @@ def test_a_box_drawn_once_for_a_repeat_names_its_range(cli):
     assert convs == ["conv1–conv2", "conv1–conv2", "conv1–conv3", "conv1–conv3", "conv1–conv3"]
 
 
+def test_long_names_of_a_box_drawn_once_write_the_range_of_their_number(cli):
+    # ViT-B/16's 12 encoder layers (encoder_layer_0 … encoder_layer_11, Dosovitskiy et al.:
+    # L = 12) are drawn once; their layer norms are encoder_layer_0.ln_1 … encoder_layer_11.ln_1
+    _, root, _ = draw(cli, "vit_b_16", "--depth", "9")
+    labels = [t.text for g in boxes(root) for t in g.findall("s:text", NS) if t.get("class") == "lab"]
+    assert "encoder_layer_0–11.ln_1" in labels and "encoder_layer_0–11.ln_2" in labels
+    assert not [t for t in labels if "…–" in t]
+
+
 def test_boxes_that_would_share_a_name_say_which_scope_they_are_in(cli):
     # VGG-16's five stages each end in a max pool the spec leaves unnamed (maxpool1 in its
     # block): five pool boxes, five different labels

@@ -124,6 +124,28 @@ def _channels(shape):
     return None
 
 
+def _name_range(first: str, last: str) -> str:
+    """``conv1–conv3``; two long names that differ only in a number are written once with the
+    numbers' range (``encoder_layer_0–11.ln_1`` for encoder_layer_0.ln_1 … encoder_layer_11.ln_1)
+    rather than both cut short."""
+    if len(first) <= 14 and len(last) <= 14:
+        return f"{first}–{last}"
+    i = 0
+    while i < min(len(first), len(last)) and first[i] == last[i]:
+        i += 1
+    while i > 0 and first[i - 1].isdigit():
+        i -= 1
+    j = 0
+    while j < min(len(first), len(last)) - i and first[-1 - j] == last[-1 - j]:
+        j += 1
+    while j > 0 and first[len(first) - j].isdigit():
+        j -= 1
+    a, b = first[i:len(first) - j], last[i:len(last) - j]
+    if a.isdigit() and b.isdigit():
+        return _shorten(f"{first[:i]}{a}–{b}{first[len(first) - j:]}", 30)
+    return f"{_shorten(first, 14)}–{_shorten(last, 14)}"
+
+
 def _ints(shape, n) -> bool:
     return shape is not None and len(shape) == n and all(isinstance(v, int) and v > 0 for v in shape)
 
@@ -564,7 +586,7 @@ class BoxEl:
                 while end == name and cut > 0:   # one name in every call: the calls' (or theirs)
                     cut -= 1
                     name, end = ctx.local_name(layer.name, layer.path[:cut]), ctx.local_name(other.name, other.path[:cut])
-                name = f"{_shorten(name, 14)}–{_shorten(end, 14)}"
+                name = _name_range(name, end)
             elif name in ctx.ambiguous and layer.path:
                 # the same local name on several boxes (every stage's maxpool1): one scope more
                 name = ctx.local_name(layer.name, layer.path[:-1])
@@ -1234,8 +1256,9 @@ def place_rows(atoms, max_width, lead_first) -> list[Row]:
     row.w = edge
     for r in rows:
         r.depth = max((len(a.stack) for a, _ in r.placed), default=0)
-        r.up = max([a.el.up for a, _ in r.placed] + [16]) + VTOP * depth
-        r.down = max([a.el.down for a, _ in r.placed] + [10]) + VBOT * depth
+        # room above and below for the frames this row has (not the deepest of the picture)
+        r.up = max([a.el.up for a, _ in r.placed] + [16]) + VTOP * r.depth
+        r.down = max([a.el.down for a, _ in r.placed] + [10]) + VBOT * r.depth
     return rows
 
 
