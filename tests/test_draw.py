@@ -282,6 +282,20 @@ def test_collapsed_resnet50_keeps_its_repeats_and_skip_arcs(cli):
     assert not any("skip" in p.get("class", "") for g in single for p in g.findall("s:path", NS))
 
 
+def test_a_residual_around_a_collapsed_block_has_one_arc(cli):
+    # EfficientNet-B0 (Tan & Le 2019, Table 1): stages of 1, 2, 2, 3, 3, 4, 1 MBConv blocks; the
+    # first of each changes stride or channels, the others add their input back: stages 2–6
+    # have 1, 1, 2, 2, 3 such blocks, each stage's drawn once (one body, ×N) — 5 identity arcs,
+    # drawn by the residual around each collapsed block, not a second time over the box
+    _, root, svg = draw(cli, "efficientnet_b0")
+    assert svg.count('class="edge skip"') == 5
+    forks = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "fork"]
+    assert len(forks) == 5
+    for fork in forks:   # the box inside each draws no arc of its own
+        assert boxes(fork, "group")
+        assert [p for g in boxes(fork, "group") for p in g.findall("s:path", NS) if "skip" in p.get("class")] == []
+
+
 def test_collapsed_densenet121_writes_its_dense_layers_as_repeats(cli):
     # Huang et al. 2017, Table 1: dense blocks of 6, 12, 24, 16 layers; growth rate 32 gives
     # 64 + 6·32 = 256, 128 + 12·32 = 512, 256 + 24·32 = 1024, 512 + 16·32 = 1024 channels

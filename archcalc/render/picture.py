@@ -239,6 +239,7 @@ class Context:
                 self.scope_problems.setdefault(d.layer, []).append(d)
         self.shapes = []          # every drawn shape, for the scales
         self.group_names = {g.name for g in analysis.groups}
+        self.group_index = {id(g): i for i, g in enumerate(analysis.groups)}
         counted = getattr(analysis.totals, "count_as", None)  # --count-as: whose MACs the tips give
         self.macs_word = f"MACs ({counted})" if counted else "MACs"
         self.boxes = []
@@ -352,8 +353,12 @@ def _identity_over(g, ctx: Context) -> bool:
     """Whether a branch set with an empty branch (the identity: a residual's shortcut, a dense
     layer's carried input) spans the whole of scope ``g`` but for shape-keeping layers."""
     layers = ctx.layers
+    index = ctx.group_index[id(g)]
     for s in ctx.identity_forks:
-        if s.start >= g.start and s.end <= g.end and s.end > s.start:
+        # a branch set over exactly the scope's leaves that was opened before it (a residual
+        # around the block: EfficientNet's `ir`) is drawn outside the box, with its own arc
+        outside = s.start == g.start and s.end == g.end and s.after <= index
+        if s.start >= g.start and s.end <= g.end and s.end > s.start and not outside:
             if all(foldable(layers[i]) for i in range(g.start, s.start)) and \
                     all(foldable(layers[i]) for i in range(s.end, g.end)):
                 return True
