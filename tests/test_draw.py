@@ -738,6 +738,23 @@ layers:
     assert [g.get("data-layer") for g in boxes(root)] == ["c1", "head.globalavgpool1", "head.dense1", "c2"]
     assert shape_label(boxes(root)[-1]) == "16×16×32"                   # c2 reads c1's 32×32×16: ⌈32/2⌉
     assert overlaps(svg) == []
+    # collapsed (--depth 0), the head is one box, still in the lane that hangs off the path
+    code, root, svg = draw(cli, path, "--depth", "0")
+    aux = next(g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "aux")
+    assert [g.get("data-group") for g in boxes(aux, "group")] == ["head"]
+    assert [g.get("data-layer") for g in boxes(root)] == ["c1", "c2"]
+    assert overlaps(svg) == []
+
+
+def test_inception_v3s_collapsed_auxiliary_head_is_off_the_main_path(cli):
+    # Szegedy et al. 2016 (Inception-v3): the auxiliary classifier sits on the 17×17×768 grid
+    # and is used in training only; the main path goes on from Mixed_6e to Mixed_7a
+    _, root, _ = draw(cli, "inception_v3")          # the default: blocks collapsed at level 0
+    aux = next(g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "aux")
+    assert [g.get("data-group") for g in boxes(aux, "group")] == ["AuxLogits"]
+    arrows = {t.text: float(t.get("y")) for t in root.iter("{http://www.w3.org/2000/svg}text")
+              if t.get("class") == "arr"}
+    assert arrows["inception_c"] == arrows["inception_d"]   # Mixed_6e → Mixed_7a on one axis
 
 
 @pytest.mark.parametrize("name", ["x.jpg", "drawing", "x.svg.txt", "x.png.svgz"])

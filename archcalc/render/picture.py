@@ -374,6 +374,15 @@ def _collapsed_box(ctx: Context, nodes, stack) -> Atom:
     return Atom(el, groups[0].kind, stack)
 
 
+def _aux_scope(node):
+    """The auxiliary head's branch set when ``node`` is a scope holding only one, else None."""
+    if isinstance(node, Node) and node.type == "group" and len(node.children) == 1:
+        child = node.children[0]
+        if child.type == "fork" and child.span.aux:
+            return child
+    return None
+
+
 def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
     atoms: list[Atom] = []
     host = None  # the atom of this sequence that folded layers attach to
@@ -388,6 +397,12 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
                    f"the same shapes, drawn once: " + ", ".join(names))
             atoms += sequence_atoms(node, stack + [Frame(f"×{count}", "repeat", None, tip)], ctx)
             host = None
+            continue
+        aux = _aux_scope(node)
+        if aux is not None and _collapsed(node, ctx):
+            # a collapsed auxiliary head (Inception-v3's AuxLogits) still hangs off the main
+            # path, as one box in its lane, not on it
+            atoms.append(Atom(AuxEl(ctx, aux, collapsed=node), "", stack))
             continue
         if _collapsed(node, ctx):
             host = _collapsed_box(ctx, nodes, stack)
@@ -894,11 +909,14 @@ class AuxEl:
     """An auxiliary head: the main path passes straight on; the head hangs below it in a
     dashed lane that feeds nothing (it runs in training only)."""
 
-    def __init__(self, ctx: Context, node: Node):
+    def __init__(self, ctx: Context, node: Node, collapsed: Node | None = None):
         self.ctx = ctx
         self.span = node.span
         branch = next((c for c in node.children if c.type == "branch"), None)
-        self.lane = RowEl(sequence_atoms(branch.children if branch else [], [], ctx))
+        if collapsed is not None:   # the head's scope collapsed: one box in the lane
+            self.lane = RowEl([_collapsed_box(ctx, [collapsed], [])])
+        else:
+            self.lane = RowEl(sequence_atoms(branch.children if branch else [], [], ctx))
         self.problems = []
 
     def measure(self, scales):
