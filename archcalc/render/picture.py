@@ -1526,10 +1526,11 @@ def _render(analysis, depth, max_width, note="", marks=None):
         x += 16 + text_width(label, SMALL) + 14
     notes = "folded: layers that keep the shape and do no MACs, named under the box before them (+ …); " \
             "×N: a repeat drawn once; dashed frame: a scope; + add, ‖ concat"
-    if ctx.changes:
-        notes += ("; outlines: " + ", ".join(f"{CHANGE_GLYPH[s]} {s}" for s in CHANGE_COLOUR
-                                             if s in ctx.changes.values()) + " (against the other network)")
-    for line in legend + [notes]:
+    lines = legend + [notes]
+    if ctx.changes:   # a line of its own: the picture is no wider for it
+        lines.append("outlines: " + ", ".join(f"{CHANGE_GLYPH[s]} {s}" for s in CHANGE_COLOUR
+                                              if s in ctx.changes.values()) + " (against the other network)")
+    for line in lines:
         y += LINE + 2
         svg_text(body, MARGIN, y, line, "sm", anchor="start")
         width = max(width, MARGIN * 2 + text_width(line, SMALL))
