@@ -294,6 +294,15 @@ def test_a_residual_around_a_collapsed_block_has_one_arc(cli):
     for fork in forks:   # the box inside each draws no arc of its own
         assert boxes(fork, "group")
         assert [p for g in boxes(fork, "group") for p in g.findall("s:path", NS) if "skip" in p.get("class")] == []
+    # EfficientNet-B1 (depth ×1.1, torchvision's ceil): stages of 2, 3, 3, 4, 4, 5, 2 blocks —
+    # every stage has blocks that add their input back, after a first one that does not (it
+    # changes the channels even where it keeps the size, as in stage 5): 7 arcs, the first
+    # block of a stage never drawn in one box with the others
+    _, root, svg = draw(cli, "efficientnet_b1")
+    assert svg.count('class="edge skip"') == 7
+    for g in boxes(root, "group"):
+        names = [n.split(".")[-1] for n in g.get("data-group").split()]
+        assert "0" not in names or len(names) == 1
 
 
 def test_collapsed_densenet121_writes_its_dense_layers_as_repeats(cli):

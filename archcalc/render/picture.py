@@ -312,9 +312,11 @@ def _runs(children, ctx: Context):
             sig = _signature(node, ctx)
             if sig is not None and _collapsed(node, ctx):
                 # collapsed calls of one kind that keep the spatial size (dense layers, which
-                # grow only the channels) are drawn as one box too
+                # grow only the channels) are drawn as one box too — but not a block without an
+                # identity shortcut with ones that have it (EfficientNet's first block of a stage
+                # that keeps the size but not the channels)
                 g = node.group
-                sig = ("collapsed", g.kind, _spatial(g.input), _spatial(g.output))
+                sig = ("collapsed", g.kind, _spatial(g.input), _spatial(g.output), _identity_over(g, ctx))
             if sig is not None and out and out[-1][3] == sig:
                 out[-1][1] += 1
                 out[-1][2].append(node.group.name)
