@@ -150,3 +150,41 @@ def test_a_concat_flattened_from_nested_branches_imports_nested(cli, onnx, tmp_p
     written = cli("import", str(path))
     assert written.code == 0 and "from:" not in written.out and "join" not in written.out
     assert written.out.count("parallel") >= 2
+
+
+def test_lenet_1998_forms_subsampling_without_bias_and_a_connection_table(cli, onnx, tmp_path):
+    """LeNet-5 (1998)'s forms as PyTorch exports them: an AveragePool times a coefficient per
+    map viewed as (1, C, 1, 1) (no bias: the Mul is the last node), then a connection table —
+    a Concat of convolutions, each of a Gather of some input channels."""
+    from onnx import helper
+
+    nodes = [helper.make_node("AveragePool", ["x"], ["p"], name="S2/pool", kernel_shape=[2, 2], strides=[2, 2]),
+             _const("view", [1, -1, 1, 1]),
+             helper.make_node("Reshape", ["coef", "view"], ["cv"], name="S2/Reshape"),
+             helper.make_node("Mul", ["p", "cv"], ["s"], name="S2/Mul"),
+             _const("rows0", [0, 1]), _const("rows1", [1, 2, 3]),
+             helper.make_node("Gather", ["s", "rows0"], ["g0"], name="C3/Gather", axis=1),
+             helper.make_node("Conv", ["g0", "w0", "b0"], ["c0"], name="C3/0/Conv", kernel_shape=[3, 3]),
+             helper.make_node("Gather", ["s", "rows1"], ["g1"], name="C3/Gather_1", axis=1),
+             helper.make_node("Conv", ["g1", "w1", "b1"], ["c1"], name="C3/1/Conv", kernel_shape=[3, 3]),
+             helper.make_node("Concat", ["c0", "c1"], ["y"], name="C3/Concat", axis=1)]
+    model = _model(onnx, nodes, {"coef": [4], "w0": [1, 2, 3, 3], "b0": [1], "w1": [1, 3, 3, 3], "b1": [1]},
+                   shape=(1, 4, 10, 10))
+    path = _save(onnx, tmp_path, model)
+    data, layers = _show(cli, path)
+    # 10×10 → 2×2/2 → 5×5; a 3×3 conv → 3×3, 2 filters
+    assert layers == [("subsample", [5, 5, 4]), ("conv", [3, 3, 2])]
+    # subsample: 4 coefficients, no bias; the table: (2 + 3)·3·3 + 2 biases = 47; MACs 3·3·(2 + 3)·9 = 405
+    assert (data["totals"]["params"], data["totals"]["macs"]) == (51, 405)
+    written = cli("import", str(path))
+    assert written.code == 0, written.err
+    assert [next(iter(entry.values())) for entry in yaml.safe_load(written.out)["layers"]] == [
+        {"name": "S2/Mul", "bias": False}, {"name": "C3/Concat", "kernel": 3, "filters": 2, "table": [[0, 1], [1, 2, 3]]}]
+
+    # filters with different windows are no one conv: refused, never guessed
+    nodes[9] = helper.make_node("Conv", ["g1", "w1", "b1"], ["c1"], name="C3/1/Conv", kernel_shape=[3, 3],
+                                pads=[1, 1, 1, 1])
+    model = _model(onnx, nodes, {"coef": [4], "w0": [1, 2, 3, 3], "b0": [1], "w1": [1, 3, 3, 3], "b1": [1]},
+                   shape=(1, 4, 10, 10))
+    result = cli("show", str(_save(onnx, tmp_path, model)), "--format", "json")
+    assert result.code == 1 and "unsupported-op" in result.out

@@ -421,6 +421,54 @@ def _from_onnx(node):
     return fields
 
 
+def _channels_taken(conv):
+    """The input channels a connection table's filter reads — ``x[:, row]`` as exported: a
+    Gather along axis 1 (TorchScript), or a GatherND of rows between two Transposes that swap
+    the batch and the channels (dynamo) — as (the tensor read, row); else None."""
+    taken = conv.source(conv.inputs[0])
+    if taken is not None and taken.op == "Gather" and taken.attrs.get("axis", 0) == 1:
+        return taken.inputs[0], taken.value(1)
+    swap = [1, 0, 2, 3]
+    if taken is None or taken.op != "Transpose" or list(taken.attrs.get("perm", [])) != swap:
+        return None
+    gather = taken.source(taken.inputs[0])
+    if gather is None or gather.op != "GatherND" or gather.attrs.get("batch_dims", 0) != 0:
+        return None
+    swapped = gather.source(gather.inputs[0])
+    if swapped is None or swapped.op != "Transpose" or list(swapped.attrs.get("perm", [])) != swap:
+        return None
+    indices = gather.weight(1)
+    if indices is None or len(indices) != 2 or indices[1] != 1:
+        return None
+    return swapped.inputs[0], gather.value(1)
+
+
+def _table_from_onnx(node):
+    """A connection table as PyTorch exports one (LeNet-5's C3): a Concat of convolutions,
+    filter j of the input channels table[j] (``x[:, row]``), all with the same window."""
+    if node.attrs.get("axis") not in (1, -3) or node.between["Conv"] != len(node.inputs) \
+            or set(node.between) - {"Conv", "Gather", "GatherND", "Transpose"}:
+        raise NotRead("not a connection table")
+    table, first = [], None
+    for name in node.inputs:
+        conv = node.source(name)
+        taken = _channels_taken(conv) if conv is not None and conv.op == "Conv" else None
+        if taken is None or taken[0] != node.reads:
+            raise NotRead("not a connection table")
+        row = taken[1]
+        fields = _from_onnx(conv)
+        if not isinstance(row, list) or fields["groups"] != 1 or fields["filters"] != 1 \
+                or conv.weight(1)[1] != len(row):
+            raise NotRead("not a connection table")
+        fields.pop("filters")
+        if first is None:
+            first = fields
+        elif fields != first:
+            raise NotRead("a connection table whose filters differ in window or bias")
+        table.append([int(i) for i in row])
+    return {**first, "filters": len(table), "table": table}
+
+
 CONV = LayerKind(
     name="conv",
     aliases=("conv2d", "lazyconv2d", "convolution", "convolution2d", "depthwiseconv2d", "separableconv2d"),
@@ -463,7 +511,7 @@ CONV = LayerKind(
         "ptflops-aten": Counted(lambda inp, out, f: macs(inp, out, f) + bias_values(out, f),
                                 "MACs + 1 per output value with a bias (aten.convolution)"),
     },
-    onnx=(Onnx(("Conv",), _from_onnx, folds_pad=True),),
+    onnx=(Onnx(("Conv",), _from_onnx, folds_pad=True), Onnx(("Concat",), _table_from_onnx, pattern=True)),
 )
 
 KINDS = [CONV]

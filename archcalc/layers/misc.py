@@ -171,12 +171,25 @@ FLATTEN = LayerKind(name="flatten", doc="[H, W, C] -> [H·W·C].", shape=_flatte
 IDENTITY = LayerKind(name="identity", doc="Passes its input through unchanged.", group="other",
                      export=lambda inp, out, f: Torch("nn.Identity()"), saves=("view",),
                      aliases=("identity", "noop"),
-                     onnx=(Onnx(("Identity", "Concat"), lambda node: _one_input(node)),))
+                     onnx=(Onnx(("Identity", "Concat"), lambda node: _one_input(node)),
+                           Onnx(("Gather",), lambda node: _whole_view(node), pattern=True)))
 
 
 def _one_input(node):
     if len([name for name in node.inputs if name]) != 1:
         raise NotRead("a Concat with a constant")
+    return {}
+
+
+def _whole_view(node):
+    """torch's as_strided of a whole tensor as the dynamo exporter writes it (ConvNeXt's
+    LayerNorm2d over a pooled 1×1 map): a Reshape to [-1], then a Gather along axis 0 of
+    constant indices shaped as the tensor — each value taken once, the shape kept."""
+    flat = node.source(node.inputs[0])
+    indices = node.weight(1)
+    if node.between != {"Reshape": 1} or flat is None or flat.value(1) != [-1] or node.attrs.get("axis", 0) != 0 \
+            or indices is None or tuple(indices) != tuple(node.shape(node.reads) or ()):
+        raise NotRead("not a view of the whole tensor")
     return {}
 
 DROPPATH = LayerKind(

@@ -8,7 +8,7 @@ connections in·units (no bias).
 """
 from __future__ import annotations
 
-from .base import POSITIVE_INT, Counted, LayerKind, RuleError, Torch, field_, fmt_shape
+from .base import POSITIVE_INT, Counted, LayerKind, NotRead, Onnx, RuleError, Torch, field_, fmt_shape
 from .dense import features, per_position
 from .dense import shape as _dense_shape
 
@@ -55,6 +55,23 @@ _RBF = '''class EuclideanRBF(nn.Module):
 '''
 
 
+def _from_onnx(node):
+    """As exported (EuclideanRBF): Σ x² − 2·x·wᵀ + Σ w², the last node an Add; one MatMul of
+    the input by the centres (in, units), which give the units and the features. Σ w² is
+    computed in the graph (TorchScript exporter) or a constant (dynamo's)."""
+    products = [n for n in (node.source(t) for n in node.nodes_between for t in n.output) if n is not None
+                and n.op == "MatMul"]
+    # Σ W² is a ReduceSum of the centres, or a constant the exporter computed (dynamo)
+    if node.op != "Add" or len(products) != 1 or node.between["Sub"] != 1 or node.between["ReduceSum"] not in (1, 2) \
+            or set(node.between) - {"Mul", "Pow", "ReduceSum", "MatMul", "Sub", "Add"}:
+        raise NotRead("not Euclidean RBF units")
+    centres = products[0].learned(1)
+    if centres is None or len(centres) != 2:
+        raise NotRead("not Euclidean RBF units")
+    node.expect("features", int(centres[0]))
+    return {"units": int(centres[1])}
+
+
 RBF = LayerKind(
     name="rbf",
     doc="Euclidean radial basis function units (LeNet-5's output): y_i = Σ_j (x_j − w_ij)², "
@@ -71,6 +88,7 @@ RBF = LayerKind(
     weighted=True,
     group="dense",
     export=export,
+    onnx=(Onnx(("Add",), _from_onnx, pattern=True),),
     count_as={
         # `x @ w.t()` is the Tensor operator, not the torch.matmul ptflops patches; thop sees
         # no module it knows (fvcore's aten::matmul and the aten backend's mm count it)

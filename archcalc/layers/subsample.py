@@ -10,8 +10,8 @@ window's inputs plus the bias, 14·14·6·(2·2 + 1) = 5,880 for S2.
 from __future__ import annotations
 
 from .activations import ACTIVATION_FIELD, fused_activation, fused_count, fused_saves
-from .base import (BOOL, PAIR, Counted, LayerKind, Torch, describe_bias_activation, field_, numel, pair_text,
-                   require_volume)
+from .base import (BOOL, PAIR, Counted, LayerKind, NotRead, Onnx, Torch, describe_bias_activation, field_, numel,
+                   pair_text, require_volume)
 from .conv import window_axes, window_shape, window_warnings
 
 
@@ -57,6 +57,39 @@ def export(inp, out, f):
                  call=fused_activation(f, "{m}({x})", out), helpers={"Subsample2d": _SUBSAMPLE})
 
 
+def _per_map(shape) -> int | None:
+    """The maps of a learned tensor of one value per map shaped to broadcast over (N, C, H, W):
+    (1, C, 1, 1), (C, 1, 1) or (C,) on a 1×1 map; else None."""
+    shape = tuple(shape or ())
+    if len(shape) == 4 and shape[0] == 1:
+        shape = shape[1:]
+    return int(shape[0]) if len(shape) == 3 and shape[1:] == (1, 1) else None
+
+
+def _from_onnx(node):
+    """As exported (Subsample2d): an AveragePool, a Mul by the coefficients viewed as
+    (1, C, 1, 1), and an Add of the biases so viewed (the pattern's last node); without bias
+    the Mul is the last."""
+    scale = node if node.op == "Mul" else node.source(node.inputs[1 - node.constant_operand()]) \
+        if node.constant_operand() is not None else None
+    pool = scale.source(scale.inputs[1 - scale.constant_operand()]) \
+        if scale is not None and scale.op == "Mul" and scale.constant_operand() is not None else None
+    expected = {"AveragePool": 1} if node.op == "Mul" else {"AveragePool": 1, "Mul": 1}
+    if pool is None or pool.op != "AveragePool" or node.between != expected or pool.inputs[0] != node.reads:
+        raise NotRead("not a trainable subsampling")
+    maps = {_per_map(scale.learned(scale.constant_operand()))}
+    if node.op == "Add":
+        maps.add(_per_map(node.learned(node.constant_operand())))
+    kernel = list(pool.attrs.get("kernel_shape", []))
+    window = pool.window()
+    if None in maps or len(maps) != 1 or len(kernel) != 2 or window["padding"] != [0, 0, 0, 0] \
+            or pool.attrs.get("ceil_mode", 0) or any(d != 1 for d in pool.attrs.get("dilations", [1, 1])):
+        raise NotRead("not a trainable subsampling")
+    node.expect("channels", maps.pop())
+    stride = {} if window["stride"] == kernel else {"stride": window["stride"]}
+    return {"size": kernel, **stride, "bias": node.op == "Add"}
+
+
 _SUBSAMPLE = '''class Subsample2d(nn.Module):
     """LeNet-5's trainable subsampling: each window's average, times a coefficient per map,
     plus a bias per map."""
@@ -94,6 +127,7 @@ SUBSAMPLE = LayerKind(
     window=lambda inp, f: window_axes(inp, f, "size"),
     group="pool",
     export=export,
+    onnx=(Onnx(("Add", "Mul"), _from_onnx, pattern=True),),
     # as exported: the average pool saves its input; the product by the coefficients saves
     # the pooled tensor, a tensor of its own (one value per output); the bias adds nothing
     saves=lambda inp, out, f: ("input", ("new", numel(out))) + fused_saves(f),

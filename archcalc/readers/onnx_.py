@@ -117,7 +117,8 @@ class NodeView:
     def layout(self) -> str:
         """The layout of the node's data input: "nchw", "nhwc" (channels last), "flat" or "other"."""
         inputs = self.g.data_inputs(self.node)
-        return self.g.layout.get(inputs[0], "nchw") if inputs else "nchw"
+        # while patterns are read the layouts are not known yet: a pattern is read as NCHW
+        return getattr(self.g, "layout", {}).get(inputs[0], "nchw") if inputs else "nchw"
 
     def learned(self, i: int):
         """The shape of input ``i`` when it is a learned tensor (an initializer, or a view of
@@ -141,6 +142,16 @@ class NodeView:
         return [self.g.scalar(i) for n in self.nodes_between[::-1] if n.op_type == op
                 for i in n.input if i in self.g.constant]
 
+    def source(self, name: str):
+        """The view of the pattern's node that computes tensor ``name``, or None (``name`` is
+        the pattern's input, a constant, or computed outside it)."""
+        node = next((n for n in self.nodes_between if name in n.output), None)
+        if node is None:
+            return None
+        view = NodeView(self.g, node)
+        view.reads, view.nodes_between = self.reads, self.nodes_between
+        return view
+
     def has(self, i: int) -> bool:
         return len(self.inputs) > i and bool(self.inputs[i])
 
@@ -158,6 +169,10 @@ class NodeView:
         """The dimensions of the node's data input (N, C, H, W), from ONNX's shape inference, or None."""
         inputs = self.g.data_inputs(self.node)
         return self.g.input_shape(inputs[0]) if inputs else None
+
+    def shape(self, name: str):
+        """The dimensions of tensor ``name`` (N, C, H, W …), from ONNX's shape inference, or None."""
+        return self.g.input_shape(name)
 
     def expect(self, what: str, size: int):
         self.expected = (what, size)
@@ -250,6 +265,9 @@ class _Graph:
                     self.shapes[node.output[0]] = tuple(shape[i] for i in perm)
                 if node.input[0] in self.learned:
                     self.learned.add(node.output[0])
+            elif node.op_type == "Reshape" and len(node.input) > 1 and node.input[0] in self.constant \
+                    and self._reshaped(node):
+                pass  # a weight viewed to broadcast (a coefficient per map, .view(1, -1, 1, 1))
             else:
                 self.nodes.append(node)
         # kinds read from several nodes (local response normalisation as PyTorch decomposes
@@ -278,6 +296,33 @@ class _Graph:
         scalar = node.op_type in ("Squeeze", "Cast") and not isinstance(values[0], list)
         self.values[out] = flat[0] if scalar else flat
         self.shapes[out] = () if scalar else (len(flat),)
+        return True
+
+    def _reshaped(self, node) -> bool:
+        """A Reshape of a constant to a constant shape: a view of it (its shape, learned if it
+        is), when the target's -1 and 0 resolve."""
+        shape = self.weight_shape(node.input[0])
+        target = self.scalar(node.input[1])
+        if shape is None or not isinstance(target, list) or not all(isinstance(d, int) for d in target):
+            return False
+        allowzero = self.attrs(node).get("allowzero", 0)
+        dims = [shape[i] if d == 0 and not allowzero and i < len(shape) else d for i, d in enumerate(target)]
+        size = known = 1
+        for d in shape:
+            size *= d
+        for d in dims:
+            known *= d if d != -1 else 1
+        if dims.count(-1) > 1 or any(d < -1 for d in dims) or known == 0 or size % known \
+                or (-1 not in dims and known != size):
+            return False
+        dims = [size // known if d == -1 else d for d in dims]
+        out = node.output[0]
+        self.constant.add(out)
+        self.shapes[out] = tuple(dims)
+        if node.input[0] in self.learned:
+            self.learned.add(out)
+        if node.input[0] in self.initializers:
+            self.initializers[out] = self.initializers[node.input[0]]
         return True
 
     def input_shape(self, name: str):
@@ -316,6 +361,7 @@ class _Graph:
         if not candidates:
             return
         producer = {out: node for node in self.nodes for out in node.output if out}
+        position = {out: i for i, node in enumerate(self.nodes) for out in node.output if out}
         consumers: dict[str, list] = {}
         for node in self.nodes:
             for name in _all_inputs(node):
@@ -324,15 +370,7 @@ class _Graph:
         for root in reversed(candidates):  # the last node first: a bigger pattern wins
             if id(root) in gone:
                 continue
-            for x in dict.fromkeys(i for i in root.input if i and i not in self.constant):
-                region = self._region(root, x, producer)
-                if region is None:
-                    continue
-                inside = {id(n) for n in region} | {id(root)}
-                if any(id(c) not in inside for n in region for out in n.output
-                       for c in consumers.get(out, [])) or any(id(n) in gone for n in region):
-                    continue  # a node of it feeds something else: not one layer
-                ops = Counter(n.op_type for n in region)
+            for x, region, ops in self._regions(root, producer, position, gone):
                 view = NodeView(self, root)
                 view.reads = x
                 view.between = ops
@@ -341,7 +379,12 @@ class _Graph:
                     try:
                         fields = rule.read(view)
                     except (NotRead, TypeError, ValueError, KeyError, IndexError, AttributeError):
+                        view.expected = None
                         continue
+                    inside = {id(n) for n in region} | {id(root)}
+                    if any(id(c) not in inside for n in region for out in n.output
+                           for c in consumers.get(out, [])):
+                        break  # a node of it feeds something else: not one layer
                     self.fused[id(root)] = (kind, rule, x, fields, view.expected)
                     gone |= {id(n) for n in region}
                     break
@@ -350,25 +393,32 @@ class _Graph:
         if gone:
             self.nodes = [n for n in self.nodes if id(n) not in gone]
 
-    def _region(self, root, x: str, producer, limit: int = 400):
-        """The nodes between tensor ``x`` and ``root`` when root's other inputs are computed
-        from ``x`` and constants only (None otherwise, or when it is not a few nodes)."""
-        seen: dict[int, object] = {}
-        todo = [i for i in root.input if i and i != x and i not in self.constant]
-        if not todo:
-            return None
-        while todo:
-            name = todo.pop()
-            if name == x or name in self.constant:
-                continue
-            node = producer.get(name)
-            if node is None or len(seen) >= limit:
-                return None  # a graph input, or too far: not computed from x
-            if id(node) in seen:
-                continue
-            seen[id(node)] = node
-            todo.extend(i for i in _all_inputs(node) if i)
-        return list(seen.values())
+    def _regions(self, root, producer, position, gone, limit: int = 64):
+        """(x, the nodes between tensor x and root, their op types) for each tensor x that every path into
+        ``root`` passes through (its dominators), nearest first: the nodes are computed from x
+        and constants only. Found by walking back from root, the latest node first; where one
+        tensor is left open, it is such an x. At most ``limit`` nodes are walked, and none that
+        a pattern read already (``gone``)."""
+        def opened(node):
+            return {i for i in _all_inputs(node) if i and i not in self.constant}
+
+        open_ = opened(root)
+        region: list = []
+        ops: Counter = Counter()
+        walked: set[int] = set()
+        while open_ and len(region) <= limit:
+            if len(open_) == 1 and region:
+                (x,) = open_
+                yield x, region, ops  # read at once: both grow as the walk goes on
+            latest = max(open_, key=lambda t: position.get(t, -1))
+            node = producer.get(latest)
+            if node is None or id(node) in walked or id(node) in gone:
+                return  # a graph input, an unordered graph, or another pattern's: nothing farther
+            walked.add(id(node))
+            region.append(node)
+            ops[node.op_type] += 1
+            open_ -= set(node.output)
+            open_ |= opened(node)
 
     def _layouts(self) -> dict:
         """Each tensor's layout: "nchw" as ONNX's convolutions read it, "nhwc" after a Transpose
