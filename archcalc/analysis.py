@@ -30,7 +30,7 @@ class LayerResult:
 
     __slots__ = ("name", "kind", "input", "output", "params", "buffers", "macs", "fields",
                  "line", "column", "depth", "path", "activations", "field", "trainable", "frozen",
-                 "connections", "aux", "saved", "exact_macs", "casts", "fused")
+                 "connections", "aux", "saved", "exact_macs", "casts", "fused", "once_macs", "exact_once_macs")
 
     def __init__(self, name, kind, input, output, params, buffers, macs, fields, line, column, depth,
                  path, activations=0, field=None, trainable=None, frozen=False, connections=0):
@@ -68,6 +68,10 @@ class LayerResult:
         # under another tool's convention (`--count-as`, archcalc/conventions.py), ``macs`` is
         # the tool's count and this archcalc's own; None otherwise
         self.exact_macs = None
+        # the part of ``macs`` (and of ``exact_macs``) computed once per forward pass whatever
+        # the batch (LayerKind.once_macs, Counted.once): metrics.apply_batch does not scale it
+        self.once_macs = 0
+        self.exact_once_macs = 0
 
     @property
     def receptive_field(self) -> ReceptiveField | None:

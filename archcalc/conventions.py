@@ -74,7 +74,20 @@ def layer_count(layer, name: str, batch: int = 1) -> int:
     counted = kind.count_as.get(name) if kind is not None else None
     if counted is None:
         return layer.macs
-    return counted.rule(layer.input, layer.output, layer.fields) * batch
+    once = counted.once(layer.input, layer.output, layer.fields) if counted.once is not None else 0
+    return (counted.rule(layer.input, layer.output, layer.fields) - once) * batch + once
+
+
+def once_count(layer, name: str) -> int:
+    """What the tool of convention ``name`` counts once per forward pass for one layer,
+    whatever the batch (Counted.once; archcalc's own when the tool counts the kind's MACs)."""
+    from .layers import REGISTRY
+
+    kind = REGISTRY.get(layer.kind)
+    counted = kind.count_as.get(name) if kind is not None else None
+    if counted is None:
+        return layer.once_macs
+    return counted.once(layer.input, layer.output, layer.fields) if counted.once is not None else 0
 
 
 def by_kind(analysis, name: str, batch: int = 1) -> list[KindCount]:
@@ -136,6 +149,7 @@ def apply(analysis, name: str):
             continue
         counted = layer_count(layer, name)
         layer.exact_macs, layer.macs = layer.macs, counted
+        layer.exact_once_macs, layer.once_macs = layer.once_macs, once_count(layer, name)
         total += counted
     totals.exact_macs, totals.macs = totals.macs, total
     totals.count_as = name

@@ -326,6 +326,8 @@ class _Evaluator:
                 recorded.casts = kind.casts(shape, out, fields)
             if kind.fused is not None:
                 recorded.fused = kind.fused(shape, out, fields)
+            if kind.once_macs is not None:
+                recorded.once_macs = kind.once_macs(shape, out, fields)
         else:
             self.layers.append(None)
         if self.references:
@@ -934,7 +936,9 @@ def _bad_input(value, mark, exc) -> Diagnostic:
                 continue
             hint = "sizes are positive whole numbers"
             number = _as_number(item)
-            if number is not None and number >= 1 and number == int(number):
+            # a finite whole number of a plausible size ("1e400" as text is infinite; 1e300
+            # is whole but no size)
+            if number is not None and 1 <= number < 1e18 and number == int(number):
                 hint = f"write {int(number)}" + (": YAML reads it as text" if isinstance(item, str) else "")
             return make("bad-input", f"`input` item {i + 1} expects a positive integer, found "
                         f"{describe_found(item)}", item_mark, hint=hint)

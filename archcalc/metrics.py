@@ -169,10 +169,16 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
     if factor is None or batch < 1:
         raise ValueError(f"cannot rescale a batch of {totals.batch} to {batch}")
     if factor != 1:
+        once = once_aux = once_exact = 0  # MACs run once per forward pass, whatever the batch
         for layer in analysis.layers:
-            layer.macs *= factor
+            counted, own = layer.once_macs, layer.exact_once_macs
+            layer.macs = (layer.macs - counted) * factor + counted
             if layer.exact_macs is not None:
-                layer.exact_macs *= factor
+                layer.exact_macs = (layer.exact_macs - own) * factor + own
+            if layer.aux:
+                once_aux += counted
+            else:
+                once, once_exact = once + counted, once_exact + own
             layer.activations *= factor
             if layer.saved is not SAVED_ZERO:
                 layer.saved = scale_saved(layer.saved, factor)
@@ -181,9 +187,10 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
                 merge.saved = scale_saved(merge.saved, factor)
         totals.saved = scale_saved(totals.saved, factor)
         if totals.exact_macs is not None:
-            totals.exact_macs *= factor
-        for key in ("macs", "aux_macs", "activations", "merge_activations", "peak_activations",
-                    "input_values"):
+            totals.exact_macs = (totals.exact_macs - once_exact) * factor + once_exact
+        totals.macs = (totals.macs - once) * factor + once
+        totals.aux_macs = (totals.aux_macs - once_aux) * factor + once_aux
+        for key in ("activations", "merge_activations", "peak_activations", "input_values"):
             setattr(totals, key, getattr(totals, key) * factor)
         totals.batch = batch
     return analysis

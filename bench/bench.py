@@ -15,9 +15,11 @@ median and its ratio to the baselines, as the issues set targets:
   LLM         `archcalc show llama2-7b --seq 4096 --format json` <= 1.2 x the vgg16 JSON path
   HF config   `archcalc show llama2-7b/config.json --seq 4096 --format json` <= 1.5 x the built-in
   export      `archcalc export resnet152` <= 1.5 x `archcalc show resnet152 --format json`
-  ONNX        `archcalc show resnet50.onnx --format json` (weights inside, ~100 MB) <= 0.25 x
-              `python -c "import onnx; onnx.load(...)"` of the same file (needs torch to write
-              the file; the row is skipped, saying so, without it)
+  ONNX        `archcalc show MODEL.onnx --format json` (weights inside) <= 0.25 x `python -c
+              "import onnx; onnx.load(...)"` of the same file, for resnet50 (~100 MB), vgg16
+              (~550 MB) and wide-vgg (VGG-16 with 12,288-unit dense layers, ~1.8 GB: the
+              1 GB+ file; 3 runs each); writing the files needs torch and onnx (the rows are
+              skipped, saying so, without them)
   literal     a spec of 10,000 literal layers (conv, batchnorm, relu written out, no repeat):
               `show --format json` <= 8 x `archcalc show vgg16 --format json`
   linear      the same spec at 1,000, 10,000 and 100,000 layers, `validate` and `show
@@ -123,17 +125,33 @@ def exponent(sizes, values) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
 
 
-def _resnet50_onnx(tmp, archcalc, env):
-    """resnet50.onnx with its weights (~100 MB), exported from `archcalc export resnet50` by
-    PyTorch; None when torch or onnx is missing."""
-    path = os.path.join(tmp, "resnet50.onnx")
+def _onnx_file(tmp, archcalc, env, name: str, spec: str):
+    """NAME.onnx with its weights, exported from `archcalc export SPEC` by PyTorch (weights
+    made on the meta device first would not serialise: they are real, random tensors); None
+    when torch or onnx is missing."""
+    path = os.path.join(tmp, f"{name}.onnx")
     script = (
         "import subprocess, sys, torch\n"
-        f"code = subprocess.run({archcalc + ['export', 'resnet50']!r}, capture_output=True, text=True, check=True).stdout\n"
+        f"code = subprocess.run({archcalc + ['export', spec]!r}, capture_output=True, text=True, check=True).stdout\n"
         "ns = {}\nexec(code, ns)\n"
-        f"torch.onnx.export(ns['build']().eval(), torch.randn(1, 3, 224, 224), {path!r}, dynamo=False)\n")
+        "with torch.no_grad():\n"
+        f"    torch.onnx.export(ns['build']().eval(), torch.randn(ns['INPUT_SHAPE']), {path!r}, dynamo=False)\n")
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True)
     return path if done.returncode == 0 and os.path.exists(path) else None
+
+
+def _wide_vgg(tmp, root) -> str:
+    """VGG-16 with 12,288-unit dense layers: 25,088·12,288 + 12,288² + 12,288·1,000 weights in
+    the classifier, 14.7 M in the convolutions, ~460 M in all: a ~1.8 GB ONNX file (under
+    protobuf's 2 GB, so one file)."""
+    with open(os.path.join(root, "specs", "vgg16.yaml")) as fh:
+        text = fh.read()
+    text = text.replace("name: vgg16", "name: wide_vgg").replace("units: 4096, expect: [4096]", "units: 12288")
+    text = text[:text.index("\nexpect:")] + "\n"  # torchvision's totals are VGG-16's
+    path = os.path.join(tmp, "wide_vgg.yaml")
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
 
 
 def main() -> int:
@@ -166,7 +184,11 @@ def main() -> int:
                 fh.write(literal_spec(n))
         root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
         config = os.path.join(root, "tests", "fixtures", "hf", "llama2-7b", "config.json")
-        onnx_file = _resnet50_onnx(tmp, archcalc, env)
+        onnx_files = {}
+        for name, spec in (("resnet50", "resnet50"), ("vgg16", "vgg16"), ("wide_vgg", _wide_vgg(tmp, root))):
+            made = _onnx_file(tmp, archcalc, env, name, spec)
+            if made:
+                onnx_files[name] = made
 
         # (label, argv, runs, on a terminal?) — piped output is plain text; on a terminal
         # archcalc colours through rich, so both are measured, each against baseline (b)
@@ -199,11 +221,12 @@ def main() -> int:
             rows += [(f"archcalc validate literal x{n}", archcalc + ["validate", literal[n]], runs, False),
                      (f"archcalc show literal x{n} --format json",
                       archcalc + ["show", literal[n], "--format", "json"], runs, False)]
-        if onnx_file:
-            rows += [("python: import onnx; onnx.load(resnet50.onnx)",
-                      [py, "-c", f"import onnx; onnx.load({onnx_file!r})"], args.runs, False),
-                     ("archcalc show resnet50.onnx --format json",
-                      archcalc + ["show", onnx_file, "--format", "json"], args.runs, False)]
+        for name, made in onnx_files.items():
+            size = os.path.getsize(made) / 1e6
+            rows += [(f"python: onnx.load({name}.onnx, {size:,.0f} MB)",
+                      [py, "-c", f"import onnx; onnx.load({made!r})"], 3, False),
+                     (f"archcalc show {name}.onnx --format json",
+                      archcalc + ["show", made, "--format", "json"], 3, False)]
         results, cpu, peaks = {}, {}, {}
         for label, argv, runs, tty in rows:
             results[label], cpu[label] = time_command(argv, runs, env, tty)
@@ -212,7 +235,7 @@ def main() -> int:
     b = results[rows[1][0]]
     print(f"{os.cpu_count()} CPUs; load average {load_before} before the run, "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} after it; medians of {args.runs} runs "
-          f"(3 for the 100,000-layer, repeat and 1,000-file rows)\n")
+          f"(3 for the 100,000-layer, repeat, 1,000-file and ONNX rows)\n")
     print(f"{'command':52} {'median':>9} {'/ (a)':>7} {'/ (b)':>7} {'CPU':>9} {'peak MiB':>9}")
     for label, *_ in rows:
         t = results[label]
@@ -249,11 +272,12 @@ def main() -> int:
         ("diff piped <= 1.0 x (a)", results["archcalc diff alexnet vgg16"] / a, 1.0),
         ("1000 files <= 3 s", results["archcalc validate 1000 files (resnet50)"], 3.0),
     ]
-    if onnx_file:
-        targets.append(("ONNX show <= 0.25 x onnx.load", results["archcalc show resnet50.onnx --format json"]
-                        / results["python: import onnx; onnx.load(resnet50.onnx)"], 0.25))
-    else:
-        print("\n(ONNX row skipped: writing resnet50.onnx needs torch and onnx)")
+    for name in onnx_files:
+        load = next(label for label in results if label.startswith(f"python: onnx.load({name}.onnx"))
+        targets.append((f"ONNX show {name} <= 0.25 x onnx.load", results[f"archcalc show {name}.onnx --format json"]
+                        / results[load], 0.25))
+    if len(onnx_files) < 3:
+        print("\n(ONNX rows skipped: writing the .onnx files needs torch and onnx)")
     print()
     for label, value, limit in targets:
         print(f"{label:40} {value:6.2f}  {'ok' if value <= limit else 'MISSED'}")

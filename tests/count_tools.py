@@ -122,11 +122,13 @@ RUNNERS = {"torch": count_torch, "fvcore": count_fvcore, "ptflops": count_ptflop
            "ptflops-aten": count_ptflops_aten, "thop": count_thop}
 
 
-def count(tool: str, source: str) -> int:
+def count(tool: str, source: str, batch: int = 1) -> int:
     """``tool``'s total MACs for the exported module ``source`` (a fresh network each time:
-    the tools leave hooks, buffers and attributes behind)."""
+    the tools leave hooks, buffers and attributes behind), on ``batch`` copies of the input."""
     import torch
 
     net, x = build(source)
+    if batch != 1:
+        x = x.expand(batch, *x.shape[1:]).contiguous()
     with torch.inference_mode(False):
         return RUNNERS[tool](net, x)

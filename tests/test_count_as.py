@@ -344,6 +344,43 @@ def test_the_tool_itself_agrees_on_the_tiny_specs(text, expected, tool, tmp_path
         assert theirs == expected[tool]
 
 
+# At batch 3 every MAC is per sample, but Swin V2's position-bias MLP, which reads a fixed
+# table of coordinates once per forward pass: WINDOWS under torch is 3·(408,640 − 3,136) +
+# 3,136 = 1,219,648; TINY has no such part (3·its batch-1 figure).
+BATCH3_EXPECTED = {(WINDOWS, "torch"): 3 * (408_640 - 3_136) + 3_136, (TINY, "torch"): 3 * TINY_EXPECTED["torch"]}
+
+
+# ptflops's default backend reports an average per sample at batch N (its module hooks'
+# counts divided by N, its patched functions' not: TINY's F.relu, max pool and average pool,
+# 576 values, come back N times), so it is not a batch total to compare with
+BATCH_TOOLS = [tool for tool in count_tools.TOOLS if tool != "ptflops"]
+
+
+@pytest.mark.parametrize("tool", BATCH_TOOLS)
+@pytest.mark.parametrize("text", [TINY, WINDOWS], ids=["tiny", "windows"])
+def test_the_tool_itself_agrees_at_batch_3(text, tool, tmp_path):
+    """`--batch 3` against the tools run on three samples: what runs once per forward pass
+    (LayerKind.once_macs, Counted.once) is not multiplied."""
+    count_tools.require(tool)
+    from archcalc.engine import analyze
+    from archcalc.metrics import apply_batch
+    from archcalc.readers import load_spec
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(text, encoding="utf-8")
+
+    def load():
+        return load_spec(str(path))
+
+    theirs = count_tools.count(tool, _source(text, load), batch=3)
+    ours = apply_batch(analyze(load(), count_as=tool), 3)
+    assert theirs == ours.totals.macs
+    exact = apply_batch(analyze(load()), 3).totals.macs
+    assert ours.totals.exact_macs == exact
+    if (text, tool) in BATCH3_EXPECTED:
+        assert theirs == BATCH3_EXPECTED[text, tool] == exact
+
+
 def test_the_referee_covers_every_cnn_family():
     from archcalc import zoo_index
     from archcalc.readers import zoo

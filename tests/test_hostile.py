@@ -50,6 +50,10 @@ CASES = {
     "binary garbage": (b"\x7f\x93\x00\xff" * 500, "file-encoding", (1, 2), 1),
     "top level is a string": (b"just some words\n", "not-a-mapping", (1, 1), 1),
     "many documents": (b"input: [8]\nlayers: [relu]\n---\ninput: [9]\n", "yaml-syntax", (3, 1), 1),
+    # YAML 1.1 reads 1e400 (no dot) as text; as a number it is infinite, no size to suggest
+    # (it was an internal error: int(inf)); the column of the item: `input: [` is 8 characters
+    "infinite size as text": (b"name: t\ninput: [1e400, 8, 3]\nlayers: [relu]\n", "bad-input", (2, 9), 1),
+    "huge size as text": (b"name: t\ninput: ['1e300', 8, 3]\nlayers: [relu]\n", "bad-input", (2, 9), 1),
 }
 
 

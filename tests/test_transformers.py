@@ -302,6 +302,23 @@ def test_vit_matches_torchvision_recording(cli, name):
     assert [1] + data["output"] == fixture["output"]
 
 
+def test_swin_v2_position_bias_mlp_runs_once_per_batch(cli):
+    """Swin V2's position-bias MLP reads a fixed table of coordinates: PyTorch runs it once per
+    forward pass, whatever the batch. swin_v2_t's 12 attention layers, windows of 8 (15² = 225
+    coordinates), 512 hidden units, heads 3, 6, 12, 24 in stages of 2, 2, 6, 2 blocks:
+    225·512·(2·5 + 2·8 + 6·14 + 2·26) = 225·512·162 = 18,662,400 MACs; the rest of torchvision's
+    5,939,690,496 (tests/fixtures/torchvision/swin_v2_t.json) is per image."""
+    once, total = 18_662_400, 5_939_690_496
+    for batch in (2, 5):
+        data = json.loads(cli("show", "swin_v2_t", "--batch", str(batch), "--format", "json").out)
+        assert data["totals"]["macs"] == batch * (total - once) + once
+        layer = next(row for row in data["layers"] if row["kind"] == "windowattentionv2")
+        # its first layer: 4096·4·96² + 2·4096·64·96 = 201,326,592 per image, 225·(2·512 + 512·3) once
+        assert layer["macs"] == batch * 201_326_592 + 576_000
+    text = cli("explain", "swin_v2_t", "--batch", "2").out
+    assert "2·(4096·4·96² + 2·4096·64·96) + (2·8 − 1)²·(2·512 + 512·3) = 403,229,184" in text
+
+
 def test_llama_at_one_token_is_its_weights_minus_the_lookup(cli):
     """At T = 1 every weight but the embedding table (a lookup) and the norms (no MACs) is used
     once, plus 2·1²·h·d per layer for the scores: 6,738,415,616 − 131,072,000 − 65·4096 +
@@ -464,3 +481,22 @@ def test_input_n_on_a_token_model_is_n_ids(cli):
     by_input = json.loads(cli("show", "gpt2", "--input", "64", "--format", "json").out)
     by_seq = json.loads(cli("show", "gpt2", "--seq", "64", "--format", "json").out)
     assert by_input["diagnostics"] == [] and by_input["totals"] == by_seq["totals"]
+
+
+def test_maxvit_batch_norms_export_with_torchvisions_eps_and_momentum(cli):
+    """torchvision's MaxVit builds every batch norm as partial(nn.BatchNorm2d, eps=1e-3,
+    momentum=0.99) (torchvision/models/maxvit.py, after Google's MaxViT): the exported
+    module's 24 batch norms (the stem's, and each of the 11 MBConvs' pre-norm and two inside
+    its conv_a and conv_b) carry both; the counts do not depend on them."""
+    from test_onnx import need
+
+    torch = need("torch")
+    result = cli("export", "maxvit_t")
+    assert result.code == 0, result.err
+    namespace = {"__name__": "exported_maxvit"}
+    exec(compile(result.out, "<export of maxvit_t>", "exec"), namespace)  # noqa: S102 - our own output
+    with torch.device("meta"):
+        net = namespace["build"]()
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == 1 + 11 * 3
+    assert {(m.eps, m.momentum) for m in norms} == {(1e-3, 0.99)}

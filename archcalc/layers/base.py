@@ -293,6 +293,10 @@ class LayerKind:
                                          fixed by design (LeNet-5's RBF centres) returns 0; any
                                          layer can also be frozen with the common `frozen: true`
     macs(inp, out, fields) -> int        multiply-accumulates
+    once_macs(inp, out, fields) -> int   the part of ``macs`` computed once per forward pass
+                                         whatever the batch (Swin V2's position-bias MLP reads
+                                         a fixed coordinates table); None (the default): none,
+                                         every MAC is per sample
     connections(inp, out, fields) -> int LeCun et al.'s "connections" (1998): for every output
                                          unit, the inputs it sees plus its bias; None (the
                                          default) means the MACs (0 for weightless kinds)
@@ -412,7 +416,7 @@ class LayerKind:
     __slots__ = ("name", "doc", "fields", "primary", "shape", "params", "buffers", "macs", "describe",
                  "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
                  "stores", "export", "takes_ids", "kv_cache", "reference", "check_reference",
-                 "extra", "saves", "onnx", "aliases", "label", "count_as", "casts", "fused")
+                 "extra", "saves", "onnx", "aliases", "label", "count_as", "casts", "fused", "once_macs")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -426,7 +430,8 @@ class LayerKind:
                  check_reference: Callable | None = None, extra: Callable | None = None,
                  saves: tuple | Callable | None = None, onnx: tuple = (), aliases: tuple = (),
                  label: Callable | None = None, count_as: dict | None = None,
-                 casts: Callable | None = None, fused: Callable | None = None):
+                 casts: Callable | None = None, fused: Callable | None = None,
+                 once_macs: Callable | None = None):
         self.name = name
         self.label = label
         self.doc = doc
@@ -436,6 +441,8 @@ class LayerKind:
         self.params = params
         self.buffers = buffers
         self.macs = macs
+        # the part of ``macs`` that does not grow with the batch (metrics.apply_batch)
+        self.once_macs = once_macs
         self.describe = describe
         self.warnings = warnings
         self.weighted = weighted
@@ -481,13 +488,15 @@ class LayerKind:
 class Counted:
     """How one tool counts a kind (LayerKind.count_as): ``rule(inp, out, fields) -> int``, the
     MACs the tool reports for the layer as exported, and ``why``, the tool's own rule in a few
-    words (explain and docs/metrics.md quote it)."""
+    words (explain and docs/metrics.md quote it); ``once(inp, out, fields) -> int``, the part
+    of ``rule`` the tool sees once per forward pass whatever the batch (None: none)."""
 
-    __slots__ = ("rule", "why")
+    __slots__ = ("rule", "why", "once")
 
-    def __init__(self, rule: Callable, why: str):
+    def __init__(self, rule: Callable, why: str, once: Callable | None = None):
         self.rule = rule
         self.why = why
+        self.once = once
 
     def __repr__(self) -> str:
         return f"Counted({self.why!r})"

@@ -231,8 +231,9 @@ def _v2_explain(layer):
             "params": (f"{c}·3·{c} + 3·{c} + {c}·{c} + {c} + {h} + 2·{hidden} + {hidden} + {hidden}·{h}",
                        "qkv, proj, logit scale, the position-bias MLP"),
             "buffers": (f"{w}⁴ + (2·{w} − 1)²·2", "the relative position index and coordinates table"),
-            "MACs": (f"{tp}·4·{c}² + 2·{tp}·{w * w}·{c} + (2·{w} − 1)²·(2·{hidden} + {hidden}·{h})",
-                     "projections, QKᵀ and attention·V in every window, the position-bias MLP")}
+            "MACs": (f"{tp}·4·{c}² + 2·{tp}·{w * w}·{c}", "projections, QKᵀ and attention·V in every window"),
+            "MACs once": (f"(2·{w} − 1)²·(2·{hidden} + {hidden}·{h})",
+                          "the position-bias MLP, once per forward pass whatever the batch")}
 
 
 _SWIN2 = '''class ShiftedWindowAttentionV2(nn.Module):
@@ -340,6 +341,7 @@ WINDOWATTENTIONV2 = LayerKind(
     params=_v2_params,
     buffers=_v2_buffers,
     macs=_v2_macs,
+    once_macs=lambda inp, out, f: _v2_mlp_macs(f),
     describe=lambda f: f"{f['heads']} heads, window {f['window']}" + (f", shift {f['shift']}" if f["shift"] else "")
     + ", cosine",
     explain=_v2_explain,
@@ -356,14 +358,16 @@ WINDOWATTENTIONV2 = LayerKind(
                            + _padded(inp, f) * inp[2] + 3 * _v2_table(f) * f["cpb_hidden"],
                            "MACs − the qkv projection (F.linear, not patched) + proj's bias, C per padded "
                            "position + the bias MLP's first bias and its ReLU twice, 3·hidden per "
-                           "coordinate; the scores are Tensor.matmul, which ptflops patches"),
+                           "coordinate; the scores are Tensor.matmul, which ptflops patches",
+                           once=lambda inp, out, f: _v2_mlp_macs(f) + 3 * _v2_table(f) * f["cpb_hidden"]),
         "ptflops-aten": Counted(lambda inp, out, f: _v2_macs(inp, out, f) + 4 * _padded(inp, f) * inp[2]
                                 + _v2_table(f) * f["cpb_hidden"],
                                 "MACs + the qkv and proj biases, 4·C per padded position, + the bias "
-                                "MLP's first bias, hidden per coordinate (aten.addmm)"),
+                                "MLP's first bias, hidden per coordinate (aten.addmm)",
+                                once=lambda inp, out, f: _v2_mlp_macs(f) + _v2_table(f) * f["cpb_hidden"]),
         "thop": Counted(lambda inp, out, f: _padded(inp, f) * inp[2] ** 2 + _v2_mlp_macs(f),
                         "the nn.Linear modules only: proj and the bias MLP; qkv (F.linear) and the "
-                        "scores (Tensor.matmul) are not seen"),
+                        "scores (Tensor.matmul) are not seen", once=lambda inp, out, f: _v2_mlp_macs(f)),
     },
 )
 

@@ -176,15 +176,23 @@ def _kind_lines(layer, batch: int):
     if not texts:
         return {}
     out = {}
+    once = texts.get("MACs once")  # the part computed once per forward pass (LayerKind.once_macs)
     for label, text in texts.items():
         attribute = _RESULTS.get(label)
+        if label == "MACs once":
+            continue
         if attribute is None:
             out[label] = [_line(label, text)]
             continue
-        scale = f"{batch}·" if label == "MACs" and batch != 1 else ""
         text, note = text if isinstance(text, tuple) else (text, "")
+        if label == "MACs" and batch != 1:
+            text = f"{batch}·({text})" if " + " in text or " − " in text else f"{batch}·{text}"
+        if label == "MACs" and once is not None:
+            once_text, once_note = once if isinstance(once, tuple) else (once, "")
+            text += f" + {once_text}"
+            note = f"{note}; {once_note}" if note and once_note else note or once_note
         note = f" ({note})" if note else ""
-        out[label] = [_line(label, f"{scale}{text} = {getattr(layer, attribute):,}{note}")]
+        out[label] = [_line(label, f"{text} = {getattr(layer, attribute):,}{note}")]
     return out
 
 
