@@ -188,3 +188,31 @@ def test_lenet_1998_forms_subsampling_without_bias_and_a_connection_table(cli, o
                    shape=(1, 4, 10, 10))
     result = cli("show", str(_save(onnx, tmp_path, model)), "--format", "json")
     assert result.code == 1 and "unsupported-op" in result.out
+
+
+def test_a_channel_shuffle_of_reshapes_and_a_transpose(cli, onnx, tmp_path):
+    """torchvision's channel_shuffle as the dynamo exporter writes it: (N, C, H, W) viewed as
+    (N, groups, C/groups, H, W), the two axes swapped, viewed back; then a 1×1 conv."""
+    from onnx import helper
+
+    nodes = [_const("grid", [1, 2, 3, 5, 5]),
+             helper.make_node("Reshape", ["x", "grid"], ["v"], name="shuffle/Reshape"),
+             helper.make_node("Transpose", ["v"], ["t"], name="shuffle/Transpose", perm=[0, 2, 1, 3, 4]),
+             _const("back", [1, 6, 5, 5]),
+             helper.make_node("Reshape", ["t", "back"], ["s"], name="shuffle/Reshape_1"),
+             helper.make_node("Conv", ["s", "w"], ["y"], name="conv", kernel_shape=[1, 1])]
+    model = _model(onnx, nodes, {"w": [4, 6, 1, 1]}, shape=(1, 6, 5, 5))
+    path = _save(onnx, tmp_path, model)
+    data, layers = _show(cli, path)
+    assert layers == [("channelshuffle", [5, 5, 6]), ("conv", [5, 5, 4])]
+    # the shuffle has no parameters; the conv 6·4 = 24 (no bias), MACs 5·5·6·4 = 600
+    assert (data["totals"]["params"], data["totals"]["macs"]) == (24, 600)
+    written = cli("import", str(path))
+    assert written.code == 0, written.err
+    assert yaml.safe_load(written.out)["layers"][0] == {"channelshuffle": {"name": "shuffle/Reshape_1", "groups": 2}}
+
+    # another permutation of the five axes is no shuffle: refused, never guessed
+    nodes[2] = helper.make_node("Transpose", ["v"], ["t"], name="shuffle/Transpose", perm=[0, 1, 2, 4, 3])
+    model = _model(onnx, nodes, {"w": [4, 6, 1, 1]}, shape=(1, 6, 5, 5))
+    result = cli("show", str(_save(onnx, tmp_path, model)), "--format", "json")
+    assert result.code == 1 and "unsupported-op" in result.out

@@ -233,6 +233,23 @@ def _shuffle_export(inp, out, f):
     return Torch(f"nn.ChannelShuffle({f['groups']})")
 
 
+def _shuffle_from_onnx(node):
+    """A channel shuffle as torchvision writes it and the dynamo exporter exports it (the
+    pattern's last node a Reshape): a Reshape of (N, C, H, W) to (N, groups, C/groups, H, W),
+    a Transpose of those two axes (perm [0, 2, 1, 3, 4]) and a Reshape back to four axes —
+    with constant targets (computed from Shape nodes, the groups would be unknown)."""
+    swap = node.source(node.inputs[0])
+    split = swap.source(swap.inputs[0]) if swap is not None and swap.op == "Transpose" else None
+    grid, back = (split.value(1) if split is not None and split.op == "Reshape" else None), node.value(1)
+    if node.between != {"Reshape": 1, "Transpose": 1} or split is None or split.inputs[0] != node.reads \
+            or list(swap.attrs.get("perm", [])) != [0, 2, 1, 3, 4] \
+            or not isinstance(grid, list) or len(grid) != 5 or not isinstance(back, list) or len(back) != 4 \
+            or grid[1] < 1 or grid[2] < 1 or back[1] not in (-1, grid[1] * grid[2]):
+        raise NotRead("not a channel shuffle")
+    node.expect("channels", grid[1] * grid[2])
+    return {"groups": int(grid[1])}
+
+
 CHANNELSHUFFLE = LayerKind(
     name="channelshuffle",
     doc="Channel shuffle (ShuffleNet, PyTorch's ChannelShuffle): the C channels, read as a "
@@ -248,6 +265,7 @@ CHANNELSHUFFLE = LayerKind(
     group="other",
     stores=True,
     export=lambda inp, out, f: _shuffle_export(inp, out, f),
+    onnx=(Onnx(("Reshape",), _shuffle_from_onnx, pattern=True),),
 )
 
 KINDS = [BATCHNORM, DROPOUT, LRN, FLATTEN, IDENTITY, DROPPATH, CHANNELSHUFFLE]
