@@ -28,8 +28,8 @@ def font_sizes(svg: str) -> dict:
     return sizes
 
 
-def text_boxes(svg: str, root=None) -> list[tuple]:
-    """(left, top, right, bottom, text) of every <text>."""
+def text_boxes(svg: str, root=None, classes: bool = False) -> list[tuple]:
+    """(left, top, right, bottom, text) of every <text> (and its class, with ``classes``)."""
     sizes = font_sizes(svg)
     root = ET.fromstring(svg) if root is None else root
     out = []
@@ -42,7 +42,8 @@ def text_boxes(svg: str, root=None) -> list[tuple]:
         x, y = float(t.get("x")), float(t.get("y"))
         anchor = t.get("text-anchor", "start")
         left = x - width / 2 if anchor == "middle" else (x - width if anchor == "end" else x)
-        out.append((left, y - 0.8 * size, left + width, y + 0.2 * size, t.text))
+        out.append((left, y - 0.8 * size, left + width, y + 0.2 * size, t.text)
+                   + ((t.get("class"),) if classes else ()))
     return out
 
 
@@ -116,7 +117,7 @@ def shapes(svg: str):
     """(segments of the lines, faces): a segment is ((x1, y1), (x2, y2), what); a face is a
     convex polygon [(x, y), ...] with what it belongs to."""
     root = ET.fromstring(svg)
-    segments, faces = [], []
+    segments, faces, frames = [], [], []
 
     def owner(el):
         return el.get("d") or el.get("x") or ""
@@ -138,11 +139,19 @@ def shapes(svg: str):
             x, y = float(el.get("x")), float(el.get("y"))
             w, h = float(el.get("width")), float(el.get("height"))
             faces.append(([(x, y), (x + w, y), (x + w, y + h), (x, y + h)], owner(el)))
+        elif tag == "rect" and "frame" in cls:
+            # a stage's or a block's frame: its four edges are lines too (they must not cut a
+            # label or a box), and no other line may run along them
+            x, y = float(el.get("x")), float(el.get("y"))
+            w, h = float(el.get("width")), float(el.get("height"))
+            corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
+            for a, b in zip(corners, corners[1:] + corners[:1]):
+                frames.append((a, b, f"frame {x:g},{y:g} {w:g}×{h:g}"))
         elif tag == "circle" and "merge" in cls:
             cx, cy, r = float(el.get("cx")), float(el.get("cy")), float(el.get("r"))
             faces.append(([(cx - r * 0.7, cy - r * 0.7), (cx + r * 0.7, cy - r * 0.7),
                            (cx + r * 0.7, cy + r * 0.7), (cx - r * 0.7, cy + r * 0.7)], "merge"))
-    return root, segments, faces
+    return root, segments, faces, frames
 
 
 def _cross(o, a, b):
@@ -179,7 +188,7 @@ def segment_hits_polygon(a, b, poly) -> bool:
 def line_collisions(svg: str, slack: float = 1.0) -> list[tuple]:
     """Every (line, what it crosses): a line segment through a text's box (shrunk by ``slack``)
     or through a box face's interior (the face shrunk by ``slack``: an arrow may end on a face)."""
-    root, segments, faces = shapes(svg)
+    root, segments, faces, frames = shapes(svg)
     texts = text_boxes(svg, root)
     found = []
     obstacles = []
@@ -200,7 +209,7 @@ def line_collisions(svg: str, slack: float = 1.0) -> list[tuple]:
         for gx in range(int(min(xs) // cell), int(max(xs) // cell) + 1):
             for gy in range(int(min(ys) // cell), int(max(ys) // cell) + 1):
                 grid.setdefault((gx, gy), []).append(k)
-    for a, b, where in segments:
+    for a, b, where in segments + frames:
         near = set()
         for gx in range(int(min(a[0], b[0]) // cell), int(max(a[0], b[0]) // cell) + 1):
             for gy in range(int(min(a[1], b[1]) // cell), int(max(a[1], b[1]) // cell) + 1):
@@ -213,4 +222,46 @@ def line_collisions(svg: str, slack: float = 1.0) -> list[tuple]:
                 continue
             if segment_hits_polygon(a, b, poly):
                 found.append((where, what))
+    return found
+
+
+def along_frames(svg: str, gap: float = 3.0) -> list[tuple]:
+    """Every (line, frame edge) where a line runs along a frame's edge: parallel to it, less
+    than ``gap`` px away, side by side for more than ``gap`` px (a line that crosses an edge
+    is fine: an arrow enters a frame)."""
+    _, segments, _, frames = shapes(svg)
+    found = []
+    for a, b, where in segments:
+        for c, d, frame in frames:
+            if a[1] == b[1] and c[1] == d[1] and abs(a[1] - c[1]) < gap:        # both horizontal
+                lo, hi = max(min(a[0], b[0]), min(c[0], d[0])), min(max(a[0], b[0]), max(c[0], d[0]))
+            elif a[0] == b[0] and c[0] == d[0] and abs(a[0] - c[0]) < gap:      # both vertical
+                lo, hi = max(min(a[1], b[1]), min(c[1], d[1])), min(max(a[1], b[1]), max(c[1], d[1]))
+            else:
+                continue
+            if hi - lo > gap:
+                found.append((where, frame))
+    return found
+
+
+def texts_on_faces(svg: str, slack: float = 1.0) -> list[tuple]:
+    """Every (text, face) where a text's box (shrunk by ``slack``) lies on a box's face or a
+    merge node: a label, an arrow's label or a frame's title written over a box (a merge
+    node's own symbol, class ``sym``, is written inside it)."""
+    root, _, faces, _ = shapes(svg)
+    found = []
+    for left, top, right, bottom, s, cls in text_boxes(svg, root, classes=True):
+        if "sym" in cls.split() or right - left <= 2 * slack or bottom - top <= 2 * slack:
+            continue
+        box = [(left + slack, top + slack), (right - slack, top + slack),
+               (right - slack, bottom - slack), (left + slack, bottom - slack)]
+        for poly, what in faces:
+            if max(p[0] for p in poly) <= box[0][0] or min(p[0] for p in poly) >= box[1][0] \
+                    or max(p[1] for p in poly) <= box[0][1] or min(p[1] for p in poly) >= box[2][1]:
+                continue
+            inner = _shrink(poly, slack)
+            edges = list(zip(box, box[1:] + box[:1]))
+            if any(_inside(p, inner) for p in box) or any(_inside(p, box) for p in inner) \
+                    or any(segment_hits_polygon(a, b, inner) for a, b in edges):
+                found.append((s, f"face {what}"))
     return found

@@ -196,15 +196,18 @@ PAGES = {
     "diff-resnet": ("diff", "resnet50-v1", "resnet50", "--format", "html", "--mode", "versions"),
     "show-resnet50": ("show", "resnet50", "--format", "html"),
     "show-unet": ("show", "unet", "--format", "html"),
+    "show-densenet121": ("show", "densenet121", "--format", "html"),
+    "show-swin_t": ("show", "swin_t", "--format", "html"),
+    "diff-swin": ("diff", "swin_t", "swin_b", "--format", "html"),
     "list": ("list", "--format", "html"),
 }
 
 
-@pytest.mark.parametrize("width", [1280, 1920])
+@pytest.mark.parametrize("width", [1280, 1600, 1920])
 @pytest.mark.parametrize("page", list(PAGES))
 def test_pages_do_not_overflow_or_overlap(chromium, tmp_path, page, width):
     """Nothing reaches past the window or into the other column (a diff's two networks), at
-    1,280 and 1,920 px: measured by the browser in the page; a screenshot is kept."""
+    1,280, 1,600 and 1,920 px: measured by the browser in the page; a screenshot is kept."""
     report = tmp_path / f"{page}.html"
     result = run_process(*PAGES[page], "-o", report)
     assert result.code == 0, result.err

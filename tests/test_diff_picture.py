@@ -75,3 +75,25 @@ def test_names_are_escaped_in_the_picture(cli, spec_file):
 def test_the_html_page_outlines_the_same_boxes(cli):
     page = cli("diff", "resnet18", "resnet34", "--format", "html").out
     assert 'data-change="added"' in page and "+ added (24 layers)" in page
+
+
+def test_each_side_of_a_diff_picture_is_drawn_without_collisions(cli):
+    """The change labels and outlines added to each side keep the rules of `draw`: no line
+    through a label, a box or along a frame's edge, no text on a box, no label on another."""
+    from svg_geometry import along_frames, line_collisions, text_boxes, texts_on_faces
+    from test_draw import overlaps
+
+    for a, b in (("resnet18", "resnet34"), ("alexnet-2012", "alexnet"), ("densenet121", "densenet169")):
+        result = cli("diff", a, b, "--format", "svg")
+        assert 'class="chg' in result.out                  # the change labels are drawn
+        _, inner = _sides(result.out)
+        for side in inner:
+            svg = ET.tostring(side, encoding="unicode")
+            if "<style>" not in svg:   # each side carries no style sheet of its own: the outer one's
+                svg = svg.replace(">", "><style>" + result.out.split("<style>", 1)[1].split("</style>", 1)[0]
+                                  + "</style>", 1)
+            assert len(text_boxes(svg)) > 10   # something to check
+            assert line_collisions(svg) == [], (a, b)
+            assert along_frames(svg) == [], (a, b)
+            assert texts_on_faces(svg) == [], (a, b)
+            assert overlaps(svg) == [], (a, b)

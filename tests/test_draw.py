@@ -151,6 +151,15 @@ def test_a_box_drawn_once_for_a_repeat_names_its_range(cli):
     assert convs == ["conv1–conv2", "conv1–conv2", "conv1–conv3", "conv1–conv3", "conv1–conv3"]
 
 
+def test_long_names_of_a_box_drawn_once_write_the_range_of_their_number(cli):
+    # ViT-B/16's 12 encoder layers (encoder_layer_0 … encoder_layer_11, Dosovitskiy et al.:
+    # L = 12) are drawn once; their layer norms are encoder_layer_0.ln_1 … encoder_layer_11.ln_1
+    _, root, _ = draw(cli, "vit_b_16", "--depth", "9")
+    labels = [t.text for g in boxes(root) for t in g.findall("s:text", NS) if t.get("class") == "lab"]
+    assert "encoder_layer_0–11.ln_1" in labels and "encoder_layer_0–11.ln_2" in labels
+    assert not [t for t in labels if "…–" in t]
+
+
 def test_boxes_that_would_share_a_name_say_which_scope_they_are_in(cli):
     # VGG-16's five stages each end in a max pool the spec leaves unnamed (maxpool1 in its
     # block): five pool boxes, five different labels
@@ -273,6 +282,29 @@ def test_collapsed_resnet50_keeps_its_repeats_and_skip_arcs(cli):
     assert not any("skip" in p.get("class", "") for g in single for p in g.findall("s:path", NS))
 
 
+def test_a_residual_around_a_collapsed_block_has_one_arc(cli):
+    # EfficientNet-B0 (Tan & Le 2019, Table 1): stages of 1, 2, 2, 3, 3, 4, 1 MBConv blocks; the
+    # first of each changes stride or channels, the others add their input back: stages 2–6
+    # have 1, 1, 2, 2, 3 such blocks, each stage's drawn once (one body, ×N) — 5 identity arcs,
+    # drawn by the residual around each collapsed block, not a second time over the box
+    _, root, svg = draw(cli, "efficientnet_b0")
+    assert svg.count('class="edge skip"') == 5
+    forks = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "fork"]
+    assert len(forks) == 5
+    for fork in forks:   # the box inside each draws no arc of its own
+        assert boxes(fork, "group")
+        assert [p for g in boxes(fork, "group") for p in g.findall("s:path", NS) if "skip" in p.get("class")] == []
+    # EfficientNet-B1 (depth ×1.1, torchvision's ceil): stages of 2, 3, 3, 4, 4, 5, 2 blocks —
+    # every stage has blocks that add their input back, after a first one that does not (it
+    # changes the channels even where it keeps the size, as in stage 5): 7 arcs, the first
+    # block of a stage never drawn in one box with the others
+    _, root, svg = draw(cli, "efficientnet_b1")
+    assert svg.count('class="edge skip"') == 7
+    for g in boxes(root, "group"):
+        names = [n.split(".")[-1] for n in g.get("data-group").split()]
+        assert "0" not in names or len(names) == 1
+
+
 def test_collapsed_densenet121_writes_its_dense_layers_as_repeats(cli):
     # Huang et al. 2017, Table 1: dense blocks of 6, 12, 24, 16 layers; growth rate 32 gives
     # 64 + 6·32 = 256, 128 + 12·32 = 512, 256 + 24·32 = 1024, 512 + 16·32 = 1024 channels
@@ -311,6 +343,98 @@ def test_unet_is_drawn_as_a_u_with_horizontal_skips(cli, depth):
         assert found and float(found.group(2)) == y and float(found.group(3)) > float(found.group(1))
     if depth is None:   # the default picture fits a slide (it was 4,455 px wide as a staircase)
         assert float(root.get("width")) <= 1600 and float(root.get("height")) <= 1200
+
+
+SMALL_U = """\
+name: smallu
+input: [64, 64, 3]
+layers:
+  - conv: {name: enc1, filters: 16, kernel: 3, padding: 1}
+  - parallel:
+      name: level1
+      merge: concat
+      branches:
+        - []
+        - - maxpool: {name: pool1, size: 2}
+          - conv: {name: enc2, filters: 32, kernel: 3, padding: 1}
+          - parallel:
+              name: level2
+              merge: concat
+              branches:
+                - []
+                - - maxpool: {name: pool2, size: 2}
+                  - conv: {name: bottom, filters: 64, kernel: 3, padding: 1}
+                  - upsample: {name: up2, factor: 2}
+          - conv: {name: dec2, filters: 32, kernel: 3, padding: 1}
+          - upsample: {name: up1, factor: 2}
+  - conv: {name: dec1, filters: 16, kernel: 3, padding: 1}
+  - conv: {name: out, filters: 2, kernel: 1}
+"""
+
+
+def _u_merges(root):
+    u = [g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "u-net"]
+    if not u:
+        return None
+    assert len(u) == 1
+    return [g for g in u[0].iter("{http://www.w3.org/2000/svg}g") if "u-merge" in g.get("class", "")]
+
+
+def test_a_small_hand_written_u_is_drawn_as_a_u(cli, spec_file):
+    # two levels, identity skips (no crop): 64×64 → pool → 32×32 → pool → 16×16 → ×2 → 32×32,
+    # concatenated with the 32-channel skip: 64 + 32 = 96; → conv 32, ×2 → 64×64, with the
+    # 16-channel skip: 32 + 16 = 48
+    code, root, _ = draw(cli, str(spec_file(SMALL_U)))
+    assert code == 0
+    merges = _u_merges(root)
+    assert merges is not None
+    assert [shape_label(g) for g in merges] == ["64×64×48", "32×32×96"]
+    assert all(g.get("data-skip") == "" for g in merges)      # the identity: nothing on the skip
+    u = next(g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "u-net")
+    skips = [p.get("d") for p in u.findall("s:path", NS) if p.get("class") == "edge skip"]
+    ys = [float(g.find("s:circle", NS).get("cy")) for g in merges]
+    assert len(skips) == 2 and all(re.fullmatch(rf"M[\d.]+,{y:g} H[\d.]+", d) for d, y in zip(skips, ys))
+    assert [t.text for t in u.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "arr"].count("copy") == 2
+
+
+def test_nets_that_are_not_encoder_decoders_are_not_drawn_as_a_u(cli, spec_file):
+    # nested residuals whose paths keep the resolution: two nested two-branch sets with an
+    # identity branch, which the old name-and-shape rule took for a U; not one structurally
+    # (nothing goes down and comes back up)
+    spec = spec_file("name: nested\ninput: [32, 32, 8]\nlayers:\n"
+                     "  - conv: {filters: 8, kernel: 3, padding: 1}\n"
+                     "  - residual:\n      layers:\n"
+                     "        - conv: {filters: 8, kernel: 3, padding: 1}\n"
+                     "        - residual:\n            layers:\n"
+                     "              - conv: {filters: 8, kernel: 3, padding: 1}\n"
+                     "              - conv: {filters: 8, kernel: 3, padding: 1}\n"
+                     "        - conv: {filters: 8, kernel: 3, padding: 1}\n"
+                     "  - globalavgpool\n  - dense: 10\n")
+    code, root, _ = draw(cli, str(spec))
+    assert code == 0 and _u_merges(root) is None
+    # the same U as above, but the deep arm never comes back up (no upsample; the skips are
+    # pooled to match: 64/4 = 16 and 32/2 = 16): a pyramid that concatenates, not a U
+    pyramid = SMALL_U.replace("        - []\n        - - maxpool: {name: pool1",
+                              "        - [maxpool: {name: skippool1, size: 4}]\n        - - maxpool: {name: pool1")
+    pyramid = pyramid.replace("                - []\n", "                - [maxpool: {name: skippool2, size: 2}]\n")
+    pyramid = pyramid.replace("                  - upsample: {name: up2, factor: 2}\n", "")
+    pyramid = pyramid.replace("          - upsample: {name: up1, factor: 2}\n", "")
+    code, root, _ = draw(cli, str(spec_file(pyramid)))
+    assert code == 0 and _u_merges(root) is None
+
+
+def test_only_unet_among_the_built_ins_is_drawn_as_a_u():
+    from archcalc.app import analyse_spec
+    from archcalc.readers import zoo
+    from archcalc.render.picture import deepest_level, picture
+
+    drawn = set()
+    for name in zoo.names():
+        analysis = analyse_spec(name)
+        for depth in [None] + list(range(deepest_level(analysis), -1, -1)):
+            if 'class="u-net"' in picture(analysis, {"depth": depth, "fit": False})[0]:
+                drawn.add(name)
+    assert drawn == {"unet"}
 
 
 def test_depth_that_collapses_nothing_says_so(cli):
@@ -392,9 +516,11 @@ def _every_built_in():
 @pytest.mark.parametrize("name", _every_built_in())
 def test_no_line_crosses_a_label_or_a_box_face(name):
     """Every built-in at every depth (the full picture and each collapsed level): no arrow,
-    skip arc or wrap connector passes through a text or through a box's faces (an arrow may
-    end on a face: the faces are shrunk by 1 px). Geometry from the SVG's own elements."""
-    from svg_geometry import line_collisions
+    skip arc, wrap connector or frame edge passes through a text or through a box's faces (an
+    arrow may end on a face: the faces are shrunk by 1 px); no line runs along a frame's edge;
+    no text (a label, an arrow's label, a frame's title) lies on a box's face. Geometry from
+    the SVG's own elements."""
+    from svg_geometry import along_frames, line_collisions, texts_on_faces
 
     from archcalc.app import analyse_spec
     from archcalc.render.picture import deepest_level, picture
@@ -403,6 +529,8 @@ def test_no_line_crosses_a_label_or_a_box_face(name):
     for depth in [None] + list(range(deepest_level(analysis), -1, -1)):
         svg, _ = picture(analysis, {"depth": depth, "fit": False})
         assert line_collisions(svg) == [], (name, depth)
+        assert along_frames(svg) == [], (name, depth)
+        assert texts_on_faces(svg) == [], (name, depth)
         if depth is None or depth == 0:
             assert overlaps(svg) == [], (name, depth)
 
@@ -419,6 +547,40 @@ def test_the_line_check_sees_a_line_through_a_label_and_a_face():
            '<path class="edge skip" d="M0,80 C0,70 50,70 50,80"/></svg>')
     hits = line_collisions(svg)
     assert [(d, what.split()[0]) for d, what in hits] == [("M0,16 H50", "text"), ("M60,60 V30 H140", "face")]
+
+
+def test_the_frame_checks_see_a_frame_through_a_label_a_line_along_it_and_a_title_on_a_box():
+    from svg_geometry import along_frames, line_collisions, texts_on_faces
+
+    svg = ('<svg xmlns="http://www.w3.org/2000/svg"><style>.lab{font-size:11px}.ftl{font-size:10px}</style>'
+           '<text x="10" y="20" class="lab">conv1</text>'               # x 10 to 10 + 5·6.6 = 43
+           '<rect class="vol" x="100" y="0" width="20" height="40"/>'
+           '<rect class="frame" x="30" y="15" width="50" height="40"/>'   # its left edge cuts conv1
+           '<rect class="frame rep" x="110" y="30" width="50" height="40"/>'   # through the box
+           '<path class="edge" d="M20,56 H90"/>'        # 1 px under the first frame's bottom (55)
+           '<path class="edge" d="M0,100 H40"/>'        # far from everything
+           '<text x="105" y="20" class="ftl">×3</text></svg>')   # a title on the box's face
+    assert sorted({(what, hit.split()[0]) for what, hit in line_collisions(svg)}) == \
+        [("frame 110,30 50×40", "face"), ("frame 30,15 50×40", "text")]
+    assert along_frames(svg) == [("M20,56 H90", "frame 30,15 50×40")]
+    assert texts_on_faces(svg) == [("×3", "face 100")]
+
+
+def test_a_scope_that_fits_on_a_row_is_not_split_and_rows_are_filled(cli):
+    # Swin-T's `features` scope is too wide for one row and wraps; the scopes inside it (a
+    # patch merging: two boxes, about 420 px; a stage: one box) each fit on a row of
+    # 1,400 − 2·16 = 1,368 px, so none of them is split — only `features` goes on "(cont.)"
+    _, root, _ = draw(cli, "swin_t")
+    titles = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.get("class") == "ftl"]
+    assert "4 · merge" in titles
+    assert [t for t in titles if "(cont.)" in t] and all(t.startswith("features ") for t in titles if "(cont.)" in t)
+    # at 1,180 px (the HTML report's width) the last row holds stage 7 alone (one box, about
+    # 300 px); the head after it (norm, pool, flatten, dense: about 550 px) fits beside it
+    _, root, _ = draw(cli, "swin_t", "--width", "1180")
+    arrows = [(t.text, float(t.get("y"))) for t in root.iter("{http://www.w3.org/2000/svg}text")
+              if t.get("class") == "arr"]
+    last_stage = [y for text, y in arrows if text == "swin_block"][-1]
+    assert {y for text, y in arrows[-4:]} == {last_stage}   # layernorm … dense 1000 units
 
 
 def test_long_networks_wrap_instead_of_shrinking(cli):
@@ -585,6 +747,23 @@ layers:
     assert [g.get("data-layer") for g in boxes(root)] == ["c1", "head.globalavgpool1", "head.dense1", "c2"]
     assert shape_label(boxes(root)[-1]) == "16×16×32"                   # c2 reads c1's 32×32×16: ⌈32/2⌉
     assert overlaps(svg) == []
+    # collapsed (--depth 0), the head is one box, still in the lane that hangs off the path
+    code, root, svg = draw(cli, path, "--depth", "0")
+    aux = next(g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "aux")
+    assert [g.get("data-group") for g in boxes(aux, "group")] == ["head"]
+    assert [g.get("data-layer") for g in boxes(root)] == ["c1", "c2"]
+    assert overlaps(svg) == []
+
+
+def test_inception_v3s_collapsed_auxiliary_head_is_off_the_main_path(cli):
+    # Szegedy et al. 2016 (Inception-v3): the auxiliary classifier sits on the 17×17×768 grid
+    # and is used in training only; the main path goes on from Mixed_6e to Mixed_7a
+    _, root, _ = draw(cli, "inception_v3")          # the default: blocks collapsed at level 0
+    aux = next(g for g in root.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "aux")
+    assert [g.get("data-group") for g in boxes(aux, "group")] == ["AuxLogits"]
+    arrows = {t.text: float(t.get("y")) for t in root.iter("{http://www.w3.org/2000/svg}text")
+              if t.get("class") == "arr"}
+    assert arrows["inception_c"] == arrows["inception_d"]   # Mixed_6e → Mixed_7a on one axis
 
 
 @pytest.mark.parametrize("name", ["x.jpg", "drawing", "x.svg.txt", "x.png.svgz"])

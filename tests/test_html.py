@@ -262,6 +262,17 @@ def test_list_html_plots_params_against_macs(cli):
     # and below VGG-16 (138,357,544 params; 15,470,264,320 MACs, Simonyan & Zisserman / torchvision)
     at = {d.get("data-name"): (float(d.get("cx")), float(d.get("cy"))) for d in dots}
     assert at["lenet5"][0] < at["vgg16"][0] and at["lenet5"][1] > at["vgg16"][1]
+    # every family has a marker of its own (colour and fill), in the chart and in its key
+    keys = re.findall(r'<span class="key"><span class="dot" style="([^"]*)"></span>([^<]*)</span>', page)
+    assert sorted(name for _, name in keys) == sorted({r["family"] for r in rows if r["params"] and r["macs"]})
+    assert len({style for style, _ in keys}) == len(keys)
+    marker = {}
+    for r in rows:
+        if r["params"] and r["macs"]:
+            d = next(d for d in dots if d.get("data-name") == r["name"])
+            marker.setdefault(r["family"], set()).add((d.get("fill"), d.get("style")))
+    assert all(len(m) == 1 for m in marker.values())
+    assert len({next(iter(m)) for m in marker.values()}) == len(marker)
 
 
 def test_a_diff_of_two_versions_marks_what_changed_on_both_sides(cli):

@@ -41,7 +41,7 @@ table.zoo tr.family th{background:var(--panel);text-align:left}
 svg.scatter text{font-size:11px;fill:var(--muted)} svg.scatter .grid{stroke:var(--line)}
 svg.scatter circle{stroke:var(--bg);stroke-width:1;opacity:.85}
 .legend{display:flex;flex-wrap:wrap;gap:.2rem .9rem;font-size:12px}
-.key .dot{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.3rem;vertical-align:-.05rem}
+.key .dot{display:inline-block;box-sizing:border-box;width:.7rem;height:.7rem;border-radius:50%;margin-right:.3rem;vertical-align:-.05rem}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:.2rem .5rem;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;white-space:nowrap}
 th{position:sticky;top:0;background:var(--panel);z-index:1}
@@ -549,14 +549,27 @@ def _zoo_scatter(rows) -> str:
     out.append(f'<text x="{(left + width - right) / 2}" y="{height - 8}" text-anchor="middle">MACs (log scale)</text>'
                f'<text x="14" y="{(top + height - bottom) / 2}" text-anchor="middle" '
                f'transform="rotate(-90 14 {(top + height - bottom) / 2})">params (log scale)</text>')
+    def marker(i):
+        """(colour, style): the palette's colours filled, then again as rings, then half-filled,
+        so that no two families look alike (24 families, 12 colours)."""
+        return _FAMILY_COLOURS[i % len(_FAMILY_COLOURS)], ("", "ring", "half")[min(i // len(_FAMILY_COLOURS), 2)]
+
     for r in points:
-        colour = _FAMILY_COLOURS[families.index(r.get("family")) % len(_FAMILY_COLOURS)]
+        colour, style = marker(families.index(r.get("family")))
         tip = f'{r["name"]} ({r.get("family") or ""}): {numbers.exact(r["params"])} params, {numbers.exact(r["macs"])} MACs'
-        out.append(f'<circle cx="{x(r["macs"]):.1f}" cy="{y(r["params"]):.1f}" r="4" fill="{colour}" '
+        # inline styles: the sheet's stroke (the background, round a filled dot) must not win
+        paint = {"": f'fill="{colour}"',
+                 "ring": f'style="fill:none;stroke:{colour};stroke-width:2;opacity:1"',
+                 "half": f'style="fill:{colour};fill-opacity:.35;stroke:{colour};stroke-width:2;opacity:1"'}[style]
+        out.append(f'<circle cx="{x(r["macs"]):.1f}" cy="{y(r["params"]):.1f}" r="4" {paint} '
                    f'data-name="{markup.attr(r["name"])}"><title>{markup.text(tip)}</title></circle>')
     out.append("</svg>")
-    legend = "".join(f'<span class="key"><span class="dot" style="background:'
-                     f'{_FAMILY_COLOURS[i % len(_FAMILY_COLOURS)]}"></span>{markup.text(f or "")}</span>'
+
+    def key(i):
+        colour, style = marker(i)
+        return {"": f"background:{colour}", "ring": f"border:2px solid {colour}",
+                "half": f"border:2px solid {colour};background:{colour}59"}[style]
+    legend = "".join(f'<span class="key"><span class="dot" style="{key(i)}"></span>{markup.text(f or "")}</span>'
                      for i, f in enumerate(families))
     return ('<h2>Params against MACs</h2><div class="scroll">' + "".join(out) + '</div>'
             f'<p class="legend">{legend}</p>')

@@ -124,6 +124,28 @@ def _channels(shape):
     return None
 
 
+def _name_range(first: str, last: str) -> str:
+    """``conv1–conv3``; two long names that differ only in a number are written once with the
+    numbers' range (``encoder_layer_0–11.ln_1`` for encoder_layer_0.ln_1 … encoder_layer_11.ln_1)
+    rather than both cut short."""
+    if len(first) <= 14 and len(last) <= 14:
+        return f"{first}–{last}"
+    i = 0
+    while i < min(len(first), len(last)) and first[i] == last[i]:
+        i += 1
+    while i > 0 and first[i - 1].isdigit():
+        i -= 1
+    j = 0
+    while j < min(len(first), len(last)) - i and first[-1 - j] == last[-1 - j]:
+        j += 1
+    while j > 0 and first[len(first) - j].isdigit():
+        j -= 1
+    a, b = first[i:len(first) - j], last[i:len(last) - j]
+    if a.isdigit() and b.isdigit():
+        return _shorten(f"{first[:i]}{a}–{b}{first[len(first) - j:]}", 30)
+    return f"{_shorten(first, 14)}–{_shorten(last, 14)}"
+
+
 def _ints(shape, n) -> bool:
     return shape is not None and len(shape) == n and all(isinstance(v, int) and v > 0 for v in shape)
 
@@ -217,6 +239,7 @@ class Context:
                 self.scope_problems.setdefault(d.layer, []).append(d)
         self.shapes = []          # every drawn shape, for the scales
         self.group_names = {g.name for g in analysis.groups}
+        self.group_index = {id(g): i for i, g in enumerate(analysis.groups)}
         counted = getattr(analysis.totals, "count_as", None)  # --count-as: whose MACs the tips give
         self.macs_word = f"MACs ({counted})" if counted else "MACs"
         self.boxes = []
@@ -289,9 +312,11 @@ def _runs(children, ctx: Context):
             sig = _signature(node, ctx)
             if sig is not None and _collapsed(node, ctx):
                 # collapsed calls of one kind that keep the spatial size (dense layers, which
-                # grow only the channels) are drawn as one box too
+                # grow only the channels) are drawn as one box too — but not a block without an
+                # identity shortcut with ones that have it (EfficientNet's first block of a stage
+                # that keeps the size but not the channels)
                 g = node.group
-                sig = ("collapsed", g.kind, _spatial(g.input), _spatial(g.output))
+                sig = ("collapsed", g.kind, _spatial(g.input), _spatial(g.output), _identity_over(g, ctx))
             if sig is not None and out and out[-1][3] == sig:
                 out[-1][1] += 1
                 out[-1][2].append(node.group.name)
@@ -330,8 +355,12 @@ def _identity_over(g, ctx: Context) -> bool:
     """Whether a branch set with an empty branch (the identity: a residual's shortcut, a dense
     layer's carried input) spans the whole of scope ``g`` but for shape-keeping layers."""
     layers = ctx.layers
+    index = ctx.group_index[id(g)]
     for s in ctx.identity_forks:
-        if s.start >= g.start and s.end <= g.end and s.end > s.start:
+        # a branch set over exactly the scope's leaves that was opened before it (a residual
+        # around the block: EfficientNet's `ir`) is drawn outside the box, with its own arc
+        outside = s.start == g.start and s.end == g.end and s.after <= index
+        if s.start >= g.start and s.end <= g.end and s.end > s.start and not outside:
             if all(foldable(layers[i]) for i in range(g.start, s.start)) and \
                     all(foldable(layers[i]) for i in range(s.end, g.end)):
                 return True
@@ -345,6 +374,15 @@ def _collapsed_box(ctx: Context, nodes, stack) -> Atom:
     el = BoxEl(ctx, group=groups[-1], groups=groups)
     el.skip = all(_identity_over(g, ctx) for g in groups)
     return Atom(el, groups[0].kind, stack)
+
+
+def _aux_scope(node):
+    """The auxiliary head's branch set when ``node`` is a scope holding only one, else None."""
+    if isinstance(node, Node) and node.type == "group" and len(node.children) == 1:
+        child = node.children[0]
+        if child.type == "fork" and child.span.aux:
+            return child
+    return None
 
 
 def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
@@ -361,6 +399,12 @@ def sequence_atoms(children, stack, ctx: Context) -> list[Atom]:
                    f"the same shapes, drawn once: " + ", ".join(names))
             atoms += sequence_atoms(node, stack + [Frame(f"×{count}", "repeat", None, tip)], ctx)
             host = None
+            continue
+        aux = _aux_scope(node)
+        if aux is not None and _collapsed(node, ctx):
+            # a collapsed auxiliary head (Inception-v3's AuxLogits) still hangs off the main
+            # path, as one box in its lane, not on it
+            atoms.append(Atom(AuxEl(ctx, aux, collapsed=node), "", stack))
             continue
         if _collapsed(node, ctx):
             host = _collapsed_box(ctx, nodes, stack)
@@ -564,7 +608,7 @@ class BoxEl:
                 while end == name and cut > 0:   # one name in every call: the calls' (or theirs)
                     cut -= 1
                     name, end = ctx.local_name(layer.name, layer.path[:cut]), ctx.local_name(other.name, other.path[:cut])
-                name = f"{_shorten(name, 14)}–{_shorten(end, 14)}"
+                name = _name_range(name, end)
             elif name in ctx.ambiguous and layer.path:
                 # the same local name on several boxes (every stage's maxpool1): one scope more
                 name = ctx.local_name(layer.name, layer.path[:-1])
@@ -867,11 +911,14 @@ class AuxEl:
     """An auxiliary head: the main path passes straight on; the head hangs below it in a
     dashed lane that feeds nothing (it runs in training only)."""
 
-    def __init__(self, ctx: Context, node: Node):
+    def __init__(self, ctx: Context, node: Node, collapsed: Node | None = None):
         self.ctx = ctx
         self.span = node.span
         branch = next((c for c in node.children if c.type == "branch"), None)
-        self.lane = RowEl(sequence_atoms(branch.children if branch else [], [], ctx))
+        if collapsed is not None:   # the head's scope collapsed: one box in the lane
+            self.lane = RowEl([_collapsed_box(ctx, [collapsed], [])])
+        else:
+            self.lane = RowEl(sequence_atoms(branch.children if branch else [], [], ctx))
         self.problems = []
 
     def measure(self, scales):
@@ -945,27 +992,48 @@ class JoinEl:
         out.append("</g>")
 
 
+def _area(shape):
+    """H·W of a volume, None for any other shape."""
+    return shape[0] * shape[1] if _ints(shape, 3) else None
+
+
 def _u_fork(node: Node, ctx: Context):
-    """(fork node, skip branch, main branch) when ``node`` (or the one scope around it) is a
-    level of an encoder–decoder: a branch set of two branches, one a light skip (at most two
-    layers, no parameters or MACs: a crop, or nothing) and one that carries the rest of the U."""
+    """(fork node, skip branch, deep branch) when ``node`` (or the one scope around it) is a
+    level of an encoder–decoder, told by its structure alone: a branch set of two branches
+    merged by concat or add, where one (the deep arm) goes down from the fork's input
+    resolution and comes back up, and the other (the skip) carries the encoder's output across
+    without ever going below the resolution it delivers — the two arriving at the merge at the
+    same resolution. A residual whose main path keeps the resolution, or whose branches both
+    downsample (a projection shortcut), is not one."""
     if node.type == "group" and len(node.children) == 1:
         node = node.children[0]
     if node.type != "fork" or node.span.aux or len(node.span.branches or ()) != 2:
         return None
     if node.span.merge not in ("concat", "add"):
         return None
-    by_index = {c.index: c for c in node.children if c.type == "branch"}
-    light = heavy = None
-    for j, (bs, be) in enumerate(node.span.branches):
-        members = ctx.layers[bs:be]
-        if len(members) <= 2 and not any(m.params or m.macs for m in members):
-            light = j
-        elif j in by_index:
-            heavy = by_index[j]
-    if light is None or heavy is None:
+    layers = ctx.layers
+    branches = node.span.branches
+    entry = next((layers[bs].input for bs, be in branches if be > bs), None)
+    if _area(entry) is None:
         return None
-    return node, light, heavy
+    by_index = {c.index: c for c in node.children if c.type == "branch"}
+
+    def arm(j):
+        """(the resolution it delivers, the lowest along it), or None if not all volumes."""
+        bs, be = branches[j]
+        areas = [_area(layers[i].output) for i in range(bs, be)]
+        if any(a is None for a in areas):
+            return None
+        out = areas[-1] if areas else _area(entry)
+        return out, min(areas + [out])
+    arms = [arm(0), arm(1)]
+    if None in arms or arms[0][0] != arms[1][0]:      # skip and decoder meet at one resolution
+        return None
+    for deep, skip in ((0, 1), (1, 0)):
+        out, lowest = arms[deep]
+        if deep in by_index and lowest < min(out, _area(entry)) and arms[skip][1] == arms[skip][0]:
+            return node, skip, by_index[deep]
+    return None
 
 
 def u_levels(children, ctx: Context):
@@ -976,9 +1044,9 @@ def u_levels(children, ctx: Context):
         found = [(i, f) for i, c in enumerate(children) if (f := _u_fork(c, ctx)) is not None]
         if len(found) != 1:
             break
-        i, (fork, light, heavy) = found[0]
-        levels.append((children[:i], fork, light, children[i + 1:]))
-        children = heavy.children
+        i, (fork, skip, deep) = found[0]
+        levels.append((children[:i], fork, skip, children[i + 1:]))
+        children = deep.children
     return (levels, children) if len(levels) >= 2 else None
 
 
@@ -986,10 +1054,10 @@ class MergeEl:
     """The merge node of a U level (where the skip arrives), its labels above it: the skip
     arrives from the left, the decoder below comes up into it from beneath."""
 
-    def __init__(self, ctx: Context, fork: Node, light: int):
+    def __init__(self, ctx: Context, fork: Node, skip: int):
         self.ctx = ctx
         self.span = fork.span
-        bs, be = self.span.branches[light]
+        bs, be = self.span.branches[skip]
         self.skip_layers = list(range(bs, be))
         self.problems = []
 
@@ -1036,12 +1104,12 @@ class UEl:
     def __init__(self, ctx: Context, levels, bottom, head):
         self.ctx = ctx
         self.lefts, self.rights, self.merges = [], [], []
-        for k, (before, fork, light, after) in enumerate(levels):
+        for k, (before, fork, skip, after) in enumerate(levels):
             left = sequence_atoms(before, [], ctx)
             if k == 0:
                 left = head + left
             self.lefts.append(RowEl(left, lead=k > 0))
-            merge = MergeEl(ctx, fork, light)
+            merge = MergeEl(ctx, fork, skip)
             self.merges.append(merge)
             self.rights.append(RowEl([Atom(merge, "", [])] + sequence_atoms(after, [], ctx), lead=False))
         self.lefts.append(RowEl(sequence_atoms(bottom, [], ctx), lead=True))
@@ -1162,7 +1230,7 @@ def place_rows(atoms, max_width, lead_first) -> list[Row]:
     def inflate(level):
         return HPAD * (depth - level)
 
-    forced = _chunk_breaks(atoms, max_width, inflate(0)) if max_width is not None else set()
+    chunks = _chunks(atoms, inflate) if max_width is not None else {}
     rows = [Row()]
     row = rows[0]
     open_: list[list] = []  # [frame, left, level, continued, content up, content down]
@@ -1175,7 +1243,11 @@ def place_rows(atoms, max_width, lead_first) -> list[Row]:
         if prev is not None and max_width is not None:
             opening = inflate(k) if len(a.stack) > k else 0
             closing = inflate(0) if a.stack or prev.stack else 0
-            if index in forced or edge + arrow + opening + a.el.w + closing > max_width:
+            # the outermost scope opening here that fits on a row, but not in what is left of
+            # this one, starts a row of its own (it is not split)
+            chunk = next((w for w in chunks.get(index, ()) if w <= max_width - ROW_LEAD), None)
+            forced = chunk is not None and edge > ROW_LEAD and edge + chunk > max_width
+            if forced or edge + arrow + opening + a.el.w + closing > max_width:
                 carried = {id(entry[0]) for entry in open_}
                 row.w = _close(row, open_, 0, prev, inflate)
                 row = Row()
@@ -1209,8 +1281,9 @@ def place_rows(atoms, max_width, lead_first) -> list[Row]:
     row.w = edge
     for r in rows:
         r.depth = max((len(a.stack) for a, _ in r.placed), default=0)
-        r.up = max([a.el.up for a, _ in r.placed] + [16]) + VTOP * depth
-        r.down = max([a.el.down for a, _ in r.placed] + [10]) + VBOT * depth
+        # room above and below for the frames this row has (not the deepest of the picture)
+        r.up = max([a.el.up for a, _ in r.placed] + [16]) + VTOP * r.depth
+        r.down = max([a.el.down for a, _ in r.placed] + [10]) + VBOT * r.depth
     return rows
 
 
@@ -1219,28 +1292,23 @@ def arrow_length(a) -> float:
     return max(MIN_ARROW, label_w)
 
 
-def _chunk_breaks(atoms, max_width, frame_room) -> set:
-    """Indices to wrap before so that a top-level scope that fits on one row is not split:
-    consecutive atoms in the same outermost frame are one chunk."""
-    chunks = []
+def _chunks(atoms, inflate) -> dict:
+    """{index of the atom that opens one or more scopes: [the width of each scope's atoms on
+    one row, outermost first]}: consecutive atoms under the same frame are one chunk."""
+    chunks: dict = {}
+    open_: list = []   # [frame, index it opened at, level]
     for i, a in enumerate(atoms):
-        key = id(a.stack[0]) if a.stack else None
+        k = 0
+        while k < len(open_) and k < len(a.stack) and open_[k][0] is a.stack[k]:
+            k += 1
+        del open_[k:]
+        for level in range(k, len(a.stack)):
+            open_.append((a.stack[level], i, level))
+            chunks.setdefault(i, []).append(2 * inflate(level))
         width = arrow_length(a) + a.el.w
-        if chunks and key is not None and chunks[-1][0] == key:
-            chunks[-1][2] += width
-        else:
-            chunks.append([key, i, width + (2 * frame_room if key is not None else 0)])
-    forced = set()
-    x = 0.0
-    for _key, first, width in chunks:
-        if x + width > max_width and x > ROW_LEAD and width <= max_width - ROW_LEAD:
-            forced.add(first)
-            x = ROW_LEAD + width
-        elif x + width > max_width:
-            x = ROW_LEAD + (x + width) % max_width
-        else:
-            x += width
-    return forced
+        for _frame, first, level in open_:
+            chunks[first][level - len(atoms[first].stack) + len(chunks[first])] += width
+    return chunks
 
 
 def _close(row, open_, keep, prev, inflate) -> float:
@@ -1460,10 +1528,11 @@ def _render(analysis, depth, max_width, note="", marks=None):
         x += 16 + text_width(label, SMALL) + 14
     notes = "folded: layers that keep the shape and do no MACs, named under the box before them (+ …); " \
             "×N: a repeat drawn once; dashed frame: a scope; + add, ‖ concat"
-    if ctx.changes:
-        notes += ("; outlines: " + ", ".join(f"{CHANGE_GLYPH[s]} {s}" for s in CHANGE_COLOUR
-                                             if s in ctx.changes.values()) + " (against the other network)")
-    for line in legend + [notes]:
+    lines = legend + [notes]
+    if ctx.changes:   # a line of its own: the picture is no wider for it
+        lines.append("outlines: " + ", ".join(f"{CHANGE_GLYPH[s]} {s}" for s in CHANGE_COLOUR
+                                              if s in ctx.changes.values()) + " (against the other network)")
+    for line in lines:
         y += LINE + 2
         svg_text(body, MARGIN, y, line, "sm", anchor="start")
         width = max(width, MARGIN * 2 + text_width(line, SMALL))
