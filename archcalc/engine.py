@@ -37,7 +37,6 @@ from .layers.base import SHAPE, FieldError, RuleError, TokenIds, describe_found,
 from .metrics import (
     AMP_DEVICES,
     SAVED_ZERO,
-    add_saved,
     effective_window,
     input_field,
     through_merge,
@@ -116,7 +115,7 @@ class _Evaluator:
         self.fresh: list = []  # the ids the last layer saved first
         self.shared: list = []  # and (id, values, dtype bits) of those an earlier layer saved
         self.amp_saved_ids: tuple = (set(), set())
-        self.saved = SAVED_ZERO
+        self.tallies: list = []  # every save's tally, summed once at the end (totals.saved)
         self.merge_inputs: list = []
         self.rules: dict = {}  # (id(leaf node), input shape) -> what the kind's rules give
         # the spec's `ignore` entries of the layers being walked, innermost last; what they
@@ -250,7 +249,7 @@ class _Evaluator:
                              "themselves")
         # A layer's rules depend only on the layer and its input shape; inside a repeat the
         # same pair comes back thousands of times, so the results are kept.
-        key = (id(node), shape, is_ids(shape))
+        key = (id(node), shape, shape.__class__)  # a TokenIds tuple equals the plain one
         rule = self.rules.get(key)
         if rule is None:
             try:
@@ -372,8 +371,12 @@ class _Evaluator:
         ``record`` False: only the tally, the tensors not marked as saved. ``inp``: the
         layer's input shape, when it is a view of a larger tensor (a token picked)."""
         act = idx = mask = rows = chans = fixed = 0
-        saved_ids, sizes, here = self.saved_ids, self.sizes, set()
-        mark = saved_ids.add if record else here.add
+        saved_ids, sizes = self.saved_ids, self.sizes
+        if record:
+            here, mark = _NOTHING, saved_ids.add
+        else:
+            here = set()
+            mark = here.add
         fresh, shared = [], []
         for word in words:
             if word == "input" or word == "output":
@@ -402,27 +405,34 @@ class _Evaluator:
                 fixed += word[1]
             elif word[0] == "fp32":  # ("fp32", values): made inside, fp32 in every setting
                 rows += word[1]
+            elif word[0] == "once":  # ("once", values[, devices]): made once per pass, fp32 here
+                fixed += 4 * word[1]
             elif word[0] == "amp":  # made only under autocast
                 continue
             else:  # ("new", values) or ("noamp", values): tensors made inside the layer
                 act += word[1]
-        tally = (act, idx, mask, rows, chans, fixed,
-                 self.amp_save(words, tid, out_tid, out, rules[0], 0, record, inp),
-                 self.amp_save(words, tid, out_tid, out, rules[1], 1, record, inp))
+        cpu, cpu_fixed = self.amp_save(words, tid, out_tid, out, rules[0], 0, record, inp)
+        cuda, cuda_fixed = self.amp_save(words, tid, out_tid, out, rules[1], 1, record, inp)
+        tally = (act, idx, mask, rows, chans, fixed, cpu, cuda, cpu_fixed, cuda_fixed)
         if record:
-            self.saved = add_saved(self.saved, tally)
+            self.tallies.append(tally)
             self.fresh, self.shared = fresh, shared
         return tally
 
-    def amp_save(self, words, tid, out_tid, out, rule, device: int, record: bool = True, inp=None) -> int:
-        """The per-sample bytes a layer saves under autocast on one device (0 the CPU, 1
-        CUDA; metrics.AUTOCAST_WORDS): 16-bit values 2 bytes, fp32 ones 4."""
+    def amp_save(self, words, tid, out_tid, out, rule, device: int, record: bool = True, inp=None) -> tuple:
+        """The bytes a layer saves under autocast on one device (0 the CPU, 1 CUDA;
+        metrics.AUTOCAST_WORDS), 16-bit values 2 bytes, fp32 ones 4: per sample, and once
+        whatever the batch."""
         bit = 1 << device
-        sizes, wide, saved_ids, here = self.sizes, self.wide, self.amp_saved_ids[device], set()
-        mark = saved_ids.add if record else here.add
+        sizes, wide, saved_ids = self.sizes, self.wide, self.amp_saved_ids[device]
+        if record:
+            here, mark = _NOTHING, saved_ids.add
+        else:
+            here = set()
+            mark = here.add
         wide_in = wide[tid] & bit
         made = 4 if rule == "fp32" or (rule != "low" and wide_in) else 2  # what the layer computes in
-        total = 0
+        total = fixed = 0
         for word in words:
             if word == "input":
                 if rule == "low" and wide_in or rule == "fp32" and not wide_in:
@@ -443,8 +453,12 @@ class _Evaluator:
                 total += (made if device == 0 else 1) * prod(out)
             elif word == "rows":
                 total += 8 * prod(out[:-1])
-            elif word == "channels" or word == "view" or word[0] == "fixed":
+            elif word == "channels" or word == "view":
                 continue
+            elif word[0] == "fixed":
+                fixed += word[1]
+            elif word[0] == "once":
+                fixed += (4 if len(word) > 2 and AMP_DEVICES[device] in word[2] else made) * word[1]
             elif word[0] == "int64":
                 total += 8 * word[1]
             elif word[0] == "fp32":
@@ -453,7 +467,7 @@ class _Evaluator:
                 continue
             else:  # ("new" or "amp", values[, the devices where they are fp32])
                 total += (4 if len(word) > 2 and AMP_DEVICES[device] in word[2] else made) * word[1]
-        return total
+        return total, fixed
 
     def save_operands(self, tids):
         act = 0
@@ -468,8 +482,8 @@ class _Evaluator:
                 if t and t not in saved_ids:
                     saved_ids.add(t)
                     amp[device] += (4 if self.wide[t] & bit else 2) * self.sizes[t]
-        tally = (act, 0, 0, 0, 0, 0, amp[0], amp[1])
-        self.saved = add_saved(self.saved, tally)
+        tally = (act, 0, 0, 0, 0, 0, amp[0], amp[1], 0, 0)
+        self.tallies.append(tally)
         return tally
 
     def open_group(self, scope: _Scope, kind: str, state):
@@ -738,6 +752,9 @@ class _Evaluator:
         return (shape, depth, through_merge([out[2] for out in outs]), False, self.tensor(shape, wide))
 
 
+_NOTHING = frozenset()  # the ids a recording save has marked besides the saved ones: none
+
+
 def _out_wide(rule, wide_in: int, bit: int) -> int:
     """``bit`` when a layer with autocast ``rule`` (metrics.AUTOCAST_WORDS) makes an fp32
     output on that device, given whether its input is fp32 there."""
@@ -925,7 +942,7 @@ def _analyze(doc: Document, input_shape, seq=None) -> Analysis:
                              merge_activations=evaluator.merge_activations,
                              peak_activations=evaluator.peak, input_values=prod(shape) if shape else 0)
     analysis.totals.kv_values = evaluator.kv_values
-    analysis.totals.saved = evaluator.saved
+    analysis.totals.saved = tuple(map(sum, zip(*evaluator.tallies))) if evaluator.tallies else SAVED_ZERO
     analysis.totals.embedding_params = evaluator.embedding_params
     analysis.totals.token_macs = evaluator.token_macs
     analysis.totals.extras = evaluator.extras

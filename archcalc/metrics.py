@@ -89,6 +89,10 @@ ATTENTION_CHOICES = ("math", "fused")
 #             under autocast (attention's math path computes in fp32 from fp32 copies of
 #             16-bit q, k, v: what it saves differs)
 #   ("fp32", n) n values made inside the layer, fp32 in every setting (a logsumexp)
+#   ("once", n[, devices]) n values made inside the layer once per forward pass, whatever
+#             the batch, in the dtype the layer computes in (fp32 without autocast; under it
+#             16 bits in a "low" layer, fp32 on those devices): what Swin V2's position-bias
+#             MLP saves, run on a fixed coordinates table
 SAVE_WORDS = ("input", "output", "pre", "indices", "mask", "rows", "channels", "view")
 
 # How a kind's tensors are typed under autocast (`--amp`; ``LayerKind.autocast``), per device:
@@ -115,8 +119,10 @@ AMP_DEVICES = ("cpu", "cuda")  # the order of a tally's two autocast byte figure
 # that do not (a bool mask broadcast over the batch); then, under autocast on the CPU and on
 # CUDA, the bytes of the first four (what grows with the batch) with each tensor in the dtype
 # autocast gives it there (16-bit values 2 bytes, fp32 values 4, masks in their tensor's
-# dtype on the CPU and 1-byte bools on CUDA).
-SAVED_ZERO = (0, 0, 0, 0, 0, 0, 0, 0)
+# dtype on the CPU and 1-byte bools on CUDA); last, under autocast on the CPU and on CUDA,
+# the bytes that do not grow with the batch, in place of the sixth (a "once" word's tensors
+# take the dtype autocast gives them).
+SAVED_ZERO = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 # What a fresh CUDA process allocates on first use (cuBLAS and cuDNN workspaces): 65 MiB,
 # as measured on an NVIDIA H200 (the header of the GPU reference figures); one constant.
@@ -226,22 +232,23 @@ def apply_batch(analysis, batch: int = 1, dtype: str = "fp32"):
 
 
 def scale_saved(saved, factor):
-    act, idx, mask, rows, chans, fixed, cpu, cuda = saved
-    return (act * factor, idx * factor, mask * factor, rows * factor, chans, fixed, cpu * factor, cuda * factor)
+    act, idx, mask, rows, chans, fixed, cpu, cuda, cpu_fixed, cuda_fixed = saved
+    return (act * factor, idx * factor, mask * factor, rows * factor, chans, fixed, cpu * factor, cuda * factor,
+            cpu_fixed, cuda_fixed)
 
 
 def add_saved(a, b):
     return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5], a[6] + b[6],
-            a[7] + b[7])
+            a[7] + b[7], a[8] + b[8], a[9] + b[9])
 
 
 def saved_bytes(saved, bytes_per_value: int, mask_bytes: int | None = 1, amp: str | None = None) -> int:
     """Bytes of a saved-tensor tally; ``mask_bytes`` None: masks in the activation dtype (the
     CPU's). ``amp`` (autocast): the tally's autocast figure for the device (CPU when
     ``mask_bytes`` is None, else CUDA) — each tensor in the dtype autocast gives it there."""
-    act, idx, mask, rows, chans, fixed, cpu, cuda = saved
+    act, idx, mask, rows, chans, fixed, cpu, cuda, cpu_fixed, cuda_fixed = saved
     if amp:
-        return (cpu if mask_bytes is None else cuda) + chans * 4 + fixed
+        return (cpu + cpu_fixed if mask_bytes is None else cuda + cuda_fixed) + chans * 4
     return (act * bytes_per_value + idx * 8 + mask * (bytes_per_value if mask_bytes is None else mask_bytes)
             + (rows + chans) * 4 + fixed)
 

@@ -28,8 +28,8 @@ the KV cache keeps at most W tokens.
 """
 from __future__ import annotations
 
-from ..metrics import AMP_DEVICES
 from .base import (
+    AMP_DEVICES,
     BOOL,
     POSITIVE_INT,
     POSITIVE_NUMBER,

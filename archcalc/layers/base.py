@@ -7,7 +7,12 @@ from __future__ import annotations
 from typing import Callable
 
 from ..limits import MAX_INTEGER
-from ..metrics import AUTOCAST_WORDS, STORED_GROUPS
+from ..metrics import AMP_DEVICES, AUTOCAST_WORDS, STORED_GROUPS
+
+# The kinds' autocast vocabulary, re-exported so that a kind unit imports it from here and
+# never from metrics: AUTOCAST_WORDS (how a kind types its tensors) and AMP_DEVICES (the
+# devices a rule or a save word names: "cpu", "cuda")
+__all__ = ["AMP_DEVICES", "AUTOCAST_WORDS"]
 
 Shape = tuple  # (H, W, C) for a volume, (T, D) for a token sequence, (N,) for a flat vector
 

@@ -18,8 +18,8 @@ requires.
 """
 from __future__ import annotations
 
-from ..metrics import AMP_DEVICES
 from .base import (
+    AMP_DEVICES,
     POSITIVE_INT,
     Counted,
     LayerKind,

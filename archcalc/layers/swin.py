@@ -24,8 +24,8 @@ torchvision's swin_t/s/b).
 """
 from __future__ import annotations
 
-from ..metrics import AMP_DEVICES
 from .base import (
+    AMP_DEVICES,
     NONNEG_INT,
     POSITIVE_INT,
     Counted,
@@ -310,17 +310,31 @@ def _v2_saves(inp, out, f):
     normalisation reads (3·P·C), the two norms and their clamped copies (2·2·P·h), the
     normalised q and k the score product reads (2·P·C), the scores the logit scale multiplies
     and the probabilities (2·h·P·N), v made contiguous and the heads' output proj reads
-    (2·P·C): 8·P·C + 4·P·h + 2·h·P·N values. Once per layer, whatever the batch (fp32 bytes,
-    4 a value): the logit scale's exp (h), the bias MLP's hidden layer ((2·window − 1)²·hidden)
-    and the 16·sigmoid'ed bias (h·N²); with an active shift, the bool mask, P·N bytes."""
+    (2·P·C): 8·P·C + 4·P·h + 2·h·P·N values. Under autocast the scores times the fp32 logit
+    scale are fp32 (type promotion), so are the probabilities, and the product with v saves
+    its own 16-bit copy of them: h·P·N fp32 values and h·P·N 16-bit ones besides the 16-bit
+    scores. Once per layer, whatever the batch: the logit scale's exp (h fp32 values), and
+    in the layer's dtype (fp32; 16 bits under autocast, where the MLP's linears run in bf16)
+    the bias MLP's hidden layer ((2·window − 1)²·hidden) and the 16·sigmoid'ed bias (h·N²);
+    with an active shift, the bool mask, P·N bytes."""
     c, s, h = inp[2], f["window"], f["heads"]
     ph, pw = -(-inp[0] // s) * s, -(-inp[1] // s) * s
     p, n = ph * pw, s * s
-    saves = (("new", 8 * p * c + 4 * p * h + 2 * h * p * n),
-             ("fixed", 4 * (h + _v2_table(f) * f["cpb_hidden"] + h * n * n)))
+    probabilities = h * p * n
+    saves = (("new", 8 * p * c + 4 * p * h + probabilities), ("noamp", probabilities),
+             ("amp", probabilities, AMP_DEVICES), ("amp", probabilities),
+             ("fixed", 4 * h), ("once", _v2_table(f) * f["cpb_hidden"] + h * n * n))
     if f["shift"] and (s < ph or s < pw):
         saves += (("fixed", p * n),)
     return saves
+
+
+def _v2_casts(inp, out, f):
+    """Under autocast, the values cast to 16 bits and saved once per layer: the qkv and proj
+    weights (4·C², not the biases), the bias MLP's second weight (hidden·h) and the
+    coordinates table its first linear reads (a buffer, (2·window − 1)²·2 values; that
+    linear's own weight is not saved: nothing before it needs a gradient)."""
+    return 4 * inp[2] * inp[2] + f["cpb_hidden"] * f["heads"] + 2 * _v2_table(f)
 
 
 def _v2_export(inp, out, f):
@@ -358,6 +372,7 @@ WINDOWATTENTIONV2 = LayerKind(
     group="attention",
     export=_v2_export,
     saves=_v2_saves,
+    casts=_v2_casts,
     count_as={
         # the qkv projection is F.linear (its k bias zeroed, as torchvision's), which ptflops
         # does not patch; proj and the bias MLP's layers are nn.Linear (hooked, with bias); the
