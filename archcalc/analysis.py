@@ -101,10 +101,14 @@ class MergeResult:
     """Where branches meet: after ``after`` leaves of ``Analysis.layers``, ``op`` (add, concat,
     mul) makes ``output``; ``path`` is the scope it happens in (as a leaf's ``path``)."""
 
-    __slots__ = ("after", "op", "output", "path", "saved")
+    __slots__ = ("after", "op", "output", "path", "saved", "saved_tensors", "shared_tensors")
 
     def __init__(self, after: int, op: str, output: tuple, path: tuple, saved=None):
         self.saved = SAVED_ZERO if saved is None else saved  # `mul` saves both operands
+        # as a layer's: the ids of the operands it saves first, and (id, values, autocast dtype
+        # bits) of those an earlier layer saved first (`--checkpoint` keeps them once)
+        self.saved_tensors = ()
+        self.shared_tensors = ()
         self.after = after
         self.op = op
         self.output = output

@@ -470,11 +470,18 @@ class _Evaluator:
         return total, fixed
 
     def save_operands(self, tids):
+        """What a `mul` merge saves: both operands, each tensor once. The ids it saves first
+        and (id, values, dtype bits) of those an earlier layer saved go to ``fresh`` and
+        ``shared``, as a layer's (for `--checkpoint`)."""
         act = 0
+        fresh, shared = [], []
         for t in tids:
             if t and t not in self.saved_ids:
                 self.saved_ids.add(t)
+                fresh.append(t)
                 act += self.sizes[t]
+            elif t and t not in fresh:
+                shared.append((t, self.sizes[t], self.wide[t]))
         amp = [0, 0]
         for device in (0, 1):
             saved_ids, bit = self.amp_saved_ids[device], 1 << device
@@ -484,6 +491,7 @@ class _Evaluator:
                     amp[device] += (4 if self.wide[t] & bit else 2) * self.sizes[t]
         tally = (act, 0, 0, 0, 0, 0, amp[0], amp[1], 0, 0)
         self.tallies.append(tally)
+        self.fresh, self.shared = fresh, shared
         return tally
 
     def open_group(self, scope: _Scope, kind: str, state):
@@ -639,6 +647,9 @@ class _Evaluator:
             if node.merge == "mul":  # the product's backward needs both operands
                 saved = self.save_operands(self.merge_inputs)
             self.merges.append(MergeResult(len(self.layers), node.merge, out[0], scope.path, saved))
+            if node.merge == "mul":
+                self.merges[-1].saved_tensors = tuple(self.fresh)
+                self.merges[-1].shared_tensors = tuple(self.shared)
         elif out is not None and node.merge == "mul":
             self.save_operands(self.merge_inputs)
         return out

@@ -370,8 +370,8 @@ def _checkpointed(analysis, layers, casts, scale, b, grads, m, amp=None):
     batch = analysis.totals.batch * scale
     bit = 1 if m is None else 2  # the device's autocast dtype bit (engine: CPU 1, CUDA 2)
     inside = set()
-    most = 0
     blocks = checkpoint_blocks(analysis)
+    owns = {}
     for group in blocks:
         own = 0
         for layer in analysis.layers[group.start:group.end]:
@@ -379,10 +379,21 @@ def _checkpointed(analysis, layers, casts, scale, b, grads, m, amp=None):
                 continue
             inside.add(id(layer))
             own += saved_bytes(scale_saved(layer.saved, scale), b, m, amp) + casts.get(id(layer), 0)
-        most = max(most, own)
+        owns[group.name] = own
     outside = 0
     kept_ids = set()
     others = [layer for layer in analysis.layers if layer is not None and id(layer) not in inside]
+    # a `mul` merge saves its operands: inside a block, recomputed with it; outside every
+    # block, kept as a layer outside keeps what it saves
+    for merge in getattr(analysis, "merges", ()):
+        if merge.saved is SAVED_ZERO and not merge.shared_tensors:
+            continue
+        block = next((name for name in merge.path if name in owns), None)
+        if block is not None:
+            owns[block] += saved_bytes(scale_saved(merge.saved, scale), b, m, amp)
+        else:
+            others.append(merge)
+    most = max(owns.values(), default=0)
     for layer in others:
         outside += saved_bytes(scale_saved(layer.saved, scale), b, m, amp) + casts.get(id(layer), 0)
         kept_ids.update(layer.saved_tensors)

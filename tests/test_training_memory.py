@@ -432,6 +432,75 @@ def test_checkpointed_saved_activations_equal_what_pytorch_keeps(name):
     assert ours == theirs
 
 
+# A `mul` merge outside every block (squeeze-and-excitation gates written at the top level,
+# not inside a block): its backward needs both operands, which the layers inside the blocks
+# saved first; under checkpointing those layers keep nothing, so the merge keeps them — once,
+# with the blocks' inputs. The first gates a block's output by a gate branch; the second
+# multiplies a tensor by a block's output (a block's input and a merge operand at once).
+MUL_OUTSIDE_BLOCKS = {
+    "gate-after-block": """\
+name: se-top
+input: [8, 8, 4]
+blocks:
+  cbr:
+    layers:
+      - conv: {name: conv, filters: 8, kernel: 3, padding: 1}
+      - relu: {name: relu}
+layers:
+  - conv: {name: stem, filters: 8, kernel: 3, padding: 1}
+  - cbr: {name: b1}
+  - parallel:
+      name: se
+      merge: mul
+      branches:
+        - []
+        - [globalavgpool, conv: {filters: 2, kernel: 1}, relu, conv: {filters: 8, kernel: 1}, sigmoid]
+  - cbr: {name: b2}
+  - globalavgpool
+  - flatten
+  - dense: {name: fc, units: 3}
+""",
+    "blocks-in-branches": """\
+name: se-branches
+input: [8, 8, 4]
+blocks:
+  cbr:
+    layers:
+      - conv: {name: conv, filters: 8, kernel: 3, padding: 1}
+      - relu: {name: relu}
+layers:
+  - conv: {name: stem, filters: 8, kernel: 3, padding: 1}
+  - relu: {name: r0}
+  - parallel:
+      name: se
+      merge: mul
+      branches:
+        - [cbr: {name: b1}]
+        - [globalavgpool, conv: {filters: 8, kernel: 1}, sigmoid]
+  - parallel:
+      name: se2
+      merge: mul
+      branches:
+        - []
+        - [cbr: {name: b3}]
+  - cbr: {name: b2}
+  - globalavgpool
+  - flatten
+  - dense: {name: fc, units: 3}
+""",
+}
+
+
+@pytest.mark.parametrize("case", sorted(MUL_OUTSIDE_BLOCKS))
+def test_checkpointed_mul_merges_outside_blocks_keep_their_operands(spec_file, case):
+    """`--checkpoint` against torch.utils.checkpoint (as above) where a `mul` merge is outside
+    every block: equal; without its operands the ledger was below PyTorch's by them."""
+    from archcalc.metrics import ledger
+
+    analysis = _analysis(str(spec_file(MUL_OUTSIDE_BLOCKS[case])), REFEREE_BATCH)
+    analysis.totals.checkpoint = True
+    assert ledger(analysis, device="cpu")["saved_activations"] == pytorch_saved_bytes_checkpointed(analysis)
+
 
 def test_fused_attention_keeps_no_probabilities(cli):
     """ViT-B/16 at batch 1 (T = 197 tokens, D = 768, h = 12, 12 layers), fp32, by hand: the
