@@ -35,6 +35,7 @@ from .limits import MAX_INTEGER
 from .layers import COMPOSITES, REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, TokenIds, describe_found, fmt_shape, is_ids
 from .metrics import (
+    add_saved,
     AMP_DEVICES,
     SAVED_ZERO,
     effective_window,
@@ -115,7 +116,7 @@ class _Evaluator:
         self.fresh: list = []  # the ids the last layer saved first
         self.shared: list = []  # and (id, values, dtype bits) of those an earlier layer saved
         self.amp_saved_ids: tuple = (set(), set())
-        self.tallies: list = []  # every save's tally, summed once at the end (totals.saved)
+        self.saved = SAVED_ZERO
         self.merge_inputs: list = []
         self.rules: dict = {}  # (id(leaf node), input shape) -> what the kind's rules give
         # the spec's `ignore` entries of the layers being walked, innermost last; what they
@@ -415,7 +416,7 @@ class _Evaluator:
         cuda, cuda_fixed = self.amp_save(words, tid, out_tid, out, rules[1], 1, record, inp)
         tally = (act, idx, mask, rows, chans, fixed, cpu, cuda, cpu_fixed, cuda_fixed)
         if record:
-            self.tallies.append(tally)
+            self.saved = add_saved(self.saved, tally)
             self.fresh, self.shared = fresh, shared
         return tally
 
@@ -431,11 +432,11 @@ class _Evaluator:
             here = set()
             mark = here.add
         wide_in = wide[tid] & bit
-        made = 4 if rule == "fp32" or (rule != "low" and wide_in) else 2  # what the layer computes in
+        made = 4 if rule == "fp32" or rule == "upcast" or (rule != "low" and wide_in) else 2  # computed in
         total = fixed = 0
         for word in words:
             if word == "input":
-                if rule == "low" and wide_in or rule == "fp32" and not wide_in:
+                if rule == "low" and wide_in or (rule == "fp32" or rule == "upcast") and not wide_in:
                     # autocast's cast copy, made for this layer alone, of what the layer reads
                     total += made * (sizes[tid] if inp is None else prod(inp))
                 elif tid and tid not in saved_ids and tid not in here:
@@ -490,7 +491,7 @@ class _Evaluator:
                     saved_ids.add(t)
                     amp[device] += (4 if self.wide[t] & bit else 2) * self.sizes[t]
         tally = (act, 0, 0, 0, 0, 0, amp[0], amp[1], 0, 0)
-        self.tallies.append(tally)
+        self.saved = add_saved(self.saved, tally)
         self.fresh, self.shared = fresh, shared
         return tally
 
@@ -769,7 +770,7 @@ _NOTHING = frozenset()  # the ids a recording save has marked besides the saved 
 def _out_wide(rule, wide_in: int, bit: int) -> int:
     """``bit`` when a layer with autocast ``rule`` (metrics.AUTOCAST_WORDS) makes an fp32
     output on that device, given whether its input is fp32 there."""
-    if rule is None:
+    if rule is None or rule == "upcast":
         return wide_in
     return 0 if rule == "low" else bit
 
@@ -953,7 +954,7 @@ def _analyze(doc: Document, input_shape, seq=None) -> Analysis:
                              merge_activations=evaluator.merge_activations,
                              peak_activations=evaluator.peak, input_values=prod(shape) if shape else 0)
     analysis.totals.kv_values = evaluator.kv_values
-    analysis.totals.saved = tuple(map(sum, zip(*evaluator.tallies))) if evaluator.tallies else SAVED_ZERO
+    analysis.totals.saved = evaluator.saved
     analysis.totals.embedding_params = evaluator.embedding_params
     analysis.totals.token_macs = evaluator.token_macs
     analysis.totals.extras = evaluator.extras

@@ -107,11 +107,14 @@ SAVE_WORDS = ("input", "output", "pre", "indices", "mask", "rows", "channels", "
 #   "widen"  an fp32 parameter enters the layer's arithmetic (layer scale, a class token, a
 #            position embedding, an embedding table's rows): the output is fp32 by type
 #            promotion; what the layer saves of its own keeps the input's dtype
+#   "upcast" the layer computes in fp32 from an fp32 copy of a 16-bit input — the copy is
+#            what it saves of its input, and the tensors it makes are fp32 — and returns its
+#            input's dtype (RMS norm's composite, which PyTorch runs at opmath precision)
 # A kind gives one word for both devices or a dict {"cpu": word, "cuda": word} (a device left
 # out: None). The engine follows each tensor's dtype through the network: the input is fp32,
 # a merge is fp32 when any operand is (type promotion; torch.cat is on both devices' promote
 # lists), a view keeps its tensor's dtype.
-AUTOCAST_WORDS = (None, "low", "fp32", "widen")
+AUTOCAST_WORDS = (None, "low", "fp32", "widen", "upcast")
 AMP_DEVICES = ("cpu", "cuda")  # the order of a tally's two autocast byte figures
 
 # A saved-tensor tally: values in the activation dtype, int64 indices, mask values, fp32

@@ -365,6 +365,67 @@ def test_autocast_saved_activations_equal_what_pytorch_saves_on_the_cpu(name):
     assert ours == theirs
 
 
+# Every registered kind, one layer at a time, against PyTorch's own count: the layer between
+# two convolutions (a volume) or two dense layers (tokens, after a layer scale so that the
+# first dense's input needs a gradient, as in any network), reading a 16-bit tensor under
+# autocast ("16") — a convolution's or dense layer's output — or an fp32 one ("32": after an
+# fp32 layer scale). Both the fp32 count (meta device) and CPU autocast's must be exact.
+KIND_ALONE_VOLUME = {
+    "globalmaxpool": "globalmaxpool", "adaptiveavgpool-1": "adaptiveavgpool: {size: 1}",
+    "adaptiveavgpool-2": "adaptiveavgpool: {size: 2}", "adaptiveavgpool-3": "adaptiveavgpool: {size: 3}",
+    "adaptivemaxpool-1": "adaptivemaxpool: {size: 1}", "adaptivemaxpool-3": "adaptivemaxpool: {size: 3}",
+    "identity": "identity", "groupnorm": "groupnorm: {groups: 2}",
+    "groupnorm-no-affine": "groupnorm: {groups: 2, affine: false}", "instancenorm": "instancenorm",
+    "instancenorm-affine": "instancenorm: {affine: true}",
+    "instancenorm-stats": "instancenorm: {track_running_stats: true}",
+    "instancenorm-affine-stats": "instancenorm: {affine: true, track_running_stats: true}",
+    "upsample": "upsample: {factor: 2}", "upsample-bilinear": "upsample: {factor: 2, mode: bilinear}",
+    "leakyrelu": "leakyrelu", "elu": "elu", "relu6": "relu6", "hardswish": "hardswish",
+    "hardsigmoid": "hardsigmoid", "tanh": "tanh", "sigmoid": "sigmoid", "gelu": "gelu", "silu": "silu",
+    "crop": "crop: {size: 4}", "channelshuffle": "channelshuffle: {groups: 2}", "avgpool": "avgpool: {size: 2}",
+    "maxpool": "maxpool: {size: 2}", "dropout": "dropout: {rate: 0.5}", "lrn": "lrn", "batchnorm": "batchnorm",
+    "convtranspose": "convtranspose: {filters: 8, kernel: 2, stride: 2}", "layernorm": "layernorm",
+}
+KIND_ALONE_TOKENS = {
+    "rmsnorm": "rmsnorm", "rmsnorm-no-affine": "rmsnorm: {affine: false}", "meantokens": "meantokens",
+    "softmax": "softmax", "layernorm-tokens": "layernorm", "gatedmlp": "gatedmlp: {hidden: 16}",
+    "experts": "experts: {experts: 4, top_k: 2, hidden: 16}",
+    "experts-top-1": "experts: {experts: 3, top_k: 1, hidden: 8}",
+    "experts-all": "experts: {experts: 2, top_k: 2, hidden: 24}",
+}
+
+
+def _kind_alone(case, reads):
+    layer = {**KIND_ALONE_VOLUME, **KIND_ALONE_TOKENS}[case]
+    fp32 = "  - layerscale: {name: ls}\n" if reads == "32" else ""
+    if case in KIND_ALONE_TOKENS:
+        return ("name: alone\ninput: [16, 32]\nlayers:\n  - layerscale: {name: ls0}\n"
+                f"  - dense: {{name: pre, units: 32}}\n{fp32}  - {layer}\n  - dense: {{name: post, units: 8}}\n")
+    return ("name: alone\ninput: [8, 8, 8]\nlayers:\n  - conv: {name: pre, filters: 8, kernel: 1}\n"
+            f"{fp32}  - {layer}\n  - conv: {{name: post, filters: 4, kernel: 1}}\n")
+
+
+@pytest.mark.parametrize("reads", ["16", "32"])
+@pytest.mark.parametrize("case", [*KIND_ALONE_VOLUME, *KIND_ALONE_TOKENS])
+def test_each_kind_alone_saves_what_pytorch_saves(spec_file, case, reads):
+    """One kind between two weighted layers: the fp32 figure against the meta-device count, the
+    `--amp bf16` figure against CPU autocast's (the kinds no built-in of AUTOCAST_CHECKED has —
+    instance and group norm, adaptive pooling, upsampling, a mixture of experts — and RMS norm
+    on a 16-bit input: it computes in fp32 from an fp32 copy and returns 16 bits)."""
+    import warnings
+
+    from archcalc.metrics import ledger, saved_bytes
+
+    path = str(spec_file(_kind_alone(case, reads)))
+    analysis = _analysis(path, REFEREE_BATCH)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a kernel's own warnings (the CPU's rms_norm), not ours
+        assert saved_bytes(analysis.totals.saved, 4, mask_bytes=None) == pytorch_saved_bytes(analysis)
+        analysis = _analysis(path, REFEREE_BATCH)
+        analysis.totals.amp = "bf16"
+        assert ledger(analysis, device="cpu")["saved_activations"] == pytorch_saved_bytes_autocast(analysis)
+
+
 def test_cpu_autocast_keeps_layer_norm_and_softmax_in_bf16():
     """CPU autocast's fp32 list is not CUDA's (docs/metrics.md): on CUDA, layer_norm and
     softmax (and pow) run in fp32 under autocast; on the CPU (torch 2.13) they keep a bf16 input's

@@ -324,12 +324,16 @@ class LayerKind:
     casts(inp, out, fields) -> int       under autocast (`--amp`): the weight values cast to 16 bits
                                          for the layer's matmul or convolution, whose copy autograd
                                          saves (the weights, not the biases: addmm and convolution
-                                         save no bias); None (the default): none
+                                         save no bias; a buffer a linear reads, as Swin V2's
+                                         coordinates table), once per layer whatever the batch;
+                                         None (the default): none
     autocast                             how autocast (`--amp`) types the layer's tensors, per
                                          device: None (the default: its input's dtype), "low"
                                          (convolution, matmul: 16-bit, an fp32 input cast and
                                          the copy saved), "fp32" (autocast's fp32 ops), "widen"
-                                         (an fp32 parameter makes the output fp32) — one word or
+                                         (an fp32 parameter makes the output fp32), "upcast"
+                                         (fp32 inside from an fp32 copy, the input's dtype out:
+                                         RMS norm) — one word or
                                          {"cpu": word, "cuda": word} (metrics.AUTOCAST_WORDS)
     fused(inp, out, fields) -> saves     under a fused attention kernel (`--attention fused`: flash
                                          or memory-efficient), what the layer saves instead of

@@ -143,9 +143,14 @@ RMSNORM = LayerKind(
     describe=lambda f: _describe(f, 1e-6),
     group="norm",
     export=_rmsnorm_export,
-    # nn.RMSNorm, composed: its input, the normalised input (one value per value) and the
-    # reciprocal RMS (one per row)
-    saves=lambda inp, out, f: ("input", ("new", _values(out) + _values(out[:-1]))),
+    # nn.RMSNorm, composed (torch.rms_norm at opmath precision): its input, the reciprocal RMS
+    # (one fp32 value per row) and, with γ, the normalised input γ multiplies (one per value).
+    # Under autocast it computes in fp32 from an fp32 copy of a 16-bit input — the copy is
+    # what it saves, and the normalised input is fp32 — and returns the input's dtype
+    # (measured on the CPU, tests/test_training_memory.py; CUDA's is taken to be the same)
+    autocast="upcast",
+    saves=lambda inp, out, f: ("input", ("fp32", _values(out[:-1])))
+    + ((("new", _values(out)),) if f["affine"] else ()),
 )
 
 KINDS = [LAYERNORM, RMSNORM]

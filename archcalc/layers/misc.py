@@ -267,6 +267,7 @@ CHANNELSHUFFLE = LayerKind(
                                       f"{layer.input[2] // layer.fields['groups']}×{layer.fields['groups']}"},
     group="other",
     stores=True,
+    saves=(),  # a permuted copy (view, transpose, contiguous): nothing for backward
     export=lambda inp, out, f: _shuffle_export(inp, out, f),
     onnx=(Onnx(("Reshape",), _shuffle_from_onnx, pattern=True),),
 )

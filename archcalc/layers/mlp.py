@@ -185,6 +185,25 @@ _EXPERTS = '''class Experts(nn.Module):
 '''
 
 
+def _experts_saves(inp, out, f):
+    """What the exported mixture saves for backward, per sample of T tokens, D features, E
+    experts, the top k, H hidden (measured with saved_tensors_hooks on the exported module):
+    the router's input (T·D) and its softmax (T·E); the chosen experts' int64 indices (T·k);
+    their weights and the sum that renormalises them (T·k + T); for each product, the column
+    of the token repeated per chosen expert (w1 and w3: 2·T·k·D), the chosen experts' weights
+    gathered per token (w1, w3, w2: 3·T·k·H·D — the bulk) and what it multiplies (w2: the
+    gated hidden, T·k·H); the SiLU's input and output and the up projection (3·T·k·H); the
+    renormalised weights and the experts' outputs they scale (T·k + T·k·D). All in the
+    layer's dtype: 16 bits under autocast, where every product casts its operands. With
+    k = 1 the columns are the input itself, not copies: under autocast each of the two
+    products (and the router) casts an fp32 input to its own 16-bit copy."""
+    t, d, e, k, h = _positions(inp), inp[-1], f["experts"], f["top_k"], f["hidden"]
+    made = t * e + t + 2 * t * k + t * k * d + 3 * t * k * h * d + 4 * t * k * h
+    if k == 1:
+        return ("input", "input", "input", ("new", made), ("int64", t * k))
+    return ("input", ("new", made + 2 * t * k * d), ("int64", t * k))
+
+
 def _experts_export(inp, out, f):
     if len(inp) != 2:
         raise RuleError("not-exportable", "experts are exported for a token sequence [T, D]",
@@ -215,9 +234,11 @@ EXPERTS = LayerKind(
     weighted=True,
     group="dense",
     export=_experts_export,
-    # not checked against PyTorch: the router's weight and every expert's, as if each were
-    # cast once (the exported module gathers the chosen experts' weights per token)
-    casts=lambda inp, out, f: _experts_params(inp, out, f),
+    saves=_experts_saves,
+    # under autocast the router's weight is cast to 16 bits and saved; the experts' weights
+    # are gathered per token (a fresh tensor, ``_experts_saves``), and the 16-bit copy of
+    # that is what the products save, not a copy of every expert's weight
+    casts=lambda inp, out, f: inp[-1] * f["experts"],
     count_as={
         # the experts' products are Tensor.__matmul__ (torch, fvcore and the aten backend see
         # them as matmul/bmm; the module tools do not); the router is an nn.Linear

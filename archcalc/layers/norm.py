@@ -77,6 +77,11 @@ GROUPNORM = LayerKind(
     explain=_groupnorm_explain,
     export=_groupnorm_export,
     group="norm",
+    # native_group_norm: its input, and the mean and reciprocal std of each group of each
+    # sample (2·groups values: fp32 with γ and β, in the input's dtype without, as PyTorch's
+    # CPU kernel keeps them for a 16-bit input; measured); under CPU autocast it keeps a
+    # 16-bit input's dtype, on CUDA it is on autocast's fp32 list
+    saves=lambda inp, out, f: ("input", ("fp32" if f["affine"] else "new", 2 * f["groups"])),
     count_as={
         "fvcore": Counted(lambda inp, out, f: (5 if f["affine"] else 4) * numel(inp),
                           "5 per value with affine, 4 without (aten::group_norm, norm_flop_counter(2))"),
@@ -106,6 +111,17 @@ def _instancenorm_describe(f) -> str:
     if f["track_running_stats"]:
         parts.append("stats")
     return ", ".join(parts)
+
+
+def _instancenorm_saves(inp, out, f):
+    """Batch norm over the (1, N·C, H, W) view saves its input and per channel of every sample
+    the mean and inverse std, and with ``track_running_stats`` the running mean and variance
+    repeated per sample (2·C + 2·C values a sample): fp32 with γ — whose per-sample repeat, C
+    values, is saved too —, in the input's dtype without (PyTorch's CPU batch norm keeps a
+    16-bit input's statistics in 16 bits when no fp32 weight comes with it; measured)."""
+    c = _channels(inp)
+    stats = 2 * c + (2 * c if f["track_running_stats"] else 0)
+    return ("input", ("fp32", c + stats)) if f["affine"] else ("input", ("new", stats))
 
 
 def _instancenorm_export(inp, out, f):
@@ -141,6 +157,8 @@ INSTANCENORM = LayerKind(
     explain=_instancenorm_explain,
     export=_instancenorm_export,
     group="norm",
+    # No autocast list names instance_norm: it keeps its input's dtype (the default, None)
+    saves=_instancenorm_saves,
 )
 
 

@@ -237,6 +237,15 @@ def _adaptive_export(module: str):
     return export
 
 
+def _adaptive_saves(what: str):
+    """What PyTorch's adaptive pooling saves for backward: the max its input and an int64
+    index per output value; the average its input — nothing at 1×1, which PyTorch computes
+    as a mean (as global average pooling)."""
+    if what == "max":
+        return ("input", "indices")
+    return lambda inp, out, f: () if tuple(f["size"]) == (1, 1) else ("input",)
+
+
 def _adaptive(kind: str, what: str) -> LayerKind:
     return LayerKind(
         name=kind,
@@ -251,6 +260,7 @@ def _adaptive(kind: str, what: str) -> LayerKind:
         explain=_adaptive_explain,
         group="pool",
         export=_adaptive_export(f"Adaptive{'Avg' if what == 'average' else 'Max'}Pool2d"),
+        saves=_adaptive_saves(what),
         count_as=adaptive_counts(what),
         aliases=(f"adaptive{'avg' if what == 'average' else 'max'}pool2d",),
     )
