@@ -447,8 +447,9 @@ def unique_names(entries) -> list:
     return entries
 
 
-def to_yaml(values, analysis, source: str) -> str:
-    """The readable spec of an imported model; ``analysis`` is the source's, for the pins."""
+def to_yaml(values, analysis, source: str, notes=()) -> str:
+    """The readable spec of an imported model; ``analysis`` is the source's, for the pins;
+    ``notes`` (the reader's warnings about the source) become comments under the header."""
     values = _plain(values)
     given = values.get("blocks") or {}  # a reader that knows the structure (a Hugging Face config)
     layers = [simplify(e) for e in values["layers"]]
@@ -460,6 +461,7 @@ def to_yaml(values, analysis, source: str) -> str:
         blocks.extract(layers)
         layers = unique_names(fold(blocks.replace(layers)))
     lines = [f"# imported by archcalc from {source}; every figure below is pinned under `expect`"]
+    lines += [f"# note: {' '.join(note.split())}" for note in notes]
     for key in ("name", "title", "reference"):
         if values.get(key):
             lines.append(f"{key}: {_scalar(values[key])}")

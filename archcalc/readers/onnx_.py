@@ -947,6 +947,11 @@ def read(path: str, input_shape=None, **options) -> Document:
     doc.root = located(spec, top, converter.marks)
     if converter.expects:
         _check_weights(doc, converter)
+    from .onnx_folds import folded, report
+
+    folds = folded(g)
+    if folds and not any(d.severity == "error" for d in doc.diagnostics):
+        report(doc, converter, folds)
     return doc
 
 
