@@ -123,7 +123,7 @@ def _signature(entry):
     """The structure of an entry without names and numbers: what one block may stand for."""
     kind, fields = _kind_of(entry)
     if kind == "parallel":
-        return ("parallel", fields.get("merge"),
+        return ("parallel", fields.get("merge"), _shape_of(fields.get("split")),
                 tuple(tuple(_signature(e) for e in branch) for branch in fields["branches"]),
                 tuple(_signature(e) for e in fields.get(AFTER, ())))
     if isinstance(entry, str):
@@ -162,6 +162,7 @@ def _numbers(entry, out):
     """Every integer of an entry outside names, in a fixed order (the anti-unification's positions)."""
     kind, fields = _kind_of(entry)
     if kind == "parallel":
+        _collect(fields.get("split"), "split", out)  # first, as _template substitutes it
         for e in _parts(entry):
             _numbers(e, out)
         return out
@@ -291,9 +292,10 @@ def _template(entry, positions) -> list:
     _numbers' order)."""
     kind, fields = _kind_of(entry)
     if kind == "parallel":
+        split = {"split": _substitute(fields["split"], positions)} if "split" in fields else {}
         branches = [[e for part in b for e in _template(part, positions)] for b in fields["branches"]]
         after = [e for part in fields.get(AFTER, ()) for e in _template(part, positions)]
-        return [{kind: {"merge": fields.get("merge", "concat"), "branches": branches}}] + after
+        return [{kind: {"merge": fields.get("merge", "concat"), **split, "branches": branches}}] + after
     if isinstance(entry, str):
         return [entry]
     out = {key: _substitute(fields[key], positions) for key in sorted(fields) if key != "name"}

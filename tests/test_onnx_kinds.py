@@ -274,3 +274,41 @@ def test_a_node_merely_named_for_a_fold_is_not_reported(cli, onnx, tmp_path):
     _folded_by(nodes[1], "FuseBatchNormIntoConv")
     data, _layers = _show(cli, _save(onnx, tmp_path, _model(onnx, nodes, {"w1": [8, 3, 3, 3]}, shape=(1, 3, 8, 8))))
     assert not [d for d in data["diagnostics"] if d["code"] == "folded-batchnorm"]
+
+
+def _channel_split(onnx, first, second, order):
+    """x (8 channels) → Slice channels ``first`` and ``second`` (opset 13's inputs; the end
+    INT64_MAX as the dynamo exporter writes "to the end"); a 1×1 conv of 4 filters on the
+    second; Concat in ``order`` ("ab": the first Slice, then the conv)."""
+    from onnx import helper
+
+    big = 2**63 - 1
+    nodes = [_const("s1", [first[0]]), _const("e1", [first[1]]), _const("s2", [second[0]]),
+             _const("e2", [second[1] if second[1] is not None else big]), _const("ax", [1]), _const("st", [1]),
+             helper.make_node("Slice", ["x", "s1", "e1", "ax", "st"], ["a"], name="keep"),
+             helper.make_node("Slice", ["x", "s2", "e2", "ax", "st"], ["b"], name="take"),
+             helper.make_node("Conv", ["b", "w"], ["c"], name="conv", kernel_shape=[1, 1]),
+             helper.make_node("Concat", ["a", "c"] if order == "ab" else ["c", "a"], ["y"], name="cat", axis=1)]
+    return _model(onnx, nodes, {"w": [4, 4, 1, 1]}, shape=(1, 8, 6, 6), opset=13)
+
+
+def test_a_channel_split_as_two_slices_is_a_parallel_split(cli, onnx, tmp_path):
+    """ShuffleNet-v2's x.chunk(2, dim=1) as the dynamo exporter writes it: the first half
+    passed to the Concat, the second half a branch's input."""
+    path = _save(onnx, tmp_path, _channel_split(onnx, (0, 4), (4, None), "ab"))
+    data, layers = _show(cli, path)
+    # the conv: 4·4 = 16 weights on 6·6 positions, 16·36 = 576 MACs; the output 4 + 4 channels
+    assert (data["totals"]["params"], data["totals"]["macs"], data["output"]) == (16, 576, [6, 6, 8])
+    written = cli("import", str(path))
+    assert written.code == 0, written.err
+    parallel = yaml.safe_load(written.out)["layers"][0]["parallel"]
+    assert parallel["split"] == [4, 4] and parallel["branches"][0] == []
+
+
+@pytest.mark.parametrize(("first", "second", "order"), [
+    ((0, 4), (4, None), "ba"),  # concatenated in the other order: no split says that
+    ((0, 3), (4, None), "ab"),  # channel 3 is dropped
+])
+def test_a_channel_split_that_is_no_partition_in_order_is_not_guessed(cli, onnx, tmp_path, first, second, order):
+    result = cli("show", str(_save(onnx, tmp_path, _channel_split(onnx, first, second, order))), "--format", "json")
+    assert result.code == 1 and "unsupported-op" in result.out, result.out

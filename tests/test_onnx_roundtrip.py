@@ -77,16 +77,13 @@ GAPS = {
 # the default (dynamo) exporter: one network of each ONNX form it writes differently (ReduceMean
 # for global average pooling, constants folded into initializers, batch norm folded into the
 # convolution before it, GatherND between Transposes for a connection table, ConvNeXt's pooled
-# LayerNorm2d through as_strided: a Reshape and a Gather); a smaller sample
+# LayerNorm2d through as_strided: a Reshape and a Gather, ShuffleNet's channel split as two
+# Slices of the channels); a smaller sample
 # than the TorchScript exporter's, since dynamo takes seconds longer per network
 DYNAMO_SAMPLE = {"lenet5", "lenet5-1998", "alexnet", "googlenet", "squeezenet1_1", "resnet18", "mobilenet_v2",
-                 "convnext_tiny"}
+                 "convnext_tiny", "shufflenet_v2_x0_5"}
 # what dynamo cannot export, or writes in a form archcalc does not follow (ARCHCALC_ROUNDTRIP=all)
-DYNAMO_GAPS = {
-    **{name: ARCHCALC_GAP + "the channel split as dynamo writes it (two Slices of the channels, one a branch's "
-                            "input, the other passed to the Concat)"
-       for name in ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0")},
-}
+DYNAMO_GAPS: dict = {}
 
 
 # the specs of specs/ and the docs that are not built-ins, by their tests/corpus.py id (a
