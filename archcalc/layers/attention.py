@@ -31,6 +31,8 @@ from __future__ import annotations
 from ..metrics import AMP_DEVICES
 from .base import (
     BOOL,
+    NotRead,
+    Onnx,
     POSITIVE_INT,
     POSITIVE_NUMBER,
     Counted,
@@ -462,6 +464,56 @@ def _saves(inp, out, f):
     return _QKV + (("noamp", fp32 + t * h * d), ("amp", fp32, AMP_DEVICES), ("amp", t * h * d)) + _rope(t, d, f)
 
 
+def _from_onnx(node):
+    """Self-attention as PyTorch exports it, read as the last node of the subgraph from the
+    sequence (N, T, D) to the output projection (nn.MultiheadAttention's decomposition, or
+    scaled_dot_product_attention's between separate projections): one Softmax over scores
+    (N, h, T, T); products by learned matrices (the projections, one packed or q, k, v and
+    out) and exactly two products of activations (QKᵀ and probabilities·V). h from the
+    scores, d from probabilities·V's (N, h, T, d), kv from the projections' sizes
+    (D·h·d + 2·D·kv·d + h·d·D); the biases read before the Softmax are the q/k/v projections',
+    after it the output projection's."""
+    ops = node.ops_in_order()
+    if ops.count("Softmax") != 1:
+        raise NotRead("not one Softmax")
+    soft = ops.index("Softmax")
+    learned = node.learned_between()
+    weights = [shape for _, shape in learned if len(shape) == 2]
+    biases = [(at, shape[0]) for at, shape in learned if len(shape) == 1]
+    if not weights or len(weights) + len(biases) != len(learned) \
+            or ops.count("MatMul") + ops.count("Gemm") != len(weights) + 2:
+        raise NotRead("not the projections and two products of activations")
+    x = node.shape(node.reads)
+    (softmax,) = node.views_between("Softmax")
+    scores = node.shape(softmax.inputs[0])
+    if x is None or len(x) != 3 or scores is None or len(scores) != 4 or tuple(scores[2:]) != (x[1], x[1]):
+        raise NotRead("no (N, h, T, T) scores over the sequence")
+    t, dim, h = x[1], x[2], scores[1]
+    probabilities_v = node.views_between("MatMul")[ops[:soft].count("MatMul")]
+    out = node.shape(probabilities_v.node.output[0])
+    if out is None or len(out) != 4 or tuple(out[:3]) != (x[0], h, t):
+        raise NotRead("no (N, h, T, d) heads' output")
+    d = out[3]
+    total = sum(a * b for a, b in weights)
+    kv, rest = divmod(total - 2 * dim * h * d, 2 * dim * d)
+    if rest or kv < 1 or h % kv or any(dim not in shape for shape in weights):
+        raise NotRead("projections of other sizes")
+    qkv = sum(size for at, size in biases if at < soft)
+    after = sum(size for at, size in biases if at > soft)
+    if qkv not in (0, h * d + 2 * kv * d) or after not in (0, dim):
+        raise NotRead("biases of other sizes")
+    fields = {"heads": h}
+    if kv != h:
+        fields["kv_heads"] = kv
+    if dim % h or d != dim // h:
+        fields["head_dim"] = d
+    if not qkv:
+        fields["qkv_bias"] = False
+    if not after:
+        fields["out_bias"] = False
+    return fields
+
+
 ATTENTION = LayerKind(
     name="attention",
     autocast="low",
@@ -510,6 +562,7 @@ ATTENTION = LayerKind(
     casts=lambda inp, out, f: _weights(inp, f),
     fused=lambda inp, out, f: _fused(inp, f),
     count_as=COUNT_AS,
+    onnx=(Onnx(("Transpose", "Add", "MatMul", "Gemm", "Reshape"), _from_onnx, pattern=True),),
 )
 
 KINDS = [ATTENTION]

@@ -85,7 +85,7 @@ def _rmsnorm_export(inp, out, f):
 def _layernorm_from_onnx(node):
     """ONNX LayerNormalization (opset 17) over the last axis, where the channels or features
     are (ConvNeXt moves the channels last with a Transpose first); γ and β optional."""
-    if node.attrs.get("axis", -1) != -1 or node.layout not in ("nhwc", "flat"):
+    if node.attrs.get("axis", -1) != -1 or node.layout not in ("nhwc", "flat", "tokens"):
         raise NotRead("LayerNormalization over an axis other than the channels")
     fields = {"affine": node.has(1), "bias": node.has(2)}
     # the float32 attribute, written as the number it was made from (1e-06, not 9.99999997e-07)

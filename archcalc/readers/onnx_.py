@@ -79,6 +79,9 @@ def _printable(text) -> str:
 # ops that compute small index constants from constants
 _INDEX_OPS = ("Unsqueeze", "Squeeze", "Cast", "Concat")
 
+# ops whose output is a view of their first input's values
+_VIEWS = ("Expand", "Reshape", "Unsqueeze", "Squeeze", "Cast", "Identity")
+
 # how a Transpose changes the layout: channels moved last, and back
 _MOVES = {("nchw", (0, 2, 3, 1)): "nhwc", ("nhwc", (0, 3, 1, 2)): "nchw"}
 
@@ -141,6 +144,35 @@ class NodeView:
         """The constant operands of a pattern's nodes of type ``op`` (a number, a list or None)."""
         return [self.g.scalar(i) for n in self.nodes_between[::-1] if n.op_type == op
                 for i in n.input if i in self.g.constant]
+
+    def views_between(self, op: str) -> list:
+        """The views of a pattern's nodes of type ``op``, in graph order."""
+        views = []
+        for n in sorted((n for n in self.nodes_between if n.op_type == op), key=lambda n: self.g.position[id(n)]):
+            view = NodeView(self.g, n)
+            view.reads, view.nodes_between = self.reads, self.nodes_between
+            views.append(view)
+        return views
+
+    def _in_order(self) -> list:
+        return sorted([*self.nodes_between, self.node], key=lambda n: self.g.position[id(n)])
+
+    def ops_in_order(self) -> list[str]:
+        """The op types of a pattern's nodes and of this one, in graph order."""
+        return [n.op_type for n in self._in_order()]
+
+    def learned_between(self) -> list[tuple]:
+        """(position in ``ops_in_order()``, shape) of each learned tensor of more than one
+        number that a pattern's nodes or this one read, each once (a tensor of integers, a
+        shape or indices, is none; nor is a scalar, such as a scale the dynamo exporter
+        stores as an initializer)."""
+        seen, found = set(), []
+        for at, n in enumerate(self._in_order()):
+            for name in n.input:
+                if name and name in self.g.learned and name not in seen and self.g.numbers(name):
+                    seen.add(name)
+                    found.append((at, tuple(self.g.weight_shape(name) or ())))
+        return found
 
     def source(self, name: str):
         """The view of the pattern's node that computes tensor ``name``, or None (``name`` is
@@ -270,6 +302,8 @@ class _Graph:
                 pass  # a weight viewed to broadcast (a coefficient per map, .view(1, -1, 1, 1))
             else:
                 self.nodes.append(node)
+        self._propagate_constants()
+        self.position = {id(n): i for i, n in enumerate(graph.node)}
         # kinds read from several nodes (local response normalisation as PyTorch decomposes
         # it, SiLU as x·sigmoid(x)): each such subgraph is read as its last node
         self.fused: dict[int, tuple] = {}  # id(last node) -> (kind, rule, the tensor it reads, ops)
@@ -279,6 +313,29 @@ class _Graph:
             for name in self.data_inputs(node):
                 self.consumers.setdefault(name, []).append(node)
         self.layout = self._layouts()
+
+    def _propagate_constants(self):
+        """A node computed from constants only is a constant (the expanded class token, a
+        shape computed from constant sizes): its value is not known, a view of a learned
+        tensor (Expand, Reshape, Unsqueeze, Squeeze, Cast, Identity) keeps its shape and is
+        learned. A graph's output is never made a constant here."""
+        ends = {o.name for o in self.graph.output}
+        kept = []
+        for node in self.nodes:
+            inputs = [i for i in _all_inputs(node) if i]
+            if not inputs or any(i not in self.constant for i in inputs) or any(o in ends for o in node.output):
+                kept.append(node)
+                continue
+            for out in node.output:
+                if out:
+                    self.constant.add(out)
+            if node.op_type in _VIEWS and node.input[0] in self.learned and node.output:
+                self.learned.add(node.output[0])
+                if node.op_type in ("Expand", "Cast", "Identity"):
+                    shape = self.weight_shape(node.input[0])
+                    if shape is not None:
+                        self.shapes[node.output[0]] = tuple(shape)
+        self.nodes = kept
 
     def _fold_index(self, node) -> bool:
         """Unsqueeze, Squeeze, Cast and Concat of small constants (how PyTorch writes a
@@ -357,7 +414,7 @@ class _Graph:
     # -- subgraphs that are one kind --------------------------------------------------------
     def _fuse(self):
         patterns = _patterns()
-        candidates = [n for n in self.nodes if n.op_type in patterns and len(n.input) >= 2]
+        candidates = [n for n in self.nodes if n.op_type in patterns and n.input]
         if not candidates:
             return
         producer = {out: node for node in self.nodes for out in node.output if out}
@@ -393,7 +450,7 @@ class _Graph:
         if gone:
             self.nodes = [n for n in self.nodes if id(n) not in gone]
 
-    def _regions(self, root, producer, position, gone, limit: int = 64):
+    def _regions(self, root, producer, position, gone, limit: int = 160):
         """(x, the nodes between tensor x and root, their op types) for each tensor x that every path into
         ``root`` passes through (its dominators), nearest first: the nodes are computed from x
         and constants only. Found by walking back from root, the latest node first; where one
@@ -430,7 +487,15 @@ class _Graph:
         for node in self.nodes:
             inputs = self.data_inputs(node)
             now = layout.get(inputs[0], "nchw") if inputs else "nchw"
-            if node.op_type == "Transpose":
+            fused = self.fused.get(id(node))
+            if fused is not None and fused[1].layout is not None:
+                now = fused[1].layout
+            elif fused is not None and fused[1].layout is None and now == "tokens":
+                pass  # a kind read from a sequence: still one
+            elif node.op_type == "Gather" and now == "tokens" and self.attrs(node).get("axis", 0) == 1 \
+                    and len(node.input) > 1 and isinstance(self.scalar(node.input[1]), int):
+                now = "flat"  # one token of the sequence
+            elif node.op_type == "Transpose":
                 perm = list(self.attrs(node).get("perm", []))
                 now = _MOVES.get((now, tuple(perm)), "other")
             elif node.op_type in ("Flatten", "Gemm"):
@@ -455,6 +520,17 @@ class _Graph:
 
     def attrs(self, node) -> dict:
         return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+    def numbers(self, name: str) -> bool:
+        """Whether constant ``name`` holds more than one floating-point number (so could be
+        learned: not a shape, indices or a scale)."""
+        shape = self.weight_shape(name)
+        size = 1
+        for d in shape or ():
+            size *= d
+        tensor = self.initializers.get(name)
+        # TensorProto's FLOAT 1, FLOAT16 10, DOUBLE 11, BFLOAT16 16
+        return shape is not None and size > 1 and (tensor is None or tensor.data_type in (1, 10, 11, 16))
 
     def weight_shape(self, name: str):
         if name in self.shapes:
