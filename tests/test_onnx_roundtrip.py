@@ -61,15 +61,19 @@ CI_SAMPLE = {
 
 ARCHCALC_GAP = "archcalc's ONNX reader does not follow "
 ATTENTION = "attention as PyTorch exports it (the heads' Reshape and Transpose, a MatMul of two activations, Softmax)"
-TOKENS = ARCHCALC_GAP + "a token-id input (an embedding's Gather), nor " + ATTENTION
+DYNAMO_TIED = (ARCHCALC_GAP + "a head tied to the token embedding as the dynamo exporter writes it (a second, "
+               "transposed copy of the table, folded into an initializer: the file does not say the two are one)")
+DYNAMO_POSITIONS = ("the dynamo exporter folds the first T rows of a longer position table (and a token type's "
+                    "row) into constants of the T rows used: the file does not hold the table")
+# Llama, Mistral and Qwen2 normalise with nn.RMSNorm
+RMS_NORM = "PyTorch cannot export aten::rms_norm to ONNX (TorchScript exporter, opset 20)"
 GAPS = {
     **{name: "PyTorch cannot export aten::channel_shuffle to ONNX (TorchScript exporter)"
        for name in ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0")},
     **{name: ARCHCALC_GAP + "the shifted windows (Slice, Concat, the mask's ScatterND and Where), nor " + ATTENTION
        for name in ("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b")},
     "maxvit_t": ARCHCALC_GAP + "the partitions' Reshapes and Transposes, nor " + ATTENTION,
-    **{name: TOKENS for name in ("bert-base", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "llama2-7b",
-                    "llama2-13b", "llama3-8b", "mistral-7b", "qwen2-0.5b")},
+    **{name: RMS_NORM for name in ("llama2-7b", "llama2-13b", "llama3-8b", "mistral-7b", "qwen2-0.5b")},
 }
 
 
@@ -85,13 +89,14 @@ DYNAMO_GAPS = {
     **{name: ARCHCALC_GAP + "the channel split as dynamo writes it (two Slices of the channels, one a branch's "
                             "input, the other passed to the Concat)"
        for name in ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0")},
+    **{name: DYNAMO_TIED for name in ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")},
+    "bert-base": DYNAMO_POSITIONS,
 }
 
 
 # the specs of specs/ and the docs that are not built-ins, by their tests/corpus.py id (a
 # docs spec's id is its page and the digest of its text: an edited example is a new case)
 SPEC_GAPS = {
-    "spec:d7a8da17": TOKENS,  # docs/spec.md's tiny decoder
     # docs/diagnostics.md's example of not-exportable: a layer named `eval`
     "diagnostics:870914ef": "`archcalc export` refuses the spec by design (a layer named `eval`, an "
                             "attribute of every torch.nn.Module: not-exportable)",
@@ -256,14 +261,104 @@ layers:
 """
 
 
-@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
-def test_a_small_vit_survives_both_exporters(dynamo, tmp_path):
+# the token models' forms at a size CI exports in seconds: GPT-2's (token ids looked up by a
+# Gather, the first T of more learned positions, causal attention, a head tied to the token
+# embedding), BERT's (a token type's row, post-norm blocks, the pooler) and Llama's (RMS norm,
+# grouped-query attention with rotary positions, a gated MLP, an untied head)
+TINY_GPT = """\
+name: tiny_gpt
+input: {tokens: 16}
+blocks:
+  block:
+    layers:
+      - residual:
+          layers:
+            - layernorm: {name: ln_1}
+            - attention: {name: attn, heads: 4, causal: true}
+      - residual:
+          layers:
+            - layernorm: {name: ln_2}
+            - dense: {name: c_fc, units: 128}
+            - gelu: {name: act}
+            - dense: {name: c_proj, units: 32}
+layers:
+  - embedding: {name: wte, vocab: 100, dim: 32}
+  - posembed: {name: wpe, positions: 20}
+  - dropout: {name: drop, rate: 0.1}
+  - repeat: {name: h, times: 2, layers: [block]}
+  - layernorm: {name: ln_f}
+  - lmhead: {name: lm_head, vocab: 100, tied: wte}
+"""
+TINY_BERT = """\
+name: tiny_bert
+input: {tokens: 16}
+blocks:
+  layer:
+    layers:
+      - residual:
+          layers:
+            - attention: {name: attention, heads: 4}
+            - dropout: {name: dropout, rate: 0.1}
+      - layernorm: {name: attention_norm, eps: 1.0e-12}
+      - residual:
+          layers:
+            - dense: {name: intermediate, units: 64}
+            - gelu: {name: act}
+            - dense: {name: output, units: 32}
+      - layernorm: {name: output_norm, eps: 1.0e-12}
+layers:
+  - embedding: {name: word_embeddings, vocab: 100, dim: 32}
+  - posembed: {name: position_embeddings, positions: 20}
+  - typeembed: {name: token_type_embeddings, types: 2}
+  - layernorm: {name: LayerNorm, eps: 1.0e-12}
+  - repeat: {name: encoder, times: 2, layers: [layer]}
+  - taketoken: 0
+  - dense: {name: dense, units: 32, activation: tanh}
+"""
+TINY_LLAMA = """\
+name: tiny_llama
+input: {tokens: 16}
+blocks:
+  decoder_layer:
+    layers:
+      - residual:
+          layers:
+            - rmsnorm: {name: input_layernorm, eps: 1.0e-5}
+            - attention: {name: self_attn, heads: 4, kv_heads: 2, qkv_bias: false, out_bias: false, causal: true, rope: true}
+      - residual:
+          layers:
+            - rmsnorm: {name: post_attention_layernorm, eps: 1.0e-5}
+            - gatedmlp: {name: mlp, hidden: 64}
+layers:
+  - embedding: {name: embed_tokens, vocab: 100, dim: 32}
+  - repeat: {name: layers, times: 2, layers: [decoder_layer]}
+  - rmsnorm: {name: norm, eps: 1.0e-5}
+  - lmhead: {name: lm_head, vocab: 100}
+"""
+# what the exporters cannot write or archcalc cannot read of them, as for the built-ins
+SMALL = {
+    ("tiny_vit", False): None, ("tiny_vit", True): None,
+    ("tiny_gpt", False): None, ("tiny_gpt", True): DYNAMO_TIED,
+    ("tiny_bert", False): None, ("tiny_bert", True): DYNAMO_POSITIONS,
+    ("tiny_llama", False): RMS_NORM, ("tiny_llama", True): None,
+}
+# CI runs the cases that pass (seconds each); the gaps stay strict xfails for ARCHCALC_ROUNDTRIP=all
+SMALL_TEXT = {"tiny_vit": TINY_VIT, "tiny_gpt": TINY_GPT, "tiny_bert": TINY_BERT, "tiny_llama": TINY_LLAMA}
+
+
+@pytest.mark.parametrize("name, dynamo", [
+    pytest.param(name, dynamo, id=f"{name}-{'dynamo' if dynamo else 'torchscript'}",
+                 marks=[pytest.mark.xfail(reason=reason, strict=True)] if reason else [])
+    for (name, dynamo), reason in SMALL.items()])
+def test_a_small_transformer_survives_the_exporters(name, dynamo, tmp_path):
+    if SMALL[name, dynamo] and not ALL:
+        pytest.skip("a known gap (the xfail's reason), beyond CI's budget; ARCHCALC_ROUNDTRIP=all runs it")
     need("torch")
     need("onnx")
     if dynamo:
         need("onnxscript")
-    source = tmp_path / "tiny_vit.yaml"
-    source.write_text(TINY_VIT, encoding="utf-8")
+    source = tmp_path / f"{name}.yaml"
+    source.write_text(SMALL_TEXT[name], encoding="utf-8")
     _round_trip(str(source), tmp_path, dynamo=dynamo)
 
 

@@ -130,6 +130,30 @@ LAYERNORM = LayerKind(
     onnx=(Onnx(("LayerNormalization",), _layernorm_from_onnx),),
 )
 
+def _rmsnorm_from_onnx(node):
+    """nn.RMSNorm as the dynamo exporter decomposes it: x · 1/√(mean(x²) + eps) (Pow or Mul,
+    ReduceMean over the last axis, Add of eps, Sqrt, Reciprocal or Div), then a Mul by a
+    learned (D,) scale (or none: without affine)."""
+    allowed = {"Pow", "ReduceMean", "Add", "Sqrt", "Reciprocal", "Div", "Mul"}
+    if set(node.between) - allowed or node.between["ReduceMean"] != 1 or node.between["Sqrt"] != 1 \
+            or node.between["Add"] != 1:
+        raise NotRead("not a root-mean-square normalisation")
+    i = node.constant_operand()
+    gamma = node.learned(i) if i is not None else None
+    if gamma is not None and len(gamma) != 1:
+        raise NotRead("a scale that is not one per feature")
+    eps = [v for v in node.values_between("Add") if isinstance(v, float)]
+    if len(eps) != 1 or eps[0] <= 0:
+        raise NotRead("no epsilon")
+    fields = {"affine": gamma is not None}
+    eps = float(f"{eps[0]:.7g}")  # the float32 constant, as the number it was made from
+    if eps != 1e-6:
+        fields["eps"] = eps
+    if gamma is not None:
+        node.expect("features", int(gamma[0]))
+    return fields
+
+
 RMSNORM = LayerKind(
     name="rmsnorm",
     aliases=("rmsnormalization",),
@@ -146,6 +170,7 @@ RMSNORM = LayerKind(
     # nn.RMSNorm, composed: its input, the normalised input (one value per value) and the
     # reciprocal RMS (one per row)
     saves=lambda inp, out, f: ("input", ("new", _values(out) + _values(out[:-1]))),
+    onnx=(Onnx(("Mul",), _rmsnorm_from_onnx, pattern=True),),
 )
 
 KINDS = [LAYERNORM, RMSNORM]

@@ -55,6 +55,16 @@ def _embedding_export(inp, out, f):
     return Torch(f"nn.Embedding({f['vocab']}, {f['dim']})")
 
 
+def _embedding_from_onnx(node):
+    """nn.Embedding as exported: a Gather along axis 0 of a learned (vocab, dim) table at the
+    token ids (the data)."""
+    table = node.learned(0)
+    if node.attrs.get("axis", 0) != 0 or table is None or len(table) != 2 or not node.has(1) \
+            or node.weight(1) is not None:
+        raise NotRead("not a table looked up at the data")
+    return {"vocab": int(table[0]), "dim": int(table[1])}
+
+
 EMBEDDING = LayerKind(
     name="embedding",
     autocast="widen",
@@ -74,6 +84,7 @@ EMBEDDING = LayerKind(
     group="embedding",
     export=_embedding_export,
     saves=(),  # a lookup: its backward needs only the ids (the network input)
+    onnx=(Onnx(("Gather",), _embedding_from_onnx),),
 )
 
 
@@ -175,14 +186,15 @@ def _posembed_export(inp, out, f):
 
 
 def _posembed_from_onnx(node):
-    """An Add of a learned (1, T, D) table to the sequence."""
+    """An Add of a learned (1, T, D) table to the sequence, or of the first T rows of a
+    longer (1, positions, D) table (a Slice of it: GPT-2 and BERT learn more positions)."""
     i = node.constant_operand()
-    shape = node.learned(i) if i is not None else None
-    if shape is None or len(shape) not in (2, 3) or (len(shape) == 3 and shape[0] != 1) \
-            or node.layout != "tokens":
+    shape, part = node.table(i) if i is not None else (None, None)
+    if shape is None or part not in (None, "Slice") or len(shape) not in (2, 3) \
+            or (len(shape) == 3 and shape[0] != 1) or node.layout != "tokens":
         raise NotRead("not a learned table added to a sequence")
     node.expect("features", int(shape[-1]))
-    return {}
+    return {} if part is None else {"positions": int(shape[-2])}
 
 
 POSEMBED = LayerKind(
@@ -209,6 +221,17 @@ def _typeembed_shape(inp, f):
     return inp
 
 
+def _typeembed_from_onnx(node):
+    """An Add of rows of a learned (types, D) table, looked up at constant indices (type 0
+    for every token), to the sequence."""
+    i = node.constant_operand()
+    shape, part = node.table(i) if i is not None else (None, None)
+    if part != "Gather" or len(shape) != 2 or node.layout != "tokens":
+        raise NotRead("not a token type's row added to a sequence")
+    node.expect("features", int(shape[1]))
+    return {"types": int(shape[0])}
+
+
 TYPEEMBED = LayerKind(
     name="typeembed",
     autocast="widen",
@@ -225,6 +248,7 @@ TYPEEMBED = LayerKind(
                                      call="{x} + {m}(torch.zeros_like({x}[..., 0], dtype=torch.long))"),
     # the lookup saves the ids it makes, one int64 per token (all type 0)
     saves=lambda inp, out, f: (("int64", inp[0]),),
+    onnx=(Onnx(("Add",), _typeembed_from_onnx),),
 )
 
 
@@ -332,6 +356,15 @@ def _lmhead_check(layer, other):
     return None
 
 
+def _lmhead_from_onnx(node):
+    """A product of the sequence by the (dim, vocab) view of a table an earlier layer (the
+    token embedding) reads: a head tied to it."""
+    table, owner = node.weight(1), node.shared(1)
+    if owner is None or table is None or len(table) != 2 or node.layout != "tokens":
+        raise NotRead("not a head on an earlier layer's table")
+    return {"vocab": int(table[1]), "tied": owner}
+
+
 LMHEAD = LayerKind(
     name="lmhead",
     autocast="low",
@@ -362,6 +395,7 @@ LMHEAD = LayerKind(
     # F.linear with the head's table, tied or not: its 16-bit copy is saved
     casts=lambda inp, out, f: inp[1] * f["vocab"],
     export=_lmhead_export,
+    onnx=(Onnx(("MatMul",), _lmhead_from_onnx),),
     count_as={
         # tied: TiedHead calls F.linear with the embedding's table; module hooks see nothing
         "ptflops": Counted(lambda inp, out, f: 0 if f["tied"] is not None else
