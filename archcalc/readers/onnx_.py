@@ -500,7 +500,7 @@ class _Graph:
         if gone:
             self.nodes = [n for n in self.nodes if id(n) not in gone]
 
-    def _regions(self, root, producer, position, gone, limit: int = 160):
+    def _regions(self, root, producer, position, gone, limit: int = 64):
         """(x, the nodes between tensor x and root, their op types) for each tensor x that every path into
         ``root`` passes through (its dominators), nearest first: the nodes are computed from x
         and constants only. Found by walking back from root, the latest node first; where one
