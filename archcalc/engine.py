@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from math import prod
 
-from . import ignores
 from .analysis import Analysis, Group, LayerResult, MergeResult, Span, Totals
 from .compiler import (
     BROKEN,
@@ -30,19 +29,12 @@ from .compiler import (
     did_you_mean,
     holds_refused,
 )
+from . import ignores
 from .composites import COMPOSITES
 from .diagnostics import CATALOGUE, ERROR, WARNING, Diagnostic, Mark, make
-from .layers import REGISTRY
-from .layers.base import (
-    SHAPE,
-    FieldError,
-    RuleError,
-    TokenIds,
-    describe_found,
-    fmt_shape,
-    is_ids,
-)
 from .limits import MAX_INTEGER
+from .layers import REGISTRY
+from .layers.base import SHAPE, FieldError, RuleError, TokenIds, describe_found, fmt_shape, is_ids
 from .metrics import (
     AMP_DEVICES,
     SAVED_ZERO,
