@@ -228,6 +228,13 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
                       "Operator semantics change between opsets; convert the model to a known opset."),
     "symbolic-input": (ERROR, "the model's input size is not fixed",
                        "A dimension other than the batch is symbolic; give the size with --input."),
+    "folded-batchnorm": (WARNING, "the ONNX file's batch norms were folded into the layers before them",
+                         "PyTorch's default exporter (dynamo) optimises the graph: each batch norm after "
+                         "a convolution (or a transposed convolution, or a Gemm) is folded into it, its "
+                         "weights rescaled and a bias added. The file holds the folded network, whose "
+                         "figures archcalc gives; the warning names how many were folded and the "
+                         "parameters and buffers before folding (2·C parameters, γ and β, and 2·C "
+                         "running statistics per batch norm, less the C of a bias the fold added)."),
     "activation-after-softmax": (WARNING, "a layer follows softmax",
                                  "Softmax normally ends a classifier; a layer after it is usually a mistake."),
     # --- export ----------------------------------------------------------------------------

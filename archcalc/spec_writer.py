@@ -129,7 +129,7 @@ def _signature(entry):
     """The structure of an entry without names and numbers: what one block may stand for."""
     kind, fields = _kind_of(entry)
     if _branch_set(kind):
-        return (kind, fields.get("merge"),
+        return (kind, fields.get("merge"), _shape_of(fields.get("split")),
                 tuple(tuple(_signature(e) for e in branch) for branch in fields["branches"]),
                 tuple(_signature(e) for e in fields.get(AFTER, ())))
     if isinstance(entry, str):
@@ -168,6 +168,7 @@ def _numbers(entry, out):
     """Every integer of an entry outside names, in a fixed order (the anti-unification's positions)."""
     kind, fields = _kind_of(entry)
     if _branch_set(kind):
+        _collect(fields.get("split"), "split", out)  # first, as _template substitutes it
         for e in _parts(entry):
             _numbers(e, out)
         return out
@@ -297,9 +298,10 @@ def _template(entry, positions) -> list:
     _numbers' order)."""
     kind, fields = _kind_of(entry)
     if _branch_set(kind):
+        split = {"split": _substitute(fields["split"], positions)} if "split" in fields else {}
         branches = [[e for part in b for e in _template(part, positions)] for b in fields["branches"]]
         after = [e for part in fields.get(AFTER, ()) for e in _template(part, positions)]
-        return [{kind: {"merge": fields.get("merge", "concat"), "branches": branches}}] + after
+        return [{kind: {"merge": fields.get("merge", "concat"), **split, "branches": branches}}] + after
     if isinstance(entry, str):
         return [entry]
     out = {key: _substitute(fields[key], positions) for key in sorted(fields) if key != "name"}
@@ -455,8 +457,9 @@ def unique_names(entries) -> list:
     return entries
 
 
-def to_yaml(values, analysis, source: str) -> str:
-    """The readable spec of an imported model; ``analysis`` is the source's, for the pins."""
+def to_yaml(values, analysis, source: str, notes=()) -> str:
+    """The readable spec of an imported model; ``analysis`` is the source's, for the pins;
+    ``notes`` (the reader's warnings about the source) become comments under the header."""
     values = _plain(values)
     given = values.get("blocks") or {}  # a reader that knows the structure (a Hugging Face config)
     layers = [simplify(e) for e in values["layers"]]
@@ -468,6 +471,7 @@ def to_yaml(values, analysis, source: str) -> str:
         blocks.extract(layers)
         layers = unique_names(fold(blocks.replace(layers)))
     lines = [f"# imported by archcalc from {source}; every figure below is pinned under `expect`"]
+    lines += [f"# note: {' '.join(note.split())}" for note in notes]
     for key in ("name", "title", "reference"):
         if values.get(key):
             lines.append(f"{key}: {_scalar(values[key])}")

@@ -344,6 +344,12 @@ def test_weights_as_graph_inputs(cli, torch, onnx, tmp_path):
 def _doc_models(onnx):
     from onnx import helper
 
+    # a convolution that PyTorch's dynamo exporter folded a batch norm into (onnxscript names
+    # the rule on the node; the bias is the fold's own, named after the weight)
+    folded = helper.make_node("Conv", ["x", "w", "w_bias"], ["y"], name="conv", kernel_shape=[3, 3])
+    rule = folded.metadata_props.add()
+    rule.key, rule.value = "pkg.onnxscript.rewriter.rule_name", "FuseBatchNormIntoConv"
+
     return {
         "unsupported": _model(onnx, [
             helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[1, 1]),
@@ -356,6 +362,7 @@ def _doc_models(onnx):
         "symbolic": _model(onnx, [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])],
                            {"w": [4, 3, 3, 3]}, shape=("N", 3, "H", "W")),
         "future": _model(onnx, [helper.make_node("Relu", ["x"], ["y"], name="r")], {}, opset=99),
+        "folded": _model(onnx, [folded], {"w": [8, 3, 3, 3], "w_bias": [8]}),
     }
 
 
@@ -397,7 +404,7 @@ def test_import_does_not_write_a_spec_that_contradicts_itself(cli, torch, onnx, 
 
     writes = spec_writer.to_yaml
     # a writer that pins one parameter too many: the written spec would fail its own `expect`
-    monkeypatch.setattr(spec_writer, "to_yaml", lambda *a: writes(*a).replace("  params: ", "  params: 1"))
+    monkeypatch.setattr(spec_writer, "to_yaml", lambda *a, **k: writes(*a, **k).replace("  params: ", "  params: 1"))
     spec = tmp_path / "net.yaml"
     result = cli("import", path, "-o", spec)
     assert result.code == 1, result.err

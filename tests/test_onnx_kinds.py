@@ -216,3 +216,99 @@ def test_a_channel_shuffle_of_reshapes_and_a_transpose(cli, onnx, tmp_path):
     model = _model(onnx, nodes, {"w": [4, 6, 1, 1]}, shape=(1, 6, 5, 5))
     result = cli("show", str(_save(onnx, tmp_path, model)), "--format", "json")
     assert result.code == 1 and "unsupported-op" in result.out
+
+
+def _folded_by(node, rules, fx=None):
+    """Mark ``node`` as onnxscript's optimizer marks a node it rewrote (and, with ``fx``, the
+    batch norm's FX node the exporter records)."""
+    entry = node.metadata_props.add()
+    entry.key, entry.value = "pkg.onnxscript.rewriter.rule_name", rules
+    if fx is not None:
+        entry = node.metadata_props.add()
+        entry.key, entry.value = "pkg.torch.onnx.fx_node", fx
+
+
+def test_batch_norms_folded_by_the_exporter_are_reported_with_the_figures_before(cli, onnx, tmp_path):
+    """Three folds as PyTorch's dynamo exporter writes them: a bias-free conv given the bias
+    ``w1_bias`` (the fold's own), a conv that kept its own bias ``b2``, and a Gemm (transB)
+    whose fold left a zero bias dropped; the second batch norm had no γ, β (affine=False)."""
+    from onnx import helper
+
+    nodes = [helper.make_node("Conv", ["x", "w1", "w1_bias"], ["c1"], name="conv1", kernel_shape=[3, 3]),
+             helper.make_node("Conv", ["c1", "w2", "b2"], ["c2"], name="conv2", kernel_shape=[1, 1]),
+             helper.make_node("Flatten", ["c2"], ["f"], name="flat", axis=1),
+             helper.make_node("Gemm", ["f", "w3"], ["y"], name="fc", transB=1)]
+    _folded_by(nodes[0], "FuseBatchNormIntoConv, RemoveOptionalBiasFromConv")
+    _folded_by(nodes[1], "FuseBatchNormIntoConv",
+               fx="%bn : [num_users=1] = call_function[target=torch.ops.aten._native_batch_norm_legit_no_training"
+                  ".default](args = (%conv2d_1, None, None, %b_bn_running_mean, %b_bn_running_var, 0.1, 1e-05), "
+                  "kwargs = {})")
+    _folded_by(nodes[3], "FuseBatchNormIntoGemm")
+    model = _model(onnx, nodes, {"w1": [8, 3, 3, 3], "w1_bias": [8], "w2": [4, 8, 1, 1], "b2": [4],
+                                 "w3": [10, 4 * 6 * 6]}, shape=(1, 3, 8, 8))
+    path = _save(onnx, tmp_path, model)
+    data, _layers = _show(cli, path)
+    # the file: conv1 8·27 + 8 = 224; conv2 4·8 + 4 = 36; fc 10·144 = 1,440: 1,700
+    assert data["totals"]["params"] == 1_700
+    warned = [d for d in data["diagnostics"] if d["code"] == "folded-batchnorm"]
+    assert len(warned) == 1 and warned[0]["severity"] == "warning" and warned[0]["line"] == 2
+    # before: conv1 without its bias (−8) and bn1's γ, β (+16); conv2's bias was its own, bn2
+    # had no γ, β (+0); fc's bn γ, β over 10 outputs (+20): 1,700 − 8 + 16 + 20 = 1,728 parameters;
+    # running mean and variance 2·(8 + 4 + 10) = 44 buffers
+    assert "3 batch norms were folded" in warned[0]["message"]
+    assert "had 1,728 and 44" in warned[0]["message"], warned[0]["message"]
+    # the import keeps the note as a comment, and says it on stderr
+    written = cli("import", str(path))
+    assert written.code == 0 and "# note: 3 batch norms were folded" in written.out
+    assert "folded-batchnorm" in written.err
+
+
+def test_a_node_merely_named_for_a_fold_is_not_reported(cli, onnx, tmp_path):
+    """Only onnxscript's fold rules count: another rewrite rule, or a Relu carrying the fold
+    rule's name, changes nothing."""
+    from onnx import helper
+
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["c1"], name="conv1", kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["c1"], ["y"], name="relu")]
+    _folded_by(nodes[0], "RemoveOptionalBiasFromConv")
+    _folded_by(nodes[1], "FuseBatchNormIntoConv")
+    data, _layers = _show(cli, _save(onnx, tmp_path, _model(onnx, nodes, {"w1": [8, 3, 3, 3]}, shape=(1, 3, 8, 8))))
+    assert not [d for d in data["diagnostics"] if d["code"] == "folded-batchnorm"]
+
+
+def _channel_split(onnx, first, second, order):
+    """x (8 channels) → Slice channels ``first`` and ``second`` (opset 13's inputs; the end
+    INT64_MAX as the dynamo exporter writes "to the end"); a 1×1 conv of 4 filters on the
+    second; Concat in ``order`` ("ab": the first Slice, then the conv)."""
+    from onnx import helper
+
+    big = 2**63 - 1
+    nodes = [_const("s1", [first[0]]), _const("e1", [first[1]]), _const("s2", [second[0]]),
+             _const("e2", [second[1] if second[1] is not None else big]), _const("ax", [1]), _const("st", [1]),
+             helper.make_node("Slice", ["x", "s1", "e1", "ax", "st"], ["a"], name="keep"),
+             helper.make_node("Slice", ["x", "s2", "e2", "ax", "st"], ["b"], name="take"),
+             helper.make_node("Conv", ["b", "w"], ["c"], name="conv", kernel_shape=[1, 1]),
+             helper.make_node("Concat", ["a", "c"] if order == "ab" else ["c", "a"], ["y"], name="cat", axis=1)]
+    return _model(onnx, nodes, {"w": [4, 4, 1, 1]}, shape=(1, 8, 6, 6), opset=13)
+
+
+def test_a_channel_split_as_two_slices_is_a_parallel_split(cli, onnx, tmp_path):
+    """ShuffleNet-v2's x.chunk(2, dim=1) as the dynamo exporter writes it: the first half
+    passed to the Concat, the second half a branch's input."""
+    path = _save(onnx, tmp_path, _channel_split(onnx, (0, 4), (4, None), "ab"))
+    data, layers = _show(cli, path)
+    # the conv: 4·4 = 16 weights on 6·6 positions, 16·36 = 576 MACs; the output 4 + 4 channels
+    assert (data["totals"]["params"], data["totals"]["macs"], data["output"]) == (16, 576, [6, 6, 8])
+    written = cli("import", str(path))
+    assert written.code == 0, written.err
+    parallel = yaml.safe_load(written.out)["layers"][0]["parallel"]
+    assert parallel["split"] == [4, 4] and parallel["branches"][0] == []
+
+
+@pytest.mark.parametrize(("first", "second", "order"), [
+    ((0, 4), (4, None), "ba"),  # concatenated in the other order: no split says that
+    ((0, 3), (4, None), "ab"),  # channel 3 is dropped
+])
+def test_a_channel_split_that_is_no_partition_in_order_is_not_guessed(cli, onnx, tmp_path, first, second, order):
+    result = cli("show", str(_save(onnx, tmp_path, _channel_split(onnx, first, second, order))), "--format", "json")
+    assert result.code == 1 and "unsupported-op" in result.out, result.out

@@ -32,8 +32,9 @@ folded network: the figures expected are PyTorch's count of the module after PyT
 conv-batch-norm fusion (``torch.fx.experimental.optimization.fuse``), with running means set
 away from zero first, as a trained network's are, so that no folded bias is all zeros. What
 dynamo cannot export, or writes in a form archcalc does not follow, is in ``DYNAMO_GAPS``.
-NOT covered: archcalc does not detect that a file's batch norms were folded (issue 24 asks
-that it say so, with the unfolded figure).
+archcalc says so (a ``folded-batchnorm`` warning) with the figures before folding, which must
+be PyTorch's count of the module before its fusion: the parameters, and the running means and
+variances of the batch norms the forward pass runs.
 """
 from __future__ import annotations
 
@@ -76,16 +77,13 @@ GAPS = {
 # the default (dynamo) exporter: one network of each ONNX form it writes differently (ReduceMean
 # for global average pooling, constants folded into initializers, batch norm folded into the
 # convolution before it, GatherND between Transposes for a connection table, ConvNeXt's pooled
-# LayerNorm2d through as_strided: a Reshape and a Gather); a smaller sample
+# LayerNorm2d through as_strided: a Reshape and a Gather, ShuffleNet's channel split as two
+# Slices of the channels); a smaller sample
 # than the TorchScript exporter's, since dynamo takes seconds longer per network
 DYNAMO_SAMPLE = {"lenet5", "lenet5-1998", "alexnet", "googlenet", "squeezenet1_1", "resnet18", "mobilenet_v2",
-                 "convnext_tiny"}
+                 "convnext_tiny", "shufflenet_v2_x0_5"}
 # what dynamo cannot export, or writes in a form archcalc does not follow (ARCHCALC_ROUNDTRIP=all)
-DYNAMO_GAPS = {
-    **{name: ARCHCALC_GAP + "the channel split as dynamo writes it (two Slices of the channels, one a branch's "
-                            "input, the other passed to the Concat)"
-       for name in ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0")},
-}
+DYNAMO_GAPS: dict = {}
 
 
 # the specs of specs/ and the docs that are not built-ins, by their tests/corpus.py id (a
@@ -205,6 +203,21 @@ def test_a_built_in_survives_the_default_dynamo_exporter(name, tmp_path):
     _round_trip(name, tmp_path, dynamo=True)
 
 
+def _running_statistics(model, x) -> int:
+    """The running means and variances of the batch norms the eval-mode forward pass runs."""
+    import torch
+
+    ran = []
+    hooks = [m.register_forward_pre_hook(lambda module, args: ran.append(module)) for m in model.modules()
+             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    with torch.no_grad():
+        model(x)
+    for hook in hooks:
+        hook.remove()
+    return sum(b.numel() for m in {id(m): m for m in ran}.values() for b in (m.running_mean, m.running_var)
+               if b is not None)
+
+
 def _folded(model, x):
     """The module as the dynamo exporter's optimizer writes it: each batch norm after a
     convolution folded into it, by PyTorch's own fusion (a traced torch.fx.GraphModule); running means set to 0.5 first (a
@@ -233,6 +246,8 @@ def _round_trip(source, tmp_path, *options, dynamo=False):
     # the exported file's own input: (1, C, H, W) floats, or (1, T) token ids
     x = torch.zeros(module.INPUT_SHAPE, dtype=getattr(module, "INPUT_DTYPE", torch.float32))
     params, macs, output = _pytorch_count(_folded(model, x) if dynamo else model, x)
+    if dynamo:  # the module before PyTorch's fusion (_folded copies it)
+        before = _pytorch_count(model, x)[0], _running_statistics(model, x)
 
     onnx_path = tmp_path / "model.onnx"
     with warnings.catch_warnings():
@@ -241,7 +256,14 @@ def _round_trip(source, tmp_path, *options, dynamo=False):
             torch.onnx.export(model, (x,), str(onnx_path), dynamo=True, verbose=False)
         else:
             torch.onnx.export(model, (x,), str(onnx_path), dynamo=False, do_constant_folding=False)
-    assert _figures(_run("show", str(onnx_path), "-f", "json")) == (params, macs, output)
+    shown = _run("show", str(onnx_path), "-f", "json")
+    assert _figures(shown) == (params, macs, output)
+    if dynamo:
+        folds = [d["message"] for d in json.loads(shown.stdout)["diagnostics"] if d["code"] == "folded-batchnorm"]
+        if before[1]:  # every batch norm of DYNAMO_SAMPLE follows a convolution, so is folded
+            assert len(folds) == 1 and f"before folding had {before[0]:,} and {before[1]:,}" in folds[0], folds
+        else:
+            assert not folds
 
     written = tmp_path / "imported.yaml"
     done = _run("import", str(onnx_path), "-o", str(written))

@@ -50,7 +50,8 @@ def import_(model, output, force, input_shape, seq):
         sys.stderr.write(render_pretty([report], summarise([report])))
         sys.exit(EXIT_ERRORS)
     # what is written: names and the file's name with unsafe characters as visible escapes
-    text = visible(to_yaml(doc.root, analysis, os.path.basename(model)))
+    warned = [d for d in doc.diagnostics if d.severity == "warning"]  # the reader's, about the file
+    text = visible(to_yaml(doc.root, analysis, os.path.basename(model), notes=[d.message for d in warned]))
     # the written spec must check itself (its `expect` pins are the model's figures): a spec
     # archcalc would reject is not written, and says why, exit 1
     written = analyze(parse(text, output or "imported.yaml"), input_shape=input_shape, seq=seq)
@@ -60,4 +61,7 @@ def import_(model, output, force, input_shape, seq):
                          "it is not written:\n" + render_pretty([report], summarise([report])))
         sys.exit(EXIT_ERRORS)
     write_output(text, output, force, inputs=(model,))
+    if warned:
+        report = FileReport(file=doc.file, diagnostics=warned, source_text=doc.text)
+        sys.stderr.write(render_pretty([report], summarise([report])))
     sys.exit(EXIT_OK)

@@ -430,7 +430,9 @@ class _Graph:
         for node in self.nodes:
             inputs = self.data_inputs(node)
             now = layout.get(inputs[0], "nchw") if inputs else "nchw"
-            if node.op_type == "Transpose":
+            if id(node) in self.fused:
+                pass  # a kind read from several nodes (a channel shuffle's Reshapes) keeps the layout
+            elif node.op_type == "Transpose":
                 perm = list(self.attrs(node).get("perm", []))
                 now = _MOVES.get((now, tuple(perm)), "other")
             elif node.op_type in ("Flatten", "Gemm"):
@@ -659,11 +661,37 @@ class _Converter:
             tensor = node.output[0]
             node = None
 
+    def channel_slice(self, node):
+        """(start, stop) of a Slice that keeps the channels start … stop − 1 of an NCHW
+        tensor (constant bounds, step 1), else None: how the dynamo exporter writes
+        x.chunk(2, dim=1), one Slice per half."""
+        if node.op_type != "Slice" or len(node.input) < 4 or self.g.layout.get(node.input[0], "nchw") != "nchw":
+            return None
+        starts, ends, axes = (self.g.scalar(i) for i in node.input[1:4])
+        steps = self.g.scalar(node.input[4]) if len(node.input) > 4 and node.input[4] else [1]
+        if not all(isinstance(v, list) and len(v) == 1 and isinstance(v[0], int) for v in (starts, ends, axes, steps)) \
+                or steps != [1] or axes[0] not in (1, -3):
+            return None
+        dims = self.g.input_shape(node.input[0])
+        if not dims or len(dims) != 4:
+            return None
+        n = dims[1]
+        start, stop = (max(0, min(n, v + n if v < 0 else v)) for v in (starts[0], ends[0]))
+        return (start, stop, n) if stop > start else None
+
     def fork(self, tensor, consumers):
         branches = []
         merges = []
-        for consumer in consumers:
-            if len(self.g.data_inputs(consumer)) > 1:
+        cuts = [self.channel_slice(c) for c in consumers]
+        if not all(cuts):
+            cuts = [None] * len(consumers)  # a channel split is read only when every branch is one
+        for consumer, cut in zip(consumers, cuts):
+            if cut is not None:  # the Slice becomes the parallel's `split`
+                self._pass(consumer)
+                entries, end, merge = self.chain(consumer.output[0])
+                branches.append((entries, end))
+                merges.append(merge)
+            elif len(self.g.data_inputs(consumer)) > 1:
                 branches.append(([], tensor))
                 merges.append(consumer)
             else:
@@ -677,17 +705,17 @@ class _Converter:
         # each branch ends in one of the merge's inputs, or in a run of them (a nested fork
         # whose Concat the exporter flattened into this one: Inception-v3's InceptionE)
         placed: dict[int, tuple] = {}  # first input position -> (run length, entries)
-        for entries, end in branches:
+        for i, (entries, end) in enumerate(branches):
             run = end if isinstance(end, tuple) else (end,)
             at = next((p for p in range(len(inputs) - len(run) + 1) if tuple(inputs[p:p + len(run)]) == run
-                       and not any(q in placed or any(q in range(s, s + n) for s, (n, _) in placed.items())
+                       and not any(q in placed or any(q in range(s, s + n) for s, (n, *_) in placed.items())
                                    for q in range(p, p + len(run)))), None)
             if at is None:
                 raise _NotSeriesParallel
-            placed[at] = (len(run), entries)
+            placed[at] = (len(run), entries, cuts[i])
         starts = sorted(placed)
         first, last = starts[0], starts[-1] + placed[starts[-1]][0]
-        if sum(n for n, _ in placed.values()) != last - first:
+        if sum(n for n, *_ in placed.values()) != last - first:
             raise _NotSeriesParallel  # not one run of the merge's inputs
         op = _MERGES.get(merge.op_type)
         attrs = self.g.attrs(merge)
@@ -703,7 +731,16 @@ class _Converter:
             return merge, {"identity": {"name": self.name(merge)}}, part
         if part is None:
             self.accounted.add(id(merge))
-        entry = {"parallel": {"name": self.name(merge), "merge": op, "branches": ordered}}
+        fields = {"name": self.name(merge), "merge": op, "branches": ordered}
+        if cuts[0] is not None:
+            # the branches, in the merge's order, must take consecutive channels that make up
+            # the whole input: a `split` of one count per branch
+            taken = [placed[p][2] for p in starts]
+            if [c[0] for c in taken] != [0] + [c[1] for c in taken[:-1]] or taken[-1][1] != taken[-1][2]:
+                self.unsupported_op(consumers[0], "a channel split whose Slices are not consecutive channels "
+                                    "taken in the order they are concatenated")
+            fields["split"] = [c[1] - c[0] for c in taken]
+        entry = {"parallel": fields}
         self.marks[id(entry)] = self.mark(merge)
         return merge, entry, part
 
@@ -947,6 +984,11 @@ def read(path: str, input_shape=None, **options) -> Document:
     doc.root = located(spec, top, converter.marks)
     if converter.expects:
         _check_weights(doc, converter)
+    from .onnx_folds import folded, report
+
+    folds = folded(g)
+    if folds and not any(d.severity == "error" for d in doc.diagnostics):
+        report(doc, converter, folds)
     return doc
 
 

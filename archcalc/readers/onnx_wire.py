@@ -231,7 +231,8 @@ _schema(GraphProto, [
     (13, "value_info", ValueInfoProto, True)])
 _schema(NodeProto, [
     (1, "input", STR, True), (2, "output", STR, True), (3, "name", STR, False), (4, "op_type", STR, False),
-    (5, "attribute", AttributeProto, True), (6, "doc_string", STR, False), (7, "domain", STR, False)])
+    (5, "attribute", AttributeProto, True), (6, "doc_string", STR, False), (7, "domain", STR, False),
+    (9, "metadata_props", StringStringEntryProto, True)])
 _schema(AttributeProto, [
     (1, "name", STR, False), (2, "f", FLOAT, False), (3, "i", INT, False), (4, "s", BYTES, False),
     (5, "t", TensorProto, False), (6, "g", GraphProto, False), (7, "floats", FLOAT, True),
