@@ -2,8 +2,8 @@
 
 A composite is an entry that holds other entries (``repeat``, ``parallel``, ``residual``,
 ``aux``) or merges earlier outputs (``join``). Like a leaf kind's ``LayerKind``, its record
-holds every fact about it, so that the compiler, the engine, export, the schema, the
-vocabulary and the memory ledger ask the record and name no composite:
+holds every fact about it, so that the compiler, the engine, export, the spec writer, the
+schema, the vocabulary and the memory ledger ask the record and name no composite:
 
 * what a user writes: ``fields`` (the accepted ones, besides the common keys), ``required``,
   ``example`` (for "expects a mapping" hints), ``schema`` (its JSON Schema), ``aliases``
@@ -11,14 +11,14 @@ vocabulary and the memory ledger ask the record and name no composite:
 * how it is compiled: ``compile(compiler, node, body, mark, env, stack, name)`` fills the
   node (or returns a ``Seq`` written out in place, or None after a reported error);
   ``source``: whether `from: NAME` names the tensor it reads (a join's `from` is what it merges);
-* how the engine walks it: ``walk(evaluator, node, state, inner, span, group)`` returns the
-  output state and the scope group still to close (None when the rule closed it);
+* how the engine walks it: ``walk(evaluator, node, state, scope, inner, span, group)`` (the
+  enclosing scope and its own) returns the output state and the scope group still to close (None when the rule closed it);
   ``opens_scope`` (unnamed, does it open a scope of its own, or is it sugar),
   ``absorbed`` (a lone unnamed one in a block body or an iteration takes that scope),
   ``span`` (drawn: recorded as a ``Span``), ``feeds`` (does the next entry read its output;
   an auxiliary head feeds nothing), ``multiplies`` (it repeats its body: a view's size
   points at it);
-* how export writes it: ``export(writer, cls, node, shape, src, dst, path, absorbed)``;
+* how export writes it: ``export(writer, cls, node, shape, src, dst, path, scope, absorbed)``;
   ``module`` (whether PyTorch sees it as an ``nn.Module`` of its own, which `--checkpoint`
   can wrap), ``single_block`` (as the lone body of a named repeat, whether an iteration may
   be its class);
