@@ -218,6 +218,126 @@ def test_a_channel_shuffle_of_reshapes_and_a_transpose(cli, onnx, tmp_path):
     assert result.code == 1 and "unsupported-op" in result.out
 
 
+def _vit_like(onnx, softmax="Softmax"):
+    """A volume's positions as tokens (Reshape, Transpose), a class token put first, a position
+    embedding added, grouped-query self-attention between separate projections (T = 5, D = 8,
+    2 query heads of d = 4 sharing 1 key/value head), the class token taken by a Gather."""
+    from onnx import TensorProto, helper
+
+    def mm(a, w, out):
+        return helper.make_node("MatMul", [a, w], [out], name=f"attn/{out}")
+
+    nodes = [_const("flat", [1, 8, 4]),
+             helper.make_node("Reshape", ["x", "flat"], ["v"], name="patches/Reshape"),
+             helper.make_node("Transpose", ["v"], ["t"], name="patches/Transpose", perm=[0, 2, 1]),
+             helper.make_node("Concat", ["cls", "t"], ["c"], name="class_token", axis=1),
+             helper.make_node("Add", ["c", "pos"], ["e"], name="pos_embedding"),
+             mm("e", "wq", "q"), helper.make_node("Add", ["q", "bq"], ["qb"], name="attn/q_bias"),
+             mm("e", "wk", "k"), helper.make_node("Add", ["k", "bk"], ["kb"], name="attn/k_bias"),
+             mm("e", "wv", "vv"), helper.make_node("Add", ["vv", "bv"], ["vb"], name="attn/v_bias"),
+             _const("qshape", [1, 5, 2, 4]), _const("kvshape", [1, 5, 1, 4]),
+             helper.make_node("Reshape", ["qb", "qshape"], ["q4"], name="attn/q_heads"),
+             helper.make_node("Transpose", ["q4"], ["qt"], name="attn/q_t", perm=[0, 2, 1, 3]),
+             helper.make_node("Reshape", ["kb", "kvshape"], ["k4"], name="attn/k_heads"),
+             helper.make_node("Transpose", ["k4"], ["kt"], name="attn/k_t", perm=[0, 2, 3, 1]),
+             helper.make_node("Reshape", ["vb", "kvshape"], ["v4"], name="attn/v_heads"),
+             helper.make_node("Transpose", ["v4"], ["vt"], name="attn/v_t", perm=[0, 2, 1, 3]),
+             mm("qt", "kt", "s"),
+             helper.make_node("Constant", [], ["scale"], name="attn/scale_c",
+                              value=helper.make_tensor("scale", TensorProto.FLOAT, [], [0.5])),
+             helper.make_node("Mul", ["s", "scale"], ["ss"], name="attn/scale"),
+             helper.make_node(softmax, ["ss"], ["p"], name="attn/softmax", **({"axis": -1} if softmax == "Softmax" else {})),
+             mm("p", "vt", "o"),
+             helper.make_node("Transpose", ["o"], ["ot"], name="attn/o_t", perm=[0, 2, 1, 3]),
+             _const("back", [1, 5, 8]),
+             helper.make_node("Reshape", ["ot", "back"], ["of"], name="attn/merge"),
+             mm("of", "wo", "y"), helper.make_node("Add", ["y", "bo"], ["yb"], name="attn/out_bias"),
+             helper.make_node("Constant", [], ["zero"], name="zero_c",
+                              value=helper.make_tensor("zero", TensorProto.INT64, [], [0])),
+             helper.make_node("Gather", ["yb", "zero"], ["z"], name="take", axis=1)]
+    return _model(onnx, nodes, {"cls": [1, 1, 8], "pos": [1, 5, 8], "wq": [8, 8], "bq": [8], "wk": [8, 4],
+                                "bk": [4], "wv": [8, 4], "bv": [4], "wo": [8, 8], "bo": [8]}, shape=(1, 8, 2, 2))
+
+
+def test_a_vit_like_graph_with_grouped_query_attention(cli, onnx, tmp_path):
+    path = _save(onnx, tmp_path, _vit_like(onnx))
+    data, layers = _show(cli, path)
+    assert layers == [("patches", [4, 8]), ("classtoken", [5, 8]), ("posembed", [5, 8]),
+                      ("attention", [5, 8]), ("taketoken", [8])]
+    # class token 8; position embedding 5·8 = 40; attention: q 8·8, k and v 8·4 each, out 8·8
+    # = 192 weights, biases 8 + 4 + 4 + 8 = 24: 264 in all
+    # MACs: projections 5·(8·8 + 2·8·4 + 8·8) = 960; QKᵀ and probabilities·V 2·5²·2·4 = 400
+    assert (data["totals"]["params"], data["totals"]["macs"]) == (264, 1360)
+    written = cli("import", str(path))
+    assert written.code == 0, written.err
+    entries = yaml.safe_load(written.out)["layers"]
+    assert entries[3] == {"attention": {"name": "attn/out_bias", "heads": 2, "kv_heads": 1}}
+    assert entries[4] == {"taketoken": {"name": "take"}}  # index 0, the default
+
+
+def test_products_of_activations_without_a_softmax_are_not_read_as_attention(cli, onnx, tmp_path):
+    result = cli("show", str(_save(onnx, tmp_path, _vit_like(onnx, softmax="Relu"))), "--format", "json")
+    assert result.code == 1 and "unsupported-op" in result.out
+
+
+def test_a_token_model_embedding_causal_attention_and_a_tied_head(cli, onnx, tmp_path):
+    """Token ids (an int64 input) looked up in a (10, 8) table; causal self-attention (T = 4,
+    D = 8, 2 heads of 4, no biases) whose mask is a Trilu of ones shaped as the scores, as the
+    TorchScript exporter writes is_causal; a head projecting onto the table's transpose."""
+    from onnx import TensorProto, helper
+
+    def mm(a, w, out):
+        return helper.make_node("MatMul", [a, w], [out], name=f"attn/{out}")
+
+    def scalar(name, value, dtype=TensorProto.FLOAT):
+        return helper.make_node("Constant", [], [name], name=f"{name}_c",
+                                value=helper.make_tensor(name, dtype, [], [value]))
+
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["e"], name="wte", axis=0),
+             mm("e", "wq", "q"), mm("e", "wk", "k"), mm("e", "wv", "v"),
+             _const("heads", [1, 4, 2, 4]),
+             helper.make_node("Reshape", ["q", "heads"], ["q4"], name="attn/q_heads"),
+             helper.make_node("Transpose", ["q4"], ["qt"], name="attn/q_t", perm=[0, 2, 1, 3]),
+             helper.make_node("Reshape", ["k", "heads"], ["k4"], name="attn/k_heads"),
+             helper.make_node("Transpose", ["k4"], ["kt"], name="attn/k_t", perm=[0, 2, 3, 1]),
+             helper.make_node("Reshape", ["v", "heads"], ["v4"], name="attn/v_heads"),
+             helper.make_node("Transpose", ["v4"], ["vt"], name="attn/v_t", perm=[0, 2, 1, 3]),
+             mm("qt", "kt", "s"),
+             helper.make_node("Shape", ["s"], ["s_shape"], name="attn/shape"),
+             helper.make_node("ConstantOfShape", ["s_shape"], ["ones"], name="attn/ones",
+                              value=helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])),
+             helper.make_node("Trilu", ["ones"], ["tri"], name="attn/tril", upper=0),
+             scalar("zero", 0.0), scalar("neginf", float("-inf")),
+             helper.make_node("Equal", ["tri", "zero"], ["hidden"], name="attn/hidden"),
+             helper.make_node("Where", ["hidden", "neginf", "zero"], ["mask"], name="attn/mask"),
+             helper.make_node("Add", ["s", "mask"], ["masked"], name="attn/masked"),
+             helper.make_node("Softmax", ["masked"], ["p"], name="attn/softmax", axis=-1),
+             mm("p", "vt", "o"),
+             helper.make_node("Transpose", ["o"], ["ot"], name="attn/o_t", perm=[0, 2, 1, 3]),
+             _const("back", [1, 4, 8]),
+             helper.make_node("Reshape", ["ot", "back"], ["of"], name="attn/merge"),
+             mm("of", "wo", "y"),
+             helper.make_node("Transpose", ["table"], ["table_t"], name="head/t", perm=[1, 0]),
+             helper.make_node("MatMul", ["y", "table_t"], ["logits"], name="head")]
+    inits = {"table": [10, 8], "wq": [8, 8], "wk": [8, 8], "wv": [8, 8], "wo": [8, 8]}
+    graph = helper.make_graph(
+        nodes, "tokens", [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 4])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)],
+        [helper.make_tensor(n, TensorProto.FLOAT, d, [0.1] * (d[0] * d[1])) for n, d in inits.items()])
+    path = _save(onnx, tmp_path, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    data, layers = _show(cli, path)
+    assert layers == [("embedding", [4, 8]), ("attention", [4, 8]), ("lmhead", [4, 10])]
+    # table 10·8 = 80; attention 4·8·8 = 256 (no biases); the tied head none of its own: 336
+    # MACs: projections 4·(8·8 + 2·8·8 + 8·8) = 1,024, scores 2·4²·2·4 = 256; head 4·8·10 = 320
+    assert (data["totals"]["params"], data["totals"]["macs"]) == (336, 1600)
+    written = cli("import", str(path))
+    assert written.code == 0, written.err
+    spec = yaml.safe_load(written.out)
+    assert spec["input"] == {"tokens": 4}
+    assert spec["layers"][1] == {"attention": {"name": "attn/y", "heads": 2, "qkv_bias": False, "out_bias": False,
+                                               "causal": True}}
+    assert spec["layers"][2] == {"lmhead": {"name": "head", "vocab": 10, "tied": "wte"}}
+
 def _folded_by(node, rules, fx=None):
     """Mark ``node`` as onnxscript's optimizer marks a node it rewrote (and, with ``fx``, the
     batch norm's FX node the exporter records)."""

@@ -30,7 +30,9 @@ built-in), with its defaults. Its optimizer folds each batch norm that follows a
 into it (the weights rescaled, a bias added; a bias of zeros is dropped), so the file holds the
 folded network: the figures expected are PyTorch's count of the module after PyTorch's own
 conv-batch-norm fusion (``torch.fx.experimental.optimization.fuse``), with running means set
-away from zero first, as a trained network's are, so that no folded bias is all zeros. What
+away from zero first, as a trained network's are, so that no folded bias is all zeros, and
+likewise every parameter made zero at initialisation (nn.MultiheadAttention's biases: the
+exporter drops a bias of zeros). What
 dynamo cannot export, or writes in a form archcalc does not follow, is in ``DYNAMO_GAPS``.
 archcalc says so (a ``folded-batchnorm`` warning) with the figures before folding, which must
 be PyTorch's count of the module before its fusion: the parameters, and the running means and
@@ -60,17 +62,19 @@ CI_SAMPLE = {
 
 ARCHCALC_GAP = "archcalc's ONNX reader does not follow "
 ATTENTION = "attention as PyTorch exports it (the heads' Reshape and Transpose, a MatMul of two activations, Softmax)"
-TOKENS = ARCHCALC_GAP + "a token-id input (an embedding's Gather), nor " + ATTENTION
+DYNAMO_TIED = (ARCHCALC_GAP + "a head tied to the token embedding as the dynamo exporter writes it (a second, "
+               "transposed copy of the table, folded into an initializer: the file does not say the two are one)")
+DYNAMO_POSITIONS = ("the dynamo exporter folds the first T rows of a longer position table (and a token type's "
+                    "row) into constants of the T rows used: the file does not hold the table")
+# Llama, Mistral and Qwen2 normalise with nn.RMSNorm
+RMS_NORM = "PyTorch cannot export aten::rms_norm to ONNX (TorchScript exporter, opset 20)"
 GAPS = {
     **{name: "PyTorch cannot export aten::channel_shuffle to ONNX (TorchScript exporter)"
        for name in ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0")},
-    **{name: ARCHCALC_GAP + "the patches' Reshape to a sequence, the class token's Concat, nor " + ATTENTION
-       for name in ("vit_b_32", "vit_b_16", "vit_l_32", "vit_l_16", "vit_h_14")},
     **{name: ARCHCALC_GAP + "the shifted windows (Slice, Concat, the mask's ScatterND and Where), nor " + ATTENTION
        for name in ("swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b")},
     "maxvit_t": ARCHCALC_GAP + "the partitions' Reshapes and Transposes, nor " + ATTENTION,
-    **{name: TOKENS for name in ("bert-base", "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "llama2-7b",
-                    "llama2-13b", "llama3-8b", "mistral-7b", "qwen2-0.5b")},
+    **{name: RMS_NORM for name in ("llama2-7b", "llama2-13b", "llama3-8b", "mistral-7b", "qwen2-0.5b")},
 }
 
 
@@ -83,13 +87,15 @@ GAPS = {
 DYNAMO_SAMPLE = {"lenet5", "lenet5-1998", "alexnet", "googlenet", "squeezenet1_1", "resnet18", "mobilenet_v2",
                  "convnext_tiny", "shufflenet_v2_x0_5"}
 # what dynamo cannot export, or writes in a form archcalc does not follow (ARCHCALC_ROUNDTRIP=all)
-DYNAMO_GAPS: dict = {}
+DYNAMO_GAPS = {
+    **{name: DYNAMO_TIED for name in ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")},
+    "bert-base": DYNAMO_POSITIONS,
+}
 
 
 # the specs of specs/ and the docs that are not built-ins, by their tests/corpus.py id (a
 # docs spec's id is its page and the digest of its text: an edited example is a new case)
 SPEC_GAPS = {
-    "spec:d7a8da17": TOKENS,  # docs/spec.md's tiny decoder
     # docs/diagnostics.md's example of not-exportable: a layer named `eval`
     "diagnostics:870914ef": "`archcalc export` refuses the spec by design (a layer named `eval`, an "
                             "attribute of every torch.nn.Module: not-exportable)",
@@ -116,22 +122,38 @@ def _figures(done):
 
 
 def _pytorch_count(model, x):
-    """PyTorch's count of what the exported (eval-mode) network computes: the parameters of
-    the modules its forward pass runs — an auxiliary head, run in training only, is not in
-    the ONNX file, though ``model.parameters()`` holds it — MACs and the output's shape."""
+    """PyTorch's count of what the exported (eval-mode) network computes: the parameters its
+    forward pass reads (every op's tensors, recorded by a TorchDispatchMode) — an auxiliary
+    head, run in training only, is not in the ONNX file, though ``model.parameters()`` holds
+    it — MACs and the output's shape."""
     import torch
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
     from torch.utils.flop_counter import FlopCounterMode
 
-    ran = []
-    hooks = [m.register_forward_pre_hook(lambda module, args: ran.append(module)) for m in model.modules()]
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        out = model(x)
-    for hook in hooks:
-        hook.remove()
-    used = {id(p): p.numel() for module in ran for p in module.parameters(recurse=False)}
+    read = set()
+
+    class Reads(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            for value in tree_leaves((args, kwargs or {})):
+                if isinstance(value, torch.Tensor):
+                    read.add(value.untyped_storage().data_ptr())
+            return func(*args, **(kwargs or {}))
+
+    # the ops the exported graph holds: nn.MultiheadAttention's decomposition, not its CPU
+    # fast path (one fused kernel, uncounted), and scaled_dot_product_attention's math (the
+    # products FlopCounterMode counts), as tests/test_referee.py counts them
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        with torch.no_grad(), sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, Reads():
+            out = model(x)
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+    used = {id(p): p.numel() for p in model.parameters() if p.untyped_storage().data_ptr() in read}
     if isinstance(model, torch.fx.GraphModule):
-        # traced: it holds exactly what its graph reads (no training-only head), and reads
-        # some parameters as attributes, outside any module's call
+        # traced: it holds exactly what its graph reads (no training-only head)
         used = {id(p): p.numel() for p in model.parameters()}
     shape = list(out.shape[1:])
     if len(shape) == 3:  # PyTorch's (C, H, W) in archcalc's order (H, W, C)
@@ -203,6 +225,142 @@ def test_a_built_in_survives_the_default_dynamo_exporter(name, tmp_path):
     _round_trip(name, tmp_path, dynamo=True)
 
 
+# ViT's forms (the patches' Reshape and Transpose to a sequence, the class token's Concat, the
+# position embedding's Add, nn.MultiheadAttention's decomposition, the class token taken by a
+# Gather) at a size CI exports in seconds: vit_b_32 itself (88 M parameters) takes a minute
+# with both exporters (ARCHCALC_ROUNDTRIP=all runs it and every ViT)
+TINY_VIT = """\
+name: tiny_vit
+input: [32, 32, 3]
+blocks:
+  encoder_block:
+    args: {heads: null}
+    layers:
+      - residual:
+          layers:
+            - layernorm: {name: ln_1, eps: 1.0e-6}
+            - attention: {name: self_attention, heads: $heads}
+            - dropout: {name: dropout, rate: 0.0}
+      - residual:
+          layers:
+            - layernorm: {name: ln_2, eps: 1.0e-6}
+            - dense: {name: fc1, units: 128}
+            - gelu: {}
+            - dense: {name: fc2, units: 64}
+layers:
+  - conv: {name: conv_proj, filters: 64, kernel: 8, stride: 8}
+  - patches: {}
+  - classtoken: {name: class_token}
+  - posembed: {name: pos_embedding}
+  - encoder_block: {name: b0, heads: 4}
+  - encoder_block: {name: b1, heads: 2}
+  - layernorm: {name: ln, eps: 1.0e-6}
+  - taketoken: 0
+  - dense: {name: head, units: 10}
+"""
+
+
+# the token models' forms at a size CI exports in seconds: GPT-2's (token ids looked up by a
+# Gather, the first T of more learned positions, causal attention, a head tied to the token
+# embedding), BERT's (a token type's row, post-norm blocks, the pooler) and Llama's (RMS norm,
+# grouped-query attention with rotary positions, a gated MLP, an untied head)
+TINY_GPT = """\
+name: tiny_gpt
+input: {tokens: 16}
+blocks:
+  block:
+    layers:
+      - residual:
+          layers:
+            - layernorm: {name: ln_1}
+            - attention: {name: attn, heads: 4, causal: true}
+      - residual:
+          layers:
+            - layernorm: {name: ln_2}
+            - dense: {name: c_fc, units: 128}
+            - gelu: {name: act}
+            - dense: {name: c_proj, units: 32}
+layers:
+  - embedding: {name: wte, vocab: 100, dim: 32}
+  - posembed: {name: wpe, positions: 20}
+  - dropout: {name: drop, rate: 0.1}
+  - repeat: {name: h, times: 2, layers: [block]}
+  - layernorm: {name: ln_f}
+  - lmhead: {name: lm_head, vocab: 100, tied: wte}
+"""
+TINY_BERT = """\
+name: tiny_bert
+input: {tokens: 16}
+blocks:
+  layer:
+    layers:
+      - residual:
+          layers:
+            - attention: {name: attention, heads: 4}
+            - dropout: {name: dropout, rate: 0.1}
+      - layernorm: {name: attention_norm, eps: 1.0e-12}
+      - residual:
+          layers:
+            - dense: {name: intermediate, units: 64}
+            - gelu: {name: act}
+            - dense: {name: output, units: 32}
+      - layernorm: {name: output_norm, eps: 1.0e-12}
+layers:
+  - embedding: {name: word_embeddings, vocab: 100, dim: 32}
+  - posembed: {name: position_embeddings, positions: 20}
+  - typeembed: {name: token_type_embeddings, types: 2}
+  - layernorm: {name: LayerNorm, eps: 1.0e-12}
+  - repeat: {name: encoder, times: 2, layers: [layer]}
+  - taketoken: 0
+  - dense: {name: dense, units: 32, activation: tanh}
+"""
+TINY_LLAMA = """\
+name: tiny_llama
+input: {tokens: 16}
+blocks:
+  decoder_layer:
+    layers:
+      - residual:
+          layers:
+            - rmsnorm: {name: input_layernorm, eps: 1.0e-5}
+            - attention: {name: self_attn, heads: 4, kv_heads: 2, qkv_bias: false, out_bias: false, causal: true, rope: true}
+      - residual:
+          layers:
+            - rmsnorm: {name: post_attention_layernorm, eps: 1.0e-5}
+            - gatedmlp: {name: mlp, hidden: 64}
+layers:
+  - embedding: {name: embed_tokens, vocab: 100, dim: 32}
+  - repeat: {name: layers, times: 2, layers: [decoder_layer]}
+  - rmsnorm: {name: norm, eps: 1.0e-5}
+  - lmhead: {name: lm_head, vocab: 100}
+"""
+# what the exporters cannot write or archcalc cannot read of them, as for the built-ins
+SMALL = {
+    ("tiny_vit", False): None, ("tiny_vit", True): None,
+    ("tiny_gpt", False): None, ("tiny_gpt", True): DYNAMO_TIED,
+    ("tiny_bert", False): None, ("tiny_bert", True): DYNAMO_POSITIONS,
+    ("tiny_llama", False): RMS_NORM, ("tiny_llama", True): None,
+}
+# CI runs the cases that pass (seconds each); the gaps stay strict xfails for ARCHCALC_ROUNDTRIP=all
+SMALL_TEXT = {"tiny_vit": TINY_VIT, "tiny_gpt": TINY_GPT, "tiny_bert": TINY_BERT, "tiny_llama": TINY_LLAMA}
+
+
+@pytest.mark.parametrize("name, dynamo", [
+    pytest.param(name, dynamo, id=f"{name}-{'dynamo' if dynamo else 'torchscript'}",
+                 marks=[pytest.mark.xfail(reason=reason, strict=True)] if reason else [])
+    for (name, dynamo), reason in SMALL.items()])
+def test_a_small_transformer_survives_the_exporters(name, dynamo, tmp_path):
+    if SMALL[name, dynamo] and not ALL:
+        pytest.skip("a known gap (the xfail's reason), beyond CI's budget; ARCHCALC_ROUNDTRIP=all runs it")
+    need("torch")
+    need("onnx")
+    if dynamo:
+        need("onnxscript")
+    source = tmp_path / f"{name}.yaml"
+    source.write_text(SMALL_TEXT[name], encoding="utf-8")
+    _round_trip(str(source), tmp_path, dynamo=dynamo)
+
+
 def _running_statistics(model, x) -> int:
     """The running means and variances of the batch norms the eval-mode forward pass runs."""
     import torch
@@ -222,13 +380,18 @@ def _folded(model, x):
     """The module as the dynamo exporter's optimizer writes it: each batch norm after a
     convolution folded into it, by PyTorch's own fusion (a traced torch.fx.GraphModule); running means set to 0.5 first (a
     trained network's are not zero), so that no folded bias is all zeros, which the
-    exporter would drop."""
+    exporter would drop, and every parameter of zeros (nn.MultiheadAttention's biases) set to
+    0.01, for the same reason."""
     import torch
     from torch.fx.experimental.optimization import fuse
 
     for module in model.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.running_mean is not None:
             module.running_mean.fill_(0.5)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            if not parameter.any():  # a bias made zero (nn.MultiheadAttention's): a trained one is not
+                parameter.fill_(0.01)
     return fuse(model)
 
 

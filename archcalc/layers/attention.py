@@ -31,6 +31,8 @@ from __future__ import annotations
 from .base import (
     AMP_DEVICES,
     BOOL,
+    NotRead,
+    Onnx,
     POSITIVE_INT,
     POSITIVE_NUMBER,
     Counted,
@@ -462,6 +464,79 @@ def _saves(inp, out, f):
     return _QKV + (("noamp", fp32 + t * h * d), ("amp", fp32, AMP_DEVICES), ("amp", t * h * d)) + _rope(t, d, f)
 
 
+def _from_onnx(node):
+    """Self-attention as PyTorch exports it, read as the last node of the subgraph from the
+    sequence (N, T, D) to the output projection (nn.MultiheadAttention's decomposition, or
+    scaled_dot_product_attention's between separate projections): one Softmax over scores
+    (N, h, T, T); products by learned matrices (the projections, one packed or q, k, v and
+    out) and exactly two products of activations (QKᵀ and probabilities·V). h from the
+    scores, d from probabilities·V's (N, h, T, d), kv from the projections' sizes
+    (D·h·d + 2·D·kv·d + h·d·D); the biases read before the Softmax are the q/k/v projections',
+    after it the output projection's; a mask made by a Trilu before the Softmax (the TorchScript
+    exporter's is_causal) is causal, a Neg before it (rotate_half) marks rotary positions. A
+    mask or rotary table the exporter folded into a constant (dynamo's) is no parameter; such
+    a mask's values are not read, so it is not said to be causal (the counts are the same)."""
+    ops = node.ops_in_order()
+    if ops.count("Softmax") != 1:
+        raise NotRead("not one Softmax")
+    soft = ops.index("Softmax")
+    learned = node.learned_between()
+    weights = [shape for _, shape, op in learned if len(shape) == 2 and op in ("MatMul", "Gemm")]
+    biases = [(at, shape[0]) for at, shape, op in learned if len(shape) == 1 and op in ("Add", "Gemm")]
+    # the dynamo exporter stores what it computed from constants as initializers: the rotary
+    # cos and sin tables (multiplied in) and the causal mask (added to the scores)
+    tables = [(at, shape, op) for at, shape, op in learned if len(shape) > 1 and op in ("Mul", "Add")
+              and (op == "Mul" or at < soft)]
+    if not weights or len(weights) + len(biases) + len(tables) != len(learned) \
+            or ops.count("MatMul") + ops.count("Gemm") != len(weights) + 2:
+        raise NotRead("not the projections and two products of activations")
+    (softmax,) = node.views_between("Softmax")
+    scores = node.shape(softmax.inputs[0])
+    if scores is None or len(scores) != 4 or scores[2] != scores[3]:
+        raise NotRead("no (N, h, T, T) scores")
+    t, h = scores[3], scores[1]
+    probabilities_v = node.views_between("MatMul")[ops[:soft].count("MatMul")]
+    out = node.shape(probabilities_v.node.output[0])
+    if out is None or len(out) != 4 or tuple(out[1:3]) != (h, t):
+        raise NotRead("no (N, h, T, d) heads' output")
+    d = out[3]
+    # D: the size every projection has (q, k, v read D features, out writes D)
+    common = set(weights[0]).intersection(*weights)
+    if len(common) > 1:
+        common.discard(h * d)
+    if len(common) != 1:
+        raise NotRead("projections of other sizes")
+    (dim,) = common
+    x = node.dims(node.reads)
+    if x is None or len(x) != 3 or tuple(x[1:]) != (t, dim):
+        raise NotRead("not read from the sequence (N, T, D)")
+    total = sum(a * b for a, b in weights)
+    kv, rest = divmod(total - 2 * dim * h * d, 2 * dim * d)
+    if rest or kv < 1 or h % kv:
+        raise NotRead("projections of other sizes")
+    qkv = sum(size for at, size in biases if at < soft)
+    after = sum(size for at, size in biases if at > soft)
+    if qkv not in (0, h * d + 2 * kv * d) or after not in (0, dim):
+        raise NotRead("biases of other sizes")
+    fields = {"heads": h}
+    if kv != h:
+        fields["kv_heads"] = kv
+    if dim % h or d != dim // h:
+        fields["head_dim"] = d
+    if not qkv:
+        fields["qkv_bias"] = False
+    if not after:
+        fields["out_bias"] = False
+    if "Trilu" in ops[:soft]:  # the mask of is_causal=True: the lower triangle
+        fields["causal"] = True
+    if "Neg" in ops[:soft]:  # rotate_half's −x₂ of rotary positions (cos and sin multiplied in)
+        fields["rope"] = True
+    for at, shape, op in tables:
+        if op == "Add" and shape[-2:] != (t, t):
+            raise NotRead("a learned table added to the scores")
+    return fields
+
+
 ATTENTION = LayerKind(
     name="attention",
     autocast="low",
@@ -510,6 +585,7 @@ ATTENTION = LayerKind(
     casts=lambda inp, out, f: _weights(inp, f),
     fused=lambda inp, out, f: _fused(inp, f),
     count_as=COUNT_AS,
+    onnx=(Onnx(("Transpose", "Add", "MatMul", "Gemm", "Reshape"), _from_onnx, pattern=True),),
 )
 
 KINDS = [ATTENTION]

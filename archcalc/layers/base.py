@@ -249,7 +249,8 @@ class Onnx:
     node folds into its ``padding`` field. No kind reader imports onnx.
 
     ``node.layout`` is the layout of the node's input: "nchw" (ONNX's), "nhwc" after a
-    Transpose that moved the channels last, "flat", or "other".
+    Transpose that moved the channels last, "flat", "tokens" (a sequence (N, T, D), the
+    features last) or "other".
 
     ``pattern``: ``read`` is given the *last* node of a subgraph that computes the kind from
     one tensor, ``node.reads`` (PyTorch's decomposition of local response normalisation ends
@@ -261,17 +262,26 @@ class Onnx:
     ``fold(node, fields) -> fields``: the op (an Add of a bias after a MatMul) is folded into
     the layer before it, of this kind, when that layer's output feeds only this node.
     ``node.constant_operand()`` is the index of a two-input op's constant input, and
-    ``node.learned(i)`` its shape when it is a learned tensor (not a Constant node's value)."""
+    ``node.learned(i)`` its shape when it is a learned tensor (not a Constant node's value).
 
-    __slots__ = ("fold", "folds_pad", "ops", "pattern", "read")
+    A pattern's reader also has ``node.views_between(op)`` (the views of its nodes of type
+    ``op``, in graph order), ``node.ops_in_order()`` (the op types of its nodes and of this one,
+    in graph order) and ``node.learned_between()`` ((position in that order, shape) of each
+    learned tensor they read, once each).
+
+    ``layout``: the layout of a pattern's output when it is not its input's ("tokens": a
+    sequence (N, T, D), the features last)."""
+
+    __slots__ = ("fold", "folds_pad", "layout", "ops", "pattern", "read")
 
     def __init__(self, ops: tuple, read: Callable | None = None, folds_pad: bool = False,
-                 pattern: bool = False, fold: Callable | None = None):
+                 pattern: bool = False, fold: Callable | None = None, layout: str | None = None):
         self.ops = tuple(ops)
         self.read = read if read is not None or fold is not None else (lambda node: {})
         self.folds_pad = folds_pad
         self.pattern = pattern
         self.fold = fold
+        self.layout = layout
 
 
 # ---------------------------------------------------------------------------- the kind record

@@ -121,7 +121,9 @@ def _from_matmul(node):
     b = node.weight(1)
     if b is None or len(b) != 2:
         raise NotRead("a product of two activations")
-    if node.layout not in ("nhwc", "flat"):
+    if node.shared(1) is not None:
+        raise NotRead("a weight an earlier layer reads (tied)")
+    if node.layout not in ("nhwc", "flat", "tokens"):
         raise NotRead("a product over an axis other than the channels")
     node.expect("input features", int(b[0]))
     return {"units": int(b[1]), "bias": False}

@@ -85,7 +85,7 @@ def _rmsnorm_export(inp, out, f):
 def _layernorm_from_onnx(node):
     """ONNX LayerNormalization (opset 17) over the last axis, where the channels or features
     are (ConvNeXt moves the channels last with a Transpose first); γ and β optional."""
-    if node.attrs.get("axis", -1) != -1 or node.layout not in ("nhwc", "flat"):
+    if node.attrs.get("axis", -1) != -1 or node.layout not in ("nhwc", "flat", "tokens"):
         raise NotRead("LayerNormalization over an axis other than the channels")
     fields = {"affine": node.has(1), "bias": node.has(2)}
     # the float32 attribute, written as the number it was made from (1e-06, not 9.99999997e-07)
@@ -130,6 +130,30 @@ LAYERNORM = LayerKind(
     onnx=(Onnx(("LayerNormalization",), _layernorm_from_onnx),),
 )
 
+def _rmsnorm_from_onnx(node):
+    """nn.RMSNorm as the dynamo exporter decomposes it: x · 1/√(mean(x²) + eps) (Pow or Mul,
+    ReduceMean over the last axis, Add of eps, Sqrt, Reciprocal or Div), then a Mul by a
+    learned (D,) scale (or none: without affine)."""
+    allowed = {"Pow", "ReduceMean", "Add", "Sqrt", "Reciprocal", "Div", "Mul"}
+    if set(node.between) - allowed or node.between["ReduceMean"] != 1 or node.between["Sqrt"] != 1 \
+            or node.between["Add"] != 1:
+        raise NotRead("not a root-mean-square normalisation")
+    i = node.constant_operand()
+    gamma = node.learned(i) if i is not None else None
+    if gamma is not None and len(gamma) != 1:
+        raise NotRead("a scale that is not one per feature")
+    eps = [v for v in node.values_between("Add") if isinstance(v, float)]
+    if len(eps) != 1 or eps[0] <= 0:
+        raise NotRead("no epsilon")
+    fields = {"affine": gamma is not None}
+    eps = float(f"{eps[0]:.7g}")  # the float32 constant, as the number it was made from
+    if eps != 1e-6:
+        fields["eps"] = eps
+    if gamma is not None:
+        node.expect("features", int(gamma[0]))
+    return fields
+
+
 RMSNORM = LayerKind(
     name="rmsnorm",
     aliases=("rmsnormalization",),
@@ -151,6 +175,7 @@ RMSNORM = LayerKind(
     autocast="upcast",
     saves=lambda inp, out, f: ("input", ("fp32", _values(out[:-1])))
     + ((("new", _values(out)),) if f["affine"] else ()),
+    onnx=(Onnx(("Mul",), _rmsnorm_from_onnx, pattern=True),),
 )
 
 KINDS = [LAYERNORM, RMSNORM]

@@ -23,6 +23,8 @@ from .base import (
     POSITIVE_INT,
     FieldType,
     LayerKind,
+    NotRead,
+    Onnx,
     RuleError,
     Torch,
     field_,
@@ -53,6 +55,16 @@ def _embedding_export(inp, out, f):
     return Torch(f"nn.Embedding({f['vocab']}, {f['dim']})")
 
 
+def _embedding_from_onnx(node):
+    """nn.Embedding as exported: a Gather along axis 0 of a learned (vocab, dim) table at the
+    token ids (the data)."""
+    table = node.learned(0)
+    if node.attrs.get("axis", 0) != 0 or table is None or len(table) != 2 or not node.has(1) \
+            or node.weight(1) is not None:
+        raise NotRead("not a table looked up at the data")
+    return {"vocab": int(table[0]), "dim": int(table[1])}
+
+
 EMBEDDING = LayerKind(
     name="embedding",
     autocast="widen",
@@ -72,6 +84,7 @@ EMBEDDING = LayerKind(
     group="embedding",
     export=_embedding_export,
     saves=(),  # a lookup: its backward needs only the ids (the network input)
+    onnx=(Onnx(("Gather",), _embedding_from_onnx),),
 )
 
 
@@ -91,6 +104,21 @@ def _patches_shape(inp, f):
     return (inp[0] * inp[1], inp[2])
 
 
+def _patches_from_onnx(node):
+    """x.flatten(2).transpose(1, 2) as PyTorch exports it: a Reshape of the (N, C, H, W)
+    volume to (N, C, H·W) — its target a constant, or computed from the volume's Shape — then
+    a Transpose to (N, H·W, C)."""
+    if list(node.attrs.get("perm", [])) != [0, 2, 1] or node.between["Reshape"] != 1 \
+            or set(node.between) - {"Reshape", "Shape", "Slice", "Concat", "Gather", "Unsqueeze"}:
+        raise NotRead("not a volume's positions as tokens")
+    (reshape,) = node.views_between("Reshape")
+    volume, flat = node.shape(reshape.inputs[0]), node.shape(reshape.node.output[0])
+    if reshape.inputs[0] != node.reads or volume is None or flat is None or len(volume) != 4 \
+            or tuple(flat) != (volume[0], volume[1], volume[2] * volume[3]):
+        raise NotRead("not a volume's positions as tokens")
+    return {}
+
+
 PATCHES = LayerKind(
     name="patches",
     doc="Patches to tokens: [H, W, C] -> [H·W, C], each position of the (patch conv's) grid a "
@@ -101,6 +129,7 @@ PATCHES = LayerKind(
     label=lambda inp, f: f"patches {inp[0]}×{inp[1]} → {inp[0] * inp[1]}",
     export=lambda inp, out, f: Torch("ToTokens()", helpers={"ToTokens": _TOKENS}),
     saves=("view",),  # flatten and transpose: a view of the volume
+    onnx=(Onnx(("Transpose",), _patches_from_onnx, pattern=True, layout="tokens"),),
 )
 
 
@@ -108,6 +137,18 @@ PATCHES = LayerKind(
 def _classtoken_shape(inp, f):
     need_tokens(inp, "classtoken")
     return (inp[0] + 1, inp[1])
+
+
+def _classtoken_from_onnx(node):
+    """A Concat along the tokens of a learned (1, 1, D) token (expanded to the batch) and the
+    sequence, the token first."""
+    i = node.constant_operand()
+    shape = node.learned(i) if i is not None else None
+    if i != 0 or shape is None or len(shape) != 3 or tuple(shape[:2]) != (1, 1) \
+            or node.attrs.get("axis") not in (1, -2) or node.layout != "tokens":
+        raise NotRead("not a learned token put first")
+    node.expect("features", int(shape[2]))
+    return {}
 
 
 CLASSTOKEN = LayerKind(
@@ -120,6 +161,7 @@ CLASSTOKEN = LayerKind(
     export=lambda inp, out, f: Torch(
         f"nn.Parameter(torch.zeros(1, 1, {inp[1]}))", parameter=True,
         call="torch.cat([{m}.expand({x}.shape[0], -1, -1), {x}], dim=1)"),
+    onnx=(Onnx(("Concat",), _classtoken_from_onnx),),
 )
 
 
@@ -143,6 +185,18 @@ def _posembed_export(inp, out, f):
     return Torch(f"nn.Parameter(torch.zeros(1, {p}, {inp[1]}))", parameter=True, call=f"{{x}} + {used}")
 
 
+def _posembed_from_onnx(node):
+    """An Add of a learned (1, T, D) table to the sequence, or of the first T rows of a
+    longer (1, positions, D) table (a Slice of it: GPT-2 and BERT learn more positions)."""
+    i = node.constant_operand()
+    shape, part = node.table(i) if i is not None else (None, None)
+    if shape is None or part not in (None, "Slice") or len(shape) not in (2, 3) \
+            or (len(shape) == 3 and shape[0] != 1) or node.layout != "tokens":
+        raise NotRead("not a learned table added to a sequence")
+    node.expect("features", int(shape[-1]))
+    return {} if part is None else {"positions": int(shape[-2])}
+
+
 POSEMBED = LayerKind(
     name="posembed",
     autocast="widen",
@@ -157,6 +211,7 @@ POSEMBED = LayerKind(
     group="embedding",
     export=_posembed_export,
     saves=(),  # adds a parameter: nothing
+    onnx=(Onnx(("Add",), _posembed_from_onnx),),
 )
 
 
@@ -164,6 +219,17 @@ POSEMBED = LayerKind(
 def _typeembed_shape(inp, f):
     need_tokens(inp, "typeembed")
     return inp
+
+
+def _typeembed_from_onnx(node):
+    """An Add of rows of a learned (types, D) table, looked up at constant indices (type 0
+    for every token), to the sequence."""
+    i = node.constant_operand()
+    shape, part = node.table(i) if i is not None else (None, None)
+    if part != "Gather" or len(shape) != 2 or node.layout != "tokens":
+        raise NotRead("not a token type's row added to a sequence")
+    node.expect("features", int(shape[1]))
+    return {"types": int(shape[0])}
 
 
 TYPEEMBED = LayerKind(
@@ -182,6 +248,7 @@ TYPEEMBED = LayerKind(
                                      call="{x} + {m}(torch.zeros_like({x}[..., 0], dtype=torch.long))"),
     # the lookup saves the ids it makes, one int64 per token (all type 0)
     saves=lambda inp, out, f: (("int64", inp[0]),),
+    onnx=(Onnx(("Add",), _typeembed_from_onnx),),
 )
 
 
@@ -219,6 +286,14 @@ def _mean_shape(inp, f):
     return (inp[1],)
 
 
+def _take_from_onnx(node):
+    """x[:, index]: a Gather along the tokens of one constant index."""
+    index = node.value(1)
+    if node.attrs.get("axis", 0) != 1 or not isinstance(index, int) or index < 0 or node.layout != "tokens":
+        raise NotRead("not one token of a sequence")
+    return {"index": index}
+
+
 TAKETOKEN = LayerKind(
     name="taketoken",
     doc="One token as a vector: [T, D] -> [D] (`index`, 0 = the class token).",
@@ -229,6 +304,7 @@ TAKETOKEN = LayerKind(
     export=lambda inp, out, f: Torch(f"TakeToken({f['index']})" if f["index"] else "TakeToken()",
                                      helpers={"TakeToken": _TAKE}),
     saves=("view",),  # x[:, index]: a view of the sequence, its storage the whole of it
+    onnx=(Onnx(("Gather",), _take_from_onnx),),
 )
 
 MEANTOKENS = LayerKind(
@@ -280,6 +356,15 @@ def _lmhead_check(layer, other):
     return None
 
 
+def _lmhead_from_onnx(node):
+    """A product of the sequence by the (dim, vocab) view of a table an earlier layer (the
+    token embedding) reads: a head tied to it."""
+    table, owner = node.weight(1), node.shared(1)
+    if owner is None or table is None or len(table) != 2 or node.layout != "tokens":
+        raise NotRead("not a head on an earlier layer's table")
+    return {"vocab": int(table[1]), "tied": owner}
+
+
 LMHEAD = LayerKind(
     name="lmhead",
     autocast="low",
@@ -310,6 +395,7 @@ LMHEAD = LayerKind(
     # F.linear with the head's table, tied or not: its 16-bit copy is saved
     casts=lambda inp, out, f: inp[1] * f["vocab"],
     export=_lmhead_export,
+    onnx=(Onnx(("MatMul",), _lmhead_from_onnx),),
     count_as={
         # tied: TiedHead calls F.linear with the embedding's table; module hooks see nothing
         "ptflops": Counted(lambda inp, out, f: 0 if f["tied"] is not None else

@@ -79,6 +79,13 @@ def _printable(text) -> str:
 # ops that compute small index constants from constants
 _INDEX_OPS = ("Unsqueeze", "Squeeze", "Cast", "Concat")
 
+# TensorProto's integer types (INT8 3, INT16 5, INT32 6, INT64 7, UINT32 12, UINT64 13): an input of
+# token ids
+_INTEGERS = (3, 5, 6, 7, 12, 13)
+
+# ops whose output is a view of their first input's values
+_VIEWS = ("Expand", "Reshape", "Unsqueeze", "Squeeze", "Cast", "Identity")
+
 # how a Transpose changes the layout: channels moved last, and back
 _MOVES = {("nchw", (0, 2, 3, 1)): "nhwc", ("nhwc", (0, 3, 1, 2)): "nchw"}
 
@@ -109,6 +116,7 @@ class NodeView:
         self.inputs = list(node.input)
         self.attrs = graph.attrs(node)
         self.expected = None
+        self.owners: dict = {}  # learned tensor -> the name of the first layer that read it
         self.reads = None  # a pattern's input tensor
         self.between: Counter = Counter()  # a pattern's nodes before this one, by op type
         self.nodes_between: list = []
@@ -127,6 +135,26 @@ class NodeView:
             return None
         return self.g.weight_shape(self.inputs[i])
 
+    def table(self, i: int):
+        """For a learned input ``i``: (the shape of the learned table it is, or is a part of,
+        how the part was taken: None for the whole table, "Slice" (the first rows: the
+        positions a sequence uses) or "Gather" (rows at constant indices: a token type's));
+        else (None, None)."""
+        if not self.has(i) or self.inputs[i] not in self.g.learned:
+            return None, None
+        name = self.inputs[i]
+        if name in self.g.parts:
+            return self.g.weight_shape(self.g.origin[name]), self.g.parts[name]
+        return self.g.weight_shape(name), None
+
+    def shared(self, i: int):
+        """The name of an earlier layer that reads the learned tensor of input ``i`` (or the
+        tensor it is a transposed view of): a weight two layers share (a tied LM head); else None."""
+        if not self.has(i) or self.inputs[i] not in self.g.learned:
+            return None
+        name = self.inputs[i]
+        return self.owners.get(self.g.origin.get(name, name))
+
     def constant_operand(self) -> int | None:
         """For a two-input op with one constant input: that input's index; else None."""
         given = [i for i in range(len(self.inputs)) if self.inputs[i]]
@@ -141,6 +169,35 @@ class NodeView:
         """The constant operands of a pattern's nodes of type ``op`` (a number, a list or None)."""
         return [self.g.scalar(i) for n in self.nodes_between[::-1] if n.op_type == op
                 for i in n.input if i in self.g.constant]
+
+    def views_between(self, op: str) -> list:
+        """The views of a pattern's nodes of type ``op``, in graph order."""
+        views = []
+        for n in sorted((n for n in self.nodes_between if n.op_type == op), key=lambda n: self.g.position[id(n)]):
+            view = NodeView(self.g, n)
+            view.reads, view.nodes_between = self.reads, self.nodes_between
+            views.append(view)
+        return views
+
+    def _in_order(self) -> list:
+        return sorted([*self.nodes_between, self.node], key=lambda n: self.g.position[id(n)])
+
+    def ops_in_order(self) -> list[str]:
+        """The op types of a pattern's nodes and of this one, in graph order."""
+        return [n.op_type for n in self._in_order()]
+
+    def learned_between(self) -> list[tuple]:
+        """(position in ``ops_in_order()``, shape, the op that reads it) of each learned tensor
+        of more than one number that a pattern's nodes or this one read, each once (a tensor
+        of integers, a shape or indices, is none; nor is a scalar, such as a scale the dynamo
+        exporter stores as an initializer)."""
+        seen, found = set(), []
+        for at, n in enumerate(self._in_order()):
+            for name in n.input:
+                if name and name in self.g.learned and name not in seen and self.g.numbers(name):
+                    seen.add(name)
+                    found.append((at, tuple(self.g.weight_shape(name) or ()), n.op_type))
+        return found
 
     def source(self, name: str):
         """The view of the pattern's node that computes tensor ``name``, or None (``name`` is
@@ -174,6 +231,12 @@ class NodeView:
         """The dimensions of tensor ``name`` (N, C, H, W …), from ONNX's shape inference, or None."""
         return self.g.input_shape(name)
 
+    def dims(self, name: str):
+        """The dimensions of tensor ``name`` as far as ONNX's shape inference knows them (None
+        for one it does not: a batch it lost), or None."""
+        shape = self.g.input_shape(name)
+        return shape if shape is not None else self.g._partial.get(name)
+
     def expect(self, what: str, size: int):
         self.expected = (what, size)
 
@@ -206,6 +269,7 @@ class _Graph:
         self.graph = graph
         self.model = model
         self._inferred = None
+        self._partial: dict = {}  # tensor -> dims with None where shape inference lost one
         self.shapes: dict[str, tuple] = {i.name: tuple(i.dims) for i in graph.initializer}
         self.values: dict[str, object] = {}  # small constant tensors, read when an op needs them
         self.initializers = {i.name: i for i in graph.initializer}
@@ -216,6 +280,10 @@ class _Graph:
                     self.declared = getattr(self, "declared", {})
                     self.declared[vi.name] = tuple(d.dim_value for d in dims)
         self.constant: set[str] = set(self.shapes)
+        # a learned tensor's view (a weight transposed) or part (a Slice of a table) -> the
+        # tensor it was taken from
+        self.origin: dict[str, str] = {}
+        self.parts: dict[str, str] = {}  # a part of a learned table -> the op that took it
         # tensors a training would update: initializers, and views of them (a transposed
         # weight); a Constant node's value is not one
         self.learned: set[str] = set(self.shapes)
@@ -224,7 +292,8 @@ class _Graph:
         firsts = {node.input[0] for node in graph.node if node.input and node.op_type != "Identity"}
         self.taken_for_weights: list[str] = []  # graph inputs read as weights (said if no input is left)
         for vi in graph.input:
-            if vi.name not in self.constant and vi.name not in firsts:
+            ids = vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type in _INTEGERS
+            if vi.name not in self.constant and vi.name not in firsts and not ids:  # ids: a Gather's second
                 self.constant.add(vi.name)
                 self.learned.add(vi.name)
                 self.taken_for_weights.append(vi.name)
@@ -265,11 +334,14 @@ class _Graph:
                     self.shapes[node.output[0]] = tuple(shape[i] for i in perm)
                 if node.input[0] in self.learned:
                     self.learned.add(node.output[0])
+                    self.origin[node.output[0]] = self.origin.get(node.input[0], node.input[0])
             elif node.op_type == "Reshape" and len(node.input) > 1 and node.input[0] in self.constant \
                     and self._reshaped(node):
                 pass  # a weight viewed to broadcast (a coefficient per map, .view(1, -1, 1, 1))
             else:
                 self.nodes.append(node)
+        self._propagate_constants()
+        self.position = {id(n): i for i, n in enumerate(graph.node)}
         # kinds read from several nodes (local response normalisation as PyTorch decomposes
         # it, SiLU as x·sigmoid(x)): each such subgraph is read as its last node
         self.fused: dict[int, tuple] = {}  # id(last node) -> (kind, rule, the tensor it reads, ops)
@@ -279,6 +351,37 @@ class _Graph:
             for name in self.data_inputs(node):
                 self.consumers.setdefault(name, []).append(node)
         self.layout = self._layouts()
+
+    def _propagate_constants(self):
+        """A node computed from constants only is a constant (the expanded class token, a
+        shape computed from constant sizes): its value is not known, a view of a learned
+        tensor (Expand, Reshape, Unsqueeze, Squeeze, Cast, Identity) keeps its shape and is
+        learned. A graph's output is never made a constant here."""
+        ends = {o.name for o in self.graph.output}
+        kept = []
+        for node in self.nodes:
+            inputs = [i for i in _all_inputs(node) if i]
+            if not inputs or any(i not in self.constant for i in inputs) or any(o in ends for o in node.output):
+                kept.append(node)
+                continue
+            for out in node.output:
+                if out:
+                    self.constant.add(out)
+            if node.op_type in ("Slice", "Gather") and node.input[0] in self.learned and node.output:
+                # a part of a learned table (the positions a sequence uses): learned, its
+                # shape unknown here, its table the origin
+                self.learned.add(node.output[0])
+                self.parts[node.output[0]] = node.op_type
+                self.origin[node.output[0]] = self.origin.get(node.input[0], node.input[0])
+            if node.op_type in _VIEWS and node.input[0] in self.learned and node.output:
+                self.learned.add(node.output[0])
+                if node.input[0] in self.origin:
+                    self.origin[node.output[0]] = self.origin[node.input[0]]
+                if node.op_type in ("Expand", "Cast", "Identity"):
+                    shape = self.weight_shape(node.input[0])
+                    if shape is not None:
+                        self.shapes[node.output[0]] = tuple(shape)
+        self.nodes = kept
 
     def _fold_index(self, node) -> bool:
         """Unsqueeze, Squeeze, Cast and Concat of small constants (how PyTorch writes a
@@ -335,11 +438,15 @@ class _Graph:
                                                                 data_prop=True) if package is not None else None
             except Exception:  # noqa: BLE001 - a model shape inference cannot follow: shapes unknown
                 inferred = None
+            self._partial = {}
             for vi in list(inferred.graph.value_info) + list(inferred.graph.input) if inferred else ():
                 if vi.type.HasField("tensor_type"):
                     dims = vi.type.tensor_type.shape.dim
                     if all(d.HasField("dim_value") for d in dims):
                         self._inferred[vi.name] = tuple(d.dim_value for d in dims)
+                    elif vi.type.tensor_type.HasField("shape"):
+                        self._partial[vi.name] = tuple(d.dim_value if d.HasField("dim_value") else None
+                                                       for d in dims)
         shape = self._inferred.get(name)
         if shape is None:  # a Slice of a Slice, whose bounds shape inference did not read
             node = next((n for n in self.nodes if n.op_type == "Slice" and n.output[0] == name), None)
@@ -357,7 +464,7 @@ class _Graph:
     # -- subgraphs that are one kind --------------------------------------------------------
     def _fuse(self):
         patterns = _patterns()
-        candidates = [n for n in self.nodes if n.op_type in patterns and len(n.input) >= 2]
+        candidates = [n for n in self.nodes if n.op_type in patterns and n.input]
         if not candidates:
             return
         producer = {out: node for node in self.nodes for out in node.output if out}
@@ -430,8 +537,17 @@ class _Graph:
         for node in self.nodes:
             inputs = self.data_inputs(node)
             now = layout.get(inputs[0], "nchw") if inputs else "nchw"
-            if id(node) in self.fused:
-                pass  # a kind read from several nodes (a channel shuffle's Reshapes) keeps the layout
+            fused = self.fused.get(id(node))
+            if fused is not None:
+                # a kind read from several nodes keeps its input's layout (a channel shuffle's
+                # Reshapes), or makes the one its rule declares (patches: a sequence)
+                now = fused[1].layout or now
+            elif node.op_type == "Gather" and node.input and node.input[0] in self.constant \
+                    and self.attrs(node).get("axis", 0) == 0:
+                now = "tokens"  # rows of a table looked up by ids: a sequence
+            elif node.op_type == "Gather" and now == "tokens" and self.attrs(node).get("axis", 0) == 1 \
+                    and len(node.input) > 1 and isinstance(self.scalar(node.input[1]), int):
+                now = "flat"  # one token of the sequence
             elif node.op_type == "Transpose":
                 perm = list(self.attrs(node).get("perm", []))
                 now = _MOVES.get((now, tuple(perm)), "other")
@@ -457,6 +573,17 @@ class _Graph:
 
     def attrs(self, node) -> dict:
         return {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+    def numbers(self, name: str) -> bool:
+        """Whether constant ``name`` holds more than one floating-point number (so could be
+        learned: not a shape, indices or a scale)."""
+        shape = self.weight_shape(name)
+        size = 1
+        for d in shape or ():
+            size *= d
+        tensor = self.initializers.get(name)
+        # TensorProto's FLOAT 1, FLOAT16 10, DOUBLE 11, BFLOAT16 16
+        return shape is not None and size > 1 and (tensor is None or tensor.data_type in (1, 10, 11, 16))
 
     def weight_shape(self, name: str):
         if name in self.shapes:
@@ -502,6 +629,7 @@ class _Converter:
         self.expects: dict[str, tuple] = {}  # entry name -> (node, what, size the weight was made for)
         self.entry_of: dict[str, dict] = {}  # tensor -> the entry that computes it
         self.passed: set[int] = set()  # nodes whose output is their input (folded, or a layout move)
+        self.owners: dict[str, str] = {}  # learned tensor -> the name of the first entry that read it
 
     def mark(self, node) -> Mark:
         return Mark(self.file, self.line.get(id(node), 1), 1)
@@ -554,6 +682,7 @@ class _Converter:
         if not rules:
             return self.unsupported_op(node)
         view = NodeView(self.g, node)
+        view.owners = self.owners
         why = ""
         data = self.g.data_inputs(node)
         previous = self.entry_of.get(data[0]) if len(data) == 1 else None
@@ -607,6 +736,9 @@ class _Converter:
         if expected is not None:
             self.expects[name] = (node, *expected)
         entry = {kind: dict(fields, name=name)}
+        for tensor in node.input:
+            if tensor in self.g.learned and not self.g.fused.get(id(node)):
+                self.owners.setdefault(self.g.origin.get(tensor, tensor), name)
         self.marks[id(entry)] = self.mark(node)
         self.entry_of[node.output[0]] = entry
         return entry
@@ -979,8 +1111,9 @@ def read(path: str, input_shape=None, **options) -> Document:
         return doc
     name = os.path.splitext(os.path.basename(path))[0]
     title = f"{_printable(graph.name)}, imported from {os.path.basename(path)}".lstrip(", ")
+    ids = inputs[0].type.tensor_type.elem_type in _INTEGERS and len(shape) == 1
     spec = {"name": name, "title": title,
-            "input": list(shape), "layers": layers}
+            "input": {"tokens": shape[0]} if ids else list(shape), "layers": layers}
     doc.root = located(spec, top, converter.marks)
     if converter.expects:
         _check_weights(doc, converter)
