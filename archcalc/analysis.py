@@ -121,10 +121,11 @@ class Group:
     The classes here are plain slotted classes, not dataclasses: creating a dataclass costs
     about a millisecond at import, and `archcalc show --format json` has a start-up budget."""
 
-    __slots__ = ("name", "kind", "level", "start", "end", "input", "output", "tensor")
+    __slots__ = ("name", "kind", "level", "start", "end", "input", "output", "tensor", "module")
 
     def __init__(self, name: str, kind: str, level: int, start: int, end: int = -1,
-                 input: tuple | None = None, output: tuple | None = None, tensor: tuple | None = None):
+                 input: tuple | None = None, output: tuple | None = None, tensor: tuple | None = None,
+                 module: bool = True):
         self.name = name
         self.kind = kind
         self.level = level
@@ -135,6 +136,9 @@ class Group:
         # the input tensor as the engine knows it: (id, values per sample of its storage — a
         # view's is the whole tensor's —, fp32 under autocast: bit 1 the CPU, bit 2 CUDA)
         self.tensor = tensor
+        # whether PyTorch sees it as a module of its own (archcalc export writes a branch set's
+        # and an auxiliary head's layers one by one): its composite's ``module``, True for a block
+        self.module = module
 
     def __repr__(self) -> str:
         return f"Group({self.name!r}, {self.kind!r}, level={self.level}, {self.start}..{self.end})"
@@ -155,15 +159,11 @@ class Span:
     (None when the walk stopped inside it)."""
 
     __slots__ = ("kind", "start", "end", "after", "times", "first_end", "branches", "merge", "output",
-                 "sources")
+                 "sources", "aux")
 
-    @property
-    def aux(self) -> bool:
-        """An auxiliary head: one branch that feeds nothing."""
-        return self.kind == "aux"
-
-    def __init__(self, kind: str, start: int, after: int):
+    def __init__(self, kind: str, start: int, after: int, aux: bool = False):
         self.kind = kind
+        self.aux = aux  # an auxiliary head: one branch that feeds nothing (its composite's ``feeds``)
         self.start = start
         self.end = start
         self.after = after

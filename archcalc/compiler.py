@@ -9,11 +9,10 @@ which stops the shape flow when the evaluator reaches it.
 """
 from __future__ import annotations
 
+from .composites import BLOCK, COMPOSITES
 from .diagnostics import Diagnostic, make
-from .layers import COMPOSITES, MERGES, REGISTRY
+from .layers import REGISTRY
 from .layers.base import SHAPE, FieldError, FieldType, describe_found
-from .readers.located import REFUSED, LList, LMap
-from .vocabulary import suggest_field, suggest_kind
 
 # Bounds that keep hostile specs fast: how many leaf layers and scopes (block calls, branch
 # sets, repeat iterations) a network may expand to. A scope costs about as much to walk as
@@ -27,80 +26,9 @@ from .limits import (  # noqa: E402 - re-exported: engine and tests import them 
     MAX_LEAVES,
     MAX_VIEW_ROWS,
 )
-
-COMMON_KEYS = ("name", "expect", "frozen", "ignore", "when")
-LEAF_KEYS = ("name", "expect", "ignore", "when")  # a kind without parameters has nothing to freeze
-
-
-# ------------------------------------------------------------------------------ the node tree
-class Leaf:
-    __slots__ = ("kind", "fields", "name", "mark", "field_marks", "expect", "expect_mark", "frozen",
-                 "ignore", "source")
-
-    def __init__(self, kind, fields, name, mark, field_marks, expect, expect_mark, frozen=False):
-        self.ignore = ()  # ((code, mark), ...): warnings of this layer to ignore
-        self.frozen = frozen  # `frozen: true`: its parameters are not trained
-        self.source = None  # `from: NAME`: (name, mark) of the tensor this layer reads
-        self.kind = kind
-        self.fields = fields
-        self.name = name
-        self.mark = mark
-        self.field_marks = field_marks
-        self.expect = expect
-        self.expect_mark = expect_mark
-
-
-class Broken:
-    """Stands where an entry failed to compile (its error is already reported): its output
-    is unknown, so the shape flow stops there instead of carrying on as if it were absent."""
-
-    __slots__ = ()
-    name = None
-    size = 0
-
-
-BROKEN = Broken()
-
-
-class Seq:
-    __slots__ = ("items", "size", "names")
-
-    def __init__(self, items):
-        self.items = items
-        self.size = sum(item.size if not isinstance(item, Leaf) else 1 for item in items)
-        self.names = tuple(item.name for item in items if item.name)  # explicit, to reserve
-
-
-class Composite:
-    """Repeat, parallel/residual or a block call (kind = the block's name)."""
-
-    __slots__ = ("kind", "name", "mark", "expect", "expect_mark", "size", "frozen", "ignore",
-                 "times", "body", "branches", "branch_names", "merge", "slices", "split",
-                 "source", "sources", "scoped", "args")
-
-    def __init__(self, kind, name, mark, expect, expect_mark):
-        self.frozen = False       # `frozen: true` freezes every layer inside
-        self.ignore = ()          # ((code, mark), ...): warnings of the layers inside to ignore
-        self.source = None        # `from: NAME`: (name, mark) of the tensor it reads
-        self.sources = None       # join: [(name, mark), …] of the tensors it merges
-        self.kind = kind
-        self.name = name
-        self.mark = mark
-        self.expect = expect
-        self.expect_mark = expect_mark
-        self.times = 1
-        self.body = None          # Seq, for repeat and block calls
-        self.branches = None      # list[Seq], for parallel and residual
-        self.branch_names = None
-        self.merge = None
-        # channel split (parallel): per branch ((start, stop), mark) or None for all channels,
-        # or `split` = ("equal" | [sizes], mark), resolved against the input at evaluation
-        self.slices = None
-        self.split = None
-        # parallel `scope: false`: neither it nor its unnamed branches open a scope
-        self.scoped = True
-        self.args = None          # block calls: argument name -> value (what the call resolved)
-        self.size = 0
+from .nodes import BROKEN, COMMON_KEYS, LEAF_KEYS, Broken, Composite, Leaf, Seq  # noqa: F401 - re-exported
+from .readers.located import REFUSED, LList, LMap
+from .vocabulary import suggest_field, suggest_kind
 
 
 def _when(value):
@@ -541,18 +469,14 @@ class Compiler:
         return leaf
 
     def composite(self, kind, body, mark, body_mark, env, stack):
+        """A composite entry: the checks every composite shares (a mapping, the fields it
+        accepts, the required ones, `from`, the size bound), around its unit's compile rule."""
+        unit = COMPOSITES[kind]
         if not isinstance(body, LMap):
-            example = {"repeat": "{times: 2, layers: [...]}", "parallel": "{branches: [[...], [...]]}",
-                       "residual": "{layers: [...], shortcut: [...]}",
-                       "join": "{from: [conv1, conv3], merge: concat}",
-                       "aux": "{name: aux, layers: [...]}"}[kind]
             self.error("wrong-type", f"{kind} expects a mapping of fields, found {describe_found(body)}",
-                       body_mark, hint=f"e.g. `- {kind}: {example}`")
+                       body_mark, hint=f"e.g. `- {kind}: {unit.example}`")
             return None
-        accepted = {"repeat": ("times", "layers", "index", "from"),
-                    "parallel": ("branches", "merge", "split", "scope", "from"),
-                    "residual": ("layers", "shortcut", "from"), "join": ("from", "merge"),
-                    "aux": ("layers", "from")}[kind]
+        accepted = unit.fields
         for key in body:
             if key not in accepted and key not in COMMON_KEYS:
                 self.error("unknown-field", f"{kind} has no field {key!r}", body.key_marks[key],
@@ -560,96 +484,20 @@ class Compiler:
                                         "accepted: " + ", ".join(accepted + COMMON_KEYS)))
         name = self.name_of(body, env, kind)
         expect, expect_mark = self.expect_of(body, env, kind, name)
-        node = Composite(kind, name, mark, expect, expect_mark)
+        node = Composite(unit, kind, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(body, env, kind, name)
         node.ignore = self.ignore_of(body, name)
-        for key in accepted:
-            if key not in body and key not in ("shortcut", "merge", "split", "index", "scope") and \
-                    (key != "from" or kind == "join"):
+        for key in unit.required:
+            if key not in body:
                 self.error("missing-field", f"{kind} requires the field `{key}`", mark, layer=name)
                 return None
-        if kind == "join":
-            return self.join(node, body, env, name)
-        if "from" in body:
+        if unit.source and "from" in body:
             node.source = self.source_of(body, env, kind, name)
             if node.source is None:
                 return None
-        if kind == "aux":  # a side head: its layers see the input; its output feeds nothing
-            node.body = self.layer_list(body["layers"], body.value_marks["layers"], env, stack)
-            node.size = node.body.size + 1
-        elif kind == "repeat":
-            from .layers.base import NONNEG_INT, POSITIVE_INT
-
-            # written out in place, an indexed repeat may have no iteration (a stage of one block)
-            count = NONNEG_INT if "index" in body else POSITIVE_INT
-            times, ok = self.check_field(count, body["times"], body.value_marks["times"], env,
-                                         "repeat", "times", name)
-            if "index" in body:
-                return self.indexed_repeat(body, times if ok else None, mark, env, stack, name)
-            node.body = self.layer_list(body["layers"], body.value_marks["layers"], env, stack)
-            if not ok:
-                return None
-            node.times = times
-            node.size = times * (node.body.size + 1)
-        elif kind == "parallel":
-            merge = "concat"
-            if "merge" in body:
-                from .layers.base import choice
-
-                merge, ok = self.check_field(choice(*MERGES), body["merge"],
-                                             body.value_marks["merge"], env, "parallel", "merge", name)
-                if not ok:
-                    return None
-            if "scope" in body:
-                from .layers.base import BOOL
-
-                scoped, ok = self.check_field(BOOL, body["scope"], body.value_marks["scope"], env,
-                                              "parallel", "scope", name)
-                if not ok:
-                    return None
-                if not scoped and name is not None:
-                    self.error("bad-value", "a parallel with `scope: false` has no name of its own",
-                               body.value_marks["scope"], layer=name,
-                               hint="drop `name` (its layers are named in the enclosing scope) or "
-                                    "`scope: false`")
-                    return None
-                node.scoped = scoped
-            branches, bmark = body["branches"], body.value_marks["branches"]
-            if not isinstance(branches, LList) or not branches:
-                self.error("wrong-type", "parallel field `branches` expects a non-empty list of layer "
-                           f"lists, found {describe_found(branches)}", bmark,
-                           hint="e.g. `branches: [[conv: {filters: 64, kernel: 1}], []]`")
-                return None
-            node.branches, node.branch_names, node.slices = [], [], []
-            for i, (b, m) in enumerate(zip(branches, branches.item_marks), 1):
-                seq, local, piece = self.branch(b, m, env, stack, f"branch{i}" if node.scoped else "", name)
-                if seq is None:
-                    return None
-                node.branches.append(seq)
-                node.branch_names.append(local)
-                node.slices.append(piece)
-            node.merge = merge
-            if "split" in body:
-                if not self.split_of(node, body, env, name):
-                    return None
-            if not any(node.slices):
-                node.slices = None
-        else:  # residual: parallel [layers, shortcut] with merge add
-            main = self.layer_list(body["layers"], body.value_marks["layers"], env, stack)
-            local, piece = "shortcut", None
-            if isinstance(body.get("shortcut"), LMap):  # {name, layers, channels}, as a branch
-                short, local, piece = self.branch(body["shortcut"], body.value_marks["shortcut"], env,
-                                                  stack, "shortcut", name)
-                if short is None:
-                    return None
-            else:
-                short = self.layer_list(body.get("shortcut"), body.value_marks.get("shortcut", mark), env,
-                                        stack, what="shortcut")
-            node.branches = [main, short]
-            node.branch_names = ["", local]
-            if piece is not None:
-                node.slices = [None, piece]
-            node.merge = "add"
+        node = unit.compile(self, node, body, mark, env, stack, name)
+        if not isinstance(node, Composite):  # None after an error, or a Seq written out in place
+            return node
         if node.branches is not None:
             node.size = sum(b.size for b in node.branches) + 1
         if node.size > MAX_LEAVES:
@@ -657,62 +505,6 @@ class Compiler:
                        f"{MAX_LEAVES:,})", mark, layer=name, hint="use a smaller `times`")
             return None
         return node
-
-    def join(self, node, body, env, name):
-        """`join: {from: [a, b, …], merge: concat}`: the named tensors, merged."""
-        raw, mark = body["from"], body.value_marks["from"]
-        if not isinstance(raw, LList) or len(raw) < 2:
-            self.error("wrong-type", f"join field `from` expects a list of two or more layer names, found "
-                       f"{describe_found(raw)}", mark, layer=name, hint="e.g. `from: [conv1, conv3]`")
-            return None
-        sources = [self.reference(item, item_mark, env, "join", name)
-                   for item, item_mark in zip(raw, raw.item_marks)]
-        if any(source is None for source in sources):
-            return None
-        merge = "concat"
-        if "merge" in body:
-            from .layers.base import choice
-
-            merge, ok = self.check_field(choice(*MERGES), body["merge"], body.value_marks["merge"], env,
-                                         "join", "merge", name)
-            if not ok:
-                return None
-        node.sources, node.merge, node.size = sources, merge, 1
-        return node
-
-    def indexed_repeat(self, body, times, mark, env, stack, name):
-        """`repeat` with `index: i`: the layers are compiled once per iteration with `i` bound to
-        0, 1, …, and written out in place (a Seq the caller splices): no scope of its own, so
-        the layers name themselves from the index (`name: "${i + 1}"`)."""
-        imark = body.value_marks["index"]
-        var = body["index"]
-        if not (isinstance(var, str) and var.isidentifier()):
-            self.error("wrong-type", f"repeat field `index` expects an argument name, found "
-                       f"{describe_found(var)}", imark, layer=name,
-                       hint="e.g. `index: i`, then `name: \"${i + 1}\"` inside")
-            return None
-        for key in COMMON_KEYS + ("from",):
-            if key in body and key != "when":
-                self.error("bad-value", f"a repeat with `index` is written out in place, so it takes no "
-                           f"`{key}`", body.key_marks[key], layer=name,
-                           hint=f"give `{key}` to the layers inside, or enclose them in a named block")
-                return None
-        if times is None:
-            return None
-        items = []
-        before = len(self.diagnostics)
-        for i in range(times):
-            inner = dict(env)
-            inner[var] = (i, imark)
-            seq = self.layer_list(body["layers"], body.value_marks["layers"], inner, stack)
-            if len(self.diagnostics) > before:
-                return None  # reported once, not once per iteration
-            if i == 0 and times * (seq.size + 1) > MAX_LEAVES:
-                self.error("too-large", f"this repeat expands to {times * (seq.size + 1):,} layers and "
-                           f"scopes (limit {MAX_LEAVES:,})", mark, layer=name, hint="use a smaller `times`")
-                return None
-            items.extend(seq.items)
-        return Seq(items)
 
     def branch(self, value, mark, env, stack, local, layer):
         """One item of `branches`: a layer list, or a mapping {layers, channels, name}.
@@ -877,7 +669,7 @@ class Compiler:
                     new_env[key] = (value, declared.value_marks[key])
         if not ok:
             return None
-        node = Composite(block, name, mark, expect, expect_mark)
+        node = Composite(BLOCK, block, name, mark, expect, expect_mark)
         node.frozen = self.frozen_of(fields, env, block, name)
         node.ignore = self.ignore_of(fields, name)
         node.args = {arg: value for arg, (value, _) in new_env.items()}
@@ -953,14 +745,12 @@ def leaf_count(node, memo) -> int:
         n = 1
     elif isinstance(node, Seq):
         n = sum(leaf_count(item, memo) for item in node.items)
-    elif node.kind == "repeat":
-        n = int(node.times) * leaf_count(node.body, memo)
     elif node.branches is not None:
         n = sum(leaf_count(b, memo) for b in node.branches)
-    elif node.body is None:  # join
+    elif node.body is None:  # a join: it holds no layers
         n = 0
-    else:
-        n = leaf_count(node.body, memo)
+    else:  # a repeat's body `times` times; any other's once
+        n = int(node.times) * leaf_count(node.body, memo)
     memo[key] = (node, n)  # the node is kept so that its id is not reused
     return n
 
@@ -991,7 +781,7 @@ def _multiplier(node):
             if not node.items:
                 return None
             node = max(node.items, key=lambda item: leaf_count(item, memo))
-        elif isinstance(node, Leaf) or (isinstance(node, Composite) and node.kind == "repeat"):
+        elif isinstance(node, Leaf) or (isinstance(node, Composite) and node.unit.multiplies):
             return node.mark
         elif isinstance(node, Composite):
             parts = [p for p in [node.body, *(node.branches or [])] if p is not None]

@@ -30,9 +30,10 @@ from .compiler import (
     holds_refused,
 )
 from . import ignores
+from .composites import COMPOSITES
 from .diagnostics import CATALOGUE, ERROR, WARNING, Diagnostic, Mark, make
 from .limits import MAX_INTEGER
-from .layers import COMPOSITES, REGISTRY
+from .layers import REGISTRY
 from .layers.base import SHAPE, FieldError, RuleError, TokenIds, describe_found, fmt_shape, is_ids
 from .metrics import (
     AMP_DEVICES,
@@ -175,7 +176,7 @@ class _Evaluator:
     # -- walking --------------------------------------------------------------------------
     def seq(self, seq: Seq, state, scope: _Scope, absorb=False):
         if absorb and len(seq.items) == 1 and isinstance(seq.items[0], Composite) \
-                and seq.items[0].name is None and seq.items[0].kind not in ("repeat",):
+                and seq.items[0].name is None and seq.items[0].unit.absorbed:
             item = seq.items[0]
             self.ignoring.extend(item.ignore)
             state = self.composite(item, state, scope, absorbed=True)
@@ -201,7 +202,7 @@ class _Evaluator:
                 self.composite(item, state, scope)
             if item.ignore:
                 del self.ignoring[len(self.ignoring) - len(item.ignore):]
-            if state is not None and isinstance(item, Composite) and item.kind == "aux":
+            if state is not None and isinstance(item, Composite) and not item.unit.feeds:
                 state = before  # a head feeds nothing: the next entry reads what came before it
         return state
 
@@ -472,111 +473,53 @@ class _Evaluator:
         self.saved = add_saved(self.saved, tally)
         return tally
 
-    def open_group(self, scope: _Scope, kind: str, state):
+    def open_group(self, scope: _Scope, kind: str, state, module: bool = True):
         tid = state[4]
         group = Group(scope.prefix[:-1], kind, len(scope.path) - 1, len(self.layers), input=state[0],
-                      tensor=(tid, self.sizes[tid], self.wide[tid]))
+                      tensor=(tid, self.sizes[tid], self.wide[tid]), module=module)
         if self.record:
             self.groups.append(group)
         return group
 
     def composite(self, node: Composite, state, scope: _Scope, absorbed=False):
-        kind = node.kind
+        """What every composite shares (its scope and group, its span, `frozen`, `expect`,
+        keeping its output for `from`); its unit's ``walk`` rule does the rest."""
+        kind, unit = node.kind, node.unit
         if absorbed:
             inner = scope
             group = None
         elif node.name is not None:
             full = self.unique(scope.prefix + node.name, node.mark)
             inner = _Scope(full + ".", scope.path + (full,))
-            group = self.open_group(inner, kind, state)
-        elif kind == "repeat" or kind == "residual" or not node.scoped:
+            group = self.open_group(inner, kind, state, unit.module)
+        elif not node.scoped:
             # an unnamed repeat or residual is sugar, and a parallel may say `scope: false`
             inner, group = scope, None
         else:
             local = scope.generated(kind, self.used, self.reserved)[len(scope.prefix):]
             self.used.add(scope.prefix + local)
             inner = scope.child(local)
-            group = self.open_group(inner, kind, state)
+            group = self.open_group(inner, kind, state, unit.module)
         span = None
-        if self.record and (kind in ("repeat", "join", "aux") or node.branches is not None):
-            span = Span(kind, len(self.layers), len(self.groups))
+        if self.record and unit.span:
+            span = Span(kind, len(self.layers), len(self.groups), aux=not unit.feeds)
             span.times = node.times
-            if kind == "join":
-                span.sources, span.merge = [name for name, _ in node.sources], node.merge
             self.spans.append(span)
 
         self.frozen += node.frozen
-        if kind == "repeat":
-            out = state
-            for i in range(node.times):
-                if out is None:
-                    break
-                if i == 1 and span is not None:
-                    span.first_end = len(self.layers)
-                if node.name is None:
-                    out = self.seq(node.body, out, inner)
-                else:
-                    iteration = inner.child(str(i))
-                    body_kind = _kind_name(node.body.items[0]) if len(node.body.items) == 1 else "repeat"
-                    sub = self.open_group(iteration, body_kind, out)
-                    out = self.seq(node.body, out, iteration, absorb=True)
-                    sub.end, sub.output = len(self.layers), out and out[0]
-        elif kind == "aux":
-            out, head = self.aux(node, state, inner)
-            if span is not None:
-                span.branches = [(span.start, len(self.layers))]
-            if group is not None:
-                group.end, group.output = len(self.layers), head
-                group = None
-        elif node.branches is not None:
-            out = self.branches(node, state, inner, span)
-        elif kind == "join":
-            out = self.join(node, scope, inner.prefix[:-1] or kind)
-        else:  # block call
-            out = self.seq(node.body, state, inner, absorb=True)
+        out, group = unit.walk(self, node, state, scope, inner, span, group)
         self.frozen -= node.frozen
         if group is not None:
             group.end, group.output = len(self.layers), out and out[0]
         if span is not None:
             span.end, span.output = len(self.layers), out and out[0]
-            if node.times == 1 or kind != "repeat":
+            if node.times == 1:
                 span.first_end = span.end
-        if out is not None and node.expect is not None and kind != "aux":
+        if out is not None and node.expect is not None and unit.feeds:  # a head checks its own
             self.check_expect(node, out[0], node.name or kind)
         if out is not None and self.references and group is not None:
             out = self.keep(inner.prefix[:-1], out)
         return out
-
-    def aux(self, node: Composite, state, scope: _Scope):
-        """An auxiliary head: its layers see the input and are counted (params, buffers), but
-        it feeds nothing and runs only in training, so its MACs go to ``aux_macs`` and its
-        activations, memory and depth stay out of the forward totals. Returns (the input's
-        state, unchanged, for the layers after it; the head's output shape)."""
-        saved = (self.macs, self.activations, self.merge_activations, self.live, self.peak,
-                 self.after_softmax)
-        params, start = self.params, len(self.layers)
-        head = self.seq(node.body, (state[0], state[1], state[2], True, state[4]), scope)
-        self.aux_macs += self.macs - saved[0]
-        self.aux_params += self.params - params
-        (self.macs, self.activations, self.merge_activations, self.live, self.peak,
-         self.after_softmax) = saved
-        for layer in self.layers[start:]:
-            if layer is not None:
-                layer.aux = True
-                layer.activations = 0
-        if head is None:
-            return None, None
-        if node.expect is not None:
-            self.check_expect(node, head[0], node.name or "aux")
-        return state, head[0]
-
-    def join(self, node: Composite, scope: _Scope, where: str):
-        outs = [self.lookup(source, scope, where) for source in node.sources]
-        if any(out is None for out in outs):
-            return None
-        labels = [name for name, _ in node.sources]
-        held = (outs[0][0], outs[0][1], outs[0][2], True, outs[0][4])  # nothing is freed at the join
-        return self.merged(node, self.combine(node, outs, labels, where, held), scope)
 
     def branches(self, node: Composite, state, scope: _Scope, span=None):
         outs = []
@@ -613,8 +556,7 @@ class _Evaluator:
             if out is None:
                 return None
             outs.append(out)
-        labels = [local or ("layers" if node.kind == "residual" else f"branch{i}")
-                  for i, local in enumerate(node.branch_names, 1)]
+        labels = [local or node.unit.branch_label or f"branch{i}" for i, local in enumerate(node.branch_names, 1)]
         return self.merged(node, self.combine(node, outs, labels, scope.prefix[:-1] or node.kind, state),
                            scope)
 
@@ -657,7 +599,7 @@ class _Evaluator:
             if merged is None:
                 first = labels[0] if result == shapes[0] else "the branches before it"
                 if node.merge == "add" and len(shape) == len(result):
-                    hint = _projection_hint(state[0], result, shape, label, node.kind)
+                    hint = _projection_hint(state[0], result, shape, label, node.unit.shortcut)
                 elif len(shape) != len(result):
                     hint = ("a dense layer outputs a flat vector; a 1×1 conv keeps the 1×1×C volume "
                             "that broadcasts over H×W×C")
@@ -758,13 +700,7 @@ def broadcast_shapes(a, b):
     return tuple(out)
 
 
-def _kind_name(item) -> str:
-    if isinstance(item, Leaf):
-        return item.kind.name
-    return item.kind if isinstance(item, Composite) else "repeat"
-
-
-def _projection_hint(inp, main, other, label, kind="residual") -> str:
+def _projection_hint(inp, main, other, label, shortcut=None) -> str:
     """Suggest the 1×1 projection that makes an add's identity branch match the main one."""
     if inp is None or len(inp) != 3 or len(main) != 3:
         return "make the branches produce equal shapes"
@@ -774,7 +710,7 @@ def _projection_hint(inp, main, other, label, kind="residual") -> str:
     if stride:
         s = f", stride: {stride}" if stride > 1 else ""
         projection = f"[conv: {{filters: {main[2]}, kernel: 1{s}}}, batchnorm]"
-        where = f"`shortcut: {projection}`" if kind == "residual" else f"{projection} as {label}"
+        where = f"`{shortcut}: {projection}`" if shortcut else f"{projection} as {label}"
         return f"add a projection: {where} turns {fmt_shape(inp)} into {fmt_shape(main)}"
     return f"project {label} to {fmt_shape(main)}"
 

@@ -270,19 +270,17 @@ def shape_of(node, shape, named=None):
         return shape
     if isinstance(node, Leaf):
         return node.kind.shape(shape, node.fields)
-    if node.kind == "repeat":
-        for _ in range(int(node.times)):
-            shape = shape_of(node.body, shape, named)
-        return shape
-    if node.kind == "join":
+    if node.sources is not None:  # a join: the named outputs, merged
         return MERGES[node.merge].shape([named[name] for name, _ in node.sources])
-    if node.kind == "aux":  # a side head: what comes after it reads its input
+    if not node.unit.feeds:  # a side head: what comes after it reads its input
         return shape
     if node.branches is not None:
         slices = channel_slices(node, shape) or [None] * len(node.branches)
         inputs = [shape if piece is None else tuple(shape[:-1]) + (piece[2],) for piece in slices]
         return MERGES[node.merge].shape([shape_of(b, s, named) for b, s in zip(node.branches, inputs)])
-    return shape_of(node.body, shape, named)
+    for _ in range(int(node.times)):  # a repeat's body `times` times; a block's once
+        shape = shape_of(node.body, shape, named)
+    return shape
 
 
 def references(node, found=None) -> set:
@@ -480,7 +478,7 @@ class _Writer:
     def seq(self, cls, seq: Seq, shape, src, dst, path, absorb=False):
         items = seq.items
         if absorb and len(items) == 1 and isinstance(items[0], Composite) and items[0].name is None \
-                and items[0].kind != "repeat":
+                and items[0].unit.absorbed:
             return self.composite(cls, items[0], shape, src, dst, path, absorbed=True)
         var = src
         for item in items:
@@ -497,7 +495,7 @@ class _Writer:
                 full = None
                 shape, var = self.composite(cls, item, shape, var, dst, path)
                 full = self.last_scope
-                if item.kind == "aux":  # a head feeds nothing: go on from what came before it
+                if not item.unit.feeds:  # a head feeds nothing: go on from what came before it
                     shape, var = before
             if full is not None and self.referenced(full):
                 saved = cls.fresh(full.rpartition(".")[2])
@@ -610,35 +608,24 @@ class _Writer:
         return True
 
     def composite(self, cls, node: Composite, shape, src, dst, path, absorbed=False):
-        self.last_scope = None
-        if node.kind == "repeat":
-            if node.name is None:
-                var = src
-                for _ in range(int(node.times)):
-                    shape, var = self.seq(cls, node.body, shape, var, dst, path)
-                return shape, var
-            local = self.path_of(cls, len(path), node.name)
-            result = self.named_repeat(cls, node, shape, src, dst, path, local)
-            self.last_scope = cls.prefix + ".".join(path + (local,))
-            return result
+        """The scope a composite's modules are attached in; its unit's ``export`` rule writes it."""
         if absorbed:
             scope = path
         elif node.name is not None:
             # read from the analysed names: a name may be an expression of block arguments
             scope = path + (self.path_of(cls, len(path), node.name),)
-        elif node.kind == "residual" or not node.scoped:
+        elif not node.scoped:  # an unnamed repeat or residual, a parallel with `scope: false`
             scope = path
         else:
             scope = path + (self.path_of(cls, len(path), node.kind),)
-        if node.kind == "aux":
-            result = self.aux(cls, node, shape, src, scope)
-        elif node.kind == "join":
-            result = self.join(cls, node, dst, path)
-        elif node.branches is not None:
-            result = self.parallel(cls, node, shape, src, dst, scope)
-        else:
-            result = self.block_call(cls, node, shape, src, dst, scope, inline=absorbed)
-        self.last_scope = None if scope == path else cls.prefix + ".".join(scope)
+        self.last_scope = None
+        result = node.unit.export(self, cls, node, shape, src, dst, path, scope, absorbed)
+        if scope != path:
+            self.last_scope = cls.prefix + ".".join(scope)
+        elif not node.unit.multiplies:
+            self.last_scope = None
+        # else an unnamed repeat: its output is its last iteration's, and the scope that made
+        # that (set by the walk inside) stays the one named
         return result
 
     def aux(self, cls, node, shape, src, scope):
@@ -832,7 +819,7 @@ class _Writer:
         body = node.body
         items = body.items
         single = len(items) == 1 and isinstance(items[0], Composite) and items[0].name is None \
-            and items[0].kind not in ("repeat", "parallel", "residual")
+            and items[0].unit.single_block
         ctors = []
         for i in range(int(node.times)):
             step = scope + (str(i),)

@@ -332,18 +332,14 @@ def _walk(analysis, scale: int = 1, device: str = "cuda") -> dict:
             "peak_backward": peak_backward, "state_per_slot": totals.trainable_params * w}
 
 
-# Groups that are no module of their own in PyTorch (archcalc export calls their layers one by
-# one): a branch set and an auxiliary head. `--checkpoint` wraps the blocks inside them instead.
-NOT_MODULES = ("parallel", "residual", "aux")
-
-
 def checkpoint_blocks(analysis) -> list:
     """The blocks `--checkpoint` wraps in torch.utils.checkpoint: the outermost groups that
     are modules of their own (a block call, a named repeat or one of its iterations), looking
-    inside branch sets and auxiliary heads (``NOT_MODULES``) for them."""
+    inside the groups that are no module of their own in PyTorch (``Group.module`` false: a
+    branch set, an auxiliary head, whose layers archcalc export calls one by one) for them."""
     blocks, end = [], -1
     for group in analysis.groups:  # in the order they open: a group's inner groups follow it
-        if group.end <= group.start or group.start < end or group.kind in NOT_MODULES:
+        if group.end <= group.start or group.start < end or not group.module:
             continue
         blocks.append(group)
         end = group.end

@@ -11,7 +11,8 @@ Draft-07 because it is what the YAML language server supports best.
 """
 from __future__ import annotations
 
-from .layers import COMPOSITES, MERGES, REGISTRY
+from .composites import COMPOSITES
+from .layers import REGISTRY
 from .layers.base import SHAPE
 
 SCHEMA_ID = "https://archcalc.dev/schema/spec-v1.json"
@@ -113,77 +114,10 @@ def kind_schema(kind) -> dict:
 
 
 def composite_schemas() -> dict:
+    """Each composite's schema, declared by its unit (archcalc/composites/)."""
     common = _common_properties()
     layers = {"$ref": "#/definitions/layers"}
-    return {
-        "repeat": {"description": "The layers, `times` times in a row.", "type": "object",
-                   "properties": {"times": _allow_references({"type": "integer", "minimum": 0,
-                                                                     "description": "0 only with `index`"}),
-                                  "layers": layers,
-                                  "index": {"type": "string",
-                                            "description": "an argument bound to the iteration (0, 1, …); "
-                                                           "the iterations are written out in place"},
-                                  **common},
-                   "required": ["times", "layers"], "additionalProperties": False},
-        "parallel": {"description": "Every branch sees the same input; outputs are merged.",
-                     "type": "object",
-                     "properties": {"branches": {"type": "array", "minItems": 1, "items": {"anyOf": [
-                                        layers,
-                                        {"type": "object", "required": ["layers"], "additionalProperties": False,
-                                         "description": "a branch with a name, or taking a slice of the "
-                                                        "input's channels",
-                                         "properties": {
-                                             "layers": layers,
-                                             "name": {"type": ["string", "integer"],
-                                                      "description": "the branch's scope name (default "
-                                                                     "branchN)"},
-                                             "scope": _allow_references({
-                                                 "type": "boolean",
-                                                 "description": "false: the branch's layers are named in "
-                                                                "the parallel's scope"}),
-                                             "channels": _allow_references({
-                                                 "type": "array", "minItems": 2, "maxItems": 2,
-                                                 "items": {"type": "integer", "minimum": 0},
-                                                 "description": "[start, stop): the input channels this "
-                                                                "branch sees (stop exclusive)"})}}]}},
-                                    "merge": _allow_references({"enum": list(MERGES)}),
-                                    "scope": _allow_references({
-                                        "type": "boolean",
-                                        "description": "false: the parallel and its unnamed branches open no "
-                                                       "scope; their layers are named in the enclosing one"}),
-                                    "split": _allow_references({"anyOf": [
-                                        {"enum": ["equal"]},
-                                        {"type": "array", "minItems": 1,
-                                         "items": {"type": "integer", "minimum": 1}}],
-                                        "description": "divide the input channels among the branches in "
-                                                       "order: `equal` parts or one count per branch"}),
-                                    **common},
-                     "required": ["branches"], "additionalProperties": False},
-        "residual": {"description": "`layers` plus a shortcut (identity when omitted), merged by add.",
-                     "type": "object",
-                     "properties": {"layers": layers, "shortcut": {"anyOf": [layers, {
-                         "type": "object", "required": ["layers"], "additionalProperties": False,
-                         "description": "a named shortcut (`downsample`), or one taking a slice of the "
-                                        "input's channels",
-                         "properties": {"layers": layers, "name": {"type": ["string", "integer"]},
-                                        "channels": _allow_references({
-                                            "type": "array", "minItems": 2, "maxItems": 2,
-                                            "items": {"type": "integer", "minimum": 0}})}}]},
-                                    **common},
-                     "required": ["layers"], "additionalProperties": False},
-        "join": {"description": "Merge the outputs of earlier layers, named in `from`.",
-                 "type": "object",
-                 "properties": {"from": {"type": "array", "minItems": 2,
-                                         "items": {"type": ["string", "integer"]},
-                                         "description": "the names of the layers (or `input`) to merge, in order"},
-                                "merge": _allow_references({"enum": list(MERGES)}),
-                                **{k: v for k, v in common.items() if k != "from"}},
-                 "required": ["from"], "additionalProperties": False},
-        "aux": {"description": "An auxiliary head: its layers see the input, their params count, but "
-                               "its output feeds nothing and its MACs are not in the forward total.",
-                "type": "object", "properties": {"layers": layers, **common},
-                "required": ["layers"], "additionalProperties": False},
-    }
+    return {name: unit.schema(layers, common, _allow_references) for name, unit in COMPOSITES.items()}
 
 
 def build_schema() -> dict:
@@ -191,7 +125,6 @@ def build_schema() -> dict:
 
     kinds = {name: kind_schema(kind) for name, kind in REGISTRY.items()}
     composites = composite_schemas()
-    assert set(composites) == set(COMPOSITES)
     bare = sorted(name for name, kind in REGISTRY.items()
                   if not any(spec.required for spec in kind.fields.values()))
     entry_properties = {**{n: {"$ref": f"#/definitions/kinds/{n}"} for n in kinds},

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 
+from .composites import COMPOSITES
 from .layers import REGISTRY
 
 MAX_PERIOD = 4  # the longest group of entries a repeat folds (conv, batchnorm, relu, pool)
@@ -38,6 +39,12 @@ def _kind_of(entry):
     return kind, fields if isinstance(fields, dict) else {}
 
 
+def _branch_set(kind) -> bool:
+    """Whether ``kind`` is a composite whose `branches` fold into blocks (its ``branch_set``)."""
+    unit = COMPOSITES.get(kind)
+    return unit is not None and unit.branch_set
+
+
 def _compact(value):
     if isinstance(value, list) and value and all(v == value[0] for v in value):
         return value[0]
@@ -56,13 +63,12 @@ def _normalised(declared, value):
 def simplify(entry):
     """Drop default fields of a leaf, shorten equal pairs; composites recursively."""
     kind, fields = _kind_of(entry)
-    if kind == "parallel":
+    unit = COMPOSITES.get(kind)
+    if unit is not None and unit.writer_entries is not None:
+        key, nesting = unit.writer_entries
         fields = dict(fields)
-        fields["branches"] = [[simplify(e) for e in branch] for branch in fields["branches"]]
-        return {kind: fields}
-    if kind == "repeat":
-        fields = dict(fields)
-        fields["layers"] = [simplify(e) for e in fields["layers"]]
+        fields[key] = [[simplify(e) for e in branch] for branch in fields[key]] if nesting == 2 else \
+            [simplify(e) for e in fields[key]]
         return {kind: fields}
     spec = REGISTRY.get(kind)
     if spec is None:
@@ -102,12 +108,12 @@ def units(entries):
     while i < len(entries):
         entry = entries[i]
         kind, fields = _kind_of(entry)
-        if kind == "parallel":
+        if _branch_set(kind):
             fields = dict(fields)
             fields["branches"] = [units(b) for b in fields["branches"]]
             scope = _scope_of(entry)
             j = i + 1
-            while scope and j < len(entries) and _kind_of(entries[j])[0] != "parallel" \
+            while scope and j < len(entries) and not _branch_set(_kind_of(entries[j])[0]) \
                     and str(_kind_of(entries[j])[1].get("name", "")).startswith(scope + "/"):
                 j += 1
             fields[AFTER] = entries[i + 1:j]
@@ -122,8 +128,8 @@ def units(entries):
 def _signature(entry):
     """The structure of an entry without names and numbers: what one block may stand for."""
     kind, fields = _kind_of(entry)
-    if kind == "parallel":
-        return ("parallel", fields.get("merge"), _shape_of(fields.get("split")),
+    if _branch_set(kind):
+        return (kind, fields.get("merge"), _shape_of(fields.get("split")),
                 tuple(tuple(_signature(e) for e in branch) for branch in fields["branches"]),
                 tuple(_signature(e) for e in fields.get(AFTER, ())))
     if isinstance(entry, str):
@@ -144,7 +150,7 @@ def _shape_of(value):
 def _parallels(entries, found):
     for entry in entries:
         kind, fields = _kind_of(entry)
-        if kind == "parallel":
+        if _branch_set(kind):
             found.append(entry)
             for branch in fields["branches"]:
                 _parallels(branch, found)
@@ -161,7 +167,7 @@ def _parts(entry):
 def _numbers(entry, out):
     """Every integer of an entry outside names, in a fixed order (the anti-unification's positions)."""
     kind, fields = _kind_of(entry)
-    if kind == "parallel":
+    if _branch_set(kind):
         _collect(fields.get("split"), "split", out)  # first, as _template substitutes it
         for e in _parts(entry):
             _numbers(e, out)
@@ -184,7 +190,7 @@ def _collect(value, key, out):
 
 def _names(entry, out):
     kind, fields = _kind_of(entry)
-    if kind == "parallel":
+    if _branch_set(kind):
         for e in _parts(entry):
             _names(e, out)
     elif isinstance(fields.get("name"), str):
@@ -276,7 +282,7 @@ class _Blocks:
                 out.append(call)
                 continue
             kind, fields = _kind_of(entry)
-            if kind == "parallel":
+            if _branch_set(kind):
                 after = fields.get(AFTER, ())
                 fields = {k: v for k, v in fields.items() if k != AFTER}
                 fields["branches"] = [self.replace(b) for b in fields["branches"]]
@@ -291,7 +297,7 @@ def _template(entry, positions) -> list:
     """``entry`` as block layers: no names, each varying integer replaced by ``$arg`` (in
     _numbers' order)."""
     kind, fields = _kind_of(entry)
-    if kind == "parallel":
+    if _branch_set(kind):
         split = {"split": _substitute(fields["split"], positions)} if "split" in fields else {}
         branches = [[e for part in b for e in _template(part, positions)] for b in fields["branches"]]
         after = [e for part in fields.get(AFTER, ()) for e in _template(part, positions)]
@@ -341,7 +347,7 @@ def fold(entries):
         if times == 1:
             entry = entries[i]
             kind, fields = _kind_of(entry)
-            if kind == "parallel":
+            if _branch_set(kind):
                 fields = dict(fields)
                 fields["branches"] = [fold(b) for b in fields["branches"]]
                 entry = {kind: fields}
@@ -385,8 +391,9 @@ def _scalar(value) -> str:
 
 
 def _is_leaf(entry) -> bool:
-    kind, fields = _kind_of(entry)
-    return kind not in ("parallel", "repeat", "residual")
+    """Written on one line as a flow mapping: a leaf, or a composite that is not ``writer_block``."""
+    unit = COMPOSITES.get(_kind_of(entry)[0])
+    return unit is None or not unit.writer_block
 
 
 def _write_entries(entries, indent, lines):
@@ -423,9 +430,10 @@ def _write_entries(entries, indent, lines):
 def _reads_by_name(entries) -> bool:
     for entry in entries:
         kind, fields = _kind_of(entry)
-        if kind == "join" or "from" in fields:
+        unit = COMPOSITES.get(kind)
+        if "from" in fields or unit is not None and not unit.source:  # a `from`, or a join's
             return True
-        if kind == "parallel" and any(_reads_by_name(b) for b in fields["branches"]):
+        if _branch_set(kind) and any(_reads_by_name(b) for b in fields["branches"]):
             return True
     return False
 

@@ -10,24 +10,18 @@ nor `attention` become `flatten`.
 """
 from __future__ import annotations
 
-# normalised foreign word -> archcalc kinds, the first registered one wins. A leaf kind
-# declares its own words (``aliases`` on its LayerKind, archcalc/layers/); these are the
-# composites' (which are not LayerKinds).
-KIND_WORDS: dict[str, tuple[str, ...]] = {
-    "add": ("residual",), "concatenate": ("parallel",), "concat": ("parallel",), "cat": ("parallel",),
-}
-
 
 def kind_words() -> dict[str, tuple[str, ...]]:
-    """Every foreign word for a kind: the kinds' own ``aliases``, then the composites'."""
+    """Every foreign word for a kind (normalised word -> archcalc kinds, the first registered
+    one wins): the leaf kinds' own ``aliases`` (archcalc/layers/), then the composites'
+    (archcalc/composites/)."""
+    from .composites import COMPOSITES
     from .layers import REGISTRY
 
     words: dict[str, tuple[str, ...]] = {}
-    for kind in REGISTRY.values():
+    for kind in (*REGISTRY.values(), *COMPOSITES.values()):
         for word in kind.aliases:
             words[word] = words.get(word, ()) + (kind.name,)
-    for word, targets in KIND_WORDS.items():
-        words[word] = words.get(word, ()) + targets
     return words
 
 

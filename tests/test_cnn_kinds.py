@@ -282,7 +282,8 @@ def test_an_inexpressible_layer_is_an_error_naming_the_nearest_construct(spec_fi
     assert (d.line, d.column) == locate(text, word)
     assert nearest in d.hint
     # the nearest construct it names exists
-    from archcalc.layers import COMPOSITES, REGISTRY
+    from archcalc.composites import COMPOSITES
+    from archcalc.layers import REGISTRY
 
     named = nearest.strip("`").split("`")[0].rstrip(":")
     assert named in REGISTRY or named in COMPOSITES or named in ("2-D kind", "padding", "merge: mul")

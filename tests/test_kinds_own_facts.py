@@ -13,7 +13,8 @@ import ast
 import pathlib
 import re
 
-from archcalc.layers import COMPOSITES, REGISTRY
+from archcalc.composites import COMPOSITES
+from archcalc.layers import REGISTRY
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "archcalc"
 SCANNED = sorted([*(ROOT / "render").glob("*.py"), *(ROOT / "readers").glob("*.py")])

@@ -51,7 +51,8 @@ def test_foreign_kind_names_suggest_archcalcs(spec_file, word, meant):
 
 @pytest.mark.parametrize("word", ["reshape", "attention", "Reshape", "view"])
 def test_words_without_a_counterpart_suggest_no_lookalike(word):
-    from archcalc.layers import COMPOSITES, REGISTRY
+    from archcalc.composites import COMPOSITES
+    from archcalc.layers import REGISTRY
     from archcalc.vocabulary import suggest_kind
 
     # every kind but the word itself (another version may register `attention`)

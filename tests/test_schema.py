@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from archcalc.layers import COMPOSITES, REGISTRY
+from archcalc.composites import COMPOSITES
+from archcalc.layers import REGISTRY
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 ZOO_FILES = sorted(SPECS.glob("*.yaml")) + sorted((SPECS / "examples").glob("*.yaml"))

@@ -17,13 +17,8 @@ for _module in (conv, pool, dense, misc, norm, layernorm, resize, activations, s
         assert _kind.name not in REGISTRY, _kind.name
         REGISTRY[_kind.name] = _kind
 
-# Composite kinds are handled by the engine itself; their names are reserved here so that
-# blocks cannot shadow them and did-you-mean can suggest them.
-COMPOSITES = ("repeat", "parallel", "residual", "join", "aux")
-
-# How a `parallel` merges its branches: concat joins channels; add and mul are element-wise
-# and broadcast like PyTorch (per axis equal sizes, or one of them 1).
-MERGES = ("concat", "add", "mul")
+# The composites (repeat, parallel, residual, join, aux) are units of their own, registered
+# in archcalc/composites/.
 
 
 def settings_text(layer, marks: bool = True) -> str:
