@@ -65,29 +65,24 @@ class KindCount:
         return self.counted - self.exact
 
 
-def layer_count(layer, name: str, batch: int = 1) -> int:
+def _rule(layer, name: str):
+    """The kind's Counted rule for convention ``name``, or None (the tool counts archcalc's MACs)."""
+    from .layers import REGISTRY
+
+    kind = REGISTRY.get(layer.kind)
+    return kind.count_as.get(name) if kind is not None else None
+
+
+def counts(layer, name: str, batch: int = 1) -> tuple[int, int]:
     """What the tool of convention ``name`` counts for one analysed layer at ``batch`` (the
-    layer's ``macs`` already scaled to it; the kinds' rules are per sample)."""
-    from .layers import REGISTRY
-
-    kind = REGISTRY.get(layer.kind)
-    counted = kind.count_as.get(name) if kind is not None else None
+    layer's ``macs`` already scaled to it; the kinds' rules are per sample), and the part of
+    it counted once per forward pass whatever the batch (Counted.once; archcalc's own when
+    the tool counts the kind's MACs). One lookup of the kind's rule for both."""
+    counted = _rule(layer, name)
     if counted is None:
-        return layer.macs
+        return layer.macs, layer.once_macs
     once = counted.once(layer.input, layer.output, layer.fields) if counted.once is not None else 0
-    return (counted.rule(layer.input, layer.output, layer.fields) - once) * batch + once
-
-
-def once_count(layer, name: str) -> int:
-    """What the tool of convention ``name`` counts once per forward pass for one layer,
-    whatever the batch (Counted.once; archcalc's own when the tool counts the kind's MACs)."""
-    from .layers import REGISTRY
-
-    kind = REGISTRY.get(layer.kind)
-    counted = kind.count_as.get(name) if kind is not None else None
-    if counted is None:
-        return layer.once_macs
-    return counted.once(layer.input, layer.output, layer.fields) if counted.once is not None else 0
+    return (counted.rule(layer.input, layer.output, layer.fields) - once) * batch + once, once
 
 
 def by_kind(analysis, name: str, batch: int = 1) -> list[KindCount]:
@@ -95,21 +90,18 @@ def by_kind(analysis, name: str, batch: int = 1) -> list[KindCount]:
     differs from archcalc, or may), in the order of first use; the layers of auxiliary heads
     are left out (the tools run the network in eval mode, where they do not run). ``batch``:
     the batch the layers' ``macs`` are scaled to, for layers not yet put under ``name``."""
-    from .layers import REGISTRY
-
     kinds: dict[str, KindCount] = {}
     for layer in analysis.layers:
         if layer.aux:
             continue
-        kind = REGISTRY.get(layer.kind)
-        counted = kind.count_as.get(name) if kind is not None else None
+        counted = _rule(layer, name)
         entry = kinds.get(layer.kind)
         if entry is None:
             entry = kinds[layer.kind] = KindCount(layer.kind, counted.why if counted else "")
         entry.layers += 1
         exact = layer.exact_macs if layer.exact_macs is not None else layer.macs
         entry.exact += exact
-        entry.counted += layer.macs if layer.exact_macs is not None else layer_count(layer, name, batch)
+        entry.counted += layer.macs if layer.exact_macs is not None else counts(layer, name, batch)[0]
     return list(kinds.values())
 
 
@@ -147,9 +139,9 @@ def apply(analysis, name: str):
     for layer in analysis.layers:
         if layer.aux:
             continue
-        counted = layer_count(layer, name)
+        counted, once = counts(layer, name)
         layer.exact_macs, layer.macs = layer.macs, counted
-        layer.exact_once_macs, layer.once_macs = layer.once_macs, once_count(layer, name)
+        layer.exact_once_macs, layer.once_macs = layer.once_macs, once
         total += counted
     totals.exact_macs, totals.macs = totals.macs, total
     totals.count_as = name
