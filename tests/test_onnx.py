@@ -396,6 +396,31 @@ def test_folded_names_are_made_unique_on_each_level():
     assert entries[1]["add_block1"]["name"] == "conv_2"
 
 
+def test_folded_names_are_made_unique_inside_nested_branches(cli, tmp_path):
+    """A U-Net as the dynamo exporter writes it: each level's skip is a parallel whose second
+    branch holds the next level and, around it, runs that fold into repeats named after what
+    their members share ('node', twice in one branch): the later one of each branch becomes
+    node_2, and the spec written validates (it did not: 'duplicate-name')."""
+    import yaml
+
+    from archcalc.spec_writer import unique_names
+
+    def run(n):
+        return {"repeat": {"name": "node", "times": 2, "layers": [{"conv": {"filters": n, "kernel": 3,
+                                                                             "padding": 1}}]}}
+
+    inner = {"parallel": {"name": "cat_1", "merge": "concat", "branches": [[], [run(8), run(8)]]}}
+    outer = {"parallel": {"name": "cat_2", "merge": "concat", "branches": [[], [run(4), inner, run(4)]]}}
+    layers = unique_names([run(4), outer])
+    branch = layers[1]["parallel"]["branches"][1]
+    assert [branch[0]["repeat"]["name"], branch[2]["repeat"]["name"]] == ["node", "node_2"]
+    assert [e["repeat"]["name"] for e in branch[1]["parallel"]["branches"][1]] == ["node", "node_2"]
+    spec = tmp_path / "nested.yaml"
+    spec.write_text(yaml.safe_dump({"name": "nested", "input": [8, 8, 3], "layers": layers}))
+    done = cli("validate", str(spec))
+    assert (done.code, "duplicate-name" in done.out + done.err) == (0, False), done.out + done.err
+
+
 def test_import_does_not_write_a_spec_that_contradicts_itself(cli, torch, onnx, tmp_path, monkeypatch):
     module = _small_resnet(torch)
     path = tmp_path / "net.onnx"

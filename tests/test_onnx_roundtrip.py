@@ -82,10 +82,11 @@ GAPS = {
 # for global average pooling, constants folded into initializers, batch norm folded into the
 # convolution before it, GatherND between Transposes for a connection table, ConvNeXt's pooled
 # LayerNorm2d through as_strided: a Reshape and a Gather, ShuffleNet's channel split as two
-# Slices of the channels); a smaller sample
+# Slices of the channels; U-Net's skips as parallels nested four deep, each branch with runs that
+# fold into repeats of the same name); a smaller sample
 # than the TorchScript exporter's, since dynamo takes seconds longer per network
 DYNAMO_SAMPLE = {"lenet5", "lenet5-1998", "alexnet", "googlenet", "squeezenet1_1", "resnet18", "mobilenet_v2",
-                 "convnext_tiny", "shufflenet_v2_x0_5"}
+                 "convnext_tiny", "shufflenet_v2_x0_5", "unet"}
 # what dynamo cannot export, or writes in a form archcalc does not follow (ARCHCALC_ROUNDTRIP=all)
 DYNAMO_GAPS = {
     **{name: DYNAMO_TIED for name in ("gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl")},
