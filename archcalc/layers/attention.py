@@ -507,9 +507,13 @@ def _from_onnx(node):
     if len(common) != 1:
         raise NotRead("projections of other sizes")
     (dim,) = common
-    x = node.dims(node.reads)
+    x, y = node.dims(node.reads), node.dims(node.node.output[0])
     if x is None or len(x) != 3 or tuple(x[1:]) != (t, dim):
         raise NotRead("not read from the sequence (N, T, D)")
+    if y is not None and (len(y) != 3 or tuple(y[1:]) != (t, dim)):
+        # the sequence's own shape out: not windows of a volume put back (Swin's window
+        # attention, a kind of its own, ends in the volume)
+        raise NotRead("not the sequence (N, T, D) out")
     total = sum(a * b for a, b in weights)
     kv, rest = divmod(total - 2 * dim * h * d, 2 * dim * d)
     if rest or kv < 1 or h % kv:

@@ -30,6 +30,8 @@ from .base import (
     POSITIVE_INT,
     Counted,
     LayerKind,
+    NotRead,
+    Onnx,
     RuleError,
     Torch,
     field_,
@@ -166,6 +168,85 @@ def _wa_label(inp, f) -> str:
     return f"window {f['window']}×{f['window']}{shift}, {f['heads']} heads"
 
 
+# --------------------------------------------------------------------------- from ONNX
+def _rolled(node, before: int, volume) -> int:
+    """The cyclic shift of torch.roll as PyTorch exports it, read from the region's nodes
+    before position ``before`` (in graph order): a Concat along H or W (axis 1 or 2 of the
+    (N, H, W, C) volume) of two Slices of one tensor, the tail first — roll by −s is
+    cat(x[s:], x[:s]): s is the size of the second part along that axis. 0 without one; the
+    largest where the axes differ (V2 shifts only an axis the window does not cover)."""
+    shifts = []
+    for concat in node.views_between("Concat"):
+        if concat.order >= before:
+            continue
+        axis = concat.attrs.get("axis")
+        parts = [node.dims(name) for name in concat.inputs]
+        sources = [node.source(name) for name in concat.inputs]
+        if len(parts) != 2 or any(p is None or len(p) != 4 for p in parts) \
+                or any(v is None or v.op != "Slice" for v in sources) \
+                or sources[0].inputs[0] != sources[1].inputs[0]:
+            raise NotRead("a Concat that is not a roll of the windows")
+        axis = axis + 4 if isinstance(axis, int) and axis < 0 else axis
+        if axis not in (1, 2) or parts[0][axis] is None or parts[1][axis] is None \
+                or parts[0][axis] + parts[1][axis] != volume[axis]:
+            raise NotRead("a Concat that is not a roll along H or W")
+        shifts.append(int(parts[1][axis]))
+    return max(shifts, default=0)
+
+
+def _windows_from_onnx(node, v2: bool) -> dict:
+    """The exported ShiftedWindowAttention (V2: ShiftedWindowAttentionV2), read as the last
+    node of its region, the Transpose back to (N, C, H, W), from the (N, H, W, C) volume it
+    reads: padded to whole windows (Pad), rolled (Slices and Concats along H and W: the
+    shift), cut into windows of N = window² tokens (Reshape, Transpose, Reshape), one packed
+    qkv projection (C → 3C) and one output projection (C → C), with their biases, exactly two
+    products of activations around one Softmax over (B·windows, h, N, N) scores — the heads
+    and the window — with the relative position bias added (its table gathered, or folded
+    into a constant by the dynamo exporter) and, when shifted, the mask (a Where); then the
+    windows put back, rolled back and cropped. V2 (``v2``) normalises q and k (cosine
+    scores: a ReduceL2 or its decomposition) and multiplies a learned logit scale per head;
+    its position-bias MLP runs on constants only, so it is no part of the region (the kind's
+    default hidden size is torchvision's)."""
+    ops = node.ops_in_order()
+    if node.op != "Transpose" or list(node.attrs.get("perm", [])) != [0, 3, 1, 2] or ops.count("Softmax") != 1:
+        raise NotRead("not a window attention's end")
+    if ops.count("Pad") != 1 or ops.index("Pad") != 0:
+        raise NotRead("not from the volume before its padding")  # F.pad, even of nothing
+    x, out = node.dims(node.reads), node.dims(node.node.output[0])
+    if x is None or out is None or len(x) != 4 or len(out) != 4 or None in x \
+            or tuple(out[1:]) != (x[3], x[1], x[2]):
+        raise NotRead("not read from an (N, H, W, C) volume back to (N, C, H, W)")
+    c = x[3]
+    (softmax,) = node.views_between("Softmax")
+    scores = node.dims(softmax.inputs[0])
+    if scores is None or len(scores) != 4 or scores[2] != scores[3] or None in scores[1:]:
+        raise NotRead("no (B·windows, h, N, N) scores")
+    h, n = scores[1], scores[3]
+    window = round(n ** 0.5)
+    if window * window != n or c % h:
+        raise NotRead("windows that are not squares")
+    padded_h, padded_w = -(-x[1] // window) * window, -(-x[2] // window) * window
+    if scores[0] is not None and x[0] is not None and scores[0] != x[0] * (padded_h // window) * (padded_w // window):
+        raise NotRead("scores for another number of windows")
+    learned = node.learned_between()
+    weights = sorted(tuple(sorted(shape)) for _, shape, op in learned if len(shape) == 2 and op in ("MatMul", "Gemm"))
+    if weights != sorted([(c, 3 * c), (c, c)]) or ops.count("MatMul") + ops.count("Gemm") != 4:
+        raise NotRead("not one qkv and one output projection and two products of activations")
+    soft = ops.index("Softmax")
+    biases = sorted((at < soft, shape[0]) for at, shape, op in learned if len(shape) == 1)
+    if biases != [(False, c), (True, 3 * c)]:
+        raise NotRead("not the projections' biases")
+    first = min(m.order for m in node.views_between("MatMul") + node.views_between("Gemm"))
+    shift = _rolled(node, first, (x[0], padded_h, padded_w, c))
+    cosine = bool(node.between["ReduceL2"] or node.between["Sqrt"])
+    if cosine != v2:
+        raise NotRead("cosine scores" if cosine else "not cosine scores")
+    fields = {"heads": h, "window": window}
+    if shift:
+        fields["shift"] = shift
+    return fields
+
+
 WINDOWATTENTION = LayerKind(
     name="windowattention",
     autocast="low",
@@ -190,6 +271,7 @@ WINDOWATTENTION = LayerKind(
     export=_wa_export,
     saves=_wa_saves,
     casts=lambda inp, out, f: 4 * inp[2] * inp[2],  # the qkv and proj weights; not the bias table
+    onnx=(Onnx(("Transpose",), lambda node: _windows_from_onnx(node, v2=False), pattern=True, layout="nchw"),),
     count_as={
         # qkv and proj are nn.Linear with bias on the padded tokens: one more per output value
         "ptflops": Counted(lambda inp, out, f: _wa_macs(inp, out, f) + 4 * _padded(inp, f) * inp[2],
@@ -409,6 +491,43 @@ def _merge_shape(inp, f):
     require_volume(inp, "patchmerge")
     return (-(-inp[0] // 2), -(-inp[1] // 2), 4 * inp[2])
 
+def _merge_from_onnx(node):
+    """The exported PatchMerge: the (N, H, W, C) volume padded to even sizes (a Pad, even of
+    nothing), then a Concat along the channels of its four 2×2 offsets (each a Slice of step 2
+    along H and one along W: x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2],
+    x[:, 1::2, 1::2], in that order) to (N, ⌈H/2⌉, ⌈W/2⌉, 4C)."""
+    ops = node.ops_in_order()
+    if node.op != "Concat" or len(node.inputs) != 4 or node.attrs.get("axis") not in (-1, 3) \
+            or set(ops) != {"Pad", "Slice", "Concat"} or ops.count("Pad") != 1 or ops[0] != "Pad":
+        raise NotRead("not a 2×2 neighbourhood's channels side by side")
+    x, out = node.dims(node.reads), node.dims(node.node.output[0])
+    if x is None or out is None or len(x) != 4 or None in x[1:] \
+            or tuple(out[1:]) != (-(-x[1] // 2), -(-x[2] // 2), 4 * x[3]):
+        raise NotRead("not (N, H, W, C) to (N, ⌈H/2⌉, ⌈W/2⌉, 4C)")
+    offsets = []
+    for name in node.inputs:
+        taken = {}
+        view = node.source(name)
+        while view is not None and view.op == "Slice":
+            starts, ends, axes = (view.value(i) for i in (1, 2, 3))
+            steps = view.value(4) if view.has(4) else [1] * len(starts or [])
+            if not all(isinstance(v, list) for v in (starts, ends, axes, steps)):
+                raise NotRead("a Slice whose bounds are not known")
+            for start, axis, step in zip(starts, axes, steps):
+                axis = axis + 4 if axis < 0 else axis
+                if step == 2 and axis in (1, 2) and axis not in taken and start in (0, 1):
+                    taken[axis] = start
+                elif step != 1 or start != 0:
+                    raise NotRead("a Slice that is not one of every 2 positions")
+            view = node.source(view.inputs[0])
+        if view is None or view.op != "Pad" or set(taken) != {1, 2}:
+            raise NotRead("not one of every 2 positions along H and W")
+        offsets.append((taken[1], taken[2]))
+    if offsets != [(0, 0), (1, 0), (0, 1), (1, 1)]:
+        raise NotRead("the 2×2 offsets in another order than torchvision's")
+    return {}
+
+
 PATCHMERGE = LayerKind(
     name="patchmerge",
     doc="Swin's patch merging, the concatenation: each 2×2 neighbourhood's channels side by side, "
@@ -418,6 +537,7 @@ PATCHMERGE = LayerKind(
     # the picture's arrow: each 2×2 neighbourhood becomes one position (odd sizes padded first)
     label=lambda inp, f: "patchmerge 2×2" + (", padded" if inp[0] % 2 or inp[1] % 2 else ""),
     export=lambda inp, out, f: Torch("PatchMerge()", helpers={"PatchMerge": _MERGE}),
+    onnx=(Onnx(("Concat",), _merge_from_onnx, pattern=True),),
 )
 
 KINDS = [WINDOWATTENTION, WINDOWATTENTIONV2, PATCHMERGE]

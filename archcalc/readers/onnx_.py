@@ -179,6 +179,12 @@ class NodeView:
             views.append(view)
         return views
 
+    @property
+    def order(self) -> int:
+        """The node's position in the graph's (topological) order: which of a pattern's nodes
+        comes first."""
+        return self.g.position[id(self.node)]
+
     def _in_order(self) -> list:
         return sorted([*self.nodes_between, self.node], key=lambda n: self.g.position[id(n)])
 
@@ -338,6 +344,8 @@ class _Graph:
             elif node.op_type == "Reshape" and len(node.input) > 1 and node.input[0] in self.constant \
                     and self._reshaped(node):
                 pass  # a weight viewed to broadcast (a coefficient per map, .view(1, -1, 1, 1))
+            elif node.op_type == "Shape" and node.input and self._shape_known(node):
+                pass  # the sizes of a tensor whose shape is fixed: a constant, and what is computed from it
             else:
                 self.nodes.append(node)
         self._propagate_constants()
@@ -399,6 +407,33 @@ class _Graph:
         scalar = node.op_type in ("Squeeze", "Cast") and not isinstance(values[0], list)
         self.values[out] = flat[0] if scalar else flat
         self.shapes[out] = () if scalar else (len(flat),)
+        return True
+
+    def _shape_known(self, node) -> bool:
+        """A Shape node: a constant, whatever it reads. archcalc reads a network at one fixed
+        input size, so the sizes of its tensors are never data: the TorchScript exporter
+        computes them from the data (x.shape in a module's forward: Swin's padding, window
+        counts and shifted-window mask), and as constants they, and all computed from them
+        only, are no part of the data's flow (a pattern's region holds only the data's ops).
+        Its value is the sizes where ONNX's shape inference knows them all (the onnx
+        package), else unknown."""
+        out = node.output[0]
+        if not out:
+            return False
+        self.constant.add(out)
+        dims = None
+        if self.model is not None:
+            try:
+                dims = self.input_shape(node.input[0])
+            except ImportRefused:  # no onnx package: the sizes are not known, a constant all the same
+                dims = None
+        if dims is not None:
+            attrs = self.attrs(node)
+            n = len(dims)
+            start, end = attrs.get("start", 0), attrs.get("end", n)
+            start, end = (max(0, min(n, v + n if v < 0 else v)) for v in (start, end))
+            self.values[out] = [int(d) for d in dims[start:end]]
+            self.shapes[out] = (max(0, end - start),)
         return True
 
     def _reshaped(self, node) -> bool:
