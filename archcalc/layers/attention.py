@@ -531,7 +531,11 @@ def _from_onnx(node):
         fields["qkv_bias"] = False
     if not after:
         fields["out_bias"] = False
-    if "Trilu" in ops[:soft]:  # the mask of is_causal=True: the lower triangle
+    # the mask of is_causal=True: the lower triangle, made by a Trilu from the scores' shape
+    # (a constant, added to the scores, since sizes are constants)
+    masks = [v.inputs[v.constant_operand()] for v in node.views_between("Add")
+             if v.order < softmax.order and v.constant_operand() is not None]
+    if "Trilu" in ops[:soft] or any("Trilu" in node.computed_by(m) for m in masks):
         fields["causal"] = True
     if "Neg" in ops[:soft]:  # rotate_half's −x₂ of rotary positions (cos and sin multiplied in)
         fields["rope"] = True

@@ -179,6 +179,23 @@ class NodeView:
             views.append(view)
         return views
 
+    def computed_by(self, name: str, limit: int = 64) -> set:
+        """The op types of the nodes that computed constant tensor ``name`` from other
+        constants (a causal mask made by a Trilu from the scores' Shape), walked back at most
+        ``limit`` nodes; empty for an initializer or a tensor of the data."""
+        if name not in self.g.constant:
+            return set()
+        producer = self.g.producers()
+        ops, todo, seen = set(), [name], set()
+        while todo and len(seen) < limit:
+            node = producer.get(todo.pop())
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            ops.add(node.op_type)
+            todo += [i for i in node.input if i and i in self.g.constant]
+        return ops
+
     @property
     def order(self) -> int:
         """The node's position in the graph's (topological) order: which of a pattern's nodes
@@ -482,6 +499,8 @@ class _Graph:
                     elif vi.type.tensor_type.HasField("shape"):
                         self._partial[vi.name] = tuple(d.dim_value if d.HasField("dim_value") else None
                                                        for d in dims)
+            if inferred is not None:
+                self._complete()
         shape = self._inferred.get(name)
         if shape is None:  # a Slice of a Slice, whose bounds shape inference did not read
             node = next((n for n in self.nodes if n.op_type == "Slice" and n.output[0] == name), None)
@@ -495,6 +514,43 @@ class _Graph:
                     dims[axis] = max(0, end - start)
                 shape = self._inferred[name] = tuple(dims)
         return shape
+
+    def producers(self) -> dict:
+        """Tensor -> the node of the graph that computes it (constants' too)."""
+        if getattr(self, "_producers", None) is None:
+            self._producers = {o: n for n in self.graph.node for o in n.output if o}
+        return self._producers
+
+    def _complete(self):
+        """The shapes ONNX's shape inference left unknown (sizes it could not evaluate: Swin's
+        padding as the TorchScript exporter computes it), completed by onnx_shapes."""
+        produced = [o for n in self.graph.node for o in n.output if o]
+        if all(o in self._inferred for o in produced):
+            return
+        from .onnx_shapes import SMALL, Completion
+
+        shapes = dict(self._inferred)
+        values = {}
+        tensors = [(i.name, i) for i in self.graph.initializer]
+        tensors += [(n.output[0], a.t) for n in self.graph.node if n.op_type == "Constant" and n.output
+                    for a in n.attribute if a.name == "value"]
+        for name, tensor in tensors:
+            count = 1
+            for d in tensor.dims:
+                count *= d
+            shapes.setdefault(name, tuple(tensor.dims))
+            if count > SMALL or tensor.data_type not in (1, 6, 7, 9, 10, 11):
+                continue
+            try:
+                array = self.onnx.numpy_helper.to_array(tensor)
+            except Exception:  # noqa: BLE001 - a payload dropped unparsed, or unreadable: unknown
+                continue
+            values[name] = (tuple(tensor.dims), array.reshape(-1).tolist())
+        Completion(shapes, values, self.attrs).run(self.graph.node)
+        for name in produced:
+            if name not in self._inferred and name in shapes:
+                self._inferred[name] = shapes[name]
+                self._partial.pop(name, None)
 
     # -- subgraphs that are one kind --------------------------------------------------------
     def _fuse(self):
