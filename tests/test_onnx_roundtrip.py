@@ -71,9 +71,6 @@ RMS_NORM = "PyTorch cannot export aten::rms_norm to ONNX (TorchScript exporter, 
 GAPS = {
     **{name: "PyTorch cannot export aten::channel_shuffle to ONNX (TorchScript exporter)"
        for name in ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0")},
-    **{name: ARCHCALC_GAP + "the window attention as the TorchScript exporter writes it (its padding computed "
-       "from the volume's Shape with Mod, which ONNX's shape inference does not follow: no shapes after it)"
-       for name in ("swin_t", "swin_s", "swin_b")},
     **{name: ARCHCALC_GAP + "the shifted windows (Slice, Concat, the mask's ScatterND and Where), nor " + ATTENTION
        for name in ("swin_v2_t", "swin_v2_s", "swin_v2_b")},
     "maxvit_t": ARCHCALC_GAP + "the partitions' Reshapes and Transposes, nor " + ATTENTION,

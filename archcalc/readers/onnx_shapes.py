@@ -22,7 +22,7 @@ _SAME = {"Relu", "Gelu", "Erf", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Lay
          "Identity", "Dropout", "Neg", "Sqrt", "Exp", "Log", "Clip", "Not", "Reciprocal", "Abs",
          "BatchNormalization", "LeakyRelu", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus",
          "Softsign", "Mish", "CastLike", "InstanceNormalization", "GroupNormalization", "Floor", "Ceil",
-         "Round", "Sign", "LpNormalization", "Trilu"}
+         "Round", "Sign", "LpNormalization", "Trilu", "ScatterND", "ScatterElements"}
 # elementwise ops of several inputs, broadcast
 _BROADCAST = {"Add", "Sub", "Mul", "Div", "Pow", "Where", "Equal", "Less", "Greater", "LessOrEqual",
               "GreaterOrEqual", "And", "Or", "Xor", "Max", "Min", "Mod", "Sum", "Mean", "PRelu", "BitShift"}
