@@ -194,6 +194,10 @@ def _rolled(node, before: int, volume) -> int:
     return max(shifts, default=0)
 
 
+# the last node of a window attention whose output stays channels last
+_ENDS = ("Reshape", "Identity", "Slice", "Concat")
+
+
 def _windows_from_onnx(node, v2: bool) -> dict:
     """The exported ShiftedWindowAttention (V2: ShiftedWindowAttentionV2), read as the last
     node of its region, the Transpose back to (N, C, H, W), from the (N, H, W, C) volume it
@@ -205,17 +209,22 @@ def _windows_from_onnx(node, v2: bool) -> dict:
     into a constant by the dynamo exporter) and, when shifted, the mask (a Where); then the
     windows put back, rolled back and cropped. V2 (``v2``) normalises q and k (cosine
     scores: a ReduceL2 or its decomposition) and multiplies a learned logit scale per head;
-    its position-bias MLP runs on constants only, so it is no part of the region (the kind's
-    default hidden size is torchvision's)."""
+    its position-bias MLP runs on constants only, so it is no part of the region: its hidden
+    size is the length of the one learned vector (the first layer's bias) behind the bias
+    added to the scores; a file without it (the dynamo exporter folds a small MLP into a
+    constant) is not read."""
     ops = node.ops_in_order()
-    if node.op != "Transpose" or list(node.attrs.get("perm", [])) != [0, 3, 1, 2] or ops.count("Softmax") != 1:
-        raise NotRead("not a window attention's end")
-    if ops.count("Pad") != 1 or ops.index("Pad") != 0:
-        raise NotRead("not from the volume before its padding")  # F.pad, even of nothing
+    if ops.count("Softmax") != 1 or ops.count("Pad") != 1 or ops.index("Pad") != 0:
+        raise NotRead("not a window attention from the volume before its padding")  # F.pad, even of nothing
     x, out = node.dims(node.reads), node.dims(node.node.output[0])
-    if x is None or out is None or len(x) != 4 or len(out) != 4 or None in x \
-            or tuple(out[1:]) != (x[3], x[1], x[2]):
-        raise NotRead("not read from an (N, H, W, C) volume back to (N, C, H, W)")
+    if x is None or out is None or len(x) != 4 or len(out) != 4 or None in x:
+        raise NotRead("not read from an (N, H, W, C) volume")
+    channels_first = node.op == "Transpose" and list(node.attrs.get("perm", [])) == [0, 3, 1, 2]
+    # the volume back, channels first as the module returns it, or channels last where the
+    # exporter cancelled that permute against the next layer's (the dynamo exporter, V2's norm)
+    if tuple(out[1:]) != ((x[3], x[1], x[2]) if channels_first else tuple(x[1:])) \
+            or channels_first != (node.op == "Transpose"):
+        raise NotRead("not the volume back")
     c = x[3]
     (softmax,) = node.views_between("Softmax")
     scores = node.dims(softmax.inputs[0])
@@ -234,16 +243,30 @@ def _windows_from_onnx(node, v2: bool) -> dict:
         raise NotRead("not one qkv and one output projection and two products of activations")
     soft = ops.index("Softmax")
     biases = sorted((at < soft, shape[0]) for at, shape, op in learned if len(shape) == 1)
-    if biases != [(False, c), (True, 3 * c)]:
+    # V2's qkv bias is computed (its k part zeroed: a Concat of the learned one's parts and
+    # zeros), a constant the TorchScript exporter does not fold into one
+    if biases != [(False, c), (True, 3 * c)] and not (v2 and biases == [(False, c)]):
         raise NotRead("not the projections' biases")
     first = min(m.order for m in node.views_between("MatMul") + node.views_between("Gemm"))
     shift = _rolled(node, first, (x[0], padded_h, padded_w, c))
-    cosine = bool(node.between["ReduceL2"] or node.between["Sqrt"])
+    cosine = bool(node.between["ReduceL2"] or node.between["Sqrt"] or node.between["LpNormalization"])
     if cosine != v2:
         raise NotRead("cosine scores" if cosine else "not cosine scores")
     fields = {"heads": h, "window": window}
     if shift:
         fields["shift"] = shift
+    if v2:
+        # the position-bias MLP's hidden size: its first layer's bias, the one learned vector
+        # behind the bias added to the scores (the MLP runs on constants only: no part of the region)
+        added = [v for v in node.views_between("Add") if v.order < softmax.order and v.constant_operand() is not None]
+        hidden = {shape[0] for shape in node.learned_behind(added[-1].inputs[added[-1].constant_operand()])
+                  if len(shape) == 1} if added else set()
+        if len(hidden) != 1:
+            # the dynamo exporter folds a small MLP (and its table) into one constant bias: the
+            # file does not say how many units it had
+            raise NotRead("no position-bias MLP in the file" if not hidden else "a position-bias MLP of another form")
+        if hidden != {512}:
+            fields["cpb_hidden"] = hidden.pop()
     return fields
 
 
@@ -271,7 +294,8 @@ WINDOWATTENTION = LayerKind(
     export=_wa_export,
     saves=_wa_saves,
     casts=lambda inp, out, f: 4 * inp[2] * inp[2],  # the qkv and proj weights; not the bias table
-    onnx=(Onnx(("Transpose",), lambda node: _windows_from_onnx(node, v2=False), pattern=True, layout="nchw"),),
+    onnx=(Onnx(("Transpose",), lambda node: _windows_from_onnx(node, v2=False), pattern=True, layout="nchw"),
+          Onnx(_ENDS, lambda node: _windows_from_onnx(node, v2=False), pattern=True)),
     count_as={
         # qkv and proj are nn.Linear with bias on the padded tokens: one more per output value
         "ptflops": Counted(lambda inp, out, f: _wa_macs(inp, out, f) + 4 * _padded(inp, f) * inp[2],
@@ -455,6 +479,8 @@ WINDOWATTENTIONV2 = LayerKind(
     export=_v2_export,
     saves=_v2_saves,
     casts=_v2_casts,
+    onnx=(Onnx(("Transpose",), lambda node: _windows_from_onnx(node, v2=True), pattern=True, layout="nchw"),
+          Onnx(_ENDS, lambda node: _windows_from_onnx(node, v2=True), pattern=True)),
     count_as={
         # the qkv projection is F.linear (its k bias zeroed, as torchvision's), which ptflops
         # does not patch; proj and the bias MLP's layers are nn.Linear (hooked, with bias); the

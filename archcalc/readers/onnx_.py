@@ -183,18 +183,32 @@ class NodeView:
         """The op types of the nodes that computed constant tensor ``name`` from other
         constants (a causal mask made by a Trilu from the scores' Shape), walked back at most
         ``limit`` nodes; empty for an initializer or a tensor of the data."""
+        return self._behind(name, limit)[0]
+
+    def learned_behind(self, name: str, limit: int = 64) -> list:
+        """The shapes of the learned tensors of more than one number that the nodes computing
+        constant tensor ``name`` read (Swin V2's position-bias MLP, run on constants only),
+        each once, walked back at most ``limit`` nodes."""
+        return self._behind(name, limit)[1]
+
+    def _behind(self, name: str, limit: int):
         if name not in self.g.constant:
-            return set()
+            return set(), []
         producer = self.g.producers()
-        ops, todo, seen = set(), [name], set()
+        ops, learned, todo, seen = set(), [], [name], set()
         while todo and len(seen) < limit:
             node = producer.get(todo.pop())
             if node is None or id(node) in seen:
                 continue
             seen.add(id(node))
             ops.add(node.op_type)
+            for i in node.input:
+                if i and i in self.g.learned and i not in seen and self.g.numbers(i) \
+                        and (self.g.origin.get(i, i) == i or i not in producer):
+                    learned.append(tuple(self.g.weight_shape(i) or ()))
+                    seen.add(i)
             todo += [i for i in node.input if i and i in self.g.constant]
-        return ops
+        return ops, learned
 
     @property
     def order(self) -> int:
