@@ -73,7 +73,6 @@ RMS_NORM = "PyTorch cannot export aten::rms_norm to ONNX (TorchScript exporter, 
 GAPS = {
     **{name: "PyTorch cannot export aten::channel_shuffle to ONNX (TorchScript exporter)"
        for name in ("shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0")},
-    "maxvit_t": ARCHCALC_GAP + "the partitions' Reshapes and Transposes, nor " + ATTENTION,
     **{name: RMS_NORM for name in ("llama2-7b", "llama2-13b", "llama3-8b", "mistral-7b", "qwen2-0.5b")},
 }
 

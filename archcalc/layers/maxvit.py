@@ -23,6 +23,8 @@ from .base import (
     POSITIVE_INT,
     Counted,
     LayerKind,
+    NotRead,
+    Onnx,
     RuleError,
     Torch,
     choice,
@@ -137,6 +139,53 @@ def _biases(inp, f) -> int:
     return inp[0] * inp[1] * 4 * inp[2]
 
 
+# the Transpose after the first Reshape, (b, c, ·, ·, ·, ·) to the partitions: which it is
+_PERMS = {(0, 2, 4, 3, 5, 1): "window", (0, 3, 5, 2, 4, 1): "grid"}
+
+
+def _from_onnx(node):
+    """The exported PartitionAttention, read as its last node, the Reshape back to the
+    (N, C, H, W) volume it reads: a Reshape to (N, C, ·, ·, ·, ·) and a Transpose that groups
+    the partitions (perm [0, 2, 4, 3, 5, 1]: windows; [0, 3, 5, 2, 4, 1]: a grid), one packed
+    to_qkv projection (C → 3C) and one merge projection (C → C) with their biases, exactly two
+    products of activations around one Softmax over (N, partitions, h, n, n) scores (the heads;
+    the size √n), the relative position bias added (its table gathered, or folded into a
+    constant by the dynamo exporter), then the partitions put back."""
+    ops = node.ops_in_order()
+    if node.op != "Reshape" or ops.count("Softmax") != 1 or ops[0] != "Reshape":
+        raise NotRead("not a partition attention")
+    x, out = node.dims(node.reads), node.dims(node.node.output[0])
+    if x is None or out is None or len(x) != 4 or None in x[1:] or tuple(out[1:]) != tuple(x[1:]):
+        raise NotRead("not the (N, C, H, W) volume in and out")
+    c = x[1]
+    (softmax,) = node.views_between("Softmax")
+    scores = node.dims(softmax.inputs[0])
+    if scores is None or len(scores) != 5 or scores[3] != scores[4] or None in scores[2:]:
+        raise NotRead("no (N, partitions, h, n, n) scores")
+    h, n = scores[2], scores[4]
+    size = round(n ** 0.5)
+    if size * size != n or c % h or x[2] % size or x[3] % size:
+        raise NotRead("partitions that are not squares dividing the volume")
+    transposes = node.views_between("Transpose")
+    partition = _PERMS.get(tuple(transposes[0].attrs.get("perm", []))) if transposes else None
+    if partition is None:
+        raise NotRead("not the partitions' Transpose")
+    learned = node.learned_between()
+    weights = sorted(tuple(sorted(shape)) for _, shape, op in learned if len(shape) == 2 and op in ("MatMul", "Gemm"))
+    if weights != sorted([(c, 3 * c), (c, c)]) or ops.count("MatMul") + ops.count("Gemm") != 4:
+        raise NotRead("not one to_qkv and one merge projection and two products of activations")
+    soft = ops.index("Softmax")
+    biases = sorted((at < soft, shape[0]) for at, shape, op in learned if len(shape) == 1)
+    if biases != [(False, c), (True, 3 * c)]:
+        raise NotRead("not the projections' biases")
+    fields = {"partition": partition}
+    if size != 7:
+        fields["size"] = size
+    if c // h != 32:
+        fields["head_dim"] = c // h
+    return fields
+
+
 PARTITIONATTENTION = LayerKind(
     name="partitionattention",
     autocast="low",
@@ -164,6 +213,7 @@ PARTITIONATTENTION = LayerKind(
     export=_export,
     saves=_saves,
     casts=lambda inp, out, f: 4 * inp[2] * inp[2],  # to_qkv's and merge's weights; not the bias table
+    onnx=(Onnx(("Reshape",), _from_onnx, pattern=True),),
     count_as={
         # to_qkv and merge are nn.Linear with bias; the scores are Tensor.matmul
         "ptflops": Counted(lambda inp, out, f: _macs(inp, out, f) + _biases(inp, f),
