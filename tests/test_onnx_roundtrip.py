@@ -61,7 +61,6 @@ CI_SAMPLE = {
 }
 
 ARCHCALC_GAP = "archcalc's ONNX reader does not follow "
-ATTENTION = "attention as PyTorch exports it (the heads' Reshape and Transpose, a MatMul of two activations, Softmax)"
 DYNAMO_TIED = (ARCHCALC_GAP + "a head tied to the token embedding as the dynamo exporter writes it (a second, "
                "transposed copy of the table, folded into an initializer: the file does not say the two are one)")
 DYNAMO_POSITIONS = ("the dynamo exporter folds the first T rows of a longer position table (and a token type's "
