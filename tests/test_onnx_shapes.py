@@ -96,3 +96,18 @@ def test_what_neither_knows_stays_unknown(helper):
              make("Mod", ["a", "b"], ["c"])]  # b = 0: a division by zero is no value, no crash
     shapes, values = _run(helper, nodes, {"x": (1, 4)}, {"a": ((), [3]), "b": ((), [0])})
     assert "y" not in shapes and "z" not in shapes and "c" not in values
+
+
+def test_a_hostile_files_sizes_stay_bounded(helper):
+    """Constants that would make the evaluation endless (a Range of 2⁶² numbers, a power of
+    a power, a Gather of a table by many indices) are not evaluated: no value, at once."""
+    make = helper.make_node
+    nodes = [make("Range", ["zero", "huge", "one"], ["r"]),
+             make("Pow", ["two", "huge"], ["p"]),
+             make("Mul", ["huge", "huge"], ["m"]), make("Mul", ["m", "m"], ["mm"]),
+             make("ConstantOfShape", ["negative"], ["c"]),
+             make("Gather", ["table", "indices"], ["g"], axis=0)]
+    values = {"zero": ((), [0]), "one": ((), [1]), "two": ((), [2]), "huge": ((), [2 ** 62]),
+              "negative": ((1,), [-5]), "table": ((4000, 2), [0] * 8000), "indices": ((4000,), [0] * 4000)}
+    _, values = _run(helper, nodes, {}, values)
+    assert not {"r", "p", "m", "mm", "c", "g"} & set(values)

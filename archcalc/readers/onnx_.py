@@ -375,8 +375,8 @@ class _Graph:
             elif node.op_type == "Reshape" and len(node.input) > 1 and node.input[0] in self.constant \
                     and self._reshaped(node):
                 pass  # a weight viewed to broadcast (a coefficient per map, .view(1, -1, 1, 1))
-            elif node.op_type == "Shape" and node.input and self._shape_known(node):
-                pass  # the sizes of a tensor whose shape is fixed: a constant, and what is computed from it
+            elif node.op_type == "Shape" and node.input and self._shape_constant(node):
+                pass  # a tensor's sizes: a constant, and so is what is computed from them only
             else:
                 self.nodes.append(node)
         self._propagate_constants()
@@ -440,7 +440,7 @@ class _Graph:
         self.shapes[out] = () if scalar else (len(flat),)
         return True
 
-    def _shape_known(self, node) -> bool:
+    def _shape_constant(self, node) -> bool:
         """A Shape node: a constant, whatever it reads. archcalc reads a network at one fixed
         input size, so the sizes of its tensors are never data: the TorchScript exporter
         computes them from the data (x.shape in a module's forward: Swin's padding, window

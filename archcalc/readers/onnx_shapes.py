@@ -130,7 +130,9 @@ class Completion:
 
     def _set(self, name, dims, values):
         self.shapes[name] = tuple(dims)
-        self.values[name] = (tuple(dims), list(values))
+        # an integer beyond 64 bits is no size: not kept, so products of products stay small
+        if all(not isinstance(v, int) or -(2 ** 64) <= v <= 2 ** 64 for v in values):
+            self.values[name] = (tuple(dims), list(values))
 
     # -- small integer tensors ------------------------------------------------------------
     def _evaluate(self, node, op, a, inputs):
@@ -138,14 +140,16 @@ class Completion:
         given = [v for i, v in zip(inputs, vals) if i]
         if op == "ConstantOfShape":
             sizes = self.ints(inputs[0])
-            if sizes is None or prod(sizes) > SMALL:
+            if sizes is None or any(d < 0 for d in sizes) or prod(sizes) > SMALL:
                 return None
             fill = a.get("value")
             fill = self._fill(fill)
             return tuple(sizes), [fill] * prod(sizes)
         if op == "Range" and all(v is not None for v in given):
             start, limit, delta = (v[1][0] for v in given)
-            n = max(0, -(-(limit - start) // delta)) if isinstance(delta, int) else int(max(0, -(-(limit - start) // delta)))
+            n = int(max(0, -(-(limit - start) // delta)))
+            if n > SMALL:
+                return None
             return (n,), [start + i * delta for i in range(n)]
         if not given or any(v is None for v in given):
             return None
@@ -178,6 +182,8 @@ class Completion:
             d, v = vals[0]
             ax = _axis(a.get("axis", 1), len(d))
             return (prod(d[:ax]), prod(d[ax:])), v
+        if sum(len(v[1]) for v in given) > 4 * SMALL:
+            return None  # never a size: not evaluated (a hostile file's work stays bounded)
         if op == "Concat":
             parts = [v for v in vals if v is not None]
             rank = len(parts[0][0])
@@ -195,6 +201,8 @@ class Completion:
             (dd, dv), (idims, iv) = vals[0], vals[1]
             ax = _axis(a.get("axis", 0), len(dd))
             outer, inner, n = prod(dd[:ax]), prod(dd[ax + 1:]), dd[ax]
+            if outer * inner * len(iv) > SMALL:
+                return None
             result = []
             for o in range(outer):
                 for i in iv:
@@ -274,6 +282,8 @@ class Completion:
                 return fmod(xs[0], xs[1])
             return xs[0] % xs[1]
         if op == "Pow":
+            if isinstance(xs[1], int) and not -64 <= xs[1] <= 64:
+                raise ValueError("a power too large for a size")
             return xs[0] ** xs[1]
         if op == "Equal":
             return xs[0] == xs[1]
