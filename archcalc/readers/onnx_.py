@@ -196,13 +196,10 @@ class NodeView:
         mine = self.g.weight_shape(self.inputs[i])
         if mine is None or len(mine) != 2:
             return None
-        candidates = [(tensor, owner) for tensor, owner in self.owners.items()
-                      if tuple(self.g.weight_shape(tensor) or ()) == (mine[1], mine[0])
-                      and tensor in self.g.looked_up()]
-        if not candidates:
-            return None
-        for tensor, owner in candidates:
-            if self.g.transposed(tensor, self.inputs[i]):
+        for tensor in sorted(self.g.looked_up()):  # a few tables at most: no values read for other weights
+            owner = self.owners.get(self.g.origin.get(tensor, tensor))
+            if owner is not None and tuple(self.g.weight_shape(tensor) or ()) == (mine[1], mine[0]) \
+                    and self.g.transposed(tensor, self.inputs[i]):
                 return owner
         return None
 
