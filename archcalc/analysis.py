@@ -63,7 +63,8 @@ class LayerResult:
         self.saved = SAVED_ZERO
         # under autocast, the weight values cast to 16 bits and saved (LayerKind.casts); under
         # a fused attention kernel: what it saves more than the math path, a signed tally per
-        # sample (metrics.SAVED_ZERO's order; LayerKind.fused), None when the kind has none
+        # sample (metrics.SAVED_ZERO's order; LayerKind.fused) for each device (CPU, CUDA:
+        # metrics.AMP_DEVICES), None when the kind has none
         self.casts = 0
         self.fused = None
         # the ids of the tensors it saves first (the engine's), and (id, values per sample,

@@ -329,9 +329,15 @@ class _Evaluator:
             out_tid = self.tensor(out, _out_wide(rules[0], w & 1, 1) | _out_wide(rules[1], w & 2, 2))
         fused = None
         if kind.fused is not None and self.record:  # before the save: the same tensors saved so far
-            instead = self.save(kind.fused(shape, out, fields), tid, out_tid, out, rules, False, shape)
             math = self.save(saves, tid, out_tid, out, rules, False, shape)
-            fused = tuple(a - b for a, b in zip(instead, math))  # signed: what the fused kernel saves more
+            fused = []  # per device (AMP_DEVICES), signed: what the fused kernel saves more
+            for rule in kind.fused:
+                if fused and rule is kind.fused[0]:
+                    fused.append(fused[0])
+                    continue
+                instead = self.save(rule(shape, out, fields), tid, out_tid, out, rules, False, shape)
+                fused.append(tuple(a - b for a, b in zip(instead, math)))
+            fused = tuple(fused)
         saved = self.save(saves, tid, out_tid, out, rules, True, shape) if saves else SAVED_ZERO
         if self.record:
             mark = node.mark
@@ -347,6 +353,8 @@ class _Evaluator:
                 recorded.shared_tensors = tuple(self.shared)
             if kind.casts is not None:
                 recorded.casts = kind.casts(shape, out, fields)
+                if not tid and kind.input_casts is not None:  # the network input needs no gradient
+                    recorded.casts -= kind.input_casts(shape, out, fields)
             if fused is not None:
                 recorded.fused = fused
             if kind.once_macs is not None:

@@ -60,7 +60,8 @@ AMP_CHOICES = ("bf16", "fp16")
 # PyTorch's unfused dropout, a mask in the activation dtype (the CPU referee's device).
 DEVICES = ("cuda", "cpu")
 # The attention kernel the ledger counts: "math", PyTorch's unfused path (its CPU's; every
-# h·T·T probability kept), "fused", CUDA's flash or memory-efficient kernel (LayerKind.fused).
+# h·T·T probability kept), "fused", CUDA's flash or memory-efficient kernel (LayerKind.fused;
+# the ledger's ``device`` "cpu": PyTorch's CPU flash kernel, which saves one tensor less).
 ATTENTION_CHOICES = ("math", "fused")
 
 # What autograd saves for the backward pass (docs/metrics.md, "Training memory"). A kind
@@ -422,7 +423,7 @@ def layer_saved_bytes(analysis, layer) -> int:
         saved += 2 * getattr(layer, "casts", 0)
     fused = getattr(layer, "fused", None)
     if fused is not None and getattr(totals, "attention", "math") == "fused":
-        saved += saved_bytes(scale_saved(fused, totals.batch), b, 1, amp)
+        saved += saved_bytes(scale_saved(fused[AMP_DEVICES.index("cuda")], totals.batch), b, 1, amp)
     return saved
 
 
@@ -432,9 +433,10 @@ def _fused(analysis, b: int, batch: int, mask_bytes: int | None = 1, amp: str | 
     layer's ``fused`` is that difference as a signed tally per sample, from its kind's
     ``LayerKind.fused``)."""
     deltas = {}
+    at = AMP_DEVICES.index("cpu" if mask_bytes is None else "cuda")  # the device's kernel
     for layer in analysis.layers:
         if layer is not None and layer.fused is not None:
-            deltas[id(layer)] = saved_bytes(scale_saved(layer.fused, batch), b, mask_bytes, amp)
+            deltas[id(layer)] = saved_bytes(scale_saved(layer.fused[at], batch), b, mask_bytes, amp)
     return deltas
 
 

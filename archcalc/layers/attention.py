@@ -412,17 +412,36 @@ def _weights(inp, f):
     return 2 * dim * h * d + 2 * dim * kv * d
 
 
-def _fused(inp, f):
-    """What a fused kernel (flash or memory-efficient, PyTorch's choice on CUDA) saves instead
-    of the math path (``_saves``): no h·T·T probabilities, but the kernel's output (T·h·d)
-    and its logsumexp, h·T fp32 values, all from the 16-bit q, k, v under autocast (no fp32
+def _fused_cuda(inp, f):
+    """What CUDA's fused kernel (flash or memory-efficient, PyTorch's choice) saves instead of
+    the math path (``_saves``): no h·T·T probabilities, but the kernel's output (T·h·d) and
+    its logsumexp, h·T fp32 values, all from the 16-bit q, k, v under autocast (no fp32
     copies). nn.MultiheadAttention also keeps no scaled q and k (its packed q, k, v are what
     the kernel reads): 5·T·D; the helper's scaled q and k give way to q and k as projected:
-    4·T·h·d + v."""
+    4·T·h·d + v (within 5 % of ViT-B/16's training peak on an H200, fp32 and bf16 autocast:
+    tests/test_training_memory.py)."""
     t, dim, h, kv, d = dims(inp, f)
     if _mha(dim, h, kv, d, f):
         return ("input", ("new", 5 * t * dim), ("fp32", h * t))
     return _QKV + (("new", 4 * t * h * d + _v(t, h, kv, d)), ("fp32", h * t)) + _rope(t, d, f)
+
+
+def _fused_cpu(inp, f):
+    """What PyTorch's CPU flash kernel saves instead of the math path: the q, k and v it
+    reads, its output and its logsumexp (h·T fp32 values). The output is laid out as q is:
+    where q is a view of the projection, (N, T, h, d), the output projection reads the output
+    itself (the heads' transpose is a view); where q is a fresh (N, h, T, d) tensor (rotated),
+    it reads a copy. nn.MultiheadAttention: its packed q, k, v (3·T·D, one tensor the kernel
+    reads as three views) and the output, 4·T·D; the helper: q and k as the kernel reads them
+    (projected, or rotated; k repeated to h heads when grouped), v (likewise), the output,
+    and with rotary positions the copy the output projection reads: 3·T·h·d + v, + T·h·d with
+    rope (equal to PyTorch's own count, fp32 and CPU autocast: tests/test_training_memory.py).
+    One T·D (T·h·d) tensor less than CUDA's kernel saves (``_fused_cuda``)."""
+    t, dim, h, kv, d = dims(inp, f)
+    if _mha(dim, h, kv, d, f):
+        return ("input", ("new", 4 * t * dim), ("fp32", h * t))
+    copy = t * h * d if f["rope"] else 0
+    return _QKV + (("new", 3 * t * h * d + _v(t, h, kv, d) + copy), ("fp32", h * t)) + _rope(t, d, f)
 
 
 # The helper's q, k and v projections each save the input: one tensor, but under autocast three
@@ -583,7 +602,9 @@ ATTENTION = LayerKind(
     export=_export,
     saves=_saves,
     casts=lambda inp, out, f: _weights(inp, f),
-    fused=lambda inp, out, f: _fused(inp, f),
+    # the q, k and v projections read the input; the output projection (D·h·d) the heads
+    input_casts=lambda inp, out, f: _weights(inp, f) - dims(inp, f)[1] * dims(inp, f)[2] * dims(inp, f)[4],
+    fused={"cuda": lambda inp, out, f: _fused_cuda(inp, f), "cpu": lambda inp, out, f: _fused_cpu(inp, f)},
     count_as=COUNT_AS,
     onnx=(Onnx(("Transpose", "Add", "MatMul", "Gemm", "Reshape"), _from_onnx, pattern=True),),
 )

@@ -337,6 +337,12 @@ class LayerKind:
                                          save no bias; a buffer a linear reads, as Swin V2's
                                          coordinates table), once per layer whatever the batch;
                                          None (the default): none
+    input_casts(inp, out, fields) -> int the part of ``casts`` a matmul saves only for its
+                                         input's gradient (a linear's weight: addmm saves it
+                                         when the input needs a gradient): not saved where the
+                                         layer reads the network input, which needs none;
+                                         None (the default): no such part (a convolution saves
+                                         its weight's copy whatever its input)
     autocast                             how autocast (`--amp`) types the layer's tensors, per
                                          device: None (the default: its input's dtype), "low"
                                          (convolution, matmul: 16-bit, an fp32 input cast and
@@ -347,8 +353,10 @@ class LayerKind:
                                          {"cpu": word, "cuda": word} (metrics.AUTOCAST_WORDS)
     fused(inp, out, fields) -> saves     under a fused attention kernel (`--attention fused`: flash
                                          or memory-efficient), what the layer saves instead of
-                                         ``saves`` (the same words); None (the default): no
-                                         difference
+                                         ``saves`` (the same words) — one function or
+                                         {"cpu": function, "cuda": function} where the
+                                         devices' kernels save differently; None (the
+                                         default): no difference
     stores                               whether the output counts as a stored activation (default:
                                          the group is conv, dense, pool or norm; metrics.py)
     weighted                             counts towards `depth`
@@ -442,7 +450,7 @@ class LayerKind:
                  "warnings", "weighted", "window", "group", "trainable", "connections", "explain",
                  "stores", "export", "takes_ids", "kv_cache", "reference", "check_reference",
                  "extra", "saves", "onnx", "aliases", "label", "count_as", "casts", "fused", "once_macs",
-                 "autocast")
+                 "autocast", "input_casts")
 
     def __init__(self, name: str, doc: str, fields: dict | None = None, primary: str | None = None,
                  shape: Callable = _same_shape, params: Callable = _zero, buffers: Callable = _zero,
@@ -456,8 +464,9 @@ class LayerKind:
                  check_reference: Callable | None = None, extra: Callable | None = None,
                  saves: tuple | Callable | None = None, onnx: tuple = (), aliases: tuple = (),
                  label: Callable | None = None, count_as: dict | None = None,
-                 casts: Callable | None = None, fused: Callable | None = None,
-                 once_macs: Callable | None = None, autocast: str | dict | None = None):
+                 casts: Callable | None = None, fused: Callable | dict | None = None,
+                 once_macs: Callable | None = None, autocast: str | dict | None = None,
+                 input_casts: Callable | None = None):
         self.name = name
         self.label = label
         self.doc = doc
@@ -499,8 +508,15 @@ class LayerKind:
         self.aliases = tuple(aliases)
         # under autocast: the weight values copied to 16 bits and saved (metrics.ledger)
         self.casts = casts
-        # under a fused attention kernel: what it saves instead of ``saves`` (the same words)
-        self.fused = fused
+        # the part of ``casts`` saved only when the layer's input needs a gradient
+        self.input_casts = input_casts
+        # under a fused attention kernel, per device (metrics.AMP_DEVICES): what it saves
+        # instead of ``saves`` (the same words); None: no difference
+        if fused is None or isinstance(fused, dict):
+            assert fused is None or set(fused) == set(AMP_DEVICES), name
+            self.fused = None if fused is None else tuple(fused[device] for device in AMP_DEVICES)
+        else:
+            self.fused = (fused, fused)
         # under autocast, per device (metrics.AMP_DEVICES): the dtype rule, one of
         # metrics.AUTOCAST_WORDS; None for both: the input's dtype throughout
         rules = autocast if isinstance(autocast, dict) else {"cpu": autocast, "cuda": autocast}

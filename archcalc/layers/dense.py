@@ -161,6 +161,7 @@ DENSE = LayerKind(
     export=export,
     saves=lambda inp, out, f: ("input",) + fused_saves(f),
     casts=lambda inp, out, f: features(inp) * f["units"],
+    input_casts=lambda inp, out, f: features(inp) * f["units"],
     count_as={
         "ptflops": Counted(_ptflops, "nn.Linear: (in + 1 with a bias)·units per position "
                                      "(linear_flops_counter_hook); Linear2d, a subclass, is not "

@@ -119,6 +119,7 @@ GATEDMLP = LayerKind(
     export=_export,
     saves=lambda inp, out, f: _gated_saves(out, f),
     casts=lambda inp, out, f: 3 * inp[-1] * f["hidden"],  # the three projections' weights
+    input_casts=lambda inp, out, f: 2 * inp[-1] * f["hidden"],  # gate and up read the input
     count_as={
         "ptflops": Counted(lambda inp, out, f: _macs(inp, out, f) + _biases(inp, f)
                            + _PTFLOPS_ACT[f["activation"]] * _positions(inp) * f["hidden"],

@@ -395,6 +395,7 @@ LMHEAD = LayerKind(
     group="dense",
     # F.linear with the head's table, tied or not: its 16-bit copy is saved
     casts=lambda inp, out, f: inp[1] * f["vocab"],
+    input_casts=lambda inp, out, f: inp[1] * f["vocab"],
     export=_lmhead_export,
     onnx=(Onnx(("MatMul",), _lmhead_from_onnx),),
     count_as={
