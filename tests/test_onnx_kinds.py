@@ -522,3 +522,24 @@ def test_external_data_a_reader_must_not_follow_is_not_read(cli, onnx, tmp_path,
     path = _save(onnx, inside, _tied_copy_model(onnx, None, (location, offset, length)))
     data, layers = _show(cli, path)
     assert (layers, data["totals"]["params"]) == UNTIED
+
+
+def test_a_tensor_computed_only_for_its_sizes_feeds_no_data(cli, onnx, tmp_path):
+    """The TorchScript exporter keeps a tensor that only a Shape reads (GPT-2's keys
+    transposed for the causal mask's size): a Shape is a constant, so that tensor feeds no data
+    and is dropped — the projection before it has one reader, and the graph is one chain."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="proj"),
+             helper.make_node("Transpose", ["y"], ["yt"], name="for_size", perm=[0, 2, 1]),
+             helper.make_node("Shape", ["yt"], ["size"], name="size"),
+             helper.make_node("Relu", ["y"], ["out"], name="act")]
+    graph = helper.make_graph(
+        nodes, "sized", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None),
+         helper.make_tensor_value_info("size", TensorProto.INT64, None)],
+        [helper.make_tensor("w", TensorProto.FLOAT, [4, 8], [0.1] * 32)])
+    path = _save(onnx, tmp_path, helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    data, layers = _show(cli, path)
+    assert layers == [("dense", [8]), ("relu", [8])]
+    assert (data["totals"]["params"], data["totals"]["macs"]) == (32, 32)  # 4·8 weights, no bias; 4·8 MACs

@@ -428,6 +428,7 @@ class _Graph:
             else:
                 self.nodes.append(node)
         self._propagate_constants()
+        self._drop_sized_only()
         self.position = {id(n): i for i, n in enumerate(graph.node)}
         # kinds read from several nodes (local response normalisation as PyTorch decomposes
         # it, SiLU as x·sigmoid(x)): each such subgraph is read as its last node
@@ -469,6 +470,31 @@ class _Graph:
                     if shape is not None:
                         self.shapes[node.output[0]] = tuple(shape)
         self.nodes = kept
+
+    def _drop_sized_only(self):
+        """A node whose outputs only Shape nodes read (constants: a tensor computed only for
+        its sizes, as GPT-2's keys transposed for the causal mask's size) feeds no data: it is
+        dropped, and so is a node that fed only such nodes."""
+        ends = {o.name for o in self.graph.output}
+        readers: dict[str, list] = {}
+        for node in self.graph.node:
+            for name in _all_inputs(node):
+                if name:
+                    readers.setdefault(name, []).append(node)
+        dropped: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            for node in self.nodes:
+                outs = [o for o in node.output if o]
+                if id(node) in dropped or not outs or any(o in ends for o in outs):
+                    continue
+                read = [r for o in outs for r in readers.get(o, [])]
+                if read and all(r.op_type == "Shape" or id(r) in dropped for r in read):
+                    dropped.add(id(node))
+                    changed = True
+        if dropped:
+            self.nodes = [n for n in self.nodes if id(n) not in dropped]
 
     def _fold_index(self, node) -> bool:
         """Unsqueeze, Squeeze, Cast and Concat of small constants (how PyTorch writes a
