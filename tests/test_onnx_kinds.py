@@ -432,3 +432,93 @@ def test_a_channel_split_as_two_slices_is_a_parallel_split(cli, onnx, tmp_path):
 def test_a_channel_split_that_is_no_partition_in_order_is_not_guessed(cli, onnx, tmp_path, first, second, order):
     result = cli("show", str(_save(onnx, tmp_path, _channel_split(onnx, first, second, order))), "--format", "json")
     assert result.code == 1 and "unsupported-op" in result.out, result.out
+
+
+# A tied head as PyTorch's default (dynamo) exporter writes it: not the table's Transpose but
+# a (dim, vocab) initializer of its own holding the (vocab, dim) table's values transposed.
+# Table (10, 8) with value v·8 + d at [v, d], all distinct, so a copy that is not the
+# transpose (the same values in the table's own order) differs.
+TABLE = [float(v * 8 + d) for v in range(10) for d in range(8)]
+TRANSPOSED = [TABLE[v * 8 + d] for d in range(8) for v in range(10)]
+
+
+def _tied_copy_model(onnx, head_values, head_external=None):
+    """ids (1, 4) -> Gather in the table -> MatMul by a (8, 10) ``head`` initializer. With
+    ``head_external`` (location, offset, length) the head's values are external data."""
+    import struct
+
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["e"], name="wte", axis=0),
+             helper.make_node("MatMul", ["e", "head"], ["logits"], name="lm_head")]
+    table = helper.make_tensor("table", TensorProto.FLOAT, [10, 8], struct.pack("<80f", *TABLE), raw=True)
+    if head_external is None:
+        head = helper.make_tensor("head", TensorProto.FLOAT, [8, 10], struct.pack("<80f", *head_values), raw=True)
+    else:
+        head = TensorProto(name="head", data_type=TensorProto.FLOAT, dims=[8, 10],
+                           data_location=TensorProto.EXTERNAL)
+        for key, value in zip(("location", "offset", "length"), head_external):
+            if value is not None:
+                entry = head.external_data.add()
+                entry.key, entry.value = key, str(value)
+    graph = helper.make_graph(nodes, "tied", [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 4])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, None)], [table, head])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+# table 10·8 = 80 parameters; a head of its own another 8·10 = 80; MACs 4·8·10 = 320 either way
+TIED, UNTIED = ([("embedding", [4, 8]), ("lmhead", [4, 10])], 80), ([("embedding", [4, 8]), ("dense", [4, 10])], 160)
+
+
+@pytest.mark.parametrize("values, expected", [(TRANSPOSED, TIED), (TABLE, UNTIED)], ids=["transposed", "same-order"])
+def test_a_head_that_is_a_transposed_copy_of_the_table_is_tied(cli, onnx, tmp_path, values, expected):
+    path = _save(onnx, tmp_path, _tied_copy_model(onnx, values))
+    data, layers = _show(cli, path)
+    assert (layers, data["totals"]["params"], data["totals"]["macs"]) == (*expected, 320)
+    if expected is TIED:
+        written = cli("import", str(path))
+        assert written.code == 0, written.err
+        assert yaml.safe_load(written.out)["layers"][1] == {"lmhead": {"name": "lm_head", "vocab": 10, "tied": "wte"}}
+
+
+def _external(tmp_path, where, offset=0, length=320, pad=b""):
+    import struct
+
+    (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / where).write_bytes(pad + struct.pack("<80f", *TRANSPOSED))
+    return offset, length
+
+
+def test_a_tied_heads_copy_in_external_data_beside_the_model_is_compared(cli, onnx, tmp_path):
+    # 16 bytes before the values: offset 16, length 80·4 = 320; in a subfolder too
+    offset, length = _external(tmp_path, "weights/m.data", 16, 320, pad=b"\0" * 16)
+    path = _save(onnx, tmp_path, _tied_copy_model(onnx, None, ("weights/m.data", offset, length)))
+    data, layers = _show(cli, path)
+    assert (layers, data["totals"]["params"]) == TIED
+
+
+@pytest.mark.parametrize("case", ["outside-the-folder", "absolute", "fifo", "past-the-end", "missing", "directory"])
+def test_external_data_a_reader_must_not_follow_is_not_read(cli, onnx, tmp_path, case):
+    """Values that would make the head tied, where archcalc must not read them: the head is
+    then counted as the file's own weight (a dense layer), promptly, with no error."""
+    import os
+
+    inside = tmp_path / "model"
+    inside.mkdir()
+    location, offset, length = "m.data", 0, 320
+    if case == "outside-the-folder":
+        _external(tmp_path, "outside.data")
+        location = "../outside.data"
+    elif case == "absolute":
+        _external(tmp_path, "outside.data")
+        location = str(tmp_path / "outside.data")
+    elif case == "fifo":
+        os.mkfifo(inside / "m.data")  # opening it would block: never opened
+    elif case == "past-the-end":
+        _external(inside, "m.data")
+        offset = 8
+    elif case == "directory":
+        (inside / "m.data").mkdir()
+    path = _save(onnx, inside, _tied_copy_model(onnx, None, (location, offset, length)))
+    data, layers = _show(cli, path)
+    assert (layers, data["totals"]["params"]) == UNTIED

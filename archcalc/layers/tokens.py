@@ -358,7 +358,8 @@ def _lmhead_check(layer, other):
 
 def _lmhead_from_onnx(node):
     """A product of the sequence by the (dim, vocab) view of a table an earlier layer (the
-    token embedding) reads: a head tied to it."""
+    token embedding) reads, or by a transposed copy of it (the dynamo exporter's: equal
+    values in an initializer of its own): a head tied to it."""
     table, owner = node.weight(1), node.shared(1)
     if owner is None or table is None or len(table) != 2 or node.layout != "tokens":
         raise NotRead("not a head on an earlier layer's table")

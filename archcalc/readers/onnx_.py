@@ -3,8 +3,9 @@
 Decoded in pure Python from the protobuf wire (onnx_wire.py: no onnx import, the large
 initializers' payloads dropped unparsed by onnx_scan.slim); the ``onnx`` package (the optional
 extra ``archcalc[onnx]``) is imported only for ONNX's shape inference, which a few exported
-patterns need (a Slice whose bounds are computed). No onnxruntime, no torch, no external-data
-files. Weights are never interpreted: a layer's fields come from
+patterns need (a Slice whose bounds are computed). No onnxruntime, no torch. Weights are
+never interpreted (one comparison aside: a head whose weight is a transposed copy of the
+token embedding's table is tied, ``_Graph.transposed``): a layer's fields come from
 its attributes and the *shapes* of its initializers, and the shapes of the activations from
 archcalc's own rules, so an imported model is checked exactly as a spec is.
 
@@ -17,6 +18,7 @@ listing of the graph (``Document.text``), so diagnostics show the node with a ca
 """
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 from collections import Counter
@@ -106,6 +108,34 @@ def _patterns() -> dict:
             if any(r.pattern for _, r in rules)}
 
 
+@contextlib.contextmanager
+def _mapped(path: str):
+    """A file's bytes, mapped read-only (an empty file: b"")."""
+    with open(path, "rb") as handle:
+        if not os.fstat(handle.fileno()).st_size:
+            yield b""
+            return
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            yield data
+        finally:
+            data.close()
+
+
+def _transposed(table, copy, rows: int, columns: int) -> bool:
+    """Whether ``copy``, a (rows, columns) array, holds the values of ``table``, a (columns,
+    rows) array, transposed: compared as raw bits, one row of the copy against one strided
+    column of the table at a time."""
+    if not rows or not columns or len(table) != len(copy) or len(copy) % (rows * columns):
+        return False
+    size = len(copy) // (rows * columns)
+    fmt = {1: "B", 2: "H", 4: "I", 8: "Q"}.get(size)
+    if fmt is None:
+        return False
+    with memoryview(table).cast(fmt) as a, memoryview(copy).cast(fmt) as b:
+        return all(a[r::rows] == b[r * columns:(r + 1) * columns] for r in range(rows))
+
+
 class NodeView:
     """One node as a kind's ONNX reader sees it (``Onnx.read`` in archcalc/layers/base.py)."""
 
@@ -153,7 +183,25 @@ class NodeView:
         if not self.has(i) or self.inputs[i] not in self.g.learned:
             return None
         name = self.inputs[i]
-        return self.owners.get(self.g.origin.get(name, name))
+        return self.owners.get(self.g.origin.get(name, name)) or self.copy_of(i)
+
+    def copy_of(self, i: int):
+        """The name of an earlier layer that looks rows up in a learned 2-D table (a Gather's)
+        which the learned tensor of input ``i`` is a transposed copy of — of the transposed
+        shape, the same data type and equal values, each of them (the dynamo exporter writes a
+        tied head's weight so: an initializer of its own); else None. Only such tables are
+        compared, so a product by any other weight reads no values."""
+        if not self.has(i) or self.inputs[i] not in self.g.initializers:
+            return None
+        mine = self.g.weight_shape(self.inputs[i])
+        if mine is None or len(mine) != 2:
+            return None
+        for tensor in sorted(self.g.looked_up()):  # a few tables at most: no values read for other weights
+            owner = self.owners.get(self.g.origin.get(tensor, tensor))
+            if owner is not None and tuple(self.g.weight_shape(tensor) or ()) == (mine[1], mine[0]) \
+                    and self.g.transposed(tensor, self.inputs[i]):
+                return owner
+        return None
 
     def constant_operand(self) -> int | None:
         """For a two-input op with one constant input: that input's index; else None."""
@@ -584,6 +632,70 @@ class _Graph:
         tensor = self.initializers.get(name)
         # TensorProto's FLOAT 1, FLOAT16 10, DOUBLE 11, BFLOAT16 16
         return shape is not None and size > 1 and (tensor is None or tensor.data_type in (1, 10, 11, 16))
+
+    path = None  # the model file (read): what ``transposed`` reads again
+    _looked_up = None
+
+    def looked_up(self) -> set:
+        """The tensors a Gather looks rows up in (its first input): embedding tables."""
+        if self._looked_up is None:
+            self._looked_up = {n.input[0] for n in self.graph.node if n.op_type == "Gather" and n.input}
+        return self._looked_up
+
+    def transposed(self, table: str, copy: str) -> bool:
+        """Whether initializer ``copy``, (rows, columns), holds the values of initializer
+        ``table``, (columns, rows), transposed — the same data type, every value equal as
+        raw bits. The values are read from the model file (the parsed model holds no large
+        payload: onnx_scan.slim) or from an external-data file beside it: a regular file in
+        the model's folder or below it, named by a relative path, the bytes within its size;
+        anything else (a path out of the folder, a FIFO, a length past the end) is not read,
+        and the answer is no."""
+        from .onnx_scan import Unreadable, payload
+
+        shape = self.weight_shape(copy)
+        if self.path is None or shape is None or len(shape) != 2:
+            return False
+        with contextlib.ExitStack() as stack:
+            try:
+                model = stack.enter_context(_mapped(self.path))
+                found = [payload(model, self.origin.get(name, name)) for name in (table, copy)]
+                if None in found or found[0][0] != found[1][0]:
+                    return False
+                views = [self._values(model, where, stack) for _, where in found]
+            except (OSError, ValueError, Unreadable):
+                return False
+            try:
+                return None not in views and _transposed(views[0], views[1], int(shape[0]), int(shape[1]))
+            finally:  # before the files are unmapped
+                for view in views:
+                    if view is not None:
+                        view.release()
+
+    def _values(self, model, where, stack):
+        """A view of a tensor's raw bytes: a (start, end) in ``model``, or external data."""
+        if isinstance(where, tuple):
+            return memoryview(model)[where[0]:where[1]]
+        location = where.get("location", "")
+        folder = os.path.realpath(os.path.dirname(os.path.abspath(self.path)))
+        if not location or "\0" in location or os.path.isabs(location):
+            return None
+        target = os.path.realpath(os.path.join(folder, location))
+        if os.path.commonpath([folder, target]) != folder:
+            return None
+        try:
+            offset, length = int(where.get("offset", 0)), where.get("length")
+        except ValueError:
+            return None
+        import stat
+
+        info = os.stat(target)
+        if not stat.S_ISREG(info.st_mode) or offset < 0:
+            return None
+        length = info.st_size - offset if length is None else int(length)
+        if length < 0 or offset + length > info.st_size:
+            return None
+        data = stack.enter_context(_mapped(target))
+        return memoryview(data)[offset:offset + length]
 
     def weight_shape(self, name: str):
         if name in self.shapes:
@@ -1064,6 +1176,7 @@ def read(path: str, input_shape=None, **options) -> Document:
                                          "with a known opset"))
         return doc
     g = _Graph(onnx, graph, data_to_parse)  # the bytes, parsed by onnx only for shape inference
+    g.path = path  # an initializer's values, read again from the file where a kind compares them
     inputs = [i for i in graph.input if i.name not in g.constant]
     if not inputs and g.taken_for_weights:
         names = ", ".join(repr(_printable(n)[:60]) for n in g.taken_for_weights[:3])

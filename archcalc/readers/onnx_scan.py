@@ -10,6 +10,9 @@
   parsing — its dims, data type, name and external-data fields stay. A 100 MB ResNet-50 is
   parsed as a few hundred kilobytes. Small tensors keep their values (Reshape's shape, a
   Constant's scalar are read from them).
+* ``payload``: where the values of the one kind of initializer a reader does compare lie (a
+  head the dynamo exporter wrote as a transposed copy of the embedding's table), found again
+  in the file's bytes by its name.
 """
 from __future__ import annotations
 
@@ -120,3 +123,64 @@ def slim(data, keep: int = KEEP_BYTES) -> bytes:
             at = end
     out += data[at:len(data)]
     return bytes(out)
+
+
+_DATA_TYPE, _NAME, _RAW, _EXTERNAL = 2, 8, 9, 13  # TensorProto.data_type, .name, .raw_data, .external_data
+_KEY, _VALUE = 1, 2  # StringStringEntryProto.key, .value
+
+
+def payload(data, name: str):
+    """Where the values of the initializer called ``name`` lie: (data type, (start, end)) of
+    its raw_data in ``data``, (data type, {"location": …, "offset": …, "length": …}) when
+    they are stored outside the model (external data, as written: not checked here), or
+    None (no such initializer, or values in the typed fields). Raises Unreadable for bytes
+    that are not protobuf."""
+    wanted = name.encode("utf-8")
+    for field, _, start, end in _fields(data, 0, len(data)):
+        if field != _GRAPH:
+            continue
+        for inner, _, t_start, t_end in _fields(data, start, end):
+            if inner != _INITIALIZER:
+                continue
+            found, raw, external = False, None, {}
+            for tensor_field, _, v_start, v_end in _fields(data, t_start, t_end):
+                if tensor_field == _NAME:
+                    found = data[v_start:v_end] == wanted
+                    if not found:
+                        break
+                elif tensor_field == _RAW:
+                    raw = (v_start, v_end)
+                elif tensor_field == _EXTERNAL:
+                    entry = {k: bytes(data[a:b]) for k, _, a, b in _fields(data, v_start, v_end)}
+                    try:
+                        external[entry.get(_KEY, b"").decode("utf-8")] = entry.get(_VALUE, b"").decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise Unreadable("external data entry that is not UTF-8 text") from None
+            if found:
+                kind = _data_type(data, t_start, t_end)
+                if raw is not None:
+                    return kind, raw
+                return (kind, external) if external else None
+    return None
+
+
+def _data_type(data, start: int, end: int) -> int:
+    """TensorProto.data_type (a varint field, which ``_fields`` skips)."""
+    i = start
+    while i < end:
+        key, i = _varint(data, i, end)
+        wire = key & 7
+        if key >> 3 == _DATA_TYPE and wire == 0:
+            return _varint(data, i, end)[0]
+        if wire == 2:
+            length, i = _varint(data, i, end)
+            i += length
+        elif wire == 0:
+            _, i = _varint(data, i, end)
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise Unreadable(f"wire type {wire}")
+    return 0
