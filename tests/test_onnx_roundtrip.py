@@ -191,17 +191,22 @@ def test_a_built_in_survives_export_onnx_and_import(name, tmp_path):
 def test_a_spec_of_specs_or_the_docs_survives_export_onnx_and_import(origin, doc, given, tmp_path):
     need("torch")
     need("onnx")
+    _round_trip(*_spec_case(origin, doc, given, tmp_path))
+
+
+def _spec_case(origin, doc, given, tmp_path) -> tuple:
+    """(the spec's path, tmp_path, the --input option it is exported at) for ``_round_trip``;
+    skipped in CI beyond SMALL_SPEC parameters."""
     path = origin.partition(":")[2] if origin.startswith("file:") else tmp_path / "spec.yaml"
     if not origin.startswith("file:"):
         path.write_text(doc.text, encoding="utf-8")
     source = str(corpus.ROOT / path)
     options = ["--input", "x".join(map(str, given))] if given else []
-    shown = _run("show", source, "-f", "json", *options)
-    params = json.loads(shown.stdout)["totals"]["params"]
+    params = json.loads(_run("show", source, "-f", "json", *options).stdout)["totals"]["params"]
     if not ALL and params > SMALL_SPEC:
         pytest.skip(f"{params:,} parameters: beyond CI's round-trip budget for specs ({SMALL_SPEC:,}); "
                     "ARCHCALC_ROUNDTRIP=all runs it")
-    _round_trip(source, tmp_path, *options)
+    return (source, tmp_path, *options)
 
 
 # the specs of specs/ and the docs through the default (dynamo) exporter, as through the
@@ -222,16 +227,7 @@ def test_a_spec_of_specs_or_the_docs_survives_the_dynamo_exporter(origin, doc, g
     need("torch")
     need("onnx")
     need("onnxscript")  # torch.onnx.export(dynamo=True) needs it
-    path = origin.partition(":")[2] if origin.startswith("file:") else tmp_path / "spec.yaml"
-    if not origin.startswith("file:"):
-        path.write_text(doc.text, encoding="utf-8")
-    source = str(corpus.ROOT / path)
-    options = ["--input", "x".join(map(str, given))] if given else []
-    params = json.loads(_run("show", source, "-f", "json", *options).stdout)["totals"]["params"]
-    if not ALL and params > SMALL_SPEC:
-        pytest.skip(f"{params:,} parameters: beyond CI's round-trip budget for specs ({SMALL_SPEC:,}); "
-                    "ARCHCALC_ROUNDTRIP=all runs it")
-    _round_trip(source, tmp_path, *options, dynamo=True)
+    _round_trip(*_spec_case(origin, doc, given, tmp_path), dynamo=True)
 
 
 def _dynamo_case(name):

@@ -23,20 +23,19 @@ _GRAPH = 7  # ModelProto.graph
 _NODE = 1   # GraphProto.node
 
 
-def _fields(data: bytes, start: int, end: int):
-    """(field number, key start, value start, value end) of each length-delimited field in
-    data[start:end]; other wire types are skipped."""
+def _wire(data: bytes, start: int, end: int):
+    """(field number, wire type, key start, value start, value end) of each field in
+    data[start:end], whatever its wire type (a varint's value is its bytes)."""
     i = start
     while i < end:
         at = i
         key, i = _varint(data, i, end)
-        wire = key & 7
+        wire, value = key & 7, i
         if wire == 2:
-            length, i = _varint(data, i, end)
-            if i + length > end:
+            length, value = _varint(data, i, end)
+            i = value + length
+            if i > end:
                 raise Unreadable("a field runs past its message")
-            yield key >> 3, at, i, i + length
-            i += length
         elif wire == 0:
             _, i = _varint(data, i, end)
         elif wire == 1:
@@ -45,8 +44,17 @@ def _fields(data: bytes, start: int, end: int):
             i += 4
         else:
             raise Unreadable(f"wire type {wire}")
+        yield key >> 3, wire, at, value, i
     if i != end:
         raise Unreadable("the bytes end inside a field")
+
+
+def _fields(data: bytes, start: int, end: int):
+    """(field number, key start, value start, value end) of each length-delimited field in
+    data[start:end]; other wire types are skipped."""
+    for field, wire, at, value, value_end in _wire(data, start, end):
+        if wire == 2:
+            yield field, at, value, value_end
 
 
 def count_nodes(data: bytes, stop: int) -> int:
@@ -166,21 +174,7 @@ def payload(data, name: str):
 
 def _data_type(data, start: int, end: int) -> int:
     """TensorProto.data_type (a varint field, which ``_fields`` skips)."""
-    i = start
-    while i < end:
-        key, i = _varint(data, i, end)
-        wire = key & 7
-        if key >> 3 == _DATA_TYPE and wire == 0:
-            return _varint(data, i, end)[0]
-        if wire == 2:
-            length, i = _varint(data, i, end)
-            i += length
-        elif wire == 0:
-            _, i = _varint(data, i, end)
-        elif wire == 1:
-            i += 8
-        elif wire == 5:
-            i += 4
-        else:
-            raise Unreadable(f"wire type {wire}")
+    for field, wire, _, value, value_end in _wire(data, start, end):
+        if field == _DATA_TYPE and wire == 0:
+            return _varint(data, value, value_end)[0]
     return 0
