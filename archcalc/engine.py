@@ -330,14 +330,14 @@ class _Evaluator:
         fused = None
         if kind.fused is not None and self.record:  # before the save: the same tensors saved so far
             math = self.save(saves, tid, out_tid, out, rules, False, shape)
-            fused = []  # per device (AMP_DEVICES), signed: what the fused kernel saves more
-            for rule in kind.fused:
-                if fused and rule is kind.fused[0]:
-                    fused.append(fused[0])
-                    continue
+
+            def more(rule):  # signed: what the fused kernel saves more than the math path
                 instead = self.save(rule(shape, out, fields), tid, out_tid, out, rules, False, shape)
-                fused.append(tuple(a - b for a, b in zip(instead, math)))
-            fused = tuple(fused)
+                return tuple(a - b for a, b in zip(instead, math))
+
+            first, second = kind.fused  # per device (AMP_DEVICES)
+            one = more(first)
+            fused = (one, one if second is first else more(second))
         saved = self.save(saves, tid, out_tid, out, rules, True, shape) if saves else SAVED_ZERO
         if self.record:
             mark = node.mark

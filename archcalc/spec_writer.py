@@ -442,20 +442,14 @@ def unique_names(entries) -> list:
     """Folding names a repeat or a block call after what its members' names share, and two
     runs may share the same ('conv' in every MobileNet stage): the later ones of a list get
     `_2`, `_3`, … so that every name of a level is unique, as the spec format requires; the
-    levels inside a branch set's branches and a composite's layers likewise (a U-Net's nested
+    levels inside a branch set's branches likewise, where ``fold`` folds too (a U-Net's nested
     parallels each hold their own runs)."""
     used: set = set()
     for entry in entries:
-        _, fields = _kind_of(entry)
-        if isinstance(fields, dict):
-            for key in ("branches", "layers"):
-                inner = fields.get(key)
-                if key == "branches" and isinstance(inner, list):
-                    for branch in inner:
-                        if isinstance(branch, list):
-                            unique_names(branch)
-                elif key == "layers" and isinstance(inner, list):
-                    unique_names(inner)
+        kind, fields = _kind_of(entry)
+        if _branch_set(kind):
+            for branch in fields["branches"]:
+                unique_names(branch)
         name = fields.get("name")
         if not isinstance(name, str):
             continue

@@ -40,6 +40,21 @@ from __future__ import annotations
 MERGES = ("concat", "add", "mul")
 
 
+def merge_field(c, body, env, kind: str, name):
+    """A `merge` field (concat when omitted), checked: (merge, ok)."""
+    if "merge" not in body:
+        return "concat", True
+    from ..layers.base import choice
+
+    return c.check_field(choice(*MERGES), body["merge"], body.value_marks["merge"], env, kind, "merge", name)
+
+
+def channels_schema(allow_references, description=None) -> dict:
+    """The JSON Schema of a branch's `channels`: [start, stop) of the input's."""
+    return allow_references({"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 0},
+                             **({"description": description} if description else {})})
+
+
 class CompositeKind:
     __slots__ = ("name", "doc", "fields", "required", "example", "aliases", "schema", "compile", "source",
                  "walk", "opens_scope", "absorbed", "span", "feeds", "multiplies", "export", "module",

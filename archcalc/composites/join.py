@@ -2,9 +2,9 @@
 layers; its `from` is what it merges, not the one tensor it reads."""
 from __future__ import annotations
 
-from ..layers.base import choice, describe_found
+from ..layers.base import describe_found
 from ..readers.located import LList
-from .base import MERGES, CompositeKind
+from .base import MERGES, CompositeKind, merge_field
 
 
 def compile(c, node, body, mark, env, stack, name):
@@ -17,12 +17,9 @@ def compile(c, node, body, mark, env, stack, name):
     sources = [c.reference(item, item_mark, env, "join", name) for item, item_mark in zip(raw, raw.item_marks)]
     if any(source is None for source in sources):
         return None
-    merge = "concat"
-    if "merge" in body:
-        merge, ok = c.check_field(choice(*MERGES), body["merge"], body.value_marks["merge"], env, "join",
-                                  "merge", name)
-        if not ok:
-            return None
+    merge, ok = merge_field(c, body, env, "join", name)
+    if not ok:
+        return None
     node.sources, node.merge, node.size = sources, merge, 1
     return node
 

@@ -2,18 +2,15 @@
 are merged by `merge` (concat, add or mul)."""
 from __future__ import annotations
 
-from ..layers.base import BOOL, choice, describe_found
+from ..layers.base import BOOL, describe_found
 from ..readers.located import LList
-from .base import MERGES, CompositeKind
+from .base import MERGES, CompositeKind, channels_schema, merge_field
 
 
 def compile(c, node, body, mark, env, stack, name):
-    merge = "concat"
-    if "merge" in body:
-        merge, ok = c.check_field(choice(*MERGES), body["merge"], body.value_marks["merge"], env, "parallel",
-                                  "merge", name)
-        if not ok:
-            return None
+    merge, ok = merge_field(c, body, env, "parallel", name)
+    if not ok:
+        return None
     if "scope" in body:
         scoped, ok = c.check_field(BOOL, body["scope"], body.value_marks["scope"], env, "parallel", "scope", name)
         if not ok:
@@ -72,11 +69,9 @@ def schema(layers, common, allow_references):
                                         "type": "boolean",
                                         "description": "false: the branch's layers are named in "
                                                        "the parallel's scope"}),
-                                    "channels": allow_references({
-                                        "type": "array", "minItems": 2, "maxItems": 2,
-                                        "items": {"type": "integer", "minimum": 0},
-                                        "description": "[start, stop): the input channels this "
-                                                       "branch sees (stop exclusive)"})}}]}},
+                                    "channels": channels_schema(
+                                        allow_references, "[start, stop): the input channels this "
+                                                          "branch sees (stop exclusive)")}}]}},
                            "merge": allow_references({"enum": list(MERGES)}),
                            "scope": allow_references({
                                "type": "boolean",

@@ -3,7 +3,8 @@ parallel of two branches, [layers, shortcut], that opens no scope of its own unn
 from __future__ import annotations
 
 from ..readers.located import LMap
-from .base import CompositeKind
+from .base import CompositeKind, channels_schema
+from .parallel import export, walk  # a parallel of two branches, walked and written as one
 
 
 def compile(c, node, body, mark, env, stack, name):
@@ -24,14 +25,6 @@ def compile(c, node, body, mark, env, stack, name):
     return node
 
 
-def walk(ev, node, state, scope, inner, span, group):
-    return ev.branches(node, state, inner, span), group
-
-
-def export(w, cls, node, shape, src, dst, path, scope, absorbed):
-    return w.parallel(cls, node, shape, src, dst, scope)
-
-
 def schema(layers, common, allow_references):
     return {"description": "`layers` plus a shortcut (identity when omitted), merged by add.",
             "type": "object",
@@ -40,9 +33,7 @@ def schema(layers, common, allow_references):
                 "description": "a named shortcut (`downsample`), or one taking a slice of the "
                                "input's channels",
                 "properties": {"layers": layers, "name": {"type": ["string", "integer"]},
-                               "channels": allow_references({
-                                   "type": "array", "minItems": 2, "maxItems": 2,
-                                   "items": {"type": "integer", "minimum": 0}})}}]},
+                               "channels": channels_schema(allow_references)}}]},
                            **common},
             "required": ["layers"], "additionalProperties": False}
 

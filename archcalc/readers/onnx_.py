@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import stat
 from collections import Counter
 
 from ..diagnostics import make
@@ -817,8 +818,6 @@ class _Graph:
             offset, length = int(where.get("offset", 0)), where.get("length")
         except ValueError:
             return None
-        import stat
-
         info = os.stat(target)
         if not stat.S_ISREG(info.st_mode) or offset < 0:
             return None
